@@ -1,0 +1,8 @@
+//! One module per subcommand: its clap `Args` and its `run`.
+
+pub mod doctor;
+pub mod gc;
+pub mod presign;
+pub mod serve;
+pub mod store;
+pub mod upload;

@@ -1,0 +1,53 @@
+//! `hoist`: one binary for the coordinator, the embedded store, the uploader and the doctor.
+//!
+//! The binary is thin: clap structs live beside each subcommand in `commands/`, settings are
+//! resolved there (flags > environment > file), and the work is done by the library crates.
+
+mod commands;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Large uploads to S3 and S3-compatible stores that finish.
+#[derive(Debug, Parser)]
+#[command(name = "hoist", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the upload coordinator, with the embedded store unless --s3-endpoint is given.
+    Serve(commands::serve::Args),
+    /// Run the embedded S3-compatible store alone.
+    Store(commands::store::Args),
+    /// Upload a file (or standard input) directly or through a coordinator.
+    Upload(commands::upload::Args),
+    /// Print one SigV4 presigned URL.
+    Presign(commands::presign::Args),
+    /// Check a live setup, or explain an error body, curl transcript or HAR file.
+    Doctor(commands::doctor::Args),
+    /// Abort stale incomplete multipart uploads.
+    Gc(commands::gc::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => commands::serve::run(args),
+        Command::Store(args) => commands::store::run(args),
+        Command::Upload(args) => commands::upload::run(args),
+        Command::Presign(args) => commands::presign::run(args),
+        Command::Doctor(args) => commands::doctor::run(args),
+        Command::Gc(args) => commands::gc::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
