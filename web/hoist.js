@@ -1,0 +1,2 @@
+// hoist.js: the browser uploader (being built).
+export {};
