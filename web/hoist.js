@@ -1,2 +1,870 @@
-// hoist.js: the browser uploader (being built).
-export {};
+// hoist.js: the browser uploader for a hoist coordinator. A dependency-free ES module.
+//
+//   import { upload } from '/hoist.js';
+//   const u = upload(file, { endpoint, token, concurrency: 4, onProgress, onError });
+//   u.pause(); u.resume(); u.cancel();
+//   const { bucket, key, etag, size } = await u.done;
+//
+// The bytes go straight from the browser to the store on presigned URLs; the coordinator
+// only plans, signs, completes and aborts. Every part is a `File.slice`, so memory stays
+// bounded whatever the file size, and XHR is used because fetch cannot report upload progress.
+
+const MiB = 1024 * 1024;
+
+/** Every default, written once. */
+export const DEFAULTS = Object.freeze({
+  concurrency: 4,
+  // Part URLs are asked for just in time, this many at most per call.
+  batchSize: 4,
+  // Transient failures (network, timeout, 5xx, SlowDown) per part before giving up. Time
+  // spent offline or paused does not count.
+  maxRetries: 10,
+  retryBaseMs: 400,
+  retryMaxMs: 20_000,
+  // No byte moved for this long: the request is stuck, abort and retry it.
+  stallTimeoutMs: 60_000,
+  // An expired URL is re-signed and retried; this bounds the loop when a clock is wrong.
+  maxResigns: 6,
+  resume: true,
+});
+
+const STORAGE_PREFIX = 'hoist:upload:';
+
+/**
+ * An error a person can act on. `causeId` is the id from hoist doctor's catalogue
+ * (`url-expired`, `cors-preflight`, `clock-skew`, …) when one applies, else null.
+ */
+export class HoistError extends Error {
+  constructor(message, { causeId = null, status = 0, code = null, retryable = false, canceled = false, detail = null } = {}) {
+    super(message);
+    this.name = 'HoistError';
+    this.causeId = causeId;
+    this.status = status;
+    this.code = code;
+    this.retryable = retryable;
+    this.canceled = canceled;
+    this.detail = detail;
+  }
+}
+
+/** Starts uploading `file` (a File or Blob) and returns its handle. */
+export function upload(file, options = {}) {
+  return new Upload(file, options);
+}
+
+/** Forgets any remembered unfinished upload of `file` (it is not aborted on the store). */
+export function forget(file, options = {}) {
+  const store = storage(options);
+  if (store) store.removeItem(resumeKey(file, endpointOf(options)));
+}
+
+/** The remembered unfinished upload of `file`, or null. */
+export function remembered(file, options = {}) {
+  const store = storage(options);
+  if (!store) return null;
+  try {
+    return JSON.parse(store.getItem(resumeKey(file, endpointOf(options))) || 'null');
+  } catch {
+    return null;
+  }
+}
+
+/** Unfinished uploads remembered for this endpoint: [{name, size, saved_at, …}]. */
+export function pending(options = {}) {
+  const store = storage(options);
+  const endpoint = endpointOf(options);
+  const found = [];
+  if (!store) return found;
+  for (let i = 0; i < store.length; i++) {
+    const k = store.key(i);
+    if (!k || !k.startsWith(STORAGE_PREFIX)) continue;
+    const id = safeParse(k.slice(STORAGE_PREFIX.length));
+    const record = safeParse(store.getItem(k));
+    if (Array.isArray(id) && id[0] === endpoint && record) found.push({ ...record, name: id[1], size: id[2], lastModified: id[3] });
+  }
+  return found;
+}
+
+class Upload {
+  constructor(file, options) {
+    if (!file || typeof file.size !== 'number' || typeof file.slice !== 'function') {
+      throw new TypeError('upload(file): file must be a File or a Blob');
+    }
+    this.file = file;
+    this.options = { ...DEFAULTS, ...options };
+    this.options.concurrency = Math.max(1, Math.floor(this.options.concurrency || 1));
+    this.endpoint = endpointOf(options);
+    this.state = 'starting';
+    this.id = null;
+    this.plan = null;
+    this.resumedParts = 0;
+    this.etagHidden = false;
+    this.warnings = [];
+    this._paused = false;
+    this._pauseWaiters = [];
+    this._canceled = false;
+    this._failure = null; // the first fatal error of any part; stops the others
+    this._inflight = new Set(); // live XHRs and fetch controllers
+    this._urls = new Map(); // part number -> {url, headers, expiresAt}
+    this._signing = new Map(); // part number -> promise of a batch being signed
+    this._clockOffsetMs = 0; // coordinator time minus local time
+    this._progress = new Progress(file.size);
+    this.done = this._run().then(
+      (result) => {
+        this._setState('done');
+        return result;
+      },
+      (err) => {
+        const error = err instanceof HoistError ? err : new HoistError(String(err && err.message || err));
+        this._setState(error.canceled ? 'canceled' : 'error');
+        if (!error.canceled) this.options.onError?.(error);
+        throw error;
+      },
+    );
+    // A caller that only uses onError must not see an unhandled rejection.
+    this.done.catch(() => {});
+  }
+
+  /** Stops sending; parts in flight are aborted and will be sent again on resume(). */
+  pause() {
+    if (this._paused || this._finished()) return;
+    this._paused = true;
+    this._abortInflight('pause');
+    this._setState('paused');
+  }
+
+  resume() {
+    if (!this._paused || this._finished()) return;
+    this._paused = false;
+    this._setState('uploading');
+    for (const wake of this._pauseWaiters.splice(0)) wake();
+  }
+
+  /** Stops for good and aborts the multipart upload so no parts are left on the store. */
+  cancel() {
+    if (this._finished()) return this.done.catch(() => {});
+    this._canceled = true;
+    this._abortInflight('cancel');
+    for (const wake of this._pauseWaiters.splice(0)) wake();
+    return this.done.catch(() => {});
+  }
+
+  _finished() {
+    return this._canceled || ['done', 'error', 'canceled'].includes(this.state);
+  }
+
+  _setState(state) {
+    if (this.state === state) return;
+    this.state = state;
+    this.options.onStateChange?.(state);
+  }
+
+  _warn(causeId, message) {
+    if (this.warnings.some((w) => w.causeId === causeId)) return;
+    const warning = { causeId, message };
+    this.warnings.push(warning);
+    this.options.onWarning?.(warning);
+  }
+
+  _abortInflight(reason) {
+    for (const req of this._inflight) req.abort(reason);
+    this._inflight.clear();
+  }
+
+  _checkCanceled() {
+    if (this._canceled) throw new HoistError('The upload was canceled.', { canceled: true });
+  }
+
+  /** Resolves when neither paused nor offline; throws if canceled meanwhile. */
+  async _ready() {
+    for (;;) {
+      this._checkCanceled();
+      if (this._failure) throw this._failure;
+      if (this._paused) {
+        await new Promise((resolve) => this._pauseWaiters.push(resolve));
+        continue;
+      }
+      if (isOffline()) {
+        const previous = this.state;
+        this._setState('offline');
+        await waitOnline(() => this._canceled || this._paused);
+        if (this.state === 'offline') this._setState(previous === 'offline' ? 'uploading' : previous);
+        continue;
+      }
+      return;
+    }
+  }
+
+  _emitProgress() {
+    const p = this._progress.snapshot();
+    const plan = this.plan;
+    this.options.onProgress?.({
+      ...p,
+      partsDone: plan ? plan.stored.size : 0,
+      partsTotal: plan ? plan.count : 0,
+      state: this.state,
+    });
+  }
+
+  async _run() {
+    await this._ready();
+    const created = await this._createOrResume();
+    this._checkCanceled();
+    this._setState(this._paused ? 'paused' : 'uploading');
+    if (created.strategy === 'single') return this._single(created);
+    return this._multipart();
+  }
+
+  // ---- creating and resuming ----------------------------------------------------------
+
+  async _createOrResume() {
+    const store = this.options.resume ? storage(this.options) : null;
+    const key = resumeKey(this.file, this.endpoint);
+    const saved = store && safeParse(store.getItem(key));
+    if (saved && saved.strategy === 'multipart' && saved.id) {
+      const state = await this._api('GET', `/v1/uploads/${encodeURIComponent(saved.id)}`).catch((err) => {
+        if (err.canceled) throw err;
+        // Expired, aborted, completed or foreign: start afresh rather than fail.
+        if (err.status >= 400 && err.status < 500) return null;
+        throw err;
+      });
+      if (state && planMatches(state, saved, this.file.size)) {
+        this.id = saved.id;
+        this._usePlan({ ...saved, ...state }, state.parts || []);
+        this.resumedParts = this.plan.stored.size;
+        this.options.onResume?.({ partsStored: this.resumedParts, partsTotal: this.plan.count });
+        return { strategy: 'multipart' };
+      }
+      store.removeItem(key);
+    }
+    const body = { size: this.file.size };
+    const name = this.options.filename ?? this.file.name;
+    if (name) body.filename = name;
+    if (this.options.key) body.key = this.options.key;
+    const type = this.options.contentType ?? this.file.type;
+    if (type) body.content_type = type;
+    if (this.options.metadata) body.metadata = this.options.metadata;
+    const created = await this._api('POST', '/v1/uploads', body);
+    this.id = created.id;
+    if (created.strategy === 'single') {
+      this.single = created;
+      return created;
+    }
+    this._usePlan(created, []);
+    for (const part of created.parts || []) this._rememberUrl(part);
+    if (store) {
+      const record = {
+        id: created.id,
+        bucket: created.bucket,
+        key: created.key,
+        strategy: 'multipart',
+        part_size: created.part_size,
+        part_count: created.part_count,
+        size: this.file.size,
+        expires_at: created.expires_at,
+        name: this.file.name,
+        saved_at: new Date().toISOString(),
+      };
+      try {
+        store.setItem(key, JSON.stringify(record));
+      } catch {
+        // A full or disabled localStorage only loses resume, not the upload.
+      }
+    }
+    return created;
+  }
+
+  _usePlan(info, storedParts) {
+    const size = this.file.size;
+    const partSize = Number(info.part_size);
+    const count = Number(info.part_count) || Math.max(1, Math.ceil(size / partSize));
+    if (!(partSize > 0) || !(count > 0)) {
+      throw new HoistError('The coordinator answered with an unusable plan (no part size).', { detail: info });
+    }
+    const stored = new Map();
+    for (const p of storedParts) {
+      const number = Number(p.number ?? p.part_number ?? p.PartNumber);
+      const { length } = partRange(number, partSize, size, count);
+      const psize = Number(p.size ?? p.Size ?? length);
+      // A part of the wrong size is sent again rather than trusted.
+      if (number >= 1 && number <= count && psize === length) stored.set(number, stripQuotes(p.etag ?? p.ETag) || null);
+    }
+    this.plan = { bucket: info.bucket, key: info.key, partSize, count, stored, etags: new Map(stored) };
+    for (const [number] of stored) this._progress.confirm(partRange(number, partSize, size, count).length);
+  }
+
+  // ---- the single PUT -------------------------------------------------------------------
+
+  async _single(created) {
+    let target = { url: created.url, method: created.method || 'PUT', headers: created.headers || {} };
+    let attempts = 0;
+    let resigns = 0;
+    for (;;) {
+      await this._ready();
+      const res = await this._send(target.method, target.url, target.headers, this.file, 0);
+      if (res.ok) {
+        this._progress.settle(0, this.file.size);
+        this._emitProgress();
+        const etag = stripQuotes(res.etag);
+        if (!etag) this._noteEtagHidden();
+        this._setState('completing');
+        const done = await this._api('POST', `/v1/uploads/${encodeURIComponent(this.id)}/complete`, {}).catch((err) => {
+          // Coordinators that treat the single PUT as final have no complete step to call.
+          if (err.status === 404 || err.status === 405) return null;
+          throw err;
+        });
+        return finalResult(done, { bucket: created.bucket, key: created.key, etag, size: this.file.size }, this.file.size);
+      }
+      this._progress.settle(0, 0);
+      const verdict = classifyStore(res);
+      if (verdict.kind === 'aborted') continue;
+      if (verdict.kind === 'resign' && resigns < this.options.maxResigns) {
+        resigns += 1;
+        target = await this._resignSingle(created);
+        continue;
+      }
+      if (verdict.kind === 'retry' && attempts < this.options.maxRetries) {
+        attempts += 1;
+        if (res.status === 0 && isOffline()) attempts -= 1;
+        await this._backoff(attempts, verdict);
+        if (target.expiresAt && Date.now() + this._clockOffsetMs > target.expiresAt - 1000) target = await this._resignSingle(created);
+        continue;
+      }
+      throw this._storeError(verdict, res, attempts);
+    }
+  }
+
+  async _resignSingle(created) {
+    // A single-PUT URL is renewed as part 1 of its upload.
+    const answer = await this._api('POST', `/v1/uploads/${encodeURIComponent(this.id)}/parts`, { numbers: [1] }).catch(() => null);
+    const fresh = answer && (answer.parts || answer.urls || [])[0];
+    if (fresh && fresh.url) return { url: fresh.url, method: fresh.method || 'PUT', headers: fresh.headers || {}, expiresAt: parseTime(fresh.expires_at) };
+    return { url: created.url, method: created.method || 'PUT', headers: created.headers || {} };
+  }
+
+  // ---- multipart ------------------------------------------------------------------------
+
+  async _multipart() {
+    const { count } = this.plan;
+    const queue = [];
+    for (let n = 1; n <= count; n++) if (!this.plan.stored.has(n)) queue.push(n);
+    this._queue = queue;
+    this._emitProgress();
+    const worker = async () => {
+      while (!this._failure && queue.length) {
+        const number = queue.shift();
+        try {
+          await this._part(number);
+        } catch (err) {
+          if (!this._failure) {
+            this._failure = err;
+            // The others stop at once; what they were sending is not needed any more.
+            this._abortInflight('failure');
+          }
+        }
+      }
+    };
+    const workers = [];
+    for (let i = 0; i < Math.min(this.options.concurrency, queue.length || 1); i++) workers.push(worker());
+    await Promise.all(workers);
+    const failure = this._failure;
+    if (this._canceled || (failure && failure.canceled)) {
+      await this._abort();
+      throw new HoistError('The upload was canceled.', { canceled: true });
+    }
+    if (failure) {
+      // A fatal error keeps the stored parts (and the resume record) so that a later try,
+      // after the cause is fixed, sends only what is missing.
+      throw failure;
+    }
+    return this._complete();
+  }
+
+  async _part(number) {
+    const { partSize, count } = this.plan;
+    const { offset, length } = partRange(number, partSize, this.file.size, count);
+    const body = this.file.slice(offset, offset + length);
+    let attempts = 0;
+    let resigns = 0;
+    let fresh = false;
+    for (;;) {
+      await this._ready();
+      const target = await this._partUrl(number, fresh);
+      await this._ready();
+      const res = await this._send('PUT', target.url, target.headers, body, number);
+      if (res.ok) {
+        this._progress.settle(number, length);
+        const etag = stripQuotes(res.etag);
+        if (!etag) this._noteEtagHidden();
+        this.plan.stored.set(number, etag || null);
+        this.plan.etags.set(number, etag || null);
+        this._urls.delete(number);
+        this._emitProgress();
+        return;
+      }
+      this._progress.settle(number, 0);
+      this._emitProgress();
+      const verdict = classifyStore(res);
+      if (verdict.kind === 'aborted') {
+        this._checkCanceled();
+        fresh = false;
+        continue; // paused: send it again on resume, this try does not count
+      }
+      if (verdict.kind === 'resign' && resigns < this.options.maxResigns) {
+        resigns += 1;
+        fresh = true;
+        this.options.onRetry?.({ part: number, reason: verdict.causeId, status: res.status, delayMs: 0 });
+        continue;
+      }
+      if (verdict.kind === 'retry' && attempts < this.options.maxRetries) {
+        // A browser that went offline did not fail the part; it only waits.
+        if (!(res.status === 0 && isOffline())) attempts += 1;
+        await this._backoff(attempts, verdict, number);
+        // A retry always gets a freshly signed URL: the old one may have expired meanwhile.
+        fresh = true;
+        continue;
+      }
+      throw this._storeError(verdict, res, attempts, number);
+    }
+  }
+
+  _noteEtagHidden() {
+    if (this.etagHidden) return;
+    this.etagHidden = true;
+    this._warn(
+      'cors-etag-hidden',
+      "The store's CORS rules do not expose the ETag header, so the browser cannot read part checksums. " +
+        'The upload still completes (the coordinator reads them from the store), but add "ETag" to ExposeHeaders ' +
+        '(hoist doctor --fix does it).',
+    );
+  }
+
+  /** A usable URL for `number`: cached when still valid, else signed now with a small batch. */
+  async _partUrl(number, fresh) {
+    const cached = this._urls.get(number);
+    const now = Date.now() + this._clockOffsetMs;
+    if (!fresh && cached && (!cached.expiresAt || cached.expiresAt - now > 1000)) return cached;
+    this._urls.delete(number);
+    let pending = this._signing.get(number);
+    if (!pending) {
+      // Sign this part and the next few queued ones that have no valid URL, in one call.
+      const numbers = [number];
+      for (const n of this._queue || []) {
+        if (numbers.length >= this.options.batchSize) break;
+        const c = this._urls.get(n);
+        if (!this._signing.has(n) && !(c && (!c.expiresAt || c.expiresAt - now > 1000))) numbers.push(n);
+      }
+      pending = this._api('POST', `/v1/uploads/${encodeURIComponent(this.id)}/parts`, { numbers }).then((answer) => {
+        for (const part of answer.parts || answer.urls || []) this._rememberUrl(part);
+      });
+      for (const n of numbers) this._signing.set(n, pending);
+      pending.finally(() => {
+        for (const n of numbers) if (this._signing.get(n) === pending) this._signing.delete(n);
+      }).catch(() => {});
+    }
+    await pending;
+    const url = this._urls.get(number);
+    if (!url) throw new HoistError(`The coordinator did not sign a URL for part ${number}.`);
+    return url;
+  }
+
+  _rememberUrl(part) {
+    const number = Number(part.number ?? part.part_number);
+    if (!number || !part.url) return;
+    this._urls.set(number, { url: part.url, headers: part.headers || {}, expiresAt: parseTime(part.expires_at) });
+  }
+
+  async _complete() {
+    this._setState('completing');
+    const parts = [];
+    let all = true;
+    for (let n = 1; n <= this.plan.count; n++) {
+      const etag = this.plan.etags.get(n);
+      if (etag) parts.push({ number: n, etag: `"${etag}"` });
+      else all = false;
+    }
+    // Without every ETag (CORS hides them, or parts came from an earlier session) the
+    // coordinator reads them all from the store with ListParts.
+    const body = all ? { parts } : {};
+    const done = await this._api('POST', `/v1/uploads/${encodeURIComponent(this.id)}/complete`, body);
+    const result = finalResult(done, { bucket: this.plan.bucket, key: this.plan.key, etag: null, size: this.file.size }, this.file.size);
+    const store = storage(this.options);
+    if (store) store.removeItem(resumeKey(this.file, this.endpoint));
+    return result;
+  }
+
+  async _abort() {
+    const store = storage(this.options);
+    if (store) store.removeItem(resumeKey(this.file, this.endpoint));
+    if (!this.id) return;
+    // The abort must happen even though the upload is canceled, so it bypasses _checkCanceled.
+    for (let attempt = 0; attempt < 4; attempt++) {
+      try {
+        await this._fetchJson('DELETE', `/v1/uploads/${encodeURIComponent(this.id)}`);
+        return;
+      } catch (err) {
+        if (err.status >= 400 && err.status < 500) return;
+        await sleep(backoffDelay(attempt + 1, this.options));
+      }
+    }
+  }
+
+  // ---- sending bytes ----------------------------------------------------------------------
+
+  /** PUTs `body` with XHR; resolves (never rejects) with {ok, status, etag, text, reason}. */
+  _send(method, url, headers, body, number) {
+    return new Promise((resolve) => {
+      const xhr = new XMLHttpRequest();
+      let reason = null;
+      let stallTimer = 0;
+      const entry = {
+        abort: (why) => {
+          reason = why;
+          xhr.abort();
+        },
+      };
+      const finish = (result) => {
+        clearTimeout(stallTimer);
+        this._inflight.delete(entry);
+        resolve(result);
+      };
+      const armStall = () => {
+        clearTimeout(stallTimer);
+        stallTimer = setTimeout(() => {
+          reason = 'stall';
+          xhr.abort();
+        }, this.options.stallTimeoutMs);
+      };
+      xhr.open(method, url);
+      for (const [name, value] of Object.entries(headers || {})) {
+        // The browser sets these itself and refuses to let a script do it.
+        if (!/^(content-length|host|connection|expect|transfer-encoding)$/i.test(name)) xhr.setRequestHeader(name, value);
+      }
+      xhr.upload.onprogress = (e) => {
+        armStall();
+        this._progress.update(number, e.loaded);
+        this._emitProgress();
+      };
+      xhr.onload = () => {
+        const ok = xhr.status >= 200 && xhr.status < 300;
+        finish({ ok, status: xhr.status, etag: ok ? xhr.getResponseHeader('ETag') : null, text: ok ? '' : xhr.responseText, reason, sentAny: this._progress.sent(number) > 0 });
+      };
+      const failed = (kind) => () => finish({ ok: false, status: 0, etag: null, text: '', reason: reason || kind, sentAny: this._progress.sent(number) > 0 });
+      xhr.onerror = failed('network');
+      xhr.onabort = failed('aborted');
+      xhr.ontimeout = failed('timeout');
+      this._inflight.add(entry);
+      armStall();
+      xhr.send(body);
+    });
+  }
+
+  _storeError(verdict, res, attempts, number) {
+    const where = number ? `part ${number}` : 'the file';
+    if (verdict.kind === 'retry') {
+      if (res.status === 0 && !this._progress.anySettled && !res.sentAny) {
+        return new HoistError(
+          `The browser could not send ${where} to the store: every try failed before any byte went out. ` +
+            `This is most often the bucket's CORS rules not allowing PUT from ${originOf()} (check with hoist doctor --origin ${originOf()}).`,
+          { causeId: 'cors-preflight', status: 0, retryable: true },
+        );
+      }
+      return new HoistError(`Sending ${where} failed ${attempts + 1} times in a row (${verdict.message}). Check the connection and try again; the parts already stored are kept.`, {
+        causeId: verdict.causeId,
+        status: res.status,
+        code: verdict.code,
+        retryable: true,
+      });
+    }
+    return new HoistError(verdict.message, { causeId: verdict.causeId, status: res.status, code: verdict.code, detail: res.text || null });
+  }
+
+  async _backoff(attempt, verdict, number) {
+    const delayMs = backoffDelay(attempt, this.options);
+    this.options.onRetry?.({ part: number || 0, reason: verdict.causeId || verdict.code || 'network', status: verdict.status, attempt, delayMs });
+    await this._sleepUnlessCanceled(delayMs);
+    return delayMs;
+  }
+
+  async _sleepUnlessCanceled(ms) {
+    const end = Date.now() + ms;
+    while (Date.now() < end) {
+      this._checkCanceled();
+      await sleep(Math.min(250, end - Date.now()));
+    }
+    this._checkCanceled();
+  }
+
+  // ---- the coordinator's API --------------------------------------------------------------
+
+  /** A coordinator call, retried on network errors and 5xx; 4xx are final. */
+  async _api(method, path, body) {
+    for (let attempt = 0; ; attempt++) {
+      await this._ready();
+      try {
+        return await this._fetchJson(method, path, body);
+      } catch (err) {
+        if (err.canceled || !err.retryable || attempt >= this.options.maxRetries) throw err;
+        await this._backoff(attempt + 1, { causeId: null, code: err.code, status: err.status });
+      }
+    }
+  }
+
+  async _fetchJson(method, path, body) {
+    const headers = { Accept: 'application/json' };
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    if (this.options.token) headers.Authorization = `Bearer ${this.options.token}`;
+    const controller = new AbortController();
+    const entry = { abort: () => controller.abort() };
+    const timer = setTimeout(() => controller.abort(), this.options.stallTimeoutMs);
+    this._inflight.add(entry);
+    let res;
+    try {
+      res = await fetch(this.endpoint + path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: controller.signal,
+      });
+    } catch (err) {
+      if (this._canceled && method !== 'DELETE') throw new HoistError('The upload was canceled.', { canceled: true });
+      throw new HoistError(`Could not reach the upload service at ${this.endpoint} (${err && err.message || 'network error'}).`, { retryable: true });
+    } finally {
+      clearTimeout(timer);
+      this._inflight.delete(entry);
+    }
+    const date = Date.parse(res.headers.get('Date') || '');
+    if (!Number.isNaN(date)) this._clockOffsetMs = date - Date.now();
+    const text = await res.text();
+    let json = null;
+    try {
+      json = text ? JSON.parse(text) : {};
+    } catch {
+      json = null;
+    }
+    if (res.ok && json && !json.error) return json;
+    throw apiError(res.status, json, text);
+  }
+}
+
+// ---- classification of answers ---------------------------------------------------------------
+
+/** What to do about a store answer: retry, re-sign, or give up, with the cause id. */
+export function classifyStore(res) {
+  const status = res.status;
+  if (status === 0) {
+    if (res.reason === 'pause' || res.reason === 'cancel' || res.reason === 'failure' || res.reason === 'aborted') {
+      return { kind: 'aborted' };
+    }
+    const what = res.reason === 'stall' ? 'no progress for a long time' : 'the connection failed';
+    return { kind: 'retry', status, causeId: null, code: res.reason, message: what };
+  }
+  const text = res.text || '';
+  const code = xmlField(text, 'Code');
+  const message = xmlField(text, 'Message') || '';
+  const base = { status, code };
+  if (/request has expired/i.test(message) || (status === 400 && /date is too old|expired/i.test(message) && code !== 'ExpiredToken')) {
+    return { ...base, kind: 'resign', causeId: 'url-expired', message: 'The upload URL expired before the request started; a fresh one is signed.' };
+  }
+  if (code === 'ExpiredToken') {
+    return { ...base, kind: 'resign', causeId: 'credentials-expired', message: 'The credentials that signed the upload URL expired. The coordinator must use credentials that outlive its URLs (hoist doctor checks this).' };
+  }
+  if (code === 'RequestTimeTooSkewed' || /not yet valid/i.test(message)) {
+    return { ...base, kind: 'resign', causeId: 'clock-skew', message: "The store refused the URL because the signer's clock and the store's clock disagree. Fix the clock of the coordinator's machine (hoist doctor measures the offset)." };
+  }
+  if (code === 'SignatureDoesNotMatch') {
+    return { ...base, kind: 'fatal', causeId: 'signature-mismatch', message: 'The store says the upload URL\'s signature does not match. The coordinator signs with the wrong key or region, or a proxy changed the request.' };
+  }
+  if (code === 'EntityTooLarge') {
+    return { ...base, kind: 'fatal', causeId: 'entity-too-large', message: 'The store refused the file as too large for a single upload.' };
+  }
+  if (code === 'NoSuchUpload') {
+    return { ...base, kind: 'fatal', causeId: 'no-such-upload', message: 'The store no longer knows this upload (it was aborted, completed or cleaned up). Start the upload again.' };
+  }
+  if (code === 'InvalidRequest' && /AWS4-HMAC-SHA256/.test(message)) {
+    return { ...base, kind: 'fatal', causeId: 'sigv2', message: 'The store only accepts Signature Version 4; the URL was signed with an older scheme.' };
+  }
+  if (status === 408 || status === 429 || status >= 500) {
+    const what = code === 'SlowDown' ? 'the store asked to slow down' : `the store answered ${status}${code ? ' ' + code : ''}`;
+    return { ...base, kind: 'retry', causeId: null, message: what };
+  }
+  if (code === 'AccessDenied') {
+    return { ...base, kind: 'fatal', causeId: null, message: `The store denied the upload: ${message || 'access denied'}.` };
+  }
+  return { ...base, kind: 'fatal', causeId: null, message: `The store refused the upload with ${status}${code ? ' ' + code : ''}${message ? ': ' + message : ''}.` };
+}
+
+function apiError(status, json, text) {
+  const message = (json && (json.error || json.message)) || (text && text.slice(0, 200)) || `HTTP ${status}`;
+  const code = (json && json.code) || null;
+  const retryable = status === 408 || status === 429 || status >= 500;
+  let causeId = (json && (json.cause || json.cause_id)) || null;
+  if (!causeId && code === 'no_such_upload') causeId = 'no-such-upload';
+  let words = message;
+  if (status === 401 || status === 403) words = `The upload service refused this upload: ${message}`;
+  else if (status >= 500) words = `The upload service had a problem: ${message}`;
+  return new HoistError(words, { status, code, retryable, causeId, detail: json });
+}
+
+// ---- small pure helpers -----------------------------------------------------------------------
+
+export function partRange(number, partSize, size, count) {
+  const offset = (number - 1) * partSize;
+  const length = number === count ? size - offset : Math.min(partSize, size - offset);
+  return { offset, length: Math.max(0, length) };
+}
+
+export function backoffDelay(attempt, { retryBaseMs = DEFAULTS.retryBaseMs, retryMaxMs = DEFAULTS.retryMaxMs } = {}) {
+  // Exponential with "equal jitter": never a burst of instant retries, never a long idle stretch.
+  const ceiling = Math.min(retryMaxMs, retryBaseMs * 2 ** Math.max(0, attempt - 1));
+  return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+}
+
+function xmlField(text, name) {
+  const m = new RegExp(`<${name}>([^<]*)</${name}>`).exec(text);
+  return m ? m[1].replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&') : null;
+}
+
+function stripQuotes(etag) {
+  return etag ? String(etag).replace(/^W\//, '').replace(/^"|"$/g, '') : null;
+}
+
+function parseTime(value) {
+  if (value == null) return null;
+  if (typeof value === 'number') return value < 1e12 ? value * 1000 : value;
+  const t = Date.parse(value);
+  return Number.isNaN(t) ? null : t;
+}
+
+function planMatches(state, saved, size) {
+  const stateSize = state.size ?? saved.size;
+  const partSize = state.part_size ?? saved.part_size;
+  return Number(stateSize) === size && Number(partSize) === Number(saved.part_size);
+}
+
+function finalResult(answer, fallback, size) {
+  const result = {
+    bucket: (answer && answer.bucket) || fallback.bucket,
+    key: (answer && answer.key) || fallback.key,
+    etag: stripQuotes(answer && answer.etag) || fallback.etag,
+    size: answer && answer.size != null ? Number(answer.size) : fallback.size,
+  };
+  if (answer && (answer.url || answer.location)) result.url = answer.url || answer.location;
+  if (result.size !== size) {
+    throw new HoistError(`The stored object has ${result.size} bytes but the file has ${size}; it was not stored intact.`, { detail: answer });
+  }
+  return result;
+}
+
+function endpointOf(options) {
+  const base = options.endpoint || (typeof location !== 'undefined' ? location.origin : '');
+  return String(base).replace(/\/+$/, '');
+}
+
+function originOf() {
+  return typeof location !== 'undefined' ? location.origin : 'this page';
+}
+
+function resumeKey(file, endpoint) {
+  return STORAGE_PREFIX + JSON.stringify([endpoint, file.name || '', file.size, file.lastModified || 0]);
+}
+
+function storage(options) {
+  if (options.storage !== undefined) return options.storage;
+  try {
+    return globalThis.localStorage || null;
+  } catch {
+    return null; // storage disabled (private mode, sandboxed frame)
+  }
+}
+
+function safeParse(text) {
+  try {
+    return text ? JSON.parse(text) : null;
+  } catch {
+    return null;
+  }
+}
+
+function isOffline() {
+  return typeof navigator !== 'undefined' && navigator.onLine === false;
+}
+
+function waitOnline(stop) {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearInterval(poll);
+      globalThis.removeEventListener?.('online', done);
+      resolve();
+    };
+    // The 'online' event is the signal; the poll notices a pause or cancel meanwhile.
+    const poll = setInterval(() => {
+      if (!isOffline() || stop()) done();
+    }, 500);
+    globalThis.addEventListener?.('online', done);
+  });
+}
+
+function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Bytes confirmed, bytes in flight per part, and a speed over the last few seconds. */
+class Progress {
+  constructor(total) {
+    this.total = total;
+    this.confirmed = 0;
+    this.inflight = new Map();
+    this.wire = 0; // every byte handed to the network, failed tries included: the speed
+    this.samples = [[now(), 0]];
+    this.anySettled = false;
+  }
+  update(number, loaded) {
+    const before = this.inflight.get(number) || 0;
+    if (loaded > before) this.wire += loaded - before;
+    this.inflight.set(number, loaded);
+  }
+  sent(number) {
+    return this.inflight.get(number) || 0;
+  }
+  settle(number, length) {
+    const before = this.inflight.get(number) || 0;
+    if (length > before) this.wire += length - before;
+    this.inflight.delete(number);
+    if (length) {
+      this.confirmed += length;
+      this.anySettled = true;
+    }
+  }
+  confirm(length) {
+    this.confirmed += length;
+  }
+  snapshot() {
+    let flying = 0;
+    for (const v of this.inflight.values()) flying += v;
+    const loaded = Math.min(this.total, this.confirmed + flying);
+    const t = now();
+    const last = this.samples[this.samples.length - 1];
+    if (t - last[0] >= 250) {
+      this.samples.push([t, this.wire]);
+      while (this.samples.length > 2 && t - this.samples[0][0] > 5000) this.samples.shift();
+    }
+    const first = this.samples[0];
+    const dt = (t - first[0]) / 1000;
+    const bytesPerSecond = dt > 0.5 ? (this.wire - first[1]) / dt : 0;
+    const remaining = this.total - loaded;
+    return {
+      loaded,
+      total: this.total,
+      fraction: this.total ? loaded / this.total : 1,
+      bytesPerSecond,
+      secondsLeft: bytesPerSecond > 0 ? remaining / bytesPerSecond : null,
+    };
+  }
+}
+
+function now() {
+  return typeof performance !== 'undefined' ? performance.now() : Date.now();
+}
+
+export { MiB };

@@ -1,0 +1,69 @@
+// Reload the page mid-upload, pick the same file: only the parts the store does not hold go up.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { rmSync } from 'node:fs';
+
+import {
+  MiB, startHoist, launchBrowser, openPage, pickFile, waitDone, makeFile, storedMd5,
+  recordTraffic, ensureCors, tempDir, setFaults, uploadResult, multipartUploads,
+} from '../helpers.mjs';
+
+let server;
+let browser;
+let files;
+
+before(async () => {
+  server = await startHoist();
+  await ensureCors(server);
+  browser = await launchBrowser();
+  files = tempDir('files');
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+  if (files) rmSync(files, { recursive: true, force: true });
+});
+
+test('after a reload, picking the same file sends only the missing parts', async () => {
+  const path = join(files, 'resume-me.bin');
+  const md5 = await makeFile(path, 200 * MiB);
+  await setFaults(server, { bandwidth_bytes_per_sec: 10 * MiB });
+  const { page, errors } = await openPage(browser.context, server);
+  const first = recordTraffic(page, server);
+  await pickFile(page, path);
+  await page.waitForFunction(() => Number(document.getElementById('job').dataset.partsDone || 0) >= 6, null, { timeout: 120_000 });
+  const partCount = await page.evaluate(() => window.hoistUpload.plan.count);
+  await page.reload();
+  const storedBefore = first.storedParts();
+  page.removeAllListeners('requestfinished');
+  page.removeAllListeners('requestfailed');
+  page.removeAllListeners('request');
+  assert.ok(storedBefore.size >= 6 && storedBefore.size < partCount, `stored ${storedBefore.size} of ${partCount}`);
+  assert.equal((await multipartUploads(server)).length, 1);
+
+  // The page remembers the unfinished upload and says so.
+  await page.waitForSelector('#unfinished', { state: 'visible' });
+  assert.match(await page.textContent('#unfinished'), /resume-me\.bin/);
+
+  await setFaults(server, {});
+  const second = recordTraffic(page, server);
+  await pickFile(page, path);
+  await waitDone(page);
+  const result = await uploadResult(page);
+  assert.equal((await storedMd5(server, result.key)).md5, md5);
+  assert.match(await page.textContent('#resumed'), /Resuming: \d+ of \d+ parts were already stored/);
+
+  const sentAfter = new Set(second.partPuts().map((e) => e.partNumber));
+  const resent = [...sentAfter].filter((n) => storedBefore.has(n));
+  assert.deepEqual(resent, [], `parts stored before the reload were sent again: ${resent}`);
+  assert.ok(sentAfter.size <= partCount - storedBefore.size, `${sentAfter.size} parts sent after reload, ${partCount - storedBefore.size} were missing`);
+  assert.ok(sentAfter.size > 0);
+  // No new multipart upload was created: the same one was completed.
+  assert.equal(second.log.filter((e) => !e.toStore && e.method === 'POST' && e.path === '/v1/uploads').length, 0);
+  assert.deepEqual(await multipartUploads(server), []);
+  assert.deepEqual(errors.filter((e) => !/aborted/i.test(String(e))), []);
+  console.log(`# ${storedBefore.size} of ${partCount} parts stored before the reload; ${sentAfter.size} sent after`);
+});
