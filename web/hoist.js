@@ -29,6 +29,8 @@ export const DEFAULTS = Object.freeze({
 });
 
 const STORAGE_PREFIX = 'hoist:upload:';
+// Consecutive zero-byte connection failures, before anything was stored, that mean "CORS".
+const BLIND_FAILURES_MEAN_CORS = 4;
 
 /**
  * An error a person can act on. `causeId` is the id from hoist doctor's catalogue
@@ -228,7 +230,8 @@ class Upload {
         if (err.status >= 400 && err.status < 500) return null;
         throw err;
       });
-      if (state && planMatches(state, saved, this.file.size)) {
+      const live = state && state.state !== 'completed' && state.state !== 'aborted';
+      if (live && planMatches(state, saved, this.file.size)) {
         this.id = saved.id;
         this._usePlan({ ...saved, ...state }, state.parts || []);
         this.resumedParts = this.plan.stored.size;
@@ -244,6 +247,7 @@ class Upload {
     const type = this.options.contentType ?? this.file.type;
     if (type) body.content_type = type;
     if (this.options.metadata) body.metadata = this.options.metadata;
+    this._createBody = body;
     const created = await this._api('POST', '/v1/uploads', body);
     this.id = created.id;
     if (created.strategy === 'single') {
@@ -296,7 +300,7 @@ class Upload {
   // ---- the single PUT -------------------------------------------------------------------
 
   async _single(created) {
-    let target = { url: created.url, method: created.method || 'PUT', headers: created.headers || {} };
+    let target = { url: created.url, method: created.method || 'PUT', headers: created.headers || {}, expiresAt: parseTime(created.url_expires_at) };
     let attempts = 0;
     let resigns = 0;
     for (;;) {
@@ -308,7 +312,7 @@ class Upload {
         const etag = stripQuotes(res.etag);
         if (!etag) this._noteEtagHidden();
         this._setState('completing');
-        const done = await this._api('POST', `/v1/uploads/${encodeURIComponent(this.id)}/complete`, {}).catch((err) => {
+        const done = await this._api('POST', `/v1/uploads/${encodeURIComponent(this.id)}/complete`).catch((err) => {
           // Coordinators that treat the single PUT as final have no complete step to call.
           if (err.status === 404 || err.status === 405) return null;
           throw err;
@@ -320,26 +324,28 @@ class Upload {
       if (verdict.kind === 'aborted') continue;
       if (verdict.kind === 'resign' && resigns < this.options.maxResigns) {
         resigns += 1;
-        target = await this._resignSingle(created);
+        target = await this._resignSingle();
         continue;
       }
+      if (verdict.kind === 'retry') this._noteBlindFailure(res, 'the file');
       if (verdict.kind === 'retry' && attempts < this.options.maxRetries) {
         attempts += 1;
         if (res.status === 0 && isOffline()) attempts -= 1;
         await this._backoff(attempts, verdict);
-        if (target.expiresAt && Date.now() + this._clockOffsetMs > target.expiresAt - 1000) target = await this._resignSingle(created);
+        if (target.expiresAt && Date.now() + this._clockOffsetMs > target.expiresAt - 1000) target = await this._resignSingle();
         continue;
       }
       throw this._storeError(verdict, res, attempts);
     }
   }
 
-  async _resignSingle(created) {
-    // A single-PUT URL is renewed as part 1 of its upload.
-    const answer = await this._api('POST', `/v1/uploads/${encodeURIComponent(this.id)}/parts`, { numbers: [1] }).catch(() => null);
-    const fresh = answer && (answer.parts || answer.urls || [])[0];
-    if (fresh && fresh.url) return { url: fresh.url, method: fresh.method || 'PUT', headers: fresh.headers || {}, expiresAt: parseTime(fresh.expires_at) };
-    return { url: created.url, method: created.method || 'PUT', headers: created.headers || {} };
+  async _resignSingle() {
+    // A single-PUT upload has nothing stored until its PUT succeeds, so an expired URL is
+    // replaced by creating the upload again.
+    const created = await this._api('POST', '/v1/uploads', this._createBody);
+    this.id = created.id;
+    this.single = created;
+    return { url: created.url, method: created.method || 'PUT', headers: created.headers || {}, expiresAt: parseTime(created.url_expires_at) };
   }
 
   // ---- multipart ------------------------------------------------------------------------
@@ -416,6 +422,7 @@ class Upload {
         this.options.onRetry?.({ part: number, reason: verdict.causeId, status: res.status, delayMs: 0 });
         continue;
       }
+      if (verdict.kind === 'retry') this._noteBlindFailure(res, `part ${number}`);
       if (verdict.kind === 'retry' && attempts < this.options.maxRetries) {
         // A browser that went offline did not fail the part; it only waits.
         if (!(res.status === 0 && isOffline())) attempts += 1;
@@ -559,16 +566,30 @@ class Upload {
     });
   }
 
+  /**
+   * A browser shows a refused CORS preflight exactly like a lost connection: status 0, no
+   * bytes sent. While nothing of this upload has ever reached the store, a few such failures
+   * in a row (online) mean the store is refusing this page, and retrying for minutes would
+   * only hide it.
+   */
+  _noteBlindFailure(res, where) {
+    if (res.status !== 0 || res.sentAny || this._progress.anySettled || isOffline()) {
+      this._blindFailures = 0;
+      return;
+    }
+    this._blindFailures = (this._blindFailures || 0) + 1;
+    if (this._blindFailures < BLIND_FAILURES_MEAN_CORS) return;
+    const host = storeHost(this);
+    throw new HoistError(
+      `The browser could not send ${where} to the store${host ? ` at ${host}` : ''}: every try failed before a single byte went out. ` +
+        `If the store is up, its CORS rules most likely do not allow PUT from ${originOf()}; hoist doctor --origin ${originOf()} checks them and --fix sets them.`,
+      { causeId: 'cors-preflight', status: 0, retryable: true },
+    );
+  }
+
   _storeError(verdict, res, attempts, number) {
     const where = number ? `part ${number}` : 'the file';
     if (verdict.kind === 'retry') {
-      if (res.status === 0 && !this._progress.anySettled && !res.sentAny) {
-        return new HoistError(
-          `The browser could not send ${where} to the store: every try failed before any byte went out. ` +
-            `This is most often the bucket's CORS rules not allowing PUT from ${originOf()} (check with hoist doctor --origin ${originOf()}).`,
-          { causeId: 'cors-preflight', status: 0, retryable: true },
-        );
-      }
       return new HoistError(`Sending ${where} failed ${attempts + 1} times in a row (${verdict.message}). Check the connection and try again; the parts already stored are kept.`, {
         causeId: verdict.causeId,
         status: res.status,
@@ -759,6 +780,15 @@ function finalResult(answer, fallback, size) {
 function endpointOf(options) {
   const base = options.endpoint || (typeof location !== 'undefined' ? location.origin : '');
   return String(base).replace(/\/+$/, '');
+}
+
+function storeHost(upload) {
+  const any = (upload.single && upload.single.url) || [...upload._urls.values()].map((u) => u.url)[0];
+  try {
+    return any ? new URL(any).host : null;
+  } catch {
+    return null;
+  }
 }
 
 function originOf() {
