@@ -1,1 +1,40 @@
-//! hoist-core
+//! hoist-core: the pure foundation of hoist. No sockets, no files, no clock: every input,
+//! the current time included, is an argument, so everything here is a function of its inputs.
+//!
+//! - [`plan`]: single PUT or multipart, the part size and count, each part's byte range.
+//! - [`ttl`]: how long a presigned URL lives.
+//! - [`time`]: a UTC [`time::Timestamp`] with the SigV4, RFC 3339 and HTTP-date forms, and
+//!   the [`time::ClockOffset`] measured against a store.
+//! - [`presign`]: SigV4 query presigning with a cached signing key.
+//!
+//! ```
+//! use std::time::Duration;
+//! use hoist_core::plan::{plan, ObjectSize, PlanPolicy, Strategy};
+//! use hoist_core::presign::{Credentials, Endpoint, PresignRequest, Presigner};
+//! use hoist_core::time::Timestamp;
+//! use hoist_core::ttl::{TtlPolicy, UrlKind};
+//!
+//! let size = 1 << 30; // 1 GiB
+//! let p = plan(ObjectSize::Known(size), &PlanPolicy::default()).unwrap();
+//! assert_eq!((p.strategy, p.part_count), (Strategy::Multipart, Some(128)));
+//!
+//! let now = Timestamp::from_unix(1_700_000_000);
+//! let signer = Presigner::new(
+//!     Credentials::new("AKIDEXAMPLE", "secret"),
+//!     Endpoint::parse("http://127.0.0.1:9000", "us-east-1").unwrap(),
+//! );
+//! let ttl = TtlPolicy::default().ttl(UrlKind::Part, now, None).unwrap();
+//! let part = p.part(1).unwrap();
+//! let req = PresignRequest::upload_part("media", "big.bin", "upload-id", part.number)
+//!     .content_length(part.length)
+//!     .expires_in(ttl);
+//! let url = signer.presign(&req, now).unwrap();
+//! assert!(url.url.starts_with("http://127.0.0.1:9000/media/big.bin?X-Amz-Algorithm="));
+//! assert_eq!(url.headers, [("content-length".to_owned(), "8388608".to_owned())]);
+//! assert_eq!(url.expires_at, now.plus(Duration::from_secs(3600)));
+//! ```
+
+pub mod plan;
+pub mod presign;
+pub mod time;
+pub mod ttl;
