@@ -1,1 +1,65 @@
-//! hoist-server
+//! hoist-server: the upload coordinator.
+//!
+//! Web apps and browsers ask it to create an upload; it decides single PUT or multipart (with
+//! hoist-core's planner), signs the URLs the uploader sends bytes to (the bytes never pass
+//! through it), and completes or aborts the upload with control calls to the store. It keeps
+//! no state: the upload id is a token it signs, and the store's multipart state is the truth.
+//!
+//! ```no_run
+//! use hoist_server::{AppState, Credentials, CredentialSource, ServerConfig};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = ServerConfig::new(
+//!     "http://127.0.0.1:9000",
+//!     CredentialSource::fixed(Credentials::new("AKIDEXAMPLE", "secret")),
+//! )
+//! .with_bucket("uploads")
+//! .with_token_secret(b"a long random secret shared by replicas".to_vec())
+//! .with_api_keys(vec!["app-server-key".into()]);
+//! let state = AppState::new(config)?;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! hoist_server::serve(listener, state, async {
+//!     let _ = tokio::signal::ctrl_c().await;
+//! })
+//! .await?;
+//! # Ok(()) }
+//! ```
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod credentials;
+pub mod error;
+pub mod keys;
+pub mod metrics;
+pub mod state;
+pub mod store;
+pub mod token;
+mod uploads;
+
+use std::future::Future;
+
+pub use app::{OPENAPI, app};
+pub use auth::{GrantClaims, Principal, mint_grant};
+pub use config::{ServerConfig, StoreTarget};
+pub use credentials::{CredentialSource, Credentials, CredentialsError};
+pub use error::ApiError;
+pub use state::{AppState, StateError};
+pub use token::{TokenKey, UploadToken};
+
+/// Serve the coordinator on `listener` until `shutdown` resolves, then finish the requests in
+/// flight. Also measures the store's clock now and every `clock_interval`.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let clock_task = tokio::spawn(state.clone().measure_clock_forever());
+    let result = axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await;
+    clock_task.abort();
+    result
+}

@@ -1,0 +1,153 @@
+//! The router: every route in one table (so the OpenAPI test can check each), the small
+//! operational routes, the browser files and CORS.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get, post};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use crate::state::AppState;
+use crate::uploads;
+
+/// The OpenAPI document served at `/openapi.json`.
+pub const OPENAPI: &str = include_str!("openapi.json");
+const INDEX_HTML: &str = include_str!("../../../web/index.html");
+const HOIST_JS: &str = include_str!("../../../web/hoist.js");
+
+/// Every route: path, the methods it answers, and its handlers.
+pub fn routes() -> Vec<(&'static str, &'static [Method], MethodRouter<AppState>)> {
+    vec![
+        ("/", &[Method::GET], get(index)),
+        ("/hoist.js", &[Method::GET], get(hoist_js)),
+        ("/healthz", &[Method::GET], get(healthz)),
+        ("/readyz", &[Method::GET], get(readyz)),
+        ("/metrics", &[Method::GET], get(metrics)),
+        ("/openapi.json", &[Method::GET], get(openapi)),
+        ("/v1/uploads", &[Method::POST], post(uploads::create)),
+        (
+            "/v1/uploads/{id}",
+            &[Method::GET, Method::DELETE],
+            get(uploads::state).delete(uploads::abort),
+        ),
+        (
+            "/v1/uploads/{id}/parts",
+            &[Method::POST],
+            post(uploads::parts),
+        ),
+        (
+            "/v1/uploads/{id}/complete",
+            &[Method::POST],
+            post(uploads::complete),
+        ),
+    ]
+}
+
+/// The coordinator's whole HTTP surface, ready to serve.
+pub fn app(state: AppState) -> Router {
+    let cors = cors_layer(&state.config().cors_origins);
+    let mut router = Router::new();
+    for (path, _, handler) in routes() {
+        router = router.route(path, handler);
+    }
+    router
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn(json_method_not_allowed))
+        .layer(cors)
+        .with_state(state)
+}
+
+fn cors_layer(origins: &[String]) -> CorsLayer {
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(
+            origins
+                .iter()
+                .filter_map(|o| HeaderValue::from_str(o.trim_end_matches('/')).ok()),
+        )
+    };
+    CorsLayer::new()
+        .allow_origin(allow)
+        .allow_methods([Method::GET, Method::POST, Method::DELETE, Method::OPTIONS])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::HeaderName::from_static("uppy-versions"),
+        ])
+        .max_age(std::time::Duration::from_secs(3600))
+}
+
+/// axum answers a wrong method with an empty 405; API callers get the JSON error shape.
+async fn json_method_not_allowed(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let method = req.method().clone();
+    let resp = next.run(req).await;
+    if resp.status() == StatusCode::METHOD_NOT_ALLOWED {
+        let mut e = crate::error::ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!("{method} is not allowed on this path"),
+        )
+        .into_response();
+        if let Some(allow) = resp.headers().get(header::ALLOW) {
+            e.headers_mut().insert(header::ALLOW, allow.clone());
+        }
+        return e;
+    }
+    resp
+}
+
+async fn not_found() -> Response {
+    crate::error::ApiError::not_found("not_found", "no such route; see /openapi.json")
+        .into_response()
+}
+
+async fn index() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        INDEX_HTML,
+    )
+        .into_response()
+}
+
+async fn hoist_js() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        HOIST_JS,
+    )
+        .into_response()
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state.store().head_bucket(&state).await {
+        Ok(()) => (StatusCode::OK, "ready\n").into_response(),
+        Err(err) => {
+            let mut e = crate::error::ApiError::bad_gateway(format!("store not ready: {err}"));
+            e.status = StatusCode::SERVICE_UNAVAILABLE;
+            e.into_response()
+        }
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics().render(),
+    )
+        .into_response()
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}

@@ -1,0 +1,165 @@
+//! The coordinator's settings: one struct, every default written once in [`ServerConfig::new`].
+
+use std::time::Duration;
+
+use hoist_core::plan::PlanPolicy;
+use hoist_core::ttl::TtlPolicy;
+
+use crate::credentials::CredentialSource;
+
+/// Default region when the store does not say otherwise.
+pub const DEFAULT_REGION: &str = "us-east-1";
+/// Default bucket name.
+pub const DEFAULT_BUCKET: &str = "uploads";
+/// Default prefix of generated keys for API-key and anonymous callers.
+pub const DEFAULT_KEY_PREFIX: &str = "files";
+/// How long an upload token is accepted: long enough for a slow 48 TiB upload to finish.
+pub const DEFAULT_UPLOAD_TTL: Duration = Duration::from_secs(7 * 86_400);
+/// Part URLs handed out with a new multipart upload; the rest are asked for as needed.
+pub const DEFAULT_FIRST_BATCH: u32 = 8;
+/// Most part URLs one request may ask for.
+pub const DEFAULT_MAX_BATCH: u32 = 1000;
+/// How often the store's clock is measured.
+pub const DEFAULT_CLOCK_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Where the S3 store is and how to address it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreTarget {
+    /// Base URL, e.g. `http://127.0.0.1:9000` or `https://s3.eu-west-1.amazonaws.com`.
+    pub endpoint: String,
+    pub region: String,
+    /// Virtual-host addressing (`bucket.host`) instead of path style.
+    pub virtual_host: bool,
+}
+
+/// Everything the coordinator needs to run.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ServerConfig {
+    pub store: StoreTarget,
+    pub bucket: String,
+    pub credentials: CredentialSource,
+    /// Secret that signs upload tokens; replicas that share it share uploads.
+    pub token_secret: Vec<u8>,
+    /// API keys accepted as `Authorization: Bearer <key>`.
+    pub api_keys: Vec<String>,
+    /// Secret of the HS256 grants the app mints for browsers; none disables grants.
+    pub grant_secret: Option<Vec<u8>>,
+    /// Whether callers without credentials may upload.
+    pub anonymous: bool,
+    /// Origins allowed to call the API from a browser (`*` for any).
+    pub cors_origins: Vec<String>,
+    /// Prefix of generated keys for API-key and anonymous callers.
+    pub key_prefix: String,
+    /// Largest object any caller may declare.
+    pub max_upload_size: u64,
+    pub plan: PlanPolicy,
+    pub ttl: TtlPolicy,
+    pub upload_ttl: Duration,
+    pub first_batch: u32,
+    pub max_batch: u32,
+    pub clock_interval: Duration,
+}
+
+impl ServerConfig {
+    /// Settings with every default, for a store at `endpoint` and the given credentials.
+    pub fn new(endpoint: impl Into<String>, credentials: CredentialSource) -> Self {
+        Self {
+            store: StoreTarget {
+                endpoint: endpoint.into(),
+                region: DEFAULT_REGION.to_string(),
+                virtual_host: false,
+            },
+            bucket: DEFAULT_BUCKET.to_string(),
+            credentials,
+            token_secret: Vec::new(),
+            api_keys: Vec::new(),
+            grant_secret: None,
+            anonymous: false,
+            cors_origins: Vec::new(),
+            key_prefix: DEFAULT_KEY_PREFIX.to_string(),
+            max_upload_size: hoist_core::plan::MAX_OBJECT_SIZE,
+            plan: PlanPolicy::default(),
+            ttl: TtlPolicy::default(),
+            upload_ttl: DEFAULT_UPLOAD_TTL,
+            first_batch: DEFAULT_FIRST_BATCH,
+            max_batch: DEFAULT_MAX_BATCH,
+            clock_interval: DEFAULT_CLOCK_INTERVAL,
+        }
+    }
+
+    pub fn with_bucket(mut self, bucket: impl Into<String>) -> Self {
+        self.bucket = bucket.into();
+        self
+    }
+
+    pub fn with_region(mut self, region: impl Into<String>) -> Self {
+        self.store.region = region.into();
+        self
+    }
+
+    pub fn with_virtual_host(mut self, yes: bool) -> Self {
+        self.store.virtual_host = yes;
+        self
+    }
+
+    pub fn with_token_secret(mut self, secret: impl Into<Vec<u8>>) -> Self {
+        self.token_secret = secret.into();
+        self
+    }
+
+    pub fn with_api_keys(mut self, keys: Vec<String>) -> Self {
+        self.api_keys = keys;
+        self
+    }
+
+    pub fn with_grant_secret(mut self, secret: impl Into<Vec<u8>>) -> Self {
+        self.grant_secret = Some(secret.into());
+        self
+    }
+
+    pub fn with_anonymous(mut self, yes: bool) -> Self {
+        self.anonymous = yes;
+        self
+    }
+
+    pub fn with_cors_origins(mut self, origins: Vec<String>) -> Self {
+        self.cors_origins = origins;
+        self
+    }
+
+    pub fn with_key_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.key_prefix = prefix.into();
+        self
+    }
+
+    pub fn with_max_upload_size(mut self, bytes: u64) -> Self {
+        self.max_upload_size = bytes;
+        self
+    }
+
+    pub fn with_plan(mut self, plan: PlanPolicy) -> Self {
+        self.plan = plan;
+        self
+    }
+
+    pub fn with_ttl(mut self, ttl: TtlPolicy) -> Self {
+        self.ttl = ttl;
+        self
+    }
+
+    pub fn with_upload_ttl(mut self, ttl: Duration) -> Self {
+        self.upload_ttl = ttl;
+        self
+    }
+
+    pub fn with_first_batch(mut self, n: u32) -> Self {
+        self.first_batch = n;
+        self
+    }
+
+    pub fn with_clock_interval(mut self, every: Duration) -> Self {
+        self.clock_interval = every;
+        self
+    }
+}

@@ -1,0 +1,199 @@
+//! Prometheus metrics, kept in atomics and written in the text exposition format by hand: the set
+//! is small and fixed, and the hot path (signing) must stay cheap.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+/// How an upload ended (or began), as counted in `hoist_uploads_total{outcome}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Created,
+    Completed,
+    Aborted,
+    Failed,
+}
+
+impl Outcome {
+    const ALL: [Outcome; 4] = [
+        Outcome::Created,
+        Outcome::Completed,
+        Outcome::Aborted,
+        Outcome::Failed,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            Outcome::Created => "created",
+            Outcome::Completed => "completed",
+            Outcome::Aborted => "aborted",
+            Outcome::Failed => "failed",
+        }
+    }
+}
+
+/// What a presigned URL is for, as counted in `hoist_presigns_total{kind}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PresignKind {
+    Single,
+    Part,
+    Control,
+}
+
+/// Upper bounds of the signing-latency histogram, in seconds. Signing takes about a
+/// microsecond, so the buckets start there.
+const LATENCY_BUCKETS: [f64; 10] = [1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 1e-3, 1e-2, 1e-1];
+
+/// All of the coordinator's counters.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    uploads: [AtomicU64; 4],
+    bytes_declared: AtomicU64,
+    presigns: [AtomicU64; 3],
+    sign_buckets: [AtomicU64; LATENCY_BUCKETS.len()],
+    sign_count: AtomicU64,
+    sign_sum_ns: AtomicU64,
+    clock_offset_ms: AtomicI64,
+    store_errors: Mutex<BTreeMap<String, u64>>,
+}
+
+impl Metrics {
+    pub fn upload(&self, outcome: Outcome) {
+        self.uploads[outcome as usize].fetch_add(1, Relaxed);
+    }
+
+    pub fn bytes_declared(&self, n: u64) {
+        self.bytes_declared.fetch_add(n, Relaxed);
+    }
+
+    /// Count `n` signatures of `kind` that took `elapsed` together (recorded as one observation
+    /// per signature, of the average duration).
+    pub fn presigned(&self, kind: PresignKind, n: u64, elapsed: Duration) {
+        if n == 0 {
+            return;
+        }
+        self.presigns[kind as usize].fetch_add(n, Relaxed);
+        let each = elapsed.as_secs_f64() / n as f64;
+        if let Some(i) = LATENCY_BUCKETS.iter().position(|b| each <= *b) {
+            self.sign_buckets[i].fetch_add(n, Relaxed);
+        }
+        self.sign_count.fetch_add(n, Relaxed);
+        self.sign_sum_ns.fetch_add(
+            u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX),
+            Relaxed,
+        );
+    }
+
+    pub fn set_clock_offset(&self, offset_ms: i64) {
+        self.clock_offset_ms.store(offset_ms, Relaxed);
+    }
+
+    pub fn store_error(&self, code: &str) {
+        let mut map = self.store_errors.lock().unwrap_or_else(|e| e.into_inner());
+        *map.entry(code.to_string()).or_default() += 1;
+    }
+
+    pub fn presigns_total(&self) -> u64 {
+        self.presigns.iter().map(|a| a.load(Relaxed)).sum()
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut s = String::with_capacity(2048);
+        let _ = writeln!(s, "# HELP hoist_uploads_total Uploads by outcome.");
+        let _ = writeln!(s, "# TYPE hoist_uploads_total counter");
+        for o in Outcome::ALL {
+            let v = self.uploads[o as usize].load(Relaxed);
+            let _ = writeln!(s, "hoist_uploads_total{{outcome=\"{}\"}} {v}", o.label());
+        }
+        let _ = writeln!(
+            s,
+            "# HELP hoist_bytes_declared_total Sizes declared by created uploads."
+        );
+        let _ = writeln!(s, "# TYPE hoist_bytes_declared_total counter");
+        let _ = writeln!(
+            s,
+            "hoist_bytes_declared_total {}",
+            self.bytes_declared.load(Relaxed)
+        );
+        let _ = writeln!(
+            s,
+            "# HELP hoist_presigns_total Presigned URLs made, by kind."
+        );
+        let _ = writeln!(s, "# TYPE hoist_presigns_total counter");
+        for (i, kind) in ["single", "part", "control"].iter().enumerate() {
+            let v = self.presigns[i].load(Relaxed);
+            let _ = writeln!(s, "hoist_presigns_total{{kind=\"{kind}\"}} {v}");
+        }
+        let _ = writeln!(
+            s,
+            "# HELP hoist_sign_duration_seconds Time to presign one URL."
+        );
+        let _ = writeln!(s, "# TYPE hoist_sign_duration_seconds histogram");
+        let mut cumulative = 0;
+        for (i, le) in LATENCY_BUCKETS.iter().enumerate() {
+            cumulative += self.sign_buckets[i].load(Relaxed);
+            let _ = writeln!(
+                s,
+                "hoist_sign_duration_seconds_bucket{{le=\"{le:e}\"}} {cumulative}"
+            );
+        }
+        let count = self.sign_count.load(Relaxed);
+        let _ = writeln!(
+            s,
+            "hoist_sign_duration_seconds_bucket{{le=\"+Inf\"}} {count}"
+        );
+        let sum = self.sign_sum_ns.load(Relaxed) as f64 / 1e9;
+        let _ = writeln!(s, "hoist_sign_duration_seconds_sum {sum}");
+        let _ = writeln!(s, "hoist_sign_duration_seconds_count {count}");
+        let _ = writeln!(
+            s,
+            "# HELP hoist_clock_offset_seconds Store clock minus local clock, as measured from its Date header."
+        );
+        let _ = writeln!(s, "# TYPE hoist_clock_offset_seconds gauge");
+        let off = self.clock_offset_ms.load(Relaxed) as f64 / 1000.0;
+        let _ = writeln!(s, "hoist_clock_offset_seconds {off}");
+        let _ = writeln!(
+            s,
+            "# HELP hoist_store_errors_total Error answers from the store, by S3 code."
+        );
+        let _ = writeln!(s, "# TYPE hoist_store_errors_total counter");
+        let map = self.store_errors.lock().unwrap_or_else(|e| e.into_inner());
+        for (code, v) in map.iter() {
+            let code = code.replace(['\\', '"', '\n'], "_");
+            let _ = writeln!(s, "hoist_store_errors_total{{code=\"{code}\"}} {v}");
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_every_family() {
+        let m = Metrics::default();
+        m.upload(Outcome::Created);
+        m.bytes_declared(42);
+        m.presigned(PresignKind::Part, 4, Duration::from_micros(8));
+        m.set_clock_offset(-1500);
+        m.store_error("NoSuchUpload");
+        let t = m.render();
+        assert!(
+            t.contains("hoist_uploads_total{outcome=\"created\"} 1"),
+            "{t}"
+        );
+        assert!(t.contains("hoist_bytes_declared_total 42"));
+        assert!(t.contains("hoist_presigns_total{kind=\"part\"} 4"));
+        assert!(
+            t.contains("hoist_sign_duration_seconds_bucket{le=\"2e-6\"} 4"),
+            "{t}"
+        );
+        assert!(t.contains("hoist_sign_duration_seconds_count 4"));
+        assert!(t.contains("hoist_clock_offset_seconds -1.5"));
+        assert!(t.contains("hoist_store_errors_total{code=\"NoSuchUpload\"} 1"));
+    }
+}

@@ -1,0 +1,193 @@
+//! What every request shares: settings, keys, the store client, the clock and the metrics.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hoist_core::time::Timestamp;
+use hoist_core::ttl::UrlKind;
+use http::HeaderMap;
+
+use crate::auth::{Authenticator, Principal};
+use crate::clock::Clock;
+use crate::config::ServerConfig;
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::store::StoreClient;
+use crate::token::{TokenError, TokenKey, UploadToken};
+
+/// Why the coordinator cannot start with a configuration.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StateError {
+    #[error("the token secret must be at least 16 bytes")]
+    WeakTokenSecret,
+    #[error("invalid store endpoint {0:?}: it must be an http:// or https:// URL")]
+    BadEndpoint(String),
+    #[error("invalid setting {field}: {why}")]
+    Invalid { field: &'static str, why: String },
+    #[error("could not build the HTTP client: {0}")]
+    Client(String),
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: ServerConfig,
+    auth: Authenticator,
+    tokens: TokenKey,
+    metrics: Metrics,
+    clock: Clock,
+    store: StoreClient,
+}
+
+/// The coordinator's shared state; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState(Arc<Inner>);
+
+impl AppState {
+    pub fn new(config: ServerConfig) -> Result<Self, StateError> {
+        if config.token_secret.len() < 16 {
+            return Err(StateError::WeakTokenSecret);
+        }
+        config.plan.validate().map_err(|e| StateError::Invalid {
+            field: "plan",
+            why: e.to_string(),
+        })?;
+        config.ttl.validate().map_err(|e| StateError::Invalid {
+            field: "ttl",
+            why: e.to_string(),
+        })?;
+        crate::keys::validate_prefix(&config.key_prefix, "key_prefix").map_err(|e| {
+            StateError::Invalid {
+                field: "key_prefix",
+                why: e.message,
+            }
+        })?;
+        if config.first_batch == 0 || config.max_batch == 0 {
+            return Err(StateError::Invalid {
+                field: "first_batch",
+                why: "batch sizes must be at least 1".into(),
+            });
+        }
+        let store = StoreClient::new(&config)?;
+        let auth = Authenticator::new(
+            &config.api_keys,
+            config.grant_secret.as_deref(),
+            config.anonymous,
+        );
+        let tokens = TokenKey::new(&config.token_secret);
+        Ok(Self(Arc::new(Inner {
+            config,
+            auth,
+            tokens,
+            metrics: Metrics::default(),
+            clock: Clock::default(),
+            store,
+        })))
+    }
+
+    pub fn config(&self) -> &ServerConfig {
+        &self.0.config
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.0.metrics
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.0.clock
+    }
+
+    pub fn store(&self) -> &StoreClient {
+        &self.0.store
+    }
+
+    pub fn tokens(&self) -> &TokenKey {
+        &self.0.tokens
+    }
+
+    /// Corrected now.
+    pub fn now(&self) -> Timestamp {
+        self.0.clock.now()
+    }
+
+    fn now_unix(&self) -> u64 {
+        u64::try_from(self.now().unix_seconds()).unwrap_or(0)
+    }
+
+    pub fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, ApiError> {
+        self.0.auth.authenticate(headers, self.now_unix())
+    }
+
+    /// The lifetime of a URL of `kind` signed now: the TTL policy, capped by the expiry of the
+    /// credentials that sign it.
+    pub fn url_ttl(&self, kind: UrlKind) -> Result<Duration, ApiError> {
+        let now = self.now();
+        let creds = self.0.store.credentials(now);
+        self.0
+            .config
+            .ttl
+            .ttl(kind, now, creds.expires_at)
+            .map_err(|e| {
+                ApiError::new(
+                    http::StatusCode::SERVICE_UNAVAILABLE,
+                    "credentials_expiring",
+                    e.to_string(),
+                )
+            })
+    }
+
+    /// Open an upload token and check that `who` may act on it.
+    pub fn open_token(&self, id: &str, who: &Principal) -> Result<UploadToken, ApiError> {
+        let token = self
+            .0
+            .tokens
+            .open(id, self.now_unix())
+            .map_err(|e| match e {
+                TokenError::Expired(_) => ApiError::unauthorized("token_expired", e.to_string()),
+                _ => ApiError::unauthorized("bad_token", e.to_string()),
+            })?;
+        if token.bucket != self.0.config.bucket {
+            return Err(ApiError::forbidden(
+                "forbidden",
+                "the upload belongs to another bucket than this coordinator serves",
+            ));
+        }
+        if token.owner != who.owner() {
+            return Err(ApiError::forbidden(
+                "forbidden",
+                "this upload belongs to another caller",
+            ));
+        }
+        if let Principal::Grant(claims) = who
+            && !claims.covers_key(&token.key)
+        {
+            return Err(ApiError::forbidden(
+                "forbidden",
+                "the grant does not cover this upload's key",
+            ));
+        }
+        Ok(token)
+    }
+
+    /// Measure the clock now and then every `clock_interval`, forever.
+    pub async fn measure_clock_forever(self) {
+        let mut tick = tokio::time::interval(self.0.config.clock_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            self.measure_clock_once().await;
+        }
+    }
+
+    /// One clock measurement against the store; failures are logged and the old offset kept.
+    pub async fn measure_clock_once(&self) {
+        match self.0.store.measure_clock(self).await {
+            Ok(offset) => {
+                self.0.clock.set_offset(offset);
+                self.0.metrics.set_clock_offset(offset.millis);
+                tracing::debug!(offset_ms = offset.millis, "store clock measured");
+            }
+            Err(err) => tracing::warn!(%err, "could not measure the store's clock"),
+        }
+    }
+}

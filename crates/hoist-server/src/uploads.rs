@@ -1,0 +1,722 @@
+//! The `/v1/uploads` flows: create, sign parts, state, complete, abort. The Uppy routes call the
+//! same functions.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Instant;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use bytes::Bytes;
+use hoist_core::plan::{ObjectSize, Strategy, plan};
+use hoist_core::presign::PresignRequest;
+use hoist_core::ttl::UrlKind;
+
+use crate::api::*;
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiJson, parse_json};
+use crate::keys;
+use crate::metrics::{Outcome, PresignKind};
+use crate::state::AppState;
+use crate::store::StoreError;
+use crate::token::UploadToken;
+
+/// Bounds on caller-supplied strings, so that tokens and headers stay small.
+const MAX_FILENAME_BYTES: usize = 1024;
+const MAX_CONTENT_TYPE_BYTES: usize = 255;
+/// S3 limits user metadata to 2 KiB in total.
+const MAX_METADATA_BYTES: usize = 2048;
+const MAX_ETAG_BYTES: usize = 256;
+const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
+
+/// Byte range of part `n` (1-based) of an object of `size` cut in `part_size` pieces.
+pub(crate) fn part_range(size: u64, part_size: u64, n: u32) -> (u64, u64) {
+    let offset = u64::from(n - 1) * part_size;
+    (offset, part_size.min(size - offset))
+}
+
+pub(crate) fn part_count(size: u64, part_size: u64) -> u32 {
+    if part_size == 0 {
+        return 1;
+    }
+    u32::try_from(size.div_ceil(part_size).max(1)).unwrap_or(u32::MAX)
+}
+
+fn strategy_of(t: &UploadToken) -> StrategyName {
+    if t.upload_id.is_empty() {
+        StrategyName::Single
+    } else {
+        StrategyName::Multipart
+    }
+}
+
+fn unix_rfc3339(secs: u64) -> String {
+    hoist_core::time::Timestamp::from_unix(i64::try_from(secs).unwrap_or(i64::MAX)).to_rfc3339()
+}
+
+/// A store failure as the API answers it (and counted by S3 code).
+pub(crate) fn store_failure(state: &AppState, err: StoreError) -> ApiError {
+    if let Some(code) = err.code() {
+        state.metrics().store_error(code);
+    } else {
+        state.metrics().store_error("transport");
+    }
+    tracing::warn!(%err, "store call failed");
+    ApiError::bad_gateway(format!("the store refused or failed: {err}"))
+}
+
+fn check_content_type(ct: &str, field: &str) -> Result<(), ApiError> {
+    let ok = !ct.is_empty()
+        && ct.len() <= MAX_CONTENT_TYPE_BYTES
+        && ct.contains('/')
+        && ct.bytes().all(|b| (0x20..0x7f).contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::field(
+            field,
+            "must be a MIME type such as image/png (printable ASCII, at most 255 bytes)",
+        ))
+    }
+}
+
+fn check_metadata(meta: &BTreeMap<String, String>) -> Result<(), ApiError> {
+    let mut total = 0;
+    for (k, v) in meta {
+        let field = format!("metadata.{k}");
+        let name_ok = !k.is_empty()
+            && k.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        if !name_ok {
+            return Err(ApiError::field(
+                field,
+                "metadata names use lower-case letters, digits, '-' and '_'",
+            ));
+        }
+        if !v.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+            return Err(ApiError::field(
+                field,
+                "metadata values must be printable ASCII",
+            ));
+        }
+        total += k.len() + v.len();
+    }
+    if total > MAX_METADATA_BYTES {
+        return Err(ApiError::field("metadata", "must total at most 2048 bytes"));
+    }
+    Ok(())
+}
+
+/// Validate a creation request against the settings and the caller's rights, and pick the key.
+fn validate_create(
+    state: &AppState,
+    who: &Principal,
+    req: &CreateUpload,
+) -> Result<(String, String), ApiError> {
+    let cfg = state.config();
+    if req.size > cfg.max_upload_size {
+        return Err(ApiError::field(
+            "size",
+            format!(
+                "{} bytes is over this coordinator's limit of {} bytes",
+                req.size, cfg.max_upload_size
+            ),
+        ));
+    }
+    if let Principal::Grant(g) = who
+        && let Some(max) = g.max_size
+        && req.size > max
+    {
+        return Err(ApiError::field(
+            "size",
+            format!(
+                "{} bytes is over the grant's limit of {max} bytes",
+                req.size
+            ),
+        )
+        .with_status(StatusCode::FORBIDDEN));
+    }
+    if let Some(f) = &req.filename
+        && (f.len() > MAX_FILENAME_BYTES || f.chars().any(char::is_control))
+    {
+        return Err(ApiError::field(
+            "filename",
+            "must be at most 1024 bytes without control characters",
+        ));
+    }
+    let content_type = req
+        .content_type
+        .clone()
+        .unwrap_or_else(|| DEFAULT_CONTENT_TYPE.to_string());
+    check_content_type(&content_type, "content_type")?;
+    if let Principal::Grant(g) = who
+        && !g.allows_type(&content_type)
+    {
+        return Err(ApiError::field(
+            "content_type",
+            format!("{content_type} is not among the grant's content types"),
+        )
+        .with_status(StatusCode::FORBIDDEN));
+    }
+    if let Some(meta) = &req.metadata {
+        check_metadata(meta)?;
+    }
+    let key = match (&req.key, who) {
+        (None, Principal::Grant(g)) => keys::generate_key(&g.prefix, req.filename.as_deref()),
+        (None, _) => keys::generate_key(&cfg.key_prefix, req.filename.as_deref()),
+        (Some(k), Principal::ApiKey { .. }) => {
+            keys::validate_key(k, "key")?;
+            k.clone()
+        }
+        (Some(k), Principal::Grant(g)) if g.choose_key => {
+            keys::validate_key(k, "key")?;
+            if !g.covers_key(k) {
+                return Err(ApiError::field("key", "is outside the grant's prefix")
+                    .with_status(StatusCode::FORBIDDEN));
+            }
+            k.clone()
+        }
+        (Some(_), _) => {
+            return Err(ApiError::field("key", "this caller may not choose keys")
+                .with_status(StatusCode::FORBIDDEN));
+        }
+    };
+    Ok((key, content_type))
+}
+
+/// Create an upload: plan it, start the multipart upload if needed, sign the first URLs.
+pub(crate) async fn create_upload(
+    state: &AppState,
+    who: &Principal,
+    req: CreateUpload,
+) -> Result<Upload, ApiError> {
+    let (key, content_type) = validate_create(state, who, &req)?;
+    let cfg = state.config();
+    let p = plan(ObjectSize::Known(req.size), &cfg.plan)
+        .map_err(|e| ApiError::field("size", e.to_string()))?;
+    let now = state.now();
+    let expires_at = u64::try_from(now.unix_seconds()).unwrap_or(0) + cfg.upload_ttl.as_secs();
+    let mut token = UploadToken {
+        bucket: cfg.bucket.clone(),
+        key,
+        upload_id: String::new(),
+        size: req.size,
+        part_size: p.part_size,
+        owner: who.owner(),
+        expires_at,
+        content_type: content_type.clone(),
+    };
+    let metadata = req.metadata.unwrap_or_default();
+    let mut upload = match p.strategy {
+        Strategy::Single => {
+            if req.size > hoist_core::plan::MAX_SINGLE_PUT {
+                return Err(ApiError::field("size", "too large for a single PUT"));
+            }
+            token.part_size = req.size;
+            let mut r = PresignRequest::put_object(cfg.bucket.as_str(), token.key.as_str())
+                .content_length(req.size)
+                .content_type(content_type.as_str());
+            if let Some(c) = &req.checksum {
+                let decoded = base64::engine::general_purpose::STANDARD
+                    .decode(&c.value)
+                    .map_err(|_| ApiError::field("checksum.value", "must be base64"))?;
+                if decoded.len() != c.algorithm.digest_len() {
+                    return Err(ApiError::field(
+                        "checksum.value",
+                        format!("must decode to {} bytes", c.algorithm.digest_len()),
+                    ));
+                }
+                r = r.header(c.algorithm.header(), c.value.as_str());
+            }
+            for (k, v) in &metadata {
+                r = r.header(format!("x-amz-meta-{k}"), v.as_str());
+            }
+            let ttl = state.url_ttl(UrlKind::SinglePut { size: req.size })?;
+            let started = Instant::now();
+            let url = state
+                .store()
+                .presign(&r.expires_in(ttl), now)
+                .map_err(|e| store_failure(state, e))?;
+            state
+                .metrics()
+                .presigned(PresignKind::Single, 1, started.elapsed());
+            let headers: BTreeMap<String, String> = url.headers.iter().cloned().collect();
+            Upload {
+                id: String::new(),
+                bucket: cfg.bucket.clone(),
+                key: token.key.clone(),
+                strategy: StrategyName::Single,
+                size: req.size,
+                part_size: req.size,
+                part_count: 1,
+                expires_at: unix_rfc3339(expires_at),
+                url: Some(url.url),
+                method: Some("PUT"),
+                headers: Some(headers),
+                url_expires_at: Some(url.expires_at.to_rfc3339()),
+                parts: None,
+            }
+        }
+        Strategy::Multipart => {
+            if req.checksum.is_some() {
+                return Err(ApiError::field(
+                    "checksum",
+                    "a whole-object checksum can only be pinned into a single-PUT upload",
+                ));
+            }
+            token.upload_id = state
+                .store()
+                .create_multipart(state, &token.key, &content_type, &metadata)
+                .await
+                .map_err(|e| store_failure(state, e))?;
+            let count = part_count(req.size, p.part_size);
+            let first: Vec<u32> = (1..=count.min(cfg.first_batch)).collect();
+            let parts = sign_parts(state, &token, &first)?;
+            Upload {
+                id: String::new(),
+                bucket: cfg.bucket.clone(),
+                key: token.key.clone(),
+                strategy: StrategyName::Multipart,
+                size: req.size,
+                part_size: p.part_size,
+                part_count: count,
+                expires_at: unix_rfc3339(expires_at),
+                url: None,
+                method: None,
+                headers: None,
+                url_expires_at: None,
+                parts: Some(parts),
+            }
+        }
+    };
+    upload.id = state.tokens().seal(&token);
+    state.metrics().upload(Outcome::Created);
+    state.metrics().bytes_declared(req.size);
+    tracing::info!(key = %token.key, size = req.size, strategy = ?upload.strategy, owner = %token.owner, "upload created");
+    Ok(upload)
+}
+
+/// Sign UploadPart URLs for `numbers` (already validated to lie within the plan).
+pub(crate) fn sign_parts(
+    state: &AppState,
+    token: &UploadToken,
+    numbers: &[u32],
+) -> Result<Vec<PartUrl>, ApiError> {
+    let ttl = state.url_ttl(UrlKind::Part)?;
+    let now = state.now();
+    let started = Instant::now();
+    let mut out = Vec::with_capacity(numbers.len());
+    for &n in numbers {
+        let (offset, length) = part_range(token.size, token.part_size, n);
+        let r = PresignRequest::upload_part(
+            token.bucket.as_str(),
+            token.key.as_str(),
+            token.upload_id.as_str(),
+            n,
+        )
+        .content_length(length)
+        .expires_in(ttl);
+        let url = state
+            .store()
+            .presign(&r, now)
+            .map_err(|e| store_failure(state, e))?;
+        let mut headers = BTreeMap::new();
+        headers.insert("content-length".to_string(), length.to_string());
+        out.push(PartUrl {
+            number: n,
+            url: url.url,
+            method: "PUT",
+            headers,
+            expires_at: url.expires_at.to_rfc3339(),
+            offset,
+            length,
+        });
+    }
+    state
+        .metrics()
+        .presigned(PresignKind::Part, numbers.len() as u64, started.elapsed());
+    Ok(out)
+}
+
+/// Check requested part numbers: 1..=count, at most `max_batch`, duplicates dropped.
+fn check_numbers(numbers: &[i64], count: u32, max: u32) -> Result<Vec<u32>, ApiError> {
+    if numbers.is_empty() {
+        return Err(ApiError::field("numbers", "must name at least one part"));
+    }
+    if numbers.len() > max as usize {
+        return Err(ApiError::field(
+            "numbers",
+            format!("at most {max} parts per request"),
+        ));
+    }
+    let mut seen = std::collections::HashSet::with_capacity(numbers.len());
+    let mut out = Vec::with_capacity(numbers.len());
+    for (i, &n) in numbers.iter().enumerate() {
+        if n < 1 || n > i64::from(count) {
+            return Err(ApiError::field(
+                format!("numbers[{i}]"),
+                format!("part {n} is outside 1..={count}"),
+            ));
+        }
+        let n = n as u32;
+        if seen.insert(n) {
+            out.push(n);
+        }
+    }
+    Ok(out)
+}
+
+/// Sign a single-PUT upload's URL again (content-length and content-type pinned).
+pub(crate) fn sign_single(state: &AppState, token: &UploadToken) -> Result<PartUrl, ApiError> {
+    let r = PresignRequest::put_object(token.bucket.as_str(), token.key.as_str())
+        .content_length(token.size)
+        .content_type(token.content_type.as_str())
+        .expires_in(state.url_ttl(UrlKind::SinglePut { size: token.size })?);
+    let started = Instant::now();
+    let url = state
+        .store()
+        .presign(&r, state.now())
+        .map_err(|e| store_failure(state, e))?;
+    state
+        .metrics()
+        .presigned(PresignKind::Single, 1, started.elapsed());
+    Ok(PartUrl {
+        number: 1,
+        url: url.url,
+        method: "PUT",
+        headers: url.headers.iter().cloned().collect(),
+        expires_at: url.expires_at.to_rfc3339(),
+        offset: 0,
+        length: token.size,
+    })
+}
+
+/// The state of an upload as the store holds it.
+pub(crate) async fn upload_state(
+    state: &AppState,
+    id: &str,
+    token: &UploadToken,
+) -> Result<UploadState, ApiError> {
+    let count = part_count(token.size, token.part_size);
+    let mut st = UploadState {
+        id: id.to_string(),
+        bucket: token.bucket.clone(),
+        key: token.key.clone(),
+        strategy: strategy_of(token),
+        size: token.size,
+        part_size: token.part_size,
+        part_count: count,
+        expires_at: unix_rfc3339(token.expires_at),
+        state: UploadStateName::Pending,
+        parts: Vec::new(),
+        missing: Vec::new(),
+    };
+    let listed = if token.upload_id.is_empty() {
+        None
+    } else {
+        match state
+            .store()
+            .list_parts(state, &token.key, &token.upload_id)
+            .await
+        {
+            Ok(parts) => Some(parts),
+            Err(e) if e.is_no_such_upload() => None,
+            Err(e) => return Err(store_failure(state, e)),
+        }
+    };
+    match listed {
+        Some(parts) => {
+            st.missing = missing_parts(token, &parts);
+            if !parts.is_empty() {
+                st.state = UploadStateName::Uploading;
+            }
+            st.parts = parts;
+        }
+        None => {
+            let done = finished_object(state, token).await?;
+            st.state = match (&done, strategy_of(token)) {
+                (Some(_), _) => UploadStateName::Completed,
+                (None, StrategyName::Single) => UploadStateName::Pending,
+                (None, StrategyName::Multipart) => UploadStateName::Aborted,
+            };
+            if done.is_none() {
+                st.missing = (1..=count).collect();
+            }
+        }
+    }
+    Ok(st)
+}
+
+/// Part numbers not stored with their planned length.
+fn missing_parts(token: &UploadToken, parts: &[StoredPart]) -> Vec<u32> {
+    let by_number: HashMap<u32, u64> = parts.iter().map(|p| (p.number, p.size)).collect();
+    (1..=part_count(token.size, token.part_size))
+        .filter(|&n| by_number.get(&n) != Some(&part_range(token.size, token.part_size, n).1))
+        .collect()
+}
+
+/// The finished object, when one of the planned size exists at the key.
+async fn finished_object(
+    state: &AppState,
+    token: &UploadToken,
+) -> Result<Option<Completed>, ApiError> {
+    match state.store().head_object(state, &token.key).await {
+        Ok(Some(obj)) if obj.size == token.size => Ok(Some(Completed {
+            bucket: token.bucket.clone(),
+            key: token.key.clone(),
+            etag: obj.etag,
+            size: obj.size,
+        })),
+        Ok(_) => Ok(None),
+        Err(e) => Err(store_failure(state, e)),
+    }
+}
+
+fn unquote(etag: &str) -> &str {
+    etag.trim().trim_matches('"')
+}
+
+/// Complete an upload; a second call answers the same.
+pub(crate) async fn complete_upload(
+    state: &AppState,
+    token: &UploadToken,
+    given: Option<Vec<CompletePart>>,
+) -> Result<Completed, ApiError> {
+    if token.upload_id.is_empty() {
+        return finished_object(state, token).await?.ok_or_else(|| {
+            ApiError::conflict(
+                "not_uploaded",
+                "no object of the planned size is stored yet; PUT it to the URL first",
+            )
+        });
+    }
+    let count = part_count(token.size, token.part_size);
+    let mut claimed: HashMap<u32, (usize, String)> = HashMap::new();
+    for (i, p) in given.iter().flatten().enumerate() {
+        if p.number < 1 || p.number > i64::from(count) {
+            return Err(ApiError::field(
+                format!("parts[{i}].number"),
+                format!("part {} is outside 1..={count}", p.number),
+            ));
+        }
+        if let Some(e) = &p.etag {
+            if e.len() > MAX_ETAG_BYTES {
+                return Err(ApiError::field(format!("parts[{i}].etag"), "too long"));
+            }
+            claimed.insert(p.number as u32, (i, unquote(e).to_string()));
+        }
+    }
+    let listed = match state
+        .store()
+        .list_parts(state, &token.key, &token.upload_id)
+        .await
+    {
+        Ok(parts) => parts,
+        Err(e) if e.is_no_such_upload() => {
+            // Completed before (answer the same) or aborted.
+            return finished_object(state, token).await?.ok_or_else(|| {
+                ApiError::not_found("upload_gone", "the upload was aborted or has expired")
+            });
+        }
+        Err(e) => return Err(store_failure(state, e)),
+    };
+    let missing = missing_parts(token, &listed);
+    if !missing.is_empty() {
+        let shown: Vec<String> = missing.iter().take(20).map(u32::to_string).collect();
+        return Err(ApiError::conflict(
+            "parts_missing",
+            format!(
+                "{} of {count} parts are not stored with their planned size: {}{}",
+                missing.len(),
+                shown.join(", "),
+                if missing.len() > 20 { ", …" } else { "" }
+            ),
+        )
+        .with_field("parts"));
+    }
+    let mut parts = Vec::with_capacity(listed.len());
+    for p in listed.iter().filter(|p| p.number <= count) {
+        if let Some((i, etag)) = claimed.get(&p.number)
+            && etag != unquote(&p.etag)
+        {
+            return Err(ApiError::conflict(
+                "etag_mismatch",
+                format!(
+                    "part {} is stored with ETag {}, not {etag}",
+                    p.number, p.etag
+                ),
+            )
+            .with_field(format!("parts[{i}].etag")));
+        }
+        parts.push((p.number, p.etag.clone()));
+    }
+    match state
+        .store()
+        .complete(state, &token.key, &token.upload_id, &parts)
+        .await
+    {
+        Ok(etag) => {
+            state.metrics().upload(Outcome::Completed);
+            tracing::info!(key = %token.key, size = token.size, "upload completed");
+            Ok(Completed {
+                bucket: token.bucket.clone(),
+                key: token.key.clone(),
+                etag,
+                size: token.size,
+            })
+        }
+        // A concurrent completion won the race: answer as it did.
+        Err(e) if e.is_no_such_upload() => finished_object(state, token)
+            .await?
+            .ok_or_else(|| ApiError::not_found("upload_gone", "the upload was aborted")),
+        Err(e) => {
+            state.metrics().upload(Outcome::Failed);
+            Err(store_failure(state, e))
+        }
+    }
+}
+
+/// Abort a multipart upload so that no part remains; idempotent.
+pub(crate) async fn abort_upload(state: &AppState, token: &UploadToken) -> Result<(), ApiError> {
+    if token.upload_id.is_empty() {
+        return Ok(());
+    }
+    // S3 may keep a part that was in flight during the abort; a second abort removes it.
+    for _ in 0..2 {
+        match state
+            .store()
+            .abort(state, &token.key, &token.upload_id)
+            .await
+        {
+            Ok(()) => {}
+            Err(e) if e.is_no_such_upload() => return Ok(()),
+            Err(e) => return Err(store_failure(state, e)),
+        }
+        match state
+            .store()
+            .list_parts(state, &token.key, &token.upload_id)
+            .await
+        {
+            Err(e) if e.is_no_such_upload() => break,
+            Ok(_) => continue,
+            Err(e) => return Err(store_failure(state, e)),
+        }
+    }
+    state.metrics().upload(Outcome::Aborted);
+    tracing::info!(key = %token.key, "upload aborted");
+    Ok(())
+}
+
+// --- handlers -------------------------------------------------------------------------------
+
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<ApiJson<CreateUpload>, ApiError>,
+) -> Result<Response, ApiError> {
+    // Authentication comes before body errors: strangers learn nothing about the API.
+    let who = state.authenticate(&headers)?;
+    let ApiJson(req) = body?;
+    let upload = create_upload(&state, &who, req).await?;
+    Ok((StatusCode::CREATED, Json(upload)).into_response())
+}
+
+pub(crate) async fn parts(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<ApiJson<PartsRequest>, ApiError>,
+) -> Result<Json<PartsResponse>, ApiError> {
+    let who = state.authenticate(&headers)?;
+    let token = state.open_token(&id, &who)?;
+    let ApiJson(req) = body?;
+    let count = part_count(token.size, token.part_size);
+    let numbers = check_numbers(&req.numbers, count, state.config().max_batch)?;
+    let parts = if token.upload_id.is_empty() {
+        // A single PUT is one part: this signs its URL again.
+        vec![sign_single(&state, &token)?]
+    } else {
+        sign_parts(&state, &token, &numbers)?
+    };
+    Ok(Json(PartsResponse { parts }))
+}
+
+pub(crate) async fn state(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<UploadState>, ApiError> {
+    let who = state.authenticate(&headers)?;
+    let token = state.open_token(&id, &who)?;
+    Ok(Json(upload_state(&state, &id, &token).await?))
+}
+
+pub(crate) async fn complete(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Completed>, ApiError> {
+    let who = state.authenticate(&headers)?;
+    let token = state.open_token(&id, &who)?;
+    // The body is optional: a browser that could read no ETag sends nothing.
+    let req: CompleteRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        CompleteRequest::default()
+    } else {
+        parse_json(&body)?
+    };
+    Ok(Json(complete_upload(&state, &token, req.parts).await?))
+}
+
+pub(crate) async fn abort(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let who = state.authenticate(&headers)?;
+    let token = state.open_token(&id, &who)?;
+    abort_upload(&state, &token).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_cover_the_object() {
+        let (size, ps) = (25u64, 10u64);
+        assert_eq!(part_count(size, ps), 3);
+        assert_eq!(part_range(size, ps, 1), (0, 10));
+        assert_eq!(part_range(size, ps, 3), (20, 5));
+        assert_eq!(part_count(30, 10), 3);
+        assert_eq!(part_count(0, 0), 1);
+    }
+
+    #[test]
+    fn numbers_checked() {
+        assert_eq!(check_numbers(&[2, 1, 2], 3, 10).unwrap(), vec![2, 1]);
+        assert_eq!(
+            check_numbers(&[1, 4], 3, 10).unwrap_err().field.as_deref(),
+            Some("numbers[1]")
+        );
+        assert_eq!(
+            check_numbers(&[0], 3, 10).unwrap_err().field.as_deref(),
+            Some("numbers[0]")
+        );
+        assert_eq!(
+            check_numbers(&[-5], 3, 10).unwrap_err().field.as_deref(),
+            Some("numbers[0]")
+        );
+        assert_eq!(
+            check_numbers(&[], 3, 10).unwrap_err().field.as_deref(),
+            Some("numbers")
+        );
+        assert_eq!(
+            check_numbers(&[1, 2], 3, 1).unwrap_err().field.as_deref(),
+            Some("numbers")
+        );
+    }
+}
