@@ -1,1 +1,67 @@
-//! hoist-client
+//! hoist-client: the transfer engine behind `hoist upload`.
+//!
+//! Parallel, retried, resumable uploads with memory bounded by concurrency × part size,
+//! either **direct** (credentials; every request presigned locally with hoist-core) or
+//! **through a coordinator** (a hoist-server hands out presigned URLs, as to a browser).
+//!
+//! - [`Uploader`] runs an upload of a [`Source`] through a [`Transport`], reporting
+//!   [`Progress`] to a callback and stopping when a [`CancellationToken`] fires.
+//! - [`DirectTransport`] and [`CoordinatorTransport`] are the two transports.
+//! - [`Journal`] is the resume record kept in a state directory.
+//!
+//! ```no_run
+//! use hoist_client::{
+//!     CancellationToken, CredentialSource, DirectTransport, Source, UploadConfig, Uploader,
+//!     http_client,
+//! };
+//! use hoist_core::presign::Endpoint;
+//!
+//! # async fn demo() -> hoist_client::Result<()> {
+//! let http = http_client(8)?;
+//! let endpoint = Endpoint::parse("http://127.0.0.1:9000", "us-east-1").unwrap();
+//! let transport = DirectTransport::new(
+//!     http.clone(),
+//!     endpoint,
+//!     CredentialSource::from_env(None)?,
+//!     "media",
+//!     "big.bin",
+//! )?;
+//! let uploader = Uploader::new(transport, http, UploadConfig::default());
+//! let progress = std::sync::Arc::new(|p: &hoist_client::Progress| eprintln!("{p:?}"));
+//! let done = uploader
+//!     .upload(Source::File("big.bin".into()), Some(progress), CancellationToken::new())
+//!     .await?;
+//! println!("{} bytes, checksum {:?}", done.size, done.checksum);
+//! # Ok(()) }
+//! ```
+
+mod checksum;
+mod coordinator;
+mod credentials;
+mod direct;
+mod engine;
+mod error;
+mod journal;
+mod pipeline;
+mod prepare;
+mod progress;
+mod retry;
+mod s3;
+mod source;
+mod transport;
+
+pub use checksum::{ChecksumAlgorithm, PartChecksum};
+pub use coordinator::CoordinatorTransport;
+pub use credentials::CredentialSource;
+pub use direct::{DEFAULT_STREAM_EXPECTED, DirectTransport};
+pub use engine::{UploadConfig, UploadOutcome, Uploader, http_client};
+pub use error::{Error, ErrorKind, Result};
+pub use journal::{Journal, JournalKey, JournalPart, default_state_dir};
+pub use progress::{Progress, ProgressFn};
+pub use retry::{RetryPolicy, Verdict, classify_status};
+pub use source::Source;
+pub use tokio_util::sync::CancellationToken;
+pub use transport::{
+    CompletedPart, CreateOptions, ErrorAnswer, ObjectInfo, PartSpec, PresignedRequest, Session,
+    StoredPart, Transport,
+};

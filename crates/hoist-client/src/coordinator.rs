@@ -1,0 +1,390 @@
+//! Through a coordinator: a hoist-server plans the upload and hands out presigned URLs; the
+//! client never sees credentials, exactly like a browser.
+//!
+//! URLs are asked for just in time, in small batches, and asked for again when a part meets
+//! an expired signature.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::checksum::ChecksumAlgorithm;
+use crate::error::{Error, Result};
+use crate::transport::{
+    self, CompletedPart, CreateOptions, ObjectInfo, PartSpec, PresignedRequest, Session,
+    StoredPart, Transport,
+};
+
+/// How many part URLs one request asks for.
+const BATCH: u32 = 16;
+
+/// Uploads through a hoist-server's JSON API.
+#[derive(Debug)]
+pub struct CoordinatorTransport {
+    http: reqwest::Client,
+    base: String,
+    token: Option<String>,
+    filename: Option<String>,
+    key: Option<String>,
+    urls: tokio::sync::Mutex<HashMap<u32, PresignedRequest>>,
+}
+
+impl CoordinatorTransport {
+    /// A transport for the coordinator at `base` (`http://host:port`), with an optional
+    /// API key or grant sent as `Authorization: Bearer`.
+    pub fn new(http: reqwest::Client, base: &str, token: Option<String>) -> Result<Self> {
+        let base = base.trim_end_matches('/').to_owned();
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
+            return Err(Error::Config(format!(
+                "coordinator URL {base:?} must start with http:// or https://"
+            )));
+        }
+        Ok(CoordinatorTransport {
+            http,
+            base,
+            token,
+            filename: None,
+            key: None,
+            urls: tokio::sync::Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The file name the coordinator uses when it generates the key.
+    pub fn with_filename(mut self, name: impl Into<String>) -> Self {
+        self.filename = Some(name.into());
+        self
+    }
+
+    /// Asks for a specific key (the coordinator may refuse it unless the grant allows).
+    pub fn with_key(mut self, key: impl Into<String>) -> Self {
+        self.key = Some(key.into());
+        self
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+        op: &str,
+    ) -> Result<Value> {
+        let mut rb = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .timeout(Duration::from_secs(60));
+        if let Some(t) = &self.token {
+            rb = rb.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            rb = rb
+                .header("content-type", "application/json")
+                .body(b.to_string());
+        }
+        let resp = transport::send(rb, op).await.map_err(|e| e.error)?;
+        let bytes = transport::body(resp, op).await.map_err(|e| e.error)?;
+        if bytes.is_empty() {
+            return Ok(Value::Null);
+        }
+        serde_json::from_slice(&bytes).map_err(|e| Error::protocol(op, format!("bad JSON: {e}")))
+    }
+
+    /// Asks for URLs for `numbers` and caches them.
+    async fn fetch(&self, id: &str, numbers: &[u32]) -> Result<()> {
+        let v = self
+            .call(
+                reqwest::Method::POST,
+                &format!("/v1/uploads/{id}/parts"),
+                Some(json!({ "numbers": numbers })),
+                "sign parts",
+            )
+            .await?;
+        let list = v.get("parts").unwrap_or(&v);
+        let mut urls = self.urls.lock().await;
+        for p in list.as_array().into_iter().flatten() {
+            if let Some((n, r)) = part_url(p) {
+                urls.insert(n, r);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads `{number, url, headers, method?}`.
+fn part_url(p: &Value) -> Option<(u32, PresignedRequest)> {
+    let number = p.get("number")?.as_u64()? as u32;
+    Some((number, presigned(p, "PUT")?))
+}
+
+fn presigned(v: &Value, default_method: &str) -> Option<PresignedRequest> {
+    let url = v.get("url")?.as_str()?.to_owned();
+    let method = v
+        .get("method")
+        .and_then(Value::as_str)
+        .unwrap_or(default_method)
+        .to_owned();
+    Some(PresignedRequest {
+        method,
+        url,
+        headers: headers(v.get("headers")),
+    })
+}
+
+/// Headers as an object `{name: value}` or a list of `[name, value]` pairs.
+fn headers(v: Option<&Value>) -> Vec<(String, String)> {
+    match v {
+        Some(Value::Object(m)) => m
+            .iter()
+            .filter_map(|(k, v)| Some((k.clone(), scalar(v)?)))
+            .collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|p| Some((p.get(0)?.as_str()?.to_owned(), scalar(p.get(1)?)?)))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn scalar(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn field_u64(v: &Value, name: &str, op: &str) -> Result<u64> {
+    v.get(name)
+        .and_then(Value::as_u64)
+        .ok_or_else(|| Error::protocol(op, format!("answer has no {name}")))
+}
+
+impl Transport for CoordinatorTransport {
+    fn destination(&self) -> String {
+        format!(
+            "{}#{}",
+            self.base,
+            self.key
+                .as_deref()
+                .or(self.filename.as_deref())
+                .unwrap_or_default()
+        )
+    }
+
+    fn stream_part_size(&self, _part_size: Option<u64>) -> Result<u64> {
+        Err(Error::Config(
+            "a coordinator needs the size in advance: standard input works only in direct mode"
+                .into(),
+        ))
+    }
+
+    async fn create(&self, opts: &CreateOptions) -> Result<Session> {
+        let size = opts
+            .size
+            .ok_or_else(|| Error::Config("a coordinator needs the size in advance".into()))?;
+        let mut body = json!({ "size": size });
+        if let Some(f) = &self.filename {
+            body["filename"] = json!(f);
+        }
+        if let Some(k) = &self.key {
+            body["key"] = json!(k);
+        }
+        if let Some(ct) = &opts.content_type {
+            body["content_type"] = json!(ct);
+        }
+        if let Some(name) = opts.checksum.s3_name() {
+            body["checksum"] = json!(name.to_ascii_lowercase());
+        }
+        let op = "create upload";
+        let v = self
+            .call(reqwest::Method::POST, "/v1/uploads", Some(body), op)
+            .await?;
+        let id = v
+            .get("id")
+            .and_then(Value::as_str)
+            .ok_or_else(|| Error::protocol(op, "answer has no id"))?;
+        let multipart = v.get("strategy").and_then(Value::as_str) == Some("multipart");
+        let session = Session {
+            upload_id: id.to_owned(),
+            bucket: v
+                .get("bucket")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            key: v
+                .get("key")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            multipart,
+            part_size: if multipart {
+                field_u64(&v, "part_size", op)?
+            } else {
+                size
+            },
+            part_count: Some(if multipart {
+                field_u64(&v, "part_count", op)? as u32
+            } else {
+                1
+            }),
+        };
+        let mut urls = self.urls.lock().await;
+        urls.clear();
+        if multipart {
+            for p in v
+                .get("parts")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                if let Some((n, r)) = part_url(p) {
+                    urls.insert(n, r);
+                }
+            }
+        } else if let Some(r) = presigned(&v, "PUT") {
+            urls.insert(1, r);
+        }
+        Ok(session)
+    }
+
+    async fn sign_part(
+        &self,
+        session: &Session,
+        part: &PartSpec,
+        fresh: bool,
+    ) -> Result<PresignedRequest> {
+        if !fresh {
+            // Each URL is used once: a retry or a resume asks for a fresh one.
+            if let Some(r) = self.urls.lock().await.remove(&part.number) {
+                return Ok(self.with_checksum(r, part));
+            }
+        }
+        let last = session.part_count.unwrap_or(part.number);
+        let numbers: Vec<u32> = if fresh || !session.multipart {
+            vec![part.number]
+        } else {
+            let cached = self.urls.lock().await;
+            (part.number..=last.min(part.number + BATCH - 1))
+                .filter(|n| *n == part.number || !cached.contains_key(n))
+                .collect()
+        };
+        self.fetch(&session.upload_id, &numbers).await?;
+        let r = self.urls.lock().await.remove(&part.number).ok_or_else(|| {
+            Error::protocol(
+                "sign parts",
+                format!("no URL for part {} in the answer", part.number),
+            )
+        })?;
+        Ok(self.with_checksum(r, part))
+    }
+
+    async fn list_parts(&self, session: &Session) -> Result<Vec<StoredPart>> {
+        let op = "upload state";
+        let v = self
+            .call(
+                reqwest::Method::GET,
+                &format!("/v1/uploads/{}", session.upload_id),
+                None,
+                op,
+            )
+            .await?;
+        let parts = v
+            .get("parts")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        parts
+            .iter()
+            .map(|p| {
+                Ok(StoredPart {
+                    number: field_u64(p, "number", op)? as u32,
+                    etag: p
+                        .get("etag")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
+                    size: field_u64(p, "size", op)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn complete(
+        &self,
+        session: &Session,
+        parts: &[CompletedPart],
+        _c: ChecksumAlgorithm,
+    ) -> Result<ObjectInfo> {
+        let list: Vec<Value> = parts
+            .iter()
+            .map(|p| json!({"number": p.number, "etag": p.etag}))
+            .collect();
+        let v = self
+            .call(
+                reqwest::Method::POST,
+                &format!("/v1/uploads/{}/complete", session.upload_id),
+                Some(json!({ "parts": list })),
+                "complete",
+            )
+            .await?;
+        Ok(ObjectInfo {
+            etag: v
+                .get("etag")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            size: v.get("size").and_then(Value::as_u64),
+            checksum: v.get("checksum").and_then(Value::as_str).map(str::to_owned),
+        })
+    }
+
+    async fn abort(&self, session: &Session) -> Result<()> {
+        self.call(
+            reqwest::Method::DELETE,
+            &format!("/v1/uploads/{}", session.upload_id),
+            None,
+            "abort",
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn head(&self, session: &Session, _c: ChecksumAlgorithm) -> Result<Option<ObjectInfo>> {
+        if session.multipart {
+            return Ok(None);
+        }
+        // A single PUT has no complete call; the state call confirms the object and its size.
+        match self
+            .call(
+                reqwest::Method::GET,
+                &format!("/v1/uploads/{}", session.upload_id),
+                None,
+                "upload state",
+            )
+            .await
+        {
+            Ok(v) => Ok(Some(ObjectInfo {
+                etag: v
+                    .get("etag")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+                size: v.get("size").and_then(Value::as_u64),
+                checksum: v.get("checksum").and_then(Value::as_str).map(str::to_owned),
+            })),
+            Err(_) => Ok(None),
+        }
+    }
+}
+
+impl CoordinatorTransport {
+    /// Adds the part's checksum header unless the coordinator already signed one in.
+    fn with_checksum(&self, mut r: PresignedRequest, part: &PartSpec) -> PresignedRequest {
+        if let (Some(name), Some(sum)) = (part.algorithm.header(), &part.checksum)
+            && !r.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name))
+        {
+            r.headers.push((name.to_owned(), sum.clone()));
+        }
+        r
+    }
+}

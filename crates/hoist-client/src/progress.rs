@@ -1,0 +1,58 @@
+//! Progress events the engine reports to its caller, for bars, logs and `--json` output.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// One thing that happened during an upload. Serialised (tagged by `event`) for `--json`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Progress {
+    /// The upload is planned. `total_bytes` is absent when reading input of unknown length.
+    Started {
+        total_bytes: Option<u64>,
+        part_size: u64,
+        part_count: Option<u32>,
+        multipart: bool,
+        resumed_parts: u32,
+        resumed_bytes: u64,
+    },
+    /// A part (or the single PUT, as part 1) was stored and acknowledged.
+    PartDone {
+        number: u32,
+        bytes: u64,
+        /// Bytes stored so far, resumed parts included.
+        done_bytes: u64,
+    },
+    /// A request failed and will be sent again after `delay`.
+    Retrying {
+        number: u32,
+        attempt: u32,
+        delay_ms: u64,
+        reason: String,
+    },
+    /// The upload is complete and its size and checksum were checked.
+    Completed {
+        bytes: u64,
+        etag: String,
+        checksum: Option<String>,
+        elapsed_ms: u64,
+    },
+}
+
+impl Progress {
+    pub(crate) fn retrying(number: u32, attempt: u32, delay: Duration, reason: String) -> Self {
+        Progress::Retrying {
+            number,
+            attempt,
+            delay_ms: delay.as_millis() as u64,
+            reason,
+        }
+    }
+}
+
+/// A callback that receives progress events. It is called from worker tasks, so it must be
+/// cheap and must not block.
+pub type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;

@@ -1,0 +1,187 @@
+//! Reading the bytes: positional reads of a file, or sequential reads of a stream, into a
+//! bounded pool of part buffers.
+//!
+//! A producer thread fills buffers and hands them to the senders; a sender returns its
+//! buffer when the part is stored. With `n` buffers in the pool, at most `n` parts are in
+//! memory, whatever the file size.
+
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::fs::FileExt as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::checksum::{ChecksumAlgorithm, PartChecksum};
+use crate::error::{Error, Result};
+
+/// What to upload.
+#[non_exhaustive]
+pub enum Source {
+    /// A regular file, read with positional reads so parts can be read in any order.
+    File(PathBuf),
+    /// A stream of unknown length (standard input), read once, front to back.
+    Stream(Box<dyn Read + Send>),
+}
+
+impl std::fmt::Debug for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::File(p) => f.debug_tuple("File").field(p).finish(),
+            Source::Stream(_) => f.write_str("Stream(..)"),
+        }
+    }
+}
+
+impl Source {
+    /// Standard input.
+    pub fn stdin() -> Source {
+        Source::Stream(Box::new(std::io::stdin()))
+    }
+}
+
+/// One part, read and checksummed, ready to send.
+#[derive(Debug)]
+pub(crate) struct Job {
+    pub number: u32,
+    pub data: Bytes,
+    pub checksum: Option<PartChecksum>,
+}
+
+/// Where the producer reads from.
+pub(crate) enum Feed {
+    File {
+        file: Arc<File>,
+        path: PathBuf,
+        size: u64,
+        part_size: u64,
+        numbers: Vec<u32>,
+    },
+    Stream {
+        reader: Box<dyn Read + Send>,
+        part_size: u64,
+        /// Parts already read (to decide between single PUT and multipart).
+        first: Option<Vec<u8>>,
+        first_was_last: bool,
+    },
+}
+
+/// What the producer saw: for a stream, its total length and part count.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Fed {
+    pub total: u64,
+    pub parts: u32,
+}
+
+/// Fills pooled buffers and sends jobs until the feed ends, the senders hang up, or
+/// `cancel` fires. Runs on a blocking thread.
+pub(crate) fn produce(
+    feed: Feed,
+    checksum: ChecksumAlgorithm,
+    pool: &mut mpsc::Receiver<Vec<u8>>,
+    jobs: &mpsc::Sender<Job>,
+    cancel: &CancellationToken,
+) -> Result<Fed> {
+    let mut fed = Fed { total: 0, parts: 0 };
+    let mut emit = |number: u32, buf: Vec<u8>| -> bool {
+        let checksum = checksum.part(&buf);
+        fed.total += buf.len() as u64;
+        fed.parts = fed.parts.max(number);
+        let job = Job {
+            number,
+            data: Bytes::from(buf),
+            checksum,
+        };
+        jobs.blocking_send(job).is_ok()
+    };
+    match feed {
+        Feed::File {
+            file,
+            path,
+            size,
+            part_size,
+            numbers,
+        } => {
+            for number in numbers {
+                if cancel.is_cancelled() {
+                    return Err(Error::Cancelled);
+                }
+                let Some(mut buf) = pool.blocking_recv() else {
+                    break;
+                };
+                let offset = (number as u64 - 1) * part_size;
+                let len = part_size.min(size.saturating_sub(offset)) as usize;
+                // A recycled buffer already has the right length for every part but the
+                // last, so this does not zero-fill again.
+                buf.resize(len, 0);
+                file.read_exact_at(&mut buf, offset)
+                    .map_err(|source| Error::Source {
+                        path: path.clone(),
+                        source,
+                    })?;
+                if !emit(number, buf) {
+                    break;
+                }
+            }
+        }
+        Feed::Stream {
+            mut reader,
+            part_size,
+            first,
+            first_was_last,
+        } => {
+            let mut number = 0;
+            if let Some(first) = first {
+                number += 1;
+                if !emit(number, first) || first_was_last {
+                    return Ok(fed);
+                }
+            }
+            loop {
+                if cancel.is_cancelled() {
+                    return Err(Error::Cancelled);
+                }
+                let Some(mut buf) = pool.blocking_recv() else {
+                    break;
+                };
+                buf.resize(part_size as usize, 0);
+                let (n, eof) = read_full(&mut *reader, &mut buf)?;
+                buf.truncate(n);
+                // An input that ends exactly on a part boundary leaves an empty read that is
+                // not a part.
+                if n > 0 {
+                    number += 1;
+                    if !emit(number, buf) {
+                        break;
+                    }
+                }
+                if eof {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(fed)
+}
+
+/// Reads until `buf` is full or the input ends; returns the bytes read and whether it ended.
+pub(crate) fn read_full(reader: &mut dyn Read, buf: &mut [u8]) -> Result<(usize, bool)> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => return Ok((filled, true)),
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(source) => {
+                return Err(Error::Source {
+                    path: "-".into(),
+                    source,
+                });
+            }
+        }
+    }
+    Ok((filled, false))
+}
