@@ -1,0 +1,129 @@
+//! Durations as people type them on a command line: `90s`, `30m`, `24h`, `7d`.
+
+use std::time::Duration;
+
+/// A duration that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "invalid duration {input:?}: expected a whole number with s, m, h or d (90s, 30m, 24h, 7d)"
+)]
+#[non_exhaustive]
+pub struct ParseDurationError {
+    /// The rejected text.
+    pub input: String,
+}
+
+/// Parses `90s`, `30m`, `24h`, `7d`, or several of them run together (`1h30m`).
+///
+/// A bare number is refused: `24` could be hours or seconds, and `hoist gc` must not guess.
+pub fn parse_duration(text: &str) -> Result<Duration, ParseDurationError> {
+    let err = || ParseDurationError {
+        input: text.to_owned(),
+    };
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return Err(err());
+    }
+    let mut total: u64 = 0;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(err)?;
+        if digits == 0 {
+            return Err(err());
+        }
+        let number: u64 = rest[..digits].parse().map_err(|_| err())?;
+        let unit = rest[digits..].chars().next().ok_or_else(err)?;
+        let seconds = match unit {
+            's' => 1,
+            'm' => 60,
+            'h' => 3_600,
+            'd' => 86_400,
+            _ => return Err(err()),
+        };
+        total = number
+            .checked_mul(seconds)
+            .and_then(|s| total.checked_add(s))
+            .ok_or_else(err)?;
+        rest = &rest[digits + unit.len_utf8()..];
+    }
+    Ok(Duration::from_secs(total))
+}
+
+/// Writes a duration the way people read it: `45 s`, `12 min 30 s`, `3 h 5 min`, `2 d 4 h`.
+pub fn human(d: Duration) -> String {
+    let s = d.as_secs();
+    if s < 60 {
+        if d.subsec_millis() > 0 && s < 10 {
+            return format!("{:.1} s", d.as_secs_f64());
+        }
+        return format!("{s} s");
+    }
+    let (days, hours, mins, secs) = (s / 86_400, s / 3_600 % 24, s / 60 % 60, s % 60);
+    match (days, hours) {
+        (0, 0) if secs == 0 => format!("{mins} min"),
+        (0, 0) => format!("{mins} min {secs} s"),
+        (0, h) if mins == 0 => format!("{h} h"),
+        (0, h) => format!("{h} h {mins} min"),
+        (d, 0) => format!("{d} d"),
+        (d, h) => format!("{d} d {h} h"),
+    }
+}
+
+/// Writes a byte count in binary units: `512 B`, `5.0 MiB`, `1.5 GiB`.
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_each_unit() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("30m"), Ok(Duration::from_secs(1_800)));
+        assert_eq!(parse_duration("24h"), Ok(Duration::from_secs(86_400)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(604_800)));
+        assert_eq!(parse_duration(" 1h30m "), Ok(Duration::from_secs(5_400)));
+        assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
+    }
+
+    #[test]
+    fn refuses_what_it_cannot_place() {
+        for bad in [
+            "",
+            "24",
+            "h",
+            "1.5h",
+            "10w",
+            "-5m",
+            "5 m",
+            "99999999999999999999d",
+            "1h30",
+        ] {
+            assert!(parse_duration(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn writes_durations_and_sizes() {
+        assert_eq!(human(Duration::from_secs(45)), "45 s");
+        assert_eq!(human(Duration::from_millis(2_500)), "2.5 s");
+        assert_eq!(human(Duration::from_secs(750)), "12 min 30 s");
+        assert_eq!(human(Duration::from_secs(600)), "10 min");
+        assert_eq!(human(Duration::from_secs(3 * 3600 + 300)), "3 h 5 min");
+        assert_eq!(human(Duration::from_secs(2 * 86_400 + 4 * 3600)), "2 d 4 h");
+        assert_eq!(human_bytes(512), "512 B");
+        assert_eq!(human_bytes(5 * 1024 * 1024), "5.0 MiB");
+        assert_eq!(human_bytes(3 * 1024 * 1024 * 1024 / 2), "1.5 GiB");
+    }
+}

@@ -1,0 +1,412 @@
+//! From exchanges to named causes.
+//!
+//! S3 error bodies go to hoist-core's classifier, with the request's context (when the URL
+//! was signed, for how long, when it was used, how long its upload had run). What only a
+//! browser shows is read here: preflights that failed, requests that never got an answer,
+//! and part answers whose ETag the browser could not read.
+
+use std::collections::BTreeMap;
+
+use hoist_core::time::Timestamp;
+
+use super::classify::{self, Context};
+use super::exchange::Exchange;
+use crate::duration::human;
+use crate::report::{Finding, UNKNOWN};
+
+/// Names the causes behind the failures among `exchanges`, one finding per cause, in the
+/// order each cause first appeared. When nothing failed, or no failure can be placed, the
+/// answer is a single `unknown` finding that says so.
+pub fn analyze(exchanges: &[Exchange]) -> Vec<Finding> {
+    let mut found = Found::default();
+    let failed_preflights: Vec<&Exchange> = exchanges
+        .iter()
+        .filter(|e| is_preflight(e) && e.failed())
+        .collect();
+
+    for ex in exchanges {
+        if is_preflight(ex) {
+            if ex.failed() {
+                found.add(classify::cors_preflight(ex), ex);
+            }
+            continue;
+        }
+        if ex.status.is_none() {
+            found.add(no_answer(ex, &failed_preflights), ex);
+            continue;
+        }
+        if ex.failed() {
+            found.add(failed_with_answer(ex, exchanges), ex);
+            continue;
+        }
+        if let Some(f) = etag_hidden(ex) {
+            found.add(f, ex);
+        }
+    }
+
+    if found.order.is_empty() {
+        let evidence = if exchanges.is_empty() {
+            vec!["the input holds no HTTP exchange".to_owned()]
+        } else {
+            vec![format!(
+                "{} exchange(s) read, none of them failed",
+                exchanges.len()
+            )]
+        };
+        return vec![Finding::unknown(evidence)];
+    }
+    found.finish()
+}
+
+/// An exchange that got an error status: S3 error body or not.
+fn failed_with_answer(ex: &Exchange, all: &[Exchange]) -> Finding {
+    let context = context_of(ex, all);
+    match ex
+        .body
+        .as_deref()
+        .and_then(|b| classify::s3_error(b, &context))
+    {
+        Some(finding) => finding,
+        None => {
+            let mut evidence = vec![format!(
+                "{} {} answered {} without an S3 error body{}",
+                ex.method,
+                ex.short_url(),
+                ex.status.unwrap_or_default(),
+                if ex.method == "HEAD" {
+                    " (HEAD answers carry no body)"
+                } else {
+                    ""
+                }
+            )];
+            evidence.extend(classify::request_facts(&context));
+            Finding::unknown(evidence)
+        }
+    }
+}
+
+/// The context hoist-core's classifier needs, read from the URL, the headers and the other
+/// exchanges of the same upload.
+fn context_of(ex: &Exchange, all: &[Exchange]) -> Context {
+    Context {
+        method: ex.method.clone(),
+        status: ex.status,
+        url: ex.url.clone(),
+        x_amz_date: ex
+            .query_param("X-Amz-Date")
+            .or_else(|| ex.request_header("x-amz-date").map(str::to_owned)),
+        x_amz_expires: ex.query_param("X-Amz-Expires"),
+        x_amz_credential: ex
+            .query_param("X-Amz-Credential")
+            .or_else(|| credential_from_authorization(ex)),
+        security_token: ex.query_param("X-Amz-Security-Token").is_some()
+            || ex.request_header("x-amz-security-token").is_some(),
+        authorization: ex.request_header("authorization").map(str::to_owned),
+        sent_at: ex.started,
+        server_date: ex
+            .response_header("date")
+            .and_then(|d| Timestamp::parse_http_date(d).ok()),
+        upload_started: upload_started(ex, all),
+        part_number: ex.query_param("partNumber"),
+        content_length: ex
+            .request_header("content-length")
+            .and_then(|v| v.parse().ok()),
+    }
+}
+
+/// `Credential=AKID/20260101/us-east-1/s3/aws4_request` of a header-signed request.
+fn credential_from_authorization(ex: &Exchange) -> Option<String> {
+    let auth = ex.request_header("authorization")?;
+    let start = auth.find("Credential=")? + "Credential=".len();
+    Some(auth[start..].split([',', ' ']).next()?.to_owned())
+}
+
+/// When the multipart upload this exchange belongs to began: its CreateMultipartUpload
+/// (`POST ?uploads` on the same key) or its earliest part.
+fn upload_started(ex: &Exchange, all: &[Exchange]) -> Option<Timestamp> {
+    let upload_id = ex.query_param("uploadId")?;
+    let path = path_of(&ex.url);
+    all.iter()
+        .filter(|o| path_of(&o.url) == path)
+        .filter(|o| {
+            o.query_param("uploadId").as_deref() == Some(&upload_id)
+                || (o.method == "POST" && o.query_param("uploads").is_some())
+        })
+        .filter_map(|o| o.started)
+        .filter(|t| ex.started.is_none_or(|s| *t <= s))
+        .min()
+}
+
+fn path_of(url: &str) -> &str {
+    url.split(['?', '#']).next().unwrap_or(url)
+}
+
+fn is_preflight(ex: &Exchange) -> bool {
+    ex.method == "OPTIONS" || ex.resource_type.as_deref() == Some("preflight")
+}
+
+/// A request that never got an answer. A browser that blocks a request for CORS reports it
+/// this way too, so the preflights and the failure text decide; anything else is not guessed.
+fn no_answer(ex: &Exchange, failed_preflights: &[&Exchange]) -> Finding {
+    let failure = ex.failure.as_deref().unwrap_or("no failure text recorded");
+    let after = ex
+        .elapsed
+        .map(|d| format!(" after {}", human(d)))
+        .unwrap_or_default();
+    let line = format!(
+        "{} {} never got an answer ({failure}){after}",
+        ex.method,
+        ex.short_url()
+    );
+    let preflight = failed_preflights
+        .iter()
+        .find(|p| path_of(&p.url) == path_of(&ex.url));
+    if let Some(p) = preflight {
+        let mut f = classify::cors_preflight(p);
+        f.evidence.push(line);
+        return f;
+    }
+    let says_cors = failure.to_ascii_lowercase().contains("cors");
+    // Chrome reports a request blocked by CORS as `net::ERR_FAILED`; network faults have
+    // their own codes (ERR_CONNECTION_RESET, ERR_TIMED_OUT …).
+    let chrome_cors = failure == "net::ERR_FAILED" && ex.is_cross_origin();
+    if says_cors || chrome_cors {
+        let mut f = classify::cors_preflight(ex);
+        f.evidence.push(line);
+        if chrome_cors && !says_cors {
+            f.evidence.push(format!(
+                "the request came from origin {} and failed with net::ERR_FAILED, which is how Chrome reports a request blocked by CORS",
+                ex.request_header("origin").unwrap_or_default()
+            ));
+        }
+        return f;
+    }
+    let mut f = Finding::unknown(vec![line]);
+    f.fix = "The connection was cut before any answer (network, proxy or timeout). hoist's uploaders retry such parts; check the network path, and run `hoist doctor` against the bucket.".to_owned();
+    f
+}
+
+/// A successful cross-origin PUT whose answer carried an ETag the page could not read.
+fn etag_hidden(ex: &Exchange) -> Option<Finding> {
+    if ex.method != "PUT"
+        || !ex.is_cross_origin()
+        || !ex.status.is_some_and(|s| (200..300).contains(&s))
+    {
+        return None;
+    }
+    // Without the ETag header the answer was not recorded fully; say nothing.
+    ex.response_header("etag")?;
+    ex.response_header("access-control-allow-origin")?;
+    let exposed = ex
+        .response_header("access-control-expose-headers")
+        .unwrap_or("");
+    let visible = exposed
+        .split(',')
+        .map(str::trim)
+        .any(|h| h.eq_ignore_ascii_case("etag") || h == "*");
+    (!visible).then(|| classify::etag_hidden(ex, exposed))
+}
+
+/// `PUT /b/k (part 2) → 403`, for the list of requests that share a cause.
+fn describe(ex: &Exchange) -> String {
+    let outcome = match (ex.status, ex.failure.as_deref()) {
+        (Some(s), _) => s.to_string(),
+        (None, Some(f)) => f.to_owned(),
+        (None, None) => "no answer".to_owned(),
+    };
+    format!("{} {} → {outcome}", ex.method, ex.short_url())
+}
+
+/// Findings grouped by cause: the first occurrence keeps its full evidence, later ones are
+/// counted and listed briefly.
+#[derive(Default)]
+struct Found {
+    order: Vec<String>,
+    by_cause: BTreeMap<String, (Finding, Vec<String>)>,
+}
+
+impl Found {
+    fn add(&mut self, finding: Finding, ex: &Exchange) {
+        let key = if finding.cause == UNKNOWN {
+            format!("{UNKNOWN}/{}", finding.fix)
+        } else {
+            finding.cause.clone()
+        };
+        match self.by_cause.get_mut(&key) {
+            Some((_, also)) => also.push(describe(ex)),
+            None => {
+                self.order.push(key.clone());
+                self.by_cause.insert(key, (finding, Vec::new()));
+            }
+        }
+    }
+
+    fn finish(mut self) -> Vec<Finding> {
+        self.order
+            .iter()
+            .filter_map(|key| self.by_cause.remove(key))
+            .map(|(mut finding, also)| {
+                if !also.is_empty() {
+                    let mut listed: Vec<String> = also.iter().take(5).cloned().collect();
+                    if also.len() > 5 {
+                        listed.push(format!("and {} more", also.len() - 5));
+                    }
+                    finding.evidence.push(format!(
+                        "{} more request(s) show the same cause: {}",
+                        also.len(),
+                        listed.join(", ")
+                    ));
+                }
+                finding
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::explain::{InputKind, explain};
+
+    fn causes(findings: &[Finding]) -> Vec<&str> {
+        findings.iter().map(|f| f.cause.as_str()).collect()
+    }
+
+    #[test]
+    fn a_refused_preflight_and_the_blocked_put_are_one_cause() {
+        let e = explain(include_bytes!(
+            "../../tests/fixtures/chrome-cors-preflight.har"
+        ));
+        assert_eq!(e.kind, InputKind::Har);
+        assert_eq!(causes(&e.findings), ["cors-preflight"]);
+        let evidence = e.findings[0].evidence.join("\n");
+        assert!(evidence.contains("from origin https://app.example.com asking for PUT with headers content-type answered 403"), "{evidence}");
+        assert!(evidence.contains("AccessForbidden"), "{evidence}");
+        assert!(
+            evidence.contains(
+                "1 more request(s) show the same cause: PUT /uploads/photo.jpg → net::ERR_FAILED"
+            ),
+            "{evidence}"
+        );
+        assert!(
+            e.findings[0]
+                .fix
+                .contains("--origin https://app.example.com --fix")
+        );
+    }
+
+    #[test]
+    fn parts_whose_etag_is_not_exposed() {
+        let e = explain(include_bytes!(
+            "../../tests/fixtures/chrome-etag-hidden.har"
+        ));
+        assert_eq!(causes(&e.findings), ["cors-etag-hidden"]);
+        let evidence = e.findings[0].evidence.join("\n");
+        assert!(
+            evidence.contains("(part 1) answered 200 with ETag"),
+            "{evidence}"
+        );
+        assert!(
+            evidence.contains("Access-Control-Expose-Headers is missing"),
+            "{evidence}"
+        );
+        assert!(evidence.contains("2 more request(s) show the same cause: PUT /uploads/movie.mp4 (part 2) → 200, PUT /uploads/movie.mp4 (part 3) → 200"), "{evidence}");
+    }
+
+    #[test]
+    fn a_cut_connection_is_not_guessed() {
+        let e = explain(include_bytes!(
+            "../../tests/fixtures/chrome-connection-reset.har"
+        ));
+        assert_eq!(causes(&e.findings), ["unknown"]);
+        assert!(
+            e.findings[0].evidence[0]
+                .contains("never got an answer (net::ERR_CONNECTION_RESET) after 5 min 12 s"),
+            "{:?}",
+            e.findings
+        );
+    }
+
+    #[test]
+    fn exposed_etags_and_same_origin_puts_are_fine() {
+        let put = |origin: Option<&str>, expose: Option<&str>| Exchange {
+            method: "PUT".into(),
+            url: "https://s3.example.com/b/k?partNumber=1&uploadId=u".into(),
+            request_headers: origin
+                .map(|o| vec![("Origin".to_owned(), o.to_owned())])
+                .unwrap_or_default(),
+            status: Some(200),
+            response_headers: [
+                ("ETag", "\"abc\""),
+                ("Access-Control-Allow-Origin", "https://a.example"),
+            ]
+            .into_iter()
+            .chain(expose.map(|e| ("Access-Control-Expose-Headers", e)))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+            ..Default::default()
+        };
+        for ex in [
+            put(Some("https://a.example"), Some("etag, x-amz-version-id")),
+            put(Some("https://a.example"), Some("*")),
+            put(None, None),
+        ] {
+            assert_eq!(
+                causes(&analyze(std::slice::from_ref(&ex))),
+                ["unknown"],
+                "{ex:?}"
+            );
+        }
+        assert_eq!(
+            causes(&analyze(&[put(
+                Some("https://a.example"),
+                Some("x-amz-request-id")
+            )])),
+            ["cors-etag-hidden"]
+        );
+        // Chrome's code for a CORS block, on a cross-origin request with no preflight recorded.
+        let blocked = Exchange {
+            failure: Some("net::ERR_FAILED".into()),
+            status: None,
+            ..put(Some("https://a.example"), None)
+        };
+        let f = analyze(&[blocked]);
+        assert_eq!(causes(&f), ["cors-preflight"]);
+        assert!(
+            f[0].evidence
+                .iter()
+                .any(|l| l.contains("how Chrome reports a request blocked by CORS"))
+        );
+    }
+
+    #[test]
+    fn says_plainly_when_nothing_failed_or_nothing_is_readable() {
+        let f = analyze(&[]);
+        assert_eq!(f[0].evidence, ["the input holds no HTTP exchange"]);
+        let e = explain(b"hello, this is not an error");
+        assert_eq!(
+            (e.kind, causes(&e.findings)),
+            (InputKind::Unknown, vec!["unknown"])
+        );
+        assert!(
+            e.findings[0].evidence[0]
+                .contains("is not an S3 XML error body, a `curl -v` transcript or a HAR file")
+        );
+        assert_eq!(
+            explain(&[0xff, 0xfe, 0x00]).findings[0].evidence[0],
+            "the input (3 bytes) is not UTF-8 text"
+        );
+        let e = explain(br#"{"log": {"entries": 5}}"#);
+        assert_eq!(e.kind, InputKind::Har);
+        assert!(e.findings[0].evidence[0].contains("could not be read"));
+        let head = Exchange {
+            method: "HEAD".into(),
+            url: "http://h/b".into(),
+            status: Some(403),
+            ..Default::default()
+        };
+        let f = analyze(&[head]);
+        assert_eq!(causes(&f), ["unknown"]);
+        assert!(f[0].evidence[0].contains("HEAD answers carry no body"));
+    }
+}
