@@ -1,0 +1,153 @@
+//! Bucket operations, bucket CORS and lifecycle configuration.
+
+use s3s::dto::*;
+use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
+
+use crate::backend::{internal, no_such_bucket};
+use crate::cors::{self, CorsRule};
+use crate::errors::s3_error;
+use crate::lifecycle::LifecycleRule;
+use crate::storage::{Storage, from_ms};
+
+pub(crate) fn create_bucket(storage: &Storage, req: S3Request<CreateBucketInput>) -> S3Result<S3Response<CreateBucketOutput>> {
+    let name = req.input.bucket;
+    if !crate::fs::safe_bucket(&name) {
+        return Err(s3_error(S3ErrorCode::InvalidBucketName, "The specified bucket is not valid.", &vec![("BucketName", name)]));
+    }
+    if !storage.create_bucket(&name).map_err(internal)? {
+        return Err(s3_error(
+            S3ErrorCode::BucketAlreadyOwnedByYou,
+            "Your previous request to create the named bucket succeeded and you already own it.",
+            &vec![("BucketName", name)],
+        ));
+    }
+    Ok(S3Response::new(CreateBucketOutput { location: Some(format!("/{name}")), ..Default::default() }))
+}
+
+pub(crate) fn head_bucket(storage: &Storage, req: &S3Request<HeadBucketInput>) -> S3Result<S3Response<HeadBucketOutput>> {
+    storage.bucket_meta(&req.input.bucket).ok_or_else(|| no_such_bucket(&req.input.bucket))?;
+    Ok(S3Response::new(HeadBucketOutput { bucket_region: Some(storage.region.clone()), ..Default::default() }))
+}
+
+pub(crate) fn list_buckets(storage: &Storage) -> S3Response<ListBucketsOutput> {
+    let buckets = storage
+        .state()
+        .buckets
+        .values()
+        .filter_map(|b| b.meta.as_ref())
+        .map(|meta| Bucket {
+            name: Some(meta.name.clone()),
+            creation_date: Some(Timestamp::from(from_ms(meta.created_ms))),
+            bucket_region: Some(storage.region.clone()),
+        })
+        .collect();
+    S3Response::new(ListBucketsOutput {
+        buckets: Some(buckets),
+        owner: Some(Owner { display_name: Some("hoist".into()), id: Some("hoist".into()) }),
+        ..Default::default()
+    })
+}
+
+pub(crate) async fn delete_bucket(storage: &Storage, name: &str) -> S3Result<S3Response<DeleteBucketOutput>> {
+    let _commit = storage.commit.lock().await;
+    let uploads: Vec<String> = {
+        let state = storage.state();
+        let bucket = state.buckets.get(name).filter(|b| b.meta.is_some()).ok_or_else(|| no_such_bucket(name))?;
+        if !bucket.objects.is_empty() {
+            return Err(s3_error(
+                S3ErrorCode::BucketNotEmpty,
+                "The bucket you tried to delete is not empty",
+                &vec![("BucketName", name.to_owned())],
+            ));
+        }
+        state.uploads.values().filter(|u| u.meta.bucket == name).map(|u| u.meta.id.clone()).collect()
+    };
+    for id in uploads {
+        let _ = crate::multipart::remove_upload_locked(storage, &id).await;
+    }
+    // Renaming away first makes the removal atomic from the store's point of view.
+    let trash = storage.layout.temp_file();
+    let bucket_dir = storage.layout.bucket(name);
+    tokio::fs::rename(&bucket_dir, &trash).await.map_err(internal)?;
+    storage.state().buckets.remove(name);
+    let _ = tokio::fs::remove_dir_all(&trash).await;
+    Ok(S3Response::with_status(DeleteBucketOutput {}, http::StatusCode::NO_CONTENT))
+}
+
+pub(crate) fn get_bucket_location(storage: &Storage, bucket: &str) -> S3Result<S3Response<GetBucketLocationOutput>> {
+    storage.bucket_meta(bucket).ok_or_else(|| no_such_bucket(bucket))?;
+    // us-east-1 answers an empty LocationConstraint, as S3 does.
+    let constraint = (storage.region != "us-east-1").then(|| BucketLocationConstraint::from(storage.region.clone()));
+    Ok(S3Response::new(GetBucketLocationOutput { location_constraint: constraint }))
+}
+
+pub(crate) fn put_bucket_cors(storage: &Storage, req: S3Request<PutBucketCorsInput>) -> S3Result<S3Response<PutBucketCorsOutput>> {
+    let bucket = req.input.bucket;
+    let rules: Vec<CorsRule> = req.input.cors_configuration.cors_rules.into_iter().map(CorsRule::from_dto).collect();
+    cors::validate(&rules).map_err(|why| s3_error(S3ErrorCode::InvalidRequest, &why, &vec![]))?;
+    storage
+        .update_bucket(&bucket, |meta| meta.cors = Some(rules))
+        .map_err(internal)?
+        .ok_or_else(|| no_such_bucket(&bucket))?;
+    Ok(S3Response::new(PutBucketCorsOutput {}))
+}
+
+pub(crate) fn get_bucket_cors(storage: &Storage, bucket: &str) -> S3Result<S3Response<GetBucketCorsOutput>> {
+    let meta = storage.bucket_meta(bucket).ok_or_else(|| no_such_bucket(bucket))?;
+    let Some(rules) = meta.cors else {
+        return Err(s3_error(
+            S3ErrorCode::NoSuchCORSConfiguration,
+            "The CORS configuration does not exist",
+            &vec![("BucketName", bucket.to_owned())],
+        ));
+    };
+    Ok(S3Response::new(GetBucketCorsOutput { cors_rules: Some(rules.iter().map(CorsRule::to_dto).collect()) }))
+}
+
+pub(crate) fn delete_bucket_cors(storage: &Storage, bucket: &str) -> S3Result<S3Response<DeleteBucketCorsOutput>> {
+    storage.update_bucket(bucket, |meta| meta.cors = None).map_err(internal)?.ok_or_else(|| no_such_bucket(bucket))?;
+    Ok(S3Response::with_status(DeleteBucketCorsOutput {}, http::StatusCode::NO_CONTENT))
+}
+
+pub(crate) fn put_lifecycle(
+    storage: &Storage,
+    req: S3Request<PutBucketLifecycleConfigurationInput>,
+) -> S3Result<S3Response<PutBucketLifecycleConfigurationOutput>> {
+    let bucket = req.input.bucket;
+    let rules: Vec<LifecycleRule> = req
+        .input
+        .lifecycle_configuration
+        .map(|c| c.rules.into_iter().map(LifecycleRule::from_dto).collect())
+        .unwrap_or_default();
+    if rules.is_empty() {
+        return Err(s3_error(S3ErrorCode::MalformedXML, "The XML you provided was not well-formed or did not validate against our published schema", &vec![]));
+    }
+    if rules.iter().any(|r| r.abort_incomplete_days.is_some_and(|d| d < 1)) {
+        return Err(s3_error(S3ErrorCode::InvalidArgument, "'DaysAfterInitiation' for AbortIncompleteMultipartUpload action must be a positive integer", &vec![]));
+    }
+    storage
+        .update_bucket(&bucket, |meta| meta.lifecycle = Some(rules))
+        .map_err(internal)?
+        .ok_or_else(|| no_such_bucket(&bucket))?;
+    Ok(S3Response::new(PutBucketLifecycleConfigurationOutput::default()))
+}
+
+pub(crate) fn get_lifecycle(storage: &Storage, bucket: &str) -> S3Result<S3Response<GetBucketLifecycleConfigurationOutput>> {
+    let meta = storage.bucket_meta(bucket).ok_or_else(|| no_such_bucket(bucket))?;
+    let Some(rules) = meta.lifecycle else {
+        return Err(s3_error(
+            S3ErrorCode::NoSuchLifecycleConfiguration,
+            "The lifecycle configuration does not exist",
+            &vec![("BucketName", bucket.to_owned())],
+        ));
+    };
+    Ok(S3Response::new(GetBucketLifecycleConfigurationOutput {
+        rules: Some(rules.iter().map(LifecycleRule::to_dto).collect()),
+        ..Default::default()
+    }))
+}
+
+pub(crate) fn delete_lifecycle(storage: &Storage, bucket: &str) -> S3Result<S3Response<DeleteBucketLifecycleOutput>> {
+    storage.update_bucket(bucket, |meta| meta.lifecycle = None).map_err(internal)?.ok_or_else(|| no_such_bucket(bucket))?;
+    Ok(S3Response::with_status(DeleteBucketLifecycleOutput {}, http::StatusCode::NO_CONTENT))
+}

@@ -1,0 +1,196 @@
+//! Store settings: one builder, every default written once.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::faults::Faults;
+
+/// Amazon S3's single-PUT limit: 5 GiB.
+pub const DEFAULT_MAX_PUT_SIZE: u64 = 5 * 1024 * 1024 * 1024;
+/// The region the store claims unless told otherwise.
+pub const DEFAULT_REGION: &str = "us-east-1";
+/// Name of the file, inside the data directory, that keeps generated credentials.
+pub const CREDENTIALS_FILE: &str = "credentials.json";
+
+/// A static access key and secret.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Credentials {
+    /// The access key id (`AKIA…` style, but any string works).
+    pub access_key_id: String,
+    /// The secret access key.
+    pub secret_access_key: String,
+}
+
+impl Credentials {
+    /// Credentials from an access key id and a secret.
+    pub fn new(access_key_id: impl Into<String>, secret_access_key: impl Into<String>) -> Self {
+        Self { access_key_id: access_key_id.into(), secret_access_key: secret_access_key.into() }
+    }
+
+    /// Fresh random credentials (20-character key id, 40-character secret).
+    pub fn generate() -> Self {
+        Self { access_key_id: format!("HOIST{}", random_token(15, UPPER)), secret_access_key: random_token(40, ALNUM_TOKEN) }
+    }
+}
+
+impl std::fmt::Debug for Credentials {
+    // The secret never reaches logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials").field("access_key_id", &self.access_key_id).finish_non_exhaustive()
+    }
+}
+
+const UPPER: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+pub(crate) const ALNUM_TOKEN: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+pub(crate) fn random_token(len: usize, alphabet: &[u8]) -> String {
+    let mut bytes = vec![0u8; len];
+    getrandom::fill(&mut bytes).expect("the operating system's random source failed");
+    bytes.iter().map(|b| alphabet[usize::from(*b) % alphabet.len()] as char).collect()
+}
+
+pub(crate) fn random_hex(len_bytes: usize) -> String {
+    let mut bytes = vec![0u8; len_bytes];
+    getrandom::fill(&mut bytes).expect("the operating system's random source failed");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Everything needed to open a [`Store`](crate::Store).
+///
+/// ```
+/// use hoist_store::{Credentials, StoreConfig};
+/// let config = StoreConfig::new("/tmp/hoist-data")
+///     .with_credentials(Credentials::new("AKIDEXAMPLE", "secret"))
+///     .with_bucket("uploads")
+///     .with_max_put_size(10 * 1024 * 1024);
+/// assert_eq!(config.region(), "us-east-1");
+/// ```
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    pub(crate) data_dir: PathBuf,
+    pub(crate) region: String,
+    pub(crate) credentials: Option<Credentials>,
+    pub(crate) buckets: Vec<String>,
+    pub(crate) max_put_size: u64,
+    pub(crate) faults: Faults,
+    pub(crate) sweep_interval: Duration,
+    pub(crate) lifecycle_day: Duration,
+}
+
+impl StoreConfig {
+    /// Settings with every default: region `us-east-1`, generated credentials kept in the data
+    /// directory, no bucket, 5 GiB single PUT limit, no faults, lifecycle sweep every minute.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            region: DEFAULT_REGION.to_owned(),
+            credentials: None,
+            buckets: Vec::new(),
+            max_put_size: DEFAULT_MAX_PUT_SIZE,
+            faults: Faults::default(),
+            sweep_interval: Duration::from_secs(60),
+            lifecycle_day: Duration::from_secs(86_400),
+        }
+    }
+
+    /// The region the store answers for and expects in signatures.
+    pub fn with_region(mut self, region: impl Into<String>) -> Self {
+        self.region = region.into();
+        self
+    }
+
+    /// Fixed credentials. Without them, credentials are generated on first start and kept in
+    /// `DATA/credentials.json` (mode 0600).
+    pub fn with_credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = Some(credentials);
+        self
+    }
+
+    /// A bucket to create at start when missing (may be called several times).
+    pub fn with_bucket(mut self, name: impl Into<String>) -> Self {
+        self.buckets.push(name.into());
+        self
+    }
+
+    /// The largest single PUT accepted (EntityTooLarge above it). Default 5 GiB.
+    pub fn with_max_put_size(mut self, bytes: u64) -> Self {
+        self.max_put_size = bytes;
+        self
+    }
+
+    /// Faults injected from the start (they can be changed later through the handle).
+    pub fn with_faults(mut self, faults: Faults) -> Self {
+        self.faults = faults;
+        self
+    }
+
+    /// How often the lifecycle sweeper looks for incomplete uploads to abort.
+    pub fn with_sweep_interval(mut self, interval: Duration) -> Self {
+        self.sweep_interval = interval;
+        self
+    }
+
+    /// The length of a lifecycle "day" (`DaysAfterInitiation`); shorten it in tests.
+    pub fn with_lifecycle_day(mut self, day: Duration) -> Self {
+        self.lifecycle_day = day;
+        self
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// The region.
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+}
+
+/// Parses a byte count: `1048576`, `10MiB`, `5GiB`, `100MB`, `64k` (binary for `KiB`/`k`,
+/// decimal for `KB`/`MB`/`GB`).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let number: u64 = digits.parse().map_err(|_| format!("not a size: {text:?}"))?;
+    let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => 1 << 10,
+        "m" | "mib" => 1 << 20,
+        "g" | "gib" => 1 << 30,
+        "t" | "tib" => 1 << 40,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        "tb" => 1_000_000_000_000,
+        other => return Err(format!("unknown size unit {other:?} in {text:?}")),
+    };
+    number.checked_mul(multiplier).ok_or_else(|| format!("size too large: {text:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("1048576"), Ok(1_048_576));
+        assert_eq!(parse_size("10MiB"), Ok(10 * 1024 * 1024));
+        assert_eq!(parse_size("5GiB"), Ok(5 * 1024 * 1024 * 1024));
+        assert_eq!(parse_size("100MB"), Ok(100_000_000));
+        assert!(parse_size("ten").is_err());
+        assert!(parse_size("10XB").is_err());
+    }
+
+    #[test]
+    fn generated_credentials_differ() {
+        let a = Credentials::generate();
+        let b = Credentials::generate();
+        assert_ne!(a, b);
+        assert_eq!(a.access_key_id.len(), 20);
+        assert_eq!(a.secret_access_key.len(), 40);
+    }
+}

@@ -1,0 +1,259 @@
+//! Files on disk: the layout, key safety, durable atomic writes and streaming blob writes.
+//!
+//! Layout under the data directory:
+//!
+//! ```text
+//! credentials.json                       generated credentials (0600)
+//! tmp/                                   temp files; emptied at start
+//! buckets/<bucket>/bucket.json           bucket settings (CORS, lifecycle)
+//! buckets/<bucket>/objects/<h>.json      object metadata; its rename commits the object
+//! buckets/<bucket>/objects/<h>.<r>.data  object bytes (h = sha256 of the key, r random)
+//! uploads/<id>/upload.json               multipart upload
+//! uploads/<id>/part-<n>.json             part metadata; its rename commits the part
+//! uploads/<id>/part-<n>.<r>.data         part bytes
+//! ```
+//!
+//! Keys never become paths (they are hashed), so no key can name a file outside the data
+//! directory; keys that look like escapes are still refused with a clear 400.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use futures_util::StreamExt as _;
+use md5::Digest as _;
+use s3s::S3ErrorCode;
+use s3s::dto::StreamingBlob;
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+use crate::checksum::{ChecksumAlgorithm, StreamHasher};
+use crate::config::random_hex;
+use crate::errors::{MSG_ENTITY_TOO_LARGE, s3_error};
+
+/// The longest key S3 accepts, in bytes.
+pub(crate) const MAX_KEY_LEN: usize = 1024;
+
+/// Why a key was refused, as a 400 answer.
+pub(crate) fn check_key(key: &str) -> s3s::S3Result<()> {
+    let refuse = |why: &str| {
+        Err(s3_error(S3ErrorCode::InvalidArgument, &format!("Invalid object key: {why}."), &vec![("ArgumentName", "key".into())]))
+    };
+    if key.is_empty() {
+        return refuse("the key is empty");
+    }
+    if key.len() > MAX_KEY_LEN {
+        return Err(s3_error(
+            S3ErrorCode::KeyTooLongError,
+            "Your key is too long",
+            &vec![("MaxSizeAllowed", MAX_KEY_LEN.to_string()), ("Size", key.len().to_string())],
+        ));
+    }
+    if key.contains('\0') {
+        return refuse("it contains a NUL byte");
+    }
+    if key.starts_with('/') || key.starts_with('\\') || key.as_bytes().get(1) == Some(&b':') {
+        return refuse("it is an absolute path");
+    }
+    if key.split(['/', '\\']).any(|segment| segment == "..") {
+        return refuse("it contains a '..' path segment");
+    }
+    Ok(())
+}
+
+/// Bucket names are validated by s3s; this refuses the two that would be path tricks anyway.
+pub(crate) fn safe_bucket(bucket: &str) -> bool {
+    !bucket.is_empty() && bucket != "." && bucket != ".." && !bucket.contains(['/', '\\', '\0'])
+}
+
+/// Upload ids are ours: 32 lowercase hex digits. Anything else cannot name an upload.
+pub(crate) fn safe_upload_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+}
+
+/// Hex of the SHA-256 of a key: its file stem.
+pub(crate) fn key_stem(key: &str) -> String {
+    hex(&sha2::Sha256::digest(key.as_bytes()))
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Paths of the store's directories.
+#[derive(Debug, Clone)]
+pub(crate) struct Layout {
+    pub root: PathBuf,
+}
+
+impl Layout {
+    pub fn tmp(&self) -> PathBuf {
+        self.root.join("tmp")
+    }
+    pub fn buckets(&self) -> PathBuf {
+        self.root.join("buckets")
+    }
+    pub fn bucket(&self, bucket: &str) -> PathBuf {
+        self.buckets().join(bucket)
+    }
+    pub fn objects(&self, bucket: &str) -> PathBuf {
+        self.bucket(bucket).join("objects")
+    }
+    pub fn uploads(&self) -> PathBuf {
+        self.root.join("uploads")
+    }
+    pub fn upload(&self, id: &str) -> PathBuf {
+        self.uploads().join(id)
+    }
+    pub fn temp_file(&self) -> PathBuf {
+        self.tmp().join(format!("{}.tmp", random_hex(12)))
+    }
+}
+
+/// fsync of a directory, so a rename inside it survives a crash.
+pub(crate) fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// Writes JSON durably: temp file, fsync, rename over `dest`, fsync of the directory.
+pub(crate) fn write_json_atomic<T: Serialize>(layout: &Layout, dest: &Path, value: &T) -> std::io::Result<()> {
+    let tmp = layout.temp_file();
+    let bytes = serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?;
+    let result = (|| {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(&bytes)?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&tmp, dest)?;
+        sync_dir(dest.parent().unwrap_or(Path::new(".")))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Moves a finished temp file into place durably.
+pub(crate) fn commit_file(tmp: &Path, dest: &Path) -> std::io::Result<()> {
+    std::fs::rename(tmp, dest)?;
+    sync_dir(dest.parent().unwrap_or(Path::new(".")))
+}
+
+/// What a streamed body turned out to be.
+#[derive(Debug)]
+pub(crate) struct Written {
+    pub path: PathBuf,
+    pub size: u64,
+    pub md5: [u8; 16],
+    /// The requested flexible checksum, raw bytes.
+    pub checksum: Option<Vec<u8>>,
+}
+
+/// Streams a request body into a new temp file while hashing it, never holding it whole:
+/// a bounded channel feeds a blocking thread that writes, hashes and finally fsyncs.
+/// Refuses (EntityTooLarge) a body that grows past `limit`.
+pub(crate) async fn write_stream(
+    layout: &Layout,
+    mut body: StreamingBlob,
+    algorithm: Option<ChecksumAlgorithm>,
+    limit: u64,
+) -> s3s::S3Result<Written> {
+    let path = layout.temp_file();
+    let (tx, mut rx) = mpsc::channel::<Bytes>(8);
+    let writer_path = path.clone();
+    let writer = tokio::task::spawn_blocking(move || -> std::io::Result<Written> {
+        let file = std::fs::File::create(&writer_path)?;
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+        let mut md5 = md5::Md5::new();
+        let mut hasher = algorithm.map(StreamHasher::new);
+        let mut size = 0u64;
+        while let Some(chunk) = rx.blocking_recv() {
+            md5.update(&chunk);
+            if let Some(h) = hasher.as_mut() {
+                h.update(&chunk);
+            }
+            out.write_all(&chunk)?;
+            size += chunk.len() as u64;
+        }
+        let file = out.into_inner().map_err(std::io::IntoInnerError::into_error)?;
+        file.sync_all()?;
+        Ok(Written { path: writer_path, size, md5: md5.finalize().into(), checksum: hasher.map(StreamHasher::finish) })
+    });
+
+    let mut received = 0u64;
+    let mut failure = None;
+    while let Some(chunk) = body.next().await {
+        match chunk {
+            Ok(chunk) => {
+                received += chunk.len() as u64;
+                if received > limit {
+                    failure = Some(s3_error(
+                        S3ErrorCode::EntityTooLarge,
+                        MSG_ENTITY_TOO_LARGE,
+                        &vec![("ProposedSize", received.to_string()), ("MaxSizeAllowed", limit.to_string())],
+                    ));
+                    break;
+                }
+                if tx.send(chunk).await.is_err() {
+                    break;
+                }
+            }
+            Err(err) => {
+                failure = Some(body_error(&*err));
+                break;
+            }
+        }
+    }
+    drop(tx);
+    let written = writer.await.map_err(|e| s3s::S3Error::internal_error(e));
+    let outcome = match (failure, written) {
+        (Some(err), _) => Err(err),
+        (None, Ok(Ok(written))) => Ok(written),
+        (None, Ok(Err(io))) => Err(s3s::S3Error::internal_error(io)),
+        (None, Err(join)) => Err(join),
+    };
+    if outcome.is_err() {
+        let _ = tokio::fs::remove_file(&path).await;
+    }
+    outcome
+}
+
+/// Maps a body stream failure (client gone, bad chunk signature, bad payload hash) to S3's
+/// answer: s3s reports those as S3 errors inside the stream.
+fn body_error(err: &(dyn std::error::Error + Send + Sync + 'static)) -> s3s::S3Error {
+    if let Some(s3) = err.downcast_ref::<s3s::S3Error>() {
+        let mut copy = s3s::S3Error::new(s3.code().clone());
+        if let Some(m) = s3.message() {
+            copy.set_message(m.to_owned());
+        }
+        return copy;
+    }
+    let text = err.to_string();
+    if text.to_ascii_lowercase().contains("checksum") || text.to_ascii_lowercase().contains("sha256") {
+        return s3s::S3Error::with_message(S3ErrorCode::Custom("XAmzContentSHA256Mismatch".into()), text);
+    }
+    s3s::S3Error::with_message(S3ErrorCode::IncompleteBody, "You did not provide the number of bytes specified by the Content-Length HTTP header.")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_that_look_like_escapes_are_refused() {
+        for bad in ["../etc/passwd", "a/../../b", "/abs", "nul\0key", "", "C:\\x", "a\\..\\b"] {
+            assert!(check_key(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(check_key(&"k".repeat(1025)).is_err());
+        for good in ["a/b/c.txt", "..a", "a..", "dir/.hidden", "space key", "ሴ"] {
+            assert!(check_key(good).is_ok(), "{good:?} refused");
+        }
+    }
+
+    #[test]
+    fn upload_ids_are_checked() {
+        assert!(safe_upload_id(&random_hex(16)));
+        assert!(!safe_upload_id("../../../../etc"));
+        assert!(!safe_upload_id("ABCDEF0123456789ABCDEF0123456789"));
+    }
+}

@@ -1,0 +1,378 @@
+//! Object operations: PutObject, GetObject (with Range), HeadObject, DeleteObject,
+//! ListObjectsV2, and the receive-verify-commit path shared with UploadPart.
+
+use std::collections::BTreeMap;
+use std::io::{Seek as _, SeekFrom};
+use std::ops::Bound;
+use std::path::PathBuf;
+
+use base64::Engine as _;
+use http::HeaderMap;
+use s3s::dto::*;
+use s3s::{S3ErrorCode, S3Request, S3Response, S3Result, TrailingHeaders};
+
+use crate::backend::{internal, no_such_bucket};
+use crate::checksum::{self, ChecksumAlgorithm, ChecksumType};
+use crate::errors::{MSG_NO_SUCH_KEY, s3_error};
+use crate::fs::{Written, check_key, commit_file, hex, key_stem, write_json_atomic, write_stream};
+use crate::config::random_hex;
+use crate::storage::{ObjectMeta, Storage, from_ms};
+
+/// The flexible checksum a request asks for: the algorithm, and the value when it came in a
+/// header (a trailer's value is read after the body).
+#[derive(Debug, Default)]
+pub(crate) struct Requested {
+    pub algorithm: Option<ChecksumAlgorithm>,
+    pub value: Option<String>,
+    pub content_md5: Option<String>,
+}
+
+impl Requested {
+    /// Reads `x-amz-checksum-*`, `x-amz-sdk-checksum-algorithm`, `x-amz-trailer` and
+    /// `Content-MD5` from the request headers.
+    pub fn from_headers(headers: &HeaderMap, fallback: Option<ChecksumAlgorithm>) -> S3Result<Self> {
+        let mut requested = Self::default();
+        for algorithm in ChecksumAlgorithm::ALL {
+            if let Some(value) = headers.get(algorithm.header()).and_then(|v| v.to_str().ok()) {
+                requested.algorithm = Some(algorithm);
+                requested.value = Some(value.to_owned());
+            }
+        }
+        if requested.algorithm.is_none() {
+            let named = headers
+                .get("x-amz-trailer")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|t| t.trim().strip_prefix("x-amz-checksum-").map(str::to_owned))
+                .or_else(|| headers.get("x-amz-sdk-checksum-algorithm").and_then(|v| v.to_str().ok()).map(str::to_owned));
+            if let Some(name) = named {
+                let algorithm = ChecksumAlgorithm::parse(&name).ok_or_else(|| {
+                    s3_error(S3ErrorCode::InvalidRequest, &format!("Checksum algorithm {name} is not supported."), &vec![])
+                })?;
+                requested.algorithm = Some(algorithm);
+            }
+        }
+        if requested.algorithm.is_none() {
+            requested.algorithm = fallback;
+        }
+        requested.content_md5 = headers.get("content-md5").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        Ok(requested)
+    }
+}
+
+/// Streams a body to a temp file and checks it against every digest the client sent.
+/// Answers the written file and the base64 flexible checksum.
+pub(crate) async fn receive(
+    storage: &Storage,
+    body: Option<StreamingBlob>,
+    requested: &Requested,
+    trailers: Option<&TrailingHeaders>,
+    limit: u64,
+) -> S3Result<(Written, Option<String>)> {
+    let body = body.unwrap_or_else(|| StreamingBlob::from(s3s::Body::empty()));
+    let written = write_stream(&storage.layout, body, requested.algorithm, limit).await?;
+    let verdict = verify(&written, requested, trailers);
+    if verdict.is_err() {
+        let _ = tokio::fs::remove_file(&written.path).await;
+    }
+    verdict.map(|sum| (written, sum))
+}
+
+fn verify(written: &Written, requested: &Requested, trailers: Option<&TrailingHeaders>) -> S3Result<Option<String>> {
+    if let Some(md5) = &requested.content_md5 {
+        let given = base64::engine::general_purpose::STANDARD.decode(md5.trim()).ok();
+        if given.as_deref() != Some(&written.md5[..]) {
+            return Err(s3_error(
+                S3ErrorCode::BadDigest,
+                "The Content-MD5 you specified did not match what we received.",
+                &vec![("ExpectedDigest", md5.clone()), ("CalculatedDigest", checksum::encode(&written.md5))],
+            ));
+        }
+    }
+    let (Some(algorithm), Some(raw)) = (requested.algorithm, written.checksum.as_ref()) else { return Ok(None) };
+    let computed = checksum::encode(raw);
+    let given = requested.value.clone().or_else(|| {
+        trailers.and_then(|t| t.read(|h| h.get(algorithm.header()).and_then(|v| v.to_str().ok()).map(str::to_owned)))?
+    });
+    if let Some(given) = given
+        && checksum::decode(algorithm, &given).as_deref() != Some(raw.as_slice())
+    {
+        return Err(s3_error(
+            S3ErrorCode::BadDigest,
+            &format!("The {} you specified did not match the calculated checksum.", algorithm.as_str()),
+            &vec![],
+        ));
+    }
+    Ok(Some(computed))
+}
+
+/// Makes a received file the object `key`: data renamed into place, then the metadata whose
+/// rename is the commit point, then the replaced bytes removed.
+pub(crate) async fn commit_object(storage: &Storage, bucket: &str, tmp: PathBuf, mut meta: ObjectMeta) -> S3Result<ObjectMeta> {
+    let _commit = storage.commit.lock().await;
+    if storage.bucket_meta(bucket).is_none() {
+        let _ = tokio::fs::remove_file(&tmp).await;
+        return Err(no_such_bucket(bucket));
+    }
+    let stem = key_stem(&meta.key);
+    meta.data = format!("{stem}.{}.data", random_hex(8));
+    let dir = storage.layout.objects(bucket);
+    let layout = storage.layout.clone();
+    let to_write = meta.clone();
+    let done = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        commit_file(&tmp, &dir.join(&to_write.data)).inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
+        })?;
+        write_json_atomic(&layout, &dir.join(format!("{stem}.json")), &to_write)
+    })
+    .await
+    .map_err(internal)?;
+    done.map_err(internal)?;
+    let old = storage.state().buckets.get_mut(bucket).and_then(|b| b.objects.insert(meta.key.clone(), meta.clone()));
+    if let Some(old) = old.filter(|old| old.data != meta.data) {
+        let _ = tokio::fs::remove_file(storage.layout.objects(bucket).join(old.data)).await;
+    }
+    Ok(meta)
+}
+
+fn user_metadata(metadata: Option<Metadata>) -> BTreeMap<String, String> {
+    metadata.map(|m| m.into_iter().collect()).unwrap_or_default()
+}
+
+pub(crate) async fn put_object(storage: &Storage, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
+    let input = req.input;
+    check_key(&input.key)?;
+    storage.bucket_meta(&input.bucket).ok_or_else(|| no_such_bucket(&input.bucket))?;
+    let fallback = input.checksum_algorithm.as_ref().and_then(|a| ChecksumAlgorithm::parse(a.as_str()));
+    let requested = Requested::from_headers(&req.headers, fallback)?;
+    let (written, sum) =
+        receive(storage, input.body, &requested, req.trailing_headers.as_ref(), storage.max_put_size).await?;
+    let meta = ObjectMeta {
+        key: input.key,
+        size: written.size,
+        etag: format!("\"{}\"", hex(&written.md5)),
+        last_modified_ms: storage.now_ms(),
+        content_type: input.content_type,
+        metadata: user_metadata(input.metadata),
+        data: String::new(),
+        checksum: requested.algorithm.zip(sum),
+        checksum_type: requested.algorithm.map(|_| ChecksumType::FullObject),
+        parts: None,
+    };
+    let meta = commit_object(storage, &input.bucket, written.path, meta).await?;
+    let mut output = PutObjectOutput { e_tag: Some(ETag::Strong(meta.etag.trim_matches('"').to_owned())), size: Some(meta.size as i64), ..Default::default() };
+    if let Some((algorithm, value)) = &meta.checksum {
+        set_checksum_put(&mut output, *algorithm, value.clone());
+        output.checksum_type = Some(ChecksumType::FullObject.as_str().to_owned().into());
+    }
+    Ok(S3Response::new(output))
+}
+
+fn set_checksum_put(out: &mut PutObjectOutput, algorithm: ChecksumAlgorithm, value: String) {
+    match algorithm {
+        ChecksumAlgorithm::Crc32 => out.checksum_crc32 = Some(value),
+        ChecksumAlgorithm::Crc32c => out.checksum_crc32c = Some(value),
+        ChecksumAlgorithm::Crc64Nvme => out.checksum_crc64nvme = Some(value),
+        ChecksumAlgorithm::Sha1 => out.checksum_sha1 = Some(value),
+        ChecksumAlgorithm::Sha256 => out.checksum_sha256 = Some(value),
+    }
+}
+
+/// The five checksum fields, for outputs that carry them all.
+pub(crate) fn checksum_fields(checksum: Option<&(ChecksumAlgorithm, String)>) -> [Option<String>; 5] {
+    let mut fields: [Option<String>; 5] = Default::default();
+    if let Some((algorithm, value)) = checksum {
+        let index = ChecksumAlgorithm::ALL.iter().position(|a| a == algorithm).unwrap_or(0);
+        fields[index] = Some(value.clone());
+    }
+    fields
+}
+
+fn lookup(storage: &Storage, bucket: &str, key: &str) -> S3Result<ObjectMeta> {
+    check_key(key)?;
+    let state = storage.state();
+    let entry = state.buckets.get(bucket).filter(|b| b.meta.is_some()).ok_or_else(|| no_such_bucket(bucket))?;
+    entry
+        .objects
+        .get(key)
+        .cloned()
+        .ok_or_else(|| s3_error(S3ErrorCode::NoSuchKey, MSG_NO_SUCH_KEY, &vec![("Key", key.to_owned())]))
+}
+
+fn wants_checksum(mode: Option<&ChecksumMode>) -> bool {
+    mode.is_some_and(|m| m.as_str().eq_ignore_ascii_case("ENABLED"))
+}
+
+pub(crate) async fn get_object(storage: &Storage, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
+    let input = req.input;
+    let meta = lookup(storage, &input.bucket, &input.key)?;
+    let range = match &input.range {
+        None => None,
+        Some(range) => Some(range.check(meta.size).map_err(|_| {
+            s3_error(
+                S3ErrorCode::InvalidRange,
+                "The requested range is not satisfiable",
+                &vec![("ActualObjectSize", meta.size.to_string())],
+            )
+        })?),
+    };
+    let (start, end) = range.as_ref().map_or((0, meta.size), |r| (r.start, r.end));
+    let path = storage.layout.objects(&input.bucket).join(&meta.data);
+    let file = tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
+        let mut file = std::fs::File::open(path)?;
+        file.seek(SeekFrom::Start(start))?;
+        Ok(file)
+    })
+    .await
+    .map_err(internal)?
+    .map_err(internal)?;
+    let reader = tokio::io::AsyncReadExt::take(tokio::fs::File::from_std(file), end - start);
+    let stream = tokio_util::io::ReaderStream::with_capacity(reader, 256 * 1024);
+    let [crc32, crc32c, crc64nvme, sha1, sha256] =
+        if range.is_none() && wants_checksum(input.checksum_mode.as_ref()) { checksum_fields(meta.checksum.as_ref()) } else { Default::default() };
+    let output = GetObjectOutput {
+        body: Some(StreamingBlob::wrap(stream)),
+        content_length: Some((end - start) as i64),
+        content_range: range.as_ref().map(|_| format!("bytes {start}-{}/{}", end.saturating_sub(1), meta.size)),
+        accept_ranges: Some("bytes".into()),
+        content_type: meta.content_type.clone(),
+        e_tag: Some(ETag::Strong(meta.etag.trim_matches('"').to_owned())),
+        last_modified: Some(Timestamp::from(from_ms(meta.last_modified_ms))),
+        metadata: (!meta.metadata.is_empty()).then(|| meta.metadata.clone().into_iter().collect()),
+        parts_count: meta.parts.map(|p| p as i32),
+        checksum_crc32: crc32,
+        checksum_crc32c: crc32c,
+        checksum_crc64nvme: crc64nvme,
+        checksum_sha1: sha1,
+        checksum_sha256: sha256,
+        checksum_type: meta.checksum_type.filter(|_| wants_checksum(input.checksum_mode.as_ref())).map(|t| t.as_str().to_owned().into()),
+        ..Default::default()
+    };
+    let mut response = S3Response::new(output);
+    if range.is_some() {
+        response.status = Some(http::StatusCode::PARTIAL_CONTENT);
+    }
+    Ok(response)
+}
+
+pub(crate) fn head_object(storage: &Storage, req: &S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
+    let meta = lookup(storage, &req.input.bucket, &req.input.key)?;
+    let want = wants_checksum(req.input.checksum_mode.as_ref());
+    let [crc32, crc32c, crc64nvme, sha1, sha256] = if want { checksum_fields(meta.checksum.as_ref()) } else { Default::default() };
+    Ok(S3Response::new(HeadObjectOutput {
+        content_length: Some(meta.size as i64),
+        accept_ranges: Some("bytes".into()),
+        content_type: meta.content_type.clone(),
+        e_tag: Some(ETag::Strong(meta.etag.trim_matches('"').to_owned())),
+        last_modified: Some(Timestamp::from(from_ms(meta.last_modified_ms))),
+        metadata: (!meta.metadata.is_empty()).then(|| meta.metadata.clone().into_iter().collect()),
+        parts_count: meta.parts.map(|p| p as i32),
+        checksum_crc32: crc32,
+        checksum_crc32c: crc32c,
+        checksum_crc64nvme: crc64nvme,
+        checksum_sha1: sha1,
+        checksum_sha256: sha256,
+        checksum_type: meta.checksum_type.filter(|_| want).map(|t| t.as_str().to_owned().into()),
+        ..Default::default()
+    }))
+}
+
+pub(crate) async fn delete_object(storage: &Storage, bucket: &str, key: &str) -> S3Result<S3Response<DeleteObjectOutput>> {
+    check_key(key)?;
+    let _commit = storage.commit.lock().await;
+    let removed = {
+        let mut state = storage.state();
+        let entry = state.buckets.get_mut(bucket).filter(|b| b.meta.is_some()).ok_or_else(|| no_such_bucket(bucket))?;
+        entry.objects.remove(key)
+    };
+    // Deleting a missing key succeeds, as in S3.
+    if let Some(meta) = removed {
+        let dir = storage.layout.objects(bucket);
+        let _ = tokio::fs::remove_file(dir.join(format!("{}.json", key_stem(key)))).await;
+        let _ = crate::fs::sync_dir(&dir);
+        let _ = tokio::fs::remove_file(dir.join(meta.data)).await;
+    }
+    Ok(S3Response::with_status(DeleteObjectOutput::default(), http::StatusCode::NO_CONTENT))
+}
+
+pub(crate) fn list_objects_v2(storage: &Storage, input: ListObjectsV2Input) -> S3Result<S3Response<ListObjectsV2Output>> {
+    let max_keys = input.max_keys.unwrap_or(1000).clamp(0, 1000);
+    let prefix = input.prefix.clone().unwrap_or_default();
+    let delimiter = input.delimiter.clone().filter(|d| !d.is_empty());
+    let token = match &input.continuation_token {
+        Some(t) => Some(
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(t)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .ok_or_else(|| s3_error(S3ErrorCode::InvalidArgument, "The continuation token provided is incorrect", &vec![]))?,
+        ),
+        None => None,
+    };
+    let start = token.clone().or_else(|| input.start_after.clone());
+
+    let state = storage.state();
+    let entry = state.buckets.get(&input.bucket).filter(|b| b.meta.is_some()).ok_or_else(|| no_such_bucket(&input.bucket))?;
+    let lower = start.as_ref().map_or(Bound::Unbounded, |s| Bound::Excluded(s.clone()));
+    let mut contents = Vec::new();
+    let mut prefixes: Vec<String> = Vec::new();
+    let mut last = None;
+    let mut truncated = false;
+    for (key, meta) in entry.objects.range::<String, _>((lower, Bound::Unbounded)) {
+        if !key.starts_with(&prefix) {
+            if key.as_str() > prefix.as_str() && !prefix.is_empty() {
+                break;
+            }
+            continue;
+        }
+        let group = delimiter.as_ref().and_then(|d| {
+            key[prefix.len()..].find(d.as_str()).map(|i| key[..prefix.len() + i + d.len()].to_owned())
+        });
+        if let Some(group) = &group {
+            if prefixes.last() == Some(group) || start.as_ref() == Some(group) {
+                continue;
+            }
+        }
+        if contents.len() + prefixes.len() >= max_keys as usize {
+            truncated = true;
+            break;
+        }
+        match group {
+            Some(group) => {
+                last = Some(group.clone());
+                prefixes.push(group);
+            }
+            None => {
+                last = Some(key.clone());
+                contents.push(Object {
+                    key: Some(key.clone()),
+                    size: Some(meta.size as i64),
+                    e_tag: Some(ETag::Strong(meta.etag.trim_matches('"').to_owned())),
+                    last_modified: Some(Timestamp::from(from_ms(meta.last_modified_ms))),
+                    storage_class: Some(ObjectStorageClass::from_static(ObjectStorageClass::STANDARD)),
+                    checksum_algorithm: meta.checksum.as_ref().map(|(a, _)| vec![ChecksumAlgorithmDto::from(a.as_str().to_owned())]),
+                    checksum_type: meta.checksum_type.map(|t| t.as_str().to_owned().into()),
+                    ..Default::default()
+                });
+            }
+        }
+    }
+    let key_count = (contents.len() + prefixes.len()) as i32;
+    let next = truncated.then(|| last.map(|l| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(l))).flatten();
+    Ok(S3Response::new(ListObjectsV2Output {
+        name: Some(input.bucket),
+        prefix: Some(prefix),
+        delimiter,
+        max_keys: Some(max_keys),
+        key_count: Some(key_count),
+        is_truncated: Some(truncated),
+        continuation_token: input.continuation_token,
+        next_continuation_token: next,
+        start_after: input.start_after,
+        contents: Some(contents),
+        common_prefixes: (!prefixes.is_empty()).then(|| prefixes.into_iter().map(|p| CommonPrefix { prefix: Some(p) }).collect()),
+        encoding_type: input.encoding_type,
+        ..Default::default()
+    }))
+}
+
+type ChecksumAlgorithmDto = s3s::dto::ChecksumAlgorithm;

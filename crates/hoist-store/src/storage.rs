@@ -1,0 +1,244 @@
+//! The store's state: an in-memory index of buckets, objects and uploads, rebuilt from disk
+//! at start (which also sweeps away whatever a crash left half-written).
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::checksum::{ChecksumAlgorithm, ChecksumType};
+use crate::cors::CorsRule;
+use crate::faults::Clock;
+use crate::fs::{Layout, sync_dir, write_json_atomic};
+use crate::lifecycle::LifecycleRule;
+
+/// Milliseconds since the epoch (negative before it).
+pub(crate) fn to_ms(time: SystemTime) -> i64 {
+    match time.duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
+        Err(e) => -i64::try_from(e.duration().as_millis()).unwrap_or(i64::MAX),
+    }
+}
+
+pub(crate) fn from_ms(ms: i64) -> SystemTime {
+    if ms >= 0 {
+        UNIX_EPOCH + Duration::from_millis(ms.unsigned_abs())
+    } else {
+        UNIX_EPOCH - Duration::from_millis(ms.unsigned_abs())
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct BucketMeta {
+    pub name: String,
+    pub created_ms: i64,
+    #[serde(default)]
+    pub cors: Option<Vec<CorsRule>>,
+    #[serde(default)]
+    pub lifecycle: Option<Vec<LifecycleRule>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct ObjectMeta {
+    pub key: String,
+    pub size: u64,
+    /// Quoted, as sent in the `ETag` header.
+    pub etag: String,
+    pub last_modified_ms: i64,
+    pub content_type: Option<String>,
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+    /// File name of the bytes inside the bucket's `objects/` directory.
+    pub data: String,
+    pub checksum: Option<(ChecksumAlgorithm, String)>,
+    pub checksum_type: Option<ChecksumType>,
+    pub parts: Option<u32>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct UploadMeta {
+    pub id: String,
+    pub bucket: String,
+    pub key: String,
+    pub initiated_ms: i64,
+    pub content_type: Option<String>,
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+    pub checksum: Option<ChecksumAlgorithm>,
+    pub checksum_type: Option<ChecksumType>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct PartMeta {
+    pub number: i32,
+    pub size: u64,
+    /// Quoted hex md5.
+    pub etag: String,
+    pub last_modified_ms: i64,
+    /// File name of the bytes inside the upload's directory.
+    pub data: String,
+    /// Base64 of the upload's checksum algorithm over this part.
+    pub checksum: Option<String>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct BucketEntry {
+    pub meta: Option<BucketMeta>,
+    pub objects: BTreeMap<String, ObjectMeta>,
+}
+
+#[derive(Debug)]
+pub(crate) struct UploadEntry {
+    pub meta: UploadMeta,
+    pub parts: BTreeMap<i32, PartMeta>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    pub buckets: BTreeMap<String, BucketEntry>,
+    pub uploads: BTreeMap<String, UploadEntry>,
+}
+
+/// Everything the S3 operations share.
+#[derive(Debug)]
+pub(crate) struct Storage {
+    pub layout: Layout,
+    pub clock: Clock,
+    pub max_put_size: u64,
+    pub region: String,
+    state: Mutex<State>,
+    /// Serializes commits (renames of metadata plus index updates) so disk and index agree.
+    pub commit: tokio::sync::Mutex<()>,
+}
+
+impl Storage {
+    /// Opens (or creates) the data directory and rebuilds the index.
+    pub fn open(root: &Path, clock: Clock, max_put_size: u64, region: String) -> std::io::Result<Self> {
+        let layout = Layout { root: root.to_path_buf() };
+        std::fs::create_dir_all(layout.buckets())?;
+        std::fs::create_dir_all(layout.uploads())?;
+        // Temp files belong to requests that died with the previous process.
+        let _ = std::fs::remove_dir_all(layout.tmp());
+        std::fs::create_dir_all(layout.tmp())?;
+        let state = State { buckets: load_buckets(&layout)?, uploads: load_uploads(&layout)? };
+        Ok(Self { layout, clock, max_put_size, region, state: Mutex::new(state), commit: tokio::sync::Mutex::new(()) })
+    }
+
+    pub fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        to_ms(self.clock.now())
+    }
+
+    /// Creates a bucket on disk and in the index; false when it already exists.
+    pub fn create_bucket(&self, name: &str) -> std::io::Result<bool> {
+        if self.state().buckets.get(name).is_some_and(|b| b.meta.is_some()) {
+            return Ok(false);
+        }
+        std::fs::create_dir_all(self.layout.objects(name))?;
+        sync_dir(&self.layout.buckets())?;
+        let meta = BucketMeta { name: name.to_owned(), created_ms: self.now_ms(), cors: None, lifecycle: None };
+        write_json_atomic(&self.layout, &self.layout.bucket(name).join("bucket.json"), &meta)?;
+        self.state().buckets.entry(name.to_owned()).or_default().meta = Some(meta);
+        Ok(true)
+    }
+
+    /// Saves a bucket's settings after `change`; None when the bucket does not exist.
+    pub fn update_bucket(&self, name: &str, change: impl FnOnce(&mut BucketMeta)) -> std::io::Result<Option<()>> {
+        let meta = {
+            let mut state = self.state();
+            let Some(meta) = state.buckets.get_mut(name).and_then(|b| b.meta.as_mut()) else { return Ok(None) };
+            change(meta);
+            meta.clone()
+        };
+        write_json_atomic(&self.layout, &self.layout.bucket(name).join("bucket.json"), &meta)?;
+        Ok(Some(()))
+    }
+
+    pub fn bucket_meta(&self, name: &str) -> Option<BucketMeta> {
+        self.state().buckets.get(name).and_then(|b| b.meta.clone())
+    }
+}
+
+fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Option<T> {
+    let bytes = std::fs::read(path).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+fn dir_entries(dir: &Path) -> std::io::Result<Vec<std::fs::DirEntry>> {
+    match std::fs::read_dir(dir) {
+        Ok(iter) => iter.collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
+}
+
+fn load_buckets(layout: &Layout) -> std::io::Result<BTreeMap<String, BucketEntry>> {
+    let mut buckets = BTreeMap::new();
+    for entry in dir_entries(&layout.buckets())? {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(meta) = read_json::<BucketMeta>(&entry.path().join("bucket.json")) else {
+            // A bucket whose creation never committed.
+            let _ = std::fs::remove_dir_all(entry.path());
+            continue;
+        };
+        let objects_dir = layout.objects(&name);
+        let mut objects = BTreeMap::new();
+        let mut referenced = HashSet::new();
+        let mut data_files = Vec::new();
+        for file in dir_entries(&objects_dir)? {
+            let file_name = file.file_name().to_string_lossy().into_owned();
+            if file_name.ends_with(".json") {
+                if let Some(object) = read_json::<ObjectMeta>(&file.path()) {
+                    referenced.insert(object.data.clone());
+                    objects.insert(object.key.clone(), object);
+                }
+            } else {
+                data_files.push(file_name);
+            }
+        }
+        // Bytes whose metadata never committed (a crash mid-PUT) or that an overwrite replaced.
+        for orphan in data_files.iter().filter(|f| !referenced.contains(*f)) {
+            let _ = std::fs::remove_file(objects_dir.join(orphan));
+        }
+        buckets.insert(name, BucketEntry { meta: Some(meta), objects });
+    }
+    Ok(buckets)
+}
+
+fn load_uploads(layout: &Layout) -> std::io::Result<BTreeMap<String, UploadEntry>> {
+    let mut uploads = BTreeMap::new();
+    for entry in dir_entries(&layout.uploads())? {
+        let dir = entry.path();
+        let Some(meta) = read_json::<UploadMeta>(&dir.join("upload.json")) else {
+            let _ = std::fs::remove_dir_all(&dir);
+            continue;
+        };
+        let mut parts = BTreeMap::new();
+        let mut referenced = HashSet::new();
+        let mut data_files = Vec::new();
+        for file in dir_entries(&dir)? {
+            let file_name = file.file_name().to_string_lossy().into_owned();
+            if file_name == "upload.json" {
+                continue;
+            }
+            if file_name.ends_with(".json") {
+                if let Some(part) = read_json::<PartMeta>(&file.path()) {
+                    referenced.insert(part.data.clone());
+                    parts.insert(part.number, part);
+                }
+            } else {
+                data_files.push(file_name);
+            }
+        }
+        for orphan in data_files.iter().filter(|f| !referenced.contains(*f)) {
+            let _ = std::fs::remove_file(dir.join(orphan));
+        }
+        uploads.insert(meta.id.clone(), UploadEntry { meta, parts });
+    }
+    Ok(uploads)
+}
