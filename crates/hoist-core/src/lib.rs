@@ -6,6 +6,10 @@
 //! - [`time`]: a UTC [`time::Timestamp`] with the SigV4, RFC 3339 and HTTP-date forms, and
 //!   the [`time::ClockOffset`] measured against a store.
 //! - [`presign`]: SigV4 query presigning with a cached signing key.
+//! - [`s3`]: control calls (create, complete, abort, list, CORS, lifecycle) as presigned
+//!   [`s3::HttpRequest`]s, and parsers of their answers.
+//! - [`error`]: S3's error codes and the parsed `<Error>` body.
+//! - [`xml`]: the small XML tree those parsers read from.
 //!
 //! ```
 //! use std::time::Duration;
@@ -34,7 +38,10 @@
 //! assert_eq!(url.expires_at, now.plus(Duration::from_secs(3600)));
 //! ```
 
+pub mod error;
 pub mod plan;
 pub mod presign;
+pub mod s3;
 pub mod time;
 pub mod ttl;
+pub mod xml;

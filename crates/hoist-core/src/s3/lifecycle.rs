@@ -1,0 +1,246 @@
+//! Bucket lifecycle configuration, both ways. hoist cares about one rule,
+//! `AbortIncompleteMultipartUpload`, which stops orphaned parts from being billed forever;
+//! elements it does not model (transitions, tag filters…) are kept verbatim so that reading a
+//! configuration, adding that rule and writing it back loses nothing.
+
+use super::ResponseError;
+use crate::xml::{self, XmlElement, XmlError};
+
+/// A bucket's lifecycle rules.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LifecycleConfiguration {
+    /// The rules.
+    pub rules: Vec<LifecycleRule>,
+}
+
+/// Which objects a rule applies to.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum LifecycleFilter {
+    /// Every object (`<Filter></Filter>`).
+    #[default]
+    All,
+    /// Keys with this prefix (`<Filter><Prefix>…</Prefix></Filter>`).
+    Prefix(String),
+    /// The older rule-level `<Prefix>…</Prefix>` form.
+    LegacyPrefix(String),
+    /// Any other `<Filter>` (tags, `And`, object sizes), kept as it was read.
+    Other(XmlElement),
+}
+
+/// One lifecycle rule.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LifecycleRule {
+    /// `<ID>`.
+    pub id: Option<String>,
+    /// `<Status>Enabled</Status>` or `Disabled`.
+    pub enabled: bool,
+    /// Which objects it covers.
+    pub filter: LifecycleFilter,
+    /// `<AbortIncompleteMultipartUpload><DaysAfterInitiation>N…`: abort uploads older than N days.
+    pub abort_incomplete_multipart_upload_days: Option<u32>,
+    /// `<Expiration><Days>N</Days></Expiration>`: delete objects N days old.
+    pub expiration_days: Option<u32>,
+    /// Every other element of the rule, kept verbatim and in order.
+    pub other: Vec<XmlElement>,
+}
+
+impl LifecycleRule {
+    /// An enabled rule for every object that aborts uploads `days` after they start.
+    pub fn abort_incomplete_uploads(id: impl Into<String>, days: u32) -> Self {
+        LifecycleRule {
+            id: Some(id.into()),
+            enabled: true,
+            abort_incomplete_multipart_upload_days: Some(days),
+            ..Default::default()
+        }
+    }
+
+    /// Whether this rule aborts incomplete uploads of every object (enabled, no narrowing filter).
+    pub fn aborts_all_incomplete_uploads(&self) -> bool {
+        self.enabled
+            && self.abort_incomplete_multipart_upload_days.is_some()
+            && match &self.filter {
+                LifecycleFilter::All => true,
+                LifecycleFilter::Prefix(p) | LifecycleFilter::LegacyPrefix(p) => p.is_empty(),
+                LifecycleFilter::Other(_) => false,
+            }
+    }
+}
+
+impl LifecycleConfiguration {
+    /// The first enabled rule that aborts incomplete uploads of every object, if any.
+    pub fn abort_rule(&self) -> Option<&LifecycleRule> {
+        self.rules
+            .iter()
+            .find(|r| r.aborts_all_incomplete_uploads())
+    }
+
+    /// The XML body of PutBucketLifecycleConfiguration.
+    pub fn to_xml(&self) -> String {
+        let mut out = String::from(
+            "<LifecycleConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">",
+        );
+        for r in &self.rules {
+            out.push_str("<Rule>");
+            if let Some(id) = &r.id {
+                xml::push_leaf(&mut out, "ID", id);
+            }
+            match &r.filter {
+                LifecycleFilter::All => out.push_str("<Filter></Filter>"),
+                LifecycleFilter::Prefix(p) => {
+                    out.push_str("<Filter>");
+                    xml::push_leaf(&mut out, "Prefix", p);
+                    out.push_str("</Filter>");
+                }
+                LifecycleFilter::LegacyPrefix(p) => xml::push_leaf(&mut out, "Prefix", p),
+                LifecycleFilter::Other(el) => el.write_to(&mut out),
+            }
+            xml::push_leaf(
+                &mut out,
+                "Status",
+                if r.enabled { "Enabled" } else { "Disabled" },
+            );
+            if let Some(days) = r.expiration_days {
+                out.push_str("<Expiration>");
+                xml::push_leaf(&mut out, "Days", &days.to_string());
+                out.push_str("</Expiration>");
+            }
+            for el in &r.other {
+                el.write_to(&mut out);
+            }
+            if let Some(days) = r.abort_incomplete_multipart_upload_days {
+                out.push_str("<AbortIncompleteMultipartUpload>");
+                xml::push_leaf(&mut out, "DaysAfterInitiation", &days.to_string());
+                out.push_str("</AbortIncompleteMultipartUpload>");
+            }
+            out.push_str("</Rule>");
+        }
+        out.push_str("</LifecycleConfiguration>");
+        out
+    }
+
+    /// Parses a `<LifecycleConfiguration>` document.
+    pub fn parse(body: &[u8]) -> Result<Self, XmlError> {
+        let root = xml::parse_root(body, "LifecycleConfiguration")?;
+        let rules = root
+            .children_named("Rule")
+            .map(parse_rule)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(LifecycleConfiguration { rules })
+    }
+
+    /// Parses the GetBucketLifecycleConfiguration answer (404 NoSuchLifecycleConfiguration is
+    /// an error; callers that treat it as "no rules" match on the code).
+    pub fn from_response(status: u16, body: &[u8]) -> Result<Self, ResponseError> {
+        super::check_status(status, body)?;
+        Ok(Self::parse(body)?)
+    }
+}
+
+fn parse_rule(el: &XmlElement) -> Result<LifecycleRule, XmlError> {
+    let mut rule = LifecycleRule::default();
+    let mut status_seen = false;
+    for c in &el.children {
+        match c.name.as_str() {
+            "ID" => rule.id = Some(c.text.clone()),
+            "Status" => {
+                status_seen = true;
+                rule.enabled = match c.text.trim() {
+                    "Enabled" => true,
+                    "Disabled" => false,
+                    v => {
+                        return Err(XmlError::Invalid {
+                            name: "Status",
+                            value: v.to_owned(),
+                            expected: "Enabled or Disabled",
+                        });
+                    }
+                };
+            }
+            "Prefix" => rule.filter = LifecycleFilter::LegacyPrefix(c.text.clone()),
+            "Filter" => {
+                rule.filter = match c.children.as_slice() {
+                    [] => LifecycleFilter::All,
+                    [p] if p.name == "Prefix" && p.children.is_empty() => {
+                        LifecycleFilter::Prefix(p.text.clone())
+                    }
+                    _ => LifecycleFilter::Other(c.clone()),
+                }
+            }
+            "AbortIncompleteMultipartUpload" => {
+                rule.abort_incomplete_multipart_upload_days =
+                    Some(c.number("DaysAfterInitiation")?.ok_or(XmlError::Missing {
+                        parent: "AbortIncompleteMultipartUpload".into(),
+                        name: "DaysAfterInitiation",
+                    })?)
+            }
+            "Expiration" if c.children.len() == 1 && c.child("Days").is_some() => {
+                rule.expiration_days = c.number("Days")?
+            }
+            _ => rule.other.push(c.clone()),
+        }
+    }
+    if !status_seen {
+        return Err(XmlError::Missing {
+            parent: "Rule".into(),
+            name: "Status",
+        });
+    }
+    Ok(rule)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_what_it_does_not_model() {
+        let body = br#"<LifecycleConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">
+  <Rule><ID>archive</ID><Filter><And><Prefix>logs/</Prefix><Tag><Key>k</Key><Value>v</Value></Tag></And></Filter>
+    <Status>Enabled</Status><Transition><Days>30</Days><StorageClass>GLACIER</StorageClass></Transition></Rule>
+  <Rule><ID>tmp</ID><Prefix>tmp/</Prefix><Status>Disabled</Status><Expiration><Days>1</Days></Expiration></Rule>
+</LifecycleConfiguration>"#;
+        let mut config = LifecycleConfiguration::parse(body).unwrap();
+        assert_eq!(config.rules.len(), 2);
+        assert!(matches!(config.rules[0].filter, LifecycleFilter::Other(_)));
+        assert_eq!(config.rules[0].other[0].name, "Transition");
+        assert_eq!(
+            config.rules[1].filter,
+            LifecycleFilter::LegacyPrefix("tmp/".into())
+        );
+        assert_eq!(config.rules[1].expiration_days, Some(1));
+        assert!(config.abort_rule().is_none());
+
+        config.rules.push(LifecycleRule::abort_incomplete_uploads(
+            "hoist-abort-incomplete",
+            7,
+        ));
+        let xml = config.to_xml();
+        let again = LifecycleConfiguration::parse(xml.as_bytes()).unwrap();
+        assert_eq!(again, config);
+        assert_eq!(
+            again
+                .abort_rule()
+                .unwrap()
+                .abort_incomplete_multipart_upload_days,
+            Some(7)
+        );
+        assert!(xml.contains("<Filter></Filter><Status>Enabled</Status><AbortIncompleteMultipartUpload><DaysAfterInitiation>7</DaysAfterInitiation>"));
+    }
+
+    #[test]
+    fn rejects_bad_rules() {
+        assert!(
+            LifecycleConfiguration::parse(
+                b"<LifecycleConfiguration><Rule><ID>x</ID></Rule></LifecycleConfiguration>"
+            )
+            .is_err()
+        );
+        assert!(LifecycleConfiguration::parse(b"<LifecycleConfiguration><Rule><Status>On</Status></Rule></LifecycleConfiguration>").is_err());
+        let no_days = b"<LifecycleConfiguration><Rule><Status>Enabled</Status><AbortIncompleteMultipartUpload/></Rule></LifecycleConfiguration>";
+        assert!(matches!(
+            LifecycleConfiguration::parse(no_days),
+            Err(XmlError::Missing { .. })
+        ));
+    }
+}
