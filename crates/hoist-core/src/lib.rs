@@ -9,6 +9,8 @@
 //! - [`s3`]: control calls (create, complete, abort, list, CORS, lifecycle) as presigned
 //!   [`s3::HttpRequest`]s, and parsers of their answers.
 //! - [`error`]: S3's error codes and the parsed `<Error>` body.
+//! - [`cause`]: the failure catalogue: an error plus what is known of the request, named as a
+//!   stable cause id with its evidence and fix.
 //! - [`xml`]: the small XML tree those parsers read from.
 //!
 //! ```
@@ -38,6 +40,7 @@
 //! assert_eq!(url.expires_at, now.plus(Duration::from_secs(3600)));
 //! ```
 
+pub mod cause;
 pub mod error;
 pub mod plan;
 pub mod presign;
