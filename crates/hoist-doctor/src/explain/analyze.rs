@@ -61,64 +61,51 @@ pub fn analyze(exchanges: &[Exchange]) -> Vec<Finding> {
 /// An exchange that got an error status: S3 error body or not.
 fn failed_with_answer(ex: &Exchange, all: &[Exchange]) -> Finding {
     let context = context_of(ex, all);
-    match ex
+    if let Some(finding) = ex
         .body
         .as_deref()
-        .and_then(|b| classify::s3_error(b, &context))
+        .and_then(|b| classify::s3_error(b, ex.status, &context))
     {
-        Some(finding) => finding,
-        None => {
-            let mut evidence = vec![format!(
-                "{} {} answered {} without an S3 error body{}",
-                ex.method,
-                ex.short_url(),
-                ex.status.unwrap_or_default(),
-                if ex.method == "HEAD" {
-                    " (HEAD answers carry no body)"
-                } else {
-                    ""
-                }
-            )];
-            evidence.extend(classify::request_facts(&context));
-            Finding::unknown(evidence)
-        }
+        return finding;
     }
+    // No body to read (HEAD answers have none): hoist-core can still tell from the URL
+    // whether it was dead when sent.
+    let err = hoist_core::error::S3Error::from_response(
+        ex.status.unwrap_or_default(),
+        ex.body.as_deref().unwrap_or("").as_bytes(),
+    );
+    let mut finding = classify::diagnose(&err, &context.request_context());
+    finding.evidence.insert(
+        0,
+        format!(
+            "{} {} answered {} without an S3 error body{}",
+            ex.method,
+            ex.short_url(),
+            ex.status.unwrap_or_default(),
+            if ex.method == "HEAD" {
+                " (HEAD answers carry no body)"
+            } else {
+                ""
+            }
+        ),
+    );
+    finding.evidence.extend(classify::upload_facts(&context));
+    finding
 }
 
-/// The context hoist-core's classifier needs, read from the URL, the headers and the other
-/// exchanges of the same upload.
+/// What hoist-core's classifier needs beyond the error body, read from the URL, the headers
+/// and the other exchanges of the same upload.
 fn context_of(ex: &Exchange, all: &[Exchange]) -> Context {
     Context {
         method: ex.method.clone(),
-        status: ex.status,
         url: ex.url.clone(),
-        x_amz_date: ex
-            .query_param("X-Amz-Date")
-            .or_else(|| ex.request_header("x-amz-date").map(str::to_owned)),
-        x_amz_expires: ex.query_param("X-Amz-Expires"),
-        x_amz_credential: ex
-            .query_param("X-Amz-Credential")
-            .or_else(|| credential_from_authorization(ex)),
-        security_token: ex.query_param("X-Amz-Security-Token").is_some()
-            || ex.request_header("x-amz-security-token").is_some(),
         authorization: ex.request_header("authorization").map(str::to_owned),
+        x_amz_date_header: ex.request_header("x-amz-date").map(str::to_owned),
+        origin: ex.request_header("origin").map(str::to_owned),
         sent_at: ex.started,
-        server_date: ex
-            .response_header("date")
-            .and_then(|d| Timestamp::parse_http_date(d).ok()),
         upload_started: upload_started(ex, all),
         part_number: ex.query_param("partNumber"),
-        content_length: ex
-            .request_header("content-length")
-            .and_then(|v| v.parse().ok()),
     }
-}
-
-/// `Credential=AKID/20260101/us-east-1/s3/aws4_request` of a header-signed request.
-fn credential_from_authorization(ex: &Exchange) -> Option<String> {
-    let auth = ex.request_header("authorization")?;
-    let start = auth.find("Credential=")? + "Credential=".len();
-    Some(auth[start..].split([',', ' ']).next()?.to_owned())
 }
 
 /// When the multipart upload this exchange belongs to began: its CreateMultipartUpload

@@ -7,6 +7,7 @@
 use std::time::{Duration, SystemTime};
 
 use hoist_core::presign::{Credentials, Endpoint, PresignRequest, Presigner};
+use hoist_core::s3::HttpRequest;
 use hoist_core::time::{ClockOffset, Timestamp};
 
 use crate::error::DoctorError;
@@ -124,6 +125,25 @@ impl S3Client {
             .next()
             .unwrap_or(&signed.url)
             .to_owned())
+    }
+
+    /// The signer (for hoist-core's control-call builders).
+    pub fn signer(&self) -> &Presigner {
+        &self.signer
+    }
+
+    /// Sends a request built by hoist-core (`hoist_core::s3::*`).
+    pub async fn send(&self, req: HttpRequest) -> Result<Answer, DoctorError> {
+        let method = reqwest::Method::from_bytes(req.method.as_str().as_bytes())
+            .expect("S3 methods are valid HTTP methods");
+        let mut request = self.http.request(method, &req.url);
+        for (name, value) in &req.headers {
+            request = request.header(name, value);
+        }
+        if !req.body.is_empty() {
+            request = request.body(req.body);
+        }
+        read_answer(request.send().await?).await
     }
 
     /// Signs `req` and sends it with `body`.
