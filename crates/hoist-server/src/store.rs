@@ -1,14 +1,18 @@
 //! The S3 control client: CreateMultipartUpload, ListParts (every page), Complete, Abort,
-//! HeadObject and HeadBucket, each a request built and presigned by hoist-core and sent with
-//! reqwest; answers parsed by hoist-core.
+//! HeadObject and HeadBucket, each a request built and presigned by hoist-core
+//! ([`hoist_core::s3`]) and sent with reqwest; answers parsed by hoist-core.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use hoist_core::presign::{Endpoint, PresignRequest, PresignedUrl, Presigner};
+use hoist_core::error::{S3Error, S3ErrorCode};
+use hoist_core::presign::{Endpoint, PresignError, PresignRequest, PresignedUrl, Presigner};
+use hoist_core::s3::{
+    self, CompleteMultipartUploadResult, CompletedPart, HttpRequest, InitiateMultipartUploadResult,
+    ListPartsResult, ResponseError,
+};
 use hoist_core::time::{ClockOffset, Timestamp};
-use hoist_core::ttl::UrlKind;
 
 use crate::api::StoredPart;
 use crate::clock::local_now;
@@ -27,12 +31,8 @@ const MAX_LIST_PAGES: usize = 20;
 #[non_exhaustive]
 pub enum StoreError {
     /// The store answered with an S3 error.
-    #[error("{status} {code}: {message}")]
-    S3 {
-        status: u16,
-        code: String,
-        message: String,
-    },
+    #[error("{0}")]
+    S3(Box<S3Error>),
     /// The store could not be reached or the connection failed.
     #[error("store unreachable: {0}")]
     Transport(String),
@@ -44,17 +44,35 @@ pub enum StoreError {
     Sign(String),
 }
 
+impl From<ResponseError> for StoreError {
+    fn from(e: ResponseError) -> Self {
+        match e {
+            ResponseError::S3(e) => StoreError::S3(e),
+            other => StoreError::Unexpected(other.to_string()),
+        }
+    }
+}
+
 impl StoreError {
-    /// The S3 error code, when the store gave one.
-    pub fn code(&self) -> Option<&str> {
+    /// The S3 error code (`http_404` style when the answer had no body, as HEAD answers do).
+    pub fn code(&self) -> Option<String> {
         match self {
-            StoreError::S3 { code, .. } => Some(code),
+            StoreError::S3(e) if e.code.as_str().is_empty() => Some(format!("http_{}", e.status)),
+            StoreError::S3(e) => Some(e.code.as_str().to_string()),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status of an S3 error answer.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            StoreError::S3(e) => Some(e.status),
             _ => None,
         }
     }
 
     pub fn is_no_such_upload(&self) -> bool {
-        self.code() == Some("NoSuchUpload")
+        matches!(self, StoreError::S3(e) if e.code == S3ErrorCode::NoSuchUpload)
     }
 }
 
@@ -130,32 +148,29 @@ impl StoreClient {
             .map_err(|e| StoreError::Sign(e.to_string()))
     }
 
-    /// Sign a control call with the control TTL and send it with `body`.
+    /// Send a control call built by hoist-core; the status, headers and body, whatever the
+    /// status (the parsers judge it).
     async fn send(
         &self,
         state: &AppState,
-        req: PresignRequest<'_>,
-        body: Option<String>,
+        req: Result<HttpRequest, PresignError>,
     ) -> Result<(u16, reqwest::header::HeaderMap, bytes::Bytes), StoreError> {
-        let ttl = state
-            .url_ttl(UrlKind::Control)
-            .map_err(|e| StoreError::Sign(e.message))?;
         let started = std::time::Instant::now();
-        let url = self.presign(&req.expires_in(ttl), state.now())?;
+        let req = req.map_err(|e| StoreError::Sign(e.to_string()))?;
         state
             .metrics()
             .presigned(PresignKind::Control, 1, started.elapsed());
-        let method = reqwest::Method::from_bytes(url.method.as_str().as_bytes())
+        let method = reqwest::Method::from_bytes(req.method.as_str().as_bytes())
             .map_err(|e| StoreError::Sign(e.to_string()))?;
-        let mut rb = self.http.request(method, &url.url);
-        for (k, v) in &url.headers {
+        let mut rb = self.http.request(method, &req.url);
+        for (k, v) in &req.headers {
             // reqwest sets content-length from the body itself.
             if k != "content-length" {
                 rb = rb.header(k.as_str(), v.as_str());
             }
         }
-        if let Some(b) = body {
-            rb = rb.body(b);
+        if !req.body.is_empty() {
+            rb = rb.body(req.body);
         }
         let resp = rb
             .send()
@@ -167,13 +182,10 @@ impl StoreClient {
             .bytes()
             .await
             .map_err(|e| StoreError::Transport(e.to_string()))?;
-        if status >= 300 {
-            return Err(s3_error(status, &bytes));
-        }
         Ok((status, headers, bytes))
     }
 
-    /// CreateMultipartUpload; the upload id.
+    /// CreateMultipartUpload, pinning the content type and metadata; the upload id.
     pub async fn create_multipart(
         &self,
         state: &AppState,
@@ -181,13 +193,15 @@ impl StoreClient {
         content_type: &str,
         metadata: &BTreeMap<String, String>,
     ) -> Result<String, StoreError> {
+        let now = state.now();
         let mut req = PresignRequest::create_multipart_upload(self.bucket.as_str(), key)
             .content_type(content_type);
         for (k, v) in metadata {
             req = req.header(format!("x-amz-meta-{k}"), v.as_str());
         }
-        let (_, _, body) = self.send(state, req, None).await?;
-        msg::parse_create(&body)
+        let built = s3::build(&self.signer(now), req, Vec::new(), now);
+        let (status, _, body) = self.send(state, built).await?;
+        Ok(InitiateMultipartUploadResult::from_response(status, &body)?.upload_id)
     }
 
     /// ListParts, every page joined.
@@ -200,20 +214,32 @@ impl StoreClient {
         let mut parts = Vec::new();
         let mut marker = None;
         for _ in 0..MAX_LIST_PAGES {
-            let req =
-                PresignRequest::list_parts(self.bucket.as_str(), key, upload_id, marker, None);
-            let (_, _, body) = self.send(state, req, None).await?;
-            let page = msg::parse_list_parts(&body)?;
-            parts.extend(page.parts);
-            match page.next_marker {
-                Some(m) if page.truncated => marker = Some(m),
+            let now = state.now();
+            let built = s3::list_parts(
+                &self.signer(now),
+                &self.bucket,
+                key,
+                upload_id,
+                marker,
+                None,
+                now,
+            );
+            let (status, _, body) = self.send(state, built).await?;
+            let page = ListPartsResult::from_response(status, &body)?;
+            parts.extend(page.parts.into_iter().map(|p| StoredPart {
+                number: p.part_number,
+                size: p.size,
+                etag: p.etag,
+            }));
+            match page.next_part_number_marker {
+                Some(m) if page.is_truncated => marker = Some(m),
                 _ => return Ok(parts),
             }
         }
         Err(StoreError::Unexpected("ListParts did not end".into()))
     }
 
-    /// CompleteMultipartUpload with `(number, etag)` in ascending order; the object's ETag.
+    /// CompleteMultipartUpload with `(number, etag)`; the object's ETag.
     pub async fn complete(
         &self,
         state: &AppState,
@@ -221,13 +247,25 @@ impl StoreClient {
         upload_id: &str,
         parts: &[(u32, String)],
     ) -> Result<String, StoreError> {
-        let req = PresignRequest::complete_multipart_upload(self.bucket.as_str(), key, upload_id)
-            .content_type("application/xml");
-        let (status, _, body) = self
-            .send(state, req, Some(msg::complete_body(parts)))
-            .await?;
-        // S3 may answer 200 and then an error body.
-        msg::parse_complete(status, &body)
+        let now = state.now();
+        let parts: Vec<CompletedPart> = parts
+            .iter()
+            .map(|(n, etag)| CompletedPart {
+                part_number: *n,
+                etag: etag.clone(),
+            })
+            .collect();
+        let built = s3::complete_multipart_upload(
+            &self.signer(now),
+            &self.bucket,
+            key,
+            upload_id,
+            &parts,
+            now,
+        );
+        let (status, _, body) = self.send(state, built).await?;
+        // S3 may answer 200 and then an error body; the parser knows.
+        Ok(CompleteMultipartUploadResult::from_response(status, &body)?.etag)
     }
 
     /// AbortMultipartUpload.
@@ -237,8 +275,11 @@ impl StoreClient {
         key: &str,
         upload_id: &str,
     ) -> Result<(), StoreError> {
-        let req = PresignRequest::abort_multipart_upload(self.bucket.as_str(), key, upload_id);
-        self.send(state, req, None).await.map(|_| ())
+        let now = state.now();
+        let built =
+            s3::abort_multipart_upload(&self.signer(now), &self.bucket, key, upload_id, now);
+        let (status, _, body) = self.send(state, built).await?;
+        Ok(s3::check_status(status, &body)?)
     }
 
     /// HeadObject; `None` when there is no such object.
@@ -247,33 +288,37 @@ impl StoreClient {
         state: &AppState,
         key: &str,
     ) -> Result<Option<ObjectInfo>, StoreError> {
-        let req = PresignRequest::head_object(self.bucket.as_str(), key);
-        match self.send(state, req, None).await {
-            Ok((_, headers, _)) => {
-                let size = headers
-                    .get(reqwest::header::CONTENT_LENGTH)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.parse().ok())
-                    .ok_or_else(|| {
-                        StoreError::Unexpected("HeadObject without Content-Length".into())
-                    })?;
-                let etag = headers
-                    .get(reqwest::header::ETAG)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("")
-                    .to_string();
-                Ok(Some(ObjectInfo { size, etag }))
-            }
-            // HEAD answers carry no body, so only the status tells.
-            Err(StoreError::S3 { status: 404, .. }) => Ok(None),
-            Err(e) => Err(e),
+        let now = state.now();
+        let built = s3::build(
+            &self.signer(now),
+            PresignRequest::head_object(self.bucket.as_str(), key),
+            Vec::new(),
+            now,
+        );
+        let (status, headers, body) = self.send(state, built).await?;
+        if status == 404 {
+            return Ok(None);
         }
+        s3::check_status(status, &body)?;
+        let size = headers
+            .get(reqwest::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| StoreError::Unexpected("HeadObject without Content-Length".into()))?;
+        let etag = headers
+            .get(reqwest::header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        Ok(Some(ObjectInfo { size, etag }))
     }
 
     /// HeadBucket: does the store answer, and is the bucket there?
     pub async fn head_bucket(&self, state: &AppState) -> Result<(), StoreError> {
-        let req = PresignRequest::head_bucket(self.bucket.as_str());
-        self.send(state, req, None).await.map(|_| ())
+        let now = state.now();
+        let built = s3::head_bucket(&self.signer(now), &self.bucket, now);
+        let (status, _, body) = self.send(state, built).await?;
+        Ok(s3::check_status(status, &body)?)
     }
 
     /// The store's clock minus ours, from the `Date` header of a HeadBucket.
@@ -297,56 +342,5 @@ impl StoreClient {
         let server = Timestamp::parse_http_date(date)
             .map_err(|e| StoreError::Unexpected(format!("Date header: {e}")))?;
         Ok(ClockOffset::measure(sent, received, server))
-    }
-}
-
-/// An S3 error answer (status and XML body) as a [`StoreError`].
-fn s3_error(status: u16, body: &[u8]) -> StoreError {
-    match msg::parse_error(body) {
-        Some((code, message)) => StoreError::S3 {
-            status,
-            code,
-            message,
-        },
-        None => StoreError::S3 {
-            status,
-            code: match status {
-                404 => "NotFound".into(),
-                403 => "Forbidden".into(),
-                _ => format!("Http{status}"),
-            },
-            message: String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned(),
-        },
-    }
-}
-
-/// Adapters from hoist-core's S3 message builders and parsers to this client's types.
-mod msg {
-    use super::*;
-
-    pub struct PartsPage {
-        pub parts: Vec<StoredPart>,
-        pub truncated: bool,
-        pub next_marker: Option<u32>,
-    }
-
-    pub fn parse_error(_body: &[u8]) -> Option<(String, String)> {
-        None
-    }
-
-    pub fn parse_create(_body: &[u8]) -> Result<String, StoreError> {
-        Err(StoreError::Unexpected("not yet".into()))
-    }
-
-    pub fn parse_list_parts(_body: &[u8]) -> Result<PartsPage, StoreError> {
-        Err(StoreError::Unexpected("not yet".into()))
-    }
-
-    pub fn complete_body(_parts: &[(u32, String)]) -> String {
-        String::new()
-    }
-
-    pub fn parse_complete(_status: u16, _body: &[u8]) -> Result<String, StoreError> {
-        Err(StoreError::Unexpected("not yet".into()))
     }
 }

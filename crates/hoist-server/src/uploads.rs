@@ -58,11 +58,8 @@ fn unix_rfc3339(secs: u64) -> String {
 
 /// A store failure as the API answers it (and counted by S3 code).
 pub(crate) fn store_failure(state: &AppState, err: StoreError) -> ApiError {
-    if let Some(code) = err.code() {
-        state.metrics().store_error(code);
-    } else {
-        state.metrics().store_error("transport");
-    }
+    let code = err.code().unwrap_or_else(|| "transport".to_string());
+    state.metrics().store_error(&code);
     tracing::warn!(%err, "store call failed");
     ApiError::bad_gateway(format!("the store refused or failed: {err}"))
 }
