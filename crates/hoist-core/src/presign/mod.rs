@@ -730,29 +730,19 @@ fn canonical_headers<'r>(req: &'r PresignRequest<'_>) -> Result<HeaderList<'r>, 
     Ok(out)
 }
 
-/// SigV4 header value: trimmed, runs of spaces and tabs collapsed to one space.
+/// SigV4 header value as S3 computes it: spaces (only spaces) trimmed, runs of them collapsed.
 fn normalize_value(v: &str) -> Cow<'_, str> {
-    let t = v.trim_matches([' ', '\t']);
-    let has_run = t
-        .as_bytes()
-        .windows(2)
-        .any(|w| matches!(w[0], b' ' | b'\t') && matches!(w[1], b' ' | b'\t'))
-        || t.contains('\t');
-    if !has_run {
+    let t = v.trim_matches(' ');
+    if !t.contains("  ") {
         return Cow::Borrowed(t);
     }
     let mut out = String::with_capacity(t.len());
-    let mut in_space = false;
+    let mut prev_space = false;
     for c in t.chars() {
-        if c == ' ' || c == '\t' {
-            if !in_space {
-                out.push(' ');
-            }
-            in_space = true;
-        } else {
+        if !(c == ' ' && prev_space) {
             out.push(c);
-            in_space = false;
         }
+        prev_space = c == ' ';
     }
     Cow::Owned(out)
 }
