@@ -31,7 +31,10 @@ const MAX_BODY: usize = 64 * 1024;
 fn json_response(status: StatusCode, value: &Value) -> Response<Body> {
     let mut response = Response::new(Body::from(value.to_string()));
     *response.status_mut() = status;
-    response.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     response
 }
 
@@ -53,12 +56,20 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 pub(crate) async fn handle(front: &FrontInner, req: Request<Body>) -> Response<Body> {
-    let path = req.uri().path().trim_start_matches(PREFIX).trim_end_matches('/').to_owned();
+    let path = req
+        .uri()
+        .path()
+        .trim_start_matches(PREFIX)
+        .trim_end_matches('/')
+        .to_owned();
     if path == "health" {
         return json_response(StatusCode::OK, &json!({ "ok": true }));
     }
     if !authorized(front, &req) {
-        return error(StatusCode::FORBIDDEN, "admin routes need `Authorization: Bearer <the store's secret key>`");
+        return error(
+            StatusCode::FORBIDDEN,
+            "admin routes need `Authorization: Bearer <the store's secret key>`",
+        );
     }
     let method = req.method().clone();
     match (method, path.as_str()) {
@@ -79,23 +90,44 @@ pub(crate) async fn handle(front: &FrontInner, req: Request<Body>) -> Response<B
             let ttl = match ttl {
                 None => 3600,
                 Some(Ok(secs)) => secs,
-                Some(Err(_)) => return error(StatusCode::BAD_REQUEST, "ttl_secs must be a whole number of seconds"),
+                Some(Err(_)) => {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        "ttl_secs must be a whole number of seconds",
+                    );
+                }
             };
             let credentials = front.keys.issue_temporary(Duration::from_secs(ttl));
             json_response(StatusCode::OK, &json!(credentials))
         }
-        _ => error(StatusCode::NOT_FOUND, format!("no admin route {} {}", req.method(), req.uri().path())),
+        _ => error(
+            StatusCode::NOT_FOUND,
+            format!("no admin route {} {}", req.method(), req.uri().path()),
+        ),
     }
 }
 
 async fn update_faults(front: &FrontInner, req: Request<Body>) -> Response<Body> {
-    let body = match http_body_util::Limited::new(req.into_body(), MAX_BODY).collect().await {
+    let body = match http_body_util::Limited::new(req.into_body(), MAX_BODY)
+        .collect()
+        .await
+    {
         Ok(body) => body.to_bytes(),
-        Err(e) => return error(StatusCode::BAD_REQUEST, format!("cannot read the body: {e}")),
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("cannot read the body: {e}"),
+            );
+        }
     };
     let patch: Value = match serde_json::from_slice(&body) {
         Ok(Value::Object(map)) => Value::Object(map),
-        Ok(_) => return error(StatusCode::BAD_REQUEST, "the body must be a JSON object of fault fields"),
+        Ok(_) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "the body must be a JSON object of fault fields",
+            );
+        }
         Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid JSON: {e}")),
     };
     let mut current = json!(front.faults.get());

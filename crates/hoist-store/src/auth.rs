@@ -18,7 +18,9 @@ use time::OffsetDateTime;
 use time::macros::format_description;
 
 use crate::config::{ALNUM_TOKEN, Credentials, random_token};
-use crate::errors::{ErrorAnswer, MSG_EXPIRED_TOKEN, MSG_EXPIRES_WEEK, MSG_SIGV2, MSG_SKEW, s3_error};
+use crate::errors::{
+    ErrorAnswer, MSG_EXPIRED_TOKEN, MSG_EXPIRES_WEEK, MSG_SIGV2, MSG_SKEW, s3_error,
+};
 use crate::faults::Clock;
 
 /// Longest presigned URL lifetime, one week.
@@ -59,7 +61,11 @@ pub(crate) struct KeyRing {
 
 impl KeyRing {
     pub fn new(static_credentials: Credentials, clock: Clock) -> Self {
-        Self { static_credentials, temporary: Arc::default(), clock }
+        Self {
+            static_credentials,
+            temporary: Arc::default(),
+            clock,
+        }
     }
 
     pub fn static_credentials(&self) -> &Credentials {
@@ -67,17 +73,28 @@ impl KeyRing {
     }
 
     fn temporary(&self) -> std::sync::MutexGuard<'_, HashMap<String, Temporary>> {
-        self.temporary.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.temporary
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Issues credentials that work until `ttl` from now (store clock), then get ExpiredToken.
     pub fn issue_temporary(&self, ttl: Duration) -> TemporaryCredentials {
-        let access_key_id = format!("ASIA{}", random_token(16, b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"));
+        let access_key_id = format!(
+            "ASIA{}",
+            random_token(16, b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+        );
         let secret = random_token(40, ALNUM_TOKEN);
         let token = random_token(160, ALNUM_TOKEN);
         let expires_at = self.clock.now() + ttl;
-        self.temporary()
-            .insert(access_key_id.clone(), Temporary { secret: secret.clone(), token: token.clone(), expires_at });
+        self.temporary().insert(
+            access_key_id.clone(),
+            Temporary {
+                secret: secret.clone(),
+                token: token.clone(),
+                expires_at,
+            },
+        );
         TemporaryCredentials {
             access_key_id,
             secret_access_key: secret,
@@ -89,10 +106,16 @@ impl KeyRing {
 
     /// Refuses requests with expired or mismatched temporary credentials.
     fn check_token(&self, access_key: &str, token: Option<&str>) -> Result<(), ErrorAnswer> {
-        let Some(temp) = self.temporary().get(access_key).cloned() else { return Ok(()) };
+        let Some(temp) = self.temporary().get(access_key).cloned() else {
+            return Ok(());
+        };
         if self.clock.now() >= temp.expires_at {
-            return Err(ErrorAnswer::new(StatusCode::BAD_REQUEST, "ExpiredToken", MSG_EXPIRED_TOKEN)
-                .extra("Token-0", token.unwrap_or_default()));
+            return Err(ErrorAnswer::new(
+                StatusCode::BAD_REQUEST,
+                "ExpiredToken",
+                MSG_EXPIRED_TOKEN,
+            )
+            .extra("Token-0", token.unwrap_or_default()));
         }
         if token != Some(temp.token.as_str()) {
             return Err(ErrorAnswer::new(
@@ -109,7 +132,9 @@ impl KeyRing {
 impl s3s::auth::S3Auth for KeyRing {
     async fn get_secret_key(&self, access_key: &str) -> s3s::S3Result<SecretKey> {
         if access_key == self.static_credentials.access_key_id {
-            return Ok(SecretKey::from(self.static_credentials.secret_access_key.clone()));
+            return Ok(SecretKey::from(
+                self.static_credentials.secret_access_key.clone(),
+            ));
         }
         if let Some(temp) = self.temporary().get(access_key) {
             return Ok(SecretKey::from(temp.secret.clone()));
@@ -125,20 +150,27 @@ impl s3s::auth::S3Auth for KeyRing {
 /// `2013-05-24T00:20:00Z`, the form S3 uses in error extras.
 pub(crate) fn iso8601(time: OffsetDateTime) -> String {
     let format = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
-    time.to_offset(time::UtcOffset::UTC).format(&format).unwrap_or_default()
+    time.to_offset(time::UtcOffset::UTC)
+        .format(&format)
+        .unwrap_or_default()
 }
 
 /// Parses `20130524T000000Z`.
 fn parse_amz_date(text: &str) -> Option<OffsetDateTime> {
     let format = format_description!("[year][month][day]T[hour][minute][second]Z");
-    time::PrimitiveDateTime::parse(text, &format).ok().map(time::PrimitiveDateTime::assume_utc)
+    time::PrimitiveDateTime::parse(text, &format)
+        .ok()
+        .map(time::PrimitiveDateTime::assume_utc)
 }
 
 /// Parses an HTTP `Date` header (`Fri, 24 May 2013 00:00:00 GMT`).
 fn parse_http_date(text: &str) -> Option<OffsetDateTime> {
-    let format =
-        format_description!("[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT");
-    time::PrimitiveDateTime::parse(text, &format).ok().map(time::PrimitiveDateTime::assume_utc)
+    let format = format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    time::PrimitiveDateTime::parse(text, &format)
+        .ok()
+        .map(time::PrimitiveDateTime::assume_utc)
 }
 
 fn query_pairs(uri: &Uri) -> Vec<(String, String)> {
@@ -175,7 +207,10 @@ pub(crate) fn percent_decode(text: &str) -> String {
 }
 
 fn query_get<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    pairs.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    pairs
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
 }
 
 /// The access key named in a SigV4 `Credential=` / `X-Amz-Credential`.
@@ -188,23 +223,40 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 fn query_error(message: &str) -> ErrorAnswer {
-    ErrorAnswer::new(StatusCode::BAD_REQUEST, "AuthorizationQueryParametersError", message)
+    ErrorAnswer::new(
+        StatusCode::BAD_REQUEST,
+        "AuthorizationQueryParametersError",
+        message,
+    )
 }
 
 /// The checks S3 makes before the signature: SigV2 refused, anonymous refused, presigned
 /// lifetime and validity window, header-signed clock skew, temporary credentials' expiry.
-pub(crate) fn precheck(method: &Method, uri: &Uri, headers: &HeaderMap, now: SystemTime, keys: &KeyRing) -> Result<(), ErrorAnswer> {
+pub(crate) fn precheck(
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    now: SystemTime,
+    keys: &KeyRing,
+) -> Result<(), ErrorAnswer> {
     let now_t = OffsetDateTime::from(now);
     let query = query_pairs(uri);
     let authorization = header(headers, "authorization");
 
     let sigv2_header = authorization.is_some_and(|a| a.starts_with("AWS "));
-    let sigv2_query = query_get(&query, "Signature").is_some() || query_get(&query, "AWSAccessKeyId").is_some();
+    let sigv2_query =
+        query_get(&query, "Signature").is_some() || query_get(&query, "AWSAccessKeyId").is_some();
     if sigv2_header || (sigv2_query && query_get(&query, "X-Amz-Signature").is_none()) {
-        return Err(ErrorAnswer::new(StatusCode::BAD_REQUEST, "InvalidRequest", MSG_SIGV2));
+        return Err(ErrorAnswer::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequest",
+            MSG_SIGV2,
+        ));
     }
 
-    if query_get(&query, "X-Amz-Algorithm").is_some() || query_get(&query, "X-Amz-Signature").is_some() {
+    if query_get(&query, "X-Amz-Algorithm").is_some()
+        || query_get(&query, "X-Amz-Signature").is_some()
+    {
         return precheck_presigned(&query, now_t, keys);
     }
 
@@ -218,31 +270,52 @@ pub(crate) fn precheck(method: &Method, uri: &Uri, headers: &HeaderMap, now: Sys
         if let (Some(sent), Some(request_time)) = (sent, request_time) {
             let skew = (now_t - request_time).unsigned_abs();
             if skew > MAX_SKEW {
-                return Err(ErrorAnswer::new(StatusCode::FORBIDDEN, "RequestTimeTooSkewed", MSG_SKEW)
-                    .extra("RequestTime", sent)
-                    .extra("ServerTime", iso8601(now_t))
-                    .extra("MaxAllowedSkewMilliseconds", MAX_SKEW.as_millis().to_string()));
+                return Err(ErrorAnswer::new(
+                    StatusCode::FORBIDDEN,
+                    "RequestTimeTooSkewed",
+                    MSG_SKEW,
+                )
+                .extra("RequestTime", sent)
+                .extra("ServerTime", iso8601(now_t))
+                .extra(
+                    "MaxAllowedSkewMilliseconds",
+                    MAX_SKEW.as_millis().to_string(),
+                ));
             }
         }
-        return keys.check_token(access_key_of(credential), header(headers, "x-amz-security-token"));
+        return keys.check_token(
+            access_key_of(credential),
+            header(headers, "x-amz-security-token"),
+        );
     }
 
     let is_form_post = method == Method::POST
-        && header(headers, "content-type").is_some_and(|c| c.to_ascii_lowercase().starts_with("multipart/form-data"));
+        && header(headers, "content-type")
+            .is_some_and(|c| c.to_ascii_lowercase().starts_with("multipart/form-data"));
     if is_form_post {
         // Browser POST uploads carry their signature in the form; s3s checks it.
         return Ok(());
     }
-    Err(ErrorAnswer::new(StatusCode::FORBIDDEN, "AccessDenied", "Access Denied"))
+    Err(ErrorAnswer::new(
+        StatusCode::FORBIDDEN,
+        "AccessDenied",
+        "Access Denied",
+    ))
 }
 
-fn precheck_presigned(query: &[(String, String)], now: OffsetDateTime, keys: &KeyRing) -> Result<(), ErrorAnswer> {
+fn precheck_presigned(
+    query: &[(String, String)],
+    now: OffsetDateTime,
+    keys: &KeyRing,
+) -> Result<(), ErrorAnswer> {
     let date_text = query_get(query, "X-Amz-Date").unwrap_or_default();
     let expires_text = query_get(query, "X-Amz-Expires").unwrap_or_default();
     let date = parse_amz_date(date_text).ok_or_else(|| {
         query_error("X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"")
     })?;
-    let expires: i64 = expires_text.parse().map_err(|_| query_error("X-Amz-Expires should be a number"))?;
+    let expires: i64 = expires_text
+        .parse()
+        .map_err(|_| query_error("X-Amz-Expires should be a number"))?;
     if expires < 0 {
         return Err(query_error("X-Amz-Expires must be non-negative"));
     }
@@ -251,19 +324,28 @@ fn precheck_presigned(query: &[(String, String)], now: OffsetDateTime, keys: &Ke
     }
     let expiry = date + time::Duration::seconds(expires);
     if date - now > time::Duration::try_from(MAX_SKEW).unwrap_or(time::Duration::ZERO) {
-        return Err(ErrorAnswer::new(StatusCode::FORBIDDEN, "AccessDenied", "Request is not yet valid")
-            .extra("X-Amz-Date", date_text)
-            .extra("Expires", iso8601(expiry))
-            .extra("ServerTime", iso8601(now)));
+        return Err(ErrorAnswer::new(
+            StatusCode::FORBIDDEN,
+            "AccessDenied",
+            "Request is not yet valid",
+        )
+        .extra("X-Amz-Date", date_text)
+        .extra("Expires", iso8601(expiry))
+        .extra("ServerTime", iso8601(now)));
     }
     if now > expiry {
-        return Err(ErrorAnswer::new(StatusCode::FORBIDDEN, "AccessDenied", "Request has expired")
-            .extra("X-Amz-Expires", expires_text)
-            .extra("Expires", iso8601(expiry))
-            .extra("ServerTime", iso8601(now)));
+        return Err(
+            ErrorAnswer::new(StatusCode::FORBIDDEN, "AccessDenied", "Request has expired")
+                .extra("X-Amz-Expires", expires_text)
+                .extra("Expires", iso8601(expiry))
+                .extra("ServerTime", iso8601(now)),
+        );
     }
     let credential = query_get(query, "X-Amz-Credential").unwrap_or_default();
-    keys.check_token(access_key_of(credential), query_get(query, "X-Amz-Security-Token"))
+    keys.check_token(
+        access_key_of(credential),
+        query_get(query, "X-Amz-Security-Token"),
+    )
 }
 
 #[cfg(test)]
@@ -272,7 +354,10 @@ mod tests {
     use crate::faults::FaultControl;
 
     fn keys() -> KeyRing {
-        KeyRing::new(Credentials::new("AKID", "secret"), FaultControl::default().clock())
+        KeyRing::new(
+            Credentials::new("AKID", "secret"),
+            FaultControl::default().clock(),
+        )
     }
 
     fn at(text: &str) -> SystemTime {
@@ -286,14 +371,43 @@ mod tests {
     #[test]
     fn presigned_windows() {
         let uri = presigned("20260101T000000Z", "300");
-        let ok = precheck(&Method::GET, &uri, &HeaderMap::new(), at("20260101T000459Z"), &keys());
+        let ok = precheck(
+            &Method::GET,
+            &uri,
+            &HeaderMap::new(),
+            at("20260101T000459Z"),
+            &keys(),
+        );
         assert!(ok.is_ok());
-        let late = precheck(&Method::GET, &uri, &HeaderMap::new(), at("20260101T000501Z"), &keys()).unwrap_err();
+        let late = precheck(
+            &Method::GET,
+            &uri,
+            &HeaderMap::new(),
+            at("20260101T000501Z"),
+            &keys(),
+        )
+        .unwrap_err();
         assert_eq!(late.message.as_deref(), Some("Request has expired"));
-        assert_eq!(late.extras[1], ("Expires".to_owned(), "2026-01-01T00:05:00Z".to_owned()));
-        let early = precheck(&Method::GET, &uri, &HeaderMap::new(), at("20251231T230000Z"), &keys()).unwrap_err();
+        assert_eq!(
+            late.extras[1],
+            ("Expires".to_owned(), "2026-01-01T00:05:00Z".to_owned())
+        );
+        let early = precheck(
+            &Method::GET,
+            &uri,
+            &HeaderMap::new(),
+            at("20251231T230000Z"),
+            &keys(),
+        )
+        .unwrap_err();
         assert_eq!(early.message.as_deref(), Some("Request is not yet valid"));
-        let week = precheck(&Method::GET, &presigned("20260101T000000Z", "604801"), &HeaderMap::new(), at("20260101T000000Z"), &keys());
+        let week = precheck(
+            &Method::GET,
+            &presigned("20260101T000000Z", "604801"),
+            &HeaderMap::new(),
+            at("20260101T000000Z"),
+            &keys(),
+        );
         assert_eq!(week.unwrap_err().code, "AuthorizationQueryParametersError");
     }
 
@@ -301,20 +415,54 @@ mod tests {
     fn sigv2_and_anonymous() {
         let mut headers = HeaderMap::new();
         let uri: Uri = "/b/k".parse().unwrap();
-        assert_eq!(precheck(&Method::GET, &uri, &headers, SystemTime::now(), &keys()).unwrap_err().code, "AccessDenied");
+        assert_eq!(
+            precheck(&Method::GET, &uri, &headers, SystemTime::now(), &keys())
+                .unwrap_err()
+                .code,
+            "AccessDenied"
+        );
         headers.insert("authorization", "AWS AKID:c2lnbmF0dXJl".parse().unwrap());
-        assert_eq!(precheck(&Method::GET, &uri, &headers, SystemTime::now(), &keys()).unwrap_err().code, "InvalidRequest");
-        let v2: Uri = "/b/k?AWSAccessKeyId=AKID&Expires=1&Signature=x".parse().unwrap();
-        assert_eq!(precheck(&Method::GET, &v2, &HeaderMap::new(), SystemTime::now(), &keys()).unwrap_err().code, "InvalidRequest");
+        assert_eq!(
+            precheck(&Method::GET, &uri, &headers, SystemTime::now(), &keys())
+                .unwrap_err()
+                .code,
+            "InvalidRequest"
+        );
+        let v2: Uri = "/b/k?AWSAccessKeyId=AKID&Expires=1&Signature=x"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            precheck(
+                &Method::GET,
+                &v2,
+                &HeaderMap::new(),
+                SystemTime::now(),
+                &keys()
+            )
+            .unwrap_err()
+            .code,
+            "InvalidRequest"
+        );
     }
 
     #[test]
     fn temporary_credentials_expire() {
         let keys = keys();
         let temp = keys.issue_temporary(Duration::from_secs(60));
-        assert!(keys.check_token(&temp.access_key_id, Some(&temp.session_token)).is_ok());
-        assert!(keys.check_token(&temp.access_key_id, Some("wrong")).is_err());
+        assert!(
+            keys.check_token(&temp.access_key_id, Some(&temp.session_token))
+                .is_ok()
+        );
+        assert!(
+            keys.check_token(&temp.access_key_id, Some("wrong"))
+                .is_err()
+        );
         let expired = keys.issue_temporary(Duration::ZERO);
-        assert_eq!(keys.check_token(&expired.access_key_id, Some(&expired.session_token)).unwrap_err().code, "ExpiredToken");
+        assert_eq!(
+            keys.check_token(&expired.access_key_id, Some(&expired.session_token))
+                .unwrap_err()
+                .code,
+            "ExpiredToken"
+        );
     }
 }

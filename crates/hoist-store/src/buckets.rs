@@ -9,10 +9,17 @@ use crate::errors::s3_error;
 use crate::lifecycle::LifecycleRule;
 use crate::storage::{Storage, from_ms};
 
-pub(crate) fn create_bucket(storage: &Storage, req: S3Request<CreateBucketInput>) -> S3Result<S3Response<CreateBucketOutput>> {
+pub(crate) fn create_bucket(
+    storage: &Storage,
+    req: S3Request<CreateBucketInput>,
+) -> S3Result<S3Response<CreateBucketOutput>> {
     let name = req.input.bucket;
     if !crate::fs::safe_bucket(&name) {
-        return Err(s3_error(S3ErrorCode::InvalidBucketName, "The specified bucket is not valid.", &vec![("BucketName", name)]));
+        return Err(s3_error(
+            S3ErrorCode::InvalidBucketName,
+            "The specified bucket is not valid.",
+            &vec![("BucketName", name)],
+        ));
     }
     if !storage.create_bucket(&name).map_err(internal)? {
         return Err(s3_error(
@@ -21,12 +28,22 @@ pub(crate) fn create_bucket(storage: &Storage, req: S3Request<CreateBucketInput>
             &vec![("BucketName", name)],
         ));
     }
-    Ok(S3Response::new(CreateBucketOutput { location: Some(format!("/{name}")), ..Default::default() }))
+    Ok(S3Response::new(CreateBucketOutput {
+        location: Some(format!("/{name}")),
+    }))
 }
 
-pub(crate) fn head_bucket(storage: &Storage, req: &S3Request<HeadBucketInput>) -> S3Result<S3Response<HeadBucketOutput>> {
-    storage.bucket_meta(&req.input.bucket).ok_or_else(|| no_such_bucket(&req.input.bucket))?;
-    Ok(S3Response::new(HeadBucketOutput { bucket_region: Some(storage.region.clone()), ..Default::default() }))
+pub(crate) fn head_bucket(
+    storage: &Storage,
+    req: &S3Request<HeadBucketInput>,
+) -> S3Result<S3Response<HeadBucketOutput>> {
+    storage
+        .bucket_meta(&req.input.bucket)
+        .ok_or_else(|| no_such_bucket(&req.input.bucket))?;
+    Ok(S3Response::new(HeadBucketOutput {
+        bucket_region: Some(storage.region.clone()),
+        ..Default::default()
+    }))
 }
 
 pub(crate) fn list_buckets(storage: &Storage) -> S3Response<ListBucketsOutput> {
@@ -43,16 +60,26 @@ pub(crate) fn list_buckets(storage: &Storage) -> S3Response<ListBucketsOutput> {
         .collect();
     S3Response::new(ListBucketsOutput {
         buckets: Some(buckets),
-        owner: Some(Owner { display_name: Some("hoist".into()), id: Some("hoist".into()) }),
+        owner: Some(Owner {
+            display_name: Some("hoist".into()),
+            id: Some("hoist".into()),
+        }),
         ..Default::default()
     })
 }
 
-pub(crate) async fn delete_bucket(storage: &Storage, name: &str) -> S3Result<S3Response<DeleteBucketOutput>> {
+pub(crate) async fn delete_bucket(
+    storage: &Storage,
+    name: &str,
+) -> S3Result<S3Response<DeleteBucketOutput>> {
     let _commit = storage.commit.lock().await;
     let uploads: Vec<String> = {
         let state = storage.state();
-        let bucket = state.buckets.get(name).filter(|b| b.meta.is_some()).ok_or_else(|| no_such_bucket(name))?;
+        let bucket = state
+            .buckets
+            .get(name)
+            .filter(|b| b.meta.is_some())
+            .ok_or_else(|| no_such_bucket(name))?;
         if !bucket.objects.is_empty() {
             return Err(s3_error(
                 S3ErrorCode::BucketNotEmpty,
@@ -60,7 +87,12 @@ pub(crate) async fn delete_bucket(storage: &Storage, name: &str) -> S3Result<S3R
                 &vec![("BucketName", name.to_owned())],
             ));
         }
-        state.uploads.values().filter(|u| u.meta.bucket == name).map(|u| u.meta.id.clone()).collect()
+        state
+            .uploads
+            .values()
+            .filter(|u| u.meta.bucket == name)
+            .map(|u| u.meta.id.clone())
+            .collect()
     };
     for id in uploads {
         let _ = crate::multipart::remove_upload_locked(storage, &id).await;
@@ -68,22 +100,44 @@ pub(crate) async fn delete_bucket(storage: &Storage, name: &str) -> S3Result<S3R
     // Renaming away first makes the removal atomic from the store's point of view.
     let trash = storage.layout.temp_file();
     let bucket_dir = storage.layout.bucket(name);
-    tokio::fs::rename(&bucket_dir, &trash).await.map_err(internal)?;
+    tokio::fs::rename(&bucket_dir, &trash)
+        .await
+        .map_err(internal)?;
     storage.state().buckets.remove(name);
     let _ = tokio::fs::remove_dir_all(&trash).await;
-    Ok(S3Response::with_status(DeleteBucketOutput {}, http::StatusCode::NO_CONTENT))
+    Ok(S3Response::with_status(
+        DeleteBucketOutput {},
+        http::StatusCode::NO_CONTENT,
+    ))
 }
 
-pub(crate) fn get_bucket_location(storage: &Storage, bucket: &str) -> S3Result<S3Response<GetBucketLocationOutput>> {
-    storage.bucket_meta(bucket).ok_or_else(|| no_such_bucket(bucket))?;
+pub(crate) fn get_bucket_location(
+    storage: &Storage,
+    bucket: &str,
+) -> S3Result<S3Response<GetBucketLocationOutput>> {
+    storage
+        .bucket_meta(bucket)
+        .ok_or_else(|| no_such_bucket(bucket))?;
     // us-east-1 answers an empty LocationConstraint, as S3 does.
-    let constraint = (storage.region != "us-east-1").then(|| BucketLocationConstraint::from(storage.region.clone()));
-    Ok(S3Response::new(GetBucketLocationOutput { location_constraint: constraint }))
+    let constraint = (storage.region != "us-east-1")
+        .then(|| BucketLocationConstraint::from(storage.region.clone()));
+    Ok(S3Response::new(GetBucketLocationOutput {
+        location_constraint: constraint,
+    }))
 }
 
-pub(crate) fn put_bucket_cors(storage: &Storage, req: S3Request<PutBucketCorsInput>) -> S3Result<S3Response<PutBucketCorsOutput>> {
+pub(crate) fn put_bucket_cors(
+    storage: &Storage,
+    req: S3Request<PutBucketCorsInput>,
+) -> S3Result<S3Response<PutBucketCorsOutput>> {
     let bucket = req.input.bucket;
-    let rules: Vec<CorsRule> = req.input.cors_configuration.cors_rules.into_iter().map(CorsRule::from_dto).collect();
+    let rules: Vec<CorsRule> = req
+        .input
+        .cors_configuration
+        .cors_rules
+        .into_iter()
+        .map(CorsRule::from_dto)
+        .collect();
     cors::validate(&rules).map_err(|why| s3_error(S3ErrorCode::InvalidRequest, &why, &vec![]))?;
     storage
         .update_bucket(&bucket, |meta| meta.cors = Some(rules))
@@ -92,8 +146,13 @@ pub(crate) fn put_bucket_cors(storage: &Storage, req: S3Request<PutBucketCorsInp
     Ok(S3Response::new(PutBucketCorsOutput {}))
 }
 
-pub(crate) fn get_bucket_cors(storage: &Storage, bucket: &str) -> S3Result<S3Response<GetBucketCorsOutput>> {
-    let meta = storage.bucket_meta(bucket).ok_or_else(|| no_such_bucket(bucket))?;
+pub(crate) fn get_bucket_cors(
+    storage: &Storage,
+    bucket: &str,
+) -> S3Result<S3Response<GetBucketCorsOutput>> {
+    let meta = storage
+        .bucket_meta(bucket)
+        .ok_or_else(|| no_such_bucket(bucket))?;
     let Some(rules) = meta.cors else {
         return Err(s3_error(
             S3ErrorCode::NoSuchCORSConfiguration,
@@ -101,12 +160,23 @@ pub(crate) fn get_bucket_cors(storage: &Storage, bucket: &str) -> S3Result<S3Res
             &vec![("BucketName", bucket.to_owned())],
         ));
     };
-    Ok(S3Response::new(GetBucketCorsOutput { cors_rules: Some(rules.iter().map(CorsRule::to_dto).collect()) }))
+    Ok(S3Response::new(GetBucketCorsOutput {
+        cors_rules: Some(rules.iter().map(CorsRule::to_dto).collect()),
+    }))
 }
 
-pub(crate) fn delete_bucket_cors(storage: &Storage, bucket: &str) -> S3Result<S3Response<DeleteBucketCorsOutput>> {
-    storage.update_bucket(bucket, |meta| meta.cors = None).map_err(internal)?.ok_or_else(|| no_such_bucket(bucket))?;
-    Ok(S3Response::with_status(DeleteBucketCorsOutput {}, http::StatusCode::NO_CONTENT))
+pub(crate) fn delete_bucket_cors(
+    storage: &Storage,
+    bucket: &str,
+) -> S3Result<S3Response<DeleteBucketCorsOutput>> {
+    storage
+        .update_bucket(bucket, |meta| meta.cors = None)
+        .map_err(internal)?
+        .ok_or_else(|| no_such_bucket(bucket))?;
+    Ok(S3Response::with_status(
+        DeleteBucketCorsOutput {},
+        http::StatusCode::NO_CONTENT,
+    ))
 }
 
 pub(crate) fn put_lifecycle(
@@ -120,20 +190,38 @@ pub(crate) fn put_lifecycle(
         .map(|c| c.rules.into_iter().map(LifecycleRule::from_dto).collect())
         .unwrap_or_default();
     if rules.is_empty() {
-        return Err(s3_error(S3ErrorCode::MalformedXML, "The XML you provided was not well-formed or did not validate against our published schema", &vec![]));
+        return Err(s3_error(
+            S3ErrorCode::MalformedXML,
+            "The XML you provided was not well-formed or did not validate against our published schema",
+            &vec![],
+        ));
     }
-    if rules.iter().any(|r| r.abort_incomplete_days.is_some_and(|d| d < 1)) {
-        return Err(s3_error(S3ErrorCode::InvalidArgument, "'DaysAfterInitiation' for AbortIncompleteMultipartUpload action must be a positive integer", &vec![]));
+    if rules
+        .iter()
+        .any(|r| r.abort_incomplete_days.is_some_and(|d| d < 1))
+    {
+        return Err(s3_error(
+            S3ErrorCode::InvalidArgument,
+            "'DaysAfterInitiation' for AbortIncompleteMultipartUpload action must be a positive integer",
+            &vec![],
+        ));
     }
     storage
         .update_bucket(&bucket, |meta| meta.lifecycle = Some(rules))
         .map_err(internal)?
         .ok_or_else(|| no_such_bucket(&bucket))?;
-    Ok(S3Response::new(PutBucketLifecycleConfigurationOutput::default()))
+    Ok(S3Response::new(
+        PutBucketLifecycleConfigurationOutput::default(),
+    ))
 }
 
-pub(crate) fn get_lifecycle(storage: &Storage, bucket: &str) -> S3Result<S3Response<GetBucketLifecycleConfigurationOutput>> {
-    let meta = storage.bucket_meta(bucket).ok_or_else(|| no_such_bucket(bucket))?;
+pub(crate) fn get_lifecycle(
+    storage: &Storage,
+    bucket: &str,
+) -> S3Result<S3Response<GetBucketLifecycleConfigurationOutput>> {
+    let meta = storage
+        .bucket_meta(bucket)
+        .ok_or_else(|| no_such_bucket(bucket))?;
     let Some(rules) = meta.lifecycle else {
         return Err(s3_error(
             S3ErrorCode::NoSuchLifecycleConfiguration,
@@ -147,7 +235,16 @@ pub(crate) fn get_lifecycle(storage: &Storage, bucket: &str) -> S3Result<S3Respo
     }))
 }
 
-pub(crate) fn delete_lifecycle(storage: &Storage, bucket: &str) -> S3Result<S3Response<DeleteBucketLifecycleOutput>> {
-    storage.update_bucket(bucket, |meta| meta.lifecycle = None).map_err(internal)?.ok_or_else(|| no_such_bucket(bucket))?;
-    Ok(S3Response::with_status(DeleteBucketLifecycleOutput {}, http::StatusCode::NO_CONTENT))
+pub(crate) fn delete_lifecycle(
+    storage: &Storage,
+    bucket: &str,
+) -> S3Result<S3Response<DeleteBucketLifecycleOutput>> {
+    storage
+        .update_bucket(bucket, |meta| meta.lifecycle = None)
+        .map_err(internal)?
+        .ok_or_else(|| no_such_bucket(bucket))?;
+    Ok(S3Response::with_status(
+        DeleteBucketLifecycleOutput {},
+        http::StatusCode::NO_CONTENT,
+    ))
 }

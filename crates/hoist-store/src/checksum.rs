@@ -42,7 +42,13 @@ impl ChecksumType {
 }
 
 impl ChecksumAlgorithm {
-    pub const ALL: [Self; 5] = [Self::Crc32, Self::Crc32c, Self::Crc64Nvme, Self::Sha1, Self::Sha256];
+    pub const ALL: [Self; 5] = [
+        Self::Crc32,
+        Self::Crc32c,
+        Self::Crc64Nvme,
+        Self::Sha1,
+        Self::Sha256,
+    ];
 
     /// Parses `CRC32`, `crc32c`, `CRC64NVME`, `SHA1`, `SHA256`.
     pub fn parse(text: &str) -> Option<Self> {
@@ -93,7 +99,11 @@ impl ChecksumAlgorithm {
 
     /// The type S3 picks when an upload names an algorithm but no type.
     pub fn default_type(self) -> ChecksumType {
-        if self == Self::Crc64Nvme { ChecksumType::FullObject } else { ChecksumType::Composite }
+        if self == Self::Crc64Nvme {
+            ChecksumType::FullObject
+        } else {
+            ChecksumType::Composite
+        }
     }
 
     fn width(self) -> usize {
@@ -125,7 +135,10 @@ impl StreamHasher {
         match algorithm {
             ChecksumAlgorithm::Sha1 => Self::Sha1(sha1::Sha1::new()),
             ChecksumAlgorithm::Sha256 => Self::Sha256(sha2::Sha256::new()),
-            crc => Self::Crc(crc, crc_fast::Digest::new(crc.crc().expect("a CRC algorithm"))),
+            crc => Self::Crc(
+                crc,
+                crc_fast::Digest::new(crc.crc().expect("a CRC algorithm")),
+            ),
         }
     }
 
@@ -173,7 +186,10 @@ pub(crate) fn composite(algorithm: ChecksumAlgorithm, parts: &[Vec<u8>]) -> Stri
 }
 
 /// FULL_OBJECT: the CRC of the whole object, combined from the parts' CRCs and sizes.
-pub(crate) fn full_object(algorithm: ChecksumAlgorithm, parts: &[(Vec<u8>, u64)]) -> Option<String> {
+pub(crate) fn full_object(
+    algorithm: ChecksumAlgorithm,
+    parts: &[(Vec<u8>, u64)],
+) -> Option<String> {
     let crc = algorithm.crc()?;
     let mut iter = parts.iter();
     let (first, _) = iter.next()?;
@@ -190,7 +206,11 @@ pub(crate) fn multipart_etag(part_md5s: &[[u8; 16]]) -> String {
     for part in part_md5s {
         md5.update(part);
     }
-    format!("\"{}-{}\"", crate::fs::hex(&md5.finalize()), part_md5s.len())
+    format!(
+        "\"{}-{}\"",
+        crate::fs::hex(&md5.finalize()),
+        part_md5s.len()
+    )
 }
 
 /// Parses a hex ETag (quotes optional) back to its md5 bytes.
@@ -216,15 +236,24 @@ mod tests {
             etag_md5("bce6bf66aeb76c7040fdd5f4eccb78e6").unwrap(),
             etag_md5("\"8165449fc15bbf43d3b674595cbcc406\"").unwrap(),
         ];
-        assert_eq!(multipart_etag(&parts), "\"f77dc0eecdebcd774a2a22cb393ad2ff-2\"");
+        assert_eq!(
+            multipart_etag(&parts),
+            "\"f77dc0eecdebcd774a2a22cb393ad2ff-2\""
+        );
     }
 
     #[test]
     fn known_check_values() {
         // The standard CRC check input "123456789".
         let input = b"123456789";
-        assert_eq!(crc_value(&ChecksumAlgorithm::Crc32.digest(input)), 0xcbf4_3926);
-        assert_eq!(crc_value(&ChecksumAlgorithm::Crc32c.digest(input)), 0xe306_9283);
+        assert_eq!(
+            crc_value(&ChecksumAlgorithm::Crc32.digest(input)),
+            0xcbf4_3926
+        );
+        assert_eq!(
+            crc_value(&ChecksumAlgorithm::Crc32c.digest(input)),
+            0xe306_9283
+        );
         assert_eq!(ChecksumAlgorithm::Crc64Nvme.digest(input).len(), 8);
         assert_eq!(
             encode(&ChecksumAlgorithm::Sha256.digest(b"")),
@@ -235,16 +264,29 @@ mod tests {
     #[test]
     fn full_object_equals_the_crc_of_the_whole() {
         let (a, b) = (b"hello ".as_slice(), b"multipart world".as_slice());
-        for algorithm in [ChecksumAlgorithm::Crc32, ChecksumAlgorithm::Crc32c, ChecksumAlgorithm::Crc64Nvme] {
-            let parts = vec![(algorithm.digest(a), a.len() as u64), (algorithm.digest(b), b.len() as u64)];
+        for algorithm in [
+            ChecksumAlgorithm::Crc32,
+            ChecksumAlgorithm::Crc32c,
+            ChecksumAlgorithm::Crc64Nvme,
+        ] {
+            let parts = vec![
+                (algorithm.digest(a), a.len() as u64),
+                (algorithm.digest(b), b.len() as u64),
+            ];
             let whole = [a, b].concat();
-            assert_eq!(full_object(algorithm, &parts).unwrap(), encode(&algorithm.digest(&whole)));
+            assert_eq!(
+                full_object(algorithm, &parts).unwrap(),
+                encode(&algorithm.digest(&whole))
+            );
         }
     }
 
     #[test]
     fn composite_has_part_count() {
-        let parts = vec![ChecksumAlgorithm::Sha256.digest(b"a"), ChecksumAlgorithm::Sha256.digest(b"b")];
+        let parts = vec![
+            ChecksumAlgorithm::Sha256.digest(b"a"),
+            ChecksumAlgorithm::Sha256.digest(b"b"),
+        ];
         assert!(composite(ChecksumAlgorithm::Sha256, &parts).ends_with("-2"));
     }
 }

@@ -26,29 +26,41 @@ pub struct Credentials {
 impl Credentials {
     /// Credentials from an access key id and a secret.
     pub fn new(access_key_id: impl Into<String>, secret_access_key: impl Into<String>) -> Self {
-        Self { access_key_id: access_key_id.into(), secret_access_key: secret_access_key.into() }
+        Self {
+            access_key_id: access_key_id.into(),
+            secret_access_key: secret_access_key.into(),
+        }
     }
 
     /// Fresh random credentials (20-character key id, 40-character secret).
     pub fn generate() -> Self {
-        Self { access_key_id: format!("HOIST{}", random_token(15, UPPER)), secret_access_key: random_token(40, ALNUM_TOKEN) }
+        Self {
+            access_key_id: format!("HOIST{}", random_token(15, UPPER)),
+            secret_access_key: random_token(40, ALNUM_TOKEN),
+        }
     }
 }
 
 impl std::fmt::Debug for Credentials {
     // The secret never reaches logs.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials").field("access_key_id", &self.access_key_id).finish_non_exhaustive()
+        f.debug_struct("Credentials")
+            .field("access_key_id", &self.access_key_id)
+            .finish_non_exhaustive()
     }
 }
 
 const UPPER: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-pub(crate) const ALNUM_TOKEN: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+pub(crate) const ALNUM_TOKEN: &[u8] =
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
 pub(crate) fn random_token(len: usize, alphabet: &[u8]) -> String {
     let mut bytes = vec![0u8; len];
     getrandom::fill(&mut bytes).expect("the operating system's random source failed");
-    bytes.iter().map(|b| alphabet[usize::from(*b) % alphabet.len()] as char).collect()
+    bytes
+        .iter()
+        .map(|b| alphabet[usize::from(*b) % alphabet.len()] as char)
+        .collect()
 }
 
 pub(crate) fn random_hex(len_bytes: usize) -> String {
@@ -153,9 +165,13 @@ impl StoreConfig {
 /// decimal for `KB`/`MB`/`GB`).
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (digits, unit) = text.split_at(split);
-    let number: u64 = digits.parse().map_err(|_| format!("not a size: {text:?}"))?;
+    let number: u64 = digits
+        .parse()
+        .map_err(|_| format!("not a size: {text:?}"))?;
     let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "k" | "kib" => 1 << 10,
@@ -168,7 +184,9 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         "tb" => 1_000_000_000_000,
         other => return Err(format!("unknown size unit {other:?} in {text:?}")),
     };
-    number.checked_mul(multiplier).ok_or_else(|| format!("size too large: {text:?}"))
+    number
+        .checked_mul(multiplier)
+        .ok_or_else(|| format!("size too large: {text:?}"))
 }
 
 #[cfg(test)]

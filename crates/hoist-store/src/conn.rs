@@ -74,7 +74,14 @@ impl FaultyIo {
                 16 * 1024 + extra
             })
         });
-        Self { inner, faults, cut_at, carried: 0, read_pace: Pace::default(), write_pace: Pace::default() }
+        Self {
+            inner,
+            faults,
+            cut_at,
+            carried: 0,
+            read_pace: Pace::default(),
+            write_pace: Pace::default(),
+        }
     }
 
     fn is_cut(&self) -> bool {
@@ -83,16 +90,25 @@ impl FaultyIo {
 
     /// How many more bytes may pass before the cut.
     fn room_before_cut(&self) -> usize {
-        self.cut_at.map_or(usize::MAX, |at| usize::try_from(at.saturating_sub(self.carried)).unwrap_or(usize::MAX))
+        self.cut_at.map_or(usize::MAX, |at| {
+            usize::try_from(at.saturating_sub(self.carried)).unwrap_or(usize::MAX)
+        })
     }
 }
 
 fn cut_error() -> io::Error {
-    io::Error::new(io::ErrorKind::ConnectionReset, "connection cut by fault injection")
+    io::Error::new(
+        io::ErrorKind::ConnectionReset,
+        "connection cut by fault injection",
+    )
 }
 
 impl AsyncRead for FaultyIo {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         let this = &mut *self;
         if this.is_cut() {
             return Poll::Ready(Err(cut_error()));
@@ -127,7 +143,11 @@ impl AsyncRead for FaultyIo {
 }
 
 impl AsyncWrite for FaultyIo {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
         if this.is_cut() {
             return Poll::Ready(Err(cut_error()));

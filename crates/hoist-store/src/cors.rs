@@ -36,23 +36,30 @@ impl CorsRule {
             id: self.id.clone(),
             allowed_origins: self.allowed_origins.clone(),
             allowed_methods: self.allowed_methods.clone(),
-            allowed_headers: (!self.allowed_headers.is_empty()).then(|| self.allowed_headers.clone()),
+            allowed_headers: (!self.allowed_headers.is_empty())
+                .then(|| self.allowed_headers.clone()),
             expose_headers: (!self.expose_headers.is_empty()).then(|| self.expose_headers.clone()),
             max_age_seconds: self.max_age_seconds,
         }
     }
 
     fn allows_origin(&self, origin: &str) -> bool {
-        self.allowed_origins.iter().any(|pattern| wildcard_match(pattern, origin))
+        self.allowed_origins
+            .iter()
+            .any(|pattern| wildcard_match(pattern, origin))
     }
 
     fn allows_method(&self, method: &str) -> bool {
-        self.allowed_methods.iter().any(|m| m.eq_ignore_ascii_case(method))
+        self.allowed_methods
+            .iter()
+            .any(|m| m.eq_ignore_ascii_case(method))
     }
 
     fn allows_header(&self, header: &str) -> bool {
         let header = header.to_ascii_lowercase();
-        self.allowed_headers.iter().any(|pattern| wildcard_match(&pattern.to_ascii_lowercase(), &header))
+        self.allowed_headers
+            .iter()
+            .any(|pattern| wildcard_match(&pattern.to_ascii_lowercase(), &header))
     }
 
     fn origin_is_any(&self) -> bool {
@@ -71,12 +78,16 @@ pub(crate) fn validate(rules: &[CorsRule]) -> Result<(), String> {
         }
         for method in &rule.allowed_methods {
             if !["GET", "PUT", "POST", "DELETE", "HEAD"].contains(&method.as_str()) {
-                return Err(format!("Found unsupported HTTP method in CORS config. Unsupported method is {method}"));
+                return Err(format!(
+                    "Found unsupported HTTP method in CORS config. Unsupported method is {method}"
+                ));
             }
         }
         for pattern in rule.allowed_origins.iter().chain(&rule.allowed_headers) {
             if pattern.matches('*').count() > 1 {
-                return Err(format!("AllowedOrigin/AllowedHeader \"{pattern}\" can not have more than one wildcard."));
+                return Err(format!(
+                    "AllowedOrigin/AllowedHeader \"{pattern}\" can not have more than one wildcard."
+                ));
             }
         }
     }
@@ -88,7 +99,9 @@ fn wildcard_match(pattern: &str, text: &str) -> bool {
     match pattern.split_once('*') {
         None => pattern == text,
         Some((prefix, suffix)) => {
-            text.len() >= prefix.len() + suffix.len() && text.starts_with(prefix) && text.ends_with(suffix)
+            text.len() >= prefix.len() + suffix.len()
+                && text.starts_with(prefix)
+                && text.ends_with(suffix)
         }
     }
 }
@@ -117,7 +130,11 @@ pub(crate) fn preflight(
         ));
     };
     let Some(method) = request_method else {
-        return Err(ErrorAnswer::new(StatusCode::BAD_REQUEST, "BadRequest", "Invalid Access-Control-Request-Method: null"));
+        return Err(ErrorAnswer::new(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "Invalid Access-Control-Request-Method: null",
+        ));
     };
     let requested: Vec<String> = request_headers
         .unwrap_or("")
@@ -126,27 +143,47 @@ pub(crate) fn preflight(
         .filter(|h| !h.is_empty())
         .collect();
     let rule = rules.unwrap_or_default().iter().find(|rule| {
-        rule.allows_origin(origin) && rule.allows_method(method) && requested.iter().all(|h| rule.allows_header(h))
+        rule.allows_origin(origin)
+            && rule.allows_method(method)
+            && requested.iter().all(|h| rule.allows_header(h))
     });
     let Some(rule) = rule else {
-        return Err(ErrorAnswer::new(StatusCode::FORBIDDEN, "AccessForbidden", MSG_CORS)
-            .extra("Method", method)
-            .extra("ResourceType", if is_object { "OBJECT" } else { "BUCKET" }));
+        return Err(
+            ErrorAnswer::new(StatusCode::FORBIDDEN, "AccessForbidden", MSG_CORS)
+                .extra("Method", method)
+                .extra("ResourceType", if is_object { "OBJECT" } else { "BUCKET" }),
+        );
     };
     let mut headers = HeaderMap::new();
     allow(&mut headers, rule, origin);
     if !requested.is_empty() {
-        set(&mut headers, "access-control-allow-headers", &requested.join(", "));
+        set(
+            &mut headers,
+            "access-control-allow-headers",
+            &requested.join(", "),
+        );
     }
     Ok(headers)
 }
 
 fn allow(headers: &mut HeaderMap, rule: &CorsRule, origin: &str) {
     let any = rule.origin_is_any();
-    set(headers, "access-control-allow-origin", if any { "*" } else { origin });
-    set(headers, "access-control-allow-methods", &rule.allowed_methods.join(", "));
+    set(
+        headers,
+        "access-control-allow-origin",
+        if any { "*" } else { origin },
+    );
+    set(
+        headers,
+        "access-control-allow-methods",
+        &rule.allowed_methods.join(", "),
+    );
     if !rule.expose_headers.is_empty() {
-        set(headers, "access-control-expose-headers", &rule.expose_headers.join(", "));
+        set(
+            headers,
+            "access-control-expose-headers",
+            &rule.expose_headers.join(", "),
+        );
     }
     if let Some(age) = rule.max_age_seconds {
         set(headers, "access-control-max-age", &age.to_string());
@@ -161,7 +198,10 @@ fn allow(headers: &mut HeaderMap, rule: &CorsRule, origin: &str) {
 /// matches, so the request still succeeds but the browser hides the answer.
 pub(crate) fn actual(rules: &[CorsRule], origin: &str, method: &Method) -> HeaderMap {
     let mut headers = HeaderMap::new();
-    if let Some(rule) = rules.iter().find(|rule| rule.allows_origin(origin) && rule.allows_method(method.as_str())) {
+    if let Some(rule) = rules
+        .iter()
+        .find(|rule| rule.allows_origin(origin) && rule.allows_method(method.as_str()))
+    {
         allow(&mut headers, rule, origin);
     }
     headers
@@ -185,25 +225,64 @@ mod tests {
     #[test]
     fn wildcards() {
         assert!(wildcard_match("*", "https://x"));
-        assert!(wildcard_match("https://*.example.com", "https://a.example.com"));
-        assert!(!wildcard_match("https://*.example.com", "https://example.org"));
+        assert!(wildcard_match(
+            "https://*.example.com",
+            "https://a.example.com"
+        ));
+        assert!(!wildcard_match(
+            "https://*.example.com",
+            "https://example.org"
+        ));
         assert!(wildcard_match("x-amz-*", "x-amz-date"));
     }
 
     #[test]
     fn seed_rules() {
         let rules = seed();
-        let ok = preflight(Some(&rules), Some("https://app.example.com"), Some("PUT"), Some("Content-Type, x-amz-date"), true)
-            .unwrap();
+        let ok = preflight(
+            Some(&rules),
+            Some("https://app.example.com"),
+            Some("PUT"),
+            Some("Content-Type, x-amz-date"),
+            true,
+        )
+        .unwrap();
         assert_eq!(ok["access-control-allow-origin"], "https://app.example.com");
-        assert_eq!(ok["access-control-allow-headers"], "content-type, x-amz-date");
+        assert_eq!(
+            ok["access-control-allow-headers"],
+            "content-type, x-amz-date"
+        );
         assert_eq!(ok["access-control-allow-credentials"], "true");
         assert_eq!(ok["access-control-max-age"], "3000");
-        let denied = preflight(Some(&rules), Some("https://evil.example"), Some("PUT"), None, true).unwrap_err();
+        let denied = preflight(
+            Some(&rules),
+            Some("https://evil.example"),
+            Some("PUT"),
+            None,
+            true,
+        )
+        .unwrap_err();
         assert_eq!(denied.status, StatusCode::FORBIDDEN);
-        assert!(preflight(Some(&rules), Some("https://app.example.com"), Some("DELETE"), None, true).is_err());
-        assert_eq!(preflight(None, Some("https://app.example.com"), None, None, true).unwrap_err().status, StatusCode::BAD_REQUEST);
+        assert!(
+            preflight(
+                Some(&rules),
+                Some("https://app.example.com"),
+                Some("DELETE"),
+                None,
+                true
+            )
+            .is_err()
+        );
+        assert_eq!(
+            preflight(None, Some("https://app.example.com"), None, None, true)
+                .unwrap_err()
+                .status,
+            StatusCode::BAD_REQUEST
+        );
         assert!(actual(&rules, "https://evil.example", &Method::GET).is_empty());
-        assert_eq!(actual(&rules, "https://app.example.com", &Method::PUT)["access-control-expose-headers"], "ETag");
+        assert_eq!(
+            actual(&rules, "https://app.example.com", &Method::PUT)["access-control-expose-headers"],
+            "ETag"
+        );
     }
 }

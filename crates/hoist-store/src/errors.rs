@@ -11,18 +11,19 @@ use s3s::{S3Error, S3ErrorCode};
 /// Private header that carries extra elements from the backend to the front service.
 pub(crate) const EXTRA_HEADER: &str = "x-hoist-error-extra";
 
-pub(crate) const MSG_NO_SUCH_UPLOAD: &str =
-    "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.";
+pub(crate) const MSG_NO_SUCH_UPLOAD: &str = "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.";
 pub(crate) const MSG_INVALID_PART: &str = "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.";
 pub(crate) const MSG_INVALID_PART_ORDER: &str =
     "The list of parts was not in ascending order. Parts must be ordered by part number.";
-pub(crate) const MSG_ENTITY_TOO_SMALL: &str = "Your proposed upload is smaller than the minimum allowed size";
-pub(crate) const MSG_ENTITY_TOO_LARGE: &str = "Your proposed upload exceeds the maximum allowed size";
-pub(crate) const MSG_SIGNATURE: &str =
-    "The request signature we calculated does not match the signature you provided. Check your key and signing method.";
+pub(crate) const MSG_ENTITY_TOO_SMALL: &str =
+    "Your proposed upload is smaller than the minimum allowed size";
+pub(crate) const MSG_ENTITY_TOO_LARGE: &str =
+    "Your proposed upload exceeds the maximum allowed size";
+pub(crate) const MSG_SIGNATURE: &str = "The request signature we calculated does not match the signature you provided. Check your key and signing method.";
 pub(crate) const MSG_SIGV2: &str =
     "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.";
-pub(crate) const MSG_SKEW: &str = "The difference between the request time and the current time is too large.";
+pub(crate) const MSG_SKEW: &str =
+    "The difference between the request time and the current time is too large.";
 pub(crate) const MSG_EXPIRES_WEEK: &str = "X-Amz-Expires must be less than a week (in seconds); that is, the given X-Amz-Expires must be less than 604800 seconds";
 pub(crate) const MSG_CORS: &str = "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec.";
 pub(crate) const MSG_NO_SUCH_KEY: &str = "The specified key does not exist.";
@@ -88,7 +89,12 @@ fn ascii_only(json: &str) -> String {
 }
 
 /// A full S3 error document.
-pub(crate) fn error_body(code: &str, message: Option<&str>, extras: &[(String, String)], request_id: &str) -> Bytes {
+pub(crate) fn error_body(
+    code: &str,
+    message: Option<&str>,
+    extras: &[(String, String)],
+    request_id: &str,
+) -> Bytes {
     let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>");
     xml.push_str(&xml_escape(code));
     xml.push_str("</Code>");
@@ -100,7 +106,10 @@ pub(crate) fn error_body(code: &str, message: Option<&str>, extras: &[(String, S
     for (name, value) in extras {
         xml.push_str(&format!("<{name}>{}</{name}>", xml_escape(value)));
     }
-    xml.push_str(&format!("<RequestId>{request_id}</RequestId><HostId>{}</HostId></Error>", host_id(request_id)));
+    xml.push_str(&format!(
+        "<RequestId>{request_id}</RequestId><HostId>{}</HostId></Error>",
+        host_id(request_id)
+    ));
     Bytes::from(xml)
 }
 
@@ -112,6 +121,7 @@ fn host_id(request_id: &str) -> String {
 }
 
 /// A complete error response from the front service.
+#[derive(Debug)]
 pub(crate) struct ErrorAnswer {
     pub status: StatusCode,
     pub code: &'static str,
@@ -121,7 +131,12 @@ pub(crate) struct ErrorAnswer {
 
 impl ErrorAnswer {
     pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: Some(message.into()), extras: Vec::new() }
+        Self {
+            status,
+            code,
+            message: Some(message.into()),
+            extras: Vec::new(),
+        }
     }
 
     pub(crate) fn extra(mut self, name: &str, value: impl Into<String>) -> Self {
@@ -161,16 +176,36 @@ mod tests {
     fn extras_round_trip_through_the_header() {
         let extras: Extras = vec![("UploadId", "abc".into()), ("ETag", "\"é\"".into())];
         let err = s3_error(S3ErrorCode::InvalidPart, MSG_INVALID_PART, &extras);
-        let value = err.headers().unwrap().get(EXTRA_HEADER).unwrap().to_str().unwrap();
+        let value = err
+            .headers()
+            .unwrap()
+            .get(EXTRA_HEADER)
+            .unwrap()
+            .to_str()
+            .unwrap();
         let back = decode_extras(value);
-        assert_eq!(back, vec![("UploadId".to_owned(), "abc".to_owned()), ("ETag".to_owned(), "\"é\"".to_owned())]);
+        assert_eq!(
+            back,
+            vec![
+                ("UploadId".to_owned(), "abc".to_owned()),
+                ("ETag".to_owned(), "\"é\"".to_owned())
+            ]
+        );
     }
 
     #[test]
     fn body_has_extras_before_request_id() {
-        let body = error_body("NoSuchUpload", Some("m & n"), &[("UploadId".into(), "u1".into())], "R1");
+        let body = error_body(
+            "NoSuchUpload",
+            Some("m & n"),
+            &[("UploadId".into(), "u1".into())],
+            "R1",
+        );
         let text = std::str::from_utf8(&body).unwrap();
         assert!(text.contains("<Code>NoSuchUpload</Code><Message>m &amp; n</Message><UploadId>u1</UploadId><RequestId>R1</RequestId>"));
-        assert_eq!(parse_error_body(&body).unwrap(), ("NoSuchUpload".into(), Some("m & n".into())));
+        assert_eq!(
+            parse_error_body(&body).unwrap(),
+            ("NoSuchUpload".into(), Some("m & n".into()))
+        );
     }
 }

@@ -58,18 +58,26 @@ pub struct FaultControl {
 
 impl FaultControl {
     pub(crate) fn new(faults: Faults) -> Self {
-        Self { inner: Arc::new(RwLock::new(faults)) }
+        Self {
+            inner: Arc::new(RwLock::new(faults)),
+        }
     }
 
     /// The faults in force.
     pub fn get(&self) -> Faults {
-        *self.inner.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+        *self
+            .inner
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Replaces the faults in force (new connections and requests see them at once).
     pub fn set(&self, faults: Faults) -> Result<(), String> {
         faults.validate()?;
-        *self.inner.write().unwrap_or_else(std::sync::PoisonError::into_inner) = faults;
+        *self
+            .inner
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = faults;
         Ok(())
     }
 
@@ -83,7 +91,9 @@ impl FaultControl {
 
     /// The store's clock, which follows `clock_offset_secs`.
     pub fn clock(&self) -> Clock {
-        Clock { faults: self.clone() }
+        Clock {
+            faults: self.clone(),
+        }
     }
 }
 

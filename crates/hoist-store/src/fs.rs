@@ -37,7 +37,11 @@ pub(crate) const MAX_KEY_LEN: usize = 1024;
 /// Why a key was refused, as a 400 answer.
 pub(crate) fn check_key(key: &str) -> s3s::S3Result<()> {
     let refuse = |why: &str| {
-        Err(s3_error(S3ErrorCode::InvalidArgument, &format!("Invalid object key: {why}."), &vec![("ArgumentName", "key".into())]))
+        Err(s3_error(
+            S3ErrorCode::InvalidArgument,
+            &format!("Invalid object key: {why}."),
+            &vec![("ArgumentName", "key".into())],
+        ))
     };
     if key.is_empty() {
         return refuse("the key is empty");
@@ -46,7 +50,10 @@ pub(crate) fn check_key(key: &str) -> s3s::S3Result<()> {
         return Err(s3_error(
             S3ErrorCode::KeyTooLongError,
             "Your key is too long",
-            &vec![("MaxSizeAllowed", MAX_KEY_LEN.to_string()), ("Size", key.len().to_string())],
+            &vec![
+                ("MaxSizeAllowed", MAX_KEY_LEN.to_string()),
+                ("Size", key.len().to_string()),
+            ],
         ));
     }
     if key.contains('\0') {
@@ -68,7 +75,10 @@ pub(crate) fn safe_bucket(bucket: &str) -> bool {
 
 /// Upload ids are ours: 32 lowercase hex digits. Anything else cannot name an upload.
 pub(crate) fn safe_upload_id(id: &str) -> bool {
-    id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    id.len() == 32
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
 }
 
 /// Hex of the SHA-256 of a key: its file stem.
@@ -116,7 +126,11 @@ pub(crate) fn sync_dir(dir: &Path) -> std::io::Result<()> {
 }
 
 /// Writes JSON durably: temp file, fsync, rename over `dest`, fsync of the directory.
-pub(crate) fn write_json_atomic<T: Serialize>(layout: &Layout, dest: &Path, value: &T) -> std::io::Result<()> {
+pub(crate) fn write_json_atomic<T: Serialize>(
+    layout: &Layout,
+    dest: &Path,
+    value: &T,
+) -> std::io::Result<()> {
     let tmp = layout.temp_file();
     let bytes = serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?;
     let result = (|| {
@@ -175,9 +189,16 @@ pub(crate) async fn write_stream(
             out.write_all(&chunk)?;
             size += chunk.len() as u64;
         }
-        let file = out.into_inner().map_err(std::io::IntoInnerError::into_error)?;
+        let file = out
+            .into_inner()
+            .map_err(std::io::IntoInnerError::into_error)?;
         file.sync_all()?;
-        Ok(Written { path: writer_path, size, md5: md5.finalize().into(), checksum: hasher.map(StreamHasher::finish) })
+        Ok(Written {
+            path: writer_path,
+            size,
+            md5: md5.finalize().into(),
+            checksum: hasher.map(StreamHasher::finish),
+        })
     });
 
     let mut received = 0u64;
@@ -190,7 +211,10 @@ pub(crate) async fn write_stream(
                     failure = Some(s3_error(
                         S3ErrorCode::EntityTooLarge,
                         MSG_ENTITY_TOO_LARGE,
-                        &vec![("ProposedSize", received.to_string()), ("MaxSizeAllowed", limit.to_string())],
+                        &vec![
+                            ("ProposedSize", received.to_string()),
+                            ("MaxSizeAllowed", limit.to_string()),
+                        ],
                     ));
                     break;
                 }
@@ -205,7 +229,7 @@ pub(crate) async fn write_stream(
         }
     }
     drop(tx);
-    let written = writer.await.map_err(|e| s3s::S3Error::internal_error(e));
+    let written = writer.await.map_err(s3s::S3Error::internal_error);
     let outcome = match (failure, written) {
         (Some(err), _) => Err(err),
         (None, Ok(Ok(written))) => Ok(written),
@@ -229,10 +253,18 @@ fn body_error(err: &(dyn std::error::Error + Send + Sync + 'static)) -> s3s::S3E
         return copy;
     }
     let text = err.to_string();
-    if text.to_ascii_lowercase().contains("checksum") || text.to_ascii_lowercase().contains("sha256") {
-        return s3s::S3Error::with_message(S3ErrorCode::Custom("XAmzContentSHA256Mismatch".into()), text);
+    if text.to_ascii_lowercase().contains("checksum")
+        || text.to_ascii_lowercase().contains("sha256")
+    {
+        return s3s::S3Error::with_message(
+            S3ErrorCode::Custom("XAmzContentSHA256Mismatch".into()),
+            text,
+        );
     }
-    s3s::S3Error::with_message(S3ErrorCode::IncompleteBody, "You did not provide the number of bytes specified by the Content-Length HTTP header.")
+    s3s::S3Error::with_message(
+        S3ErrorCode::IncompleteBody,
+        "You did not provide the number of bytes specified by the Content-Length HTTP header.",
+    )
 }
 
 #[cfg(test)]
@@ -241,7 +273,15 @@ mod tests {
 
     #[test]
     fn keys_that_look_like_escapes_are_refused() {
-        for bad in ["../etc/passwd", "a/../../b", "/abs", "nul\0key", "", "C:\\x", "a\\..\\b"] {
+        for bad in [
+            "../etc/passwd",
+            "a/../../b",
+            "/abs",
+            "nul\0key",
+            "",
+            "C:\\x",
+            "a\\..\\b",
+        ] {
             assert!(check_key(bad).is_err(), "{bad:?} accepted");
         }
         assert!(check_key(&"k".repeat(1025)).is_err());

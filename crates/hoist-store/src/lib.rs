@@ -47,6 +47,8 @@ mod storage;
 pub mod admin;
 
 pub use auth::{MAX_PRESIGNED_EXPIRES, MAX_SKEW, TemporaryCredentials};
-pub use config::{CREDENTIALS_FILE, Credentials, DEFAULT_MAX_PUT_SIZE, DEFAULT_REGION, StoreConfig, parse_size};
+pub use config::{
+    CREDENTIALS_FILE, Credentials, DEFAULT_MAX_PUT_SIZE, DEFAULT_REGION, StoreConfig, parse_size,
+};
 pub use faults::{Clock, FaultControl, Faults};
 pub use server::{Store, StoreError, StoreHandle};

@@ -23,28 +23,48 @@ impl LifecycleRule {
         let prefix = rule
             .filter
             .as_ref()
-            .and_then(|f| f.prefix.clone().or_else(|| f.and.as_ref().and_then(|a| a.prefix.clone())))
+            .and_then(|f| {
+                f.prefix
+                    .clone()
+                    .or_else(|| f.and.as_ref().and_then(|a| a.prefix.clone()))
+            })
             .or(rule.prefix)
             .unwrap_or_default();
         Self {
             id: rule.id,
             enabled: rule.status.as_str() == s3s::dto::ExpirationStatus::ENABLED,
             prefix,
-            abort_incomplete_days: rule.abort_incomplete_multipart_upload.and_then(|a| a.days_after_initiation),
+            abort_incomplete_days: rule
+                .abort_incomplete_multipart_upload
+                .and_then(|a| a.days_after_initiation),
             expiration_days: rule.expiration.and_then(|e| e.days),
         }
     }
 
     pub fn to_dto(&self) -> s3s::dto::LifecycleRule {
-        let status = if self.enabled { s3s::dto::ExpirationStatus::ENABLED } else { s3s::dto::ExpirationStatus::DISABLED };
+        let status = if self.enabled {
+            s3s::dto::ExpirationStatus::ENABLED
+        } else {
+            s3s::dto::ExpirationStatus::DISABLED
+        };
         s3s::dto::LifecycleRule {
             id: self.id.clone(),
             status: s3s::dto::ExpirationStatus::from(status.to_owned()),
-            filter: Some(s3s::dto::LifecycleRuleFilter { prefix: Some(self.prefix.clone()), ..Default::default() }),
-            abort_incomplete_multipart_upload: self
-                .abort_incomplete_days
-                .map(|days| s3s::dto::AbortIncompleteMultipartUpload { days_after_initiation: Some(days) }),
-            expiration: self.expiration_days.map(|days| s3s::dto::LifecycleExpiration { days: Some(days), ..Default::default() }),
+            filter: Some(s3s::dto::LifecycleRuleFilter {
+                prefix: Some(self.prefix.clone()),
+                ..Default::default()
+            }),
+            abort_incomplete_multipart_upload: self.abort_incomplete_days.map(|days| {
+                s3s::dto::AbortIncompleteMultipartUpload {
+                    days_after_initiation: Some(days),
+                }
+            }),
+            expiration: self
+                .expiration_days
+                .map(|days| s3s::dto::LifecycleExpiration {
+                    days: Some(days),
+                    ..Default::default()
+                }),
             noncurrent_version_expiration: None,
             noncurrent_version_transitions: None,
             prefix: None,
@@ -64,7 +84,11 @@ pub(crate) async fn sweep_once(storage: &Storage, day: Duration) -> usize {
             .uploads
             .values()
             .filter(|upload| {
-                let rules = state.buckets.get(&upload.meta.bucket).and_then(|b| b.meta.as_ref()).and_then(|m| m.lifecycle.as_ref());
+                let rules = state
+                    .buckets
+                    .get(&upload.meta.bucket)
+                    .and_then(|b| b.meta.as_ref())
+                    .and_then(|m| m.lifecycle.as_ref());
                 rules.into_iter().flatten().any(|rule| {
                     rule.enabled
                         && upload.meta.key.starts_with(&rule.prefix)

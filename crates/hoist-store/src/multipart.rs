@@ -23,7 +23,11 @@ const MAX_PART_SIZE: u64 = 5 * 1024 * 1024 * 1024;
 const PAGE: i32 = 1000;
 
 fn no_such_upload(id: &str) -> s3s::S3Error {
-    s3_error(S3ErrorCode::NoSuchUpload, MSG_NO_SUCH_UPLOAD, &vec![("UploadId", id.to_owned())])
+    s3_error(
+        S3ErrorCode::NoSuchUpload,
+        MSG_NO_SUCH_UPLOAD,
+        &vec![("UploadId", id.to_owned())],
+    )
 }
 
 /// The upload, checked against the bucket and key of the request.
@@ -55,22 +59,35 @@ pub(crate) async fn create(
 ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
     let input = req.input;
     check_key(&input.key)?;
-    storage.bucket_meta(&input.bucket).ok_or_else(|| no_such_bucket(&input.bucket))?;
+    storage
+        .bucket_meta(&input.bucket)
+        .ok_or_else(|| no_such_bucket(&input.bucket))?;
     let algorithm = match &input.checksum_algorithm {
         Some(a) => Some(ChecksumAlgorithm::parse(a.as_str()).ok_or_else(|| {
-            s3_error(S3ErrorCode::InvalidRequest, &format!("Checksum algorithm {} is not supported.", a.as_str()), &vec![])
+            s3_error(
+                S3ErrorCode::InvalidRequest,
+                &format!("Checksum algorithm {} is not supported.", a.as_str()),
+                &vec![],
+            )
         })?),
         None => None,
     };
     let checksum_type = match (&input.checksum_type, algorithm) {
         (Some(t), Some(a)) => {
             let t = ChecksumType::parse(t.as_str()).ok_or_else(|| {
-                s3_error(S3ErrorCode::InvalidRequest, "Value for x-amz-checksum-type header is invalid.", &vec![])
+                s3_error(
+                    S3ErrorCode::InvalidRequest,
+                    "Value for x-amz-checksum-type header is invalid.",
+                    &vec![],
+                )
             })?;
             if t == ChecksumType::FullObject && !a.supports_full_object() {
                 return Err(s3_error(
                     S3ErrorCode::InvalidRequest,
-                    &format!("The FULL_OBJECT checksum type cannot be used with the {} checksum algorithm.", a.as_str()),
+                    &format!(
+                        "The FULL_OBJECT checksum type cannot be used with the {} checksum algorithm.",
+                        a.as_str()
+                    ),
                     &vec![],
                 ));
             }
@@ -91,7 +108,10 @@ pub(crate) async fn create(
         key: input.key.clone(),
         initiated_ms: storage.now_ms(),
         content_type: input.content_type,
-        metadata: input.metadata.map(|m| m.into_iter().collect()).unwrap_or_default(),
+        metadata: input
+            .metadata
+            .map(|m| m.into_iter().collect())
+            .unwrap_or_default(),
         checksum: algorithm,
         checksum_type,
     };
@@ -106,7 +126,13 @@ pub(crate) async fn create(
     .await
     .map_err(internal)?
     .map_err(internal)?;
-    storage.state().uploads.insert(meta.id.clone(), UploadEntry { meta: meta.clone(), parts: Default::default() });
+    storage.state().uploads.insert(
+        meta.id.clone(),
+        UploadEntry {
+            meta: meta.clone(),
+            parts: Default::default(),
+        },
+    );
     Ok(S3Response::new(CreateMultipartUploadOutput {
         bucket: Some(meta.bucket),
         key: Some(meta.key),
@@ -117,7 +143,10 @@ pub(crate) async fn create(
     }))
 }
 
-pub(crate) async fn upload_part(storage: &Storage, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
+pub(crate) async fn upload_part(
+    storage: &Storage,
+    req: S3Request<UploadPartInput>,
+) -> S3Result<S3Response<UploadPartOutput>> {
     let input = req.input;
     check_key(&input.key)?;
     let upload = upload_meta(storage, &input.bucket, &input.key, &input.upload_id)?;
@@ -126,7 +155,10 @@ pub(crate) async fn upload_part(storage: &Storage, req: S3Request<UploadPartInpu
         return Err(s3_error(
             S3ErrorCode::InvalidArgument,
             "Part number must be an integer between 1 and 10000, inclusive",
-            &vec![("ArgumentName", "partNumber".into()), ("ArgumentValue", number.to_string())],
+            &vec![
+                ("ArgumentName", "partNumber".into()),
+                ("ArgumentValue", number.to_string()),
+            ],
         ));
     }
     // The upload's algorithm is always computed, so Complete can combine the parts.
@@ -136,11 +168,22 @@ pub(crate) async fn upload_part(storage: &Storage, req: S3Request<UploadPartInpu
     {
         return Err(s3_error(
             S3ErrorCode::InvalidRequest,
-            &format!("Checksum Type mismatch occurred, expected checksum Type: {}, actual checksum Type: {}", declared.as_str().to_lowercase(), sent.as_str().to_lowercase()),
+            &format!(
+                "Checksum Type mismatch occurred, expected checksum Type: {}, actual checksum Type: {}",
+                declared.as_str().to_lowercase(),
+                sent.as_str().to_lowercase()
+            ),
             &vec![],
         ));
     }
-    let (written, sum) = receive(storage, input.body, &requested, req.trailing_headers.as_ref(), MAX_PART_SIZE).await?;
+    let (written, sum) = receive(
+        storage,
+        input.body,
+        &requested,
+        req.trailing_headers.as_ref(),
+        MAX_PART_SIZE,
+    )
+    .await?;
     let part = PartMeta {
         number,
         size: written.size,
@@ -162,16 +205,25 @@ pub(crate) async fn upload_part(storage: &Storage, req: S3Request<UploadPartInpu
         commit_file(&tmp, &dir.join(&to_write.data)).inspect_err(|_| {
             let _ = std::fs::remove_file(&tmp);
         })?;
-        write_json_atomic(&layout, &dir.join(format!("part-{:05}.json", to_write.number)), &to_write)
+        write_json_atomic(
+            &layout,
+            &dir.join(format!("part-{:05}.json", to_write.number)),
+            &to_write,
+        )
     })
     .await
     .map_err(internal)?
     .map_err(internal)?;
-    let old = storage.state().uploads.get_mut(&upload.id).and_then(|u| u.parts.insert(number, part.clone()));
+    let old = storage
+        .state()
+        .uploads
+        .get_mut(&upload.id)
+        .and_then(|u| u.parts.insert(number, part.clone()));
     if let Some(old) = old.filter(|old| old.data != part.data) {
         let _ = tokio::fs::remove_file(storage.layout.upload(&upload.id).join(old.data)).await;
     }
-    let [crc32, crc32c, crc64nvme, sha1, sha256] = checksum_fields(upload.checksum.zip(sum).as_ref());
+    let [crc32, crc32c, crc64nvme, sha1, sha256] =
+        checksum_fields(upload.checksum.zip(sum).as_ref());
     Ok(S3Response::new(UploadPartOutput {
         e_tag: Some(ETag::Strong(part.etag.trim_matches('"').to_owned())),
         checksum_crc32: crc32,
@@ -187,12 +239,20 @@ fn invalid_part(id: &str, number: i32, etag: &str) -> s3s::S3Error {
     s3_error(
         S3ErrorCode::InvalidPart,
         MSG_INVALID_PART,
-        &vec![("UploadId", id.to_owned()), ("PartNumber", number.to_string()), ("ETag", etag.to_owned())],
+        &vec![
+            ("UploadId", id.to_owned()),
+            ("PartNumber", number.to_string()),
+            ("ETag", etag.to_owned()),
+        ],
     )
 }
 
 /// Checks the Complete list against the stored parts; answers the parts in order.
-fn validate_completion(id: &str, requested: &[CompletedPart], stored: &std::collections::BTreeMap<i32, PartMeta>) -> S3Result<Vec<PartMeta>> {
+fn validate_completion(
+    id: &str,
+    requested: &[CompletedPart],
+    stored: &std::collections::BTreeMap<i32, PartMeta>,
+) -> S3Result<Vec<PartMeta>> {
     if requested.is_empty() {
         return Err(s3_error(
             S3ErrorCode::MalformedXML,
@@ -204,14 +264,22 @@ fn validate_completion(id: &str, requested: &[CompletedPart], stored: &std::coll
     for part in requested {
         let number = part.part_number.unwrap_or(0);
         if number <= previous {
-            return Err(s3_error(S3ErrorCode::InvalidPartOrder, MSG_INVALID_PART_ORDER, &vec![("UploadId", id.to_owned())]));
+            return Err(s3_error(
+                S3ErrorCode::InvalidPartOrder,
+                MSG_INVALID_PART_ORDER,
+                &vec![("UploadId", id.to_owned())],
+            ));
         }
         previous = number;
     }
     let mut chosen = Vec::with_capacity(requested.len());
     for part in requested {
         let number = part.part_number.unwrap_or(0);
-        let given = part.e_tag.as_ref().map(|e| e.value().trim_matches('"').to_owned()).unwrap_or_default();
+        let given = part
+            .e_tag
+            .as_ref()
+            .map(|e| e.value().trim_matches('"').to_owned())
+            .unwrap_or_default();
         match stored.get(&number) {
             Some(stored) if stored.etag.trim_matches('"') == given => chosen.push(stored.clone()),
             _ => return Err(invalid_part(id, number, &format!("\"{given}\""))),
@@ -237,16 +305,33 @@ fn validate_completion(id: &str, requested: &[CompletedPart], stored: &std::coll
 
 /// The object's checksum from its parts': COMPOSITE or FULL_OBJECT as the upload declared.
 fn combined_checksum(upload: &UploadMeta, parts: &[PartMeta]) -> S3Result<Option<String>> {
-    let (Some(algorithm), Some(kind)) = (upload.checksum, upload.checksum_type) else { return Ok(None) };
+    let (Some(algorithm), Some(kind)) = (upload.checksum, upload.checksum_type) else {
+        return Ok(None);
+    };
     let mut raws = Vec::with_capacity(parts.len());
     for part in parts {
-        let raw = part.checksum.as_deref().and_then(|c| checksum::decode(algorithm, c)).ok_or_else(|| {
-            s3_error(S3ErrorCode::InvalidRequest, &format!("Part {} has no {} checksum.", part.number, algorithm.as_str()), &vec![])
-        })?;
+        let raw = part
+            .checksum
+            .as_deref()
+            .and_then(|c| checksum::decode(algorithm, c))
+            .ok_or_else(|| {
+                s3_error(
+                    S3ErrorCode::InvalidRequest,
+                    &format!(
+                        "Part {} has no {} checksum.",
+                        part.number,
+                        algorithm.as_str()
+                    ),
+                    &vec![],
+                )
+            })?;
         raws.push((raw, part.size));
     }
     Ok(match kind {
-        ChecksumType::Composite => Some(checksum::composite(algorithm, &raws.into_iter().map(|(r, _)| r).collect::<Vec<_>>())),
+        ChecksumType::Composite => Some(checksum::composite(
+            algorithm,
+            &raws.into_iter().map(|(r, _)| r).collect::<Vec<_>>(),
+        )),
         ChecksumType::FullObject => checksum::full_object(algorithm, &raws),
     })
 }
@@ -258,22 +343,40 @@ pub(crate) async fn complete(
     let input = req.input;
     check_key(&input.key)?;
     let upload = upload_meta(storage, &input.bucket, &input.key, &input.upload_id)?;
-    let requested = input.multipart_upload.and_then(|m| m.parts).unwrap_or_default();
+    let requested = input
+        .multipart_upload
+        .and_then(|m| m.parts)
+        .unwrap_or_default();
     let parts = {
         let state = storage.state();
-        let entry = state.uploads.get(&upload.id).ok_or_else(|| no_such_upload(&upload.id))?;
+        let entry = state
+            .uploads
+            .get(&upload.id)
+            .ok_or_else(|| no_such_upload(&upload.id))?;
         validate_completion(&upload.id, &requested, &entry.parts)?
     };
     let sum = combined_checksum(&upload, &parts)?;
     if let (Some(algorithm), Some(sum)) = (upload.checksum, &sum) {
-        let [a, b, c, d, e] = [&input.checksum_crc32, &input.checksum_crc32c, &input.checksum_crc64nvme, &input.checksum_sha1, &input.checksum_sha256];
-        let given = [a, b, c, d, e][ChecksumAlgorithm::ALL.iter().position(|x| *x == algorithm).unwrap_or(0)];
+        let [a, b, c, d, e] = [
+            &input.checksum_crc32,
+            &input.checksum_crc32c,
+            &input.checksum_crc64nvme,
+            &input.checksum_sha1,
+            &input.checksum_sha256,
+        ];
+        let given = [a, b, c, d, e][ChecksumAlgorithm::ALL
+            .iter()
+            .position(|x| *x == algorithm)
+            .unwrap_or(0)];
         if let Some(given) = given
             && given.split('-').next() != sum.split('-').next()
         {
             return Err(s3_error(
                 S3ErrorCode::BadDigest,
-                &format!("The {} you specified did not match the calculated checksum.", algorithm.as_str()),
+                &format!(
+                    "The {} you specified did not match the calculated checksum.",
+                    algorithm.as_str()
+                ),
                 &vec![],
             ));
         }
@@ -301,7 +404,10 @@ pub(crate) async fn complete(
         internal(e)
     })?;
 
-    let md5s: Vec<[u8; 16]> = parts.iter().filter_map(|p| checksum::etag_md5(&p.etag)).collect();
+    let md5s: Vec<[u8; 16]> = parts
+        .iter()
+        .filter_map(|p| checksum::etag_md5(&p.etag))
+        .collect();
     let meta = ObjectMeta {
         key: upload.key.clone(),
         size,
@@ -353,20 +459,35 @@ pub(crate) async fn remove_upload_locked(storage: &Storage, id: &str) -> std::io
     Ok(true)
 }
 
-pub(crate) async fn abort(storage: &Storage, input: AbortMultipartUploadInput) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
+pub(crate) async fn abort(
+    storage: &Storage,
+    input: AbortMultipartUploadInput,
+) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
     upload_meta(storage, &input.bucket, &input.key, &input.upload_id)?;
-    if !remove_upload(storage, &input.upload_id).await.map_err(internal)? {
+    if !remove_upload(storage, &input.upload_id)
+        .await
+        .map_err(internal)?
+    {
         return Err(no_such_upload(&input.upload_id));
     }
-    Ok(S3Response::with_status(AbortMultipartUploadOutput::default(), http::StatusCode::NO_CONTENT))
+    Ok(S3Response::with_status(
+        AbortMultipartUploadOutput::default(),
+        http::StatusCode::NO_CONTENT,
+    ))
 }
 
-pub(crate) fn list_parts(storage: &Storage, input: ListPartsInput) -> S3Result<S3Response<ListPartsOutput>> {
+pub(crate) fn list_parts(
+    storage: &Storage,
+    input: ListPartsInput,
+) -> S3Result<S3Response<ListPartsOutput>> {
     let upload = upload_meta(storage, &input.bucket, &input.key, &input.upload_id)?;
     let max = input.max_parts.unwrap_or(PAGE).clamp(0, PAGE);
     let marker = input.part_number_marker.unwrap_or(0);
     let state = storage.state();
-    let entry = state.uploads.get(&upload.id).ok_or_else(|| no_such_upload(&upload.id))?;
+    let entry = state
+        .uploads
+        .get(&upload.id)
+        .ok_or_else(|| no_such_upload(&upload.id))?;
     let mut parts = Vec::new();
     let mut truncated = false;
     for part in entry.parts.range(marker + 1..).map(|(_, p)| p) {
@@ -374,7 +495,8 @@ pub(crate) fn list_parts(storage: &Storage, input: ListPartsInput) -> S3Result<S
             truncated = true;
             break;
         }
-        let [crc32, crc32c, crc64nvme, sha1, sha256] = checksum_fields(upload.checksum.zip(part.checksum.clone()).as_ref());
+        let [crc32, crc32c, crc64nvme, sha1, sha256] =
+            checksum_fields(upload.checksum.zip(part.checksum.clone()).as_ref());
         parts.push(Part {
             part_number: Some(part.number),
             e_tag: Some(ETag::Strong(part.etag.trim_matches('"').to_owned())),
@@ -404,12 +526,20 @@ pub(crate) fn list_parts(storage: &Storage, input: ListPartsInput) -> S3Result<S
     }))
 }
 
-pub(crate) fn list_uploads(storage: &Storage, input: ListMultipartUploadsInput) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
-    storage.bucket_meta(&input.bucket).ok_or_else(|| no_such_bucket(&input.bucket))?;
+pub(crate) fn list_uploads(
+    storage: &Storage,
+    input: ListMultipartUploadsInput,
+) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
+    storage
+        .bucket_meta(&input.bucket)
+        .ok_or_else(|| no_such_bucket(&input.bucket))?;
     let max = input.max_uploads.unwrap_or(PAGE).clamp(0, PAGE);
     let prefix = input.prefix.clone().unwrap_or_default();
     let key_marker = input.key_marker.clone().unwrap_or_default();
-    let id_marker = input.upload_id_marker.clone().filter(|_| !key_marker.is_empty());
+    let id_marker = input
+        .upload_id_marker
+        .clone()
+        .filter(|_| !key_marker.is_empty());
     let state = storage.state();
     let mut all: Vec<&UploadMeta> = state
         .uploads
@@ -443,8 +573,12 @@ pub(crate) fn list_uploads(storage: &Storage, input: ListMultipartUploadsInput) 
         prefix: input.prefix,
         key_marker: input.key_marker,
         upload_id_marker: input.upload_id_marker,
-        next_key_marker: truncated.then(|| last.as_ref().map(|l| l.0.clone())).flatten(),
-        next_upload_id_marker: truncated.then(|| last.as_ref().map(|l| l.1.clone())).flatten(),
+        next_key_marker: truncated
+            .then(|| last.as_ref().map(|l| l.0.clone()))
+            .flatten(),
+        next_upload_id_marker: truncated
+            .then(|| last.as_ref().map(|l| l.1.clone()))
+            .flatten(),
         max_uploads: Some(max),
         is_truncated: Some(truncated),
         uploads: Some(uploads),

@@ -13,9 +13,9 @@ use s3s::{S3ErrorCode, S3Request, S3Response, S3Result, TrailingHeaders};
 
 use crate::backend::{internal, no_such_bucket};
 use crate::checksum::{self, ChecksumAlgorithm, ChecksumType};
+use crate::config::random_hex;
 use crate::errors::{MSG_NO_SUCH_KEY, s3_error};
 use crate::fs::{Written, check_key, commit_file, hex, key_stem, write_json_atomic, write_stream};
-use crate::config::random_hex;
 use crate::storage::{ObjectMeta, Storage, from_ms};
 
 /// The flexible checksum a request asks for: the algorithm, and the value when it came in a
@@ -30,10 +30,16 @@ pub(crate) struct Requested {
 impl Requested {
     /// Reads `x-amz-checksum-*`, `x-amz-sdk-checksum-algorithm`, `x-amz-trailer` and
     /// `Content-MD5` from the request headers.
-    pub fn from_headers(headers: &HeaderMap, fallback: Option<ChecksumAlgorithm>) -> S3Result<Self> {
+    pub fn from_headers(
+        headers: &HeaderMap,
+        fallback: Option<ChecksumAlgorithm>,
+    ) -> S3Result<Self> {
         let mut requested = Self::default();
         for algorithm in ChecksumAlgorithm::ALL {
-            if let Some(value) = headers.get(algorithm.header()).and_then(|v| v.to_str().ok()) {
+            if let Some(value) = headers
+                .get(algorithm.header())
+                .and_then(|v| v.to_str().ok())
+            {
                 requested.algorithm = Some(algorithm);
                 requested.value = Some(value.to_owned());
             }
@@ -43,10 +49,19 @@ impl Requested {
                 .get("x-amz-trailer")
                 .and_then(|v| v.to_str().ok())
                 .and_then(|t| t.trim().strip_prefix("x-amz-checksum-").map(str::to_owned))
-                .or_else(|| headers.get("x-amz-sdk-checksum-algorithm").and_then(|v| v.to_str().ok()).map(str::to_owned));
+                .or_else(|| {
+                    headers
+                        .get("x-amz-sdk-checksum-algorithm")
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned)
+                });
             if let Some(name) = named {
                 let algorithm = ChecksumAlgorithm::parse(&name).ok_or_else(|| {
-                    s3_error(S3ErrorCode::InvalidRequest, &format!("Checksum algorithm {name} is not supported."), &vec![])
+                    s3_error(
+                        S3ErrorCode::InvalidRequest,
+                        &format!("Checksum algorithm {name} is not supported."),
+                        &vec![],
+                    )
                 })?;
                 requested.algorithm = Some(algorithm);
             }
@@ -54,7 +69,10 @@ impl Requested {
         if requested.algorithm.is_none() {
             requested.algorithm = fallback;
         }
-        requested.content_md5 = headers.get("content-md5").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        requested.content_md5 = headers
+            .get("content-md5")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         Ok(requested)
     }
 }
@@ -77,28 +95,48 @@ pub(crate) async fn receive(
     verdict.map(|sum| (written, sum))
 }
 
-fn verify(written: &Written, requested: &Requested, trailers: Option<&TrailingHeaders>) -> S3Result<Option<String>> {
+fn verify(
+    written: &Written,
+    requested: &Requested,
+    trailers: Option<&TrailingHeaders>,
+) -> S3Result<Option<String>> {
     if let Some(md5) = &requested.content_md5 {
-        let given = base64::engine::general_purpose::STANDARD.decode(md5.trim()).ok();
+        let given = base64::engine::general_purpose::STANDARD
+            .decode(md5.trim())
+            .ok();
         if given.as_deref() != Some(&written.md5[..]) {
             return Err(s3_error(
                 S3ErrorCode::BadDigest,
                 "The Content-MD5 you specified did not match what we received.",
-                &vec![("ExpectedDigest", md5.clone()), ("CalculatedDigest", checksum::encode(&written.md5))],
+                &vec![
+                    ("ExpectedDigest", md5.clone()),
+                    ("CalculatedDigest", checksum::encode(&written.md5)),
+                ],
             ));
         }
     }
-    let (Some(algorithm), Some(raw)) = (requested.algorithm, written.checksum.as_ref()) else { return Ok(None) };
+    let (Some(algorithm), Some(raw)) = (requested.algorithm, written.checksum.as_ref()) else {
+        return Ok(None);
+    };
     let computed = checksum::encode(raw);
     let given = requested.value.clone().or_else(|| {
-        trailers.and_then(|t| t.read(|h| h.get(algorithm.header()).and_then(|v| v.to_str().ok()).map(str::to_owned)))?
+        trailers.and_then(|t| {
+            t.read(|h| {
+                h.get(algorithm.header())
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+            })
+        })?
     });
     if let Some(given) = given
         && checksum::decode(algorithm, &given).as_deref() != Some(raw.as_slice())
     {
         return Err(s3_error(
             S3ErrorCode::BadDigest,
-            &format!("The {} you specified did not match the calculated checksum.", algorithm.as_str()),
+            &format!(
+                "The {} you specified did not match the calculated checksum.",
+                algorithm.as_str()
+            ),
             &vec![],
         ));
     }
@@ -107,7 +145,12 @@ fn verify(written: &Written, requested: &Requested, trailers: Option<&TrailingHe
 
 /// Makes a received file the object `key`: data renamed into place, then the metadata whose
 /// rename is the commit point, then the replaced bytes removed.
-pub(crate) async fn commit_object(storage: &Storage, bucket: &str, tmp: PathBuf, mut meta: ObjectMeta) -> S3Result<ObjectMeta> {
+pub(crate) async fn commit_object(
+    storage: &Storage,
+    bucket: &str,
+    tmp: PathBuf,
+    mut meta: ObjectMeta,
+) -> S3Result<ObjectMeta> {
     let _commit = storage.commit.lock().await;
     if storage.bucket_meta(bucket).is_none() {
         let _ = tokio::fs::remove_file(&tmp).await;
@@ -127,7 +170,11 @@ pub(crate) async fn commit_object(storage: &Storage, bucket: &str, tmp: PathBuf,
     .await
     .map_err(internal)?;
     done.map_err(internal)?;
-    let old = storage.state().buckets.get_mut(bucket).and_then(|b| b.objects.insert(meta.key.clone(), meta.clone()));
+    let old = storage
+        .state()
+        .buckets
+        .get_mut(bucket)
+        .and_then(|b| b.objects.insert(meta.key.clone(), meta.clone()));
     if let Some(old) = old.filter(|old| old.data != meta.data) {
         let _ = tokio::fs::remove_file(storage.layout.objects(bucket).join(old.data)).await;
     }
@@ -135,17 +182,33 @@ pub(crate) async fn commit_object(storage: &Storage, bucket: &str, tmp: PathBuf,
 }
 
 fn user_metadata(metadata: Option<Metadata>) -> BTreeMap<String, String> {
-    metadata.map(|m| m.into_iter().collect()).unwrap_or_default()
+    metadata
+        .map(|m| m.into_iter().collect())
+        .unwrap_or_default()
 }
 
-pub(crate) async fn put_object(storage: &Storage, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
+pub(crate) async fn put_object(
+    storage: &Storage,
+    req: S3Request<PutObjectInput>,
+) -> S3Result<S3Response<PutObjectOutput>> {
     let input = req.input;
     check_key(&input.key)?;
-    storage.bucket_meta(&input.bucket).ok_or_else(|| no_such_bucket(&input.bucket))?;
-    let fallback = input.checksum_algorithm.as_ref().and_then(|a| ChecksumAlgorithm::parse(a.as_str()));
+    storage
+        .bucket_meta(&input.bucket)
+        .ok_or_else(|| no_such_bucket(&input.bucket))?;
+    let fallback = input
+        .checksum_algorithm
+        .as_ref()
+        .and_then(|a| ChecksumAlgorithm::parse(a.as_str()));
     let requested = Requested::from_headers(&req.headers, fallback)?;
-    let (written, sum) =
-        receive(storage, input.body, &requested, req.trailing_headers.as_ref(), storage.max_put_size).await?;
+    let (written, sum) = receive(
+        storage,
+        input.body,
+        &requested,
+        req.trailing_headers.as_ref(),
+        storage.max_put_size,
+    )
+    .await?;
     let meta = ObjectMeta {
         key: input.key,
         size: written.size,
@@ -159,7 +222,11 @@ pub(crate) async fn put_object(storage: &Storage, req: S3Request<PutObjectInput>
         parts: None,
     };
     let meta = commit_object(storage, &input.bucket, written.path, meta).await?;
-    let mut output = PutObjectOutput { e_tag: Some(ETag::Strong(meta.etag.trim_matches('"').to_owned())), size: Some(meta.size as i64), ..Default::default() };
+    let mut output = PutObjectOutput {
+        e_tag: Some(ETag::Strong(meta.etag.trim_matches('"').to_owned())),
+        size: Some(meta.size as i64),
+        ..Default::default()
+    };
     if let Some((algorithm, value)) = &meta.checksum {
         set_checksum_put(&mut output, *algorithm, value.clone());
         output.checksum_type = Some(ChecksumType::FullObject.as_str().to_owned().into());
@@ -178,10 +245,15 @@ fn set_checksum_put(out: &mut PutObjectOutput, algorithm: ChecksumAlgorithm, val
 }
 
 /// The five checksum fields, for outputs that carry them all.
-pub(crate) fn checksum_fields(checksum: Option<&(ChecksumAlgorithm, String)>) -> [Option<String>; 5] {
+pub(crate) fn checksum_fields(
+    checksum: Option<&(ChecksumAlgorithm, String)>,
+) -> [Option<String>; 5] {
     let mut fields: [Option<String>; 5] = Default::default();
     if let Some((algorithm, value)) = checksum {
-        let index = ChecksumAlgorithm::ALL.iter().position(|a| a == algorithm).unwrap_or(0);
+        let index = ChecksumAlgorithm::ALL
+            .iter()
+            .position(|a| a == algorithm)
+            .unwrap_or(0);
         fields[index] = Some(value.clone());
     }
     fields
@@ -190,19 +262,28 @@ pub(crate) fn checksum_fields(checksum: Option<&(ChecksumAlgorithm, String)>) ->
 fn lookup(storage: &Storage, bucket: &str, key: &str) -> S3Result<ObjectMeta> {
     check_key(key)?;
     let state = storage.state();
-    let entry = state.buckets.get(bucket).filter(|b| b.meta.is_some()).ok_or_else(|| no_such_bucket(bucket))?;
-    entry
-        .objects
-        .get(key)
-        .cloned()
-        .ok_or_else(|| s3_error(S3ErrorCode::NoSuchKey, MSG_NO_SUCH_KEY, &vec![("Key", key.to_owned())]))
+    let entry = state
+        .buckets
+        .get(bucket)
+        .filter(|b| b.meta.is_some())
+        .ok_or_else(|| no_such_bucket(bucket))?;
+    entry.objects.get(key).cloned().ok_or_else(|| {
+        s3_error(
+            S3ErrorCode::NoSuchKey,
+            MSG_NO_SUCH_KEY,
+            &vec![("Key", key.to_owned())],
+        )
+    })
 }
 
 fn wants_checksum(mode: Option<&ChecksumMode>) -> bool {
     mode.is_some_and(|m| m.as_str().eq_ignore_ascii_case("ENABLED"))
 }
 
-pub(crate) async fn get_object(storage: &Storage, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
+pub(crate) async fn get_object(
+    storage: &Storage,
+    req: S3Request<GetObjectInput>,
+) -> S3Result<S3Response<GetObjectOutput>> {
     let input = req.input;
     let meta = lookup(storage, &input.bucket, &input.key)?;
     let range = match &input.range {
@@ -228,11 +309,17 @@ pub(crate) async fn get_object(storage: &Storage, req: S3Request<GetObjectInput>
     let reader = tokio::io::AsyncReadExt::take(tokio::fs::File::from_std(file), end - start);
     let stream = tokio_util::io::ReaderStream::with_capacity(reader, 256 * 1024);
     let [crc32, crc32c, crc64nvme, sha1, sha256] =
-        if range.is_none() && wants_checksum(input.checksum_mode.as_ref()) { checksum_fields(meta.checksum.as_ref()) } else { Default::default() };
+        if range.is_none() && wants_checksum(input.checksum_mode.as_ref()) {
+            checksum_fields(meta.checksum.as_ref())
+        } else {
+            Default::default()
+        };
     let output = GetObjectOutput {
         body: Some(StreamingBlob::wrap(stream)),
         content_length: Some((end - start) as i64),
-        content_range: range.as_ref().map(|_| format!("bytes {start}-{}/{}", end.saturating_sub(1), meta.size)),
+        content_range: range
+            .as_ref()
+            .map(|_| format!("bytes {start}-{}/{}", end.saturating_sub(1), meta.size)),
         accept_ranges: Some("bytes".into()),
         content_type: meta.content_type.clone(),
         e_tag: Some(ETag::Strong(meta.etag.trim_matches('"').to_owned())),
@@ -244,7 +331,10 @@ pub(crate) async fn get_object(storage: &Storage, req: S3Request<GetObjectInput>
         checksum_crc64nvme: crc64nvme,
         checksum_sha1: sha1,
         checksum_sha256: sha256,
-        checksum_type: meta.checksum_type.filter(|_| wants_checksum(input.checksum_mode.as_ref())).map(|t| t.as_str().to_owned().into()),
+        checksum_type: meta
+            .checksum_type
+            .filter(|_| wants_checksum(input.checksum_mode.as_ref()))
+            .map(|t| t.as_str().to_owned().into()),
         ..Default::default()
     };
     let mut response = S3Response::new(output);
@@ -254,10 +344,17 @@ pub(crate) async fn get_object(storage: &Storage, req: S3Request<GetObjectInput>
     Ok(response)
 }
 
-pub(crate) fn head_object(storage: &Storage, req: &S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
+pub(crate) fn head_object(
+    storage: &Storage,
+    req: &S3Request<HeadObjectInput>,
+) -> S3Result<S3Response<HeadObjectOutput>> {
     let meta = lookup(storage, &req.input.bucket, &req.input.key)?;
     let want = wants_checksum(req.input.checksum_mode.as_ref());
-    let [crc32, crc32c, crc64nvme, sha1, sha256] = if want { checksum_fields(meta.checksum.as_ref()) } else { Default::default() };
+    let [crc32, crc32c, crc64nvme, sha1, sha256] = if want {
+        checksum_fields(meta.checksum.as_ref())
+    } else {
+        Default::default()
+    };
     Ok(S3Response::new(HeadObjectOutput {
         content_length: Some(meta.size as i64),
         accept_ranges: Some("bytes".into()),
@@ -271,17 +368,28 @@ pub(crate) fn head_object(storage: &Storage, req: &S3Request<HeadObjectInput>) -
         checksum_crc64nvme: crc64nvme,
         checksum_sha1: sha1,
         checksum_sha256: sha256,
-        checksum_type: meta.checksum_type.filter(|_| want).map(|t| t.as_str().to_owned().into()),
+        checksum_type: meta
+            .checksum_type
+            .filter(|_| want)
+            .map(|t| t.as_str().to_owned().into()),
         ..Default::default()
     }))
 }
 
-pub(crate) async fn delete_object(storage: &Storage, bucket: &str, key: &str) -> S3Result<S3Response<DeleteObjectOutput>> {
+pub(crate) async fn delete_object(
+    storage: &Storage,
+    bucket: &str,
+    key: &str,
+) -> S3Result<S3Response<DeleteObjectOutput>> {
     check_key(key)?;
     let _commit = storage.commit.lock().await;
     let removed = {
         let mut state = storage.state();
-        let entry = state.buckets.get_mut(bucket).filter(|b| b.meta.is_some()).ok_or_else(|| no_such_bucket(bucket))?;
+        let entry = state
+            .buckets
+            .get_mut(bucket)
+            .filter(|b| b.meta.is_some())
+            .ok_or_else(|| no_such_bucket(bucket))?;
         entry.objects.remove(key)
     };
     // Deleting a missing key succeeds, as in S3.
@@ -291,10 +399,16 @@ pub(crate) async fn delete_object(storage: &Storage, bucket: &str, key: &str) ->
         let _ = crate::fs::sync_dir(&dir);
         let _ = tokio::fs::remove_file(dir.join(meta.data)).await;
     }
-    Ok(S3Response::with_status(DeleteObjectOutput::default(), http::StatusCode::NO_CONTENT))
+    Ok(S3Response::with_status(
+        DeleteObjectOutput::default(),
+        http::StatusCode::NO_CONTENT,
+    ))
 }
 
-pub(crate) fn list_objects_v2(storage: &Storage, input: ListObjectsV2Input) -> S3Result<S3Response<ListObjectsV2Output>> {
+pub(crate) fn list_objects_v2(
+    storage: &Storage,
+    input: ListObjectsV2Input,
+) -> S3Result<S3Response<ListObjectsV2Output>> {
     let max_keys = input.max_keys.unwrap_or(1000).clamp(0, 1000);
     let prefix = input.prefix.clone().unwrap_or_default();
     let delimiter = input.delimiter.clone().filter(|d| !d.is_empty());
@@ -304,15 +418,27 @@ pub(crate) fn list_objects_v2(storage: &Storage, input: ListObjectsV2Input) -> S
                 .decode(t)
                 .ok()
                 .and_then(|b| String::from_utf8(b).ok())
-                .ok_or_else(|| s3_error(S3ErrorCode::InvalidArgument, "The continuation token provided is incorrect", &vec![]))?,
+                .ok_or_else(|| {
+                    s3_error(
+                        S3ErrorCode::InvalidArgument,
+                        "The continuation token provided is incorrect",
+                        &vec![],
+                    )
+                })?,
         ),
         None => None,
     };
     let start = token.clone().or_else(|| input.start_after.clone());
 
     let state = storage.state();
-    let entry = state.buckets.get(&input.bucket).filter(|b| b.meta.is_some()).ok_or_else(|| no_such_bucket(&input.bucket))?;
-    let lower = start.as_ref().map_or(Bound::Unbounded, |s| Bound::Excluded(s.clone()));
+    let entry = state
+        .buckets
+        .get(&input.bucket)
+        .filter(|b| b.meta.is_some())
+        .ok_or_else(|| no_such_bucket(&input.bucket))?;
+    let lower = start
+        .as_ref()
+        .map_or(Bound::Unbounded, |s| Bound::Excluded(s.clone()));
     let mut contents = Vec::new();
     let mut prefixes: Vec<String> = Vec::new();
     let mut last = None;
@@ -325,12 +451,14 @@ pub(crate) fn list_objects_v2(storage: &Storage, input: ListObjectsV2Input) -> S
             continue;
         }
         let group = delimiter.as_ref().and_then(|d| {
-            key[prefix.len()..].find(d.as_str()).map(|i| key[..prefix.len() + i + d.len()].to_owned())
+            key[prefix.len()..]
+                .find(d.as_str())
+                .map(|i| key[..prefix.len() + i + d.len()].to_owned())
         });
-        if let Some(group) = &group {
-            if prefixes.last() == Some(group) || start.as_ref() == Some(group) {
-                continue;
-            }
+        if let Some(group) = &group
+            && (prefixes.last() == Some(group) || start.as_ref() == Some(group))
+        {
+            continue;
         }
         if contents.len() + prefixes.len() >= max_keys as usize {
             truncated = true;
@@ -348,8 +476,13 @@ pub(crate) fn list_objects_v2(storage: &Storage, input: ListObjectsV2Input) -> S
                     size: Some(meta.size as i64),
                     e_tag: Some(ETag::Strong(meta.etag.trim_matches('"').to_owned())),
                     last_modified: Some(Timestamp::from(from_ms(meta.last_modified_ms))),
-                    storage_class: Some(ObjectStorageClass::from_static(ObjectStorageClass::STANDARD)),
-                    checksum_algorithm: meta.checksum.as_ref().map(|(a, _)| vec![ChecksumAlgorithmDto::from(a.as_str().to_owned())]),
+                    storage_class: Some(ObjectStorageClass::from_static(
+                        ObjectStorageClass::STANDARD,
+                    )),
+                    checksum_algorithm: meta
+                        .checksum
+                        .as_ref()
+                        .map(|(a, _)| vec![ChecksumAlgorithmDto::from(a.as_str().to_owned())]),
                     checksum_type: meta.checksum_type.map(|t| t.as_str().to_owned().into()),
                     ..Default::default()
                 });
@@ -357,7 +490,9 @@ pub(crate) fn list_objects_v2(storage: &Storage, input: ListObjectsV2Input) -> S
         }
     }
     let key_count = (contents.len() + prefixes.len()) as i32;
-    let next = truncated.then(|| last.map(|l| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(l))).flatten();
+    let next = truncated
+        .then(|| last.map(|l| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(l)))
+        .flatten();
     Ok(S3Response::new(ListObjectsV2Output {
         name: Some(input.bucket),
         prefix: Some(prefix),
@@ -369,7 +504,12 @@ pub(crate) fn list_objects_v2(storage: &Storage, input: ListObjectsV2Input) -> S
         next_continuation_token: next,
         start_after: input.start_after,
         contents: Some(contents),
-        common_prefixes: (!prefixes.is_empty()).then(|| prefixes.into_iter().map(|p| CommonPrefix { prefix: Some(p) }).collect()),
+        common_prefixes: (!prefixes.is_empty()).then(|| {
+            prefixes
+                .into_iter()
+                .map(|p| CommonPrefix { prefix: Some(p) })
+                .collect()
+        }),
         encoding_type: input.encoding_type,
         ..Default::default()
     }))

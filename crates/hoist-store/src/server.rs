@@ -62,7 +62,10 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("data_dir", &self.config.data_dir).field("region", &self.region).finish_non_exhaustive()
+        f.debug_struct("Store")
+            .field("data_dir", &self.config.data_dir)
+            .field("region", &self.region)
+            .finish_non_exhaustive()
     }
 }
 
@@ -70,7 +73,10 @@ impl Store {
     /// Opens the data directory (creating it), loads or generates credentials, rebuilds the
     /// index from disk and creates the configured buckets.
     pub fn open(config: StoreConfig) -> Result<Self, StoreError> {
-        let dir_err = |source| StoreError::DataDir { path: config.data_dir.clone(), source };
+        let dir_err = |source| StoreError::DataDir {
+            path: config.data_dir.clone(),
+            source,
+        };
         config.faults.validate().map_err(StoreError::Faults)?;
         std::fs::create_dir_all(&config.data_dir).map_err(dir_err)?;
         let (credentials, generated) = match &config.credentials {
@@ -79,8 +85,13 @@ impl Store {
         };
         let faults = FaultControl::new(config.faults);
         let clock = faults.clock();
-        let storage = Storage::open(&config.data_dir, clock.clone(), config.max_put_size, config.region.clone())
-            .map_err(dir_err)?;
+        let storage = Storage::open(
+            &config.data_dir,
+            clock.clone(),
+            config.max_put_size,
+            config.region.clone(),
+        )
+        .map_err(dir_err)?;
         let storage = Arc::new(storage);
         for bucket in &config.buckets {
             if !s3s::path::check_bucket_name(bucket) || !crate::fs::safe_bucket(bucket) {
@@ -89,7 +100,14 @@ impl Store {
             storage.create_bucket(bucket).map_err(dir_err)?;
         }
         let front = build_front(&storage, &credentials, &faults, clock);
-        Ok(Self { front, storage, credentials, generated, region: config.region.clone(), config })
+        Ok(Self {
+            front,
+            storage,
+            credentials,
+            generated,
+            region: config.region.clone(),
+            config,
+        })
     }
 
     /// The credentials the store accepts.
@@ -104,7 +122,11 @@ impl Store {
 
     /// Serves on `listener` until `shutdown` completes, then lets open requests finish
     /// (for up to 5 seconds).
-    pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()> + Send) -> Result<(), StoreError> {
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<(), StoreError> {
         let sweeper = tokio::spawn(crate::lifecycle::sweeper(
             self.storage.clone(),
             self.config.sweep_interval,
@@ -149,7 +171,10 @@ impl Store {
             }
         }
         stop.cancel();
-        let _ = tokio::time::timeout(Duration::from_secs(5), async { while connections.join_next().await.is_some() {} }).await;
+        let _ = tokio::time::timeout(Duration::from_secs(5), async {
+            while connections.join_next().await.is_some() {}
+        })
+        .await;
         connections.abort_all();
         sweeper.abort();
         Ok(())
@@ -157,8 +182,13 @@ impl Store {
 
     /// Binds `addr` (port 0 picks a free port), serves in a background task and answers a
     /// handle. Must be called inside a tokio runtime.
-    pub async fn spawn(config: StoreConfig, addr: impl tokio::net::ToSocketAddrs) -> Result<StoreHandle, StoreError> {
-        let listener = TcpListener::bind(addr).await.map_err(StoreError::Listener)?;
+    pub async fn spawn(
+        config: StoreConfig,
+        addr: impl tokio::net::ToSocketAddrs,
+    ) -> Result<StoreHandle, StoreError> {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(StoreError::Listener)?;
         Self::open(config)?.spawn_on(listener)
     }
 
@@ -179,18 +209,29 @@ impl Store {
         let task = tokio::spawn(self.serve(listener, async {
             let _ = rx.await;
         }));
-        Ok(StoreHandle { inner: handle_inner, stop: Some(tx), task: Some(task) })
+        Ok(StoreHandle {
+            inner: handle_inner,
+            stop: Some(tx),
+            task: Some(task),
+        })
     }
 
     /// Serves on a bound `std` listener (made non-blocking here).
     pub fn spawn_on_std(self, listener: std::net::TcpListener) -> Result<StoreHandle, StoreError> {
-        listener.set_nonblocking(true).map_err(StoreError::Listener)?;
+        listener
+            .set_nonblocking(true)
+            .map_err(StoreError::Listener)?;
         let listener = TcpListener::from_std(listener).map_err(StoreError::Listener)?;
         self.spawn_on(listener)
     }
 }
 
-fn build_front(storage: &Arc<Storage>, credentials: &Credentials, faults: &FaultControl, clock: Clock) -> Front {
+fn build_front(
+    storage: &Arc<Storage>,
+    credentials: &Credentials,
+    faults: &FaultControl,
+    clock: Clock,
+) -> Front {
     let keys = KeyRing::new(credentials.clone(), clock);
     let mut builder = S3ServiceBuilder::new(Backend::new(storage.clone()));
     builder.set_auth(keys.clone());
@@ -199,24 +240,41 @@ fn build_front(storage: &Arc<Storage>, credentials: &Credentials, faults: &Fault
     // offset on purpose); s3s, which reads the machine's clock, must not second-guess them.
     s3_config.presigned_url_max_skew_time_secs = u32::MAX;
     builder.set_config(Arc::new(StaticConfigProvider::new(Arc::new(s3_config))));
-    Front(Arc::new(FrontInner { s3: builder.build(), storage: storage.clone(), keys, faults: faults.clone() }))
+    Front(Arc::new(FrontInner {
+        s3: builder.build(),
+        storage: storage.clone(),
+        keys,
+        faults: faults.clone(),
+    }))
 }
 
 fn load_or_generate_credentials(dir: &Path) -> Result<(Credentials, bool), StoreError> {
     let path = dir.join(CREDENTIALS_FILE);
     match std::fs::read(&path) {
         Ok(bytes) => {
-            let credentials = serde_json::from_slice(&bytes)
-                .map_err(|e| StoreError::Credentials { path: path.clone(), reason: e.to_string() })?;
+            let credentials =
+                serde_json::from_slice(&bytes).map_err(|e| StoreError::Credentials {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                })?;
             Ok((credentials, false))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let credentials = Credentials::generate();
-            write_private(&path, &serde_json::to_vec_pretty(&credentials).unwrap_or_default())
-                .map_err(|e| StoreError::Credentials { path: path.clone(), reason: e.to_string() })?;
+            write_private(
+                &path,
+                &serde_json::to_vec_pretty(&credentials).unwrap_or_default(),
+            )
+            .map_err(|e| StoreError::Credentials {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
             Ok((credentials, true))
         }
-        Err(e) => Err(StoreError::Credentials { path, reason: e.to_string() }),
+        Err(e) => Err(StoreError::Credentials {
+            path,
+            reason: e.to_string(),
+        }),
     }
 }
 
@@ -225,7 +283,12 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
     let tmp = path.with_extension("tmp");
-    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
     file.write_all(bytes)?;
     file.sync_all()?;
     std::fs::rename(&tmp, path)?;

@@ -19,8 +19,8 @@ use crate::auth::{KeyRing, percent_decode, precheck};
 use crate::config::random_hex;
 use crate::cors;
 use crate::errors::{
-    self, EXTRA_HEADER, ErrorAnswer, MSG_ENTITY_TOO_LARGE, MSG_NO_SUCH_BUCKET, MSG_NO_SUCH_KEY, MSG_NO_SUCH_UPLOAD,
-    MSG_SIGNATURE, error_body,
+    self, EXTRA_HEADER, ErrorAnswer, MSG_ENTITY_TOO_LARGE, MSG_NO_SUCH_BUCKET, MSG_NO_SUCH_KEY,
+    MSG_NO_SUCH_UPLOAD, MSG_SIGNATURE, error_body,
 };
 use crate::faults::{FaultControl, roll};
 use crate::storage::Storage;
@@ -48,7 +48,9 @@ impl std::fmt::Debug for Front {
 impl hyper::service::Service<Request<Incoming>> for Front {
     type Response = Response<Body>;
     type Error = std::convert::Infallible;
-    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response<Body>, Self::Error>> + Send>>;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Response<Body>, Self::Error>> + Send>,
+    >;
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
         let front = self.clone();
@@ -69,7 +71,9 @@ fn bucket_and_key(path: &str) -> (Option<String>, Option<String>) {
 }
 
 fn has_query(req: &Request<Body>, name: &str) -> bool {
-    req.uri().query().is_some_and(|q| q.split('&').any(|p| p.split('=').next() == Some(name)))
+    req.uri()
+        .query()
+        .is_some_and(|q| q.split('&').any(|p| p.split('=').next() == Some(name)))
 }
 
 fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
@@ -84,7 +88,11 @@ impl Front {
             tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
         }
         let method = req.method().clone();
-        let origin = req.headers().get("origin").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let origin = req
+            .headers()
+            .get("origin")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let (bucket, key) = bucket_and_key(req.uri().path());
 
         let mut response = if req.uri().path().starts_with(admin::PREFIX) {
@@ -97,7 +105,11 @@ impl Front {
             );
             self.error_response(answer, &request_id, &method)
         } else if roll(faults.slow_down_fraction) {
-            let answer = ErrorAnswer::new(StatusCode::SERVICE_UNAVAILABLE, "SlowDown", "Please reduce your request rate.");
+            let answer = ErrorAnswer::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "SlowDown",
+                "Please reduce your request rate.",
+            );
             self.error_response(answer, &request_id, &method)
         } else if method == Method::OPTIONS {
             self.preflight(&req, bucket.as_deref(), key.is_some(), &request_id)
@@ -121,34 +133,61 @@ impl Front {
         if let Ok(value) = HeaderValue::from_str(&request_id) {
             headers.insert("x-amz-request-id", value);
         }
-        headers.insert(http::header::SERVER, HeaderValue::from_static("hoist-store"));
+        headers.insert(
+            http::header::SERVER,
+            HeaderValue::from_static("hoist-store"),
+        );
         response
     }
 
     /// Pre-signature checks, then S3's single-PUT and part size limits (answered before the
     /// body is read, as S3 does from the declared length).
     fn checks(&self, req: &Request<Body>, has_key: bool) -> Result<(), ErrorAnswer> {
-        precheck(req.method(), req.uri(), req.headers(), self.0.storage.clock.now(), &self.0.keys)?;
-        if req.method() == Method::PUT && has_key && !req.headers().contains_key("x-amz-copy-source") {
+        precheck(
+            req.method(),
+            req.uri(),
+            req.headers(),
+            self.0.storage.clock.now(),
+            &self.0.keys,
+        )?;
+        if req.method() == Method::PUT
+            && has_key
+            && !req.headers().contains_key("x-amz-copy-source")
+        {
             let declared = header_u64(req.headers(), "x-amz-decoded-content-length")
                 .or_else(|| header_u64(req.headers(), "content-length"));
             let is_part = has_query(req, "partNumber") || has_query(req, "uploadId");
-            let limit = if is_part { MAX_PART_SIZE } else { self.0.storage.max_put_size };
+            let limit = if is_part {
+                MAX_PART_SIZE
+            } else {
+                self.0.storage.max_put_size
+            };
             if let Some(size) = declared.filter(|size| *size > limit) {
-                return Err(ErrorAnswer::new(StatusCode::BAD_REQUEST, "EntityTooLarge", MSG_ENTITY_TOO_LARGE)
-                    .extra("ProposedSize", size.to_string())
-                    .extra("MaxSizeAllowed", limit.to_string()));
+                return Err(ErrorAnswer::new(
+                    StatusCode::BAD_REQUEST,
+                    "EntityTooLarge",
+                    MSG_ENTITY_TOO_LARGE,
+                )
+                .extra("ProposedSize", size.to_string())
+                .extra("MaxSizeAllowed", limit.to_string()));
             }
         }
         Ok(())
     }
 
-    fn preflight(&self, req: &Request<Body>, bucket: Option<&str>, is_object: bool, request_id: &str) -> Response<Body> {
+    fn preflight(
+        &self,
+        req: &Request<Body>,
+        bucket: Option<&str>,
+        is_object: bool,
+        request_id: &str,
+    ) -> Response<Body> {
         let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
         let meta = bucket.and_then(|b| self.0.storage.bucket_meta(b));
         if bucket.is_some() && meta.is_none() && header("access-control-request-method").is_some() {
-            let answer = ErrorAnswer::new(StatusCode::NOT_FOUND, "NoSuchBucket", MSG_NO_SUCH_BUCKET)
-                .extra("BucketName", bucket.unwrap_or_default());
+            let answer =
+                ErrorAnswer::new(StatusCode::NOT_FOUND, "NoSuchBucket", MSG_NO_SUCH_BUCKET)
+                    .extra("BucketName", bucket.unwrap_or_default());
             return self.error_response(answer, request_id, &Method::OPTIONS);
         }
         let rules = meta.and_then(|m| m.cors);
@@ -168,25 +207,47 @@ impl Front {
         }
     }
 
-    pub(crate) fn error_response(&self, answer: ErrorAnswer, request_id: &str, method: &Method) -> Response<Body> {
+    pub(crate) fn error_response(
+        &self,
+        answer: ErrorAnswer,
+        request_id: &str,
+        method: &Method,
+    ) -> Response<Body> {
         let body = if method == Method::HEAD {
             Body::empty()
         } else {
-            Body::from(error_body(answer.code, answer.message.as_deref(), &answer.extras, request_id))
+            Body::from(error_body(
+                answer.code,
+                answer.message.as_deref(),
+                &answer.extras,
+                request_id,
+            ))
         };
         let mut response = Response::new(body);
         *response.status_mut() = answer.status;
-        response.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/xml"));
+        response.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/xml"),
+        );
         response
     }
 
-    async fn call_s3(&self, req: Request<Body>, request_id: &str, method: &Method) -> Response<Body> {
+    async fn call_s3(
+        &self,
+        req: Request<Body>,
+        request_id: &str,
+        method: &Method,
+    ) -> Response<Body> {
         let sig_context = SignatureContext::of(&req);
         let response = match self.0.s3.call(req).await {
             Ok(response) => response,
             Err(err) => {
                 tracing::error!(error = ?err, "s3 service failed");
-                let answer = ErrorAnswer::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "We encountered an internal error. Please try again.");
+                let answer = ErrorAnswer::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "InternalError",
+                    "We encountered an internal error. Please try again.",
+                );
                 return self.error_response(answer, request_id, method);
             }
         };
@@ -209,7 +270,11 @@ impl Front {
             return Response::from_parts(parts, Body::from(bytes));
         };
         let (message, extras) = complete_error(&code, message, extras, &sig_context);
-        let body = if method == Method::HEAD { Body::empty() } else { Body::from(error_body(&code, message.as_deref(), &extras, request_id)) };
+        let body = if method == Method::HEAD {
+            Body::empty()
+        } else {
+            Body::from(error_body(&code, message.as_deref(), &extras, request_id))
+        };
         parts.headers.remove(http::header::CONTENT_LENGTH);
         Response::from_parts(parts, body)
     }
@@ -229,12 +294,27 @@ impl SignatureContext {
             .query()
             .unwrap_or("")
             .split('&')
-            .filter_map(|p| p.split_once('=').map(|(k, v)| (percent_decode(k), percent_decode(v))))
+            .filter_map(|p| {
+                p.split_once('=')
+                    .map(|(k, v)| (percent_decode(k), percent_decode(v)))
+            })
             .collect();
-        let get = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-        let authorization = req.headers().get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
+        let get = |name: &str| {
+            query
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        };
+        let authorization = req
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
         let field = |name: &str| {
-            authorization.split([',', ' ']).find_map(|p| p.trim().strip_prefix(name)).map(str::to_owned)
+            authorization
+                .split([',', ' '])
+                .find_map(|p| p.trim().strip_prefix(name))
+                .map(str::to_owned)
         };
         let credential = field("Credential=").or_else(|| get("X-Amz-Credential"));
         Self {
@@ -252,28 +332,48 @@ fn complete_error(
     mut extras: Vec<(String, String)>,
     context: &SignatureContext,
 ) -> (Option<String>, Vec<(String, String)>) {
-    let fixed = |default: &str| Some(message.clone().filter(|m| !m.is_empty()).unwrap_or_else(|| default.to_owned()));
+    let fixed = |default: &str| {
+        Some(
+            message
+                .clone()
+                .filter(|m| !m.is_empty())
+                .unwrap_or_else(|| default.to_owned()),
+        )
+    };
     let message = match code {
         "SignatureDoesNotMatch" => {
             if extras.is_empty() {
-                extras.push(("AWSAccessKeyId".into(), context.access_key.clone().unwrap_or_default()));
-                extras.push(("SignatureProvided".into(), context.signature.clone().unwrap_or_default()));
+                extras.push((
+                    "AWSAccessKeyId".into(),
+                    context.access_key.clone().unwrap_or_default(),
+                ));
+                extras.push((
+                    "SignatureProvided".into(),
+                    context.signature.clone().unwrap_or_default(),
+                ));
             }
             Some(MSG_SIGNATURE.to_owned())
         }
         "NoSuchUpload" => {
             if extras.is_empty() {
-                extras.push(("UploadId".into(), context.upload_id.clone().unwrap_or_default()));
+                extras.push((
+                    "UploadId".into(),
+                    context.upload_id.clone().unwrap_or_default(),
+                ));
             }
             Some(MSG_NO_SUCH_UPLOAD.to_owned())
         }
         "NoSuchKey" => fixed(MSG_NO_SUCH_KEY),
         "NoSuchBucket" => fixed(MSG_NO_SUCH_BUCKET),
         "AccessDenied" => fixed("Access Denied"),
-        "MalformedXML" => fixed("The XML you provided was not well-formed or did not validate against our published schema"),
+        "MalformedXML" => fixed(
+            "The XML you provided was not well-formed or did not validate against our published schema",
+        ),
         "InvalidBucketName" => fixed("The specified bucket is not valid."),
         "KeyTooLongError" => fixed("Your key is too long"),
-        "NotImplemented" => fixed("A header you provided implies functionality that is not implemented"),
+        "NotImplemented" => {
+            fixed("A header you provided implies functionality that is not implemented")
+        }
         _ => message,
     };
     (message, extras)
@@ -284,5 +384,7 @@ pub(crate) fn httpdate(time: time::OffsetDateTime) -> String {
     let format = time::macros::format_description!(
         "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
     );
-    time.to_offset(time::UtcOffset::UTC).format(&format).unwrap_or_default()
+    time.to_offset(time::UtcOffset::UTC)
+        .format(&format)
+        .unwrap_or_default()
 }

@@ -115,19 +115,38 @@ pub(crate) struct Storage {
 
 impl Storage {
     /// Opens (or creates) the data directory and rebuilds the index.
-    pub fn open(root: &Path, clock: Clock, max_put_size: u64, region: String) -> std::io::Result<Self> {
-        let layout = Layout { root: root.to_path_buf() };
+    pub fn open(
+        root: &Path,
+        clock: Clock,
+        max_put_size: u64,
+        region: String,
+    ) -> std::io::Result<Self> {
+        let layout = Layout {
+            root: root.to_path_buf(),
+        };
         std::fs::create_dir_all(layout.buckets())?;
         std::fs::create_dir_all(layout.uploads())?;
         // Temp files belong to requests that died with the previous process.
         let _ = std::fs::remove_dir_all(layout.tmp());
         std::fs::create_dir_all(layout.tmp())?;
-        let state = State { buckets: load_buckets(&layout)?, uploads: load_uploads(&layout)? };
-        Ok(Self { layout, clock, max_put_size, region, state: Mutex::new(state), commit: tokio::sync::Mutex::new(()) })
+        let state = State {
+            buckets: load_buckets(&layout)?,
+            uploads: load_uploads(&layout)?,
+        };
+        Ok(Self {
+            layout,
+            clock,
+            max_put_size,
+            region,
+            state: Mutex::new(state),
+            commit: tokio::sync::Mutex::new(()),
+        })
     }
 
     pub fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub fn now_ms(&self) -> i64 {
@@ -136,26 +155,54 @@ impl Storage {
 
     /// Creates a bucket on disk and in the index; false when it already exists.
     pub fn create_bucket(&self, name: &str) -> std::io::Result<bool> {
-        if self.state().buckets.get(name).is_some_and(|b| b.meta.is_some()) {
+        if self
+            .state()
+            .buckets
+            .get(name)
+            .is_some_and(|b| b.meta.is_some())
+        {
             return Ok(false);
         }
         std::fs::create_dir_all(self.layout.objects(name))?;
         sync_dir(&self.layout.buckets())?;
-        let meta = BucketMeta { name: name.to_owned(), created_ms: self.now_ms(), cors: None, lifecycle: None };
-        write_json_atomic(&self.layout, &self.layout.bucket(name).join("bucket.json"), &meta)?;
-        self.state().buckets.entry(name.to_owned()).or_default().meta = Some(meta);
+        let meta = BucketMeta {
+            name: name.to_owned(),
+            created_ms: self.now_ms(),
+            cors: None,
+            lifecycle: None,
+        };
+        write_json_atomic(
+            &self.layout,
+            &self.layout.bucket(name).join("bucket.json"),
+            &meta,
+        )?;
+        self.state()
+            .buckets
+            .entry(name.to_owned())
+            .or_default()
+            .meta = Some(meta);
         Ok(true)
     }
 
     /// Saves a bucket's settings after `change`; None when the bucket does not exist.
-    pub fn update_bucket(&self, name: &str, change: impl FnOnce(&mut BucketMeta)) -> std::io::Result<Option<()>> {
+    pub fn update_bucket(
+        &self,
+        name: &str,
+        change: impl FnOnce(&mut BucketMeta),
+    ) -> std::io::Result<Option<()>> {
         let meta = {
             let mut state = self.state();
-            let Some(meta) = state.buckets.get_mut(name).and_then(|b| b.meta.as_mut()) else { return Ok(None) };
+            let Some(meta) = state.buckets.get_mut(name).and_then(|b| b.meta.as_mut()) else {
+                return Ok(None);
+            };
             change(meta);
             meta.clone()
         };
-        write_json_atomic(&self.layout, &self.layout.bucket(name).join("bucket.json"), &meta)?;
+        write_json_atomic(
+            &self.layout,
+            &self.layout.bucket(name).join("bucket.json"),
+            &meta,
+        )?;
         Ok(Some(()))
     }
 
@@ -205,7 +252,13 @@ fn load_buckets(layout: &Layout) -> std::io::Result<BTreeMap<String, BucketEntry
         for orphan in data_files.iter().filter(|f| !referenced.contains(*f)) {
             let _ = std::fs::remove_file(objects_dir.join(orphan));
         }
-        buckets.insert(name, BucketEntry { meta: Some(meta), objects });
+        buckets.insert(
+            name,
+            BucketEntry {
+                meta: Some(meta),
+                objects,
+            },
+        );
     }
     Ok(buckets)
 }

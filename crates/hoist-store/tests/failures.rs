@@ -13,21 +13,43 @@ use hoist_store::Faults;
 const MIB: usize = 1024 * 1024;
 
 fn presign_config(start: SystemTime, expires: Duration) -> PresigningConfig {
-    PresigningConfig::builder().start_time(start).expires_in(expires).build().unwrap()
+    PresigningConfig::builder()
+        .start_time(start)
+        .expires_in(expires)
+        .build()
+        .unwrap()
 }
 
 #[tokio::test]
 async fn presigned_urls_expire_and_are_not_valid_early() {
     let store = TestStore::start().await;
     let s3 = store.client();
-    s3.put_object().bucket(BUCKET).key("k").body(ByteStream::from_static(b"payload")).send().await.unwrap();
+    s3.put_object()
+        .bucket(BUCKET)
+        .key("k")
+        .body(ByteStream::from_static(b"payload"))
+        .send()
+        .await
+        .unwrap();
 
-    let fresh = s3.get_object().bucket(BUCKET).key("k").presigned(presign_config(SystemTime::now(), Duration::from_secs(60))).await.unwrap();
+    let fresh = s3
+        .get_object()
+        .bucket(BUCKET)
+        .key("k")
+        .presigned(presign_config(SystemTime::now(), Duration::from_secs(60)))
+        .await
+        .unwrap();
     let ok = send_presigned(store.addr(), &fresh, b"").await;
     assert_eq!((ok.status, ok.text().as_str()), (200, "payload"));
 
     let old = SystemTime::now() - Duration::from_secs(7200);
-    let expired = s3.get_object().bucket(BUCKET).key("k").presigned(presign_config(old, Duration::from_secs(3600))).await.unwrap();
+    let expired = s3
+        .get_object()
+        .bucket(BUCKET)
+        .key("k")
+        .presigned(presign_config(old, Duration::from_secs(3600)))
+        .await
+        .unwrap();
     let answer = send_presigned(store.addr(), &expired, b"").await;
     assert_eq!(answer.status, 403);
     assert_eq!(answer.code().as_deref(), Some("AccessDenied"));
@@ -36,32 +58,63 @@ async fn presigned_urls_expire_and_are_not_valid_early() {
     assert_eq!(element(&body, "X-Amz-Expires").as_deref(), Some("3600"));
     let expires = element(&body, "Expires").unwrap();
     let server_time = element(&body, "ServerTime").unwrap();
-    assert!(expires.ends_with('Z') && expires < server_time, "{expires} vs {server_time}");
+    assert!(
+        expires.ends_with('Z') && expires < server_time,
+        "{expires} vs {server_time}"
+    );
     assert!(element(&body, "RequestId").is_some() && element(&body, "HostId").is_some());
 
     let ahead = SystemTime::now() + Duration::from_secs(3600);
-    let early = s3.get_object().bucket(BUCKET).key("k").presigned(presign_config(ahead, Duration::from_secs(600))).await.unwrap();
+    let early = s3
+        .get_object()
+        .bucket(BUCKET)
+        .key("k")
+        .presigned(presign_config(ahead, Duration::from_secs(600)))
+        .await
+        .unwrap();
     let answer = send_presigned(store.addr(), &early, b"").await;
     assert_eq!(answer.status, 403);
     assert_eq!(answer.code().as_deref(), Some("AccessDenied"));
-    assert_eq!(answer.message().as_deref(), Some("Request is not yet valid"));
+    assert_eq!(
+        answer.message().as_deref(),
+        Some("Request is not yet valid")
+    );
     assert!(element(&answer.text(), "X-Amz-Date").is_some());
-    assert!(element(&answer.text(), "Expires").is_some() && element(&answer.text(), "ServerTime").is_some());
+    assert!(
+        element(&answer.text(), "Expires").is_some()
+            && element(&answer.text(), "ServerTime").is_some()
+    );
 }
 
 #[tokio::test]
 async fn presigned_lifetime_above_a_week_is_refused() {
     let store = TestStore::start().await;
     let s3 = store.client();
-    let week = s3.get_object().bucket(BUCKET).key("k").presigned(presign_config(SystemTime::now(), Duration::from_secs(604_800))).await.unwrap();
-    let uri = week.uri().replace("X-Amz-Expires=604800", "X-Amz-Expires=604801");
+    let week = s3
+        .get_object()
+        .bucket(BUCKET)
+        .key("k")
+        .presigned(presign_config(
+            SystemTime::now(),
+            Duration::from_secs(604_800),
+        ))
+        .await
+        .unwrap();
+    let uri = week
+        .uri()
+        .replace("X-Amz-Expires=604800", "X-Amz-Expires=604801");
     let target = uri.split_once(&store.addr().to_string()).unwrap().1;
     let answer = raw(store.addr(), "GET", target, &[], b"").await;
     assert_eq!(answer.status, 400);
-    assert_eq!(answer.code().as_deref(), Some("AuthorizationQueryParametersError"));
+    assert_eq!(
+        answer.code().as_deref(),
+        Some("AuthorizationQueryParametersError")
+    );
     assert_eq!(
         answer.message().as_deref(),
-        Some("X-Amz-Expires must be less than a week (in seconds); that is, the given X-Amz-Expires must be less than 604800 seconds")
+        Some(
+            "X-Amz-Expires must be less than a week (in seconds); that is, the given X-Amz-Expires must be less than 604800 seconds"
+        )
     );
 }
 
@@ -69,17 +122,36 @@ async fn presigned_lifetime_above_a_week_is_refused() {
 async fn expiry_is_checked_when_the_request_starts() {
     let store = TestStore::start().await;
     let s3 = store.client();
-    let url = s3.put_object().bucket(BUCKET).key("slow").presigned(presign_config(SystemTime::now(), Duration::from_secs(2))).await.unwrap();
+    let url = s3
+        .put_object()
+        .bucket(BUCKET)
+        .key("slow")
+        .presigned(presign_config(SystemTime::now(), Duration::from_secs(2)))
+        .await
+        .unwrap();
     // 600 KiB at 200 KiB/s takes about 3 s: the URL expires mid-body, the PUT still lands.
-    store.handle.set_faults(Faults { bandwidth_bytes_per_sec: Some(200 * 1024), ..Faults::default() }).unwrap();
+    store
+        .handle
+        .set_faults(Faults {
+            bandwidth_bytes_per_sec: Some(200 * 1024),
+            ..Faults::default()
+        })
+        .unwrap();
     let started = std::time::Instant::now();
     let answer = send_presigned(store.addr(), &url, &bytes_of(600 * 1024, 3)).await;
-    assert!(started.elapsed() > Duration::from_secs(2), "the body was not slowed: {:?}", started.elapsed());
+    assert!(
+        started.elapsed() > Duration::from_secs(2),
+        "the body was not slowed: {:?}",
+        started.elapsed()
+    );
     assert_eq!(answer.status, 200, "{}", answer.text());
     store.handle.set_faults(Faults::default()).unwrap();
     // A retry that starts after expiry is refused.
     let again = send_presigned(store.addr(), &url, b"x").await;
-    assert_eq!((again.status, again.message().as_deref()), (403, Some("Request has expired")));
+    assert_eq!(
+        (again.status, again.message().as_deref()),
+        (403, Some("Request has expired"))
+    );
 }
 
 #[tokio::test]
@@ -87,78 +159,201 @@ async fn header_signed_requests_with_skewed_clocks() {
     let store = TestStore::start().await;
     let s3 = store.client();
     // The store's clock 10 minutes ahead is within S3's 15 minutes; LastModified and Date follow it.
-    store.handle.set_faults(Faults { clock_offset_secs: 600, ..Faults::default() }).unwrap();
-    s3.put_object().bucket(BUCKET).key("k").body(ByteStream::from_static(b"x")).send().await.unwrap();
-    let head = s3.head_object().bucket(BUCKET).key("k").send().await.unwrap();
+    store
+        .handle
+        .set_faults(Faults {
+            clock_offset_secs: 600,
+            ..Faults::default()
+        })
+        .unwrap();
+    s3.put_object()
+        .bucket(BUCKET)
+        .key("k")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap();
+    let head = s3
+        .head_object()
+        .bucket(BUCKET)
+        .key("k")
+        .send()
+        .await
+        .unwrap();
     let modified = SystemTime::try_from(*head.last_modified().unwrap()).unwrap();
     assert!(modified > SystemTime::now() + Duration::from_secs(590));
     let health = raw(store.addr(), "GET", "/_hoist/health", &[], b"").await;
     let date = health.header("date").unwrap().to_owned();
     assert!(date.ends_with("GMT"));
 
-    store.handle.set_faults(Faults { clock_offset_secs: 3600, ..Faults::default() }).unwrap();
-    let err = s3.put_object().bucket(BUCKET).key("k").body(ByteStream::from_static(b"x")).send().await.unwrap_err();
+    store
+        .handle
+        .set_faults(Faults {
+            clock_offset_secs: 3600,
+            ..Faults::default()
+        })
+        .unwrap();
+    let err = s3
+        .put_object()
+        .bucket(BUCKET)
+        .key("k")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap_err();
     let (status, body) = raw_error(&err);
     assert_eq!(status, 403);
-    assert_eq!(element(&body, "Code").as_deref(), Some("RequestTimeTooSkewed"));
+    assert_eq!(
+        element(&body, "Code").as_deref(),
+        Some("RequestTimeTooSkewed")
+    );
     assert_eq!(
         element(&body, "Message").as_deref(),
         Some("The difference between the request time and the current time is too large.")
     );
-    assert_eq!(element(&body, "MaxAllowedSkewMilliseconds").as_deref(), Some("900000"));
+    assert_eq!(
+        element(&body, "MaxAllowedSkewMilliseconds").as_deref(),
+        Some("900000")
+    );
     assert!(element(&body, "RequestTime").is_some() && element(&body, "ServerTime").is_some());
 
     // The store behind by an hour: header auth skewed, a fresh presigned URL not yet valid.
-    store.handle.set_faults(Faults { clock_offset_secs: -3600, ..Faults::default() }).unwrap();
-    let err = s3.get_object().bucket(BUCKET).key("k").send().await.unwrap_err();
-    assert_eq!(element(&raw_error(&err).1, "Code").as_deref(), Some("RequestTimeTooSkewed"));
-    let url = s3.get_object().bucket(BUCKET).key("k").presigned(presign_config(SystemTime::now(), Duration::from_secs(300))).await.unwrap();
+    store
+        .handle
+        .set_faults(Faults {
+            clock_offset_secs: -3600,
+            ..Faults::default()
+        })
+        .unwrap();
+    let err = s3
+        .get_object()
+        .bucket(BUCKET)
+        .key("k")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        element(&raw_error(&err).1, "Code").as_deref(),
+        Some("RequestTimeTooSkewed")
+    );
+    let url = s3
+        .get_object()
+        .bucket(BUCKET)
+        .key("k")
+        .presigned(presign_config(SystemTime::now(), Duration::from_secs(300)))
+        .await
+        .unwrap();
     let answer = send_presigned(store.addr(), &url, b"").await;
-    assert_eq!(answer.message().as_deref(), Some("Request is not yet valid"));
+    assert_eq!(
+        answer.message().as_deref(),
+        Some("Request is not yet valid")
+    );
 }
 
 #[tokio::test]
 async fn wrong_secret_is_signature_does_not_match() {
     let store = TestStore::start().await;
     let s3 = client_for(&store.handle.endpoint(), AK, "not-the-secret", None, false);
-    let err = s3.list_objects_v2().bucket(BUCKET).send().await.unwrap_err();
+    let err = s3
+        .list_objects_v2()
+        .bucket(BUCKET)
+        .send()
+        .await
+        .unwrap_err();
     let (status, body) = raw_error(&err);
     assert_eq!(status, 403);
-    assert_eq!(element(&body, "Code").as_deref(), Some("SignatureDoesNotMatch"));
+    assert_eq!(
+        element(&body, "Code").as_deref(),
+        Some("SignatureDoesNotMatch")
+    );
     assert_eq!(
         element(&body, "Message").as_deref(),
-        Some("The request signature we calculated does not match the signature you provided. Check your key and signing method.")
+        Some(
+            "The request signature we calculated does not match the signature you provided. Check your key and signing method."
+        )
     );
     assert_eq!(element(&body, "AWSAccessKeyId").as_deref(), Some(AK));
-    assert_eq!(element(&body, "SignatureProvided").map(|s| s.len()), Some(64));
+    assert_eq!(
+        element(&body, "SignatureProvided").map(|s| s.len()),
+        Some(64)
+    );
 
     let unknown = client_for(&store.handle.endpoint(), "AKIDUNKNOWN", SK, None, false);
-    let err = unknown.list_objects_v2().bucket(BUCKET).send().await.unwrap_err();
-    assert_eq!(element(&raw_error(&err).1, "Code").as_deref(), Some("InvalidAccessKeyId"));
+    let err = unknown
+        .list_objects_v2()
+        .bucket(BUCKET)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        element(&raw_error(&err).1, "Code").as_deref(),
+        Some("InvalidAccessKeyId")
+    );
 }
 
 #[tokio::test]
 async fn single_put_over_the_limit_is_entity_too_large() {
     let store = TestStore::start_with(|c| c.with_max_put_size(MIB as u64)).await;
     for s3 in [store.client(), store.client_with_checksums()] {
-        let err = s3.put_object().bucket(BUCKET).key("big").body(ByteStream::from(bytes_of(2 * MIB, 1))).send().await.unwrap_err();
+        let err = s3
+            .put_object()
+            .bucket(BUCKET)
+            .key("big")
+            .body(ByteStream::from(bytes_of(2 * MIB, 1)))
+            .send()
+            .await
+            .unwrap_err();
         let (status, body) = raw_error(&err);
         assert_eq!(status, 400);
         assert_eq!(element(&body, "Code").as_deref(), Some("EntityTooLarge"));
-        assert_eq!(element(&body, "Message").as_deref(), Some("Your proposed upload exceeds the maximum allowed size"));
+        assert_eq!(
+            element(&body, "Message").as_deref(),
+            Some("Your proposed upload exceeds the maximum allowed size")
+        );
         assert_eq!(element(&body, "ProposedSize").as_deref(), Some("2097152"));
         assert_eq!(element(&body, "MaxSizeAllowed").as_deref(), Some("1048576"));
     }
     // At the limit it is fine.
-    store.client().put_object().bucket(BUCKET).key("ok").body(ByteStream::from(bytes_of(MIB, 1))).send().await.unwrap();
+    store
+        .client()
+        .put_object()
+        .bucket(BUCKET)
+        .key("ok")
+        .body(ByteStream::from(bytes_of(MIB, 1)))
+        .send()
+        .await
+        .unwrap();
 }
 
 async fn two_part_upload(s3: &aws_sdk_s3::Client, first: usize) -> (String, Vec<CompletedPart>) {
-    let id = s3.create_multipart_upload().bucket(BUCKET).key("mp").send().await.unwrap().upload_id().unwrap().to_owned();
+    let id = s3
+        .create_multipart_upload()
+        .bucket(BUCKET)
+        .key("mp")
+        .send()
+        .await
+        .unwrap()
+        .upload_id()
+        .unwrap()
+        .to_owned();
     let mut parts = Vec::new();
     for (n, len) in [(1, first), (2, 100)] {
-        let out = s3.upload_part().bucket(BUCKET).key("mp").upload_id(&id).part_number(n).body(ByteStream::from(bytes_of(len, n as u64))).send().await.unwrap();
-        parts.push(CompletedPart::builder().part_number(n).e_tag(out.e_tag().unwrap()).build());
+        let out = s3
+            .upload_part()
+            .bucket(BUCKET)
+            .key("mp")
+            .upload_id(&id)
+            .part_number(n)
+            .body(ByteStream::from(bytes_of(len, n as u64)))
+            .send()
+            .await
+            .unwrap();
+        parts.push(
+            CompletedPart::builder()
+                .part_number(n)
+                .e_tag(out.e_tag().unwrap())
+                .build(),
+        );
     }
     (id, parts)
 }
@@ -169,7 +364,11 @@ async fn complete(s3: &aws_sdk_s3::Client, id: &str, parts: Vec<CompletedPart>) 
         .bucket(BUCKET)
         .key("mp")
         .upload_id(id)
-        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
         .send()
         .await;
     match result {
@@ -187,26 +386,52 @@ async fn complete_failures() {
     let (status, body) = complete(&s3, &id, parts.clone()).await;
     assert_eq!(status, 400);
     assert_eq!(element(&body, "Code").as_deref(), Some("EntityTooSmall"));
-    assert_eq!(element(&body, "Message").as_deref(), Some("Your proposed upload is smaller than the minimum allowed size"));
+    assert_eq!(
+        element(&body, "Message").as_deref(),
+        Some("Your proposed upload is smaller than the minimum allowed size")
+    );
     assert_eq!(element(&body, "ProposedSize").as_deref(), Some("1048576"));
     assert_eq!(element(&body, "MinSizeAllowed").as_deref(), Some("5242880"));
     assert_eq!(element(&body, "PartNumber").as_deref(), Some("1"));
-    assert_eq!(element(&body, "ETag").as_deref(), Some(parts[0].e_tag().unwrap().trim_matches('"')));
+    assert_eq!(
+        element(&body, "ETag").as_deref(),
+        Some(parts[0].e_tag().unwrap().trim_matches('"'))
+    );
 
-    let wrong = vec![parts[0].clone(), CompletedPart::builder().part_number(2).e_tag("\"0123456789abcdef0123456789abcdef\"").build()];
+    let wrong = vec![
+        parts[0].clone(),
+        CompletedPart::builder()
+            .part_number(2)
+            .e_tag("\"0123456789abcdef0123456789abcdef\"")
+            .build(),
+    ];
     let (status, body) = complete(&s3, &id, wrong).await;
     assert_eq!(status, 400);
     assert_eq!(element(&body, "Code").as_deref(), Some("InvalidPart"));
     assert_eq!(
         element(&body, "Message").as_deref(),
-        Some("One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.")
+        Some(
+            "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag."
+        )
     );
     assert_eq!(element(&body, "UploadId").as_deref(), Some(id.as_str()));
     assert_eq!(element(&body, "PartNumber").as_deref(), Some("2"));
-    assert_eq!(element(&body, "ETag").as_deref(), Some("\"0123456789abcdef0123456789abcdef\""));
+    assert_eq!(
+        element(&body, "ETag").as_deref(),
+        Some("\"0123456789abcdef0123456789abcdef\"")
+    );
 
-    let missing = vec![parts[0].clone(), CompletedPart::builder().part_number(7).e_tag(parts[1].e_tag().unwrap()).build()];
-    assert_eq!(element(&complete(&s3, &id, missing).await.1, "Code").as_deref(), Some("InvalidPart"));
+    let missing = vec![
+        parts[0].clone(),
+        CompletedPart::builder()
+            .part_number(7)
+            .e_tag(parts[1].e_tag().unwrap())
+            .build(),
+    ];
+    assert_eq!(
+        element(&complete(&s3, &id, missing).await.1, "Code").as_deref(),
+        Some("InvalidPart")
+    );
 
     let (status, body) = complete(&s3, &id, vec![parts[1].clone(), parts[0].clone()]).await;
     assert_eq!(status, 400);
@@ -221,7 +446,18 @@ async fn complete_failures() {
     assert_eq!(element(&body, "Code").as_deref(), Some("MalformedXML"));
 
     // None of these ended the upload.
-    assert_eq!(s3.list_parts().bucket(BUCKET).key("mp").upload_id(&id).send().await.unwrap().parts().len(), 2);
+    assert_eq!(
+        s3.list_parts()
+            .bucket(BUCKET)
+            .key("mp")
+            .upload_id(&id)
+            .send()
+            .await
+            .unwrap()
+            .parts()
+            .len(),
+        2
+    );
 }
 
 #[tokio::test]
@@ -233,19 +469,50 @@ async fn unknown_aborted_and_completed_uploads_are_no_such_upload() {
         assert_eq!(element(&result.1, "Code").as_deref(), Some("NoSuchUpload"));
         assert_eq!(
             element(&result.1, "Message").as_deref(),
-            Some("The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.")
+            Some(
+                "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed."
+            )
         );
         assert_eq!(element(&result.1, "UploadId").as_deref(), Some(id));
     };
     let bogus = "0123456789abcdef0123456789abcdef";
-    let err = s3.upload_part().bucket(BUCKET).key("mp").upload_id(bogus).part_number(1).body(ByteStream::from_static(b"x")).send().await.unwrap_err();
+    let err = s3
+        .upload_part()
+        .bucket(BUCKET)
+        .key("mp")
+        .upload_id(bogus)
+        .part_number(1)
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap_err();
     check(raw_error(&err), bogus);
-    let err = s3.list_parts().bucket(BUCKET).key("mp").upload_id("../../etc").send().await.unwrap_err();
+    let err = s3
+        .list_parts()
+        .bucket(BUCKET)
+        .key("mp")
+        .upload_id("../../etc")
+        .send()
+        .await
+        .unwrap_err();
     check(raw_error(&err), "../../etc");
 
     let (id, parts) = two_part_upload(&s3, 5 * MIB).await;
-    s3.abort_multipart_upload().bucket(BUCKET).key("mp").upload_id(&id).send().await.unwrap();
-    let err = s3.abort_multipart_upload().bucket(BUCKET).key("mp").upload_id(&id).send().await.unwrap_err();
+    s3.abort_multipart_upload()
+        .bucket(BUCKET)
+        .key("mp")
+        .upload_id(&id)
+        .send()
+        .await
+        .unwrap();
+    let err = s3
+        .abort_multipart_upload()
+        .bucket(BUCKET)
+        .key("mp")
+        .upload_id(&id)
+        .send()
+        .await
+        .unwrap_err();
     check(raw_error(&err), &id);
     check(complete(&s3, &id, parts).await, &id);
 
@@ -261,7 +528,13 @@ async fn sigv2_and_anonymous_are_refused() {
         store.addr(),
         "GET",
         &format!("/{BUCKET}/k"),
-        &[("authorization", &format!("AWS {AK}:frJIUN8DYpKDtOLCwo//yllqDzg=")), ("date", "Tue, 27 Mar 2007 19:36:42 +0000")],
+        &[
+            (
+                "authorization",
+                &format!("AWS {AK}:frJIUN8DYpKDtOLCwo//yllqDzg="),
+            ),
+            ("date", "Tue, 27 Mar 2007 19:36:42 +0000"),
+        ],
         b"",
     )
     .await;
@@ -269,13 +542,28 @@ async fn sigv2_and_anonymous_are_refused() {
     assert_eq!(v2.code().as_deref(), Some("InvalidRequest"));
     assert_eq!(
         v2.message().as_deref(),
-        Some("The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.")
+        Some(
+            "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256."
+        )
     );
-    let v2_query = raw(store.addr(), "GET", &format!("/{BUCKET}/k?AWSAccessKeyId={AK}&Expires=1893456000&Signature=abc%3D"), &[], b"").await;
-    assert_eq!((v2_query.status, v2_query.code().as_deref()), (400, Some("InvalidRequest")));
+    let v2_query = raw(
+        store.addr(),
+        "GET",
+        &format!("/{BUCKET}/k?AWSAccessKeyId={AK}&Expires=1893456000&Signature=abc%3D"),
+        &[],
+        b"",
+    )
+    .await;
+    assert_eq!(
+        (v2_query.status, v2_query.code().as_deref()),
+        (400, Some("InvalidRequest"))
+    );
 
     let anonymous = raw(store.addr(), "GET", &format!("/{BUCKET}/k"), &[], b"").await;
-    assert_eq!((anonymous.status, anonymous.code().as_deref()), (403, Some("AccessDenied")));
+    assert_eq!(
+        (anonymous.status, anonymous.code().as_deref()),
+        (403, Some("AccessDenied"))
+    );
     let anonymous_put = raw(store.addr(), "PUT", &format!("/{BUCKET}/k"), &[], b"data").await;
     assert_eq!(anonymous_put.status, 403);
     let anonymous_list = raw(store.addr(), "GET", "/", &[], b"").await;
@@ -285,28 +573,93 @@ async fn sigv2_and_anonymous_are_refused() {
 #[tokio::test]
 async fn temporary_credentials_expire_with_expired_token() {
     let store = TestStore::start().await;
-    let temp = store.handle.issue_temporary_credentials(Duration::from_secs(60));
-    let s3 = client_for(&store.handle.endpoint(), &temp.access_key_id, &temp.secret_access_key, Some(temp.session_token.clone()), false);
-    s3.put_object().bucket(BUCKET).key("t").body(ByteStream::from_static(b"x")).send().await.unwrap();
+    let temp = store
+        .handle
+        .issue_temporary_credentials(Duration::from_secs(60));
+    let s3 = client_for(
+        &store.handle.endpoint(),
+        &temp.access_key_id,
+        &temp.secret_access_key,
+        Some(temp.session_token.clone()),
+        false,
+    );
+    s3.put_object()
+        .bucket(BUCKET)
+        .key("t")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap();
     // Two minutes later on the store's clock (well within the skew allowance).
-    store.handle.set_faults(Faults { clock_offset_secs: 120, ..Faults::default() }).unwrap();
-    let err = s3.get_object().bucket(BUCKET).key("t").send().await.unwrap_err();
+    store
+        .handle
+        .set_faults(Faults {
+            clock_offset_secs: 120,
+            ..Faults::default()
+        })
+        .unwrap();
+    let err = s3
+        .get_object()
+        .bucket(BUCKET)
+        .key("t")
+        .send()
+        .await
+        .unwrap_err();
     let (status, body) = raw_error(&err);
     assert_eq!(status, 400);
     assert_eq!(element(&body, "Code").as_deref(), Some("ExpiredToken"));
-    assert_eq!(element(&body, "Message").as_deref(), Some("The provided token has expired."));
+    assert_eq!(
+        element(&body, "Message").as_deref(),
+        Some("The provided token has expired.")
+    );
 
     // A URL presigned with them dies with them, whatever X-Amz-Expires says.
     store.handle.set_faults(Faults::default()).unwrap();
-    let url = s3.get_object().bucket(BUCKET).key("t").presigned(presign_config(SystemTime::now(), Duration::from_secs(3600))).await.unwrap();
+    let url = s3
+        .get_object()
+        .bucket(BUCKET)
+        .key("t")
+        .presigned(presign_config(SystemTime::now(), Duration::from_secs(3600)))
+        .await
+        .unwrap();
     assert_eq!(send_presigned(store.addr(), &url, b"").await.status, 200);
-    store.handle.set_faults(Faults { clock_offset_secs: 120, ..Faults::default() }).unwrap();
-    assert_eq!(send_presigned(store.addr(), &url, b"").await.code().as_deref(), Some("ExpiredToken"));
+    store
+        .handle
+        .set_faults(Faults {
+            clock_offset_secs: 120,
+            ..Faults::default()
+        })
+        .unwrap();
+    assert_eq!(
+        send_presigned(store.addr(), &url, b"")
+            .await
+            .code()
+            .as_deref(),
+        Some("ExpiredToken")
+    );
 
     // Without the session token they are refused.
     store.handle.set_faults(Faults::default()).unwrap();
-    let tokenless = client_for(&store.handle.endpoint(), &temp.access_key_id, &temp.secret_access_key, None, false);
-    assert_eq!(raw_error(&tokenless.get_object().bucket(BUCKET).key("t").send().await.unwrap_err()).0, 403);
+    let tokenless = client_for(
+        &store.handle.endpoint(),
+        &temp.access_key_id,
+        &temp.secret_access_key,
+        None,
+        false,
+    );
+    assert_eq!(
+        raw_error(
+            &tokenless
+                .get_object()
+                .bucket(BUCKET)
+                .key("t")
+                .send()
+                .await
+                .unwrap_err()
+        )
+        .0,
+        403
+    );
 }
 
 #[tokio::test]
@@ -314,13 +667,31 @@ async fn keys_that_would_escape_are_refused() {
     let store = TestStore::start().await;
     let s3 = store.client();
     for key in ["../escape", "a/../../escape", "/absolute", "nul\0byte"] {
-        let err = s3.put_object().bucket(BUCKET).key(key).body(ByteStream::from_static(b"x")).send().await.unwrap_err();
+        let err = s3
+            .put_object()
+            .bucket(BUCKET)
+            .key(key)
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await
+            .unwrap_err();
         let (status, body) = raw_error(&err);
         assert_eq!(status, 400, "{key:?}: {body}");
-        assert_eq!(element(&body, "Code").as_deref(), Some("InvalidArgument"), "{key:?}");
+        assert_eq!(
+            element(&body, "Code").as_deref(),
+            Some("InvalidArgument"),
+            "{key:?}"
+        );
     }
     let long = "k".repeat(1025);
-    let err = s3.put_object().bucket(BUCKET).key(&long).body(ByteStream::from_static(b"x")).send().await.unwrap_err();
+    let err = s3
+        .put_object()
+        .bucket(BUCKET)
+        .key(&long)
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap_err();
     let (status, body) = raw_error(&err);
     assert_eq!(status, 400);
     assert_eq!(element(&body, "Code").as_deref(), Some("KeyTooLongError"));

@@ -4,8 +4,9 @@ mod common;
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
-    AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, ChecksumAlgorithm, ChecksumMode, ChecksumType,
-    CompletedMultipartUpload, CompletedPart, ExpirationStatus, LifecycleRule, LifecycleRuleFilter,
+    AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, ChecksumAlgorithm, ChecksumMode,
+    ChecksumType, CompletedMultipartUpload, CompletedPart, ExpirationStatus, LifecycleRule,
+    LifecycleRuleFilter,
 };
 use common::*;
 
@@ -15,29 +16,88 @@ const MIB: usize = 1024 * 1024;
 async fn bucket_lifecycle_of_create_head_list_delete() {
     let store = TestStore::start().await;
     let s3 = store.client();
-    s3.create_bucket().bucket("second-bucket").send().await.unwrap();
-    s3.head_bucket().bucket("second-bucket").send().await.unwrap();
-    let names: Vec<String> =
-        s3.list_buckets().send().await.unwrap().buckets().iter().filter_map(|b| b.name().map(str::to_owned)).collect();
+    s3.create_bucket()
+        .bucket("second-bucket")
+        .send()
+        .await
+        .unwrap();
+    s3.head_bucket()
+        .bucket("second-bucket")
+        .send()
+        .await
+        .unwrap();
+    let names: Vec<String> = s3
+        .list_buckets()
+        .send()
+        .await
+        .unwrap()
+        .buckets()
+        .iter()
+        .filter_map(|b| b.name().map(str::to_owned))
+        .collect();
     assert_eq!(names, vec!["second-bucket".to_owned(), BUCKET.to_owned()]);
 
-    let again = s3.create_bucket().bucket("second-bucket").send().await.unwrap_err();
+    let again = s3
+        .create_bucket()
+        .bucket("second-bucket")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(raw_error(&again).0, 409);
 
-    s3.put_object().bucket("second-bucket").key("k").body(ByteStream::from_static(b"x")).send().await.unwrap();
-    let not_empty = s3.delete_bucket().bucket("second-bucket").send().await.unwrap_err();
-    assert_eq!(element(&raw_error(&not_empty).1, "Code").as_deref(), Some("BucketNotEmpty"));
-    s3.delete_object().bucket("second-bucket").key("k").send().await.unwrap();
-    s3.delete_bucket().bucket("second-bucket").send().await.unwrap();
-    let gone = s3.head_bucket().bucket("second-bucket").send().await.unwrap_err();
+    s3.put_object()
+        .bucket("second-bucket")
+        .key("k")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap();
+    let not_empty = s3
+        .delete_bucket()
+        .bucket("second-bucket")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        element(&raw_error(&not_empty).1, "Code").as_deref(),
+        Some("BucketNotEmpty")
+    );
+    s3.delete_object()
+        .bucket("second-bucket")
+        .key("k")
+        .send()
+        .await
+        .unwrap();
+    s3.delete_bucket()
+        .bucket("second-bucket")
+        .send()
+        .await
+        .unwrap();
+    let gone = s3
+        .head_bucket()
+        .bucket("second-bucket")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(raw_error(&gone).0, 404);
 
-    let missing = s3.list_objects_v2().bucket("no-such-bucket").send().await.unwrap_err();
+    let missing = s3
+        .list_objects_v2()
+        .bucket("no-such-bucket")
+        .send()
+        .await
+        .unwrap_err();
     let (status, body) = raw_error(&missing);
     assert_eq!(status, 404);
     assert_eq!(element(&body, "Code").as_deref(), Some("NoSuchBucket"));
-    assert_eq!(element(&body, "Message").as_deref(), Some("The specified bucket does not exist"));
-    assert_eq!(element(&body, "BucketName").as_deref(), Some("no-such-bucket"));
+    assert_eq!(
+        element(&body, "Message").as_deref(),
+        Some("The specified bucket does not exist")
+    );
+    assert_eq!(
+        element(&body, "BucketName").as_deref(),
+        Some("no-such-bucket")
+    );
 }
 
 #[tokio::test]
@@ -55,37 +115,122 @@ async fn put_get_range_head_delete() {
         .send()
         .await
         .unwrap();
-    assert_eq!(put.e_tag(), Some(format!("\"{}\"", md5_hex(&data)).as_str()));
+    assert_eq!(
+        put.e_tag(),
+        Some(format!("\"{}\"", md5_hex(&data)).as_str())
+    );
 
-    let got = s3.get_object().bucket(BUCKET).key("dir/file name ሴ.bin").send().await.unwrap();
+    let got = s3
+        .get_object()
+        .bucket(BUCKET)
+        .key("dir/file name ሴ.bin")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(got.content_type(), Some("application/x-test"));
-    assert_eq!(got.metadata().unwrap().get("owner").map(String::as_str), Some("tests"));
-    assert_eq!(got.body.collect().await.unwrap().into_bytes().as_ref(), &data[..]);
+    assert_eq!(
+        got.metadata().unwrap().get("owner").map(String::as_str),
+        Some("tests")
+    );
+    assert_eq!(
+        got.body.collect().await.unwrap().into_bytes().as_ref(),
+        &data[..]
+    );
 
-    let ranged = s3.get_object().bucket(BUCKET).key("dir/file name ሴ.bin").range("bytes=100-199").send().await.unwrap();
+    let ranged = s3
+        .get_object()
+        .bucket(BUCKET)
+        .key("dir/file name ሴ.bin")
+        .range("bytes=100-199")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ranged.content_range(), Some("bytes 100-199/300000"));
-    assert_eq!(ranged.body.collect().await.unwrap().into_bytes().as_ref(), &data[100..200]);
-    let suffix = s3.get_object().bucket(BUCKET).key("dir/file name ሴ.bin").range("bytes=-10").send().await.unwrap();
-    assert_eq!(suffix.body.collect().await.unwrap().into_bytes().as_ref(), &data[data.len() - 10..]);
-    let bad_range = s3.get_object().bucket(BUCKET).key("dir/file name ሴ.bin").range("bytes=400000-").send().await.unwrap_err();
+    assert_eq!(
+        ranged.body.collect().await.unwrap().into_bytes().as_ref(),
+        &data[100..200]
+    );
+    let suffix = s3
+        .get_object()
+        .bucket(BUCKET)
+        .key("dir/file name ሴ.bin")
+        .range("bytes=-10")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        suffix.body.collect().await.unwrap().into_bytes().as_ref(),
+        &data[data.len() - 10..]
+    );
+    let bad_range = s3
+        .get_object()
+        .bucket(BUCKET)
+        .key("dir/file name ሴ.bin")
+        .range("bytes=400000-")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(raw_error(&bad_range).0, 416);
 
-    let head = s3.head_object().bucket(BUCKET).key("dir/file name ሴ.bin").send().await.unwrap();
+    let head = s3
+        .head_object()
+        .bucket(BUCKET)
+        .key("dir/file name ሴ.bin")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(head.content_length(), Some(300_000));
 
     // Overwrite, then delete.
-    s3.put_object().bucket(BUCKET).key("dir/file name ሴ.bin").body(ByteStream::from_static(b"short")).send().await.unwrap();
-    let got = s3.get_object().bucket(BUCKET).key("dir/file name ሴ.bin").send().await.unwrap();
-    assert_eq!(got.body.collect().await.unwrap().into_bytes().as_ref(), b"short");
-    s3.delete_object().bucket(BUCKET).key("dir/file name ሴ.bin").send().await.unwrap();
-    let missing = s3.get_object().bucket(BUCKET).key("dir/file name ሴ.bin").send().await.unwrap_err();
+    s3.put_object()
+        .bucket(BUCKET)
+        .key("dir/file name ሴ.bin")
+        .body(ByteStream::from_static(b"short"))
+        .send()
+        .await
+        .unwrap();
+    let got = s3
+        .get_object()
+        .bucket(BUCKET)
+        .key("dir/file name ሴ.bin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        got.body.collect().await.unwrap().into_bytes().as_ref(),
+        b"short"
+    );
+    s3.delete_object()
+        .bucket(BUCKET)
+        .key("dir/file name ሴ.bin")
+        .send()
+        .await
+        .unwrap();
+    let missing = s3
+        .get_object()
+        .bucket(BUCKET)
+        .key("dir/file name ሴ.bin")
+        .send()
+        .await
+        .unwrap_err();
     let (status, body) = raw_error(&missing);
     assert_eq!(status, 404);
     assert_eq!(element(&body, "Code").as_deref(), Some("NoSuchKey"));
-    assert_eq!(element(&body, "Message").as_deref(), Some("The specified key does not exist."));
-    assert_eq!(element(&body, "Key").as_deref(), Some("dir/file name ሴ.bin"));
+    assert_eq!(
+        element(&body, "Message").as_deref(),
+        Some("The specified key does not exist.")
+    );
+    assert_eq!(
+        element(&body, "Key").as_deref(),
+        Some("dir/file name ሴ.bin")
+    );
     // Deleting again still succeeds, as in S3.
-    s3.delete_object().bucket(BUCKET).key("dir/file name ሴ.bin").send().await.unwrap();
+    s3.delete_object()
+        .bucket(BUCKET)
+        .key("dir/file name ሴ.bin")
+        .send()
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -93,14 +238,31 @@ async fn list_objects_v2_paginates_and_groups() {
     let store = TestStore::start().await;
     let s3 = store.client();
     for key in ["a/1", "a/2", "b/1", "c", "d", "e"] {
-        s3.put_object().bucket(BUCKET).key(key).body(ByteStream::from_static(b"x")).send().await.unwrap();
+        s3.put_object()
+            .bucket(BUCKET)
+            .key(key)
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await
+            .unwrap();
     }
     let mut keys = Vec::new();
     let mut token = None;
     loop {
-        let page = s3.list_objects_v2().bucket(BUCKET).max_keys(2).set_continuation_token(token).send().await.unwrap();
+        let page = s3
+            .list_objects_v2()
+            .bucket(BUCKET)
+            .max_keys(2)
+            .set_continuation_token(token)
+            .send()
+            .await
+            .unwrap();
         assert!(page.key_count().unwrap() <= 2);
-        keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_owned)));
+        keys.extend(
+            page.contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_owned)),
+        );
         token = page.next_continuation_token().map(str::to_owned);
         if !page.is_truncated().unwrap() {
             break;
@@ -108,19 +270,53 @@ async fn list_objects_v2_paginates_and_groups() {
     }
     assert_eq!(keys, ["a/1", "a/2", "b/1", "c", "d", "e"]);
 
-    let grouped = s3.list_objects_v2().bucket(BUCKET).delimiter("/").send().await.unwrap();
-    let prefixes: Vec<&str> = grouped.common_prefixes().iter().filter_map(|p| p.prefix()).collect();
+    let grouped = s3
+        .list_objects_v2()
+        .bucket(BUCKET)
+        .delimiter("/")
+        .send()
+        .await
+        .unwrap();
+    let prefixes: Vec<&str> = grouped
+        .common_prefixes()
+        .iter()
+        .filter_map(|p| p.prefix())
+        .collect();
     assert_eq!(prefixes, ["a/", "b/"]);
     let top: Vec<&str> = grouped.contents().iter().filter_map(|o| o.key()).collect();
     assert_eq!(top, ["c", "d", "e"]);
 
-    let in_a = s3.list_objects_v2().bucket(BUCKET).prefix("a/").send().await.unwrap();
+    let in_a = s3
+        .list_objects_v2()
+        .bucket(BUCKET)
+        .prefix("a/")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(in_a.key_count(), Some(2));
 }
 
-async fn upload_part(s3: &aws_sdk_s3::Client, key: &str, id: &str, n: i32, data: Vec<u8>) -> CompletedPart {
-    let out = s3.upload_part().bucket(BUCKET).key(key).upload_id(id).part_number(n).body(ByteStream::from(data)).send().await.unwrap();
-    CompletedPart::builder().part_number(n).e_tag(out.e_tag().unwrap()).build()
+async fn upload_part(
+    s3: &aws_sdk_s3::Client,
+    key: &str,
+    id: &str,
+    n: i32,
+    data: Vec<u8>,
+) -> CompletedPart {
+    let out = s3
+        .upload_part()
+        .bucket(BUCKET)
+        .key(key)
+        .upload_id(id)
+        .part_number(n)
+        .body(ByteStream::from(data))
+        .send()
+        .await
+        .unwrap();
+    CompletedPart::builder()
+        .part_number(n)
+        .e_tag(out.e_tag().unwrap())
+        .build()
 }
 
 #[tokio::test]
@@ -128,7 +324,16 @@ async fn multipart_etag_replacement_and_listing() {
     let store = TestStore::start().await;
     let s3 = store.client();
     let key = "big/object.bin";
-    let id = s3.create_multipart_upload().bucket(BUCKET).key(key).send().await.unwrap().upload_id().unwrap().to_owned();
+    let id = s3
+        .create_multipart_upload()
+        .bucket(BUCKET)
+        .key(key)
+        .send()
+        .await
+        .unwrap()
+        .upload_id()
+        .unwrap()
+        .to_owned();
     let p1 = bytes_of(5 * MIB, 11);
     let p2_first = bytes_of(5 * MIB, 12);
     let p2 = bytes_of(5 * MIB, 22);
@@ -140,30 +345,60 @@ async fn multipart_etag_replacement_and_listing() {
     assert_eq!(c2.e_tag(), Some(format!("\"{}\"", md5_hex(&p2)).as_str()));
     upload_part(&s3, key, &id, 3, p3.clone()).await;
 
-    let page = s3.list_parts().bucket(BUCKET).key(key).upload_id(&id).max_parts(2).send().await.unwrap();
+    let page = s3
+        .list_parts()
+        .bucket(BUCKET)
+        .key(key)
+        .upload_id(&id)
+        .max_parts(2)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.parts().len(), 2);
     assert_eq!(page.is_truncated(), Some(true));
     assert_eq!(page.next_part_number_marker(), Some("2"));
-    let rest = s3.list_parts().bucket(BUCKET).key(key).upload_id(&id).part_number_marker("2").send().await.unwrap();
+    let rest = s3
+        .list_parts()
+        .bucket(BUCKET)
+        .key(key)
+        .upload_id(&id)
+        .part_number_marker("2")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(rest.parts().len(), 1);
     assert_eq!(rest.parts()[0].size(), Some(1234));
     assert_eq!(rest.is_truncated(), Some(false));
 
-    let listed = s3.list_multipart_uploads().bucket(BUCKET).send().await.unwrap();
+    let listed = s3
+        .list_multipart_uploads()
+        .bucket(BUCKET)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(listed.uploads().len(), 1);
     assert_eq!(listed.uploads()[0].upload_id(), Some(id.as_str()));
     assert!(listed.uploads()[0].initiated().is_some());
 
     let parts: Vec<CompletedPart> = [(1, &p1), (2, &p2), (3, &p3)]
         .iter()
-        .map(|(n, d)| CompletedPart::builder().part_number(*n).e_tag(format!("\"{}\"", md5_hex(d))).build())
+        .map(|(n, d)| {
+            CompletedPart::builder()
+                .part_number(*n)
+                .e_tag(format!("\"{}\"", md5_hex(d)))
+                .build()
+        })
         .collect();
     let done = s3
         .complete_multipart_upload()
         .bucket(BUCKET)
         .key(key)
         .upload_id(&id)
-        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
         .send()
         .await
         .unwrap();
@@ -173,14 +408,31 @@ async fn multipart_etag_replacement_and_listing() {
         use md5::Digest as _;
         md5s.extend_from_slice(&md5::Md5::digest(d));
     }
-    assert_eq!(done.e_tag(), Some(format!("\"{}-3\"", md5_hex(&md5s)).as_str()));
-    let got = s3.get_object().bucket(BUCKET).key(key).send().await.unwrap();
+    assert_eq!(
+        done.e_tag(),
+        Some(format!("\"{}-3\"", md5_hex(&md5s)).as_str())
+    );
+    let got = s3
+        .get_object()
+        .bucket(BUCKET)
+        .key(key)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(got.parts_count(), Some(3));
     let body = got.body.collect().await.unwrap().into_bytes();
     assert_eq!(body.len(), p1.len() + p2.len() + p3.len());
     assert_eq!(md5_hex(&body), md5_hex(&[p1, p2, p3].concat()));
     // The completed upload is gone.
-    assert!(s3.list_multipart_uploads().bucket(BUCKET).send().await.unwrap().uploads().is_empty());
+    assert!(
+        s3.list_multipart_uploads()
+            .bucket(BUCKET)
+            .send()
+            .await
+            .unwrap()
+            .uploads()
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -189,7 +441,13 @@ async fn list_multipart_uploads_paginates() {
     let s3 = store.client();
     let mut ids = Vec::new();
     for key in ["k1", "k2", "k2", "k3"] {
-        let out = s3.create_multipart_upload().bucket(BUCKET).key(key).send().await.unwrap();
+        let out = s3
+            .create_multipart_upload()
+            .bucket(BUCKET)
+            .key(key)
+            .send()
+            .await
+            .unwrap();
         ids.push(out.upload_id().unwrap().to_owned());
     }
     let mut seen = Vec::new();
@@ -204,7 +462,11 @@ async fn list_multipart_uploads_paginates() {
             .send()
             .await
             .unwrap();
-        seen.extend(page.uploads().iter().map(|u| u.upload_id().unwrap().to_owned()));
+        seen.extend(
+            page.uploads()
+                .iter()
+                .map(|u| u.upload_id().unwrap().to_owned()),
+        );
         if !page.is_truncated().unwrap() {
             break;
         }
@@ -222,12 +484,33 @@ async fn sdk_default_checksums_work() {
     let s3 = store.client_with_checksums();
     let data = bytes_of(1_000_000, 5);
     // The SDK sends an aws-chunked body with a CRC32 trailer and validates the answer.
-    s3.put_object().bucket(BUCKET).key("crc").body(ByteStream::from(data.clone())).send().await.unwrap();
-    let got = s3.get_object().bucket(BUCKET).key("crc").checksum_mode(ChecksumMode::Enabled).send().await.unwrap();
+    s3.put_object()
+        .bucket(BUCKET)
+        .key("crc")
+        .body(ByteStream::from(data.clone()))
+        .send()
+        .await
+        .unwrap();
+    let got = s3
+        .get_object()
+        .bucket(BUCKET)
+        .key("crc")
+        .checksum_mode(ChecksumMode::Enabled)
+        .send()
+        .await
+        .unwrap();
     assert!(got.checksum_crc32().is_some());
-    assert_eq!(got.body.collect().await.unwrap().into_bytes().as_ref(), &data[..]);
+    assert_eq!(
+        got.body.collect().await.unwrap().into_bytes().as_ref(),
+        &data[..]
+    );
 
-    for algorithm in [ChecksumAlgorithm::Crc32C, ChecksumAlgorithm::Crc64Nvme, ChecksumAlgorithm::Sha1, ChecksumAlgorithm::Sha256] {
+    for algorithm in [
+        ChecksumAlgorithm::Crc32C,
+        ChecksumAlgorithm::Crc64Nvme,
+        ChecksumAlgorithm::Sha1,
+        ChecksumAlgorithm::Sha256,
+    ] {
         let key = format!("sum-{}", algorithm.as_str());
         let put = s3
             .put_object()
@@ -238,7 +521,14 @@ async fn sdk_default_checksums_work() {
             .send()
             .await
             .unwrap();
-        let head = s3.head_object().bucket(BUCKET).key(&key).checksum_mode(ChecksumMode::Enabled).send().await.unwrap();
+        let head = s3
+            .head_object()
+            .bucket(BUCKET)
+            .key(&key)
+            .checksum_mode(ChecksumMode::Enabled)
+            .send()
+            .await
+            .unwrap();
         let (sent, stored) = match algorithm {
             ChecksumAlgorithm::Crc32C => (put.checksum_crc32_c(), head.checksum_crc32_c()),
             ChecksumAlgorithm::Crc64Nvme => (put.checksum_crc64_nvme(), head.checksum_crc64_nvme()),
@@ -276,12 +566,27 @@ async fn wrong_checksum_is_bad_digest() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(element(&raw_error(&err).1, "Code").as_deref(), Some("BadDigest"));
+    assert_eq!(
+        element(&raw_error(&err).1, "Code").as_deref(),
+        Some("BadDigest")
+    );
     // Nothing was stored.
-    assert!(s3.head_object().bucket(BUCKET).key("bad").send().await.is_err());
+    assert!(
+        s3.head_object()
+            .bucket(BUCKET)
+            .key("bad")
+            .send()
+            .await
+            .is_err()
+    );
 }
 
-async fn multipart_with(s3: &aws_sdk_s3::Client, key: &str, algorithm: ChecksumAlgorithm, kind: Option<ChecksumType>) -> aws_sdk_s3::operation::complete_multipart_upload::CompleteMultipartUploadOutput {
+async fn multipart_with(
+    s3: &aws_sdk_s3::Client,
+    key: &str,
+    algorithm: ChecksumAlgorithm,
+    kind: Option<ChecksumType>,
+) -> aws_sdk_s3::operation::complete_multipart_upload::CompleteMultipartUploadOutput {
     let created = s3
         .create_multipart_upload()
         .bucket(BUCKET)
@@ -305,7 +610,9 @@ async fn multipart_with(s3: &aws_sdk_s3::Client, key: &str, algorithm: ChecksumA
             .send()
             .await
             .unwrap();
-        let mut part = CompletedPart::builder().part_number(n).e_tag(out.e_tag().unwrap());
+        let mut part = CompletedPart::builder()
+            .part_number(n)
+            .e_tag(out.e_tag().unwrap());
         part = part
             .set_checksum_crc32(out.checksum_crc32().map(str::to_owned))
             .set_checksum_crc32_c(out.checksum_crc32_c().map(str::to_owned))
@@ -318,7 +625,11 @@ async fn multipart_with(s3: &aws_sdk_s3::Client, key: &str, algorithm: ChecksumA
         .bucket(BUCKET)
         .key(key)
         .upload_id(id)
-        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
         .send()
         .await
         .unwrap()
@@ -335,7 +646,13 @@ async fn multipart_checksums_composite_and_full_object() {
     assert!(value.ends_with("-2"), "{value}");
     assert_eq!(composite.checksum_type(), Some(&ChecksumType::Composite));
 
-    let full = multipart_with(&s3, "full", ChecksumAlgorithm::Crc32C, Some(ChecksumType::FullObject)).await;
+    let full = multipart_with(
+        &s3,
+        "full",
+        ChecksumAlgorithm::Crc32C,
+        Some(ChecksumType::FullObject),
+    )
+    .await;
     assert_eq!(full.checksum_type(), Some(&ChecksumType::FullObject));
     // FULL_OBJECT equals the CRC32C of the whole object, as a single PUT would compute it.
     let single = s3
@@ -348,64 +665,136 @@ async fn multipart_checksums_composite_and_full_object() {
         .await
         .unwrap();
     assert_eq!(full.checksum_crc32_c(), single.checksum_crc32_c());
-    let got = s3.get_object().bucket(BUCKET).key("full").checksum_mode(ChecksumMode::Enabled).send().await.unwrap();
+    let got = s3
+        .get_object()
+        .bucket(BUCKET)
+        .key("full")
+        .checksum_mode(ChecksumMode::Enabled)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(got.checksum_crc32_c(), single.checksum_crc32_c());
 }
 
 #[tokio::test]
 async fn cors_and_lifecycle_configuration_round_trip_and_sweep() {
-    let store = TestStore::start_with(|c| c.with_lifecycle_day(std::time::Duration::from_millis(300))).await;
+    let store =
+        TestStore::start_with(|c| c.with_lifecycle_day(std::time::Duration::from_millis(300)))
+            .await;
     let s3 = store.client();
-    let none = s3.get_bucket_lifecycle_configuration().bucket(BUCKET).send().await.unwrap_err();
-    assert_eq!(element(&raw_error(&none).1, "Code").as_deref(), Some("NoSuchLifecycleConfiguration"));
+    let none = s3
+        .get_bucket_lifecycle_configuration()
+        .bucket(BUCKET)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        element(&raw_error(&none).1, "Code").as_deref(),
+        Some("NoSuchLifecycleConfiguration")
+    );
     let rule = LifecycleRule::builder()
         .id("abort-stale")
         .status(ExpirationStatus::Enabled)
         .filter(LifecycleRuleFilter::builder().prefix("").build())
-        .abort_incomplete_multipart_upload(AbortIncompleteMultipartUpload::builder().days_after_initiation(1).build())
+        .abort_incomplete_multipart_upload(
+            AbortIncompleteMultipartUpload::builder()
+                .days_after_initiation(1)
+                .build(),
+        )
         .build()
         .unwrap();
     s3.put_bucket_lifecycle_configuration()
         .bucket(BUCKET)
-        .lifecycle_configuration(BucketLifecycleConfiguration::builder().rules(rule).build().unwrap())
+        .lifecycle_configuration(
+            BucketLifecycleConfiguration::builder()
+                .rules(rule)
+                .build()
+                .unwrap(),
+        )
         .send()
         .await
         .unwrap();
-    let got = s3.get_bucket_lifecycle_configuration().bucket(BUCKET).send().await.unwrap();
-    let days = got.rules()[0].abort_incomplete_multipart_upload().and_then(|a| a.days_after_initiation());
+    let got = s3
+        .get_bucket_lifecycle_configuration()
+        .bucket(BUCKET)
+        .send()
+        .await
+        .unwrap();
+    let days = got.rules()[0]
+        .abort_incomplete_multipart_upload()
+        .and_then(|a| a.days_after_initiation());
     assert_eq!(days, Some(1));
 
-    let id = s3.create_multipart_upload().bucket(BUCKET).key("stale").send().await.unwrap().upload_id().unwrap().to_owned();
+    let id = s3
+        .create_multipart_upload()
+        .bucket(BUCKET)
+        .key("stale")
+        .send()
+        .await
+        .unwrap()
+        .upload_id()
+        .unwrap()
+        .to_owned();
     upload_part(&s3, "stale", &id, 1, bytes_of(100, 1)).await;
     // Not a "day" old yet: kept.
     assert_eq!(store.handle.sweep_lifecycle().await, 0);
     tokio::time::sleep(std::time::Duration::from_millis(400)).await;
     assert_eq!(store.handle.sweep_lifecycle().await, 1);
-    let gone = s3.list_parts().bucket(BUCKET).key("stale").upload_id(&id).send().await.unwrap_err();
-    assert_eq!(element(&raw_error(&gone).1, "Code").as_deref(), Some("NoSuchUpload"));
+    let gone = s3
+        .list_parts()
+        .bucket(BUCKET)
+        .key("stale")
+        .upload_id(&id)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        element(&raw_error(&gone).1, "Code").as_deref(),
+        Some("NoSuchUpload")
+    );
 }
 
 #[tokio::test]
 async fn sweeper_task_runs_on_its_own() {
     let store = TestStore::start_with(|c| {
-        c.with_lifecycle_day(std::time::Duration::from_millis(100)).with_sweep_interval(std::time::Duration::from_millis(100))
+        c.with_lifecycle_day(std::time::Duration::from_millis(100))
+            .with_sweep_interval(std::time::Duration::from_millis(100))
     })
     .await;
     let s3 = store.client();
     let rule = LifecycleRule::builder()
         .status(ExpirationStatus::Enabled)
         .filter(LifecycleRuleFilter::builder().prefix("tmp/").build())
-        .abort_incomplete_multipart_upload(AbortIncompleteMultipartUpload::builder().days_after_initiation(1).build())
+        .abort_incomplete_multipart_upload(
+            AbortIncompleteMultipartUpload::builder()
+                .days_after_initiation(1)
+                .build(),
+        )
         .build()
         .unwrap();
     s3.put_bucket_lifecycle_configuration()
         .bucket(BUCKET)
-        .lifecycle_configuration(BucketLifecycleConfiguration::builder().rules(rule).build().unwrap())
+        .lifecycle_configuration(
+            BucketLifecycleConfiguration::builder()
+                .rules(rule)
+                .build()
+                .unwrap(),
+        )
         .send()
         .await
         .unwrap();
-    s3.create_multipart_upload().bucket(BUCKET).key("tmp/x").send().await.unwrap();
-    s3.create_multipart_upload().bucket(BUCKET).key("keep/y").send().await.unwrap();
+    s3.create_multipart_upload()
+        .bucket(BUCKET)
+        .key("tmp/x")
+        .send()
+        .await
+        .unwrap();
+    s3.create_multipart_upload()
+        .bucket(BUCKET)
+        .key("keep/y")
+        .send()
+        .await
+        .unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(600)).await;
     let left: Vec<String> = s3
         .list_multipart_uploads()

@@ -5,7 +5,9 @@
 
 use std::time::Duration;
 
-use aws_sdk_s3::config::{BehaviorVersion, Region, RequestChecksumCalculation, ResponseChecksumValidation};
+use aws_sdk_s3::config::{
+    BehaviorVersion, Region, RequestChecksumCalculation, ResponseChecksumValidation,
+};
 use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::presigning::PresignedRequest;
 use hoist_store::{Credentials, Store, StoreConfig, StoreHandle};
@@ -27,7 +29,11 @@ impl TestStore {
 
     pub async fn start_with(tune: impl FnOnce(StoreConfig) -> StoreConfig) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let config = tune(StoreConfig::new(dir.path()).with_credentials(Credentials::new(AK, SK)).with_bucket(BUCKET));
+        let config = tune(
+            StoreConfig::new(dir.path())
+                .with_credentials(Credentials::new(AK, SK))
+                .with_bucket(BUCKET),
+        );
         let handle = Store::spawn(config, "127.0.0.1:0").await.unwrap();
         Self { handle, dir }
     }
@@ -47,12 +53,25 @@ impl TestStore {
     }
 }
 
-pub fn client_for(endpoint: &str, ak: &str, sk: &str, token: Option<String>, checksums: bool) -> aws_sdk_s3::Client {
-    let credentials = aws_credential_types::Credentials::new(ak, sk, token, None, "hoist-store-tests");
+pub fn client_for(
+    endpoint: &str,
+    ak: &str,
+    sk: &str,
+    token: Option<String>,
+    checksums: bool,
+) -> aws_sdk_s3::Client {
+    let credentials =
+        aws_credential_types::Credentials::new(ak, sk, token, None, "hoist-store-tests");
     let (calc, validate) = if checksums {
-        (RequestChecksumCalculation::WhenSupported, ResponseChecksumValidation::WhenSupported)
+        (
+            RequestChecksumCalculation::WhenSupported,
+            ResponseChecksumValidation::WhenSupported,
+        )
     } else {
-        (RequestChecksumCalculation::WhenRequired, ResponseChecksumValidation::WhenRequired)
+        (
+            RequestChecksumCalculation::WhenRequired,
+            ResponseChecksumValidation::WhenRequired,
+        )
     };
     let config = aws_sdk_s3::Config::builder()
         .behavior_version(BehaviorVersion::latest())
@@ -68,11 +87,17 @@ pub fn client_for(endpoint: &str, ak: &str, sk: &str, token: Option<String>, che
 }
 
 /// Status and body of an SDK service error, as the server sent them.
-pub fn raw_error<E: std::fmt::Debug>(err: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> (u16, String) {
+pub fn raw_error<E: std::fmt::Debug>(
+    err: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> (u16, String) {
     match err {
         SdkError::ServiceError(ctx) => {
             let raw = ctx.raw();
-            let body = raw.body().bytes().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
+            let body = raw
+                .body()
+                .bytes()
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .unwrap_or_default();
             (raw.status().as_u16(), body)
         }
         other => panic!("expected a service error, got {other:?}"),
@@ -84,7 +109,12 @@ pub fn element(xml: &str, name: &str) -> Option<String> {
     let open = format!("<{name}>");
     let start = xml.find(&open)? + open.len();
     let end = xml[start..].find(&format!("</{name}>"))? + start;
-    Some(xml[start..end].replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">"))
+    Some(
+        xml[start..end]
+            .replace("&amp;", "&")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">"),
+    )
 }
 
 #[derive(Debug)]
@@ -96,7 +126,10 @@ pub struct RawResponse {
 
 impl RawResponse {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn text(&self) -> String {
@@ -113,10 +146,19 @@ impl RawResponse {
 }
 
 /// Sends one HTTP/1.1 request (`Connection: close`) and reads the whole answer.
-pub async fn raw(addr: std::net::SocketAddr, method: &str, target: &str, headers: &[(&str, &str)], body: &[u8]) -> RawResponse {
+pub async fn raw(
+    addr: std::net::SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> RawResponse {
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let mut request = format!("{method} {target} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n");
-    let has_length = headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-length"));
+    let mut request =
+        format!("{method} {target} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n");
+    let has_length = headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("content-length"));
     for (k, v) in headers {
         request.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -127,32 +169,56 @@ pub async fn raw(addr: std::net::SocketAddr, method: &str, target: &str, headers
     stream.write_all(request.as_bytes()).await.unwrap();
     stream.write_all(body).await.unwrap();
     let mut answer = Vec::new();
-    tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut answer)).await.unwrap().ok();
+    tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut answer))
+        .await
+        .unwrap()
+        .ok();
     parse_response(&answer, method == "HEAD")
 }
 
 pub fn parse_response(answer: &[u8], head: bool) -> RawResponse {
-    let split = answer.windows(4).position(|w| w == b"\r\n\r\n").expect("a complete response head");
+    let split = answer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a complete response head");
     let head_text = String::from_utf8_lossy(&answer[..split]).into_owned();
     let mut lines = head_text.split("\r\n");
-    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
     let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned())))
+        .filter_map(|l| {
+            l.split_once(':')
+                .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        })
         .collect();
     let mut body = answer[split + 4..].to_vec();
     if head {
         body.clear();
-    } else if headers.iter().any(|(k, v)| k == "transfer-encoding" && v.contains("chunked")) {
+    } else if headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"))
+    {
         body = dechunk(&body);
     }
-    RawResponse { status, headers, body }
+    RawResponse {
+        status,
+        headers,
+        body,
+    }
 }
 
 fn dechunk(mut data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    loop {
-        let Some(line_end) = data.windows(2).position(|w| w == b"\r\n") else { break };
-        let size = usize::from_str_radix(std::str::from_utf8(&data[..line_end]).unwrap().trim(), 16).unwrap_or(0);
+    while let Some(line_end) = data.windows(2).position(|w| w == b"\r\n") {
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&data[..line_end]).unwrap().trim(), 16)
+                .unwrap_or(0);
         if size == 0 {
             break;
         }
@@ -163,11 +229,22 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
 }
 
 /// Sends a request presigned by the SDK, as given (method, URL, headers).
-pub async fn send_presigned(addr: std::net::SocketAddr, presigned: &PresignedRequest, body: &[u8]) -> RawResponse {
+pub async fn send_presigned(
+    addr: std::net::SocketAddr,
+    presigned: &PresignedRequest,
+    body: &[u8],
+) -> RawResponse {
     let uri: http::Uri = presigned.uri().parse().unwrap();
     let target = uri.path_and_query().unwrap().as_str().to_owned();
-    let headers: Vec<(String, String)> = presigned.headers().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
-    let headers: Vec<(&str, &str)> = headers.iter().filter(|(k, _)| k != "host").map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let headers: Vec<(String, String)> = presigned
+        .headers()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    let headers: Vec<(&str, &str)> = headers
+        .iter()
+        .filter(|(k, _)| k != "host")
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     raw(addr, presigned.method(), &target, &headers, body).await
 }
 
@@ -176,7 +253,9 @@ pub fn bytes_of(len: usize, seed: u64) -> Vec<u8> {
     let mut state = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
     (0..len)
         .map(|_| {
-            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
             (state >> 33) as u8
         })
         .collect()
@@ -184,5 +263,8 @@ pub fn bytes_of(len: usize, seed: u64) -> Vec<u8> {
 
 pub fn md5_hex(data: &[u8]) -> String {
     use md5::Digest as _;
-    md5::Md5::digest(data).iter().map(|b| format!("{b:02x}")).collect()
+    md5::Md5::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

@@ -26,7 +26,12 @@ pub struct Args {
     #[arg(long, env = "AWS_ACCESS_KEY_ID", requires = "secret_key")]
     pub access_key: Option<String>,
     /// Secret access key.
-    #[arg(long, env = "AWS_SECRET_ACCESS_KEY", requires = "access_key", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "AWS_SECRET_ACCESS_KEY",
+        requires = "access_key",
+        hide_env_values = true
+    )]
     pub secret_key: Option<String>,
     /// Largest single PUT (bytes, or with a unit: 10MiB, 5GiB).
     #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "5GiB")]
@@ -50,7 +55,12 @@ pub struct Args {
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub fault_cut_after: Option<u64>,
     /// Fault: offset of the store's clock in seconds (negative: behind).
-    #[arg(long, value_name = "SECS", default_value_t = 0, allow_hyphen_values = true)]
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 0,
+        allow_hyphen_values = true
+    )]
     pub fault_clock_offset: i64,
     /// How often the lifecycle sweeper runs, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 60)]
@@ -88,26 +98,47 @@ impl Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
     runtime.block_on(serve(args))
 }
 
 async fn serve(args: Args) -> anyhow::Result<ExitCode> {
     let store = Store::open(args.config()).context("opening the store")?;
-    let listener = tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
     let addr = listener.local_addr()?;
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "hoist store listening on http://{addr}")?;
     if store.credentials_were_generated() {
         let c = store.credentials();
-        writeln!(stdout, "generated credentials (kept in {}):", args.data.join(hoist_store::CREDENTIALS_FILE).display())?;
+        writeln!(
+            stdout,
+            "generated credentials (kept in {}):",
+            args.data.join(hoist_store::CREDENTIALS_FILE).display()
+        )?;
         writeln!(stdout, "AWS_ACCESS_KEY_ID={}", c.access_key_id)?;
         writeln!(stdout, "AWS_SECRET_ACCESS_KEY={}", c.secret_access_key)?;
     }
-    writeln!(stdout, "region {}; buckets: {}", args.region, if args.buckets.is_empty() { "(none)".into() } else { args.buckets.join(", ") })?;
+    writeln!(
+        stdout,
+        "region {}; buckets: {}",
+        args.region,
+        if args.buckets.is_empty() {
+            "(none)".into()
+        } else {
+            args.buckets.join(", ")
+        }
+    )?;
     stdout.flush()?;
     drop(stdout);
-    store.serve(listener, shutdown_signal()).await.context("serving")?;
+    store
+        .serve(listener, shutdown_signal())
+        .await
+        .context("serving")?;
     Ok(ExitCode::SUCCESS)
 }
 
