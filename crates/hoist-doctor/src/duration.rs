@@ -5,7 +5,7 @@ use std::time::Duration;
 /// A duration that could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "invalid duration {input:?}: expected a whole number with s, m, h or d (90s, 30m, 24h, 7d)"
+    "invalid duration {input:?}: expected a whole number with ms, s, m, h or d (500ms, 90s, 30m, 24h, 7d)"
 )]
 #[non_exhaustive]
 pub struct ParseDurationError {
@@ -13,7 +13,7 @@ pub struct ParseDurationError {
     pub input: String,
 }
 
-/// Parses `90s`, `30m`, `24h`, `7d`, or several of them run together (`1h30m`).
+/// Parses `500ms`, `90s`, `30m`, `24h`, `7d`, or several of them run together (`1h30m`).
 ///
 /// A bare number is refused: `24` could be hours or seconds, and `hoist gc` must not guess.
 pub fn parse_duration(text: &str) -> Result<Duration, ParseDurationError> {
@@ -24,28 +24,33 @@ pub fn parse_duration(text: &str) -> Result<Duration, ParseDurationError> {
     if rest.is_empty() {
         return Err(err());
     }
-    let mut total: u64 = 0;
+    let mut total_ms: u64 = 0;
     while !rest.is_empty() {
         let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(err)?;
         if digits == 0 {
             return Err(err());
         }
         let number: u64 = rest[..digits].parse().map_err(|_| err())?;
-        let unit = rest[digits..].chars().next().ok_or_else(err)?;
-        let seconds = match unit {
-            's' => 1,
-            'm' => 60,
-            'h' => 3_600,
-            'd' => 86_400,
-            _ => return Err(err()),
+        let unit_text = &rest[digits..];
+        let (millis, unit_len) = if unit_text.starts_with("ms") {
+            (1, 2)
+        } else {
+            let millis = match unit_text.chars().next() {
+                Some('s') => 1_000,
+                Some('m') => 60_000,
+                Some('h') => 3_600_000,
+                Some('d') => 86_400_000,
+                _ => return Err(err()),
+            };
+            (millis, 1)
         };
-        total = number
-            .checked_mul(seconds)
-            .and_then(|s| total.checked_add(s))
+        total_ms = number
+            .checked_mul(millis)
+            .and_then(|ms| total_ms.checked_add(ms))
             .ok_or_else(err)?;
-        rest = &rest[digits + unit.len_utf8()..];
+        rest = &unit_text[unit_len..];
     }
-    Ok(Duration::from_secs(total))
+    Ok(Duration::from_millis(total_ms))
 }
 
 /// Writes a duration the way people read it: `45 s`, `12 min 30 s`, `3 h 5 min`, `2 d 4 h`.
@@ -95,6 +100,8 @@ mod tests {
         assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(604_800)));
         assert_eq!(parse_duration(" 1h30m "), Ok(Duration::from_secs(5_400)));
         assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
     }
 
     #[test]

@@ -185,7 +185,7 @@ pub fn cors_preflight(ex: &Exchange) -> Finding {
     });
     f.evidence.insert(0, line);
     f.fix = format!(
-        "{} — `hoist doctor --endpoint … --bucket … --origin {origin} --fix` does it",
+        "{}; for this page: `hoist doctor --endpoint … --bucket … --origin {origin} --fix`",
         f.fix
     );
     f

@@ -1,8 +1,40 @@
+//! `hoist gc`: abort stale incomplete multipart uploads and report what was freed.
+
 use std::process::ExitCode;
+use std::time::Duration;
 
+use hoist_doctor::duration::parse_duration;
+
+use super::doctor::{TargetArgs, runtime};
+
+/// Abort incomplete multipart uploads older than an age (their parts are billed until then).
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    #[command(flatten)]
+    target: TargetArgs,
+    /// Abort uploads started longer ago than this (90s, 30m, 24h, 7d).
+    #[arg(long, value_parser = duration)]
+    older_than: Duration,
+    /// List what would be aborted without aborting anything.
+    #[arg(long)]
+    dry_run: bool,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("this subcommand is not built yet")
+fn duration(text: &str) -> Result<Duration, String> {
+    parse_duration(text).map_err(|e| e.to_string())
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let (target, _) = args.target.resolve()?;
+    let report =
+        runtime()?.block_on(hoist_doctor::gc::gc(target, args.older_than, args.dry_run))?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print!("{}", report.text());
+    }
+    Ok(ExitCode::SUCCESS)
 }
