@@ -82,6 +82,47 @@ pub fn classify_status(status: u16, code: &str, message: &str) -> Verdict {
     }
 }
 
+/// Runs one control call (create, list, complete, abort, head) with retries: transient
+/// failures wait and retry, expired signatures are re-signed at once (each attempt signs
+/// anew), anything else is returned.
+pub(crate) async fn with_retries<T, F, Fut>(
+    policy: &RetryPolicy,
+    cancel: &tokio_util::sync::CancellationToken,
+    mut attempt_fn: F,
+) -> crate::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, crate::transport::AttemptError>>,
+{
+    let mut attempt = 0u32;
+    let mut resigns = 0u32;
+    loop {
+        if cancel.is_cancelled() {
+            return Err(crate::Error::Cancelled);
+        }
+        attempt += 1;
+        let err = match attempt_fn().await {
+            Ok(v) => return Ok(v),
+            Err(e) => e,
+        };
+        match err.verdict {
+            Verdict::Resign if resigns < 3 => {
+                resigns += 1;
+                attempt -= 1;
+            }
+            Verdict::Retry if attempt < policy.max_attempts => {
+                let delay = policy.jittered_delay(attempt);
+                tracing::debug!(attempt, ?delay, error = %err.error, "retrying");
+                tokio::select! {
+                    _ = cancel.cancelled() => return Err(crate::Error::Cancelled),
+                    _ = tokio::time::sleep(delay) => {}
+                }
+            }
+            _ => return Err(err.error),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,46 +181,5 @@ mod tests {
             Verdict::Fatal
         );
         assert_eq!(classify_status(404, "NoSuchUpload", "x"), Verdict::Fatal);
-    }
-}
-
-/// Runs one control call (create, list, complete, abort, head) with retries: transient
-/// failures wait and retry, expired signatures are re-signed at once (each attempt signs
-/// anew), anything else is returned.
-pub(crate) async fn with_retries<T, F, Fut>(
-    policy: &RetryPolicy,
-    cancel: &tokio_util::sync::CancellationToken,
-    mut attempt_fn: F,
-) -> crate::Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, crate::transport::AttemptError>>,
-{
-    let mut attempt = 0u32;
-    let mut resigns = 0u32;
-    loop {
-        if cancel.is_cancelled() {
-            return Err(crate::Error::Cancelled);
-        }
-        attempt += 1;
-        let err = match attempt_fn().await {
-            Ok(v) => return Ok(v),
-            Err(e) => e,
-        };
-        match err.verdict {
-            Verdict::Resign if resigns < 3 => {
-                resigns += 1;
-                attempt -= 1;
-            }
-            Verdict::Retry if attempt < policy.max_attempts => {
-                let delay = policy.jittered_delay(attempt);
-                tracing::debug!(attempt, ?delay, error = %err.error, "retrying");
-                tokio::select! {
-                    _ = cancel.cancelled() => return Err(crate::Error::Cancelled),
-                    _ = tokio::time::sleep(delay) => {}
-                }
-            }
-            _ => return Err(err.error),
-        }
     }
 }

@@ -1,8 +1,14 @@
-//! The S3 XML of the control calls, read and written with hoist-core.
+//! The S3 XML of the control calls, read and written by hoist-core; this module only maps
+//! core's answers and errors into the engine's types.
 
-use crate::checksum::ChecksumAlgorithm;
+use hoist_core::error::S3Error;
+use hoist_core::s3::{
+    self as core_s3, CompleteMultipartUploadResult, InitiateMultipartUploadResult, ListPartsResult,
+    ResponseError,
+};
+
 use crate::error::{Error, Result};
-use crate::transport::{CompletedPart, ObjectInfo, StoredPart};
+use crate::transport::{CompletedPart, ErrorAnswer, ObjectInfo, StoredPart};
 
 /// One page of ListParts.
 #[derive(Debug, Default)]
@@ -12,22 +18,68 @@ pub(crate) struct PartsPage {
     pub next_marker: Option<u32>,
 }
 
-pub(crate) fn parse_error_body(body: &[u8]) -> (String, String) {
-    (String::new(), String::from_utf8_lossy(body).into_owned())
+/// `<Code>` and `<Message>` of an S3 error body (empty code when it is not one).
+pub(crate) fn parse_error_body(status: u16, body: &[u8]) -> (String, String) {
+    let e = S3Error::from_response(status, body);
+    (e.code.as_str().to_owned(), e.message)
 }
 
-pub(crate) fn parse_create(_body: &[u8]) -> Result<String> {
-    Err(Error::protocol("CreateMultipartUpload", "pending"))
+fn map(op: &str, e: ResponseError) -> Error {
+    match e {
+        ResponseError::S3(e) => {
+            ErrorAnswer {
+                status: e.status,
+                code: e.code.as_str().to_owned(),
+                message: e.message,
+            }
+            .into_attempt(op)
+            .error
+        }
+        other => Error::protocol(op, other.to_string()),
+    }
 }
 
-pub(crate) fn parse_list_parts(_body: &[u8]) -> Result<PartsPage> {
-    Err(Error::protocol("ListParts", "pending"))
+pub(crate) fn parse_create(body: &[u8]) -> Result<String> {
+    InitiateMultipartUploadResult::from_response(200, body)
+        .map(|r| r.upload_id)
+        .map_err(|e| map("CreateMultipartUpload", e))
 }
 
-pub(crate) fn complete_body(_parts: &[CompletedPart], _c: ChecksumAlgorithm) -> String {
-    String::new()
+pub(crate) fn parse_list_parts(body: &[u8]) -> Result<PartsPage> {
+    let r = ListPartsResult::from_response(200, body).map_err(|e| map("ListParts", e))?;
+    Ok(PartsPage {
+        truncated: r.is_truncated,
+        next_marker: r.next_part_number_marker,
+        parts: r
+            .parts
+            .into_iter()
+            .map(|p| StoredPart {
+                number: p.part_number,
+                etag: p.etag,
+                size: p.size,
+            })
+            .collect(),
+    })
 }
 
-pub(crate) fn parse_complete(_body: &[u8], _c: ChecksumAlgorithm) -> Result<ObjectInfo> {
-    Err(Error::protocol("CompleteMultipartUpload", "pending"))
+pub(crate) fn complete_body(parts: &[CompletedPart]) -> String {
+    let parts: Vec<core_s3::CompletedPart> = parts
+        .iter()
+        .map(|p| core_s3::CompletedPart {
+            part_number: p.number,
+            etag: p.etag.clone(),
+        })
+        .collect();
+    core_s3::complete_multipart_upload_body(&parts)
+}
+
+/// Parses Complete's answer; a 200 carrying an `<Error>` body is an error.
+pub(crate) fn parse_complete(body: &[u8]) -> Result<ObjectInfo> {
+    let r = CompleteMultipartUploadResult::from_response(200, body)
+        .map_err(|e| map("CompleteMultipartUpload", e))?;
+    Ok(ObjectInfo {
+        etag: r.etag,
+        size: None,
+        checksum: None,
+    })
 }

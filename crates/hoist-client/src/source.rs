@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::checksum::{ChecksumAlgorithm, PartChecksum};
 use crate::error::{Error, Result};
+use hoist_core::plan::MAX_PARTS;
 
 /// What to upload.
 #[non_exhaustive]
@@ -154,6 +155,11 @@ pub(crate) fn produce(
                 // not a part.
                 if n > 0 {
                     number += 1;
+                    if number > MAX_PARTS {
+                        return Err(Error::Config(format!(
+                            "the input is longer than {MAX_PARTS} parts of {part_size} bytes: pass a larger part size"
+                        )));
+                    }
                     if !emit(number, buf) {
                         break;
                     }

@@ -156,7 +156,7 @@ impl ErrorAnswer {
                 message: field(&["message", "detail", "error"]),
             };
         }
-        let (code, message) = crate::s3::parse_error_body(body);
+        let (code, message) = crate::s3::parse_error_body(status, body);
         ErrorAnswer {
             status,
             code,
@@ -215,7 +215,11 @@ pub(crate) fn build(
         .map_err(|e| Error::protocol("sign", format!("bad method {:?}: {e}", req.method)))?;
     let mut rb = http.request(method, &req.url);
     for (name, value) in &req.headers {
-        if name.eq_ignore_ascii_case("host") || name.eq_ignore_ascii_case("content-length") {
+        // The client derives both from the URL and body, except that it sends no
+        // content-length for an empty body, which a signature pinning "0" needs.
+        let derived = name.eq_ignore_ascii_case("host")
+            || (name.eq_ignore_ascii_case("content-length") && value != "0");
+        if derived {
             continue;
         }
         rb = rb.header(name.as_str(), value.as_str());
