@@ -33,8 +33,8 @@ impl Rng {
     fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
+    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[self.below(items.len())]
     }
     fn chance(&mut self, percent: u64) -> bool {
         self.next() % 100 < percent
@@ -101,7 +101,7 @@ const METHODS: &[Method] = &[
 ];
 
 fn text(rng: &mut Rng, pieces: &[&str], max: usize) -> String {
-    (0..rng.below(max) + 1).map(|_| *rng.pick(pieces)).collect()
+    (0..rng.below(max) + 1).map(|_| rng.pick(pieces)).collect()
 }
 
 /// The reference encoder: every byte outside A-Z a-z 0-9 - . _ ~ (and `/` in paths) as %XX.
@@ -135,22 +135,22 @@ struct Case {
 fn generate(rng: &mut Rng) -> Case {
     let mut headers: Vec<(String, String)> = Vec::new();
     for _ in 0..rng.below(4) {
-        let name = *rng.pick(HEADERS);
+        let name = rng.pick(HEADERS);
         if headers.iter().all(|(n, _)| n != name) {
             headers.push((name.to_owned(), text(rng, HEADER_VALUE_PIECES, 4)));
         }
     }
     Case {
-        endpoint: *rng.pick(ENDPOINTS),
+        endpoint: rng.pick(ENDPOINTS),
         style: if rng.chance(50) {
             AddressingStyle::Path
         } else {
             AddressingStyle::VirtualHost
         },
-        region: *rng.pick(REGIONS),
-        bucket: *rng.pick(BUCKETS),
+        region: rng.pick(REGIONS),
+        bucket: rng.pick(BUCKETS),
         key: text(rng, KEY_PIECES, 8),
-        method: *rng.pick(METHODS),
+        method: rng.pick(METHODS),
         query: (0..rng.below(4))
             .map(|_| {
                 (

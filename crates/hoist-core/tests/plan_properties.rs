@@ -57,7 +57,7 @@ proptest! {
             Kind::Multipart => {
                 prop_assert!(size > policy.single_put_threshold);
                 // Grows from the policy's size in whole MiB (or is the policy's own size).
-                prop_assert!(p.part_size == policy.part_size || (p.part_size > policy.part_size && p.part_size % MIB == 0));
+                prop_assert!(p.part_size == policy.part_size || (p.part_size > policy.part_size && p.part_size.is_multiple_of(MIB)));
                 prop_assert!((MIN_PART_SIZE..=MAX_PART_SIZE).contains(&p.part_size));
             }
         }
