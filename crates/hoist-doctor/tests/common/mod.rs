@@ -1,0 +1,153 @@
+//! Shared setup: an embedded store on port 0, a signer for it, and `curl -v` captures.
+
+#![allow(dead_code)]
+
+use std::process::Command;
+use std::time::SystemTime;
+
+use hoist_core::presign::{Credentials, Endpoint, PresignRequest, PresignedUrl, Presigner};
+use hoist_core::s3::{self, CorsConfiguration, CorsRule};
+use hoist_core::time::Timestamp;
+use hoist_doctor::live::{S3Client, Target};
+use hoist_store::{Store, StoreConfig, StoreHandle};
+
+pub const BUCKET: &str = "uploads";
+pub const ORIGIN: &str = "https://app.example.com";
+
+pub struct Env {
+    pub store: StoreHandle,
+    pub dir: tempfile::TempDir,
+}
+
+pub async fn start(max_put_size: Option<u64>) -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = StoreConfig::new(dir.path())
+        .with_credentials(hoist_store::Credentials::new(
+            "AKIDDOCTORTEST",
+            "doctor-test-secret-key",
+        ))
+        .with_bucket(BUCKET);
+    if let Some(max) = max_put_size {
+        config = config.with_max_put_size(max);
+    }
+    let store = Store::spawn(config, "127.0.0.1:0").await.unwrap();
+    Env { store, dir }
+}
+
+impl Env {
+    pub fn credentials(&self) -> Credentials {
+        let c = self.store.credentials();
+        Credentials::new(&c.access_key_id, &c.secret_access_key)
+    }
+
+    pub fn target(&self) -> Target {
+        self.target_with(self.credentials())
+    }
+
+    pub fn target_with(&self, credentials: Credentials) -> Target {
+        Target {
+            endpoint: self.store.endpoint(),
+            region: self.store.region().to_owned(),
+            bucket: BUCKET.to_owned(),
+            credentials,
+        }
+    }
+
+    pub fn signer_with(&self, credentials: Credentials) -> Presigner {
+        Presigner::new(
+            credentials,
+            Endpoint::parse(&self.store.endpoint(), self.store.region()).unwrap(),
+        )
+    }
+
+    pub fn signer(&self) -> Presigner {
+        self.signer_with(self.credentials())
+    }
+
+    /// A URL signed at `now` (local clock) by the store's static credentials.
+    pub fn presign(&self, req: &PresignRequest<'_>) -> PresignedUrl {
+        self.signer().presign(req, now()).unwrap()
+    }
+
+    pub fn client(&self) -> S3Client {
+        S3Client::new(self.target()).unwrap()
+    }
+
+    pub fn set_clock_offset(&self, secs: i64) {
+        self.store
+            .faults()
+            .update(|f| f.clock_offset_secs = secs)
+            .unwrap();
+    }
+
+    /// Replaces the bucket's CORS rules.
+    pub async fn put_cors(&self, rules: Vec<CorsRule>) {
+        let client = self.client();
+        let req = s3::put_bucket_cors(
+            client.signer(),
+            BUCKET,
+            &CorsConfiguration { rules },
+            self.store_now(),
+        )
+        .unwrap();
+        let answer = client.send(req).await.unwrap();
+        assert!(
+            answer.ok(),
+            "PutBucketCors: {} {}",
+            answer.status,
+            answer.body
+        );
+    }
+
+    /// The store's time (its clock may be offset by a fault).
+    pub fn store_now(&self) -> Timestamp {
+        Timestamp::from(self.store.clock().now())
+    }
+}
+
+pub fn now() -> Timestamp {
+    Timestamp::from(SystemTime::now())
+}
+
+pub fn rule(origin: &str, expose: &[&str]) -> CorsRule {
+    CorsRule {
+        id: Some("web".into()),
+        allowed_origins: vec![origin.into()],
+        allowed_methods: vec!["GET".into(), "PUT".into()],
+        allowed_headers: vec!["*".into()],
+        expose_headers: expose.iter().map(|s| (*s).to_owned()).collect(),
+        max_age_seconds: Some(3000),
+    }
+}
+
+/// Runs `curl -v` with `args`, its verbose output and the body on one stream, as a user who
+/// types `curl -v … 2>&1 | tee transcript.txt` captures them.
+pub async fn curl_v(args: Vec<String>) -> String {
+    tokio::task::spawn_blocking(move || {
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg("exec curl -v -sS \"$@\" 2>&1")
+            .arg("curl")
+            .args(&args)
+            .output()
+            .expect("curl runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    })
+    .await
+    .unwrap()
+}
+
+/// A PUT of `body_file` to `url` with `curl -v`.
+pub fn put_args(url: &str, body_file: &std::path::Path, extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = vec![
+        "-X".into(),
+        "PUT".into(),
+        "--data-binary".into(),
+        format!("@{}", body_file.display()),
+    ];
+    for e in extra {
+        args.push((*e).to_owned());
+    }
+    args.push(url.to_owned());
+    args
+}
