@@ -93,7 +93,9 @@ class Upload {
       throw new TypeError('upload(file): file must be a File or a Blob');
     }
     this.file = file;
-    this.options = { ...DEFAULTS, ...options };
+    // An option given as undefined means "the default", not "none".
+    this.options = { ...DEFAULTS };
+    for (const [name, value] of Object.entries(options)) if (value !== undefined) this.options[name] = value;
     this.options.concurrency = Math.max(1, Math.floor(this.options.concurrency || 1));
     this.endpoint = endpointOf(options);
     this.state = 'starting';
@@ -209,12 +211,20 @@ class Upload {
   }
 
   async _run() {
-    await this._ready();
-    const created = await this._createOrResume();
-    this._checkCanceled();
-    this._setState(this._paused ? 'paused' : 'uploading');
-    if (created.strategy === 'single') return this._single(created);
-    return this._multipart();
+    try {
+      await this._ready();
+      const created = await this._createOrResume();
+      this._checkCanceled();
+      this._setState(this._paused ? 'paused' : 'uploading');
+      if (created.strategy === 'single') return await this._single(created);
+      return await this._multipart();
+    } catch (err) {
+      if (!this._canceled) throw err;
+      // Canceled at any point, even while the upload was being created: nothing may be left.
+      if (this.plan) await this._abort();
+      else this._forgetResume();
+      throw new HoistError('The upload was canceled.', { canceled: true });
+    }
   }
 
   // ---- creating and resuming ----------------------------------------------------------
@@ -374,10 +384,7 @@ class Upload {
     for (let i = 0; i < Math.min(this.options.concurrency, queue.length || 1); i++) workers.push(worker());
     await Promise.all(workers);
     const failure = this._failure;
-    if (this._canceled || (failure && failure.canceled)) {
-      await this._abort();
-      throw new HoistError('The upload was canceled.', { canceled: true });
-    }
+    this._checkCanceled();
     if (failure) {
       // A fatal error keeps the stored parts (and the resume record) so that a later try,
       // after the cause is fixed, sends only what is missing.
@@ -495,14 +502,17 @@ class Upload {
     const body = all ? { parts } : {};
     const done = await this._api('POST', `/v1/uploads/${encodeURIComponent(this.id)}/complete`, body);
     const result = finalResult(done, { bucket: this.plan.bucket, key: this.plan.key, etag: null, size: this.file.size }, this.file.size);
-    const store = storage(this.options);
-    if (store) store.removeItem(resumeKey(this.file, this.endpoint));
+    this._forgetResume();
     return result;
   }
 
-  async _abort() {
+  _forgetResume() {
     const store = storage(this.options);
     if (store) store.removeItem(resumeKey(this.file, this.endpoint));
+  }
+
+  async _abort() {
+    this._forgetResume();
     if (!this.id) return;
     // The abort must happen even though the upload is canceled, so it bypasses _checkCanceled.
     for (let attempt = 0; attempt < 4; attempt++) {
@@ -881,7 +891,7 @@ class Progress {
     }
     const first = this.samples[0];
     const dt = (t - first[0]) / 1000;
-    const bytesPerSecond = dt > 0.5 ? (this.wire - first[1]) / dt : 0;
+    const bytesPerSecond = dt >= 0.25 ? (this.wire - first[1]) / dt : 0;
     const remaining = this.total - loaded;
     return {
       loaded,

@@ -26,8 +26,8 @@ export const HOIST_BIN = process.env.HOIST_BIN || join(REPO, 'target', 'debug', 
 export const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 export const MiB = 1024 * 1024;
 
-/** `hoist serve` arguments that make part URLs live `ttl` (e.g. "2s"). */
-export const PART_URL_TTL_ARGS = (ttl) => ['--part-url-ttl', ttl];
+/** `hoist serve` arguments that make part URLs live `secs` seconds. */
+export const PART_URL_TTL_ARGS = (secs) => ['--part-url-ttl', String(secs)];
 
 /** A fresh temporary directory, removed by the returned cleanup. */
 export function tempDir(prefix) {
@@ -164,25 +164,18 @@ export async function getCors(server) {
   }
 }
 
-/** Changes the store's injected faults through its admin endpoint (signed with its key). */
+/**
+ * Replaces the store's injected faults (an empty object turns them all off) through its admin
+ * endpoint, authenticated with the store's secret key.
+ */
 export async function setFaults(server, faults) {
-  const { SignatureV4 } = await import('@smithy/signature-v4');
-  const { Sha256 } = await import('@aws-crypto/sha256-js');
-  const url = new URL(`${server.store}/_hoist/faults`);
-  const body = JSON.stringify(faults);
-  const signer = new SignatureV4({ credentials: server.credentials, region: 'us-east-1', service: 's3', sha256: Sha256 });
-  const signed = await signer.sign({
-    method: 'PUT',
-    protocol: url.protocol,
-    hostname: url.hostname,
-    port: Number(url.port),
-    path: url.pathname,
-    headers: { host: url.host, 'content-type': 'application/json' },
-    body,
-  });
-  const res = await fetch(url, { method: 'PUT', headers: signed.headers, body });
-  if (!res.ok) throw new Error(`setting faults failed: ${res.status} ${await res.text()}`);
-  return res.text();
+  const url = `${server.store}/_hoist/faults`;
+  const headers = { Authorization: `Bearer ${server.credentials.secretAccessKey}`, 'Content-Type': 'application/json' };
+  let res = await fetch(url, { method: 'DELETE', headers });
+  if (res.ok && Object.keys(faults).length) res = await fetch(url, { method: 'PUT', headers, body: JSON.stringify(faults) });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`setting faults failed: ${res.status} ${text}`);
+  return JSON.parse(text);
 }
 
 /** The stored object's MD5 and size, read back with the AWS SDK. */

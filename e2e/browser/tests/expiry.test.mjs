@@ -1,6 +1,10 @@
-// Part URLs that live 2 s, and the first attempt of several parts held back until their URL
-// has expired: the store answers 403 "Request has expired" (or the connection fails after
-// expiry), hoist.js re-signs and retries, and the upload completes intact.
+// Part URLs that live 2 s, and first attempts that fail only after their URL has expired:
+//  1. the store delays every request by 2.5 s, so the first PUTs arrive with expired URLs and
+//     get 403 "Request has expired"; hoist.js re-signs and retries them;
+//  2. then connections are cut after ~2.5 s of body, so those parts' retries start after
+//     their URL expired.
+// Either way the upload completes intact. (Playwright's request interception cannot be used
+// to hold requests back: it breaks cross-origin PUTs of File bodies in Chromium.)
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,7 +13,7 @@ import { rmSync } from 'node:fs';
 
 import {
   MiB, startHoist, launchBrowser, openPage, pickFile, waitDone, makeFile, storedMd5,
-  recordTraffic, ensureCors, tempDir, uploadResult, sleep, PART_URL_TTL_ARGS,
+  recordTraffic, ensureCors, tempDir, uploadResult, setFaults, PART_URL_TTL_ARGS,
 } from '../helpers.mjs';
 
 let server;
@@ -17,7 +21,7 @@ let browser;
 let files;
 
 before(async () => {
-  server = await startHoist({ extraArgs: PART_URL_TTL_ARGS('2s') });
+  server = await startHoist({ extraArgs: [...PART_URL_TTL_ARGS(2), '--single-put-threshold', '16MiB'] });
   await ensureCors(server);
   browser = await launchBrowser();
   files = tempDir('files');
@@ -29,43 +33,65 @@ after(async () => {
   if (files) rmSync(files, { recursive: true, force: true });
 });
 
-test('2-second part URLs whose first attempts fail until after expiry: completes', async () => {
+/** When a presigned URL stops being valid, from its own X-Amz-Date and X-Amz-Expires. */
+function urlExpiry(url) {
+  const q = new URL(url).searchParams;
+  const d = q.get('X-Amz-Date'); // 20260101T000000Z
+  const at = Date.UTC(+d.slice(0, 4), +d.slice(4, 6) - 1, +d.slice(6, 8), +d.slice(9, 11), +d.slice(11, 13), +d.slice(13, 15));
+  return at + Number(q.get('X-Amz-Expires')) * 1000;
+}
+
+test('2-second part URLs, first attempts failing after expiry: re-signed, completes intact', async () => {
   const path = join(files, 'slow-start.bin');
-  const md5 = await makeFile(path, 160 * MiB);
+  const size = 120 * MiB;
+  const md5 = await makeFile(path, size);
   const { page, errors } = await openPage(browser.context, server);
   const traffic = recordTraffic(page, server);
-
-  // First attempts of parts 2 and 3 start only after their URL expired (the store must answer
-  // 403 Request has expired); those of parts 4 and 5 wait past expiry and then fail as a lost
-  // connection, so their retries start late too.
-  const held = new Map([[2, 'late'], [3, 'late'], [4, 'cut'], [5, 'cut']]);
-  const seen = new Set();
-  const expiredAnswers = [];
+  const attempts = []; // every part PUT: start time, URL, outcome
+  page.on('request', (r) => {
+    if (r.method() === 'PUT' && r.url().startsWith(server.store)) attempts.push({ request: r, start: Date.now(), url: r.url(), part: Number(new URL(r.url()).searchParams.get('partNumber')) });
+  });
+  const expired = [];
   page.on('response', async (response) => {
     if (response.status() === 403 && response.url().startsWith(server.store)) {
-      expiredAnswers.push({ url: response.url(), body: await response.text().catch(() => '') });
+      const body = await response.text().catch(() => '');
+      if (/Request has expired/.test(body)) expired.push(Number(new URL(response.url()).searchParams.get('partNumber')));
     }
-  });
-  await page.route(`${server.store}/**`, async (route) => {
-    const request = route.request();
-    const n = Number(new URL(request.url()).searchParams.get('partNumber'));
-    if (request.method() === 'PUT' && held.has(n) && !seen.has(n)) {
-      seen.add(n);
-      await sleep(3000);
-      if (held.get(n) === 'cut') return route.abort('connectionreset');
-    }
-    return route.continue();
   });
 
+  // Phase 1: every request waits 2.5 s in the store before it is checked.
+  await setFaults(server, { latency_ms: 2500 });
   await pickFile(page, path);
+  await page.waitForFunction(() => true);
+  const deadline = Date.now() + 60_000;
+  while (expired.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  assert.ok(expired.length >= 2, 'the store never answered "Request has expired"');
+  // Phase 2: connections carry about 2.5 s of body (3 MiB/s), a third of them are then cut.
+  await setFaults(server, { bandwidth_bytes_per_sec: 3 * MiB, cut_fraction: 0.35, cut_after_bytes: 7 * MiB });
+  await page.waitForFunction(() => Number(document.getElementById('job').dataset.partsDone || 0) >= 8, null, { timeout: 300_000 });
+  await setFaults(server, {});
+
   await waitDone(page);
   const result = await uploadResult(page);
   assert.equal((await storedMd5(server, result.key)).md5, md5);
 
-  assert.equal(seen.size, held.size, 'not every held part was attempted');
-  const expiredParts = new Set(expiredAnswers.filter((a) => /Request has expired/.test(a.body)).map((a) => Number(new URL(a.url).searchParams.get('partNumber'))));
-  assert.ok(expiredParts.has(2) && expiredParts.has(3), `the store did not answer "Request has expired" for parts 2 and 3: ${[...expiredParts]}`);
-  // Each held part was signed again after its URL had expired.
+  // Every part that met an expired URL was stored in the end, with a URL signed afterwards.
+  const stored = traffic.storedParts();
+  for (const n of expired) assert.ok(stored.has(n), `part ${n} met an expired URL and was never stored`);
+  // Some retry started after the URL of the failed attempt before it had expired.
+  const byPart = new Map();
+  for (const a of attempts) byPart.set(a.part, [...(byPart.get(a.part) || []), a]);
+  let lateRetries = 0;
+  for (const list of byPart.values()) {
+    for (let i = 1; i < list.length; i++) {
+      if (list[i].start > urlExpiry(list[i - 1].url)) {
+        lateRetries += 1;
+        assert.notEqual(list[i].url, list[i - 1].url, `part ${list[i].part} was retried with its expired URL`);
+      }
+    }
+  }
+  assert.ok(lateRetries >= 2, `only ${lateRetries} retries started after their URL expired`);
   assert.ok(traffic.signCalls().length >= 2, 'no URL was re-signed');
   assert.deepEqual(errors, []);
+  console.log(`# ${expired.length} PUTs met "Request has expired"; ${lateRetries} retries started after expiry; ${attempts.length} part PUTs for ${stored.size} parts`);
 });

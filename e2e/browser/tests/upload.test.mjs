@@ -36,11 +36,17 @@ test('a 300 MiB file picked on the page is stored intact', async () => {
 
   await pickFile(page, path);
   // Mid-upload: the page shows the file, a moving bar, speed and time left.
-  await page.waitForFunction(() => Number(document.getElementById('job').dataset.partsDone || 0) >= 3, null, { timeout: 120_000 });
+  await page.waitForFunction(
+    () => Number(document.getElementById('job').dataset.partsDone || 0) >= 3 && document.getElementById('speed').textContent !== '',
+    null,
+    { timeout: 120_000 },
+  );
   await page.screenshot({ path: artifact('upload-mid.png') });
   const midText = await page.textContent('#job');
   assert.match(midText, /big-video\.bin/);
   assert.match(midText, /of 315 MB/);
+  assert.match(midText, /MB\/s/);
+  assert.match(midText, /\d+ of 38 parts stored/);
 
   await waitDone(page);
   const result = await uploadResult(page);
