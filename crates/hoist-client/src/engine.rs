@@ -78,6 +78,9 @@ pub struct Uploader<T> {
 /// The engine's internal progress sink.
 pub(crate) type Emit = Arc<dyn Fn(Progress) + Send + Sync>;
 
+/// The HTTP client the engine and transports share.
+pub type HttpClient = reqwest::Client;
+
 /// An HTTP client tuned for bulk uploads: HTTP/1.1 with kept-alive connections (one per
 /// worker), Nagle off so the end of each request leaves at once, and a bounded connect time.
 pub fn http_client(concurrency: usize) -> Result<reqwest::Client> {

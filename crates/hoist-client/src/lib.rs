@@ -54,7 +54,7 @@ pub use checksum::{ChecksumAlgorithm, PartChecksum};
 pub use coordinator::CoordinatorTransport;
 pub use credentials::CredentialSource;
 pub use direct::{DEFAULT_STREAM_EXPECTED, DirectTransport};
-pub use engine::{UploadConfig, UploadOutcome, Uploader, http_client};
+pub use engine::{HttpClient, UploadConfig, UploadOutcome, Uploader, http_client};
 pub use error::{Error, ErrorKind, Result};
 pub use journal::{Journal, JournalKey, JournalPart, default_state_dir};
 pub use progress::{Progress, ProgressFn};

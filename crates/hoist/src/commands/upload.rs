@@ -1,8 +1,439 @@
+//! `hoist upload`: a file or standard input to S3 (direct) or through a hoist-server.
+
+use std::io::{IsTerminal as _, Write as _};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
+use anyhow::{Context as _, bail};
+use hoist_client::{
+    CancellationToken, ChecksumAlgorithm, CoordinatorTransport, CredentialSource, DirectTransport,
+    ErrorKind, HttpClient, Progress, ProgressFn, RetryPolicy, Source, Transport, UploadConfig,
+    UploadOutcome, Uploader, http_client,
+};
+use hoist_core::presign::Endpoint;
+use hoist_store::parse_size;
+
+/// Exit codes, one per failure class, so scripts can tell them apart.
+const EXIT_HELP: &str = "\
+Exit codes:
+  0    uploaded; size and checksum confirmed by the store
+  1    other failure
+  2    usage: bad arguments, missing credentials, unreadable source
+  3    network: the store or coordinator stayed unreachable or failing after retries
+       (the upload is kept: run again with --resume)
+  4    auth: credentials, signature or permission refused
+  5    integrity: a checksum or size did not match (the upload is aborted)
+  6    refused: the store or coordinator refused the request for another reason
+  130  interrupted (Ctrl-C); the upload is kept: run again with --resume
+
+Direct mode reads AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, else the
+profile (--profile, AWS_PROFILE, default \"default\") of AWS_SHARED_CREDENTIALS_FILE or
+~/.aws/credentials. With an endpoint, buckets are addressed path-style.";
+
+/// Upload a file (or `-` for standard input) to S3 directly or through a hoist-server.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+#[command(after_long_help = EXIT_HELP, after_help = EXIT_HELP)]
+pub struct Args {
+    /// The file to upload, or `-` to read standard input (length unknown).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Destination `s3://BUCKET/KEY` (direct mode). A key ending in `/` gets the file name.
+    #[arg(value_name = "DEST", required_unless_present = "server")]
+    pub dest: Option<String>,
+    /// Upload through this hoist-server (presigned URLs only, no credentials needed).
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "HOIST_SERVER",
+        conflicts_with = "dest"
+    )]
+    pub server: Option<String>,
+    /// API key or grant for the hoist-server (sent as a bearer token).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "HOIST_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
+    /// With --server: the object key to ask for (when the grant allows choosing).
+    #[arg(long, value_name = "KEY", requires = "server")]
+    pub key: Option<String>,
+    /// S3 endpoint URL (direct mode); Amazon S3 when absent.
+    #[arg(long, value_name = "URL", env = "AWS_ENDPOINT_URL")]
+    pub endpoint: Option<String>,
+    /// Region to sign for.
+    #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
+    pub region: String,
+    /// Profile of the shared credentials file.
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Parts sent at once; memory is about this many part sizes.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+    /// Part size (bytes, or with a unit: 16MiB); default: the planner's choice.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub part_size: Option<u64>,
+    /// For standard input: the size it is expected to reach (sets the part size).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, conflicts_with = "part_size")]
+    pub expected_size: Option<u64>,
+    /// Checksum sent with every part and checked on the object.
+    #[arg(long, value_name = "ALG", default_value = "crc64nvme", value_parser = ["crc64nvme", "crc32c", "sha256", "none"])]
+    pub checksum: String,
+    /// Content type of the object.
+    #[arg(long, value_name = "TYPE")]
+    pub content_type: Option<String>,
+    /// Continue the interrupted upload of the same file to the same destination.
+    #[arg(long)]
+    pub resume: bool,
+    /// On a fatal error, leave the multipart upload in place instead of aborting it.
+    #[arg(long)]
+    pub keep_partial: bool,
+    /// Where resume journals are kept (default $XDG_STATE_HOME/hoist or ~/.local/state/hoist).
+    #[arg(long, value_name = "DIR", env = "HOIST_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Attempts per request before giving up.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub retries: u32,
+    /// Print progress events and the result as JSON lines on standard output.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress bar, even on a terminal.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("this subcommand is not built yet")
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(upload(args))
+}
+
+async fn upload(args: Args) -> anyhow::Result<ExitCode> {
+    let config = match settings(&args) {
+        Ok(c) => c,
+        Err(e) => return Ok(usage(&args, &format!("{e:#}"))),
+    };
+    let http = http_client(config.concurrency)?;
+    let source = if args.file.as_os_str() == "-" {
+        Source::stdin()
+    } else {
+        Source::File(args.file.clone())
+    };
+    if let Some(server) = &args.server {
+        match coordinator(&args, server, http.clone()) {
+            Ok(t) => go(&args, Uploader::new(t, http, config), source).await,
+            Err(e) => Ok(usage(&args, &e.to_string())),
+        }
+    } else {
+        match direct(&args, http.clone()) {
+            Ok(t) => go(&args, Uploader::new(t, http, config), source).await,
+            Err(e) => Ok(usage(&args, &format!("{e:#}"))),
+        }
+    }
+}
+
+fn coordinator(
+    args: &Args,
+    server: &str,
+    http: HttpClient,
+) -> hoist_client::Result<CoordinatorTransport> {
+    let mut t = CoordinatorTransport::new(http, server, args.token.clone())?;
+    if let Some(name) = file_name(&args.file) {
+        t = t.with_filename(name);
+    }
+    if let Some(k) = &args.key {
+        t = t.with_key(k.clone());
+    }
+    Ok(t)
+}
+
+fn file_name(p: &Path) -> Option<String> {
+    (p.as_os_str() != "-")
+        .then(|| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .flatten()
+}
+
+/// Resolves flags and environment into the engine's settings.
+fn settings(args: &Args) -> anyhow::Result<UploadConfig> {
+    let checksum: ChecksumAlgorithm = args.checksum.parse().map_err(anyhow::Error::msg)?;
+    if args.resume && args.file.as_os_str() == "-" {
+        bail!("--resume needs a file: standard input cannot be read again");
+    }
+    Ok(UploadConfig {
+        concurrency: args.concurrency as usize,
+        part_size: args.part_size,
+        checksum,
+        retry: RetryPolicy {
+            max_attempts: args.retries.max(1),
+            ..RetryPolicy::default()
+        },
+        state_dir: args
+            .state_dir
+            .clone()
+            .or_else(hoist_client::default_state_dir),
+        resume: args.resume,
+        keep_partial: args.keep_partial,
+        content_type: args.content_type.clone(),
+    })
+}
+
+/// Builds the direct transport from `s3://bucket/key`, the endpoint and the credentials.
+fn direct(args: &Args, http: HttpClient) -> anyhow::Result<DirectTransport> {
+    let dest = args.dest.as_deref().unwrap_or_default();
+    let rest = dest
+        .strip_prefix("s3://")
+        .with_context(|| format!("destination {dest:?} must look like s3://BUCKET/KEY"))?;
+    let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+    let mut key = key.to_owned();
+    if key.is_empty() || key.ends_with('/') {
+        let name = file_name(&args.file).with_context(|| {
+            format!("destination {dest:?} needs a key when reading standard input")
+        })?;
+        key.push_str(&name);
+    }
+    let endpoint = match &args.endpoint {
+        Some(url) => Endpoint::parse(url, args.region.as_str())
+            .map_err(|e| anyhow::anyhow!("endpoint {url:?} {}", e.reason))?,
+        None => Endpoint::aws(&args.region),
+    };
+    let credentials = CredentialSource::from_env(args.profile.as_deref())?;
+    let mut t = DirectTransport::new(http, endpoint, credentials, bucket, key)?;
+    if let Some(e) = args.expected_size {
+        t = t.with_stream_expected(e);
+    }
+    Ok(t)
+}
+
+/// Reports a usage error the same way in every mode.
+fn usage(args: &Args, message: &str) -> ExitCode {
+    report_error(args, ErrorKind::Usage, message);
+    ExitCode::from(2)
+}
+
+fn exit_code(kind: ErrorKind) -> u8 {
+    match kind {
+        ErrorKind::Usage => 2,
+        ErrorKind::Network => 3,
+        ErrorKind::Auth => 4,
+        ErrorKind::Integrity => 5,
+        ErrorKind::Refused => 6,
+        ErrorKind::Cancelled => 130,
+        _ => 1,
+    }
+}
+
+fn kind_name(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::Usage => "usage",
+        ErrorKind::Network => "network",
+        ErrorKind::Auth => "auth",
+        ErrorKind::Integrity => "integrity",
+        ErrorKind::Refused => "refused",
+        ErrorKind::Cancelled => "cancelled",
+        _ => "other",
+    }
+}
+
+fn report_error(args: &Args, kind: ErrorKind, message: &str) {
+    if args.json {
+        let line = serde_json::json!({"event": "error", "kind": kind_name(kind), "exit_code": exit_code(kind), "message": message});
+        println!("{line}");
+    }
+    eprintln!("hoist upload: {message}");
+}
+
+async fn go<T: Transport>(
+    args: &Args,
+    up: Uploader<T>,
+    source: Source,
+) -> anyhow::Result<ExitCode> {
+    let cancel = CancellationToken::new();
+    let on_signal = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            on_signal.cancel();
+        }
+    });
+    let bar = (!args.json && !args.quiet && std::io::stderr().is_terminal()).then(Bar::new);
+    let json = args.json;
+    let bar_cb = bar.clone();
+    let progress: ProgressFn = Arc::new(move |p: &Progress| {
+        if json && let Ok(line) = serde_json::to_string(p) {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{line}");
+            let _ = out.flush();
+        }
+        if let Some(b) = &bar_cb {
+            b.on(p);
+        }
+    });
+    let ticker = bar.clone().map(|b| {
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                b.draw(false);
+            }
+        })
+    });
+    let result = up.upload(source, Some(progress), cancel).await;
+    if let Some(t) = ticker {
+        t.abort();
+    }
+    if let Some(b) = &bar {
+        b.draw(true);
+        eprintln!();
+    }
+    match result {
+        Ok(outcome) => {
+            print_outcome(args, &outcome);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            let kind = e.kind();
+            let mut message = e.to_string();
+            if matches!(kind, ErrorKind::Cancelled | ErrorKind::Network)
+                && args.file.as_os_str() != "-"
+            {
+                message.push_str(
+                    "; the upload is kept: run the same command with --resume to continue",
+                );
+            }
+            report_error(args, kind, &message);
+            Ok(ExitCode::from(exit_code(kind)))
+        }
+    }
+}
+
+fn print_outcome(args: &Args, o: &UploadOutcome) {
+    if args.json {
+        let line = serde_json::json!({
+            "event": "result", "bucket": o.bucket, "key": o.key, "etag": o.etag, "size": o.size,
+            "checksum_algorithm": args.checksum, "checksum": o.checksum, "multipart": o.multipart,
+            "parts_sent": o.parts_sent, "parts_resumed": o.parts_resumed,
+            "elapsed_ms": o.elapsed.as_millis() as u64,
+        });
+        println!("{line}");
+        return;
+    }
+    let secs = o.elapsed.as_secs_f64().max(1e-3);
+    let checksum = match &o.checksum {
+        Some(c) => format!(", {} {c}", args.checksum),
+        None => String::new(),
+    };
+    println!(
+        "uploaded {}/{} ({} bytes, {} in {:.1} s, ETag {}{checksum})",
+        o.bucket,
+        o.key,
+        o.size,
+        human_rate(o.size as f64 / secs),
+        secs,
+        o.etag
+    );
+}
+
+/// A small progress bar on standard error: bytes, rate, time left.
+#[derive(Debug, Clone)]
+struct Bar(Arc<Mutex<BarState>>);
+
+#[derive(Debug)]
+struct BarState {
+    started: Instant,
+    total: Option<u64>,
+    done: u64,
+    resumed: u64,
+    retries: u32,
+}
+
+impl Bar {
+    fn new() -> Self {
+        Bar(Arc::new(Mutex::new(BarState {
+            started: Instant::now(),
+            total: None,
+            done: 0,
+            resumed: 0,
+            retries: 0,
+        })))
+    }
+
+    fn on(&self, p: &Progress) {
+        let mut s = self.0.lock().unwrap();
+        match p {
+            Progress::Started {
+                total_bytes,
+                resumed_bytes,
+                ..
+            } => {
+                s.total = *total_bytes;
+                s.resumed = *resumed_bytes;
+                s.done = *resumed_bytes;
+                s.started = Instant::now();
+            }
+            Progress::PartDone { done_bytes, .. } => s.done = *done_bytes,
+            Progress::Retrying { .. } => s.retries += 1,
+            _ => {}
+        }
+    }
+
+    fn draw(&self, last: bool) {
+        let s = self.0.lock().unwrap();
+        let secs = s.started.elapsed().as_secs_f64().max(1e-3);
+        let rate = (s.done - s.resumed) as f64 / secs;
+        let mut line = match s.total {
+            Some(t) if t > 0 => {
+                let frac = s.done as f64 / t as f64;
+                let width = 24;
+                let filled = ((frac * width as f64) as usize).min(width);
+                let eta = if rate > 0.0 && !last {
+                    format!(" ETA {}", clock((t - s.done) as f64 / rate))
+                } else {
+                    String::new()
+                };
+                format!(
+                    "[{}{}] {:>5.1}% {} / {} {}/s{eta}",
+                    "#".repeat(filled),
+                    "-".repeat(width - filled),
+                    frac * 100.0,
+                    human(s.done),
+                    human(t),
+                    human(rate as u64)
+                )
+            }
+            _ => format!("{} {}/s", human(s.done), human(rate as u64)),
+        };
+        if s.retries > 0 {
+            line.push_str(&format!(" ({} retries)", s.retries));
+        }
+        let mut err = std::io::stderr().lock();
+        let _ = write!(err, "\r{line}\x1b[K");
+        let _ = err.flush();
+    }
+}
+
+fn clock(secs: f64) -> String {
+    let s = secs.round() as u64;
+    format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
+fn human(bytes: u64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = bytes as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i < units.len() - 1 {
+        v /= 1024.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{v:.1} {}", units[i])
+    }
+}
+
+fn human_rate(bytes_per_sec: f64) -> String {
+    format!("{}/s", human(bytes_per_sec as u64))
 }
