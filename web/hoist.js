@@ -334,6 +334,7 @@ class Upload {
       if (verdict.kind === 'aborted') continue;
       if (verdict.kind === 'resign' && resigns < this.options.maxResigns) {
         resigns += 1;
+        await this._resignPause(resigns, verdict, 0);
         target = await this._resignSingle();
         continue;
       }
@@ -425,8 +426,8 @@ class Upload {
       }
       if (verdict.kind === 'resign' && resigns < this.options.maxResigns) {
         resigns += 1;
+        await this._resignPause(resigns, verdict, number);
         fresh = true;
-        this.options.onRetry?.({ part: number, reason: verdict.causeId, status: res.status, delayMs: 0 });
         continue;
       }
       if (verdict.kind === 'retry') this._noteBlindFailure(res, `part ${number}`);
@@ -597,8 +598,25 @@ class Upload {
     );
   }
 
+  /** The first re-sign is immediate; if fresh URLs keep being refused, back off between them. */
+  async _resignPause(resigns, verdict, number) {
+    if (resigns === 1) {
+      this.options.onRetry?.({ part: number, reason: verdict.causeId, status: verdict.status, attempt: resigns, delayMs: 0 });
+      return;
+    }
+    await this._backoff(resigns - 1, verdict, number);
+  }
+
   _storeError(verdict, res, attempts, number) {
     const where = number ? `part ${number}` : 'the file';
+    if (verdict.kind === 'resign' && verdict.causeId === 'url-expired') {
+      // Freshly signed URLs that are "expired" on arrival are not a TTL problem.
+      return new HoistError(
+        `The store said the upload URL for ${where} had expired ${this.options.maxResigns + 1} times in a row, even right after it was signed. ` +
+          "The clocks of the coordinator and the store disagree, or requests wait too long before reaching the store; hoist doctor measures the clock offset.",
+        { causeId: 'clock-skew', status: res.status, code: verdict.code, retryable: true },
+      );
+    }
     if (verdict.kind === 'retry') {
       return new HoistError(`Sending ${where} failed ${attempts + 1} times in a row (${verdict.message}). Check the connection and try again; the parts already stored are kept.`, {
         causeId: verdict.causeId,
