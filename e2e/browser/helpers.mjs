@@ -212,9 +212,11 @@ export async function makeFile(path, size) {
 }
 
 /** Debian's Chromium, headless, with a fresh profile. */
-export async function launchBrowser() {
+export async function launchBrowser({ profile = null } = {}) {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`);
-  const profile = tempDir('profile');
+  // A given profile outlives this browser (to test a restart); a fresh one is removed at close.
+  const keep = profile !== null;
+  profile = profile || tempDir('profile');
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
@@ -232,9 +234,10 @@ export async function launchBrowser() {
   });
   return {
     context,
+    profile,
     async close() {
       await context.close().catch(() => {});
-      rmSync(profile, { recursive: true, force: true });
+      if (!keep) rmSync(profile, { recursive: true, force: true });
     },
   };
 }

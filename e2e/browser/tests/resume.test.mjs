@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { rmSync } from 'node:fs';
 
 import {
-  MiB, startHoist, launchBrowser, openPage, pickFile, waitDone, makeFile, storedMd5,
+  MiB, startHoist, tempDir as freshDir, launchBrowser, openPage, pickFile, waitDone, makeFile, storedMd5,
   recordTraffic, ensureCors, tempDir, setFaults, uploadResult, multipartUploads,
 } from '../helpers.mjs';
 
@@ -66,4 +66,44 @@ test('after a reload, picking the same file sends only the missing parts', async
   assert.deepEqual(await multipartUploads(server), []);
   assert.deepEqual(errors.filter((e) => !/aborted/i.test(String(e))), []);
   console.log(`# ${storedBefore.size} of ${partCount} parts stored before the reload; ${sentAfter.size} sent after`);
+});
+
+test('after a browser restart, picking the same file sends only the missing parts', async () => {
+  const path = join(files, 'restart-me.bin');
+  const md5 = await makeFile(path, 160 * MiB);
+  const profile = freshDir('kept-profile');
+  let first = await launchBrowser({ profile });
+  try {
+    await setFaults(server, { bandwidth_bytes_per_sec: 10 * MiB });
+    const { page } = await openPage(first.context, server);
+    const before = recordTraffic(page, server);
+    await pickFile(page, path);
+    await page.waitForFunction(() => Number(document.getElementById('job').dataset.partsDone || 0) >= 5, null, { timeout: 120_000 });
+    const storedBefore = before.storedParts();
+    await first.close(); // the whole browser goes away mid-upload
+    first = null;
+    await setFaults(server, {});
+
+    const second = await launchBrowser({ profile });
+    try {
+      const { page: again, errors } = await openPage(second.context, server);
+      await again.waitForSelector('#unfinished', { state: 'visible' });
+      const after = recordTraffic(again, server);
+      await pickFile(again, path);
+      await waitDone(again);
+      const result = await uploadResult(again);
+      assert.equal((await storedMd5(server, result.key)).md5, md5);
+      const sentAfter = new Set(after.partPuts().map((e) => e.partNumber));
+      const resent = [...sentAfter].filter((n) => storedBefore.has(n));
+      assert.deepEqual(resent, [], `parts stored before the restart were sent again: ${resent}`);
+      assert.equal(after.log.filter((e) => !e.toStore && e.method === 'POST' && e.path === '/v1/uploads').length, 0);
+      assert.deepEqual(errors, []);
+    } finally {
+      await second.close();
+    }
+  } finally {
+    await first?.close();
+    await setFaults(server, {});
+    rmSync(profile, { recursive: true, force: true });
+  }
 });

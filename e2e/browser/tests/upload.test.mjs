@@ -48,6 +48,13 @@ test('a 300 MiB file picked on the page is stored intact', async () => {
   assert.match(midText, /MB\/s/);
   assert.match(midText, /\d+ of 38 parts stored/);
 
+  // Parts are File slices streamed from disk: the page's JavaScript heap stays small.
+  const cdp = await browser.context.newCDPSession(page);
+  await cdp.send('Performance.enable');
+  const { metrics } = await cdp.send('Performance.getMetrics');
+  const heap = metrics.find((m) => m.name === 'JSHeapUsedSize').value;
+  assert.ok(heap < 32 * MiB, `JS heap ${Math.round(heap / MiB)} MiB mid-upload`);
+
   await waitDone(page);
   const result = await uploadResult(page);
   assert.equal(result.size, 300 * MiB);
@@ -90,4 +97,23 @@ test('pause sends nothing until resume, then the upload completes intact', async
   } finally {
     await setFaults(server, {});
   }
+});
+
+test('a small file goes up as one PUT, intact, with its ETag shown', async () => {
+  const path = join(files, 'photo.jpg');
+  const md5 = await makeFile(path, 12 * MiB + 17);
+  const { page, errors } = await openPage(browser.context, server);
+  const traffic = recordTraffic(page, server);
+  await pickFile(page, path);
+  await waitDone(page);
+  const result = await uploadResult(page);
+  const puts = traffic.log.filter((e) => e.toStore && e.method === 'PUT');
+  assert.equal(puts.length, 1);
+  assert.equal(puts[0].partNumber, null, 'a single PUT carries no partNumber');
+  const stored = await storedMd5(server, result.key);
+  assert.equal(stored.md5, md5);
+  assert.equal(result.etag, md5, "a single PUT's ETag is the MD5 of the body");
+  assert.match(await page.textContent('#result'), new RegExp(`ETag ${md5}`));
+  assert.match(result.key, /photo\.jpg$/);
+  assert.deepEqual(errors, []);
 });

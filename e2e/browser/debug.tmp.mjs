@@ -1,0 +1,14 @@
+import { startHoist, launchBrowser, openPage, pickFile, waitDone, makeFile, recordTraffic, ensureCors, setFaults, MiB } from './helpers.mjs';
+const server = await startHoist();
+await ensureCors(server);
+const b = await launchBrowser();
+await makeFile('/tmp/dbg.bin', 160 * MiB);
+await setFaults(server, { bandwidth_bytes_per_sec: 8 * MiB });
+const { page } = await openPage(b.context, server);
+const t = recordTraffic(page, server);
+const t0 = Date.now(); page.on('request', r => { if (r.method()==='PUT') console.log('start', ((Date.now()-t0)/1000).toFixed(2), new URL(r.url()).searchParams.get('partNumber')); });
+page.on('console', m => console.log('console', m.text()));
+await pickFile(page, '/tmp/dbg.bin');
+await waitDone(page).catch(e => console.log('ERR', e.message.slice(0,80)));
+for (const e of t.log) console.log(((e.at - t0)/1000).toFixed(2), e.method, e.toStore ? 'store' : 'coord', e.partNumber, e.status, e.failure || '');
+await b.close(); await server.stop();
