@@ -39,6 +39,28 @@ pub(crate) fn uri_encode_into(out: &mut String, s: &str, keep_slash: bool) {
     }
 }
 
+/// Orders two strings as their URI encodings would order, without encoding them.
+pub(crate) fn cmp_encoded(a: &str, b: &str) -> std::cmp::Ordering {
+    fn encoded(s: &str) -> impl Iterator<Item = u8> + '_ {
+        s.bytes().flat_map(|b| {
+            let (bytes, n) = if UNRESERVED[b as usize] {
+                ([b, 0, 0], 1)
+            } else {
+                (
+                    [
+                        b'%',
+                        HEX_UPPER[(b >> 4) as usize],
+                        HEX_UPPER[(b & 15) as usize],
+                    ],
+                    3,
+                )
+            };
+            bytes.into_iter().take(n)
+        })
+    }
+    encoded(a).cmp(encoded(b))
+}
+
 /// The encoded length of `s`, to size buffers once.
 pub(crate) fn uri_encoded_len(s: &str, keep_slash: bool) -> usize {
     s.bytes()
@@ -131,5 +153,19 @@ mod tests {
         assert_eq!(percent_decode("%zz"), None);
         assert_eq!(percent_decode("%2"), None);
         assert_eq!(hex(&[0, 0xab, 0xff]), "00abff");
+        // 'é' encodes as "%C3%A9", which sorts before 'A'; '!' as "%21", before '-'.
+        for (a, b) in [
+            ("é", "A"),
+            ("a!", "a-"),
+            ("a", "a b"),
+            ("Z", "a"),
+            ("a=", "a"),
+        ] {
+            assert_eq!(
+                cmp_encoded(a, b),
+                uri_encode(a).cmp(&uri_encode(b)),
+                "{a} {b}"
+            );
+        }
     }
 }

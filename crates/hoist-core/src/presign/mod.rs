@@ -26,15 +26,15 @@
 
 mod encode;
 mod request;
+mod sign;
 
 use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::RwLock;
-use std::time::Duration;
 
 use hmac::{Hmac, KeyInit, Mac};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 
 pub use encode::{hex, percent_decode, uri_encode, uri_encode_path};
 pub use request::{
@@ -43,11 +43,6 @@ pub use request::{
 };
 
 use crate::time::Timestamp;
-use crate::ttl::MAX_PRESIGN_TTL;
-use encode::{hex32, uri_encode_into, uri_encoded_len};
-
-/// Header (name, value) pairs borrowed from a request where they can be.
-type HeaderList<'r> = Vec<(Cow<'r, str>, Cow<'r, str>)>;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -362,6 +357,9 @@ pub enum PresignError {
         /// What is wrong.
         reason: &'static str,
     },
+    /// A query parameter named like a signing parameter (`X-Amz-…`), which the signer writes.
+    #[error("query parameter {0:?} is reserved for the signature")]
+    ReservedQueryParam(String),
     /// The signing time is outside years 0000–9999.
     #[error("signing time {0} cannot be written as an X-Amz-Date")]
     TimeOutOfRange(Timestamp),
@@ -438,148 +436,8 @@ impl Presigner {
         &self.endpoint
     }
 
-    /// Signs `req` as of `now` (already corrected by the clock offset; sub-seconds dropped).
-    pub fn presign(
-        &self,
-        req: &PresignRequest<'_>,
-        now: Timestamp,
-    ) -> Result<PresignedUrl, PresignError> {
-        let now = now.trunc_seconds();
-        let expires = req.expires.as_secs();
-        if !(1..=MAX_PRESIGN_TTL.as_secs()).contains(&expires) {
-            return Err(PresignError::ExpiresOutOfRange { secs: expires });
-        }
-        let (year, ..) = now.civil();
-        if !(0..=9999).contains(&year) {
-            return Err(PresignError::TimeOutOfRange(now));
-        }
-        let expires_at = now.plus(Duration::from_secs(expires));
-        if let Some(cred_exp) = self.credentials.expires_at {
-            if now >= cred_exp {
-                return Err(PresignError::CredentialsExpired {
-                    expires_at: cred_exp,
-                    now,
-                });
-            }
-            if expires_at > cred_exp {
-                return Err(PresignError::OutlivesCredentials {
-                    url_expires_at: expires_at,
-                    credentials_expire_at: cred_exp,
-                });
-            }
-        }
-        let amz_date = now.amz_date_bytes();
-        let amz_date = std::str::from_utf8(&amz_date).expect("ASCII digits");
-        let date = &amz_date[..8];
-
-        let headers = canonical_headers(req)?;
-        let host = self.endpoint.host_for(&req.bucket);
-        let mut signed_headers =
-            String::with_capacity(headers.iter().map(|h| h.0.len() + 1).sum::<usize>() + 4);
-        let mut host_done = false;
-        for (name, _) in &headers {
-            if !host_done && name.as_ref() > "host" {
-                signed_headers.push_str("host;");
-                host_done = true;
-            }
-            signed_headers.push_str(name);
-            signed_headers.push(';');
-        }
-        if !host_done {
-            signed_headers.push_str("host;");
-        }
-        signed_headers.pop();
-
-        // The URL is written once; its query part doubles as the canonical query string.
-        let key_len = uri_encoded_len(&req.key, true);
-        let mut url = String::with_capacity(
-            16 + host.len()
-                + req.bucket.len()
-                + key_len
-                + 300
-                + self
-                    .credentials
-                    .session_token
-                    .as_ref()
-                    .map_or(0, |t| t.len() * 3 / 2 + 24)
-                + req
-                    .query
-                    .iter()
-                    .map(|(k, v)| k.len() + v.len() * 3 / 2 + 2)
-                    .sum::<usize>(),
-        );
-        url.push_str(self.endpoint.scheme());
-        url.push_str("://");
-        url.push_str(&host);
-        let path_start = url.len();
-        url.push('/');
-        if self.endpoint.style == AddressingStyle::Path && !req.bucket.is_empty() {
-            uri_encode_into(&mut url, &req.bucket, false);
-            if !req.key.is_empty() {
-                url.push('/');
-            }
-        }
-        uri_encode_into(&mut url, &req.key, true);
-        let path_end = url.len();
-        url.push('?');
-        let query_start = url.len();
-        self.write_query(&mut url, req, amz_date, date, expires, &signed_headers);
-        let query_end = url.len();
-
-        let mut h = Sha256::new();
-        h.update(req.method.as_str().as_bytes());
-        h.update(b"\n");
-        h.update(&url.as_bytes()[path_start..path_end]);
-        h.update(b"\n");
-        h.update(&url.as_bytes()[query_start..query_end]);
-        h.update(b"\n");
-        let mut host_done = false;
-        for (name, value) in &headers {
-            if !host_done && name.as_ref() > "host" {
-                canonical_header(&mut h, "host", &host);
-                host_done = true;
-            }
-            canonical_header(&mut h, name, value);
-        }
-        if !host_done {
-            canonical_header(&mut h, "host", &host);
-        }
-        h.update(b"\n");
-        h.update(signed_headers.as_bytes());
-        h.update(b"\n");
-        h.update(req.payload_hash.as_bytes());
-        let creq_hash = hex32(&h.finalize());
-
-        let mut mac = self.keyed_mac(date);
-        mac.update(ALGORITHM.as_bytes());
-        mac.update(b"\n");
-        mac.update(amz_date.as_bytes());
-        mac.update(b"\n");
-        mac.update(date.as_bytes());
-        mac.update(b"/");
-        mac.update(self.endpoint.region.as_bytes());
-        mac.update(b"/");
-        mac.update(self.endpoint.service.as_bytes());
-        mac.update(b"/aws4_request\n");
-        mac.update(&creq_hash);
-        let signature = hex32(&mac.finalize().into_bytes());
-
-        url.push_str("&X-Amz-Signature=");
-        url.push_str(std::str::from_utf8(&signature).expect("hex is ASCII"));
-        Ok(PresignedUrl {
-            method: req.method,
-            url,
-            headers: headers
-                .into_iter()
-                .map(|(n, v)| (n.into_owned(), v.into_owned()))
-                .collect(),
-            signed_at: now,
-            expires_at,
-        })
-    }
-
     /// The HMAC state keyed with the signing key of `date`, from the cache when it is there.
-    fn keyed_mac(&self, date: &str) -> HmacSha256 {
+    pub(crate) fn keyed_mac(&self, date: &str) -> HmacSha256 {
         let date_bytes: [u8; 8] = date.as_bytes().try_into().expect("yyyymmdd");
         if let Ok(guard) = self.key_cache.read()
             && let Some((d, mac)) = guard.as_ref()
@@ -599,152 +457,6 @@ impl Presigner {
         }
         mac
     }
-
-    /// Writes the sorted, encoded query (without the signature) at the end of `url`.
-    fn write_query(
-        &self,
-        url: &mut String,
-        req: &PresignRequest<'_>,
-        amz_date: &str,
-        date: &str,
-        expires: u64,
-        signed_headers: &str,
-    ) {
-        let creds = &self.credentials;
-        // Every parameter is encoded into `scratch`, remembered as (name start, value start,
-        // end), sorted by encoded name then value, and copied into the URL.
-        let mut scratch = String::with_capacity(
-            256 + creds.session_token.as_ref().map_or(0, |t| t.len() * 3 / 2)
-                + req
-                    .query
-                    .iter()
-                    .map(|(k, v)| k.len() + v.len() * 3 / 2)
-                    .sum::<usize>(),
-        );
-        let mut entries: Vec<(usize, usize, usize)> = Vec::with_capacity(6 + req.query.len());
-        let mut push =
-            |scratch: &mut String, name: &str, encode_name: bool, value: &dyn Fn(&mut String)| {
-                let a = scratch.len();
-                if encode_name {
-                    uri_encode_into(scratch, name, false);
-                } else {
-                    scratch.push_str(name);
-                }
-                let b = scratch.len();
-                value(scratch);
-                entries.push((a, b, scratch.len()));
-            };
-        push(&mut scratch, "X-Amz-Algorithm", false, &|s| {
-            s.push_str(ALGORITHM)
-        });
-        push(&mut scratch, "X-Amz-Credential", false, &|s| {
-            uri_encode_into(s, &creds.access_key, false);
-            s.push_str("%2F");
-            s.push_str(date);
-            s.push_str("%2F");
-            uri_encode_into(s, &self.endpoint.region, false);
-            s.push_str("%2F");
-            uri_encode_into(s, &self.endpoint.service, false);
-            s.push_str("%2Faws4_request");
-        });
-        push(&mut scratch, "X-Amz-Date", false, &|s| s.push_str(amz_date));
-        push(&mut scratch, "X-Amz-Expires", false, &|s| {
-            push_u64(s, expires)
-        });
-        if let Some(token) = &creds.session_token {
-            push(&mut scratch, "X-Amz-Security-Token", false, &|s| {
-                uri_encode_into(s, token, false)
-            });
-        }
-        push(&mut scratch, "X-Amz-SignedHeaders", false, &|s| {
-            uri_encode_into(s, signed_headers, false)
-        });
-        for (k, v) in &req.query {
-            push(&mut scratch, k, true, &|s| uri_encode_into(s, v, false));
-        }
-        let s = scratch.as_str();
-        entries.sort_unstable_by(|x, y| {
-            s[x.0..x.1]
-                .cmp(&s[y.0..y.1])
-                .then_with(|| s[x.1..x.2].cmp(&s[y.1..y.2]))
-        });
-        for (i, &(a, b, c)) in entries.iter().enumerate() {
-            if i > 0 {
-                url.push('&');
-            }
-            url.push_str(&s[a..b]);
-            url.push('=');
-            url.push_str(&s[b..c]);
-        }
-    }
-}
-
-fn push_u64(s: &mut String, mut v: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    s.push_str(std::str::from_utf8(&buf[i..]).expect("digits"));
-}
-
-fn canonical_header(h: &mut Sha256, name: &str, value: &str) {
-    h.update(name.as_bytes());
-    h.update(b":");
-    h.update(value.as_bytes());
-    h.update(b"\n");
-}
-
-/// The extra headers, validated, values trimmed with inner runs of spaces collapsed, sorted.
-fn canonical_headers<'r>(req: &'r PresignRequest<'_>) -> Result<HeaderList<'r>, PresignError> {
-    let mut out: HeaderList<'r> = Vec::with_capacity(req.headers.len());
-    for (name, value) in &req.headers {
-        let bad = |reason| PresignError::InvalidHeader {
-            name: name.to_string(),
-            reason,
-        };
-        if name.is_empty()
-            || !name.bytes().all(|b| {
-                b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.!#$%&'*+^`|~".contains(&b)
-            })
-        {
-            return Err(bad("names are lower-case HTTP tokens"));
-        }
-        if name == "host" {
-            return Err(bad("host is always signed from the endpoint"));
-        }
-        if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
-            return Err(bad("values cannot contain CR, LF or NUL"));
-        }
-        if out.iter().any(|(n, _)| n == name) {
-            return Err(bad("appears twice"));
-        }
-        out.push((Cow::Borrowed(name.as_ref()), normalize_value(value)));
-    }
-    out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    Ok(out)
-}
-
-/// SigV4 header value as S3 computes it: spaces (only spaces) trimmed, runs of them collapsed.
-fn normalize_value(v: &str) -> Cow<'_, str> {
-    let t = v.trim_matches(' ');
-    if !t.contains("  ") {
-        return Cow::Borrowed(t);
-    }
-    let mut out = String::with_capacity(t.len());
-    let mut prev_space = false;
-    for c in t.chars() {
-        if !(c == ' ' && prev_space) {
-            out.push(c);
-        }
-        prev_space = c == ' ';
-    }
-    Cow::Owned(out)
 }
 
 #[cfg(test)]

@@ -1,3 +1,6 @@
+use std::time::Duration;
+
+use super::sign::normalize_value;
 use super::*;
 
 fn aws_doc_signer() -> Presigner {
@@ -233,5 +236,49 @@ fn header_values_are_normalized_and_methods_parse() {
     assert!(matches!(
         "FETCH".parse::<Method>(),
         Err(PresignError::UnknownMethod(_))
+    ));
+}
+
+#[test]
+fn caller_query_sorts_around_the_signing_block() {
+    let s = aws_doc_signer();
+    let req = PresignRequest::get_object("examplebucket", "k")
+        .query_param("versionId", "v")
+        .query_param("A", "1")
+        .query_param("é", "2")
+        .query_param("a b", "3")
+        .query_param("A", "0");
+    let url = s
+        .presign(&req, Timestamp::from_unix(1_700_000_000))
+        .unwrap();
+    let names: Vec<&str> = url
+        .url
+        .split_once('?')
+        .unwrap()
+        .1
+        .split('&')
+        .map(|kv| kv.split_once('=').unwrap().0)
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "%C3%A9",
+            "A",
+            "A",
+            "X-Amz-Algorithm",
+            "X-Amz-Credential",
+            "X-Amz-Date",
+            "X-Amz-Expires",
+            "X-Amz-SignedHeaders",
+            "a%20b",
+            "versionId",
+            "X-Amz-Signature"
+        ]
+    );
+    assert!(url.url.contains("A=0&A=1&"));
+    let req = PresignRequest::get_object("b", "k").query_param("x-amz-date", "1");
+    assert!(matches!(
+        s.presign(&req, Timestamp::from_unix(0)),
+        Err(PresignError::ReservedQueryParam(_))
     ));
 }
