@@ -78,6 +78,14 @@ impl KeyRing {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// The secret of a key the store accepts now.
+    pub fn secret_for(&self, access_key: &str) -> Option<String> {
+        if access_key == self.static_credentials.access_key_id {
+            return Some(self.static_credentials.secret_access_key.clone());
+        }
+        self.temporary().get(access_key).map(|t| t.secret.clone())
+    }
+
     /// Issues credentials that work until `ttl` from now (store clock), then get ExpiredToken.
     pub fn issue_temporary(&self, ttl: Duration) -> TemporaryCredentials {
         let access_key_id = format!(

@@ -40,8 +40,10 @@ mod fs;
 mod lifecycle;
 mod multipart;
 mod objects;
+mod resign;
 mod server;
 mod service;
+mod sigdebug;
 mod storage;
 
 pub mod admin;

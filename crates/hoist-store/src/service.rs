@@ -23,6 +23,7 @@ use crate::errors::{
     MSG_NO_SUCH_UPLOAD, MSG_SIGNATURE, error_body,
 };
 use crate::faults::{FaultControl, roll};
+use crate::resign;
 use crate::storage::Storage;
 
 /// Amazon S3's part size ceiling, 5 GiB.
@@ -114,7 +115,16 @@ impl Front {
         } else if method == Method::OPTIONS {
             self.preflight(&req, bucket.as_deref(), key.is_some(), &request_id)
         } else {
-            match self.checks(&req, key.is_some()) {
+            let mut req = req;
+            let checked = self.checks(&req, key.is_some()).and_then(|()| {
+                // Only the store's clock may decide a URL's lifetime (see `resign`).
+                if faults.clock_offset_secs != 0 && resign::is_presigned(&req) {
+                    resign::resign_presigned(&mut req, &self.0.keys, std::time::SystemTime::now())
+                } else {
+                    Ok(())
+                }
+            });
+            match checked {
                 Err(answer) => self.error_response(answer, &request_id, &method),
                 Ok(()) => self.call_s3(req, &request_id, &method).await,
             }
@@ -285,6 +295,7 @@ struct SignatureContext {
     access_key: Option<String>,
     signature: Option<String>,
     upload_id: Option<String>,
+    explanation: Option<crate::sigdebug::Explanation>,
 }
 
 impl SignatureContext {
@@ -321,6 +332,7 @@ impl SignatureContext {
             access_key: credential.map(|c| c.split('/').next().unwrap_or_default().to_owned()),
             signature: field("Signature=").or_else(|| get("X-Amz-Signature")),
             upload_id: get("uploadId"),
+            explanation: crate::sigdebug::explain(req.method(), req.uri(), req.headers()),
         }
     }
 }
@@ -347,10 +359,19 @@ fn complete_error(
                     "AWSAccessKeyId".into(),
                     context.access_key.clone().unwrap_or_default(),
                 ));
+                if let Some(explained) = &context.explanation {
+                    extras.push(("StringToSign".into(), explained.string_to_sign.clone()));
+                }
                 extras.push((
                     "SignatureProvided".into(),
                     context.signature.clone().unwrap_or_default(),
                 ));
+                if let Some(explained) = &context.explanation {
+                    extras.push((
+                        "CanonicalRequest".into(),
+                        explained.canonical_request.clone(),
+                    ));
+                }
             }
             Some(MSG_SIGNATURE.to_owned())
         }

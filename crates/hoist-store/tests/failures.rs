@@ -12,6 +12,13 @@ use hoist_store::Faults;
 
 const MIB: usize = 1024 * 1024;
 
+fn hmac_sha256(key: &[u8], data: &str) -> Vec<u8> {
+    use hmac::{KeyInit as _, Mac as _};
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
+    mac.update(data.as_bytes());
+    mac.finalize().into_bytes().to_vec()
+}
+
 fn presign_config(start: SystemTime, expires: Duration) -> PresigningConfig {
     PresigningConfig::builder()
         .start_time(start)
@@ -248,6 +255,57 @@ async fn header_signed_requests_with_skewed_clocks() {
         answer.message().as_deref(),
         Some("Request is not yet valid")
     );
+
+    // A signer that corrects its clock to the store's (as hoist's coordinator does) works
+    // both ways, even with a lifetime shorter than the offset.
+    let corrected = SystemTime::now() - Duration::from_secs(3600);
+    let put = s3
+        .put_object()
+        .bucket(BUCKET)
+        .key("dir/sp ace+plus")
+        .presigned(presign_config(corrected, Duration::from_secs(60)))
+        .await
+        .unwrap();
+    let answer = send_presigned(store.addr(), &put, b"corrected").await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let get = s3
+        .get_object()
+        .bucket(BUCKET)
+        .key("dir/sp ace+plus")
+        .presigned(presign_config(corrected, Duration::from_secs(60)))
+        .await
+        .unwrap();
+    let answer = send_presigned(store.addr(), &get, b"").await;
+    assert_eq!((answer.status, answer.text().as_str()), (200, "corrected"));
+    // Tampering is still caught when the store verifies the signature itself.
+    let target = get
+        .uri()
+        .split_once(&store.addr().to_string())
+        .unwrap()
+        .1
+        .replace("sp%20ace", "other");
+    let forged = raw(store.addr(), "GET", &target, &[], b"").await;
+    assert_eq!(
+        (forged.status, forged.code().as_deref()),
+        (403, Some("SignatureDoesNotMatch"))
+    );
+    assert!(element(&forged.text(), "CanonicalRequest").is_some());
+    store
+        .handle
+        .set_faults(Faults {
+            clock_offset_secs: 3600,
+            ..Faults::default()
+        })
+        .unwrap();
+    let ahead = SystemTime::now() + Duration::from_secs(3600);
+    let get = s3
+        .get_object()
+        .bucket(BUCKET)
+        .key("dir/sp ace+plus")
+        .presigned(presign_config(ahead, Duration::from_secs(60)))
+        .await
+        .unwrap();
+    assert_eq!(send_presigned(store.addr(), &get, b"").await.status, 200);
 }
 
 #[tokio::test]
@@ -277,6 +335,33 @@ async fn wrong_secret_is_signature_does_not_match() {
         element(&body, "SignatureProvided").map(|s| s.len()),
         Some(64)
     );
+    let string_to_sign = element(&body, "StringToSign").unwrap();
+    assert!(
+        string_to_sign.starts_with("AWS4-HMAC-SHA256\n"),
+        "{string_to_sign}"
+    );
+    assert!(
+        string_to_sign.contains("/us-east-1/s3/aws4_request\n"),
+        "{string_to_sign}"
+    );
+    let canonical = element(&body, "CanonicalRequest").unwrap();
+    assert!(
+        canonical.starts_with(&format!("GET\n/{BUCKET}/\nlist-type=2\n")),
+        "{canonical}"
+    );
+    assert!(canonical.contains("\nhost:"), "{canonical}");
+    // The explanation is exactly what the client signed: signing it with the client's
+    // (wrong) secret reproduces the signature it sent.
+    let date = string_to_sign.lines().nth(1).unwrap()[..8].to_owned();
+    let mut key = hmac_sha256(b"AWS4not-the-secret", &date);
+    for part in ["us-east-1", "s3", "aws4_request"] {
+        key = hmac_sha256(&key, part);
+    }
+    let resigned: String = hmac_sha256(&key, &string_to_sign)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(Some(resigned), element(&body, "SignatureProvided"));
 
     let unknown = client_for(&store.handle.endpoint(), "AKIDUNKNOWN", SK, None, false);
     let err = unknown
