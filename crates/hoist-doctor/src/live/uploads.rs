@@ -37,7 +37,10 @@ pub async fn stale_uploads(
     let cutoff = now - older_than;
     let mut stale = Vec::new();
     for u in uploads {
-        let Some(initiated) = u.initiated.filter(|t| *t <= cutoff) else {
+        // `Date` has whole seconds, so uploads started within the current second would look
+        // younger than zero; an age of zero means every upload there is.
+        let old_enough = |t: &Timestamp| older_than.is_zero() || *t <= cutoff;
+        let Some(initiated) = u.initiated.filter(old_enough) else {
             continue;
         };
         let (parts, bytes) = part_sizes(client, &u.key, &u.upload_id).await?;

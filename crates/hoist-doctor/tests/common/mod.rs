@@ -151,3 +151,53 @@ pub fn put_args(url: &str, body_file: &std::path::Path, extra: &[&str]) -> Vec<S
     args.push(url.to_owned());
     args
 }
+
+/// Starts a multipart upload of `key` and stores one part of `part_bytes`, signing with the
+/// store's own clock (so it works whatever clock offset the store plays). Returns the upload id.
+pub async fn incomplete_upload(env: &Env, key: &str, part_bytes: usize) -> String {
+    let client = env.client();
+    let signer = env.signer();
+    let req = s3::create_multipart_upload(&signer, BUCKET, key, None, env.store_now()).unwrap();
+    let answer = client.send(req).await.unwrap();
+    let init =
+        s3::InitiateMultipartUploadResult::from_response(answer.status, answer.body.as_bytes())
+            .unwrap();
+    let part = signer
+        .presign(
+            &PresignRequest::upload_part(BUCKET, key, init.upload_id.as_str(), 1),
+            env.store_now(),
+        )
+        .unwrap();
+    let resp = reqwest::Client::new()
+        .put(&part.url)
+        .body(vec![b'p'; part_bytes])
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "UploadPart: {}", resp.status());
+    init.upload_id
+}
+
+/// The upload ids ListMultipartUploads reports.
+pub async fn upload_ids(env: &Env) -> Vec<String> {
+    let (uploads, _) = hoist_doctor::live::uploads::list_all_uploads(&env.client())
+        .await
+        .unwrap();
+    uploads.into_iter().map(|u| u.upload_id).collect()
+}
+
+/// Sets a lifecycle rule that aborts incomplete uploads after `days`.
+pub async fn put_abort_rule(env: &Env, days: u32) {
+    let client = env.client();
+    let config = s3::LifecycleConfiguration {
+        rules: vec![s3::LifecycleRule::abort_incomplete_uploads("cleanup", days)],
+    };
+    let req = s3::put_bucket_lifecycle(client.signer(), BUCKET, &config, env.store_now()).unwrap();
+    let answer = client.send(req).await.unwrap();
+    assert!(
+        answer.ok(),
+        "PutBucketLifecycleConfiguration: {} {}",
+        answer.status,
+        answer.body
+    );
+}
