@@ -34,6 +34,7 @@ test('a 300 MiB file picked on the page is stored intact', async () => {
   const { page, errors } = await openPage(browser.context, server);
   const traffic = recordTraffic(page, server);
 
+  const started = Date.now();
   await pickFile(page, path);
   // Mid-upload: the page shows the file, a moving bar, speed and time left.
   await page.waitForFunction(
@@ -56,8 +57,10 @@ test('a 300 MiB file picked on the page is stored intact', async () => {
   assert.ok(heap < 32 * MiB, `JS heap ${Math.round(heap / MiB)} MiB mid-upload`);
 
   await waitDone(page);
+  const seconds = (Date.now() - started) / 1000;
   const result = await uploadResult(page);
   assert.equal(result.size, 300 * MiB);
+  console.log(`# 300 MiB through the page in ${seconds.toFixed(1)} s (${(300 / seconds).toFixed(0)} MiB/s, pick to done); JS heap mid-upload ${(heap / MiB).toFixed(1)} MiB`);
   const stored = await storedMd5(server, result.key);
   assert.equal(stored.size, 300 * MiB);
   assert.equal(stored.md5, md5, 'the stored object differs from the file');
