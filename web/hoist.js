@@ -8,6 +8,25 @@
 // The bytes go straight from the browser to the store on presigned URLs; the coordinator
 // only plans, signs, completes and aborts. Every part is a `File.slice`, so memory stays
 // bounded whatever the file size, and XHR is used because fetch cannot report upload progress.
+//
+// Options (all optional):
+//   endpoint       the coordinator's origin [the page's origin]
+//   token          API key or grant, sent as `Authorization: Bearer …` [anonymous]
+//   concurrency    parts in flight at once [4]
+//   key, filename, contentType, metadata   passed to POST /v1/uploads
+//   resume         remember the upload in localStorage to resume it after a reload [true]
+//   storage        a Storage-like object to use instead of localStorage (null: no resume)
+//   maxRetries, retryBaseMs, retryMaxMs, stallTimeoutMs, maxResigns, batchSize   see DEFAULTS
+//   onProgress({loaded, total, fraction, bytesPerSecond, secondsLeft, partsDone, partsTotal, state})
+//   onStateChange(state)   starting | uploading | paused | offline | completing | done | error | canceled
+//   onError(HoistError)    the upload stopped: `message` in plain words, `causeId` from the
+//                          doctor's catalogue when one applies, `retryable` when picking the
+//                          same file again continues where it stopped
+//   onWarning({causeId, message})   e.g. cors-etag-hidden: it still completes, but fix the setup
+//   onRetry({part, reason, status, attempt, delayMs})
+//   onResume({partsStored, partsTotal})
+//
+// One file on purpose: the coordinator serves it as /hoist.js, with no build step.
 
 const MiB = 1024 * 1024;
 
