@@ -192,9 +192,6 @@ impl Transport for CoordinatorTransport {
         if let Some(ct) = &opts.content_type {
             body["content_type"] = json!(ct);
         }
-        if let Some(name) = opts.checksum.s3_name() {
-            body["checksum"] = json!(name.to_ascii_lowercase());
-        }
         let op = "create upload";
         let v = self
             .call(reqwest::Method::POST, "/v1/uploads", Some(body), op)

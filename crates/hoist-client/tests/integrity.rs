@@ -12,47 +12,6 @@ use support::*;
 
 const MIB: u64 = 1024 * 1024;
 
-/// Delegates to the direct transport but signs part 3 with the checksum of other bytes, as
-/// a client with a memory error or a buggy hasher would.
-struct WrongChecksumOnPart3(DirectTransport);
-
-impl Transport for WrongChecksumOnPart3 {
-    fn destination(&self) -> String {
-        self.0.destination()
-    }
-    fn stream_part_size(&self, p: Option<u64>) -> Result<u64> {
-        self.0.stream_part_size(p)
-    }
-    async fn create(&self, o: &CreateOptions) -> Result<Session> {
-        self.0.create(o).await
-    }
-    async fn sign_part(&self, s: &Session, p: &PartSpec, fresh: bool) -> Result<PresignedRequest> {
-        let mut p = p.clone();
-        if p.number == 3 {
-            let other = ChecksumAlgorithm::Crc64nvme.part(b"not the data").unwrap();
-            p.checksum = Some(ChecksumAlgorithm::Crc64nvme.encode(&other));
-        }
-        self.0.sign_part(s, &p, fresh).await
-    }
-    async fn list_parts(&self, s: &Session) -> Result<Vec<StoredPart>> {
-        self.0.list_parts(s).await
-    }
-    async fn complete(
-        &self,
-        s: &Session,
-        p: &[CompletedPart],
-        c: ChecksumAlgorithm,
-    ) -> Result<ObjectInfo> {
-        self.0.complete(s, p, c).await
-    }
-    async fn abort(&self, s: &Session) -> Result<()> {
-        self.0.abort(s).await
-    }
-    async fn head(&self, s: &Session, c: ChecksumAlgorithm) -> Result<Option<ObjectInfo>> {
-        self.0.head(s, c).await
-    }
-}
-
 async fn upload_with_bad_part(env: &Env, key: &str, keep_partial: bool) -> hoist_client::Error {
     let (path, _) = data_file(env, key, 110 * MIB, 9);
     let config = UploadConfig {

@@ -225,3 +225,58 @@ impl Recorder {
             .count()
     }
 }
+
+/// Delegates to another transport but signs part 3 with the checksum of other bytes, as a
+/// client with a memory error or a buggy hasher would.
+pub struct WrongChecksumOnPart3<T>(pub T);
+
+use hoist_client::{
+    ChecksumAlgorithm, CompletedPart, CreateOptions, ObjectInfo, PartSpec, PresignedRequest,
+    Session, StoredPart, Transport,
+};
+
+impl<T: Transport> Transport for WrongChecksumOnPart3<T> {
+    fn destination(&self) -> String {
+        self.0.destination()
+    }
+    fn stream_part_size(&self, p: Option<u64>) -> hoist_client::Result<u64> {
+        self.0.stream_part_size(p)
+    }
+    async fn create(&self, o: &CreateOptions) -> hoist_client::Result<Session> {
+        self.0.create(o).await
+    }
+    async fn sign_part(
+        &self,
+        s: &Session,
+        p: &PartSpec,
+        fresh: bool,
+    ) -> hoist_client::Result<PresignedRequest> {
+        let mut p = p.clone();
+        if p.number == 3 {
+            let other = p.algorithm.part(b"not the data").unwrap();
+            p.checksum = Some(p.algorithm.encode(&other));
+        }
+        self.0.sign_part(s, &p, fresh).await
+    }
+    async fn list_parts(&self, s: &Session) -> hoist_client::Result<Vec<StoredPart>> {
+        self.0.list_parts(s).await
+    }
+    async fn complete(
+        &self,
+        s: &Session,
+        p: &[CompletedPart],
+        c: ChecksumAlgorithm,
+    ) -> hoist_client::Result<ObjectInfo> {
+        self.0.complete(s, p, c).await
+    }
+    async fn abort(&self, s: &Session) -> hoist_client::Result<()> {
+        self.0.abort(s).await
+    }
+    async fn head(
+        &self,
+        s: &Session,
+        c: ChecksumAlgorithm,
+    ) -> hoist_client::Result<Option<ObjectInfo>> {
+        self.0.head(s, c).await
+    }
+}

@@ -1,0 +1,110 @@
+"""Fixtures for `hoist upload` end-to-end tests: a real `hoist store` process on port 0,
+boto3 as the independent client, and helpers to run the CLI."""
+
+import hashlib
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import threading
+
+import boto3
+import pytest
+from botocore.config import Config
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+HOIST_BIN = os.environ.get("HOIST_BIN", str(REPO / "target" / "debug" / "hoist"))
+
+ACCESS_KEY = "AKIDHOISTCLIENT"
+SECRET_KEY = "clientE2eSecretKey0123456789abcdefghij"
+BUCKET = "client-e2e"
+
+sys.dont_write_bytecode = True
+
+
+class Store:
+    """One `hoist store` child process."""
+
+    def __init__(self, data_dir, extra_args=()):
+        args = [HOIST_BIN, "store", "--listen", "127.0.0.1:0", "--data", str(data_dir), "--bucket", BUCKET,
+                "--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY, *extra_args]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
+        first = self.proc.stdout.readline()
+        if not first.startswith("hoist store listening on http://"):
+            self.proc.kill()
+            raise RuntimeError(f"unexpected first line {first!r}")
+        self.endpoint = first.strip().rsplit(" ", 1)[1]
+        threading.Thread(target=lambda: [None for _ in self.proc.stdout], daemon=True).start()
+
+    def client(self):
+        return boto3.client(
+            "s3", endpoint_url=self.endpoint, aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY,
+            region_name="us-east-1", config=Config(s3={"addressing_style": "path"}, signature_version="s3v4"),
+        )
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@pytest.fixture
+def start_store(tmp_path):
+    started = []
+
+    def start(extra_args=()):
+        s = Store(tmp_path / f"data{len(started)}", extra_args)
+        started.append(s)
+        return s
+
+    yield start
+    for s in started:
+        s.stop()
+
+
+@pytest.fixture
+def store(start_store):
+    return start_store()
+
+
+@pytest.fixture
+def cli_env(store, tmp_path):
+    """Environment for `hoist upload` against `store`: credentials, endpoint, state dir."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_ACCESS_KEY_ID=ACCESS_KEY, AWS_SECRET_ACCESS_KEY=SECRET_KEY, AWS_ENDPOINT_URL=store.endpoint,
+               AWS_REGION="us-east-1", HOIST_STATE_DIR=str(tmp_path / "state"), HOME=str(tmp_path))
+    return env
+
+
+def write_random(path, size, seed=1):
+    """Deterministic bytes (a hash chain), written in 1 MiB blocks; returns the MD5."""
+    md5 = hashlib.md5()
+    block = hashlib.sha512(str(seed).encode()).digest() * (1 << 14)  # 1 MiB
+    with open(path, "wb") as f:
+        left, i = size, 0
+        while left:
+            chunk = (block[i % 64:] + block[: i % 64])[: min(left, len(block))]
+            f.write(chunk)
+            md5.update(chunk)
+            left -= len(chunk)
+            i += 1
+    return md5.hexdigest()
+
+
+def object_md5(client, key):
+    body = client.get_object(Bucket=BUCKET, Key=key)["Body"]
+    md5, n = hashlib.md5(), 0
+    for chunk in iter(lambda: body.read(1 << 20), b""):
+        md5.update(chunk)
+        n += len(chunk)
+    return md5.hexdigest(), n
+
+
+def pytest_report_header(config):
+    return f"hoist binary: {HOIST_BIN}" + ("" if os.path.exists(HOIST_BIN) else " (missing)")
