@@ -9,7 +9,7 @@ use axum::routing::{MethodRouter, get, post};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::state::AppState;
-use crate::uploads;
+use crate::{uploads, uppy};
 
 /// The OpenAPI document served at `/openapi.json`.
 pub const OPENAPI: &str = include_str!("openapi.json");
@@ -40,6 +40,29 @@ pub fn routes() -> Vec<(&'static str, &'static [Method], MethodRouter<AppState>)
             "/v1/uploads/{id}/complete",
             &[Method::POST],
             post(uploads::complete),
+        ),
+        ("/s3/params", &[Method::GET], get(uppy::params)),
+        ("/s3/multipart", &[Method::POST], post(uppy::create)),
+        (
+            "/s3/multipart/{uploadId}",
+            &[Method::GET, Method::DELETE],
+            get(uppy::list_parts).delete(uppy::abort),
+        ),
+        // matchit prefers the literal segments over the capture, as Uppy's docs require.
+        (
+            "/s3/multipart/{uploadId}/batch",
+            &[Method::GET],
+            get(uppy::batch),
+        ),
+        (
+            "/s3/multipart/{uploadId}/complete",
+            &[Method::POST],
+            post(uppy::complete),
+        ),
+        (
+            "/s3/multipart/{uploadId}/{partNumber}",
+            &[Method::GET],
+            get(uppy::sign_one),
         ),
     ]
 }

@@ -38,6 +38,7 @@ pub mod state;
 pub mod store;
 pub mod token;
 mod uploads;
+mod uppy;
 
 use std::future::Future;
 

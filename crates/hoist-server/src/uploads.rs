@@ -107,7 +107,7 @@ fn check_metadata(meta: &BTreeMap<String, String>) -> Result<(), ApiError> {
 }
 
 /// Validate a creation request against the settings and the caller's rights, and pick the key.
-fn validate_create(
+pub(crate) fn validate_create(
     state: &AppState,
     who: &Principal,
     req: &CreateUpload,
@@ -363,6 +363,19 @@ fn check_numbers(numbers: &[i64], count: u32, max: u32) -> Result<Vec<u32>, ApiE
         }
     }
     Ok(out)
+}
+
+/// Uploads created through the Uppy routes have no plan (Uppy picks its part size); they are
+/// served by those routes only.
+fn require_plan(token: &UploadToken) -> Result<(), ApiError> {
+    if token.part_size == 0 && !token.upload_id.is_empty() {
+        Err(ApiError::conflict(
+            "uppy_upload",
+            "this upload was created through the Uppy routes (/s3/multipart); use them",
+        ))
+    } else {
+        Ok(())
+    }
 }
 
 /// Sign a single-PUT upload's URL again (content-length and content-type pinned).
@@ -628,6 +641,7 @@ pub(crate) async fn parts(
 ) -> Result<Json<PartsResponse>, ApiError> {
     let who = state.authenticate(&headers)?;
     let token = state.open_token(&id, &who)?;
+    require_plan(&token)?;
     let ApiJson(req) = body?;
     let count = part_count(token.size, token.part_size);
     let numbers = check_numbers(&req.numbers, count, state.config().max_batch)?;
@@ -647,6 +661,7 @@ pub(crate) async fn state(
 ) -> Result<Json<UploadState>, ApiError> {
     let who = state.authenticate(&headers)?;
     let token = state.open_token(&id, &who)?;
+    require_plan(&token)?;
     Ok(Json(upload_state(&state, &id, &token).await?))
 }
 
@@ -658,6 +673,7 @@ pub(crate) async fn complete(
 ) -> Result<Json<Completed>, ApiError> {
     let who = state.authenticate(&headers)?;
     let token = state.open_token(&id, &who)?;
+    require_plan(&token)?;
     // The body is optional: a browser that could read no ETag sends nothing.
     let req: CompleteRequest = if body.iter().all(u8::is_ascii_whitespace) {
         CompleteRequest::default()

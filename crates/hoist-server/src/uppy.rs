@@ -1,0 +1,464 @@
+//! The routes `@uppy/aws-s3` 4.x/5.x expects from a Companion-style backend (`endpoint`
+//! option), as thin adapters over the same signing, auth and control calls as `/v1`.
+//!
+//! Uppy picks the part size itself and never sends the file size when it creates a multipart
+//! upload, so these uploads carry no plan: part URLs cannot pin a content length, and the size
+//! policy is enforced at completion from the stored parts (an upload over the limit is
+//! aborted). The `uploadId` Uppy sees is the coordinator's signed token.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Instant;
+
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::HeaderMap;
+use hoist_core::presign::PresignRequest;
+use hoist_core::ttl::UrlKind;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::api::CreateUpload;
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiJson};
+use crate::metrics::{Outcome, PresignKind};
+use crate::state::AppState;
+use crate::token::UploadToken;
+use crate::uploads::{abort_upload, store_failure, validate_create};
+
+const MAX_PART_NUMBER: u32 = 10_000;
+
+/// The decoded query, read by hand so that every mistake answers in the JSON error shape.
+struct QueryMap(Vec<(String, String)>);
+
+impl QueryMap {
+    fn new(raw: Option<&str>) -> Self {
+        Self(form_pairs(raw.unwrap_or("")))
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// `metadata[name]=value` pairs, as Uppy sends them.
+    fn metadata(&self) -> BTreeMap<String, String> {
+        self.0
+            .iter()
+            .filter_map(|(k, v)| {
+                let name = k.strip_prefix("metadata[")?.strip_suffix(']')?;
+                Some((name.to_string(), v.clone()))
+            })
+            .collect()
+    }
+}
+
+/// Decode `application/x-www-form-urlencoded` pairs.
+fn form_pairs(q: &str) -> Vec<(String, String)> {
+    q.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            let dec = |s: &str| {
+                hoist_core::presign::percent_decode(&s.replace('+', " "))
+                    .unwrap_or_else(|| s.to_string())
+            };
+            (dec(k), dec(v))
+        })
+        .collect()
+}
+
+/// `GET /s3/params`: one single-PUT URL (content type pinned; content length too when the
+/// caller sends `size`).
+pub(crate) async fn params(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let who = state.authenticate(&headers)?;
+    let q = QueryMap::new(raw.as_deref());
+    let size = q
+        .get("size")
+        .map(|s| s.parse::<u64>())
+        .transpose()
+        .map_err(|_| ApiError::field("size", "must be a whole number of bytes"))?;
+    if size.is_none()
+        && let Principal::Grant(g) = &who
+        && g.max_size.is_some()
+    {
+        return Err(ApiError::field(
+            "size",
+            "this grant limits the size: send size in the query",
+        ));
+    }
+    let req = CreateUpload {
+        size: size.unwrap_or(0),
+        filename: q.get("filename").map(str::to_string),
+        key: None,
+        content_type: q.get("type").filter(|t| !t.is_empty()).map(str::to_string),
+        checksum: None,
+        metadata: Some(q.metadata()),
+    };
+    let (key, content_type) = validate_create(&state, &who, &req)?;
+    let bucket = state.config().bucket.as_str();
+    let mut r =
+        PresignRequest::put_object(bucket, key.as_str()).content_type(content_type.as_str());
+    if let Some(size) = size {
+        if size > hoist_core::plan::MAX_SINGLE_PUT {
+            return Err(ApiError::field(
+                "size",
+                "too large for a single PUT; use multipart",
+            ));
+        }
+        r = r.content_length(size);
+    }
+    for (k, v) in req.metadata.iter().flatten() {
+        r = r.header(format!("x-amz-meta-{k}"), v.as_str());
+    }
+    let ttl = state.url_ttl(UrlKind::SinglePut {
+        size: size.unwrap_or(hoist_core::plan::MAX_SINGLE_PUT),
+    })?;
+    let started = Instant::now();
+    let url = state
+        .store()
+        .presign(&r.expires_in(ttl), state.now())
+        .map_err(|e| store_failure(&state, e))?;
+    state
+        .metrics()
+        .presigned(PresignKind::Single, 1, started.elapsed());
+    state.metrics().upload(Outcome::Created);
+    let headers: HashMap<String, String> = url
+        .headers
+        .into_iter()
+        .filter(|(k, _)| k != "content-length")
+        .collect();
+    Ok(Json(json!({
+        "method": "PUT",
+        "url": url.url,
+        "fields": {},
+        "headers": headers,
+        "expires": ttl.as_secs(),
+        "key": key,
+        "bucket": bucket,
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct CreateBody {
+    filename: Option<String>,
+    #[serde(rename = "type")]
+    content_type: Option<String>,
+    #[serde(default)]
+    metadata: BTreeMap<String, Value>,
+}
+
+/// `POST /s3/multipart`: start a multipart upload of unknown size.
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<ApiJson<CreateBody>, ApiError>,
+) -> Result<Json<Value>, ApiError> {
+    let who = state.authenticate(&headers)?;
+    let ApiJson(body) = body?;
+    // Uppy sends every file meta field; only string values can become S3 metadata.
+    let metadata: BTreeMap<String, String> = body
+        .metadata
+        .into_iter()
+        .filter_map(|(k, v)| v.as_str().map(|s| (k, s.to_string())))
+        .collect();
+    let req = CreateUpload {
+        size: 0,
+        filename: body.filename,
+        key: None,
+        content_type: body.content_type.filter(|t| !t.is_empty()),
+        checksum: None,
+        metadata: Some(metadata),
+    };
+    let (key, content_type) = validate_create(&state, &who, &req)?;
+    let cfg = state.config();
+    let upload_id = state
+        .store()
+        .create_multipart(&state, &key, &content_type, req.metadata.as_ref().unwrap())
+        .await
+        .map_err(|e| store_failure(&state, e))?;
+    let now = u64::try_from(state.now().unix_seconds()).unwrap_or(0);
+    let token = UploadToken {
+        bucket: cfg.bucket.clone(),
+        key: key.clone(),
+        upload_id,
+        size: 0,
+        part_size: 0,
+        owner: who.owner(),
+        expires_at: now + cfg.upload_ttl.as_secs(),
+        content_type,
+    };
+    state.metrics().upload(Outcome::Created);
+    Ok(Json(json!({
+        "key": key,
+        "uploadId": state.tokens().seal(&token),
+        "bucket": cfg.bucket,
+    })))
+}
+
+/// Open Uppy's `uploadId` and check the `key` it sends alongside.
+fn open(
+    state: &AppState,
+    headers: &HeaderMap,
+    upload_id: &str,
+    key: Option<&str>,
+) -> Result<UploadToken, ApiError> {
+    let who = state.authenticate(headers)?;
+    let token = state.open_token(upload_id, &who)?;
+    if token.upload_id.is_empty() {
+        return Err(ApiError::conflict(
+            "not_multipart",
+            "this upload is a single PUT",
+        ));
+    }
+    if key.is_some_and(|k| k != token.key) {
+        return Err(ApiError::field("key", "does not match the upload"));
+    }
+    Ok(token)
+}
+
+fn sign_part(state: &AppState, token: &UploadToken, n: u32) -> Result<(String, u64), ApiError> {
+    let ttl = state.url_ttl(UrlKind::Part)?;
+    let started = Instant::now();
+    let r = PresignRequest::upload_part(
+        token.bucket.as_str(),
+        token.key.as_str(),
+        token.upload_id.as_str(),
+        n,
+    )
+    .expires_in(ttl);
+    let url = state
+        .store()
+        .presign(&r, state.now())
+        .map_err(|e| store_failure(state, e))?;
+    state
+        .metrics()
+        .presigned(PresignKind::Part, 1, started.elapsed());
+    Ok((url.url, ttl.as_secs()))
+}
+
+fn part_number(text: &str, field: &str) -> Result<u32, ApiError> {
+    text.trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|n| (1..=MAX_PART_NUMBER).contains(n))
+        .ok_or_else(|| ApiError::field(field, format!("{text:?} is not a part number 1..=10000")))
+}
+
+/// `GET /s3/multipart/{uploadId}/{partNumber}?key=`.
+pub(crate) async fn sign_one(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((upload_id, number)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let token = open(
+        &state,
+        &headers,
+        &upload_id,
+        QueryMap::new(raw.as_deref()).get("key"),
+    )?;
+    let n = part_number(&number, "partNumber")?;
+    let (url, expires) = sign_part(&state, &token, n)?;
+    Ok(Json(json!({ "url": url, "expires": expires })))
+}
+
+/// `GET /s3/multipart/{uploadId}/batch?key=&partNumbers=1,2`.
+pub(crate) async fn batch(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(upload_id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let token = open(
+        &state,
+        &headers,
+        &upload_id,
+        QueryMap::new(raw.as_deref()).get("key"),
+    )?;
+    let q = QueryMap::new(raw.as_deref());
+    let list = q.get("partNumbers").unwrap_or_default();
+    let numbers: Vec<&str> = list.split(',').filter(|s| !s.is_empty()).collect();
+    if numbers.is_empty() || numbers.len() > state.config().max_batch as usize {
+        return Err(ApiError::field(
+            "partNumbers",
+            "must list 1 to 1000 part numbers",
+        ));
+    }
+    let mut urls = serde_json::Map::new();
+    for text in numbers {
+        let n = part_number(text, "partNumbers")?;
+        urls.insert(
+            n.to_string(),
+            Value::String(sign_part(&state, &token, n)?.0),
+        );
+    }
+    Ok(Json(json!({ "presignedUrls": urls })))
+}
+
+/// `GET /s3/multipart/{uploadId}?key=`: every stored part.
+pub(crate) async fn list_parts(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(upload_id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let token = open(
+        &state,
+        &headers,
+        &upload_id,
+        QueryMap::new(raw.as_deref()).get("key"),
+    )?;
+    let parts = state
+        .store()
+        .list_parts(&state, &token.key, &token.upload_id)
+        .await
+        .map_err(|e| store_failure(&state, e))?;
+    Ok(Json(Value::Array(
+        parts
+            .into_iter()
+            .map(|p| json!({"PartNumber": p.number, "ETag": p.etag, "Size": p.size}))
+            .collect(),
+    )))
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct CompleteBody {
+    #[serde(default)]
+    parts: Vec<UppyPart>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct UppyPart {
+    #[serde(rename = "PartNumber")]
+    part_number: u32,
+    #[serde(rename = "ETag", default)]
+    etag: Option<String>,
+}
+
+/// `POST /s3/multipart/{uploadId}/complete?key=`.
+pub(crate) async fn complete(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(upload_id): Path<String>,
+    RawQuery(raw): RawQuery,
+    body: Result<ApiJson<CompleteBody>, ApiError>,
+) -> Result<Json<Value>, ApiError> {
+    let token = open(
+        &state,
+        &headers,
+        &upload_id,
+        QueryMap::new(raw.as_deref()).get("key"),
+    )?;
+    let ApiJson(body) = body?;
+    let who = state.authenticate(&headers)?;
+    let listed = match state
+        .store()
+        .list_parts(&state, &token.key, &token.upload_id)
+        .await
+    {
+        Ok(p) => p,
+        Err(e) if e.is_no_such_upload() => {
+            // Completed before: answer the same.
+            return match state.store().head_object(&state, &token.key).await {
+                Ok(Some(_)) => Ok(Json(location(&state, &token))),
+                Ok(None) => Err(ApiError::not_found("upload_gone", "the upload was aborted")),
+                Err(e) => Err(store_failure(&state, e)),
+            };
+        }
+        Err(e) => return Err(store_failure(&state, e)),
+    };
+    // The size policy, which could not be checked up front.
+    let total: u64 = listed.iter().map(|p| p.size).sum();
+    let limit = match &who {
+        Principal::Grant(g) => g.max_size.unwrap_or(u64::MAX),
+        _ => u64::MAX,
+    }
+    .min(state.config().max_upload_size);
+    if total > limit {
+        abort_upload(&state, &token).await?;
+        return Err(ApiError::field(
+            "parts",
+            format!("{total} bytes is over the limit of {limit} bytes; the upload was aborted"),
+        ));
+    }
+    let wanted: HashMap<u32, Option<String>> = body
+        .parts
+        .into_iter()
+        .map(|p| {
+            (
+                p.part_number,
+                p.etag.map(|e| e.trim_matches('"').to_string()),
+            )
+        })
+        .collect();
+    let mut parts = Vec::new();
+    for p in &listed {
+        if !wanted.is_empty() && !wanted.contains_key(&p.number) {
+            continue;
+        }
+        if let Some(Some(e)) = wanted.get(&p.number)
+            && e != p.etag.trim_matches('"')
+        {
+            return Err(ApiError::conflict(
+                "etag_mismatch",
+                format!("part {} is stored with ETag {}, not {e}", p.number, p.etag),
+            ));
+        }
+        parts.push((p.number, p.etag.clone()));
+    }
+    if let Some(n) = wanted
+        .keys()
+        .find(|n| !listed.iter().any(|p| p.number == **n))
+    {
+        return Err(ApiError::conflict(
+            "parts_missing",
+            format!("part {n} is not stored"),
+        ));
+    }
+    if parts.is_empty() {
+        return Err(ApiError::field("parts", "no part is stored"));
+    }
+    state
+        .store()
+        .complete(&state, &token.key, &token.upload_id, &parts)
+        .await
+        .map_err(|e| {
+            state.metrics().upload(Outcome::Failed);
+            store_failure(&state, e)
+        })?;
+    state.metrics().upload(Outcome::Completed);
+    Ok(Json(location(&state, &token)))
+}
+
+fn location(state: &AppState, token: &UploadToken) -> Value {
+    let endpoint = state.config().store.endpoint.trim_end_matches('/');
+    let key = hoist_core::presign::uri_encode_path(&token.key);
+    json!({
+        "location": format!("{endpoint}/{}/{key}", token.bucket),
+        "key": token.key,
+        "bucket": token.bucket,
+    })
+}
+
+/// `DELETE /s3/multipart/{uploadId}?key=`.
+pub(crate) async fn abort(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(upload_id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let token = open(
+        &state,
+        &headers,
+        &upload_id,
+        QueryMap::new(raw.as_deref()).get("key"),
+    )?;
+    abort_upload(&state, &token).await?;
+    Ok(Json(json!({})))
+}
