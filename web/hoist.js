@@ -101,7 +101,11 @@ export function pending(options = {}) {
     if (!k || !k.startsWith(STORAGE_PREFIX)) continue;
     const id = safeParse(k.slice(STORAGE_PREFIX.length));
     const record = safeParse(store.getItem(k));
-    if (Array.isArray(id) && id[0] === endpoint && record) found.push({ ...record, name: id[1], size: id[2], lastModified: id[3] });
+    if (!Array.isArray(id) || id[0] !== endpoint || !record) continue;
+    // The coordinator no longer accepts an expired upload id: nothing is left to resume.
+    const expires = parseTime(record.expires_at);
+    if (expires && expires < Date.now()) continue;
+    found.push({ ...record, name: id[1], size: id[2], lastModified: id[3] });
   }
   return found;
 }
