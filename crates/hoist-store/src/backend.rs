@@ -7,7 +7,7 @@ use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
 use crate::errors::{MSG_NO_SUCH_BUCKET, s3_error};
 use crate::storage::Storage;
-use crate::{buckets, multipart, objects};
+use crate::{buckets, listing, multipart, objects};
 
 /// The store's S3 operations over its local-disk storage.
 #[derive(Debug, Clone)]
@@ -149,7 +149,21 @@ impl S3 for Backend {
         &self,
         req: S3Request<ListObjectsV2Input>,
     ) -> S3Result<S3Response<ListObjectsV2Output>> {
-        objects::list_objects_v2(&self.storage, req.input)
+        listing::list_objects_v2(&self.storage, req.input)
+    }
+
+    async fn list_objects(
+        &self,
+        req: S3Request<ListObjectsInput>,
+    ) -> S3Result<S3Response<ListObjectsOutput>> {
+        listing::list_objects(&self.storage, req.input)
+    }
+
+    async fn delete_objects(
+        &self,
+        req: S3Request<DeleteObjectsInput>,
+    ) -> S3Result<S3Response<DeleteObjectsOutput>> {
+        objects::delete_objects(&self.storage, req.input).await
     }
 
     async fn create_multipart_upload(

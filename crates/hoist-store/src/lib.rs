@@ -38,6 +38,7 @@ mod errors;
 mod faults;
 mod fs;
 mod lifecycle;
+mod listing;
 mod multipart;
 mod objects;
 mod resign;

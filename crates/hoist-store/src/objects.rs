@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::io::{Seek as _, SeekFrom};
-use std::ops::Bound;
 use std::path::PathBuf;
 
 use base64::Engine as _;
@@ -405,114 +404,41 @@ pub(crate) async fn delete_object(
     ))
 }
 
-pub(crate) fn list_objects_v2(
+pub(crate) async fn delete_objects(
     storage: &Storage,
-    input: ListObjectsV2Input,
-) -> S3Result<S3Response<ListObjectsV2Output>> {
-    let max_keys = input.max_keys.unwrap_or(1000).clamp(0, 1000);
-    let prefix = input.prefix.clone().unwrap_or_default();
-    let delimiter = input.delimiter.clone().filter(|d| !d.is_empty());
-    let token = match &input.continuation_token {
-        Some(t) => Some(
-            base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(t)
-                .ok()
-                .and_then(|b| String::from_utf8(b).ok())
-                .ok_or_else(|| {
-                    s3_error(
-                        S3ErrorCode::InvalidArgument,
-                        "The continuation token provided is incorrect",
-                        &vec![],
-                    )
-                })?,
-        ),
-        None => None,
-    };
-    let start = token.clone().or_else(|| input.start_after.clone());
-
-    let state = storage.state();
-    let entry = state
-        .buckets
-        .get(&input.bucket)
-        .filter(|b| b.meta.is_some())
+    input: DeleteObjectsInput,
+) -> S3Result<S3Response<DeleteObjectsOutput>> {
+    storage
+        .bucket_meta(&input.bucket)
         .ok_or_else(|| no_such_bucket(&input.bucket))?;
-    let lower = start
-        .as_ref()
-        .map_or(Bound::Unbounded, |s| Bound::Excluded(s.clone()));
-    let mut contents = Vec::new();
-    let mut prefixes: Vec<String> = Vec::new();
-    let mut last = None;
-    let mut truncated = false;
-    for (key, meta) in entry.objects.range::<String, _>((lower, Bound::Unbounded)) {
-        if !key.starts_with(&prefix) {
-            if key.as_str() > prefix.as_str() && !prefix.is_empty() {
-                break;
-            }
-            continue;
-        }
-        let group = delimiter.as_ref().and_then(|d| {
-            key[prefix.len()..]
-                .find(d.as_str())
-                .map(|i| key[..prefix.len() + i + d.len()].to_owned())
-        });
-        if let Some(group) = &group
-            && (prefixes.last() == Some(group) || start.as_ref() == Some(group))
-        {
-            continue;
-        }
-        if contents.len() + prefixes.len() >= max_keys as usize {
-            truncated = true;
-            break;
-        }
-        match group {
-            Some(group) => {
-                last = Some(group.clone());
-                prefixes.push(group);
-            }
-            None => {
-                last = Some(key.clone());
-                contents.push(Object {
-                    key: Some(key.clone()),
-                    size: Some(meta.size as i64),
-                    e_tag: Some(ETag::Strong(meta.etag.trim_matches('"').to_owned())),
-                    last_modified: Some(Timestamp::from(from_ms(meta.last_modified_ms))),
-                    storage_class: Some(ObjectStorageClass::from_static(
-                        ObjectStorageClass::STANDARD,
-                    )),
-                    checksum_algorithm: meta
-                        .checksum
-                        .as_ref()
-                        .map(|(a, _)| vec![ChecksumAlgorithmDto::from(a.as_str().to_owned())]),
-                    checksum_type: meta.checksum_type.map(|t| t.as_str().to_owned().into()),
-                    ..Default::default()
-                });
-            }
+    if input.delete.objects.len() > 1000 {
+        return Err(s3_error(
+            S3ErrorCode::MalformedXML,
+            "The XML you provided was not well-formed or did not validate against our published schema",
+            &vec![],
+        ));
+    }
+    let quiet = input.delete.quiet.unwrap_or(false);
+    let mut deleted = Vec::new();
+    let mut errors = Vec::new();
+    for object in input.delete.objects {
+        match delete_object(storage, &input.bucket, &object.key).await {
+            Ok(_) if quiet => {}
+            Ok(_) => deleted.push(DeletedObject {
+                key: Some(object.key),
+                ..Default::default()
+            }),
+            Err(err) => errors.push(Error {
+                code: Some(err.code().as_str().to_owned()),
+                key: Some(object.key),
+                message: err.message().map(str::to_owned),
+                version_id: None,
+            }),
         }
     }
-    let key_count = (contents.len() + prefixes.len()) as i32;
-    let next = truncated
-        .then(|| last.map(|l| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(l)))
-        .flatten();
-    Ok(S3Response::new(ListObjectsV2Output {
-        name: Some(input.bucket),
-        prefix: Some(prefix),
-        delimiter,
-        max_keys: Some(max_keys),
-        key_count: Some(key_count),
-        is_truncated: Some(truncated),
-        continuation_token: input.continuation_token,
-        next_continuation_token: next,
-        start_after: input.start_after,
-        contents: Some(contents),
-        common_prefixes: (!prefixes.is_empty()).then(|| {
-            prefixes
-                .into_iter()
-                .map(|p| CommonPrefix { prefix: Some(p) })
-                .collect()
-        }),
-        encoding_type: input.encoding_type,
+    Ok(S3Response::new(DeleteObjectsOutput {
+        deleted: Some(deleted),
+        errors: (!errors.is_empty()).then_some(errors),
         ..Default::default()
     }))
 }
-
-type ChecksumAlgorithmDto = s3s::dto::ChecksumAlgorithm;

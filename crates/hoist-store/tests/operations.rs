@@ -286,6 +286,31 @@ async fn list_objects_v2_paginates_and_groups() {
     let top: Vec<&str> = grouped.contents().iter().filter_map(|o| o.key()).collect();
     assert_eq!(top, ["c", "d", "e"]);
 
+    // ListObjects (v1) pages with Marker.
+    let v1 = s3
+        .list_objects()
+        .bucket(BUCKET)
+        .max_keys(4)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(v1.is_truncated(), Some(true));
+    let last = v1
+        .contents()
+        .last()
+        .and_then(|o| o.key())
+        .unwrap()
+        .to_owned();
+    let rest = s3
+        .list_objects()
+        .bucket(BUCKET)
+        .marker(&last)
+        .send()
+        .await
+        .unwrap();
+    let rest_keys: Vec<&str> = rest.contents().iter().filter_map(|o| o.key()).collect();
+    assert_eq!(rest_keys, ["d", "e"]);
+
     let in_a = s3
         .list_objects_v2()
         .bucket(BUCKET)
@@ -294,6 +319,46 @@ async fn list_objects_v2_paginates_and_groups() {
         .await
         .unwrap();
     assert_eq!(in_a.key_count(), Some(2));
+
+    let delete = aws_sdk_s3::types::Delete::builder()
+        .objects(
+            aws_sdk_s3::types::ObjectIdentifier::builder()
+                .key("a/1")
+                .build()
+                .unwrap(),
+        )
+        .objects(
+            aws_sdk_s3::types::ObjectIdentifier::builder()
+                .key("never-existed")
+                .build()
+                .unwrap(),
+        )
+        .objects(
+            aws_sdk_s3::types::ObjectIdentifier::builder()
+                .key("../bad")
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let out = s3
+        .delete_objects()
+        .bucket(BUCKET)
+        .delete(delete)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.deleted().len(), 2);
+    assert_eq!(out.errors().len(), 1);
+    assert_eq!(out.errors()[0].code(), Some("InvalidArgument"));
+    let left = s3
+        .list_objects_v2()
+        .bucket(BUCKET)
+        .prefix("a/")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(left.key_count(), Some(1));
 }
 
 async fn upload_part(
