@@ -378,6 +378,20 @@ fn expired(err: &S3Error, ctx: &RequestContext) -> Diagnosis {
             fix: SKEW_FIX.to_owned(),
         };
     }
+    if let Some(sent) = ctx.sent_at
+        && sent < exp
+        && server_time.is_none()
+    {
+        let (a, b) = times(signed, sent);
+        return Diagnosis {
+            cause: CauseId::ClockSkew,
+            evidence: format!(
+                "signed at {a} for {expires} s; sent at {b}, {} s before expiry by the sender's clock, yet the server called it expired: its clock is ahead",
+                exp.seconds_since(sent)
+            ),
+            fix: SKEW_FIX.to_owned(),
+        };
+    }
     let used = ctx.sent_at.or(server_time);
     let evidence = match used {
         Some(used) => {

@@ -117,6 +117,25 @@ fn expired_by_server_clock_only_is_skew() {
 }
 
 #[test]
+fn expired_before_expiry_by_the_senders_clock_is_skew() {
+    let e = err(
+        403,
+        "<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>",
+    );
+    let ctx = RequestContext::from_presigned_url(URL)
+        .unwrap()
+        .sent_at(t("2025-01-01T12:04:00Z"));
+    let d = classify(&e, &ctx);
+    assert_eq!(d.cause, CauseId::ClockSkew);
+    assert!(
+        d.evidence
+            .starts_with("signed at 12:00:00Z for 300 s; sent at 12:04:00Z, 60 s before expiry"),
+        "{}",
+        d.evidence
+    );
+}
+
+#[test]
 fn clock_skew_both_ways() {
     let e = err(
         403,
