@@ -250,16 +250,21 @@ fn body_error(err: &(dyn std::error::Error + Send + Sync + 'static)) -> s3s::S3E
         if let Some(m) = s3.message() {
             copy.set_message(m.to_owned());
         }
+        if let Some(status) = s3.status_code() {
+            copy.set_status_code(status);
+        }
         return copy;
     }
     let text = err.to_string();
     if text.to_ascii_lowercase().contains("checksum")
         || text.to_ascii_lowercase().contains("sha256")
     {
-        return s3s::S3Error::with_message(
+        let mut mismatch = s3s::S3Error::with_message(
             S3ErrorCode::Custom("XAmzContentSHA256Mismatch".into()),
-            text,
+            "The provided 'x-amz-content-sha256' header does not match what was computed.",
         );
+        mismatch.set_status_code(http::StatusCode::BAD_REQUEST);
+        return mismatch;
     }
     s3s::S3Error::with_message(
         S3ErrorCode::IncompleteBody,

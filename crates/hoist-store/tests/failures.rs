@@ -783,3 +783,42 @@ async fn keys_that_would_escape_are_refused() {
     // Nothing was written outside the data directory.
     assert!(!store.dir.path().parent().unwrap().join("escape").exists());
 }
+
+#[tokio::test]
+async fn payload_hash_mismatch_is_refused_and_nothing_is_stored() {
+    let store = TestStore::start().await;
+    let s3 = store.client();
+    let url = s3
+        .put_object()
+        .bucket(BUCKET)
+        .key("hashed")
+        .presigned(PresigningConfig::expires_in(Duration::from_secs(60)).unwrap())
+        .await
+        .unwrap();
+    let target = url
+        .uri()
+        .split_once(&store.addr().to_string())
+        .unwrap()
+        .1
+        .to_owned();
+    // The SHA-256 of the empty string, sent with a body that is not empty.
+    let empty = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    let answer = raw(
+        store.addr(),
+        "PUT",
+        &target,
+        &[("x-amz-content-sha256", empty)],
+        b"not empty",
+    )
+    .await;
+    assert_eq!(answer.status, 400, "{}", answer.text());
+    assert_eq!(answer.code().as_deref(), Some("XAmzContentSHA256Mismatch"));
+    assert!(
+        s3.head_object()
+            .bucket(BUCKET)
+            .key("hashed")
+            .send()
+            .await
+            .is_err()
+    );
+}
