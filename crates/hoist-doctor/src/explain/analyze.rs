@@ -102,9 +102,41 @@ fn context_of(ex: &Exchange, all: &[Exchange]) -> Context {
         authorization: ex.request_header("authorization").map(str::to_owned),
         x_amz_date_header: ex.request_header("x-amz-date").map(str::to_owned),
         origin: ex.request_header("origin").map(str::to_owned),
-        sent_at: ex.started,
+        sent_at: checked_at(ex),
         upload_started: upload_started(ex, all),
         part_number: ex.query_param("partNumber"),
+    }
+}
+
+/// When the store most likely checked the request, by the sender's clock.
+///
+/// Usually when it was sent. But a request that waited in flight (a queue, a proxy, a slow
+/// store) is checked on arrival: when the store's `ServerTime` falls within the exchange's
+/// own duration, the clocks agree and the request simply arrived late, so its answer time
+/// is used. Only a `ServerTime` beyond the whole exchange is evidence of clock skew.
+fn checked_at(ex: &Exchange) -> Option<Timestamp> {
+    let started = ex.started?;
+    let Some(answered) = ex.elapsed.map(|d| started + d) else {
+        return Some(started);
+    };
+    let server_time = ex
+        .body
+        .as_deref()
+        .and_then(|b| {
+            hoist_core::error::S3Error::parse(ex.status.unwrap_or_default(), b.as_bytes()).ok()
+        })
+        .and_then(|e| {
+            e.extra("ServerTime")
+                .and_then(|t| Timestamp::parse_rfc3339(t.trim()).ok())
+        });
+    // `ServerTime` has whole seconds: allow one.
+    match server_time {
+        Some(server)
+            if server > started && server <= answered + std::time::Duration::from_secs(1) =>
+        {
+            Some(answered)
+        }
+        _ => Some(started),
     }
 }
 
@@ -136,8 +168,10 @@ fn is_preflight(ex: &Exchange) -> bool {
 /// this way too, so the preflights and the failure text decide; anything else is not guessed.
 fn no_answer(ex: &Exchange, failed_preflights: &[&Exchange]) -> Finding {
     let failure = ex.failure.as_deref().unwrap_or("no failure text recorded");
+    // A request refused at once has no meaningful duration; one cut after minutes has.
     let after = ex
         .elapsed
+        .filter(|d| d.as_secs() >= 1)
         .map(|d| format!(" after {}", human(d)))
         .unwrap_or_default();
     let line = format!(
@@ -162,8 +196,8 @@ fn no_answer(ex: &Exchange, failed_preflights: &[&Exchange]) -> Finding {
         f.evidence.push(line);
         if chrome_cors && !says_cors {
             f.evidence.push(format!(
-                "the request came from origin {} and failed with net::ERR_FAILED, which is how Chrome reports a request blocked by CORS",
-                ex.request_header("origin").unwrap_or_default()
+                "the request came from a page on {} and failed with net::ERR_FAILED, which is how Chrome reports a request blocked by CORS",
+                ex.page_origin().unwrap_or_default()
             ));
         }
         return f;
@@ -395,5 +429,34 @@ mod tests {
         let f = analyze(&[head]);
         assert_eq!(causes(&f), ["unknown"]);
         assert!(f[0].evidence[0].contains("HEAD answers carry no body"));
+    }
+}
+
+#[cfg(test)]
+mod timing_tests {
+    use super::*;
+
+    fn late_part(elapsed_ms: u64, server_time: &str) -> Exchange {
+        Exchange {
+            method: "PUT".into(),
+            url: "http://s/b/k?partNumber=2&uploadId=u&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Date=20261129T010000Z&X-Amz-Expires=2&X-Amz-Signature=00".into(),
+            status: Some(403),
+            body: Some(format!(
+                "<Error><Code>AccessDenied</Code><Message>Request has expired</Message><X-Amz-Expires>2</X-Amz-Expires><Expires>2026-11-29T01:00:02Z</Expires><ServerTime>{server_time}</ServerTime></Error>"
+            )),
+            started: Some(Timestamp::parse_rfc3339("2026-11-29T01:00:00.500Z").unwrap()),
+            elapsed: Some(std::time::Duration::from_millis(elapsed_ms)),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_request_that_arrived_late_is_an_expired_url_not_skew() {
+        // Sent with 1.5 s left, answered 3 s later, at the store's 01:00:03: it arrived late.
+        let f = analyze(&[late_part(3_000, "2026-11-29T01:00:03Z")]);
+        assert_eq!(f[0].cause, "url-expired", "{f:?}");
+        // Answered within 50 ms, yet the store's clock said 01:10:00: that is skew.
+        let f = analyze(&[late_part(50, "2026-11-29T01:10:00Z")]);
+        assert_eq!(f[0].cause, "clock-skew", "{f:?}");
     }
 }

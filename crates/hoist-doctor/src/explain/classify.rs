@@ -119,7 +119,7 @@ pub fn upload_facts(context: &Context) -> Vec<String> {
     match (ran, &context.part_number) {
         (Some((started, ran)), Some(part)) => {
             facts.push(format!(
-                "part {part} was sent {} after the upload started at {started}",
+                "part {part} failed {} after the upload started at {started}",
                 human(ran)
             ));
         }
@@ -135,8 +135,9 @@ pub fn upload_facts(context: &Context) -> Vec<String> {
 /// A preflight (or a request the browser blocked) that CORS refused. With an S3 error body,
 /// hoist-core names it; without one (the browser saw no usable answer) it is built here.
 pub fn cors_preflight(ex: &Exchange) -> Finding {
-    let origin = ex
-        .request_header("origin")
+    let page_origin = ex.page_origin();
+    let origin = page_origin
+        .as_deref()
         .unwrap_or("(no Origin header recorded)");
     let method = ex
         .request_header("access-control-request-method")
@@ -199,7 +200,7 @@ pub fn etag_hidden(ex: &Exchange, exposed: &str) -> Finding {
         .filter(|h| !h.is_empty())
         .collect();
     let mut f = finding(cause::etag_hidden(&exposed_list));
-    let origin = ex.request_header("origin").unwrap_or_default();
+    let origin = ex.page_origin().unwrap_or_default();
     f.evidence.insert(
         0,
         format!(

@@ -62,16 +62,41 @@ impl Exchange {
         out
     }
 
-    /// True for a request a browser sent across origins (it carries `Origin`).
+    /// The origin of the page that sent the request: its `Origin` header, else the origin of
+    /// its `Referer` (Playwright's HAR records only the provisional headers of a request
+    /// the browser blocked, which carry `Referer` but not `Origin`).
+    pub fn page_origin(&self) -> Option<String> {
+        if let Some(o) = self
+            .request_header("origin")
+            .filter(|o| !o.is_empty() && *o != "null")
+        {
+            return Some(o.to_owned());
+        }
+        self.request_header("referer").and_then(origin_of)
+    }
+
+    /// True for a request a page sent to another origin than its own.
     pub fn is_cross_origin(&self) -> bool {
-        self.request_header("origin")
-            .is_some_and(|o| !o.is_empty() && o != "null")
+        match (self.request_header("origin"), self.page_origin()) {
+            (Some(o), _) if !o.is_empty() && o != "null" => true,
+            (_, Some(page)) => {
+                origin_of(&self.url).is_some_and(|target| !target.eq_ignore_ascii_case(&page))
+            }
+            _ => false,
+        }
     }
 
     /// True when the request carried a response status in the error range or none at all.
     pub fn failed(&self) -> bool {
         self.status.is_none_or(|s| s == 0 || s >= 400)
     }
+}
+
+/// `scheme://host[:port]` of a URL.
+fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let host = rest.split(['/', '?', '#']).next()?;
+    (!host.is_empty()).then(|| format!("{scheme}://{host}"))
 }
 
 pub(crate) fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -138,6 +163,27 @@ mod tests {
         );
         assert_eq!(percent_decode("a%2"), "a%2");
         assert_eq!(percent_decode("a%zz"), "a%zz");
+    }
+
+    #[test]
+    fn the_page_origin_comes_from_origin_or_referer() {
+        let mut ex = Exchange {
+            url: "http://127.0.0.1:9000/b/k".into(),
+            ..Default::default()
+        };
+        assert!(!ex.is_cross_origin());
+        ex.request_headers
+            .push(("Referer".into(), "http://127.0.0.1:8080/upload?x=1".into()));
+        assert_eq!(ex.page_origin().as_deref(), Some("http://127.0.0.1:8080"));
+        assert!(ex.is_cross_origin());
+        let same = Exchange {
+            request_headers: vec![("Referer".into(), "http://127.0.0.1:9000/".into())],
+            ..ex.clone()
+        };
+        assert!(!same.is_cross_origin());
+        ex.request_headers
+            .push(("Origin".into(), "https://app.example.com".into()));
+        assert_eq!(ex.page_origin().as_deref(), Some("https://app.example.com"));
     }
 
     #[test]

@@ -169,7 +169,7 @@ mod tests {
         );
         assert!(
             evidence.contains(
-                "part 3 was sent 12 min 30 s after the upload started at 2026-11-29T01:00:00Z"
+                "part 3 failed 12 min 30 s after the upload started at 2026-11-29T01:00:00Z"
             ),
             "{evidence}"
         );
