@@ -5,7 +5,7 @@
 //! browser shows is read here: preflights that failed, requests that never got an answer,
 //! and part answers whose ETag the browser could not read.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use hoist_core::time::Timestamp;
 
@@ -23,6 +23,7 @@ pub fn analyze(exchanges: &[Exchange]) -> Vec<Finding> {
         .iter()
         .filter(|e| is_preflight(e) && e.failed())
         .collect();
+    let starts = UploadStarts::index(exchanges);
 
     for ex in exchanges {
         if is_preflight(ex) {
@@ -36,7 +37,7 @@ pub fn analyze(exchanges: &[Exchange]) -> Vec<Finding> {
             continue;
         }
         if ex.failed() {
-            found.add(failed_with_answer(ex, exchanges), ex);
+            found.add(failed_with_answer(ex, &starts), ex);
             continue;
         }
         if let Some(f) = etag_hidden(ex) {
@@ -59,8 +60,8 @@ pub fn analyze(exchanges: &[Exchange]) -> Vec<Finding> {
 }
 
 /// An exchange that got an error status: S3 error body or not.
-fn failed_with_answer(ex: &Exchange, all: &[Exchange]) -> Finding {
-    let context = context_of(ex, all);
+fn failed_with_answer(ex: &Exchange, starts: &UploadStarts) -> Finding {
+    let context = context_of(ex, starts);
     if let Some(finding) = ex
         .body
         .as_deref()
@@ -95,7 +96,7 @@ fn failed_with_answer(ex: &Exchange, all: &[Exchange]) -> Finding {
 
 /// What hoist-core's classifier needs beyond the error body, read from the URL, the headers
 /// and the other exchanges of the same upload.
-fn context_of(ex: &Exchange, all: &[Exchange]) -> Context {
+fn context_of(ex: &Exchange, starts: &UploadStarts) -> Context {
     Context {
         method: ex.method.clone(),
         url: ex.url.clone(),
@@ -103,7 +104,7 @@ fn context_of(ex: &Exchange, all: &[Exchange]) -> Context {
         x_amz_date_header: ex.request_header("x-amz-date").map(str::to_owned),
         origin: ex.request_header("origin").map(str::to_owned),
         sent_at: checked_at(ex),
-        upload_started: upload_started(ex, all),
+        upload_started: starts.of(ex),
         part_number: ex.query_param("partNumber"),
     }
 }
@@ -140,20 +141,48 @@ fn checked_at(ex: &Exchange) -> Option<Timestamp> {
     }
 }
 
-/// When the multipart upload this exchange belongs to began: its CreateMultipartUpload
-/// (`POST ?uploads` on the same key) or its earliest part.
-fn upload_started(ex: &Exchange, all: &[Exchange]) -> Option<Timestamp> {
-    let upload_id = ex.query_param("uploadId")?;
-    let path = path_of(&ex.url);
-    all.iter()
-        .filter(|o| path_of(&o.url) == path)
-        .filter(|o| {
-            o.query_param("uploadId").as_deref() == Some(&upload_id)
-                || (o.method == "POST" && o.query_param("uploads").is_some())
-        })
-        .filter_map(|o| o.started)
-        .filter(|t| ex.started.is_none_or(|s| *t <= s))
-        .min()
+/// When each multipart upload began, indexed once so that a HAR of thousands of parts is read
+/// in linear time.
+#[derive(Default)]
+pub(crate) struct UploadStarts {
+    /// The earliest request naming each upload id.
+    first_seen: HashMap<String, Timestamp>,
+    /// The times of CreateMultipartUpload (`POST ?uploads`) per object path.
+    creates: HashMap<String, Vec<Timestamp>>,
+}
+
+impl UploadStarts {
+    pub(crate) fn index(all: &[Exchange]) -> Self {
+        let mut idx = UploadStarts::default();
+        for o in all {
+            let Some(t) = o.started else { continue };
+            if let Some(id) = o.query_param("uploadId") {
+                let first = idx.first_seen.entry(id).or_insert(t);
+                *first = (*first).min(t);
+            } else if o.method == "POST" && o.query_param("uploads").is_some() {
+                idx.creates
+                    .entry(path_of(&o.url).to_owned())
+                    .or_default()
+                    .push(t);
+            }
+        }
+        idx
+    }
+
+    /// When the upload `ex` belongs to began: the last CreateMultipartUpload on its key before
+    /// the upload's first request, else that first request.
+    fn of(&self, ex: &Exchange) -> Option<Timestamp> {
+        let first = self.first_seen.get(&ex.query_param("uploadId")?).copied();
+        let create = first.and_then(|f| {
+            self.creates
+                .get(path_of(&ex.url))?
+                .iter()
+                .filter(|t| **t <= f)
+                .max()
+                .copied()
+        });
+        create.or(first)
+    }
 }
 
 fn path_of(url: &str) -> &str {
