@@ -112,11 +112,8 @@ impl DirectTransport {
     }
 
     /// Learns the store's clock from a `Date` header, so URLs are not born expired (or not
-    /// yet valid) when the local clock drifts.
-    fn observe_date(&self, sent: Timestamp, resp: &reqwest::Response) {
-        let Some(date) = resp.headers().get("date").and_then(|v| v.to_str().ok()) else {
-            return;
-        };
+    /// yet valid) when the local clock drifts. `sent` is on the corrected clock.
+    fn learn_clock(&self, sent: Timestamp, date: &str) {
         let Ok(server) = Timestamp::parse_http_date(date) else {
             return;
         };
@@ -126,6 +123,10 @@ impl DirectTransport {
         if measured.millis.abs() > 2_000 {
             let mut o = self.offset.lock().unwrap();
             *o = ClockOffset::from_millis(o.millis + measured.millis);
+            tracing::warn!(
+                offset_ms = o.millis,
+                "the store's clock differs from ours; signing with its time"
+            );
         }
     }
 
@@ -165,9 +166,16 @@ impl DirectTransport {
             rb = rb.body(b);
         }
         let sent = self.now();
-        let resp = transport::send(rb, operation).await.map_err(|e| e.error)?;
-        self.observe_date(sent, &resp);
-        Ok(resp)
+        let resp = rb
+            .send()
+            .await
+            .map_err(|e| Error::network(operation, transport::error_chain(&e)))?;
+        // Errors carry the store's Date too: a skewed clock is learnt from the very answer
+        // that complains about it, so the re-signed retry succeeds.
+        if let Some(date) = resp.headers().get("date").and_then(|v| v.to_str().ok()) {
+            self.learn_clock(sent, date);
+        }
+        transport::check(resp, operation).await.map_err(|e| e.error)
     }
 
     async fn control_body(
@@ -327,6 +335,18 @@ impl Transport for DirectTransport {
         self.control(req, None, "AbortMultipartUpload")
             .await
             .map(drop)
+    }
+
+    fn observe_date(&self, sent: SystemTime, date: &str) {
+        let local = sent
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        let corrected = self
+            .offset
+            .lock()
+            .unwrap()
+            .apply(Timestamp::from_unix_millis(local));
+        self.learn_clock(corrected, date);
     }
 
     async fn head(

@@ -309,10 +309,18 @@ async fn try_part<T: Transport>(
     } else {
         "PutObject"
     };
+    let sent = std::time::SystemTime::now();
     let resp = tokio::select! {
         _ = ctx.cancel.cancelled() => return Err(AttemptError { verdict: Verdict::Fatal, error: Error::Cancelled }),
-        r = transport::send(rb, op) => r?,
+        r = rb.send() => r.map_err(|e| AttemptError {
+            verdict: Verdict::Retry,
+            error: Error::network(op, transport::error_chain(&e)),
+        })?,
     };
+    if let Some(date) = resp.headers().get("date").and_then(|v| v.to_str().ok()) {
+        ctx.transport.observe_date(sent, date);
+    }
+    let resp = transport::check(resp, op).await?;
     let header = |name: &str| {
         resp.headers()
             .get(name)

@@ -15,7 +15,7 @@ use crate::checksum::PartChecksum;
 use crate::engine::Uploader;
 use crate::error::{Error, ErrorKind, Result};
 use crate::journal::{Journal, JournalKey, JournalPart};
-use crate::retry::{Verdict, with_retries};
+use crate::retry::{Verdict, classify_status, with_retries};
 use crate::source::{Feed, read_full};
 use crate::transport::{AttemptError, CreateOptions, Session, StoredPart, Transport};
 
@@ -32,11 +32,17 @@ pub(crate) struct Prepared {
     pub total: Option<u64>,
 }
 
-/// Wraps a transport error for [`with_retries`]: only network failures are worth retrying
-/// (the transports classify HTTP answers themselves).
+/// Wraps a transport error for [`with_retries`]: HTTP answers are classified by status, code
+/// and message; other network failures are retried; the rest is fatal.
 pub(crate) fn attempt(error: Error) -> AttemptError {
-    let verdict = match error.kind() {
-        ErrorKind::Network => Verdict::Retry,
+    let verdict = match &error {
+        Error::Http {
+            status,
+            code,
+            message,
+            ..
+        } => classify_status(*status, code, message),
+        e if e.kind() == ErrorKind::Network => Verdict::Retry,
         _ => Verdict::Fatal,
     };
     AttemptError { verdict, error }
@@ -77,6 +83,7 @@ impl<T: Transport> Uploader<T> {
         let resumed = if self.config.resume {
             self.resume_from_journal(&key, &file, cancel).await?
         } else {
+            self.abort_previous(&key).await;
             None
         };
         let (session, resumed, journal) = match resumed {
@@ -122,6 +129,29 @@ impl<T: Transport> Uploader<T> {
             journal,
             total: Some(size),
         })
+    }
+
+    /// Starting afresh over an interrupted upload of the same file: abort the old one so its
+    /// parts are not left behind (best effort; `hoist gc` catches what this misses).
+    async fn abort_previous(&self, key: &JournalKey) {
+        let Some(dir) = &self.config.state_dir else {
+            return;
+        };
+        let Ok(Some(old)) = Journal::load(dir, key) else {
+            return;
+        };
+        let session = Session {
+            upload_id: old.upload_id,
+            bucket: old.bucket,
+            key: old.object_key,
+            multipart: true,
+            part_size: old.part_size,
+            part_count: Some(old.part_count),
+        };
+        if let Err(e) = self.transport.abort(&session).await {
+            tracing::debug!(error = %e, "aborting the previous upload");
+        }
+        let _ = Journal::remove(dir, key);
     }
 
     /// Continues the journaled upload, if there is one and the store still has it.

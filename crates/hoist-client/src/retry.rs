@@ -60,8 +60,8 @@ pub enum Verdict {
 /// Classifies an HTTP answer from the store: status plus S3 error code and message.
 ///
 /// Expiry is recognised both as S3 says it (403 AccessDenied "Request has expired") and as
-/// Garage does (400 "Date is too old"); the store's clock may also be ahead of ours
-/// ("Request is not yet valid"), which a fresh signature does not fix but a retry later may.
+/// Garage does (400 "Date is too old"). A skewed clock ("Request is not yet valid",
+/// RequestTimeTooSkewed) is re-signed too: the transport corrects its clock from the answer.
 pub fn classify_status(status: u16, code: &str, message: &str) -> Verdict {
     let lower = message.to_ascii_lowercase();
     if lower.contains("request has expired")
@@ -74,8 +74,10 @@ pub fn classify_status(status: u16, code: &str, message: &str) -> Verdict {
         (_, "SlowDown" | "RequestTimeout" | "InternalError" | "ServiceUnavailable") => {
             Verdict::Retry
         }
-        (403, "RequestTimeTooSkewed") => Verdict::Retry,
-        (403, _) if lower.contains("not yet valid") => Verdict::Retry,
+        // The direct transport learns the store's clock from the answer's Date header, so a
+        // fresh signature fixes these.
+        (403, "RequestTimeTooSkewed") => Verdict::Resign,
+        (403, _) if lower.contains("not yet valid") => Verdict::Resign,
         (408 | 429, _) => Verdict::Retry,
         (s, _) if s >= 500 => Verdict::Retry,
         _ => Verdict::Fatal,

@@ -115,6 +115,12 @@ pub trait Transport: Send + Sync + 'static {
     /// Aborts a multipart upload; no parts remain.
     fn abort(&self, session: &Session) -> impl Future<Output = Result<()>> + Send;
 
+    /// Sees the `Date` header of an answer to a request sent at `sent` (local clock), so a
+    /// transport that signs can correct its clock. Nothing by default.
+    fn observe_date(&self, sent: std::time::SystemTime, date: &str) {
+        let _ = (sent, date);
+    }
+
     /// Reads the stored object's size and checksum, when this transport can.
     fn head(
         &self,
@@ -237,6 +243,14 @@ pub(crate) async fn send(
         verdict: Verdict::Retry,
         error: Error::network(operation, error_chain(&e)),
     })?;
+    check(resp, operation).await
+}
+
+/// Passes a successful response through; reads and classifies a failed one.
+pub(crate) async fn check(
+    resp: reqwest::Response,
+    operation: &str,
+) -> Result<reqwest::Response, AttemptError> {
     if resp.status().is_success() {
         return Ok(resp);
     }

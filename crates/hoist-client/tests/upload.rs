@@ -313,3 +313,77 @@ async fn journal_is_written_atomically_while_uploading() {
     );
     assert!(j.parts.len() >= 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_clock_two_hours_off_is_learnt_and_uploads_finish() {
+    let env = start().await;
+    let (path, md5) = data_file(&env, "skew.bin", 12 * MIB, 6);
+    let mut keys = Vec::new();
+    for offset in [7200i64, -7200] {
+        env.store
+            .faults()
+            .update(|f| f.clock_offset_secs = offset)
+            .unwrap();
+        for single_threshold in [64 * MIB, 5 * MIB] {
+            let key = format!("skew-{offset}-{single_threshold}");
+            let policy = hoist_core::plan::PlanPolicy::default()
+                .with_single_put_threshold(single_threshold)
+                .with_part_size(5 * MIB);
+            let t = env.transport(&key).with_plan_policy(policy);
+            let up =
+                hoist_client::Uploader::new(t, hoist_client::http_client(4).unwrap(), env.config());
+            let done = up
+                .upload(Source::File(path.clone()), None, CancellationToken::new())
+                .await
+                .unwrap_or_else(|e| panic!("{key}: {e}"));
+            assert_eq!(done.multipart, single_threshold < 12 * MIB);
+            keys.push(key);
+        }
+    }
+    // The checking client signs with the machine's clock: put the store's back first.
+    env.store
+        .faults()
+        .update(|f| f.clock_offset_secs = 0)
+        .unwrap();
+    for key in keys {
+        assert_eq!(
+            env.download_md5(&key).await,
+            (md5.clone(), 12 * MIB),
+            "{key}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starting_again_without_resume_aborts_the_interrupted_upload() {
+    let env = start().await;
+    let (path, md5) = data_file(&env, "again.bin", 101 * MIB, 10);
+    let config = UploadConfig {
+        part_size: Some(5 * MIB),
+        concurrency: 2,
+        ..env.config()
+    };
+    let cancel = CancellationToken::new();
+    let rec = Recorder::default();
+    let up = env.uploader("again.bin", config.clone());
+    let _ = up
+        .upload(
+            Source::File(path.clone()),
+            Some(rec.callback(Some((4, cancel.clone())))),
+            cancel,
+        )
+        .await;
+    let before = env.open_uploads().await;
+    assert_eq!(before.len(), 1);
+    let done = env
+        .uploader("again.bin", config)
+        .upload(Source::File(path), None, CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(done.parts_resumed, 0);
+    assert!(
+        env.open_uploads().await.is_empty(),
+        "the old upload was aborted, the new one completed"
+    );
+    assert_eq!(env.download_md5("again.bin").await, (md5, 101 * MIB));
+}
