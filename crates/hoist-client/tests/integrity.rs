@@ -4,9 +4,7 @@
 mod support;
 
 use hoist_client::{
-    CancellationToken, ChecksumAlgorithm, CompletedPart, CreateOptions, DirectTransport, ErrorKind,
-    ObjectInfo, PartSpec, PresignedRequest, Result, Session, Source, StoredPart, Transport,
-    UploadConfig, Uploader, http_client,
+    CancellationToken, DirectTransport, ErrorKind, Source, UploadConfig, Uploader, http_client,
 };
 use support::*;
 
