@@ -9,8 +9,8 @@ use std::time::Duration;
 use hoist_core::error::{S3Error, S3ErrorCode};
 use hoist_core::presign::{Endpoint, PresignError, PresignRequest, PresignedUrl, Presigner};
 use hoist_core::s3::{
-    self, CompleteMultipartUploadResult, CompletedPart, HttpRequest, InitiateMultipartUploadResult,
-    ListPartsResult, ResponseError,
+    self, CompleteMultipartUploadResult, CompletedPart, CorsConfiguration, CorsRule, HttpRequest,
+    InitiateMultipartUploadResult, ListPartsResult, ResponseError,
 };
 use hoist_core::time::{ClockOffset, Timestamp};
 
@@ -20,6 +20,9 @@ use crate::config::ServerConfig;
 use crate::credentials::{CredentialSource, Credentials};
 use crate::metrics::PresignKind;
 use crate::state::{AppState, StateError};
+
+/// Id of the bucket CORS rule `hoist serve` keeps for its own upload page.
+pub const SERVE_CORS_RULE: &str = "hoist-serve-upload-page";
 
 /// A control call should never take long; a hung store must not hang API callers.
 const CONTROL_TIMEOUT: Duration = Duration::from_secs(30);
@@ -319,6 +322,46 @@ impl StoreClient {
         let built = s3::head_bucket(&self.signer(now), &self.bucket, now);
         let (status, _, body) = self.send(state, built).await?;
         Ok(s3::check_status(status, &body)?)
+    }
+
+    /// Let browsers on `origins` PUT to the bucket and read ETags: the rule with id
+    /// [`SERVE_CORS_RULE`] is replaced by one for these origins; other rules are kept. Answers
+    /// whether the bucket's CORS changed.
+    pub async fn allow_origins(
+        &self,
+        state: &AppState,
+        origins: &[String],
+    ) -> Result<bool, StoreError> {
+        let now = state.now();
+        let built = s3::get_bucket_cors(&self.signer(now), &self.bucket, now);
+        let (status, _, body) = self.send(state, built).await?;
+        let mut config = match CorsConfiguration::from_response(status, &body) {
+            Ok(c) => c,
+            Err(e) if matches!(e.s3_error(), Some(s) if s.code == S3ErrorCode::NoSuchCORSConfiguration) => {
+                CorsConfiguration::default()
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let rule = CorsRule {
+            id: Some(SERVE_CORS_RULE.to_string()),
+            allowed_origins: origins.to_vec(),
+            allowed_methods: ["GET", "PUT", "POST", "HEAD"].map(String::from).to_vec(),
+            allowed_headers: vec!["*".to_string()],
+            expose_headers: vec!["ETag".to_string()],
+            max_age_seconds: Some(3000),
+        };
+        if config.rules.contains(&rule) {
+            return Ok(false);
+        }
+        config
+            .rules
+            .retain(|r| r.id.as_deref() != Some(SERVE_CORS_RULE));
+        config.rules.push(rule);
+        let now = state.now();
+        let built = s3::put_bucket_cors(&self.signer(now), &self.bucket, &config, now);
+        let (status, _, body) = self.send(state, built).await?;
+        s3::check_status(status, &body)?;
+        Ok(true)
     }
 
     /// The store's clock minus ours, from the `Date` header of a HeadBucket.

@@ -436,3 +436,46 @@ async fn signs_with_the_store_clock() {
     assert_eq!(resp.status(), 200);
     srv.stop().await;
 }
+
+#[tokio::test]
+async fn upload_page_origin_is_allowed_by_bucket_cors() {
+    let store = start_store().await;
+    let state = hoist_server::AppState::new(config(&store.handle)).unwrap();
+    let origins = vec!["http://127.0.0.1:8080".to_string()];
+    assert!(state.store().allow_origins(&state, &origins).await.unwrap());
+    assert!(
+        !state.store().allow_origins(&state, &origins).await.unwrap(),
+        "already there"
+    );
+    // A real browser preflight against the store now passes and exposes ETag.
+    let resp = reqwest::Client::new()
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}/{BUCKET}/some/key", store.handle.endpoint()),
+        )
+        .header("origin", "http://127.0.0.1:8080")
+        .header("access-control-request-method", "PUT")
+        .header("access-control-request-headers", "content-type")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        resp.headers()["access-control-allow-origin"],
+        "http://127.0.0.1:8080"
+    );
+    // Another port replaces the rule rather than piling rules up.
+    let moved = vec!["http://127.0.0.1:9999".to_string()];
+    assert!(state.store().allow_origins(&state, &moved).await.unwrap());
+    let resp = reqwest::Client::new()
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}/{BUCKET}/k", store.handle.endpoint()),
+        )
+        .header("origin", "http://127.0.0.1:8080")
+        .header("access-control-request-method", "PUT")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+}

@@ -464,7 +464,19 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
         ));
     }
 
-    let server = tokio::spawn(hoist_server::serve(listener, state, stopped()));
+    if embedded {
+        // The upload page is served from another origin than the store: let it PUT there and
+        // read ETags. An external store's CORS is its owner's (hoist doctor --fix helps).
+        let mut origins = vec![format!("http://{addr}")];
+        if addr.ip().is_loopback() {
+            origins.push(format!("http://localhost:{}", addr.port()));
+        }
+        origins.extend(s.cors_origins.iter().filter(|o| *o != "*").cloned());
+        if let Err(err) = state.store().allow_origins(&state, &origins).await {
+            tracing::warn!(%err, "could not set the bucket's CORS for the upload page");
+        }
+    }
+    let server = tokio::spawn(hoist_server::serve(listener, state.clone(), stopped()));
     shutdown_signal().await;
     let _ = stop_tx.send(true);
     server.await.context("coordinator task")??;
