@@ -42,6 +42,9 @@ class Serve:
             if line.startswith("hoist coordinator listening on "):
                 self.coordinator = line.split()[-1]
             if line.startswith("upload page: "):
+                # With an external store one more line names it.
+                if "--s3-endpoint" in args:
+                    self.lines.append(self.proc.stdout.readline().rstrip("\n"))
                 break
         if not self.coordinator:
             self.proc.kill()

@@ -95,3 +95,31 @@ def test_sigterm_shuts_down_cleanly_and_help_lists_every_setting(start_serve):
                  "single-put-threshold", "part-url-ttl", "log-json", "config"]:
         assert f"--{name}" in help_text, name
         assert "HOIST_" + name.upper().replace("-", "_") in help_text or name in ("api-key", "cors-origin"), name
+
+
+def test_external_store_with_aws_credentials(start_serve, tmp_path):
+    key, secret = "AKIDEXTERNAL", "externalSecretKey0123456789abcdefghijklm"
+    store = subprocess.Popen(
+        [HOIST_BIN, "store", "--listen", "127.0.0.1:0", "--data", str(tmp_path / "ext"), "--bucket", "ext",
+         "--access-key", key, "--secret-key", secret],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        env={k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+    )
+    try:
+        endpoint = store.stdout.readline().split()[-1]
+        assert endpoint.startswith("http://127.0.0.1:"), endpoint
+        s = start_serve(["--s3-endpoint", endpoint, "--bucket", "ext", "--api-key", "k"],
+                        env={"AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret, "AWS_REGION": "us-east-1"})
+        assert s.store is None, "no embedded store with --s3-endpoint"
+        assert s.lines[-1] == f"using the S3 store at {endpoint}, bucket ext", s.lines
+        assert s.api("POST", "/v1/uploads", {"size": 1})[0] == 401, "not anonymous with an external store"
+        body = b"external bytes"
+        status, up = s.api("POST", "/v1/uploads", {"size": len(body)}, token="k")
+        assert status == 201, up
+        assert put(up["url"], up["headers"], body)[0] == 200
+        status, done = s.api("POST", f"/v1/uploads/{up['id']}/complete", {}, token="k")
+        assert status == 200 and done["bucket"] == "ext", done
+        assert s.api("GET", "/readyz")[0] == 200
+    finally:
+        store.terminate()
+        store.wait(timeout=10)
