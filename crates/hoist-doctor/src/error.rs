@@ -12,8 +12,8 @@ pub enum DoctorError {
     #[error("cannot sign the request: {0}")]
     Presign(#[from] hoist_core::presign::PresignError),
     /// The endpoint could not be reached or the answer could not be read.
-    #[error("cannot reach the endpoint: {0}")]
-    Http(#[from] reqwest::Error),
+    #[error("cannot reach the endpoint: {}", causes(.0))]
+    Http(reqwest::Error),
     /// The endpoint refused a call the doctor needs.
     #[error("{action} failed: HTTP {status} {code}: {message}")]
     S3 {
@@ -34,4 +34,22 @@ pub enum DoctorError {
         /// What was wrong.
         detail: String,
     },
+}
+
+impl From<reqwest::Error> for DoctorError {
+    // Presigned URLs carry a signature: they are kept out of messages.
+    fn from(e: reqwest::Error) -> Self {
+        DoctorError::Http(e.without_url())
+    }
+}
+
+/// An error and its sources, `a: b: c`, so that "connection refused" is not lost.
+fn causes(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    out
 }

@@ -26,9 +26,14 @@ pub async fn clock_offset(client: &mut S3Client, options: &Options) -> Check {
     let m = match clock::measure(client.http(), &url).await {
         Ok(m) => m,
         Err(e) => {
-            return Check::new("clock", Status::Warn, "could not measure the clock offset")
-                .evidence(e.to_string())
-                .fix("Make sure the endpoint answers with a Date header.");
+            let check = Check::new("clock", Status::Warn, "could not measure the clock offset")
+                .evidence(e.to_string());
+            return match e {
+                DoctorError::BadAnswer { .. } => check.fix(
+                    "Make sure the endpoint (and any proxy before it) answers with a Date header.",
+                ),
+                _ => check,
+            };
         }
     };
     let offset = m.bounds.estimate_ms();

@@ -74,7 +74,7 @@ impl S3Client {
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(60))
             .build()
-            .map_err(DoctorError::Http)?;
+            .map_err(DoctorError::from)?;
         Ok(S3Client {
             http,
             signer: std::sync::Arc::new(Presigner::new(credentials, endpoint)),
