@@ -220,6 +220,54 @@ mod tests {
     }
 
     #[test]
+    fn file_credentials_are_read_again_before_expiry_and_when_old() {
+        if std::env::var_os("AWS_ACCESS_KEY_ID").is_some() {
+            return; // the environment would win over the file
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("credentials");
+        let now = Timestamp::from_unix(1_900_000_000);
+        let write = |id: &str, exp: Timestamp| {
+            let text = format!(
+                "[p]\naws_access_key_id={id}\naws_secret_access_key=s\naws_session_token=t\naws_expiration={}\n",
+                exp.to_rfc3339()
+            );
+            std::fs::write(&file, text).unwrap();
+        };
+        write("A", now.plus(Duration::from_secs(3600)));
+        let origin = Origin::Environment {
+            profile: "p".into(),
+            file: file.clone(),
+        };
+        let creds = load(&origin).unwrap();
+        let src = CredentialSource {
+            origin,
+            cached: Arc::new(RwLock::new(Cached {
+                creds: Arc::new(creds),
+                loaded_at: now,
+            })),
+        };
+        let a = src.current(now);
+        assert_eq!(a.access_key, "A");
+        // Rotated on disk: not read while fresh, read once old enough.
+        write("B", now.plus(Duration::from_secs(3600)));
+        assert!(Arc::ptr_eq(
+            &src.current(now.plus(Duration::from_secs(60))),
+            &a
+        ));
+        let b = src.current(now.plus(REFRESH_EVERY));
+        assert_eq!(b.access_key, "B");
+        // Close to expiry: read at once.
+        let t = now.plus(REFRESH_EVERY).plus(Duration::from_secs(60));
+        write("C", now.plus(Duration::from_secs(7200)));
+        assert_eq!(src.current(t).access_key, "B", "an hour left: kept");
+        let near = now
+            .plus(Duration::from_secs(3600))
+            .minus(Duration::from_secs(120));
+        assert_eq!(src.current(near).access_key, "C");
+    }
+
+    #[test]
     fn fixed_never_reloads() {
         let s = CredentialSource::fixed(Credentials::new("a", "b"));
         assert_eq!(
