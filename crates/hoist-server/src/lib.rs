@@ -39,6 +39,7 @@ pub mod store;
 pub mod token;
 mod uploads;
 mod uppy;
+mod validate;
 
 use std::future::Future;
 

@@ -23,7 +23,8 @@ use crate::error::{ApiError, ApiJson};
 use crate::metrics::{Outcome, PresignKind};
 use crate::state::AppState;
 use crate::token::UploadToken;
-use crate::uploads::{abort_upload, store_failure, validate_create};
+use crate::uploads::{abort_upload, store_failure};
+use crate::validate::validate_create;
 
 const MAX_PART_NUMBER: u32 = 10_000;
 
