@@ -489,3 +489,46 @@ mod timing_tests {
         assert_eq!(f[0].cause, "clock-skew", "{f:?}");
     }
 }
+
+#[cfg(test)]
+mod upload_start_tests {
+    use super::*;
+
+    fn at(t: &str) -> Option<Timestamp> {
+        Some(Timestamp::parse_rfc3339(t).unwrap())
+    }
+
+    fn ex(method: &str, query: &str, started: &str) -> Exchange {
+        Exchange {
+            method: method.into(),
+            url: format!("http://s/b/k?{query}"),
+            started: at(started),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn each_upload_starts_at_its_own_create() {
+        let all = [
+            ex("POST", "uploads", "2026-11-29T01:00:00Z"),
+            ex("PUT", "partNumber=1&uploadId=A", "2026-11-29T01:00:01Z"),
+            ex("POST", "uploads", "2026-11-29T02:00:00Z"),
+            ex("PUT", "partNumber=1&uploadId=B", "2026-11-29T02:00:02Z"),
+            ex("PUT", "partNumber=2&uploadId=B", "2026-11-29T02:30:00Z"),
+            ex("PUT", "partNumber=1&uploadId=C", "2026-11-29T00:30:00Z"),
+        ];
+        let starts = UploadStarts::index(&all);
+        assert_eq!(starts.of(&all[1]), at("2026-11-29T01:00:00Z"));
+        assert_eq!(
+            starts.of(&all[4]),
+            at("2026-11-29T02:00:00Z"),
+            "the later create, not the first one on the key"
+        );
+        assert_eq!(
+            starts.of(&all[5]),
+            at("2026-11-29T00:30:00Z"),
+            "no create before it: its first part"
+        );
+        assert_eq!(starts.of(&all[0]), None);
+    }
+}
