@@ -6,6 +6,7 @@
 //! - `GET  /_hoist/faults`: the faults in force.
 //! - `PUT  /_hoist/faults`: merge the given fields into the faults in force; answers them.
 //! - `DELETE /_hoist/faults`: back to no faults.
+//! - `GET  /_hoist/faults/injected`: how many faults were injected, by kind.
 //! - `POST /_hoist/temporary-credentials?ttl_secs=N`: issue temporary credentials.
 //! - `GET  /_hoist/health`: `{"ok":true}`, without authentication.
 //!
@@ -74,6 +75,9 @@ pub(crate) async fn handle(front: &FrontInner, req: Request<Body>) -> Response<B
     let method = req.method().clone();
     match (method, path.as_str()) {
         (Method::GET, "faults") => json_response(StatusCode::OK, &json!(front.faults.get())),
+        (Method::GET, "faults/injected") => {
+            json_response(StatusCode::OK, &json!(front.faults.injected()))
+        }
         (Method::DELETE, "faults") => {
             let _ = front.faults.set(Faults::default());
             json_response(StatusCode::OK, &json!(front.faults.get()))

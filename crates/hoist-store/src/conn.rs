@@ -10,7 +10,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
 
-use crate::faults::{FaultControl, chance, roll};
+use crate::faults::{FaultControl, FaultKind};
 
 /// Burst a limited connection may run ahead of its rate.
 const BURST: Duration = Duration::from_millis(20);
@@ -67,10 +67,10 @@ pub(crate) struct FaultyIo {
 impl FaultyIo {
     pub(crate) fn new(inner: TcpStream, faults: FaultControl) -> Self {
         let current = faults.get();
-        let cut_at = roll(current.cut_fraction).then(|| {
+        let cut_at = faults.roll(current.cut_fraction, FaultKind::Cut).then(|| {
             current.cut_after_bytes.unwrap_or_else(|| {
                 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-                let extra = (chance() * f64::from(1024 * 1024 - 16 * 1024)) as u64;
+                let extra = (faults.chance() * f64::from(1024 * 1024 - 16 * 1024)) as u64;
                 16 * 1024 + extra
             })
         });

@@ -53,5 +53,5 @@ pub use auth::{MAX_PRESIGNED_EXPIRES, MAX_SKEW, TemporaryCredentials};
 pub use config::{
     CREDENTIALS_FILE, Credentials, DEFAULT_MAX_PUT_SIZE, DEFAULT_REGION, StoreConfig, parse_size,
 };
-pub use faults::{Clock, FaultControl, Faults};
+pub use faults::{Clock, FaultControl, Faults, InjectedFaults};
 pub use server::{Store, StoreError, StoreHandle};

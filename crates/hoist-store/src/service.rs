@@ -22,7 +22,7 @@ use crate::errors::{
     self, EXTRA_HEADER, ErrorAnswer, MSG_ENTITY_TOO_LARGE, MSG_NO_SUCH_BUCKET, MSG_NO_SUCH_KEY,
     MSG_NO_SUCH_UPLOAD, MSG_SIGNATURE, error_body,
 };
-use crate::faults::{FaultControl, roll};
+use crate::faults::{FaultControl, FaultKind};
 use crate::resign;
 use crate::storage::Storage;
 
@@ -98,14 +98,22 @@ impl Front {
 
         let mut response = if req.uri().path().starts_with(admin::PREFIX) {
             admin::handle(&self.0, req).await
-        } else if roll(faults.error_500_fraction) {
+        } else if self
+            .0
+            .faults
+            .roll(faults.error_500_fraction, FaultKind::Error500)
+        {
             let answer = ErrorAnswer::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "InternalError",
                 "We encountered an internal error. Please try again.",
             );
             self.error_response(answer, &request_id, &method)
-        } else if roll(faults.slow_down_fraction) {
+        } else if self
+            .0
+            .faults
+            .roll(faults.slow_down_fraction, FaultKind::SlowDown)
+        {
             let answer = ErrorAnswer::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "SlowDown",

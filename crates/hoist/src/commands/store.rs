@@ -62,6 +62,9 @@ pub struct Args {
         allow_hyphen_values = true
     )]
     pub fault_clock_offset: i64,
+    /// Fault: seed for the fault rolls, so a faulty run can be repeated exactly.
+    #[arg(long, value_name = "N")]
+    pub fault_seed: Option<u64>,
     /// How often the lifecycle sweeper runs, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     pub sweep_interval: u64,
@@ -80,6 +83,7 @@ impl Args {
             cut_fraction: self.fault_cut,
             cut_after_bytes: self.fault_cut_after,
             clock_offset_secs: self.fault_clock_offset,
+            seed: self.fault_seed,
         };
         let mut config = StoreConfig::new(&self.data)
             .with_region(&self.region)
