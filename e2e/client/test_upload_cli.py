@@ -115,3 +115,27 @@ def test_exit_codes_tell_failures_apart(store, cli_env, tmp_path):
     help_text = subprocess.run([HOIST_BIN, "upload", "--help"], capture_output=True).stdout.decode()
     for code in ("0 ", "2 ", "3 ", "4 ", "5 ", "130"):
         assert f"  {code}" in help_text
+
+
+def test_ctrl_c_exits_130_and_resume_finishes(start_store, tmp_path):
+    store = start_store(["--fault-bandwidth", "8MiB"])
+    env = {"AWS_ACCESS_KEY_ID": "AKIDHOISTCLIENT", "AWS_SECRET_ACCESS_KEY": "clientE2eSecretKey0123456789abcdefghij",
+           "AWS_ENDPOINT_URL": store.endpoint, "HOIST_STATE_DIR": str(tmp_path / "state"), "HOME": str(tmp_path),
+           "PATH": "/usr/bin:/bin"}
+    src = tmp_path / "c.bin"
+    md5 = write_random(src, 120 * MIB, seed=4)
+    args = ["--json", "--part-size", "5MiB", "--concurrency", "2", str(src), f"s3://{BUCKET}/c.bin"]
+    p = subprocess.Popen([HOIST_BIN, "upload", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    for line in p.stdout:
+        if json.loads(line)["event"] == "part_done":
+            break
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 130, err
+    last = json.loads(out.decode().splitlines()[-1])
+    assert last["event"] == "error" and last["kind"] == "cancelled"
+    assert b"--resume" in err
+    r = subprocess.run([HOIST_BIN, "upload", "--resume", *args], env=env, capture_output=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert events(r.stdout)[-1]["parts_resumed"] >= 1
+    assert object_md5(store.client(), "c.bin") == (md5, 120 * MIB)
