@@ -108,10 +108,6 @@ pub(crate) struct FileSettings {
     part_url_ttl: Option<u64>,
 }
 
-/// `hoist serve`'s defaults for the embedded store.
-const DEFAULT_STORE_LISTEN: &str = "127.0.0.1:9000";
-const DEFAULT_DATA: &str = "./hoist-data";
-
 fn duration(text: &str) -> Result<Duration, String> {
     parse_duration(text).map_err(|e| e.to_string())
 }
@@ -142,7 +138,9 @@ impl TargetArgs {
             .unwrap_or_else(|| {
                 format!(
                     "http://{}",
-                    file.store_listen.as_deref().unwrap_or(DEFAULT_STORE_LISTEN)
+                    file.store_listen
+                        .as_deref()
+                        .unwrap_or(super::serve::Defaults::STORE_LISTEN)
                 )
             });
         let region = self
@@ -162,9 +160,9 @@ impl TargetArgs {
             (Some(_), None) | (None, Some(_)) => {
                 bail!("give both the access key and the secret key (or neither)")
             }
-            (None, None) => {
-                store_credentials(&data.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA)))?
-            }
+            (None, None) => store_credentials(
+                &data.unwrap_or_else(|| PathBuf::from(super::serve::Defaults::DATA)),
+            )?,
         };
         if let Some(token) = &self.session_token {
             credentials = credentials.with_session_token(token);

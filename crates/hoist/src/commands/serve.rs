@@ -16,13 +16,14 @@ use hoist_core::ttl::TtlPolicy;
 use hoist_server::{AppState, CredentialSource, Credentials, ServerConfig};
 use serde::Deserialize;
 
-/// Every default of `hoist serve`, written once.
-struct Defaults;
+/// Every default of `hoist serve`, written once (`hoist doctor` and `hoist gc` read the same
+/// setup, so they use these too).
+pub(crate) struct Defaults;
 
 impl Defaults {
     const LISTEN: &str = "127.0.0.1:8080";
-    const STORE_LISTEN: &str = "127.0.0.1:9000";
-    const DATA: &str = "./hoist-data";
+    pub(crate) const STORE_LISTEN: &str = "127.0.0.1:9000";
+    pub(crate) const DATA: &str = "./hoist-data";
     const BUCKET: &str = hoist_server::config::DEFAULT_BUCKET;
     const REGION: &str = hoist_server::config::DEFAULT_REGION;
     const KEY_PREFIX: &str = hoist_server::config::DEFAULT_KEY_PREFIX;
