@@ -239,6 +239,13 @@ impl Transport for DirectTransport {
             part_size: p.part_size,
             part_count: p.part_count,
         };
+        if !session.multipart {
+            // A single PUT's body goes out before any other call: a store that refuses a
+            // skewed signature may close the connection mid-body, and its Date header is lost.
+            // One small call first teaches the clock (its outcome does not matter).
+            let probe = PresignRequest::head_bucket(self.bucket.as_str());
+            let _ = self.control(probe, None, "HeadBucket").await;
+        }
         if session.multipart {
             let mut req =
                 PresignRequest::create_multipart_upload(self.bucket.as_str(), self.key.as_str());

@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::checksum::ChecksumAlgorithm;
 use crate::engine::{Emit, Run, UploadOutcome, Uploader};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::prepare::attempt;
 use crate::progress::Progress;
 use crate::retry::{RetryPolicy, Verdict, with_retries};
@@ -137,10 +137,20 @@ impl<T: Transport> Uploader<T> {
                 checksum: None,
             }
         };
-        let head = with_retries(&self.config.retry, &never, || async {
+        let head = match with_retries(&self.config.retry, &never, || async {
             self.transport.head(session, alg).await.map_err(attempt)
         })
-        .await?;
+        .await
+        {
+            Ok(h) => h,
+            // Write-only credentials may not read the object back: the Complete answer (and
+            // the store's per-part checks) is then all there is.
+            Err(e) if e.kind() == ErrorKind::Auth && !info.etag.is_empty() => {
+                tracing::warn!(error = %e, "cannot read the object back to check it");
+                None
+            }
+            Err(e) => return Err(e),
+        };
         let stored_size = head.as_ref().and_then(|h| h.size).or(info.size);
         let stored_sum = head
             .as_ref()
