@@ -178,6 +178,17 @@ export async function setFaults(server, faults) {
   return JSON.parse(text);
 }
 
+/** How many faults the store has injected since it started, by kind. */
+export async function injectedFaults(server) {
+  const res = await fetch(`${server.store}/_hoist/faults/injected`, {
+    headers: { Authorization: `Bearer ${server.credentials.secretAccessKey}` },
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`reading injected faults failed: ${res.status} ${text}`);
+  const counts = JSON.parse(text);
+  return { ...counts, total: counts.errors_500 + counts.slow_downs + counts.cuts };
+}
+
 /** The stored object's MD5 and size, read back with the AWS SDK. */
 export async function storedMd5(server, key) {
   const answer = await server.s3.send(new GetObjectCommand({ Bucket: server.bucket, Key: key }));
