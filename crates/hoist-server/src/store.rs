@@ -10,7 +10,8 @@ use hoist_core::error::{S3Error, S3ErrorCode};
 use hoist_core::presign::{Endpoint, PresignError, PresignRequest, PresignedUrl, Presigner};
 use hoist_core::s3::{
     self, CompleteMultipartUploadResult, CompletedPart, CorsConfiguration, CorsRule, HttpRequest,
-    InitiateMultipartUploadResult, ListPartsResult, ResponseError,
+    InitiateMultipartUploadResult, LifecycleConfiguration, LifecycleRule, ListPartsResult,
+    ResponseError,
 };
 use hoist_core::time::{ClockOffset, Timestamp};
 
@@ -23,6 +24,9 @@ use crate::state::{AppState, StateError};
 
 /// Id of the bucket CORS rule `hoist serve` keeps for its own upload page.
 pub const SERVE_CORS_RULE: &str = "hoist-serve-upload-page";
+
+/// Id of the lifecycle rule that `hoist serve` adds to its embedded store's bucket.
+pub const SERVE_LIFECYCLE_RULE: &str = "hoist-serve-abort-incomplete";
 
 /// A control call should never take long; a hung store must not hang API callers.
 const CONTROL_TIMEOUT: Duration = Duration::from_secs(30);
@@ -359,6 +363,39 @@ impl StoreClient {
         config.rules.push(rule);
         let now = state.now();
         let built = s3::put_bucket_cors(&self.signer(now), &self.bucket, &config, now);
+        let (status, _, body) = self.send(state, built).await?;
+        s3::check_status(status, &body)?;
+        Ok(true)
+    }
+
+    /// Make sure the bucket aborts incomplete multipart uploads `days` after they start, so
+    /// that what a crash leaves behind is not kept forever. A rule that already does so is
+    /// left alone; otherwise one is added and the other rules are kept. Answers whether the
+    /// bucket's lifecycle changed.
+    pub async fn abort_incomplete_uploads_after(
+        &self,
+        state: &AppState,
+        days: u32,
+    ) -> Result<bool, StoreError> {
+        let now = state.now();
+        let built = s3::get_bucket_lifecycle(&self.signer(now), &self.bucket, now);
+        let (status, _, body) = self.send(state, built).await?;
+        let mut config = match LifecycleConfiguration::from_response(status, &body) {
+            Ok(c) => c,
+            Err(e) if matches!(e.s3_error(), Some(s) if s.code == S3ErrorCode::NoSuchLifecycleConfiguration) => {
+                LifecycleConfiguration::default()
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if config.abort_rule().is_some() {
+            return Ok(false);
+        }
+        config.rules.push(LifecycleRule::abort_incomplete_uploads(
+            SERVE_LIFECYCLE_RULE,
+            days,
+        ));
+        let now = state.now();
+        let built = s3::put_bucket_lifecycle(&self.signer(now), &self.bucket, &config, now);
         let (status, _, body) = self.send(state, built).await?;
         s3::check_status(status, &body)?;
         Ok(true)

@@ -479,3 +479,51 @@ async fn upload_page_origin_is_allowed_by_bucket_cors() {
         .unwrap();
     assert_eq!(resp.status(), 403);
 }
+
+#[tokio::test]
+async fn lifecycle_rule_makes_the_store_abort_abandoned_uploads() {
+    // A store whose "day" lasts 200 ms, so the rule's one day passes within the test.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = hoist_store::StoreConfig::new(dir.path())
+        .with_bucket(BUCKET)
+        .with_lifecycle_day(std::time::Duration::from_millis(200));
+    let handle = hoist_store::Store::spawn(cfg, "127.0.0.1:0").await.unwrap();
+    let state = hoist_server::AppState::new(config(&handle)).unwrap();
+
+    let store = state.store();
+    assert!(
+        store
+            .abort_incomplete_uploads_after(&state, 1)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .abort_incomplete_uploads_after(&state, 1)
+            .await
+            .unwrap(),
+        "a rule that already aborts incomplete uploads is left alone"
+    );
+
+    let upload_id = store
+        .create_multipart(
+            &state,
+            "abandoned.bin",
+            "application/octet-stream",
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(
+        handle.sweep_lifecycle().await,
+        1,
+        "the abandoned upload is aborted"
+    );
+    let err = store
+        .list_parts(&state, "abandoned.bin", &upload_id)
+        .await
+        .unwrap_err();
+    assert!(err.is_no_such_upload(), "{err}");
+    handle.shutdown().await.unwrap();
+}

@@ -28,6 +28,8 @@ impl Defaults {
     const REGION: &str = hoist_server::config::DEFAULT_REGION;
     const KEY_PREFIX: &str = hoist_server::config::DEFAULT_KEY_PREFIX;
     const LOG: &str = "info";
+    /// Age at which the embedded bucket's lifecycle rule aborts incomplete uploads.
+    const ABORT_INCOMPLETE_AFTER_DAYS: u32 = 1;
     /// File in the data directory that keeps the generated token secret.
     const TOKEN_SECRET_FILE: &str = "coordinator-token-secret";
 }
@@ -274,6 +276,7 @@ fn init_logging(s: &Settings) -> anyhow::Result<()> {
     // Logs go to stderr: stdout carries the listening addresses that scripts read.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     if s.log_json {
         builder.json().init();
@@ -475,6 +478,15 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
         origins.extend(s.cors_origins.iter().filter(|o| *o != "*").cloned());
         if let Err(err) = state.store().allow_origins(&state, &origins).await {
             tracing::warn!(%err, "could not set the bucket's CORS for the upload page");
+        }
+        // Parts of uploads that a crash left behind are removed after a day.
+        let days = Defaults::ABORT_INCOMPLETE_AFTER_DAYS;
+        if let Err(err) = state
+            .store()
+            .abort_incomplete_uploads_after(&state, days)
+            .await
+        {
+            tracing::warn!(%err, "could not set the bucket's lifecycle rule");
         }
     }
     let server = tokio::spawn(hoist_server::serve(listener, state.clone(), stopped()));
