@@ -196,7 +196,7 @@ impl ErrorAnswer {
         }
     }
 
-    /// Turns the answer into an [`AttemptError`] for `operation`.
+    /// Turns the answer into an `AttemptError` for `operation`.
     pub fn into_attempt(self, operation: &str) -> AttemptError {
         AttemptError {
             verdict: self.verdict(),
