@@ -57,7 +57,8 @@ error_codes! {
     AccountProblem = 403,
     /// The Authorization header is malformed (often: wrong region).
     AuthorizationHeaderMalformed = 400,
-    /// The presigned query parameters are malformed (for example X-Amz-Expires above 7 days).
+    /// The presigned query parameters are malformed (X-Amz-Expires above 7 days is answered
+    /// 403 by Amazon S3 and 400 by MinIO).
     AuthorizationQueryParametersError = 400,
     /// The checksum or Content-MD5 did not match the body.
     BadDigest = 400,

@@ -328,7 +328,11 @@ fn precheck_presigned(
         return Err(query_error("X-Amz-Expires must be non-negative"));
     }
     if expires > MAX_PRESIGNED_EXPIRES {
-        return Err(query_error(MSG_EXPIRES_WEEK));
+        // Amazon S3 answers this one 403 (as the s3-tests suite expects), unlike the 400 of
+        // the other malformed query parameters and of MinIO.
+        let mut answer = query_error(MSG_EXPIRES_WEEK);
+        answer.status = StatusCode::FORBIDDEN;
+        return Err(answer);
     }
     let expiry = date + time::Duration::seconds(expires);
     if date - now > time::Duration::try_from(MAX_SKEW).unwrap_or(time::Duration::ZERO) {

@@ -112,7 +112,7 @@ async fn presigned_lifetime_above_a_week_is_refused() {
         .replace("X-Amz-Expires=604800", "X-Amz-Expires=604801");
     let target = uri.split_once(&store.addr().to_string()).unwrap().1;
     let answer = raw(store.addr(), "GET", target, &[], b"").await;
-    assert_eq!(answer.status, 400);
+    assert_eq!(answer.status, 403);
     assert_eq!(
         answer.code().as_deref(),
         Some("AuthorizationQueryParametersError")
