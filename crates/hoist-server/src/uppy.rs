@@ -285,10 +285,11 @@ pub(crate) async fn batch(
     let q = QueryMap::new(raw.as_deref());
     let list = q.get("partNumbers").unwrap_or_default();
     let numbers: Vec<&str> = list.split(',').filter(|s| !s.is_empty()).collect();
-    if numbers.is_empty() || numbers.len() > state.config().max_batch as usize {
+    let max_batch = state.config().max_batch;
+    if numbers.is_empty() || numbers.len() > max_batch as usize {
         return Err(ApiError::field(
             "partNumbers",
-            "must list 1 to 1000 part numbers",
+            format!("must list 1 to {max_batch} part numbers"),
         ));
     }
     let mut urls = serde_json::Map::new();
