@@ -21,13 +21,52 @@ pub struct CreateUpload {
     pub metadata: Option<BTreeMap<String, String>>,
 }
 
-/// A whole-object checksum pinned into a single-PUT URL.
+/// The checksum an upload is made with.
+///
+/// Single PUT: `value` (base64 of the whole object's checksum) is pinned into the URL; without
+/// it, the algorithm is recorded and each signing request may pin the value. Multipart: the
+/// store's upload is created with `algorithm` and `type`; each part's value is pinned when its
+/// URL is signed and the whole object's is checked at completion, so `value` is refused.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Checksum {
     pub algorithm: ChecksumAlgorithm,
-    /// base64 of the checksum.
-    pub value: String,
+    /// base64 of the whole object's checksum (single PUT only).
+    #[serde(default)]
+    pub value: Option<String>,
+    /// How a multipart object's checksum derives from its parts'; S3's default for the
+    /// algorithm when absent (FULL_OBJECT for the CRCs, COMPOSITE for SHA-1 and SHA-256).
+    #[serde(default, rename = "type")]
+    pub kind: Option<ChecksumType>,
+}
+
+/// How a multipart object's checksum derives from its parts' (S3's `x-amz-checksum-type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ChecksumType {
+    /// The checksum of the whole object's bytes, combined from the parts' CRCs.
+    FullObject,
+    /// The checksum of the concatenated part checksums, followed by `-N`.
+    Composite,
+}
+
+impl ChecksumType {
+    /// The value S3 takes and answers, e.g. `FULL_OBJECT`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChecksumType::FullObject => "FULL_OBJECT",
+            ChecksumType::Composite => "COMPOSITE",
+        }
+    }
+
+    /// Parses S3's spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "FULL_OBJECT" => Some(ChecksumType::FullObject),
+            "COMPOSITE" => Some(ChecksumType::Composite),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -49,6 +88,55 @@ impl ChecksumAlgorithm {
             ChecksumAlgorithm::Crc64nvme => "x-amz-checksum-crc64nvme",
             ChecksumAlgorithm::Sha1 => "x-amz-checksum-sha1",
             ChecksumAlgorithm::Sha256 => "x-amz-checksum-sha256",
+        }
+    }
+
+    /// Every algorithm, in a fixed order (the token stores the index).
+    pub const ALL: [ChecksumAlgorithm; 5] = [
+        ChecksumAlgorithm::Crc32,
+        ChecksumAlgorithm::Crc32c,
+        ChecksumAlgorithm::Crc64nvme,
+        ChecksumAlgorithm::Sha1,
+        ChecksumAlgorithm::Sha256,
+    ];
+
+    /// The name S3 uses in `x-amz-checksum-algorithm`, e.g. `CRC64NVME`.
+    pub fn s3_name(self) -> &'static str {
+        match self {
+            ChecksumAlgorithm::Crc32 => "CRC32",
+            ChecksumAlgorithm::Crc32c => "CRC32C",
+            ChecksumAlgorithm::Crc64nvme => "CRC64NVME",
+            ChecksumAlgorithm::Sha1 => "SHA1",
+            ChecksumAlgorithm::Sha256 => "SHA256",
+        }
+    }
+
+    /// The element naming this checksum in S3's XML, e.g. `ChecksumCRC64NVME`.
+    pub fn xml_element(self) -> &'static str {
+        match self {
+            ChecksumAlgorithm::Crc32 => "ChecksumCRC32",
+            ChecksumAlgorithm::Crc32c => "ChecksumCRC32C",
+            ChecksumAlgorithm::Crc64nvme => "ChecksumCRC64NVME",
+            ChecksumAlgorithm::Sha1 => "ChecksumSHA1",
+            ChecksumAlgorithm::Sha256 => "ChecksumSHA256",
+        }
+    }
+
+    /// The types S3 allows for a multipart upload: CRC-64/NVME is FULL_OBJECT only, CRC-32
+    /// and CRC-32C either, SHA-1 and SHA-256 COMPOSITE only.
+    pub fn allows(self, kind: ChecksumType) -> bool {
+        match self {
+            ChecksumAlgorithm::Crc64nvme => kind == ChecksumType::FullObject,
+            ChecksumAlgorithm::Crc32 | ChecksumAlgorithm::Crc32c => true,
+            ChecksumAlgorithm::Sha1 | ChecksumAlgorithm::Sha256 => kind == ChecksumType::Composite,
+        }
+    }
+
+    /// S3's default type for a multipart upload with this algorithm.
+    pub fn default_type(self) -> ChecksumType {
+        match self {
+            ChecksumAlgorithm::Sha1 | ChecksumAlgorithm::Sha256 => ChecksumType::Composite,
+            _ => ChecksumType::FullObject,
         }
     }
 
@@ -111,6 +199,10 @@ pub struct Upload {
 #[serde(deny_unknown_fields)]
 pub struct PartsRequest {
     pub numbers: Vec<i64>,
+    /// Part number (as a string, JSON keys are) → base64 of that part's checksum in the
+    /// upload's algorithm; each is signed into its part's URL.
+    #[serde(default)]
+    pub checksums: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -124,6 +216,9 @@ pub struct StoredPart {
     pub number: u32,
     pub size: u64,
     pub etag: String,
+    /// The part's checksum (base64) in the upload's algorithm, when the store reports one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -160,6 +255,10 @@ pub struct UploadState {
 pub struct CompleteRequest {
     #[serde(default)]
     pub parts: Option<Vec<CompletePart>>,
+    /// base64 of the whole object's checksum as the uploader computed it; the store is asked
+    /// to refuse the completion when its own differs.
+    #[serde(default)]
+    pub checksum: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -168,13 +267,24 @@ pub struct CompletePart {
     pub number: i64,
     #[serde(default)]
     pub etag: Option<String>,
+    /// base64 of the part's checksum; it must equal the one the store holds.
+    #[serde(default)]
+    pub checksum: Option<String>,
 }
 
-/// The answer to a completion.
+/// The answer to a completion: the object as the store describes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Completed {
     pub bucket: String,
     pub key: String,
     pub etag: String,
     pub size: u64,
+    /// The store's checksum of the object in the upload's algorithm (base64; `-N` ends a
+    /// COMPOSITE one), when the upload has one and the store reports it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checksum_algorithm: Option<ChecksumAlgorithm>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checksum_type: Option<ChecksumType>,
 }

@@ -13,7 +13,7 @@ use crate::config::ServerConfig;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::store::StoreClient;
-use crate::token::{TokenError, TokenKey, UploadToken};
+use crate::token::{TokenChecksum, TokenError, TokenKey, UploadToken};
 
 /// Why the coordinator cannot start with a configuration.
 #[derive(Debug, thiserror::Error)]
@@ -138,14 +138,25 @@ impl AppState {
 
     /// Open an upload token and check that `who` may act on it.
     pub fn open_token(&self, id: &str, who: &Principal) -> Result<UploadToken, ApiError> {
-        let token = self
-            .0
-            .tokens
-            .open(id, self.now_unix())
-            .map_err(|e| match e {
-                TokenError::Expired(_) => ApiError::unauthorized("token_expired", e.to_string()),
-                _ => ApiError::unauthorized("bad_token", e.to_string()),
-            })?;
+        self.open_upload(id, who).map(|(token, _)| token)
+    }
+
+    /// Like [`AppState::open_token`], with the checksum the upload was created with.
+    pub fn open_upload(
+        &self,
+        id: &str,
+        who: &Principal,
+    ) -> Result<(UploadToken, Option<TokenChecksum>), ApiError> {
+        let (token, checksum) =
+            self.0
+                .tokens
+                .open_with(id, self.now_unix())
+                .map_err(|e| match e {
+                    TokenError::Expired(_) => {
+                        ApiError::unauthorized("token_expired", e.to_string())
+                    }
+                    _ => ApiError::unauthorized("bad_token", e.to_string()),
+                })?;
         if token.bucket != self.0.config.bucket {
             return Err(ApiError::forbidden(
                 "forbidden",
@@ -166,7 +177,7 @@ impl AppState {
                 "the grant does not cover this upload's key",
             ));
         }
-        Ok(token)
+        Ok((token, checksum))
     }
 
     /// Measure the clock now and then every `clock_interval`, forever.

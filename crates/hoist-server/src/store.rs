@@ -15,7 +15,7 @@ use hoist_core::s3::{
 };
 use hoist_core::time::{ClockOffset, Timestamp};
 
-use crate::api::StoredPart;
+use crate::api::{ChecksumAlgorithm, ChecksumType, StoredPart};
 use crate::clock::local_now;
 use crate::config::ServerConfig;
 use crate::credentials::{CredentialSource, Credentials};
@@ -88,6 +88,66 @@ impl StoreError {
 pub struct ObjectInfo {
     pub size: u64,
     pub etag: String,
+    /// The object's flexible checksum (algorithm, base64 value), when the store keeps one.
+    pub checksum: Option<(ChecksumAlgorithm, String)>,
+    /// `x-amz-checksum-type`, when the store reports it.
+    pub checksum_type: Option<ChecksumType>,
+}
+
+/// One part named in a CompleteMultipartUpload that carries checksums.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompletePart {
+    pub number: u32,
+    pub etag: String,
+    /// base64 of the part's checksum in the upload's algorithm.
+    pub checksum: Option<String>,
+}
+
+/// The CompleteMultipartUpload body with each part's checksum as `<ChecksumCRC64NVME>` (or
+/// the element of `algorithm`), parts sorted by number as S3 requires.
+pub fn complete_body(parts: &[CompletePart], algorithm: Option<ChecksumAlgorithm>) -> String {
+    let mut sorted: Vec<&CompletePart> = parts.iter().collect();
+    sorted.sort_by_key(|p| p.number);
+    let mut out = String::with_capacity(96 + parts.len() * 160);
+    out.push_str("<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
+    for p in sorted {
+        let mut part = hoist_core::xml::XmlElement {
+            name: "Part".into(),
+            ..Default::default()
+        };
+        part.children.push(hoist_core::xml::XmlElement::leaf(
+            "PartNumber",
+            p.number.to_string(),
+        ));
+        part.children
+            .push(hoist_core::xml::XmlElement::leaf("ETag", p.etag.as_str()));
+        if let (Some(alg), Some(sum)) = (algorithm, &p.checksum) {
+            part.children.push(hoist_core::xml::XmlElement::leaf(
+                alg.xml_element(),
+                sum.as_str(),
+            ));
+        }
+        part.write_to(&mut out);
+    }
+    out.push_str("</CompleteMultipartUpload>");
+    out
+}
+
+/// Each part's flexible checksum in a ListParts page, by part number (core's parser does
+/// not read them).
+fn part_checksums(body: &[u8]) -> std::collections::HashMap<u32, String> {
+    let Ok(root) = hoist_core::xml::parse(body) else {
+        return Default::default();
+    };
+    root.children_named("Part")
+        .filter_map(|p| {
+            let number = p.text_of("PartNumber")?.trim().parse().ok()?;
+            let sum = ChecksumAlgorithm::ALL
+                .iter()
+                .find_map(|a| p.text_of(a.xml_element()))?;
+            Some((number, sum.trim().to_string()))
+        })
+        .collect()
 }
 
 /// Sends control calls and signs URLs for one bucket's store.
@@ -200,9 +260,28 @@ impl StoreClient {
         content_type: &str,
         metadata: &BTreeMap<String, String>,
     ) -> Result<String, StoreError> {
+        self.create_multipart_with(state, key, content_type, metadata, None)
+            .await
+    }
+
+    /// CreateMultipartUpload with a flexible checksum (`x-amz-checksum-algorithm` and
+    /// `x-amz-checksum-type`): the store then checks every part and combines the object's.
+    pub async fn create_multipart_with(
+        &self,
+        state: &AppState,
+        key: &str,
+        content_type: &str,
+        metadata: &BTreeMap<String, String>,
+        checksum: Option<(ChecksumAlgorithm, ChecksumType)>,
+    ) -> Result<String, StoreError> {
         let now = state.now();
         let mut req = PresignRequest::create_multipart_upload(self.bucket.as_str(), key)
             .content_type(content_type);
+        if let Some((alg, kind)) = checksum {
+            req = req
+                .header("x-amz-checksum-algorithm", alg.s3_name())
+                .header("x-amz-checksum-type", kind.as_str());
+        }
         for (k, v) in metadata {
             req = req.header(format!("x-amz-meta-{k}"), v.as_str());
         }
@@ -233,10 +312,12 @@ impl StoreClient {
             );
             let (status, _, body) = self.send(state, built).await?;
             let page = ListPartsResult::from_response(status, &body)?;
+            let mut sums = part_checksums(&body);
             parts.extend(page.parts.into_iter().map(|p| StoredPart {
                 number: p.part_number,
                 size: p.size,
                 etag: p.etag,
+                checksum: sums.remove(&p.part_number),
             }));
             match page.next_part_number_marker {
                 Some(m) if page.is_truncated => marker = Some(m),
@@ -275,6 +356,34 @@ impl StoreClient {
         Ok(CompleteMultipartUploadResult::from_response(status, &body)?.etag)
     }
 
+    /// CompleteMultipartUpload naming each part's checksum, and, when `whole` is given, the
+    /// object's (`x-amz-checksum-<alg>` with `x-amz-checksum-type`), which the store compares
+    /// with the one it combines from the parts before it creates the object. The object's ETag.
+    pub async fn complete_checked(
+        &self,
+        state: &AppState,
+        key: &str,
+        upload_id: &str,
+        parts: &[CompletePart],
+        algorithm: Option<ChecksumAlgorithm>,
+        whole: Option<(&str, ChecksumType)>,
+    ) -> Result<String, StoreError> {
+        let now = state.now();
+        let mut req =
+            PresignRequest::complete_multipart_upload(self.bucket.as_str(), key, upload_id)
+                .content_type("application/xml");
+        if let (Some(alg), Some((value, kind))) = (algorithm, whole) {
+            req = req
+                .header(alg.header(), value)
+                .header("x-amz-checksum-type", kind.as_str());
+        }
+        let body = complete_body(parts, algorithm).into_bytes();
+        let built = s3::build(&self.signer(now), req, body, now);
+        let (status, _, body) = self.send(state, built).await?;
+        // S3 may answer 200 and then an error body; the parser knows.
+        Ok(CompleteMultipartUploadResult::from_response(status, &body)?.etag)
+    }
+
     /// AbortMultipartUpload.
     pub async fn abort(
         &self,
@@ -298,7 +407,9 @@ impl StoreClient {
         let now = state.now();
         let built = s3::build(
             &self.signer(now),
-            PresignRequest::head_object(self.bucket.as_str(), key),
+            // Without the mode header S3 leaves the checksum out of the answer.
+            PresignRequest::head_object(self.bucket.as_str(), key)
+                .header("x-amz-checksum-mode", "ENABLED"),
             Vec::new(),
             now,
         );
@@ -317,7 +428,22 @@ impl StoreClient {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_string();
-        Ok(Some(ObjectInfo { size, etag }))
+        let text = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let checksum = ChecksumAlgorithm::ALL
+            .iter()
+            .find_map(|a| text(a.header()).map(|v| (*a, v)));
+        let checksum_type = text("x-amz-checksum-type").and_then(|t| ChecksumType::parse(&t));
+        Ok(Some(ObjectInfo {
+            size,
+            etag,
+            checksum,
+            checksum_type,
+        }))
     }
 
     /// HeadBucket: does the store answer, and is the bucket there?

@@ -7,13 +7,22 @@
 //! Layout before base64url (no padding): `version(1) | expires_at(8) | size(8) | part_size(8) |
 //! bucket | key | upload_id | owner | content_type | mac(32)`, where each string is a u16 big-endian length and
 //! its UTF-8 bytes, and the MAC covers every byte before it.
+//!
+//! An upload made with a checksum has a version 2 token: the same fields, then
+//! `algorithm(1) | type(1) | value` before the MAC, where `algorithm` is an index into
+//! [`ChecksumAlgorithm::ALL`], `type` is 0 for FULL_OBJECT and 1 for COMPOSITE, and `value`
+//! (a string as above, possibly empty) is a single PUT's pinned whole-object checksum.
+//! Uploads without a checksum keep version 1 tokens, byte for byte.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
+use crate::api::{ChecksumAlgorithm, ChecksumType};
+
 const VERSION: u8 = 1;
+const VERSION_CHECKSUM: u8 = 2;
 const MAC_LEN: usize = 32;
 /// Tokens travel in URL paths; keys are at most 1024 bytes, so this is generous.
 const MAX_TOKEN_CHARS: usize = 4096;
@@ -34,6 +43,16 @@ pub struct UploadToken {
     pub expires_at: u64,
     /// The content type a single PUT is pinned to (so its URL can be signed again).
     pub content_type: String,
+}
+
+/// The checksum an upload was created with, carried by its token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenChecksum {
+    pub algorithm: ChecksumAlgorithm,
+    /// For multipart uploads, how the object's checksum derives from the parts'.
+    pub kind: ChecksumType,
+    /// A single PUT's whole-object value (base64), pinned into every URL signed for it.
+    pub value: Option<String>,
 }
 
 /// Why a token was refused.
@@ -72,6 +91,11 @@ impl TokenKey {
 
     /// Serialize and sign `token`.
     pub fn seal(&self, token: &UploadToken) -> String {
+        self.seal_with(token, None)
+    }
+
+    /// Serialize and sign `token` with the checksum its upload was created with.
+    pub fn seal_with(&self, token: &UploadToken, checksum: Option<&TokenChecksum>) -> String {
         let mut buf = Vec::with_capacity(
             64 + token.bucket.len()
                 + token.key.len()
@@ -79,7 +103,11 @@ impl TokenKey {
                 + token.owner.len()
                 + token.content_type.len(),
         );
-        buf.push(VERSION);
+        buf.push(if checksum.is_some() {
+            VERSION_CHECKSUM
+        } else {
+            VERSION
+        });
         buf.extend_from_slice(&token.expires_at.to_be_bytes());
         buf.extend_from_slice(&token.size.to_be_bytes());
         buf.extend_from_slice(&token.part_size.to_be_bytes());
@@ -95,14 +123,39 @@ impl TokenKey {
             buf.extend_from_slice(&len.to_be_bytes());
             buf.extend_from_slice(&s.as_bytes()[..usize::from(len)]);
         }
+        if let Some(c) = checksum {
+            let index = ChecksumAlgorithm::ALL
+                .iter()
+                .position(|a| *a == c.algorithm)
+                .unwrap_or(0);
+            buf.push(index as u8);
+            buf.push(match c.kind {
+                ChecksumType::FullObject => 0,
+                ChecksumType::Composite => 1,
+            });
+            // A base64 digest is at most 44 bytes.
+            let value = c.value.as_deref().unwrap_or("");
+            buf.extend_from_slice(&(value.len() as u16).to_be_bytes());
+            buf.extend_from_slice(value.as_bytes());
+        }
         let mut mac = self.mac.clone();
         mac.update(&buf);
         buf.extend_from_slice(&mac.finalize().into_bytes());
         URL_SAFE_NO_PAD.encode(buf)
     }
 
-    /// Check the signature and expiry of `text` at `now` (unix seconds) and decode it.
+    /// Check the signature and expiry of `text` at `now` (unix seconds) and decode it; the
+    /// checksum of a version 2 token is left out (see [`TokenKey::open_with`]).
     pub fn open(&self, text: &str, now: u64) -> Result<UploadToken, TokenError> {
+        self.open_with(text, now).map(|(token, _)| token)
+    }
+
+    /// Like [`TokenKey::open`], with the checksum the upload was created with, if any.
+    pub fn open_with(
+        &self,
+        text: &str,
+        now: u64,
+    ) -> Result<(UploadToken, Option<TokenChecksum>), TokenError> {
         if text.len() > MAX_TOKEN_CHARS {
             return Err(TokenError::Malformed);
         }
@@ -118,7 +171,7 @@ impl TokenKey {
         // Constant-time comparison; the version is only trusted once the MAC holds.
         mac.verify_slice(tag)
             .map_err(|_| TokenError::BadSignature)?;
-        if body[0] != VERSION {
+        if body[0] != VERSION && body[0] != VERSION_CHECKSUM {
             return Err(TokenError::UnknownVersion(body[0]));
         }
         let mut r = Reader { buf: &body[1..] };
@@ -130,13 +183,32 @@ impl TokenKey {
         let upload_id = r.string()?;
         let owner = r.string()?;
         let content_type = r.string()?;
+        let checksum = if body[0] == VERSION_CHECKSUM {
+            let head = r.take(2)?;
+            let algorithm = *ChecksumAlgorithm::ALL
+                .get(usize::from(head[0]))
+                .ok_or(TokenError::Malformed)?;
+            let kind = match head[1] {
+                0 => ChecksumType::FullObject,
+                1 => ChecksumType::Composite,
+                _ => return Err(TokenError::Malformed),
+            };
+            let value = Some(r.string()?).filter(|v| !v.is_empty());
+            Some(TokenChecksum {
+                algorithm,
+                kind,
+                value,
+            })
+        } else {
+            None
+        };
         if !r.buf.is_empty() {
             return Err(TokenError::Malformed);
         }
         if now >= expires_at {
             return Err(TokenError::Expired(expires_at));
         }
-        Ok(UploadToken {
+        let token = UploadToken {
             bucket,
             key,
             upload_id,
@@ -145,7 +217,8 @@ impl TokenKey {
             owner,
             expires_at,
             content_type,
-        })
+        };
+        Ok((token, checksum))
     }
 }
 
@@ -204,6 +277,56 @@ mod tests {
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         );
         assert_eq!(k.open(&t, 1_900_000_000).unwrap(), sample());
+    }
+
+    #[test]
+    fn checksum_round_trips_and_plain_tokens_stay_version_1() {
+        let k = TokenKey::new(b"k");
+        let plain = URL_SAFE_NO_PAD.decode(k.seal(&sample())).unwrap();
+        assert_eq!(plain[0], VERSION);
+        for (algorithm, kind, value) in [
+            (ChecksumAlgorithm::Crc64nvme, ChecksumType::FullObject, None),
+            (
+                ChecksumAlgorithm::Sha256,
+                ChecksumType::Composite,
+                Some("n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=".to_string()),
+            ),
+        ] {
+            let c = TokenChecksum {
+                algorithm,
+                kind,
+                value,
+            };
+            let t = k.seal_with(&sample(), Some(&c));
+            assert_eq!(k.open_with(&t, 0).unwrap(), (sample(), Some(c.clone())));
+            // Callers that know nothing of checksums still read the upload.
+            assert_eq!(k.open(&t, 0).unwrap(), sample());
+        }
+        assert_eq!(
+            k.open_with(&k.seal(&sample()), 0).unwrap(),
+            (sample(), None)
+        );
+    }
+
+    #[test]
+    fn every_flipped_byte_of_a_checksum_token_is_refused() {
+        let k = TokenKey::new(b"k");
+        let c = TokenChecksum {
+            algorithm: ChecksumAlgorithm::Crc32c,
+            kind: ChecksumType::Composite,
+            value: None,
+        };
+        let raw = URL_SAFE_NO_PAD
+            .decode(k.seal_with(&sample(), Some(&c)))
+            .unwrap();
+        for i in 0..raw.len() {
+            let mut bad = raw.clone();
+            bad[i] ^= 0x01;
+            assert!(
+                k.open(&URL_SAFE_NO_PAD.encode(&bad), 0).is_err(),
+                "byte {i}"
+            );
+        }
     }
 
     #[test]

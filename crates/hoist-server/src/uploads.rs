@@ -1,6 +1,8 @@
 //! The `/v1/uploads` flows: create, sign parts, state, complete, abort. The Uppy routes call the
 //! same functions.
 
+mod integrity;
+
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
@@ -8,7 +10,6 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
 use bytes::Bytes;
 use hoist_core::plan::{ObjectSize, Strategy, plan};
 use hoist_core::presign::PresignRequest;
@@ -19,8 +20,8 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ApiJson, parse_json};
 use crate::metrics::{Outcome, PresignKind};
 use crate::state::AppState;
-use crate::store::StoreError;
-use crate::token::UploadToken;
+use crate::store::{CompletePart as StorePart, ObjectInfo, StoreError};
+use crate::token::{TokenChecksum, UploadToken};
 use crate::validate::validate_create;
 
 const MAX_ETAG_BYTES: usize = 256;
@@ -81,6 +82,11 @@ pub(crate) async fn create_upload(
         content_type: content_type.clone(),
     };
     let metadata = req.metadata.unwrap_or_default();
+    let checksum = req
+        .checksum
+        .as_ref()
+        .map(|c| integrity::checksum_of_create(c, p.strategy == Strategy::Multipart))
+        .transpose()?;
     let mut upload = match p.strategy {
         Strategy::Single => {
             if req.size > hoist_core::plan::MAX_SINGLE_PUT {
@@ -90,17 +96,10 @@ pub(crate) async fn create_upload(
             let mut r = PresignRequest::put_object(cfg.bucket.as_str(), token.key.as_str())
                 .content_length(req.size)
                 .content_type(content_type.as_str());
-            if let Some(c) = &req.checksum {
-                let decoded = base64::engine::general_purpose::STANDARD
-                    .decode(&c.value)
-                    .map_err(|_| ApiError::field("checksum.value", "must be base64"))?;
-                if decoded.len() != c.algorithm.digest_len() {
-                    return Err(ApiError::field(
-                        "checksum.value",
-                        format!("must decode to {} bytes", c.algorithm.digest_len()),
-                    ));
-                }
-                r = r.header(c.algorithm.header(), c.value.as_str());
+            if let Some(c) = &checksum
+                && let Some(v) = &c.value
+            {
+                r = r.header(c.algorithm.header(), v.as_str());
             }
             for (k, v) in &metadata {
                 r = r.header(format!("x-amz-meta-{k}"), v.as_str());
@@ -132,20 +131,21 @@ pub(crate) async fn create_upload(
             }
         }
         Strategy::Multipart => {
-            if req.checksum.is_some() {
-                return Err(ApiError::field(
-                    "checksum",
-                    "a whole-object checksum can only be pinned into a single-PUT upload",
-                ));
-            }
+            let with = checksum.as_ref().map(|c| (c.algorithm, c.kind));
             token.upload_id = state
                 .store()
-                .create_multipart(state, &token.key, &content_type, &metadata)
+                .create_multipart_with(state, &token.key, &content_type, &metadata, with)
                 .await
                 .map_err(|e| store_failure(state, e))?;
             let count = part_count(req.size, p.part_size);
-            let first: Vec<u32> = (1..=count.min(cfg.first_batch)).collect();
-            let parts = sign_parts(state, &token, &first)?;
+            // A part of an upload with a checksum needs its own checksum signed into its URL,
+            // known only once the part is read: such URLs are signed on request only.
+            let first: Vec<u32> = if checksum.is_some() {
+                Vec::new()
+            } else {
+                (1..=count.min(cfg.first_batch)).collect()
+            };
+            let parts = sign_parts(state, &token, &first, None, &BTreeMap::new())?;
             Upload {
                 id: String::new(),
                 bucket: cfg.bucket.clone(),
@@ -163,26 +163,41 @@ pub(crate) async fn create_upload(
             }
         }
     };
-    upload.id = state.tokens().seal(&token);
+    upload.id = state.tokens().seal_with(&token, checksum.as_ref());
     state.metrics().upload(Outcome::Created);
     state.metrics().bytes_declared(req.size);
     tracing::info!(key = %token.key, size = req.size, strategy = ?upload.strategy, owner = %token.owner, "upload created");
     Ok(upload)
 }
 
-/// Sign UploadPart URLs for `numbers` (already validated to lie within the plan).
+/// Sign UploadPart URLs for `numbers` (already validated to lie within the plan). An upload
+/// with a checksum gets each part's checksum from `sums` signed into its URL, so that the
+/// store refuses (BadDigest) a body that is not the one described.
 pub(crate) fn sign_parts(
     state: &AppState,
     token: &UploadToken,
     numbers: &[u32],
+    checksum: Option<&TokenChecksum>,
+    sums: &BTreeMap<u32, String>,
 ) -> Result<Vec<PartUrl>, ApiError> {
+    if let Some(c) = checksum
+        && let Some(n) = numbers.iter().find(|n| !sums.contains_key(n))
+    {
+        return Err(ApiError::field(
+            format!("checksums.{n}"),
+            format!(
+                "this upload was created with {}: each part's URL pins its checksum, so send it",
+                c.algorithm.s3_name()
+            ),
+        ));
+    }
     let ttl = state.url_ttl(UrlKind::Part)?;
     let now = state.now();
     let started = Instant::now();
     let mut out = Vec::with_capacity(numbers.len());
     for &n in numbers {
         let (offset, length) = part_range(token.size, token.part_size, n);
-        let r = PresignRequest::upload_part(
+        let mut r = PresignRequest::upload_part(
             token.bucket.as_str(),
             token.key.as_str(),
             token.upload_id.as_str(),
@@ -190,12 +205,16 @@ pub(crate) fn sign_parts(
         )
         .content_length(length)
         .expires_in(ttl);
+        let mut headers = BTreeMap::new();
+        headers.insert("content-length".to_string(), length.to_string());
+        if let (Some(c), Some(sum)) = (checksum, sums.get(&n)) {
+            r = r.header(c.algorithm.header(), sum.as_str());
+            headers.insert(c.algorithm.header().to_string(), sum.clone());
+        }
         let url = state
             .store()
             .presign(&r, now)
             .map_err(|e| store_failure(state, e))?;
-        let mut headers = BTreeMap::new();
-        headers.insert("content-length".to_string(), length.to_string());
         out.push(PartUrl {
             number: n,
             url: url.url,
@@ -253,12 +272,33 @@ fn require_plan(token: &UploadToken) -> Result<(), ApiError> {
     }
 }
 
-/// Sign a single-PUT upload's URL again (content-length and content-type pinned).
-pub(crate) fn sign_single(state: &AppState, token: &UploadToken) -> Result<PartUrl, ApiError> {
-    let r = PresignRequest::put_object(token.bucket.as_str(), token.key.as_str())
+/// Sign a single-PUT upload's URL again (content-length and content-type pinned, and the
+/// object's checksum: the one given at creation, else `sum` when the caller sends it now).
+pub(crate) fn sign_single(
+    state: &AppState,
+    token: &UploadToken,
+    checksum: Option<&TokenChecksum>,
+    sum: Option<&String>,
+) -> Result<PartUrl, ApiError> {
+    let mut r = PresignRequest::put_object(token.bucket.as_str(), token.key.as_str())
         .content_length(token.size)
         .content_type(token.content_type.as_str())
         .expires_in(state.url_ttl(UrlKind::SinglePut { size: token.size })?);
+    if let Some(c) = checksum {
+        let pinned = match (&c.value, sum) {
+            (Some(v), Some(s)) if v != s => {
+                return Err(ApiError::field(
+                    "checksums.1",
+                    "differs from the checksum the upload was created with",
+                ));
+            }
+            (Some(v), _) => Some(v),
+            (None, s) => s,
+        };
+        if let Some(v) = pinned {
+            r = r.header(c.algorithm.header(), v.as_str());
+        }
+    }
     let started = Instant::now();
     let url = state
         .store()
@@ -348,14 +388,49 @@ async fn finished_object(
     token: &UploadToken,
 ) -> Result<Option<Completed>, ApiError> {
     match state.store().head_object(state, &token.key).await {
-        Ok(Some(obj)) if obj.size == token.size => Ok(Some(Completed {
-            bucket: token.bucket.clone(),
-            key: token.key.clone(),
-            etag: obj.etag,
-            size: obj.size,
-        })),
+        Ok(Some(obj)) if obj.size == token.size => Ok(Some(completed(token, obj))),
         Ok(_) => Ok(None),
         Err(e) => Err(store_failure(state, e)),
+    }
+}
+
+fn completed(token: &UploadToken, obj: ObjectInfo) -> Completed {
+    let (checksum_algorithm, checksum) = obj.checksum.unzip();
+    Completed {
+        bucket: token.bucket.clone(),
+        key: token.key.clone(),
+        etag: obj.etag,
+        size: obj.size,
+        checksum,
+        checksum_algorithm,
+        checksum_type: obj.checksum_type,
+    }
+}
+
+/// Compares the object's checksum as the store reports it with the uploader's `want`; a
+/// COMPOSITE value is compared with and without its `-N` suffix, which some stores omit.
+fn check_whole(
+    done: &Completed,
+    checksum: Option<&TokenChecksum>,
+    want: Option<&str>,
+) -> Result<(), ApiError> {
+    let (Some(c), Some(want)) = (checksum, want) else {
+        return Ok(());
+    };
+    let digest = |s: &str| s.split('-').next().unwrap_or(s).to_string();
+    match (&done.checksum, done.checksum_algorithm) {
+        (Some(got), Some(alg)) if alg == c.algorithm => {
+            if digest(got) != digest(want) {
+                return Err(integrity::mismatch(format!(
+                    "the store's {} of the object is {got}, not {want}",
+                    alg.s3_name()
+                ))
+                .with_field("checksum"));
+            }
+            Ok(())
+        }
+        // A store that keeps no checksum cannot be checked; the answer says so by having none.
+        _ => Ok(()),
     }
 }
 
@@ -367,19 +442,37 @@ fn unquote(etag: &str) -> &str {
 pub(crate) async fn complete_upload(
     state: &AppState,
     token: &UploadToken,
-    given: Option<Vec<CompletePart>>,
+    checksum: Option<&TokenChecksum>,
+    req: CompleteRequest,
 ) -> Result<Completed, ApiError> {
+    let composite = checksum.is_some_and(|c| c.kind == ChecksumType::Composite);
+    if let Some(want) = &req.checksum {
+        let Some(c) = checksum else {
+            return Err(ApiError::field(
+                "checksum",
+                "this upload was created without a checksum algorithm",
+            ));
+        };
+        integrity::check_value(c.algorithm, want, composite, "checksum")?;
+    }
     if token.upload_id.is_empty() {
-        return finished_object(state, token).await?.ok_or_else(|| {
+        // The single PUT's end as the coordinator sees it: the uploader confirms it here.
+        let done = finished_object(state, token).await?.ok_or_else(|| {
             ApiError::conflict(
                 "not_uploaded",
                 "no object of the planned size is stored yet; PUT it to the URL first",
             )
-        });
+        })?;
+        check_whole(&done, checksum, req.checksum.as_deref()).inspect_err(|_| {
+            state.metrics().upload(Outcome::Failed);
+        })?;
+        state.metrics().upload(Outcome::Completed);
+        return Ok(done);
     }
     let count = part_count(token.size, token.part_size);
     let mut claimed: HashMap<u32, (usize, String)> = HashMap::new();
-    for (i, p) in given.iter().flatten().enumerate() {
+    let mut claimed_sums: HashMap<u32, (usize, String)> = HashMap::new();
+    for (i, p) in req.parts.iter().flatten().enumerate() {
         if p.number < 1 || p.number > i64::from(count) {
             return Err(ApiError::field(
                 format!("parts[{i}].number"),
@@ -391,6 +484,17 @@ pub(crate) async fn complete_upload(
                 return Err(ApiError::field(format!("parts[{i}].etag"), "too long"));
             }
             claimed.insert(p.number as u32, (i, unquote(e).to_string()));
+        }
+        if let Some(sum) = &p.checksum {
+            let field = format!("parts[{i}].checksum");
+            let c = checksum.ok_or_else(|| {
+                ApiError::field(
+                    &field,
+                    "this upload was created without a checksum algorithm",
+                )
+            })?;
+            integrity::check_value(c.algorithm, sum, false, &field)?;
+            claimed_sums.insert(p.number as u32, (i, sum.clone()));
         }
     }
     let listed = match state
@@ -435,22 +539,78 @@ pub(crate) async fn complete_upload(
             )
             .with_field(format!("parts[{i}].etag")));
         }
-        parts.push((p.number, p.etag.clone()));
+        let claimed_sum = claimed_sums.get(&p.number);
+        if let (Some((i, want)), Some(got)) = (claimed_sum, &p.checksum)
+            && want != got
+        {
+            state.metrics().upload(Outcome::Failed);
+            return Err(integrity::mismatch(format!(
+                "part {} is stored with checksum {got}, not {want}",
+                p.number
+            ))
+            .with_field(format!("parts[{i}].checksum")));
+        }
+        parts.push(StorePart {
+            number: p.number,
+            etag: p.etag.clone(),
+            // The uploader's value, so that the store judges it too; else the store's own.
+            checksum: claimed_sum
+                .map(|(_, s)| s.clone())
+                .or_else(|| p.checksum.clone()),
+        });
     }
+    // S3 checks a whole-object value given at completion for FULL_OBJECT uploads only; a
+    // COMPOSITE one is compared below, with what the store reports.
+    let whole = match (checksum, &req.checksum) {
+        (Some(c), Some(v)) if c.kind == ChecksumType::FullObject => Some((v.as_str(), c.kind)),
+        _ => None,
+    };
     match state
         .store()
-        .complete(state, &token.key, &token.upload_id, &parts)
+        .complete_checked(
+            state,
+            &token.key,
+            &token.upload_id,
+            &parts,
+            checksum.map(|c| c.algorithm),
+            whole,
+        )
         .await
     {
         Ok(etag) => {
+            let done = match state.store().head_object(state, &token.key).await {
+                Ok(Some(obj)) => completed(token, obj),
+                // The store said it completed; an answer without the object is its to explain.
+                Ok(None) => {
+                    return Err(ApiError::bad_gateway(format!(
+                        "the store completed the upload (ETag {etag}) but does not show the object"
+                    )));
+                }
+                Err(e) => return Err(store_failure(state, e)),
+            };
+            if done.size != token.size {
+                state.metrics().upload(Outcome::Failed);
+                return Err(integrity::mismatch(format!(
+                    "the store holds {} bytes, {} were planned",
+                    done.size, token.size
+                ))
+                .with_field("parts"));
+            }
+            check_whole(&done, checksum, req.checksum.as_deref()).inspect_err(|_| {
+                state.metrics().upload(Outcome::Failed);
+            })?;
             state.metrics().upload(Outcome::Completed);
             tracing::info!(key = %token.key, size = token.size, "upload completed");
-            Ok(Completed {
-                bucket: token.bucket.clone(),
-                key: token.key.clone(),
-                etag,
-                size: token.size,
-            })
+            Ok(done)
+        }
+        Err(e) if e.code().as_deref() == Some("BadDigest") => {
+            state.metrics().upload(Outcome::Failed);
+            Err(integrity::mismatch(format!(
+                "the store refused to complete: the object's checksum it combines from the \
+                 parts differs from {}",
+                req.checksum.as_deref().unwrap_or("the one sent")
+            ))
+            .with_field("checksum"))
         }
         // A concurrent completion won the race: answer as it did.
         Err(e) if e.is_no_such_upload() => finished_object(state, token)
@@ -515,16 +675,22 @@ pub(crate) async fn parts(
     body: Result<ApiJson<PartsRequest>, ApiError>,
 ) -> Result<Json<PartsResponse>, ApiError> {
     let who = state.authenticate(&headers)?;
-    let token = state.open_token(&id, &who)?;
+    let (token, checksum) = state.open_upload(&id, &who)?;
     require_plan(&token)?;
     let ApiJson(req) = body?;
     let count = part_count(token.size, token.part_size);
     let numbers = check_numbers(&req.numbers, count, state.config().max_batch)?;
+    let sums = integrity::part_checksums(req.checksums.as_ref(), checksum.as_ref(), &numbers)?;
     let parts = if token.upload_id.is_empty() {
         // A single PUT is one part: this signs its URL again.
-        vec![sign_single(&state, &token)?]
+        vec![sign_single(
+            &state,
+            &token,
+            checksum.as_ref(),
+            sums.get(&1),
+        )?]
     } else {
-        sign_parts(&state, &token, &numbers)?
+        sign_parts(&state, &token, &numbers, checksum.as_ref(), &sums)?
     };
     Ok(Json(PartsResponse { parts }))
 }
@@ -547,7 +713,7 @@ pub(crate) async fn complete(
     body: Bytes,
 ) -> Result<Json<Completed>, ApiError> {
     let who = state.authenticate(&headers)?;
-    let token = state.open_token(&id, &who)?;
+    let (token, checksum) = state.open_upload(&id, &who)?;
     require_plan(&token)?;
     // The body is optional: a browser that could read no ETag sends nothing.
     let req: CompleteRequest = if body.iter().all(u8::is_ascii_whitespace) {
@@ -555,7 +721,9 @@ pub(crate) async fn complete(
     } else {
         parse_json(&body)?
     };
-    Ok(Json(complete_upload(&state, &token, req.parts).await?))
+    Ok(Json(
+        complete_upload(&state, &token, checksum.as_ref(), req).await?,
+    ))
 }
 
 pub(crate) async fn abort(

@@ -1,0 +1,200 @@
+//! Checksums through the coordinator: which algorithm and type an upload may use (S3's rules),
+//! the part checksums a signing request pins into URLs, and the values a completion names.
+
+use std::collections::BTreeMap;
+
+use axum::http::StatusCode;
+use base64::Engine;
+
+use crate::api::{Checksum, ChecksumAlgorithm, ChecksumType};
+use crate::error::ApiError;
+use crate::token::TokenChecksum;
+
+/// An integrity failure: the bytes the store holds are not the ones the uploader describes.
+pub(crate) fn mismatch(message: impl Into<String>) -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "checksum_mismatch",
+        message,
+    )
+}
+
+/// Checks that `value` is base64 of an `algorithm` digest; a COMPOSITE value may end in `-N`.
+pub(crate) fn check_value(
+    algorithm: ChecksumAlgorithm,
+    value: &str,
+    composite: bool,
+    field: &str,
+) -> Result<(), ApiError> {
+    let digest = match value.split_once('-') {
+        Some((d, n)) if composite && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => d,
+        _ => value,
+    };
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(digest)
+        .map_err(|_| ApiError::field(field, "must be base64"))?;
+    if decoded.len() != algorithm.digest_len() {
+        return Err(ApiError::field(
+            field,
+            format!(
+                "must decode to {} bytes (a {} checksum)",
+                algorithm.digest_len(),
+                algorithm.s3_name()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The checksum a creation asks for, checked against S3's rules for the chosen strategy.
+pub(crate) fn checksum_of_create(c: &Checksum, multipart: bool) -> Result<TokenChecksum, ApiError> {
+    let kind = c.kind.unwrap_or_else(|| c.algorithm.default_type());
+    if multipart && !c.algorithm.allows(kind) {
+        let allowed: Vec<&str> = [ChecksumType::FullObject, ChecksumType::Composite]
+            .into_iter()
+            .filter(|k| c.algorithm.allows(*k))
+            .map(ChecksumType::as_str)
+            .collect();
+        return Err(ApiError::field(
+            "checksum.type",
+            format!(
+                "a multipart {} checksum can only be {}",
+                c.algorithm.s3_name(),
+                allowed.join(" or ")
+            ),
+        ));
+    }
+    if let Some(v) = &c.value {
+        if multipart {
+            return Err(ApiError::field(
+                "checksum.value",
+                "a multipart upload's parts are checksummed one by one: send each part's \
+                 checksum when its URL is signed and the object's at completion",
+            ));
+        }
+        check_value(c.algorithm, v, false, "checksum.value")?;
+    }
+    Ok(TokenChecksum {
+        algorithm: c.algorithm,
+        kind,
+        value: c.value.clone(),
+    })
+}
+
+/// Reads a signing request's `checksums` map (part number → base64) for the parts `numbers`.
+pub(crate) fn part_checksums(
+    given: Option<&BTreeMap<String, String>>,
+    checksum: Option<&TokenChecksum>,
+    numbers: &[u32],
+) -> Result<BTreeMap<u32, String>, ApiError> {
+    let Some(given) = given.filter(|m| !m.is_empty()) else {
+        return Ok(BTreeMap::new());
+    };
+    let Some(c) = checksum else {
+        return Err(ApiError::field(
+            "checksums",
+            "this upload was created without a checksum algorithm \
+             (create it with checksum.algorithm to send part checksums)",
+        ));
+    };
+    let mut out = BTreeMap::new();
+    for (k, v) in given {
+        let field = format!("checksums.{k}");
+        let n: u32 = k
+            .parse()
+            .ok()
+            .filter(|n| numbers.contains(n))
+            .ok_or_else(|| ApiError::field(&field, "must name a part listed in numbers"))?;
+        check_value(c.algorithm, v, false, &field)?;
+        out.insert(n, v.clone());
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ask(algorithm: ChecksumAlgorithm, kind: Option<ChecksumType>) -> Checksum {
+        Checksum {
+            algorithm,
+            value: None,
+            kind,
+        }
+    }
+
+    #[test]
+    fn s3_rules_on_multipart_types() {
+        use ChecksumAlgorithm::*;
+        use ChecksumType::*;
+        for (alg, kind, ok) in [
+            (Crc64nvme, None, true),
+            (Crc64nvme, Some(FullObject), true),
+            (Crc64nvme, Some(Composite), false),
+            (Crc32, Some(Composite), true),
+            (Crc32c, Some(FullObject), true),
+            (Sha256, None, true),
+            (Sha256, Some(FullObject), false),
+            (Sha1, Some(FullObject), false),
+        ] {
+            let got = checksum_of_create(&ask(alg, kind), true);
+            assert_eq!(got.is_ok(), ok, "{alg:?} {kind:?}: {got:?}");
+            if let Err(e) = got {
+                assert_eq!(e.field.as_deref(), Some("checksum.type"));
+            }
+        }
+        assert_eq!(
+            checksum_of_create(&ask(Sha256, None), true).unwrap().kind,
+            Composite
+        );
+        assert_eq!(
+            checksum_of_create(&ask(Crc32c, None), true).unwrap().kind,
+            FullObject
+        );
+    }
+
+    #[test]
+    fn whole_value_only_for_single_uploads() {
+        let mut c = ask(ChecksumAlgorithm::Crc32c, None);
+        c.value = Some("4waSgw==".into());
+        assert!(checksum_of_create(&c, false).is_ok());
+        let e = checksum_of_create(&c, true).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("checksum.value"));
+        c.value = Some("AAAAAAAAAAA=".into());
+        let e = checksum_of_create(&c, false).unwrap_err();
+        assert!(e.message.contains("4 bytes"), "{}", e.message);
+    }
+
+    #[test]
+    fn part_checksum_maps_checked() {
+        let c = TokenChecksum {
+            algorithm: ChecksumAlgorithm::Crc64nvme,
+            kind: ChecksumType::FullObject,
+            value: None,
+        };
+        let map = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let ok = part_checksums(Some(&map(&[("2", "rosUhgp5mIg=")])), Some(&c), &[1, 2]).unwrap();
+        assert_eq!(ok.get(&2).map(String::as_str), Some("rosUhgp5mIg="));
+        let e = part_checksums(Some(&map(&[("3", "rosUhgp5mIg=")])), Some(&c), &[1, 2]);
+        assert_eq!(e.unwrap_err().field.as_deref(), Some("checksums.3"));
+        let e = part_checksums(Some(&map(&[("1", "4waSgw==")])), Some(&c), &[1]);
+        assert_eq!(e.unwrap_err().field.as_deref(), Some("checksums.1"));
+        let e = part_checksums(Some(&map(&[("1", "rosUhgp5mIg=")])), None, &[1]);
+        assert_eq!(e.unwrap_err().field.as_deref(), Some("checksums"));
+        assert!(part_checksums(None, None, &[1]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn composite_values_may_count_parts() {
+        let sha = "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=";
+        let alg = ChecksumAlgorithm::Sha256;
+        assert!(check_value(alg, &format!("{sha}-3"), true, "f").is_ok());
+        assert!(check_value(alg, &format!("{sha}-3"), false, "f").is_err());
+        assert!(check_value(alg, &format!("{sha}-"), true, "f").is_err());
+    }
+}
