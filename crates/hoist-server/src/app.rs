@@ -42,6 +42,7 @@ pub fn routes() -> Vec<(&'static str, &'static [Method], MethodRouter<AppState>)
             post(uploads::complete),
         ),
         ("/s3/params", &[Method::GET], get(uppy::params)),
+        ("/s3/sign", &[Method::POST], post(uppy::sign::sign)),
         ("/s3/multipart", &[Method::POST], post(uppy::create)),
         (
             "/s3/multipart/{uploadId}",

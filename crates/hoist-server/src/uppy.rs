@@ -5,13 +5,19 @@
 //! upload, so these uploads carry no plan: part URLs cannot pin a content length, and the size
 //! policy is enforced at completion from the stored parts (an upload over the limit is
 //! aborted). The `uploadId` Uppy sees is the coordinator's signed token.
+//!
+//! `@uppy/aws-s3` 6.x (`signRequest` option) needs one route instead, `POST /s3/sign`, in
+//! [`sign`].
+
+pub(crate) mod sign;
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
 use axum::Json;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{FromRequestParts, Path, RawQuery, State};
 use axum::http::HeaderMap;
+use axum::http::request::Parts;
 use hoist_core::presign::PresignRequest;
 use hoist_core::ttl::UrlKind;
 use serde::Deserialize;
@@ -202,25 +208,38 @@ pub(crate) async fn create(
     })))
 }
 
-/// Open Uppy's `uploadId` and check the `key` it sends alongside.
-fn open(
-    state: &AppState,
-    headers: &HeaderMap,
-    upload_id: &str,
-    key: Option<&str>,
-) -> Result<UploadToken, ApiError> {
-    let who = state.authenticate(headers)?;
-    let token = state.open_token(upload_id, &who)?;
-    if token.upload_id.is_empty() {
-        return Err(ApiError::conflict(
-            "not_multipart",
-            "this upload is a single PUT",
-        ));
+/// The upload a request under `/s3/multipart/{uploadId}` is about: the authenticated caller and
+/// the token Uppy sends as `uploadId`, opened for that caller and checked against the `key`
+/// query parameter Uppy sends alongside. Every multipart route but creation starts here.
+pub(crate) struct UppyUpload {
+    who: Principal,
+    token: UploadToken,
+}
+
+impl FromRequestParts<AppState> for UppyUpload {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let who = state.authenticate(&parts.headers)?;
+        let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::field("uploadId", e.body_text()))?;
+        let upload_id = params
+            .get("uploadId")
+            .ok_or_else(|| ApiError::field("uploadId", "missing from the path"))?;
+        let token = state.open_token(upload_id, &who)?;
+        if token.upload_id.is_empty() {
+            return Err(ApiError::conflict(
+                "not_multipart",
+                "this upload is a single PUT",
+            ));
+        }
+        let query = QueryMap::new(parts.uri.query());
+        if query.get("key").is_some_and(|k| k != token.key) {
+            return Err(ApiError::field("key", "does not match the upload"));
+        }
+        Ok(Self { who, token })
     }
-    if key.is_some_and(|k| k != token.key) {
-        return Err(ApiError::field("key", "does not match the upload"));
-    }
-    Ok(token)
 }
 
 fn sign_part(state: &AppState, token: &UploadToken, n: u32) -> Result<(String, u64), ApiError> {
@@ -254,16 +273,9 @@ fn part_number(text: &str, field: &str) -> Result<u32, ApiError> {
 /// `GET /s3/multipart/{uploadId}/{partNumber}?key=`.
 pub(crate) async fn sign_one(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path((upload_id, number)): Path<(String, String)>,
-    RawQuery(raw): RawQuery,
+    UppyUpload { token, .. }: UppyUpload,
+    Path((_, number)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let token = open(
-        &state,
-        &headers,
-        &upload_id,
-        QueryMap::new(raw.as_deref()).get("key"),
-    )?;
     let n = part_number(&number, "partNumber")?;
     let (url, expires) = sign_part(&state, &token, n)?;
     Ok(Json(json!({ "url": url, "expires": expires })))
@@ -272,16 +284,9 @@ pub(crate) async fn sign_one(
 /// `GET /s3/multipart/{uploadId}/batch?key=&partNumbers=1,2`.
 pub(crate) async fn batch(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(upload_id): Path<String>,
+    UppyUpload { token, .. }: UppyUpload,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
-    let token = open(
-        &state,
-        &headers,
-        &upload_id,
-        QueryMap::new(raw.as_deref()).get("key"),
-    )?;
     let q = QueryMap::new(raw.as_deref());
     let list = q.get("partNumbers").unwrap_or_default();
     let numbers: Vec<&str> = list.split(',').filter(|s| !s.is_empty()).collect();
@@ -306,16 +311,8 @@ pub(crate) async fn batch(
 /// `GET /s3/multipart/{uploadId}?key=`: every stored part.
 pub(crate) async fn list_parts(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(upload_id): Path<String>,
-    RawQuery(raw): RawQuery,
+    UppyUpload { token, .. }: UppyUpload,
 ) -> Result<Json<Value>, ApiError> {
-    let token = open(
-        &state,
-        &headers,
-        &upload_id,
-        QueryMap::new(raw.as_deref()).get("key"),
-    )?;
     let parts = state
         .store()
         .list_parts(&state, &token.key, &token.upload_id)
@@ -346,19 +343,10 @@ pub(crate) struct UppyPart {
 /// `POST /s3/multipart/{uploadId}/complete?key=`.
 pub(crate) async fn complete(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(upload_id): Path<String>,
-    RawQuery(raw): RawQuery,
+    UppyUpload { who, token }: UppyUpload,
     body: Result<ApiJson<CompleteBody>, ApiError>,
 ) -> Result<Json<Value>, ApiError> {
-    let token = open(
-        &state,
-        &headers,
-        &upload_id,
-        QueryMap::new(raw.as_deref()).get("key"),
-    )?;
     let ApiJson(body) = body?;
-    let who = state.authenticate(&headers)?;
     let listed = match state
         .store()
         .list_parts(&state, &token.key, &token.upload_id)
@@ -451,16 +439,8 @@ fn location(state: &AppState, token: &UploadToken) -> Value {
 /// `DELETE /s3/multipart/{uploadId}?key=`.
 pub(crate) async fn abort(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(upload_id): Path<String>,
-    RawQuery(raw): RawQuery,
+    UppyUpload { token, .. }: UppyUpload,
 ) -> Result<Json<Value>, ApiError> {
-    let token = open(
-        &state,
-        &headers,
-        &upload_id,
-        QueryMap::new(raw.as_deref()).get("key"),
-    )?;
     abort_upload(&state, &token).await?;
     Ok(Json(json!({})))
 }

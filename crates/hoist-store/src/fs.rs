@@ -8,6 +8,7 @@
 //! buckets/<bucket>/bucket.json           bucket settings (CORS, lifecycle)
 //! buckets/<bucket>/objects/<h>.json      object metadata; its rename commits the object
 //! buckets/<bucket>/objects/<h>.<r>.data  object bytes (h = sha256 of the key, r random)
+//! buckets/<bucket>/objects/<h>.<r>.p<n>.data  a multipart object's part n (linked at Complete)
 //! uploads/<id>/upload.json               multipart upload
 //! uploads/<id>/part-<n>.json             part metadata; its rename commits the part
 //! uploads/<id>/part-<n>.<r>.data         part bytes

@@ -2,8 +2,6 @@
 //! ListMultipartUploads. Parts are files committed like objects (data, then metadata), so
 //! they survive restarts and an upload resumes where it stopped.
 
-use std::io::Write as _;
-
 use s3s::dto::*;
 use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 
@@ -13,9 +11,9 @@ use crate::config::random_hex;
 use crate::errors::{
     MSG_ENTITY_TOO_SMALL, MSG_INVALID_PART, MSG_INVALID_PART_ORDER, MSG_NO_SUCH_UPLOAD, s3_error,
 };
-use crate::fs::{check_key, commit_file, hex, safe_upload_id, write_json_atomic};
-use crate::objects::{Requested, checksum_fields, commit_object, receive};
-use crate::storage::{ObjectMeta, PartMeta, Storage, UploadEntry, UploadMeta, from_ms};
+use crate::fs::{check_key, commit_file, hex, key_stem, safe_upload_id, write_json_atomic};
+use crate::objects::{Requested, checksum_fields, publish_locked, receive};
+use crate::storage::{Extent, ObjectMeta, PartMeta, Storage, UploadEntry, UploadMeta, from_ms};
 
 /// Smallest part, except the last.
 pub(crate) const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
@@ -347,6 +345,9 @@ pub(crate) async fn complete(
         .multipart_upload
         .and_then(|m| m.parts)
         .unwrap_or_default();
+    // Under the commit lock from here: no part can be replaced while it is being linked,
+    // and the upload disappears in the same step the object appears.
+    let _commit = storage.commit.lock().await;
     let parts = {
         let state = storage.state();
         let entry = state
@@ -355,6 +356,9 @@ pub(crate) async fn complete(
             .ok_or_else(|| no_such_upload(&upload.id))?;
         validate_completion(&upload.id, &requested, &entry.parts)?
     };
+    if storage.bucket_meta(&upload.bucket).is_none() {
+        return Err(no_such_bucket(&upload.bucket));
+    }
     let sum = combined_checksum(&upload, &parts)?;
     if let (Some(algorithm), Some(sum)) = (upload.checksum, &sum) {
         let [a, b, c, d, e] = [
@@ -382,27 +386,36 @@ pub(crate) async fn complete(
         }
     }
 
-    // Join the parts into one temp file (copy_file_range under std::io::copy on Linux).
-    let dir = storage.layout.upload(&upload.id);
-    let tmp = storage.layout.temp_file();
-    let sources: Vec<_> = parts.iter().map(|p| dir.join(&p.data)).collect();
-    let target = tmp.clone();
-    let size = tokio::task::spawn_blocking(move || -> std::io::Result<u64> {
-        let mut out = std::fs::File::create(&target)?;
-        let mut total = 0;
-        for source in sources {
-            total += std::io::copy(&mut std::fs::File::open(source)?, &mut out)?;
-        }
-        out.flush()?;
-        out.sync_all()?;
-        Ok(total)
-    })
-    .await
-    .map_err(internal)?
-    .map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        internal(e)
-    })?;
+    // The part files become the object's files by hard link (a copy where the file system
+    // has no links): no byte is written twice, and the upload stays whole until the
+    // object's metadata commits, so a crash on either side of that leaves one or the other.
+    let stem = key_stem(&upload.key);
+    let tag = random_hex(8);
+    let from = storage.layout.upload(&upload.id);
+    let to = storage.layout.objects(&upload.bucket);
+    let links: Vec<(std::path::PathBuf, std::path::PathBuf)> = parts
+        .iter()
+        .map(|p| {
+            let name = format!("{stem}.{tag}.p{:05}.data", p.number);
+            (from.join(&p.data), to.join(name))
+        })
+        .collect();
+    let extents = parts
+        .iter()
+        .zip(&links)
+        .map(|(p, (_, dest))| Extent {
+            data: dest
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            size: p.size,
+        })
+        .collect::<Vec<_>>();
+    let size = parts.iter().map(|p| p.size).sum();
+    tokio::task::spawn_blocking(move || link_all(&links, &to))
+        .await
+        .map_err(internal)?
+        .map_err(internal)?;
 
     let md5s: Vec<[u8; 16]> = parts
         .iter()
@@ -416,14 +429,14 @@ pub(crate) async fn complete(
         content_type: upload.content_type.clone(),
         metadata: upload.metadata.clone(),
         data: String::new(),
+        extents,
         checksum: upload.checksum.zip(sum),
         checksum_type: upload.checksum_type,
         parts: Some(parts.len() as u32),
+        blob: None,
     };
-    // The object commits first; a crash before the upload is removed leaves it listed, and
-    // completing it again gives the same object.
-    let meta = commit_object(storage, &upload.bucket, tmp, meta).await?;
-    let _ = remove_upload(storage, &upload.id).await;
+    let meta = publish_locked(storage, &upload.bucket, meta).await?;
+    let _ = remove_upload_locked(storage, &upload.id).await;
     let [crc32, crc32c, crc64nvme, sha1, sha256] = checksum_fields(meta.checksum.as_ref());
     Ok(S3Response::new(CompleteMultipartUploadOutput {
         bucket: Some(upload.bucket.clone()),
@@ -438,6 +451,35 @@ pub(crate) async fn complete(
         checksum_type: meta.checksum_type.map(dto_type),
         ..Default::default()
     }))
+}
+
+/// Links every `(source, dest)` pair, falling back to a copy where links are refused, then
+/// makes the new names durable. On failure the links made so far are removed.
+fn link_all(
+    links: &[(std::path::PathBuf, std::path::PathBuf)],
+    dir: &std::path::Path,
+) -> std::io::Result<()> {
+    let mut made = Vec::with_capacity(links.len());
+    let result = links
+        .iter()
+        .try_for_each(|(source, dest)| {
+            if std::fs::hard_link(source, dest).is_err() {
+                let mut out = std::fs::File::create(dest)?;
+                made.push(dest);
+                std::io::copy(&mut std::fs::File::open(source)?, &mut out)?;
+                out.sync_all()?;
+            } else {
+                made.push(dest);
+            }
+            Ok(())
+        })
+        .and_then(|()| crate::fs::sync_dir(dir));
+    if result.is_err() {
+        for dest in made {
+            let _ = std::fs::remove_file(dest);
+        }
+    }
+    result
 }
 
 /// Removes an upload and its parts (Abort, Complete, lifecycle).

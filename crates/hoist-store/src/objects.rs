@@ -2,7 +2,6 @@
 //! ListObjectsV2, and the receive-verify-commit path shared with UploadPart.
 
 use std::collections::BTreeMap;
-use std::io::{Seek as _, SeekFrom};
 use std::path::PathBuf;
 
 use base64::Engine as _;
@@ -15,6 +14,7 @@ use crate::checksum::{self, ChecksumAlgorithm, ChecksumType};
 use crate::config::random_hex;
 use crate::errors::{MSG_NO_SUCH_KEY, s3_error};
 use crate::fs::{Written, check_key, commit_file, hex, key_stem, write_json_atomic, write_stream};
+use crate::read::ExtentStream;
 use crate::storage::{ObjectMeta, Storage, from_ms};
 
 /// The flexible checksum a request asks for: the algorithm, and the value when it came in a
@@ -143,7 +143,7 @@ fn verify(
 }
 
 /// Makes a received file the object `key`: data renamed into place, then the metadata whose
-/// rename is the commit point, then the replaced bytes removed.
+/// rename is the commit point, then the replaced bytes let go.
 pub(crate) async fn commit_object(
     storage: &Storage,
     bucket: &str,
@@ -155,27 +155,49 @@ pub(crate) async fn commit_object(
         let _ = tokio::fs::remove_file(&tmp).await;
         return Err(no_such_bucket(bucket));
     }
-    let stem = key_stem(&meta.key);
-    meta.data = format!("{stem}.{}.data", random_hex(8));
-    let dir = storage.layout.objects(bucket);
-    let layout = storage.layout.clone();
-    let to_write = meta.clone();
-    let done = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-        commit_file(&tmp, &dir.join(&to_write.data)).inspect_err(|_| {
+    meta.data = format!("{}.{}.data", key_stem(&meta.key), random_hex(8));
+    let dest = storage.layout.objects(bucket).join(&meta.data);
+    tokio::task::spawn_blocking(move || {
+        commit_file(&tmp, &dest).inspect_err(|_| {
             let _ = std::fs::remove_file(&tmp);
-        })?;
-        write_json_atomic(&layout, &dir.join(format!("{stem}.json")), &to_write)
+        })
     })
     .await
+    .map_err(internal)?
     .map_err(internal)?;
-    done.map_err(internal)?;
+    publish_locked(storage, bucket, meta).await
+}
+
+/// With the commit lock held and the bytes in place: writes the metadata (the commit point),
+/// indexes the object and lets go of the bytes it replaced. On failure the new bytes are
+/// removed and the old object stays.
+pub(crate) async fn publish_locked(
+    storage: &Storage,
+    bucket: &str,
+    meta: ObjectMeta,
+) -> S3Result<ObjectMeta> {
+    let dir = storage.layout.objects(bucket);
+    let layout = storage.layout.clone();
+    let meta = meta.with_blob(dir.clone());
+    let to_write = meta.clone();
+    let done = tokio::task::spawn_blocking(move || {
+        let json = dir.join(format!("{}.json", key_stem(&to_write.key)));
+        write_json_atomic(&layout, &json, &to_write)
+    })
+    .await
+    .map_err(internal)
+    .and_then(|r| r.map_err(internal));
+    if let Err(err) = done {
+        meta.doom();
+        return Err(err);
+    }
     let old = storage
         .state()
         .buckets
         .get_mut(bucket)
         .and_then(|b| b.objects.insert(meta.key.clone(), meta.clone()));
-    if let Some(old) = old.filter(|old| old.data != meta.data) {
-        let _ = tokio::fs::remove_file(storage.layout.objects(bucket).join(old.data)).await;
+    if let Some(old) = old {
+        old.doom();
     }
     Ok(meta)
 }
@@ -216,9 +238,11 @@ pub(crate) async fn put_object(
         content_type: input.content_type,
         metadata: user_metadata(input.metadata),
         data: String::new(),
+        extents: Vec::new(),
         checksum: requested.algorithm.zip(sum),
         checksum_type: requested.algorithm.map(|_| ChecksumType::FullObject),
         parts: None,
+        blob: None,
     };
     let meta = commit_object(storage, &input.bucket, written.path, meta).await?;
     let mut output = PutObjectOutput {
@@ -296,17 +320,7 @@ pub(crate) async fn get_object(
         })?),
     };
     let (start, end) = range.as_ref().map_or((0, meta.size), |r| (r.start, r.end));
-    let path = storage.layout.objects(&input.bucket).join(&meta.data);
-    let file = tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
-        let mut file = std::fs::File::open(path)?;
-        file.seek(SeekFrom::Start(start))?;
-        Ok(file)
-    })
-    .await
-    .map_err(internal)?
-    .map_err(internal)?;
-    let reader = tokio::io::AsyncReadExt::take(tokio::fs::File::from_std(file), end - start);
-    let stream = tokio_util::io::ReaderStream::with_capacity(reader, 256 * 1024);
+    let stream = ExtentStream::new(storage.layout.objects(&input.bucket), &meta, start, end);
     let [crc32, crc32c, crc64nvme, sha1, sha256] =
         if range.is_none() && wants_checksum(input.checksum_mode.as_ref()) {
             checksum_fields(meta.checksum.as_ref())
@@ -396,7 +410,8 @@ pub(crate) async fn delete_object(
         let dir = storage.layout.objects(bucket);
         let _ = tokio::fs::remove_file(dir.join(format!("{}.json", key_stem(key)))).await;
         let _ = crate::fs::sync_dir(&dir);
-        let _ = tokio::fs::remove_file(dir.join(meta.data)).await;
+        // The bytes go when the last reader is done with them.
+        meta.doom();
     }
     Ok(S3Response::with_status(
         DeleteObjectOutput::default(),

@@ -2,8 +2,9 @@
 //! at start (which also sweeps away whatever a crash left half-written).
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -50,11 +51,86 @@ pub(crate) struct ObjectMeta {
     pub content_type: Option<String>,
     #[serde(default)]
     pub metadata: BTreeMap<String, String>,
-    /// File name of the bytes inside the bucket's `objects/` directory.
+    /// File name of the bytes inside the bucket's `objects/` directory; empty when the
+    /// bytes are in `extents`.
     pub data: String,
+    /// A completed multipart object's bytes: these files of the bucket's `objects/`
+    /// directory, in order. Complete links the part files here instead of copying them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extents: Vec<Extent>,
     pub checksum: Option<(ChecksumAlgorithm, String)>,
     pub checksum_type: Option<ChecksumType>,
     pub parts: Option<u32>,
+    /// The object's files, shared with every reader; set whenever the object is indexed.
+    #[serde(skip)]
+    pub blob: Option<Arc<Blob>>,
+}
+
+/// One file of a multipart object's bytes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Extent {
+    pub data: String,
+    pub size: u64,
+}
+
+impl ObjectMeta {
+    /// The names of the files that hold the bytes, in order.
+    pub fn files(&self) -> Vec<String> {
+        if self.extents.is_empty() {
+            vec![self.data.clone()]
+        } else {
+            self.extents.iter().map(|e| e.data.clone()).collect()
+        }
+    }
+
+    /// The files that hold the bytes, with their sizes, in order.
+    pub fn extents(&self) -> Vec<Extent> {
+        if self.extents.is_empty() {
+            vec![Extent {
+                data: self.data.clone(),
+                size: self.size,
+            }]
+        } else {
+            self.extents.clone()
+        }
+    }
+
+    /// Attaches the shared handle on the object's files (in `dir`, its bucket's `objects/`).
+    pub fn with_blob(mut self, dir: PathBuf) -> Self {
+        self.blob = Some(Arc::new(Blob {
+            dir,
+            files: self.files(),
+            doomed: AtomicBool::new(false),
+        }));
+        self
+    }
+
+    /// Marks the object's files for removal once no reader holds them.
+    pub fn doom(&self) {
+        if let Some(blob) = &self.blob {
+            blob.doomed.store(true, Ordering::Release);
+        }
+    }
+}
+
+/// The files that hold one object's bytes. They go when the object has left the index
+/// (deleted or replaced) and the last reader has let go, so a GET that began before a DELETE
+/// or an overwrite still streams the whole object it started with.
+#[derive(Debug)]
+pub(crate) struct Blob {
+    dir: PathBuf,
+    files: Vec<String>,
+    doomed: AtomicBool,
+}
+
+impl Drop for Blob {
+    fn drop(&mut self) {
+        if *self.doomed.get_mut() {
+            for file in &self.files {
+                let _ = std::fs::remove_file(self.dir.join(file));
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -241,7 +317,8 @@ fn load_buckets(layout: &Layout) -> std::io::Result<BTreeMap<String, BucketEntry
             let file_name = file.file_name().to_string_lossy().into_owned();
             if file_name.ends_with(".json") {
                 if let Some(object) = read_json::<ObjectMeta>(&file.path()) {
-                    referenced.insert(object.data.clone());
+                    referenced.extend(object.files());
+                    let object = object.with_blob(objects_dir.clone());
                     objects.insert(object.key.clone(), object);
                 }
             } else {
