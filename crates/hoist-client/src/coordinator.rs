@@ -3,6 +3,11 @@
 //!
 //! URLs are asked for just in time, in small batches, and asked for again when a part meets
 //! an expired signature.
+//!
+//! With a checksum (the default), the upload is created with it, each part's URL is asked
+//! for once the part is read, with its checksum, which the coordinator signs into the URL
+//! (so the store refuses any other body), and completion names every part's checksum and the
+//! object's, which the store checks and the answer reports back.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -89,13 +94,21 @@ impl CoordinatorTransport {
         serde_json::from_slice(&bytes).map_err(|e| Error::protocol(op, format!("bad JSON: {e}")))
     }
 
-    /// Asks for URLs for `numbers` and caches them.
-    async fn fetch(&self, id: &str, numbers: &[u32]) -> Result<()> {
+    /// Asks for URLs for `numbers` (pinning each checksum in `sums`) and caches them.
+    async fn fetch(&self, id: &str, numbers: &[u32], sums: &[(u32, &str)]) -> Result<()> {
+        let mut body = json!({ "numbers": numbers });
+        if !sums.is_empty() {
+            let map: serde_json::Map<String, Value> = sums
+                .iter()
+                .map(|(n, s)| (n.to_string(), json!(s)))
+                .collect();
+            body["checksums"] = Value::Object(map);
+        }
         let v = self
             .call(
                 reqwest::Method::POST,
                 &format!("/v1/uploads/{id}/parts"),
-                Some(json!({ "numbers": numbers })),
+                Some(body),
                 "sign parts",
             )
             .await?;
@@ -192,6 +205,10 @@ impl Transport for CoordinatorTransport {
         if let Some(ct) = &opts.content_type {
             body["content_type"] = json!(ct);
         }
+        if let (Some(_), Some(kind)) = (opts.checksum.header(), opts.checksum.multipart_type()) {
+            // The type only matters for multipart; the coordinator picks that.
+            body["checksum"] = json!({ "algorithm": opts.checksum, "type": kind });
+        }
         let op = "create upload";
         let v = self
             .call(reqwest::Method::POST, "/v1/uploads", Some(body), op)
@@ -250,10 +267,23 @@ impl Transport for CoordinatorTransport {
         part: &PartSpec,
         fresh: bool,
     ) -> Result<PresignedRequest> {
+        if let (Some(_), Some(sum)) = (part.algorithm.header(), &part.checksum) {
+            // The part's checksum is signed into its URL, so the URL can only be asked for
+            // now that the part is read: one at a time.
+            self.urls.lock().await.remove(&part.number);
+            self.fetch(&session.upload_id, &[part.number], &[(part.number, sum)])
+                .await?;
+            return self.urls.lock().await.remove(&part.number).ok_or_else(|| {
+                Error::protocol(
+                    "sign parts",
+                    format!("no URL for part {} in the answer", part.number),
+                )
+            });
+        }
         if !fresh {
             // Each URL is used once: a retry or a resume asks for a fresh one.
             if let Some(r) = self.urls.lock().await.remove(&part.number) {
-                return Ok(self.with_checksum(r, part));
+                return Ok(r);
             }
         }
         let last = session.part_count.unwrap_or(part.number);
@@ -265,14 +295,13 @@ impl Transport for CoordinatorTransport {
                 .filter(|n| *n == part.number || !cached.contains_key(n))
                 .collect()
         };
-        self.fetch(&session.upload_id, &numbers).await?;
-        let r = self.urls.lock().await.remove(&part.number).ok_or_else(|| {
+        self.fetch(&session.upload_id, &numbers, &[]).await?;
+        self.urls.lock().await.remove(&part.number).ok_or_else(|| {
             Error::protocol(
                 "sign parts",
                 format!("no URL for part {} in the answer", part.number),
             )
-        })?;
-        Ok(self.with_checksum(r, part))
+        })
     }
 
     async fn list_parts(&self, session: &Session) -> Result<Vec<StoredPart>> {
@@ -310,29 +339,32 @@ impl Transport for CoordinatorTransport {
         &self,
         session: &Session,
         parts: &[CompletedPart],
-        _c: ChecksumAlgorithm,
+        c: ChecksumAlgorithm,
+        expected: Option<&str>,
     ) -> Result<ObjectInfo> {
         let list: Vec<Value> = parts
             .iter()
-            .map(|p| json!({"number": p.number, "etag": p.etag}))
+            .map(|p| {
+                let mut part = json!({"number": p.number, "etag": p.etag});
+                if let Some(sum) = p.checksum.as_ref().filter(|_| c.header().is_some()) {
+                    part["checksum"] = json!(sum);
+                }
+                part
+            })
             .collect();
+        let mut body = json!({ "parts": list });
+        if let Some(want) = expected.filter(|_| c.header().is_some()) {
+            body["checksum"] = json!(want);
+        }
         let v = self
             .call(
                 reqwest::Method::POST,
                 &format!("/v1/uploads/{}/complete", session.upload_id),
-                Some(json!({ "parts": list })),
+                Some(body),
                 "complete",
             )
             .await?;
-        Ok(ObjectInfo {
-            etag: v
-                .get("etag")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned(),
-            size: v.get("size").and_then(Value::as_u64),
-            checksum: v.get("checksum").and_then(Value::as_str).map(str::to_owned),
-        })
+        Ok(completed(&v, c))
     }
 
     async fn abort(&self, session: &Session) -> Result<()> {
@@ -346,42 +378,49 @@ impl Transport for CoordinatorTransport {
         .map(drop)
     }
 
-    async fn head(&self, session: &Session, _c: ChecksumAlgorithm) -> Result<Option<ObjectInfo>> {
+    async fn head(&self, session: &Session, c: ChecksumAlgorithm) -> Result<Option<ObjectInfo>> {
         if session.multipart {
             return Ok(None);
         }
-        // A single PUT has no complete call; the state call confirms the object and its size.
+        // A single PUT is confirmed with a complete call, which answers the object as the
+        // store holds it (size, checksum) and lets the coordinator count it.
         match self
             .call(
-                reqwest::Method::GET,
-                &format!("/v1/uploads/{}", session.upload_id),
-                None,
-                "upload state",
+                reqwest::Method::POST,
+                &format!("/v1/uploads/{}/complete", session.upload_id),
+                Some(json!({})),
+                "confirm",
             )
             .await
         {
-            Ok(v) => Ok(Some(ObjectInfo {
-                etag: v
-                    .get("etag")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned(),
-                size: v.get("size").and_then(Value::as_u64),
-                checksum: v.get("checksum").and_then(Value::as_str).map(str::to_owned),
-            })),
-            Err(_) => Ok(None),
+            Ok(v) => Ok(Some(completed(&v, c))),
+            Err(e) if e.kind() == crate::error::ErrorKind::Integrity => Err(e),
+            Err(e) => {
+                tracing::warn!(error = %e, "the coordinator did not confirm the object");
+                Ok(None)
+            }
         }
     }
 }
 
-impl CoordinatorTransport {
-    /// Adds the part's checksum header unless the coordinator already signed one in.
-    fn with_checksum(&self, mut r: PresignedRequest, part: &PartSpec) -> PresignedRequest {
-        if let (Some(name), Some(sum)) = (part.algorithm.header(), &part.checksum)
-            && !r.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name))
-        {
-            r.headers.push((name.to_owned(), sum.clone()));
-        }
-        r
+/// Reads a completion answer. Its checksum counts only when it is in the upload's algorithm
+/// (`checksum_algorithm`; a coordinator that does not say is not trusted with it).
+fn completed(v: &Value, c: ChecksumAlgorithm) -> ObjectInfo {
+    let same_algorithm = v
+        .get("checksum_algorithm")
+        .and_then(|a| serde_json::from_value::<ChecksumAlgorithm>(a.clone()).ok())
+        == Some(c);
+    ObjectInfo {
+        etag: v
+            .get("etag")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+        size: v.get("size").and_then(Value::as_u64),
+        checksum: v
+            .get("checksum")
+            .and_then(Value::as_str)
+            .filter(|_| same_algorithm)
+            .map(str::to_owned),
     }
 }

@@ -318,6 +318,7 @@ impl Transport for DirectTransport {
         session: &Session,
         parts: &[CompletedPart],
         checksum: ChecksumAlgorithm,
+        _expected: Option<&str>,
     ) -> Result<ObjectInfo> {
         let req = PresignRequest::complete_multipart_upload(
             session.bucket.as_str(),

@@ -9,6 +9,14 @@
 //! - [`DirectTransport`] and [`CoordinatorTransport`] are the two transports.
 //! - [`Journal`] is the resume record kept in a state directory.
 //!
+//! Integrity is the same in both modes: every part carries its checksum (CRC-64/NVME by
+//! default) as a signed header, so the store refuses a damaged part (BadDigest); the
+//! object's size and checksum as the store reports them are compared with the one combined
+//! from the parts' (FULL_OBJECT for the CRCs, COMPOSITE for SHA-256). Through a coordinator
+//! the completion also names each part's checksum and the object's, so that a mismatch is
+//! refused before the object exists. Any mismatch ends the upload with
+//! [`ErrorKind::Integrity`] and the multipart upload aborted.
+//!
 //! ```no_run
 //! use hoist_client::{
 //!     CancellationToken, CredentialSource, DirectTransport, Source, UploadConfig, Uploader,

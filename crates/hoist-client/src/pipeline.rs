@@ -114,9 +114,10 @@ impl<T: Transport> Uploader<T> {
             let done = with_retries(&self.config.retry, &never, || {
                 tries += 1;
                 let parts = &parts;
+                let expected = expected.as_deref();
                 async move {
                     self.transport
-                        .complete(session, parts, alg)
+                        .complete(session, parts, alg, expected)
                         .await
                         .map_err(attempt)
                 }

@@ -104,12 +104,15 @@ pub trait Transport: Send + Sync + 'static {
     fn list_parts(&self, session: &Session)
     -> impl Future<Output = Result<Vec<StoredPart>>> + Send;
 
-    /// Completes a multipart upload.
+    /// Completes a multipart upload. `expected` is the object's checksum as the engine
+    /// combined it from the parts' (base64; COMPOSITE ones end in `-N`), for a transport
+    /// that can have the store check it before the object is made.
     fn complete(
         &self,
         session: &Session,
         parts: &[CompletedPart],
         checksum: ChecksumAlgorithm,
+        expected: Option<&str>,
     ) -> impl Future<Output = Result<ObjectInfo>> + Send;
 
     /// Aborts a multipart upload; no parts remain.
@@ -178,9 +181,11 @@ impl ErrorAnswer {
     /// The failure class for exit codes.
     pub fn kind(&self) -> ErrorKind {
         match (self.status, self.code.as_str()) {
-            (_, "BadDigest" | "InvalidDigest" | "XAmzContentChecksumMismatch") => {
-                ErrorKind::Integrity
-            }
+            // `checksum_mismatch` is the coordinator's word for the same thing.
+            (
+                _,
+                "BadDigest" | "InvalidDigest" | "XAmzContentChecksumMismatch" | "checksum_mismatch",
+            ) => ErrorKind::Integrity,
             (
                 _,
                 "SignatureDoesNotMatch"

@@ -4,8 +4,9 @@
 mod support;
 
 use hoist_client::{
-    CancellationToken, ChecksumAlgorithm, CoordinatorTransport, ErrorKind, Source, UploadConfig,
-    Uploader, http_client,
+    CancellationToken, ChecksumAlgorithm, CompletedPart, CoordinatorTransport, CreateOptions,
+    ErrorKind, ObjectInfo, PartSpec, PresignedRequest, Session, Source, StoredPart, Transport,
+    UploadConfig, Uploader, http_client,
 };
 use hoist_core::plan::PlanPolicy;
 use hoist_server::{AppState, CredentialSource, Credentials, ServerConfig};
@@ -173,4 +174,103 @@ async fn a_wrong_part_checksum_is_refused_through_the_coordinator_too() {
         env.open_uploads().await.is_empty(),
         "aborted through the coordinator"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coordinator_multipart_is_checked_with_a_full_object_crc64nvme() {
+    let env = start().await;
+    let base = start_coordinator(&env).await;
+    let size = 17 * MIB + 4321;
+    let (path, md5) = data_file(&env, "crc.bin", size, 5);
+    let done = uploader(&base, "crc.bin", env.config(), Some(API_KEY))
+        .upload(Source::File(path.clone()), None, CancellationToken::new())
+        .await
+        .unwrap();
+    assert!(done.multipart);
+    // The CRC of the whole file in one pass, not combined from parts as the engine does.
+    let whole = std::fs::read(&path).unwrap();
+    let alg = ChecksumAlgorithm::Crc64nvme;
+    let want = alg.encode(&alg.part(&whole).unwrap());
+    assert_eq!(done.checksum.as_deref(), Some(want.as_str()));
+    // And the store says so to an independent client.
+    let head = env
+        .s3
+        .head_object()
+        .bucket(BUCKET)
+        .key(&done.key)
+        .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.checksum_crc64_nvme(), Some(want.as_str()));
+    assert_eq!(
+        head.checksum_type(),
+        Some(&aws_sdk_s3::types::ChecksumType::FullObject)
+    );
+    assert_eq!(env.download_md5(&done.key).await, (md5, size));
+}
+
+/// Claims another whole-object checksum at completion than the parts combine to, as a
+/// client whose memory or hasher failed between sending and completing would.
+struct WrongObjectChecksum(CoordinatorTransport);
+
+impl Transport for WrongObjectChecksum {
+    fn destination(&self) -> String {
+        self.0.destination()
+    }
+    fn stream_part_size(&self, p: Option<u64>) -> hoist_client::Result<u64> {
+        self.0.stream_part_size(p)
+    }
+    async fn create(&self, o: &CreateOptions) -> hoist_client::Result<Session> {
+        self.0.create(o).await
+    }
+    async fn sign_part(
+        &self,
+        s: &Session,
+        p: &PartSpec,
+        fresh: bool,
+    ) -> hoist_client::Result<PresignedRequest> {
+        self.0.sign_part(s, p, fresh).await
+    }
+    async fn list_parts(&self, s: &Session) -> hoist_client::Result<Vec<StoredPart>> {
+        self.0.list_parts(s).await
+    }
+    async fn complete(
+        &self,
+        s: &Session,
+        p: &[CompletedPart],
+        c: ChecksumAlgorithm,
+        _e: Option<&str>,
+    ) -> hoist_client::Result<ObjectInfo> {
+        let other = c.encode(&c.part(b"other bytes").unwrap());
+        self.0.complete(s, p, c, Some(&other)).await
+    }
+    async fn abort(&self, s: &Session) -> hoist_client::Result<()> {
+        self.0.abort(s).await
+    }
+    async fn head(
+        &self,
+        s: &Session,
+        c: ChecksumAlgorithm,
+    ) -> hoist_client::Result<Option<ObjectInfo>> {
+        self.0.head(s, c).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_object_checksum_is_refused_at_completion_and_the_upload_aborted() {
+    let env = start().await;
+    let base = start_coordinator(&env).await;
+    let (path, _) = data_file(&env, "whole.bin", 12 * MIB, 6);
+    let http = http_client(2).unwrap();
+    let t = CoordinatorTransport::new(http.clone(), &base, Some(API_KEY.into()))
+        .unwrap()
+        .with_filename("whole.bin");
+    let err = Uploader::new(WrongObjectChecksum(t), http, env.config())
+        .upload(Source::File(path), None, CancellationToken::new())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Integrity, "{err}");
+    assert!(err.to_string().contains("checksum"), "{err}");
+    assert!(env.open_uploads().await.is_empty(), "aborted");
 }

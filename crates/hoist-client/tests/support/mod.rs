@@ -266,8 +266,9 @@ impl<T: Transport> Transport for WrongChecksumOnPart3<T> {
         s: &Session,
         p: &[CompletedPart],
         c: ChecksumAlgorithm,
+        e: Option<&str>,
     ) -> hoist_client::Result<ObjectInfo> {
-        self.0.complete(s, p, c).await
+        self.0.complete(s, p, c, e).await
     }
     async fn abort(&self, s: &Session) -> hoist_client::Result<()> {
         self.0.abort(s).await
