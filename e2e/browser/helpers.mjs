@@ -3,7 +3,8 @@
 // (@aws-sdk/client-s3) with the embedded store's credentials.
 
 import { spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -334,4 +335,58 @@ export function artifact(name) {
 
 export function sleep(ms) {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/** An HS256 grant (a JWT) as a web app's backend mints it for a browser: `sub`, `prefix`, … */
+export function mintGrant(secret, claims) {
+  const b64 = (x) => Buffer.from(typeof x === 'string' ? x : JSON.stringify(x)).toString('base64url');
+  const head = b64({ alg: 'HS256', typ: 'JWT' });
+  const body = b64({ exp: Math.floor(Date.now() / 1000) + 3600, ...claims });
+  const sig = createHmac('sha256', secret).update(`${head}.${body}`).digest('base64url');
+  return `${head}.${body}.${sig}`;
+}
+
+/**
+ * Serves `files` ({'/path': {type, body}}) on a loopback port of its own: a web app on another
+ * origin than the coordinator and the store, so that every call the page makes is cross-origin.
+ */
+export async function startSite(files) {
+  const server = createServer((req, res) => {
+    const file = files[new URL(req.url, 'http://x').pathname];
+    if (!file) {
+      res.writeHead(404).end('not found');
+      return;
+    }
+    res.writeHead(200, { 'content-type': file.type, 'cache-control': 'no-store' }).end(file.body);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    origin: `http://127.0.0.1:${server.address().port}`,
+    async stop() {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+/**
+ * Bundles `pages/uppy-page.mjs` with esbuild for one Uppy generation: `6` uses `@uppy/core` and
+ * `@uppy/aws-s3` as installed, `5` maps both onto their 5.x aliases (`uppy-core-5`,
+ * `uppy-aws-s3-5`) everywhere, dependencies included. Answers the script's text.
+ */
+export async function bundleUppyPage(generation) {
+  const { build } = await import('esbuild');
+  const alias = generation === 5 ? { '@uppy/core': 'uppy-core-5', '@uppy/aws-s3': 'uppy-aws-s3-5' } : {};
+  const out = await build({
+    entryPoints: [join(here, 'pages', 'uppy-page.mjs')],
+    bundle: true,
+    write: false,
+    format: 'iife',
+    platform: 'browser',
+    target: 'es2022',
+    alias,
+    logLevel: 'silent',
+  });
+  return out.outputFiles[0].text;
 }

@@ -10,7 +10,8 @@ if [ ! -x /usr/bin/chromium ]; then
   export DEBIAN_FRONTEND=noninteractive
   $sudo apt-get install -y chromium || { $sudo apt-get update -qq && $sudo apt-get install -y chromium; }
 fi
-if [ ! -d "$here/node_modules" ]; then
+# Install when node_modules is missing or older than the lock (packages were added since).
+if [ ! -f "$here/node_modules/.package-lock.json" ] || [ "$here/package-lock.json" -nt "$here/node_modules/.package-lock.json" ]; then
   (cd "$here" && npm ci --no-audit --no-fund)
 fi
 export HOIST_BIN="${HOIST_BIN:-$repo/target/debug/hoist}"
