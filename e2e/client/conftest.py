@@ -82,6 +82,75 @@ def cli_env(store, tmp_path):
     return env
 
 
+class Coordinator:
+    """`hoist serve` in front of a `Store` (as an external S3 store), with one API key."""
+
+    API_KEY = "client-e2e-api-key"
+
+    def __init__(self, store, data_dir, extra_args=()):
+        args = [HOIST_BIN, "serve", "--listen", "127.0.0.1:0", "--data", str(data_dir), "--s3-endpoint", store.endpoint,
+                "--bucket", BUCKET, "--api-key", self.API_KEY, "--part-size", "5MiB",
+                "--single-put-threshold", "5MiB", *extra_args]
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "HOIST_"))}
+        env.update(AWS_ACCESS_KEY_ID=ACCESS_KEY, AWS_SECRET_ACCESS_KEY=SECRET_KEY, AWS_REGION="us-east-1")
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
+        self.url = None
+        for line in self.proc.stdout:
+            if line.startswith("hoist coordinator listening on "):
+                self.url = line.split()[-1]
+                break
+        if not self.url:
+            self.proc.kill()
+            raise RuntimeError("hoist serve did not start")
+        threading.Thread(target=lambda: [None for _ in self.proc.stdout], daemon=True).start()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@pytest.fixture
+def start_coordinator(tmp_path):
+    started = []
+
+    def start(store):
+        c = Coordinator(store, tmp_path / f"coordinator{len(started)}")
+        started.append(c)
+        return c
+
+    yield start
+    for c in started:
+        c.stop()
+
+
+def _crc64nvme_table():
+    table = []
+    for i in range(256):
+        crc = i
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x9A6C9329AC4BC9B5 if crc & 1 else crc >> 1
+        table.append(crc)
+    return table
+
+
+_CRC64NVME = _crc64nvme_table()
+
+
+def crc64nvme(data, crc=0):
+    """CRC-64/NVME (reflected, polynomial 0x9A6C9329AC4BC9B5), table-driven in plain Python:
+    independent of the Rust implementations it checks. Pass the previous value to continue."""
+    crc ^= 0xFFFFFFFFFFFFFFFF
+    table = _CRC64NVME
+    for b in data:
+        crc = table[(crc ^ b) & 0xFF] ^ (crc >> 8)
+    return crc ^ 0xFFFFFFFFFFFFFFFF
+
+
 def write_random(path, size, seed=1):
     """Deterministic bytes (a hash chain), written in 1 MiB blocks; returns the MD5."""
     md5 = hashlib.md5()

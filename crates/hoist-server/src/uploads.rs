@@ -1,7 +1,11 @@
 //! The `/v1/uploads` flows: create, sign parts, state, complete, abort. The Uppy routes call the
 //! same functions.
 
+mod complete;
 mod integrity;
+
+pub(crate) use complete::complete_upload;
+use complete::finished_object;
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
@@ -20,11 +24,9 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ApiJson, parse_json};
 use crate::metrics::{Outcome, PresignKind};
 use crate::state::AppState;
-use crate::store::{CompletePart as StorePart, ObjectInfo, StoreError};
+use crate::store::StoreError;
 use crate::token::{TokenChecksum, UploadToken};
 use crate::validate::validate_create;
-
-const MAX_ETAG_BYTES: usize = 256;
 
 /// Byte range of part `n` (1-based) of an object of `size` cut in `part_size` pieces.
 pub(crate) fn part_range(size: u64, part_size: u64, n: u32) -> (u64, u64) {
@@ -380,247 +382,6 @@ fn missing_parts(token: &UploadToken, parts: &[StoredPart]) -> Vec<u32> {
     (1..=part_count(token.size, token.part_size))
         .filter(|&n| by_number.get(&n) != Some(&part_range(token.size, token.part_size, n).1))
         .collect()
-}
-
-/// The finished object, when one of the planned size exists at the key.
-async fn finished_object(
-    state: &AppState,
-    token: &UploadToken,
-) -> Result<Option<Completed>, ApiError> {
-    match state.store().head_object(state, &token.key).await {
-        Ok(Some(obj)) if obj.size == token.size => Ok(Some(completed(token, obj))),
-        Ok(_) => Ok(None),
-        Err(e) => Err(store_failure(state, e)),
-    }
-}
-
-fn completed(token: &UploadToken, obj: ObjectInfo) -> Completed {
-    let (checksum_algorithm, checksum) = obj.checksum.unzip();
-    Completed {
-        bucket: token.bucket.clone(),
-        key: token.key.clone(),
-        etag: obj.etag,
-        size: obj.size,
-        checksum,
-        checksum_algorithm,
-        checksum_type: obj.checksum_type,
-    }
-}
-
-/// Compares the object's checksum as the store reports it with the uploader's `want`; a
-/// COMPOSITE value is compared with and without its `-N` suffix, which some stores omit.
-fn check_whole(
-    done: &Completed,
-    checksum: Option<&TokenChecksum>,
-    want: Option<&str>,
-) -> Result<(), ApiError> {
-    let (Some(c), Some(want)) = (checksum, want) else {
-        return Ok(());
-    };
-    let digest = |s: &str| s.split('-').next().unwrap_or(s).to_string();
-    match (&done.checksum, done.checksum_algorithm) {
-        (Some(got), Some(alg)) if alg == c.algorithm => {
-            if digest(got) != digest(want) {
-                return Err(integrity::mismatch(format!(
-                    "the store's {} of the object is {got}, not {want}",
-                    alg.s3_name()
-                ))
-                .with_field("checksum"));
-            }
-            Ok(())
-        }
-        // A store that keeps no checksum cannot be checked; the answer says so by having none.
-        _ => Ok(()),
-    }
-}
-
-fn unquote(etag: &str) -> &str {
-    etag.trim().trim_matches('"')
-}
-
-/// Complete an upload; a second call answers the same.
-pub(crate) async fn complete_upload(
-    state: &AppState,
-    token: &UploadToken,
-    checksum: Option<&TokenChecksum>,
-    req: CompleteRequest,
-) -> Result<Completed, ApiError> {
-    let composite = checksum.is_some_and(|c| c.kind == ChecksumType::Composite);
-    if let Some(want) = &req.checksum {
-        let Some(c) = checksum else {
-            return Err(ApiError::field(
-                "checksum",
-                "this upload was created without a checksum algorithm",
-            ));
-        };
-        integrity::check_value(c.algorithm, want, composite, "checksum")?;
-    }
-    if token.upload_id.is_empty() {
-        // The single PUT's end as the coordinator sees it: the uploader confirms it here.
-        let done = finished_object(state, token).await?.ok_or_else(|| {
-            ApiError::conflict(
-                "not_uploaded",
-                "no object of the planned size is stored yet; PUT it to the URL first",
-            )
-        })?;
-        check_whole(&done, checksum, req.checksum.as_deref()).inspect_err(|_| {
-            state.metrics().upload(Outcome::Failed);
-        })?;
-        state.metrics().upload(Outcome::Completed);
-        return Ok(done);
-    }
-    let count = part_count(token.size, token.part_size);
-    let mut claimed: HashMap<u32, (usize, String)> = HashMap::new();
-    let mut claimed_sums: HashMap<u32, (usize, String)> = HashMap::new();
-    for (i, p) in req.parts.iter().flatten().enumerate() {
-        if p.number < 1 || p.number > i64::from(count) {
-            return Err(ApiError::field(
-                format!("parts[{i}].number"),
-                format!("part {} is outside 1..={count}", p.number),
-            ));
-        }
-        if let Some(e) = &p.etag {
-            if e.len() > MAX_ETAG_BYTES {
-                return Err(ApiError::field(format!("parts[{i}].etag"), "too long"));
-            }
-            claimed.insert(p.number as u32, (i, unquote(e).to_string()));
-        }
-        if let Some(sum) = &p.checksum {
-            let field = format!("parts[{i}].checksum");
-            let c = checksum.ok_or_else(|| {
-                ApiError::field(
-                    &field,
-                    "this upload was created without a checksum algorithm",
-                )
-            })?;
-            integrity::check_value(c.algorithm, sum, false, &field)?;
-            claimed_sums.insert(p.number as u32, (i, sum.clone()));
-        }
-    }
-    let listed = match state
-        .store()
-        .list_parts(state, &token.key, &token.upload_id)
-        .await
-    {
-        Ok(parts) => parts,
-        Err(e) if e.is_no_such_upload() => {
-            // Completed before (answer the same) or aborted.
-            return finished_object(state, token).await?.ok_or_else(|| {
-                ApiError::not_found("upload_gone", "the upload was aborted or has expired")
-            });
-        }
-        Err(e) => return Err(store_failure(state, e)),
-    };
-    let missing = missing_parts(token, &listed);
-    if !missing.is_empty() {
-        let shown: Vec<String> = missing.iter().take(20).map(u32::to_string).collect();
-        return Err(ApiError::conflict(
-            "parts_missing",
-            format!(
-                "{} of {count} parts are not stored with their planned size: {}{}",
-                missing.len(),
-                shown.join(", "),
-                if missing.len() > 20 { ", …" } else { "" }
-            ),
-        )
-        .with_field("parts"));
-    }
-    let mut parts = Vec::with_capacity(listed.len());
-    for p in listed.iter().filter(|p| p.number <= count) {
-        if let Some((i, etag)) = claimed.get(&p.number)
-            && etag != unquote(&p.etag)
-        {
-            return Err(ApiError::conflict(
-                "etag_mismatch",
-                format!(
-                    "part {} is stored with ETag {}, not {etag}",
-                    p.number, p.etag
-                ),
-            )
-            .with_field(format!("parts[{i}].etag")));
-        }
-        let claimed_sum = claimed_sums.get(&p.number);
-        if let (Some((i, want)), Some(got)) = (claimed_sum, &p.checksum)
-            && want != got
-        {
-            state.metrics().upload(Outcome::Failed);
-            return Err(integrity::mismatch(format!(
-                "part {} is stored with checksum {got}, not {want}",
-                p.number
-            ))
-            .with_field(format!("parts[{i}].checksum")));
-        }
-        parts.push(StorePart {
-            number: p.number,
-            etag: p.etag.clone(),
-            // The uploader's value, so that the store judges it too; else the store's own.
-            checksum: claimed_sum
-                .map(|(_, s)| s.clone())
-                .or_else(|| p.checksum.clone()),
-        });
-    }
-    // S3 checks a whole-object value given at completion for FULL_OBJECT uploads only; a
-    // COMPOSITE one is compared below, with what the store reports.
-    let whole = match (checksum, &req.checksum) {
-        (Some(c), Some(v)) if c.kind == ChecksumType::FullObject => Some((v.as_str(), c.kind)),
-        _ => None,
-    };
-    match state
-        .store()
-        .complete_checked(
-            state,
-            &token.key,
-            &token.upload_id,
-            &parts,
-            checksum.map(|c| c.algorithm),
-            whole,
-        )
-        .await
-    {
-        Ok(etag) => {
-            let done = match state.store().head_object(state, &token.key).await {
-                Ok(Some(obj)) => completed(token, obj),
-                // The store said it completed; an answer without the object is its to explain.
-                Ok(None) => {
-                    return Err(ApiError::bad_gateway(format!(
-                        "the store completed the upload (ETag {etag}) but does not show the object"
-                    )));
-                }
-                Err(e) => return Err(store_failure(state, e)),
-            };
-            if done.size != token.size {
-                state.metrics().upload(Outcome::Failed);
-                return Err(integrity::mismatch(format!(
-                    "the store holds {} bytes, {} were planned",
-                    done.size, token.size
-                ))
-                .with_field("parts"));
-            }
-            check_whole(&done, checksum, req.checksum.as_deref()).inspect_err(|_| {
-                state.metrics().upload(Outcome::Failed);
-            })?;
-            state.metrics().upload(Outcome::Completed);
-            tracing::info!(key = %token.key, size = token.size, "upload completed");
-            Ok(done)
-        }
-        Err(e) if e.code().as_deref() == Some("BadDigest") => {
-            state.metrics().upload(Outcome::Failed);
-            Err(integrity::mismatch(format!(
-                "the store refused to complete: the object's checksum it combines from the \
-                 parts differs from {}",
-                req.checksum.as_deref().unwrap_or("the one sent")
-            ))
-            .with_field("checksum"))
-        }
-        // A concurrent completion won the race: answer as it did.
-        Err(e) if e.is_no_such_upload() => finished_object(state, token)
-            .await?
-            .ok_or_else(|| ApiError::not_found("upload_gone", "the upload was aborted")),
-        Err(e) => {
-            state.metrics().upload(Outcome::Failed);
-            Err(store_failure(state, e))
-        }
-    }
 }
 
 /// Abort a multipart upload so that no part remains; idempotent.

@@ -79,7 +79,9 @@ pub struct Args {
     /// For standard input: the size it is expected to reach (sets the part size).
     #[arg(long, value_name = "SIZE", value_parser = parse_size, conflicts_with = "part_size")]
     pub expected_size: Option<u64>,
-    /// Checksum sent with every part and checked on the object.
+    /// Checksum sent with every part and checked on the object. The store refuses a part
+    /// whose bytes do not match it (with --server, the hoist-server signs it into each part
+    /// URL), and the object's, combined from the parts', must equal the store's.
     #[arg(long, value_name = "ALG", default_value = "crc64nvme", value_parser = ["crc64nvme", "crc32c", "sha256", "none"])]
     pub checksum: String,
     /// Content type of the object.
