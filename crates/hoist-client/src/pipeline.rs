@@ -281,6 +281,14 @@ async fn send_part<T: Transport>(ctx: &Ctx<T>, job: &Job) -> Result<String> {
                 resigns += 1;
                 fresh = true;
                 attempt_no -= 1;
+                // Sent again at once with a fresh signature; reported like any retry, so a
+                // store whose clock jumps or credentials that expire show in the progress.
+                (ctx.emit)(Progress::retrying(
+                    job.number,
+                    resigns,
+                    std::time::Duration::ZERO,
+                    format!("signing again: {}", err.error),
+                ));
             }
             Verdict::Retry if attempt_no < ctx.retry.max_attempts => {
                 let delay = ctx.retry.jittered_delay(attempt_no);
