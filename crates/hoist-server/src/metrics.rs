@@ -11,8 +11,13 @@ use std::time::Duration;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     Created,
+    /// A multipart upload completed, or a single PUT confirmed by a complete call (the
+    /// coordinator never sees the PUT itself; an uploader that confirms twice counts twice,
+    /// and one that never confirms is not counted).
     Completed,
     Aborted,
+    /// A completion the store refused, or whose object is not the one described (size or
+    /// checksum).
     Failed,
 }
 
