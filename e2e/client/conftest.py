@@ -1,57 +1,10 @@
-"""Fixtures for `hoist upload` end-to-end tests: a real `hoist store` process on port 0,
-boto3 as the independent client, and helpers to run the CLI."""
+"""Fixtures for `hoist upload` end-to-end tests (helpers in client_e2e.py)."""
 
-import hashlib
 import os
-import pathlib
-import signal
-import subprocess
-import sys
-import threading
 
-import boto3
 import pytest
-from botocore.config import Config
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
-HOIST_BIN = os.environ.get("HOIST_BIN", str(REPO / "target" / "debug" / "hoist"))
-
-ACCESS_KEY = "AKIDHOISTCLIENT"
-SECRET_KEY = "clientE2eSecretKey0123456789abcdefghij"
-BUCKET = "client-e2e"
-
-sys.dont_write_bytecode = True
-
-
-class Store:
-    """One `hoist store` child process."""
-
-    def __init__(self, data_dir, extra_args=()):
-        args = [HOIST_BIN, "store", "--listen", "127.0.0.1:0", "--data", str(data_dir), "--bucket", BUCKET,
-                "--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY, *extra_args]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
-        first = self.proc.stdout.readline()
-        if not first.startswith("hoist store listening on http://"):
-            self.proc.kill()
-            raise RuntimeError(f"unexpected first line {first!r}")
-        self.endpoint = first.strip().rsplit(" ", 1)[1]
-        threading.Thread(target=lambda: [None for _ in self.proc.stdout], daemon=True).start()
-
-    def client(self):
-        return boto3.client(
-            "s3", endpoint_url=self.endpoint, aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY,
-            region_name="us-east-1", config=Config(s3={"addressing_style": "path"}, signature_version="s3v4"),
-        )
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+from client_e2e import ACCESS_KEY, HOIST_BIN, SECRET_KEY, Coordinator, Store
 
 
 @pytest.fixture
@@ -82,37 +35,6 @@ def cli_env(store, tmp_path):
     return env
 
 
-class Coordinator:
-    """`hoist serve` in front of a `Store` (as an external S3 store), with one API key."""
-
-    API_KEY = "client-e2e-api-key"
-
-    def __init__(self, store, data_dir, extra_args=()):
-        args = [HOIST_BIN, "serve", "--listen", "127.0.0.1:0", "--data", str(data_dir), "--s3-endpoint", store.endpoint,
-                "--bucket", BUCKET, "--api-key", self.API_KEY, "--part-size", "5MiB",
-                "--single-put-threshold", "5MiB", *extra_args]
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "HOIST_"))}
-        env.update(AWS_ACCESS_KEY_ID=ACCESS_KEY, AWS_SECRET_ACCESS_KEY=SECRET_KEY, AWS_REGION="us-east-1")
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
-        self.url = None
-        for line in self.proc.stdout:
-            if line.startswith("hoist coordinator listening on "):
-                self.url = line.split()[-1]
-                break
-        if not self.url:
-            self.proc.kill()
-            raise RuntimeError("hoist serve did not start")
-        threading.Thread(target=lambda: [None for _ in self.proc.stdout], daemon=True).start()
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
 
 @pytest.fixture
 def start_coordinator(tmp_path):
@@ -128,51 +50,6 @@ def start_coordinator(tmp_path):
         c.stop()
 
 
-def _crc64nvme_table():
-    table = []
-    for i in range(256):
-        crc = i
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0x9A6C9329AC4BC9B5 if crc & 1 else crc >> 1
-        table.append(crc)
-    return table
-
-
-_CRC64NVME = _crc64nvme_table()
-
-
-def crc64nvme(data, crc=0):
-    """CRC-64/NVME (reflected, polynomial 0x9A6C9329AC4BC9B5), table-driven in plain Python:
-    independent of the Rust implementations it checks. Pass the previous value to continue."""
-    crc ^= 0xFFFFFFFFFFFFFFFF
-    table = _CRC64NVME
-    for b in data:
-        crc = table[(crc ^ b) & 0xFF] ^ (crc >> 8)
-    return crc ^ 0xFFFFFFFFFFFFFFFF
-
-
-def write_random(path, size, seed=1):
-    """Deterministic bytes (a hash chain), written in 1 MiB blocks; returns the MD5."""
-    md5 = hashlib.md5()
-    block = hashlib.sha512(str(seed).encode()).digest() * (1 << 14)  # 1 MiB
-    with open(path, "wb") as f:
-        left, i = size, 0
-        while left:
-            chunk = (block[i % 64:] + block[: i % 64])[: min(left, len(block))]
-            f.write(chunk)
-            md5.update(chunk)
-            left -= len(chunk)
-            i += 1
-    return md5.hexdigest()
-
-
-def object_md5(client, key):
-    body = client.get_object(Bucket=BUCKET, Key=key)["Body"]
-    md5, n = hashlib.md5(), 0
-    for chunk in iter(lambda: body.read(1 << 20), b""):
-        md5.update(chunk)
-        n += len(chunk)
-    return md5.hexdigest(), n
 
 
 def pytest_report_header(config):

@@ -6,7 +6,7 @@ import json
 import signal
 import subprocess
 
-from conftest import BUCKET, HOIST_BIN, Coordinator, crc64nvme, object_md5, write_random
+from client_e2e import BUCKET, HOIST_BIN, Coordinator, crc64nvme, object_md5, write_random
 
 MIB = 1 << 20
 

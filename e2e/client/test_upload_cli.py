@@ -5,7 +5,7 @@ import signal
 import subprocess
 import time
 
-from conftest import BUCKET, HOIST_BIN, object_md5, write_random
+from client_e2e import BUCKET, HOIST_BIN, object_md5, write_random
 
 MIB = 1 << 20
 

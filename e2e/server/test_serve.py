@@ -5,7 +5,7 @@ import hashlib
 import os
 import subprocess
 
-from conftest import HOIST_BIN, put
+from server_e2e import HOIST_BIN, put
 
 MIB = 1024 * 1024
 
