@@ -192,6 +192,12 @@ pub struct Upload {
     pub url_expires_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parts: Option<Vec<PartUrl>>,
+    /// The checksum the upload was created with: every part URL of a multipart one must
+    /// be signed with its part's checksum.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checksum_algorithm: Option<ChecksumAlgorithm>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checksum_type: Option<ChecksumType>,
 }
 
 /// `POST /v1/uploads/{id}/parts`.
@@ -247,6 +253,12 @@ pub struct UploadState {
     pub state: UploadStateName,
     pub parts: Vec<StoredPart>,
     pub missing: Vec<u32>,
+    /// The checksum the upload was created with: every part URL of a multipart one must
+    /// be signed with its part's checksum.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checksum_algorithm: Option<ChecksumAlgorithm>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checksum_type: Option<ChecksumType>,
 }
 
 /// `POST /v1/uploads/{id}/complete`; the body is optional.

@@ -130,6 +130,8 @@ pub(crate) async fn create_upload(
                 headers: Some(headers),
                 url_expires_at: Some(url.expires_at.to_rfc3339()),
                 parts: None,
+                checksum_algorithm: checksum.as_ref().map(|c| c.algorithm),
+                checksum_type: checksum.as_ref().map(|c| c.kind),
             }
         }
         Strategy::Multipart => {
@@ -162,6 +164,8 @@ pub(crate) async fn create_upload(
                 headers: None,
                 url_expires_at: None,
                 parts: Some(parts),
+                checksum_algorithm: checksum.as_ref().map(|c| c.algorithm),
+                checksum_type: checksum.as_ref().map(|c| c.kind),
             }
         }
     };
@@ -325,6 +329,7 @@ pub(crate) async fn upload_state(
     state: &AppState,
     id: &str,
     token: &UploadToken,
+    checksum: Option<&TokenChecksum>,
 ) -> Result<UploadState, ApiError> {
     let count = part_count(token.size, token.part_size);
     let mut st = UploadState {
@@ -339,6 +344,8 @@ pub(crate) async fn upload_state(
         state: UploadStateName::Pending,
         parts: Vec::new(),
         missing: Vec::new(),
+        checksum_algorithm: checksum.map(|c| c.algorithm),
+        checksum_type: checksum.map(|c| c.kind),
     };
     let listed = if token.upload_id.is_empty() {
         None
@@ -462,9 +469,11 @@ pub(crate) async fn state(
     headers: HeaderMap,
 ) -> Result<Json<UploadState>, ApiError> {
     let who = state.authenticate(&headers)?;
-    let token = state.open_token(&id, &who)?;
+    let (token, checksum) = state.open_upload(&id, &who)?;
     require_plan(&token)?;
-    Ok(Json(upload_state(&state, &id, &token).await?))
+    Ok(Json(
+        upload_state(&state, &id, &token, checksum.as_ref()).await?,
+    ))
 }
 
 pub(crate) async fn complete(

@@ -103,7 +103,14 @@ async fn signed_part_checksum_refuses_altered_bodies_and_completes_full_object()
     assert_eq!(up["strategy"], "multipart");
     // Part URLs of a checksummed upload are signed with each part's checksum, on request.
     assert_eq!(up["parts"], json!([]), "{up}");
+    assert_eq!(
+        (&up["checksum_algorithm"], &up["checksum_type"]),
+        (&json!("crc64nvme"), &json!("FULL_OBJECT"))
+    );
     let id = up["id"].as_str().unwrap();
+    // A caller that comes back with only the id learns that part checksums are due.
+    let (_, st) = get(&format!("{}/v1/uploads/{id}", srv.base), Some(API_KEY)).await;
+    assert_eq!(st["checksum_algorithm"], "crc64nvme", "{st}");
 
     let (status, v) = sign(&srv.base, id, json!({"numbers": [1]})).await;
     assert_eq!(
@@ -290,8 +297,9 @@ async fn s3_rules_on_checksum_types_and_values() {
         (400, Some("checksums")),
         "{v}"
     );
-    // Old requests still get their first batch of URLs.
+    // Old requests still get their first batch of URLs, and no word of checksums.
     assert_eq!(up["parts"].as_array().unwrap().len(), 2);
+    assert!(up.get("checksum_algorithm").is_none(), "{up}");
     srv.stop().await;
 }
 
