@@ -454,9 +454,11 @@ impl StoreClient {
         Ok(s3::check_status(status, &body)?)
     }
 
-    /// Let browsers on `origins` PUT to the bucket and read ETags: the rule with id
-    /// [`SERVE_CORS_RULE`] is replaced by one for these origins; other rules are kept. Answers
-    /// whether the bucket's CORS changed.
+    /// Let browsers on `origins` upload to the bucket: the rule with id [`SERVE_CORS_RULE`] is
+    /// replaced by one for these origins; other rules are kept. Besides PUT it allows what
+    /// `@uppy/aws-s3` 6.x sends straight to the store (POST to create and complete, GET for
+    /// ListParts, DELETE to abort) and exposes `ETag` and `Location`. Answers whether the
+    /// bucket's CORS changed.
     pub async fn allow_origins(
         &self,
         state: &AppState,
@@ -475,9 +477,11 @@ impl StoreClient {
         let rule = CorsRule {
             id: Some(SERVE_CORS_RULE.to_string()),
             allowed_origins: origins.to_vec(),
-            allowed_methods: ["GET", "PUT", "POST", "HEAD"].map(String::from).to_vec(),
+            allowed_methods: ["GET", "PUT", "POST", "DELETE", "HEAD"]
+                .map(String::from)
+                .to_vec(),
             allowed_headers: vec!["*".to_string()],
-            expose_headers: vec!["ETag".to_string()],
+            expose_headers: vec!["ETag".to_string(), "Location".to_string()],
             max_age_seconds: Some(3000),
         };
         if config.rules.contains(&rule) {

@@ -245,9 +245,42 @@ fn invalid_part(id: &str, number: i32, etag: &str) -> s3s::S3Error {
     )
 }
 
+/// Whether the checksums a Complete request names for a part are the part's: a part may
+/// name none, but one it names must be of the upload's algorithm and equal the stored value,
+/// or the part is not the one that was stored.
+fn named_checksums_match(
+    part: &CompletedPart,
+    algorithm: Option<ChecksumAlgorithm>,
+    stored: &PartMeta,
+) -> bool {
+    let named = [
+        &part.checksum_crc32,
+        &part.checksum_crc32c,
+        &part.checksum_crc64nvme,
+        &part.checksum_sha1,
+        &part.checksum_sha256,
+    ];
+    ChecksumAlgorithm::ALL
+        .iter()
+        .zip(named)
+        .all(|(a, value)| match value {
+            None => true,
+            Some(value) => {
+                Some(*a) == algorithm
+                    && stored
+                        .checksum
+                        .as_deref()
+                        .and_then(|c| checksum::decode(*a, c))
+                        == checksum::decode(*a, value)
+                    && checksum::decode(*a, value).is_some()
+            }
+        })
+}
+
 /// Checks the Complete list against the stored parts; answers the parts in order.
 fn validate_completion(
     id: &str,
+    algorithm: Option<ChecksumAlgorithm>,
     requested: &[CompletedPart],
     stored: &std::collections::BTreeMap<i32, PartMeta>,
 ) -> S3Result<Vec<PartMeta>> {
@@ -279,7 +312,12 @@ fn validate_completion(
             .map(|e| e.value().trim_matches('"').to_owned())
             .unwrap_or_default();
         match stored.get(&number) {
-            Some(stored) if stored.etag.trim_matches('"') == given => chosen.push(stored.clone()),
+            Some(stored)
+                if stored.etag.trim_matches('"') == given
+                    && named_checksums_match(part, algorithm, stored) =>
+            {
+                chosen.push(stored.clone());
+            }
             _ => return Err(invalid_part(id, number, &format!("\"{given}\""))),
         }
     }
@@ -354,7 +392,7 @@ pub(crate) async fn complete(
             .uploads
             .get(&upload.id)
             .ok_or_else(|| no_such_upload(&upload.id))?;
-        validate_completion(&upload.id, &requested, &entry.parts)?
+        validate_completion(&upload.id, upload.checksum, &requested, &entry.parts)?
     };
     if storage.bucket_meta(&upload.bucket).is_none() {
         return Err(no_such_bucket(&upload.bucket));

@@ -275,3 +275,78 @@ async fn a_restart_keeps_multipart_objects_and_sweeps_stray_links() {
     assert_eq!(data_bytes(dir.path()), whole.len() as u64);
     handle.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_part_named_with_another_checksum_at_complete_is_invalid_part() {
+    use aws_sdk_s3::types::ChecksumAlgorithm;
+    let store = TestStore::start().await;
+    let s3 = store.client();
+    let key = "c/obj.bin";
+    let id = s3
+        .create_multipart_upload()
+        .bucket(BUCKET)
+        .key(key)
+        .checksum_algorithm(ChecksumAlgorithm::Crc32C)
+        .send()
+        .await
+        .unwrap()
+        .upload_id()
+        .unwrap()
+        .to_owned();
+    let mut parts = Vec::new();
+    for (n, size) in [(1, 5 * MIB), (2, 10)] {
+        let out = s3
+            .upload_part()
+            .bucket(BUCKET)
+            .key(key)
+            .upload_id(&id)
+            .part_number(n)
+            .checksum_algorithm(ChecksumAlgorithm::Crc32C)
+            .body(ByteStream::from(pattern(size, n as u64)))
+            .send()
+            .await
+            .unwrap();
+        parts.push((
+            n,
+            out.e_tag().unwrap().to_owned(),
+            out.checksum_crc32_c().unwrap().to_owned(),
+        ));
+    }
+    let complete = |first: CompletedPart| {
+        let second = CompletedPart::builder()
+            .part_number(2)
+            .e_tag(&parts[1].1)
+            .checksum_crc32_c(&parts[1].2)
+            .build();
+        s3.complete_multipart_upload()
+            .bucket(BUCKET)
+            .key(key)
+            .upload_id(&id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .parts(first)
+                    .parts(second)
+                    .build(),
+            )
+            .send()
+    };
+    let first = || CompletedPart::builder().part_number(1).e_tag(&parts[0].1);
+    for wrong in [
+        first().checksum_crc32_c("AAAAAA==").build(),
+        first().checksum_crc32(&parts[0].2).build(),
+        first().checksum_crc32_c("not base64!").build(),
+    ] {
+        let err = complete(wrong).await.unwrap_err();
+        let (status, body) = common::raw_error(&err);
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(
+            common::element(&body, "Code").as_deref(),
+            Some("InvalidPart")
+        );
+        assert_eq!(common::element(&body, "PartNumber").as_deref(), Some("1"));
+    }
+    // The right value, or none at all, completes.
+    complete(first().checksum_crc32_c(&parts[0].2).build())
+        .await
+        .unwrap();
+}

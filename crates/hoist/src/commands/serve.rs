@@ -478,8 +478,6 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
         origins.extend(s.cors_origins.iter().filter(|o| *o != "*").cloned());
         if let Err(err) = state.store().allow_origins(&state, &origins).await {
             tracing::warn!(%err, "could not set the bucket's CORS for the upload page");
-        } else if let Err(err) = allow_direct_s3_calls(&state, &endpoint, &s.region).await {
-            tracing::warn!(%err, "could not widen the bucket's CORS rule for Uppy 6");
         }
         // Parts of uploads that a crash left behind are removed after a day.
         let days = Defaults::ABORT_INCOMPLETE_AFTER_DAYS;
@@ -499,58 +497,4 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
         t.await.context("store task")?.context("embedded store")?;
     }
     Ok(())
-}
-
-/// `@uppy/aws-s3` 6.x (`/s3/sign`) sends every S3 call from the page itself: besides PUT and
-/// POST it needs DELETE (abort) and GET (ListParts), and reads `ETag` and `Location`. The page's
-/// rule is written by `StoreClient::allow_origins`; this widens that rule where it lacks any of
-/// them and leaves it alone once it has them. Answers whether the bucket's CORS changed.
-async fn allow_direct_s3_calls(
-    state: &AppState,
-    endpoint: &str,
-    region: &str,
-) -> anyhow::Result<bool> {
-    use hoist_doctor::live::{S3Client, Target, checks};
-    let mut client = S3Client::new(Target {
-        endpoint: endpoint.to_string(),
-        region: region.to_string(),
-        bucket: state.config().bucket.clone(),
-        credentials: (*state.store().credentials(state.now())).clone(),
-    })?;
-    client.set_clock_offset(state.clock().offset());
-    let Some(mut config) = checks::read_cors(&client).await? else {
-        return Ok(false);
-    };
-    let Some(rule) = config
-        .rules
-        .iter_mut()
-        .find(|r| r.id.as_deref() == Some(hoist_server::store::SERVE_CORS_RULE))
-    else {
-        return Ok(false);
-    };
-    let mut changed = false;
-    for method in ["GET", "PUT", "POST", "DELETE", "HEAD"] {
-        if !rule
-            .allowed_methods
-            .iter()
-            .any(|m| m.eq_ignore_ascii_case(method))
-        {
-            rule.allowed_methods.push(method.to_string());
-            changed = true;
-        }
-    }
-    for header in ["ETag", "Location"] {
-        if !rule.exposes(header) {
-            rule.expose_headers.push(header.to_string());
-            changed = true;
-        }
-    }
-    if !changed {
-        return Ok(false);
-    }
-    let put =
-        hoist_core::s3::put_bucket_cors(client.signer(), client.bucket(), &config, client.now())?;
-    let answer = client.send(put).await?;
-    hoist_core::s3::check_status(answer.status, answer.body.as_bytes())?;
-    Ok(true)
 }
