@@ -25,6 +25,7 @@
 //! ```
 
 mod encode;
+mod post;
 mod request;
 mod sign;
 
@@ -37,6 +38,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
 pub use encode::{hex, percent_decode, uri_encode, uri_encode_path};
+pub use post::{PostPolicyRequest, PresignedPost};
 pub use request::{
     DEFAULT_EXPIRES, EMPTY_SHA256, ListObjectsParams, ListUploadsParams, PresignRequest,
     UNSIGNED_PAYLOAD,
