@@ -113,7 +113,11 @@ impl KeyRing {
     }
 
     /// Refuses requests with expired or mismatched temporary credentials.
-    fn check_token(&self, access_key: &str, token: Option<&str>) -> Result<(), ErrorAnswer> {
+    pub(crate) fn check_token(
+        &self,
+        access_key: &str,
+        token: Option<&str>,
+    ) -> Result<(), ErrorAnswer> {
         let Some(temp) = self.temporary().get(access_key).cloned() else {
             return Ok(());
         };

@@ -41,6 +41,7 @@ mod lifecycle;
 mod listing;
 mod multipart;
 mod objects;
+mod post;
 mod read;
 mod resign;
 mod server;

@@ -1,7 +1,7 @@
 //! The front service: everything S3 does that s3s does not, wrapped around s3s.
 //!
 //! Order per request: injected latency, admin routes, injected 500/503, CORS preflight,
-//! the pre-signature checks of [`crate::auth`], the single-PUT size limit, then s3s. Every
+//! POST Object forms (judged whole in [`crate::post`]), the pre-signature checks of [`crate::auth`], the single-PUT size limit, then s3s. Every
 //! error body is rebuilt here with S3's message and extra elements; every response gets a
 //! `Date` from the store's clock, a request id and the bucket's CORS headers.
 
@@ -23,6 +23,7 @@ use crate::errors::{
     MSG_NO_SUCH_UPLOAD, MSG_SIGNATURE, error_body,
 };
 use crate::faults::{FaultControl, FaultKind};
+use crate::post;
 use crate::resign;
 use crate::storage::Storage;
 
@@ -122,6 +123,10 @@ impl Front {
             self.error_response(answer, &request_id, &method)
         } else if method == Method::OPTIONS {
             self.preflight(&req, bucket.as_deref(), key.is_some(), &request_id)
+        } else if let (Some(boundary), Some(bucket)) =
+            (post::form_boundary(&req, key.is_some()), bucket.as_deref())
+        {
+            post::handle(self, req, bucket, &boundary, &request_id).await
         } else {
             let mut req = req;
             let checked = self.checks(&req, key.is_some()).and_then(|()| {
@@ -250,7 +255,7 @@ impl Front {
         response
     }
 
-    async fn call_s3(
+    pub(crate) async fn call_s3(
         &self,
         req: Request<Body>,
         request_id: &str,

@@ -1,0 +1,432 @@
+//! POST Object: the browser-based upload, a `multipart/form-data` POST to the bucket carrying
+//! a SigV4 POST policy.
+//!
+//! s3s can parse such a form, but it judges the policy's expiration by the machine's clock
+//! (the clock-offset fault does not move it), checks the form's `x-amz-date` for skew where
+//! S3 does not, answers condition failures with other codes than S3, and holds the whole file
+//! in memory. The front service therefore handles the form itself: it reads the fields that
+//! precede the file (bounded), judges them with [`policy::verify`] against the store's clock,
+//! and hands s3s the file as a PutObject, header-signed with the store's own time (as
+//! [`crate::resign`] does for presigned URLs), so the body streams to disk like any PUT.
+//! The file's size comes from `Content-Length` minus the fields before it and the closing
+//! boundary; a form whose file is not its last part is refused as malformed.
+
+pub(crate) mod form;
+pub(crate) mod policy;
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
+use std::time::SystemTime;
+
+use bytes::{Bytes, BytesMut};
+use http::{HeaderValue, Method, Request, Response, StatusCode, Uri};
+use http_body::Frame;
+use http_body_util::BodyExt as _;
+use s3s::Body;
+use time::OffsetDateTime;
+use time::macros::format_description;
+
+use crate::errors::{ErrorAnswer, MSG_ENTITY_TOO_LARGE, MSG_ENTITY_TOO_SMALL, xml_escape};
+use crate::resign::sign;
+use crate::service::Front;
+use crate::sigdebug::uri_encode;
+use form::{MAX_PREFIX, Parsed, malformed};
+
+/// The boundary of a POST Object request: a `multipart/form-data` POST to a bucket.
+pub(crate) fn form_boundary(req: &Request<Body>, has_key: bool) -> Option<String> {
+    if req.method() != Method::POST || has_key {
+        return None;
+    }
+    let content_type = req
+        .headers()
+        .get(http::header::CONTENT_TYPE)?
+        .to_str()
+        .ok()?;
+    form::boundary_of(content_type)
+}
+
+/// Reads frames into `buf` until the fields before the file are all there.
+async fn read_prefix(
+    body: &mut Body,
+    buf: &mut BytesMut,
+    boundary: &str,
+) -> Result<form::Prefix, ErrorAnswer> {
+    loop {
+        if let Parsed::Ready(prefix) = form::parse_prefix(buf, boundary)? {
+            return Ok(prefix);
+        }
+        if buf.len() > MAX_PREFIX {
+            return Err(ErrorAnswer::new(
+                StatusCode::BAD_REQUEST,
+                "MaxPostPreDataLengthExceeded",
+                "Your POST request fields preceding the upload file were too large.",
+            )
+            .extra("MaxPostPreDataLength", MAX_PREFIX.to_string()));
+        }
+        match body.frame().await {
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    buf.extend_from_slice(&data);
+                }
+            }
+            Some(Err(_)) => return Err(malformed()),
+            None => {
+                return match form::parse_prefix(buf, boundary)? {
+                    Parsed::Ready(prefix) => Ok(prefix),
+                    Parsed::Incomplete => Err(malformed()),
+                };
+            }
+        }
+    }
+}
+
+/// The file's bytes: exactly `remaining` of them, released only once the closing boundary
+/// that must follow them has been read, so that a form that is not what its length said
+/// never becomes an object.
+struct FileBody {
+    inner: Pin<Box<Body>>,
+    /// `\r\n--boundary`: a well-formed part never contains it, so finding it in the file
+    /// means more parts follow the file than the length allowed for.
+    delimiter: Bytes,
+    /// The last bytes of the file so far, to find a delimiter split across chunks.
+    carry: Vec<u8>,
+    pending: Option<Bytes>,
+    remaining: u64,
+    closing: Bytes,
+    tail: BytesMut,
+    held: Option<Bytes>,
+    finished: bool,
+    malformed: Arc<AtomicBool>,
+}
+
+/// Whether `haystack` contains `needle` (searching from each `\r`, rare in most data).
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    let mut from = 0;
+    while let Some(i) = haystack[from..].iter().position(|&b| b == needle[0]) {
+        let at = from + i;
+        if haystack[at..].starts_with(needle) {
+            return true;
+        }
+        from = at + 1;
+    }
+    false
+}
+
+impl FileBody {
+    /// True when `chunk`, after the file bytes seen so far, completes a delimiter.
+    fn holds_delimiter(&mut self, chunk: &[u8]) -> bool {
+        let keep = self.delimiter.len() - 1;
+        let head = &chunk[..chunk.len().min(keep)];
+        let mut junction = std::mem::take(&mut self.carry);
+        junction.extend_from_slice(head);
+        let found = contains(&junction, &self.delimiter) || contains(chunk, &self.delimiter);
+        self.carry = if chunk.len() >= keep {
+            chunk[chunk.len() - keep..].to_vec()
+        } else {
+            junction[junction.len().saturating_sub(keep)..].to_vec()
+        };
+        found
+    }
+
+    fn fail(&mut self) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+        self.malformed.store(true, Ordering::SeqCst);
+        self.finished = true;
+        Poll::Ready(Some(Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "the form's file part does not end where its length says",
+        ))))
+    }
+}
+
+impl http_body::Body for FileBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let this = self.get_mut();
+        loop {
+            if this.finished {
+                return Poll::Ready(None);
+            }
+            let chunk = match this.pending.take() {
+                Some(chunk) => Some(chunk),
+                None => match this.inner.as_mut().poll_frame(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
+                        Ok(data) => Some(data),
+                        Err(_) => continue,
+                    },
+                    Poll::Ready(Some(Err(_))) => return this.fail(),
+                    Poll::Ready(None) => None,
+                },
+            };
+            match chunk {
+                None if this.remaining > 0 || this.tail != this.closing => return this.fail(),
+                None => {
+                    this.finished = true;
+                    return match this.held.take() {
+                        Some(last) if !last.is_empty() => Poll::Ready(Some(Ok(Frame::data(last)))),
+                        _ => Poll::Ready(None),
+                    };
+                }
+                Some(mut data) if this.remaining > 0 => {
+                    let take = usize::try_from(this.remaining)
+                        .unwrap_or(usize::MAX)
+                        .min(data.len());
+                    let file = data.split_to(take);
+                    if this.holds_delimiter(&file) {
+                        return this.fail();
+                    }
+                    this.remaining -= take as u64;
+                    if this.remaining > 0 {
+                        return Poll::Ready(Some(Ok(Frame::data(file))));
+                    }
+                    this.held = Some(file);
+                    this.pending = (!data.is_empty()).then_some(data);
+                }
+                Some(data) => {
+                    if this.tail.len() + data.len() > this.closing.len() {
+                        return this.fail();
+                    }
+                    this.tail.extend_from_slice(&data);
+                }
+            }
+        }
+    }
+}
+
+fn too_large(size: u64, max: u64) -> ErrorAnswer {
+    ErrorAnswer::new(
+        StatusCode::BAD_REQUEST,
+        "EntityTooLarge",
+        MSG_ENTITY_TOO_LARGE,
+    )
+    .extra("ProposedSize", size.to_string())
+    .extra("MaxSizeAllowed", max.to_string())
+}
+
+/// Handles a POST Object request to `bucket`.
+pub(crate) async fn handle(
+    front: &Front,
+    req: Request<Body>,
+    bucket: &str,
+    boundary: &str,
+    request_id: &str,
+) -> Response<Body> {
+    match accept(front, req, bucket, boundary).await {
+        Err(answer) => front.error_response(answer, request_id, &Method::POST),
+        Ok((put, accepted, location, malformed_flag)) => {
+            let response = front.call_s3(put, request_id, &Method::PUT).await;
+            if malformed_flag.load(Ordering::SeqCst) {
+                return front.error_response(malformed(), request_id, &Method::POST);
+            }
+            if response.status() != StatusCode::OK {
+                return response;
+            }
+            answer(response, &accepted, bucket, &location)
+        }
+    }
+}
+
+type Prepared = (Request<Body>, policy::Accepted, String, Arc<AtomicBool>);
+
+async fn accept(
+    front: &Front,
+    req: Request<Body>,
+    bucket: &str,
+    boundary: &str,
+) -> Result<Prepared, ErrorAnswer> {
+    let inner = &front.0;
+    if inner.storage.bucket_meta(bucket).is_none() {
+        return Err(ErrorAnswer::new(
+            StatusCode::NOT_FOUND,
+            "NoSuchBucket",
+            crate::errors::MSG_NO_SUCH_BUCKET,
+        )
+        .extra("BucketName", bucket));
+    }
+    let Some(length) = req
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+    else {
+        return Err(ErrorAnswer::new(
+            StatusCode::LENGTH_REQUIRED,
+            "MissingContentLength",
+            "You must provide the Content-Length HTTP header.",
+        ));
+    };
+    let host = req
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let mut body = req.into_body();
+    let mut buf = BytesMut::new();
+    let prefix = read_prefix(&mut body, &mut buf, boundary).await?;
+    let accepted = policy::verify(
+        &prefix.fields,
+        &prefix.filename,
+        bucket,
+        inner.storage.clock.now(),
+        &inner.keys,
+    )?;
+    let closing = form::closing(boundary);
+    let size = length
+        .checked_sub((prefix.consumed + closing.len()) as u64)
+        .ok_or_else(malformed)?;
+    if let Some((min, max)) = accepted.length_range {
+        if size > max {
+            return Err(too_large(size, max));
+        }
+        if size < min {
+            return Err(ErrorAnswer::new(
+                StatusCode::BAD_REQUEST,
+                "EntityTooSmall",
+                MSG_ENTITY_TOO_SMALL,
+            )
+            .extra("ProposedSize", size.to_string())
+            .extra("MinSizeAllowed", min.to_string()));
+        }
+    }
+    if size > inner.storage.max_put_size {
+        return Err(too_large(size, inner.storage.max_put_size));
+    }
+
+    let leftover = buf.split_off(prefix.consumed).freeze();
+    let malformed_flag = Arc::new(AtomicBool::new(false));
+    let file = FileBody {
+        inner: Box::pin(body),
+        delimiter: Bytes::from(format!("\r\n--{boundary}")),
+        carry: Vec::new(),
+        pending: (!leftover.is_empty()).then_some(leftover),
+        remaining: size,
+        closing,
+        tail: BytesMut::new(),
+        held: None,
+        finished: false,
+        malformed: malformed_flag.clone(),
+    };
+    let path = format!(
+        "/{}/{}",
+        uri_encode(bucket, false),
+        uri_encode(&accepted.key, true)
+    );
+    let location = format!("http://{host}{path}");
+    let put = signed_put(
+        front,
+        &path,
+        &host,
+        &accepted,
+        size,
+        Body::http_body_unsync(file),
+    )?;
+    Ok((put, accepted, location, malformed_flag))
+}
+
+/// A PutObject of the file, header-signed with the store's static key at the machine's time
+/// (s3s checks that time; the store's clock has already judged the policy).
+fn signed_put(
+    front: &Front,
+    path: &str,
+    host: &str,
+    accepted: &policy::Accepted,
+    size: u64,
+    body: Body,
+) -> Result<Request<Body>, ErrorAnswer> {
+    let creds = front.0.keys.static_credentials();
+    let amz_date = OffsetDateTime::from(SystemTime::now())
+        .format(&format_description!(
+            "[year][month][day]T[hour][minute][second]Z"
+        ))
+        .unwrap_or_default();
+    let day = &amz_date[..8];
+    let region = &front.0.storage.region;
+    let canonical = format!(
+        "PUT\n{path}\n\nhost:{host}\nx-amz-content-sha256:UNSIGNED-PAYLOAD\nx-amz-date:{amz_date}\n\nhost;x-amz-content-sha256;x-amz-date\nUNSIGNED-PAYLOAD"
+    );
+    let hash = {
+        use sha2::Digest as _;
+        let digest = sha2::Sha256::digest(canonical.as_bytes());
+        digest
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    let scope = format!("{day}/{region}/s3/aws4_request");
+    let string_to_sign = format!("AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{hash}");
+    let signature = sign(&creds.secret_access_key, day, region, "s3", &string_to_sign);
+    let authorization = format!(
+        "AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature={signature}",
+        creds.access_key_id
+    );
+    let uri: Uri = path.parse().map_err(|_| malformed())?;
+    let mut builder = Request::builder()
+        .method(Method::PUT)
+        .uri(uri)
+        .header(http::header::HOST, host)
+        .header("x-amz-date", &amz_date)
+        .header("x-amz-content-sha256", "UNSIGNED-PAYLOAD")
+        .header(http::header::AUTHORIZATION, authorization)
+        .header(http::header::CONTENT_LENGTH, size);
+    for (name, value) in &accepted.headers {
+        let value = HeaderValue::from_str(value).map_err(|_| malformed())?;
+        builder = builder.header(name.as_str(), value);
+    }
+    builder.body(body).map_err(|_| malformed())
+}
+
+/// S3's answer to a stored POST: 204 by default, 200 or 201 (with a `PostResponse` document)
+/// when the form asked, with `ETag` and `Location`.
+fn answer(
+    put: Response<Body>,
+    accepted: &policy::Accepted,
+    bucket: &str,
+    location: &str,
+) -> Response<Body> {
+    let etag = put.headers().get(http::header::ETAG).cloned();
+    let status = StatusCode::from_u16(accepted.status).unwrap_or(StatusCode::NO_CONTENT);
+    let body = if status == StatusCode::CREATED {
+        Body::from(format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<PostResponse><Location>{}</Location><Bucket>{}</Bucket><Key>{}</Key><ETag>{}</ETag></PostResponse>",
+            xml_escape(location),
+            xml_escape(bucket),
+            xml_escape(&accepted.key),
+            xml_escape(
+                etag.as_ref()
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+            ),
+        ))
+    } else {
+        Body::empty()
+    };
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    if status == StatusCode::CREATED {
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/xml"),
+        );
+    }
+    if let Some(etag) = etag {
+        headers.insert(http::header::ETAG, etag);
+    }
+    if let Ok(value) = HeaderValue::from_str(location) {
+        headers.insert(http::header::LOCATION, value);
+    }
+    for (name, value) in put.headers() {
+        if name.as_str().starts_with("x-amz-checksum-") || name.as_str() == "x-amz-version-id" {
+            headers.insert(name.clone(), value.clone());
+        }
+    }
+    response
+}
