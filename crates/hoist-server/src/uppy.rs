@@ -7,8 +7,10 @@
 //! aborted). The `uploadId` Uppy sees is the coordinator's signed token.
 //!
 //! `@uppy/aws-s3` 6.x (`signRequest` option) needs one route instead, `POST /s3/sign`, in
-//! [`sign`].
+//! [`sign`]. In its `companionEndpoint` mode, 6.x uses these routes but uploads a small file
+//! with an S3 POST form, which `/s3/params` answers through [`post`].
 
+pub(crate) mod post;
 pub(crate) mod sign;
 
 use std::collections::{BTreeMap, HashMap};
@@ -77,7 +79,7 @@ fn form_pairs(q: &str) -> Vec<(String, String)> {
 }
 
 /// `GET /s3/params`: one single-PUT URL (content type pinned; content length too when the
-/// caller sends `size`).
+/// caller sends `size`), or a POST form for Uppy 6's `companionEndpoint` mode ([`post`]).
 pub(crate) async fn params(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -85,12 +87,15 @@ pub(crate) async fn params(
 ) -> Result<Json<Value>, ApiError> {
     let who = state.authenticate(&headers)?;
     let q = QueryMap::new(raw.as_deref());
+    let form = post::wants_form(&headers, q.get("method"))?;
     let size = q
         .get("size")
         .map(|s| s.parse::<u64>())
         .transpose()
         .map_err(|_| ApiError::field("size", "must be a whole number of bytes"))?;
-    if size.is_none()
+    // A form bounds the size itself (content-length-range); a PUT URL needs it up front.
+    if !form
+        && size.is_none()
         && let Principal::Grant(g) = &who
         && g.max_size.is_some()
     {
@@ -108,6 +113,26 @@ pub(crate) async fn params(
         metadata: Some(q.metadata()),
     };
     let (key, content_type) = validate_create(&state, &who, &req)?;
+    if form {
+        let started = Instant::now();
+        let upload = post::FormUpload {
+            key: &key,
+            content_type: &content_type,
+            size,
+            metadata: req
+                .metadata
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
+        };
+        let answer = post::form_answer(&state, &who, &upload)?;
+        state
+            .metrics()
+            .presigned(PresignKind::Single, 1, started.elapsed());
+        state.metrics().upload(Outcome::Created);
+        return Ok(Json(answer));
+    }
     let bucket = state.config().bucket.as_str();
     let mut r =
         PresignRequest::put_object(bucket, key.as_str()).content_type(content_type.as_str());
