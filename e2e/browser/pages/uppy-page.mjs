@@ -25,9 +25,26 @@ function hoistSigner(coordinator, headers) {
 }
 
 /**
+ * Adds `headers` to every `fetch` the page makes to the coordinator. @uppy/aws-s3 6.x in
+ * `companionEndpoint` mode has no option for headers (its calls are bare `fetch`es with the
+ * default `credentials: 'same-origin'`), so this is how a page hands it a grant.
+ */
+function authorizeCoordinatorFetches(coordinator, headers) {
+  const original = window.fetch;
+  window.fetch = (input, init = {}) => {
+    const url = typeof input === 'string' ? input : input.url;
+    if (url.startsWith(`${coordinator}/`)) {
+      init = { ...init, headers: { ...(init.headers || {}), ...headers } };
+    }
+    return original(input, init);
+  };
+}
+
+/**
  * Uploads the file picked in `#file` with Uppy. `mode` is `endpoint` (the 4.x/5.x Companion
- * routes) or `sign` (6.x `signRequest` on `/s3/sign`); files above `multipartAbove` bytes go
- * multipart.
+ * routes), `sign` (6.x `signRequest` on `/s3/sign`) or `companion` (6.x `companionEndpoint`:
+ * the Companion routes, with a single upload sent as an S3 POST form); files above
+ * `multipartAbove` bytes go multipart.
  */
 window.uploadWithUppy = async ({ coordinator, grant, mode, multipartAbove }) => {
   const file = document.getElementById('file').files[0];
@@ -36,6 +53,9 @@ window.uploadWithUppy = async ({ coordinator, grant, mode, multipartAbove }) => 
   const uppy = new Uppy({ autoProceed: false });
   if (mode === 'endpoint') {
     uppy.use(AwsS3, { endpoint: coordinator, headers, shouldUseMultipart });
+  } else if (mode === 'companion') {
+    authorizeCoordinatorFetches(coordinator, headers);
+    uppy.use(AwsS3, { companionEndpoint: coordinator, shouldUseMultipart });
   } else if (mode === 'sign') {
     uppy.use(AwsS3, { signRequest: hoistSigner(coordinator, headers), shouldUseMultipart });
   } else {

@@ -1,5 +1,6 @@
 // hoist as the backend of the real Uppy: @uppy/core + @uppy/aws-s3 6.3.1 (`signRequest` on
-// `POST /s3/sign`, the browser sending every S3 call to the store) and 5.1.0 (`endpoint`, the
+// `POST /s3/sign`, the browser sending every S3 call to the store; and `companionEndpoint`,
+// the Companion routes with a single upload as an S3 POST form) and 5.1.0 (`endpoint`, the
 // Companion routes), bundled with esbuild and run in Chromium on a page served from its own
 // loopback origin, so the coordinator's and the bucket's CORS are exercised for real. Every
 // object is read back with the AWS SDK and compared byte for byte (MD5 and size).
@@ -129,6 +130,28 @@ test('Uppy 6.3.1 with /s3/sign: a small file is one PUT with its content type pi
   const puts = traffic.log.filter((e) => e.toStore && e.method === 'PUT');
   assert.equal(puts.length, 1);
   assert.equal(puts[0].partNumber, null);
+});
+
+test('Uppy 6.3.1 with companionEndpoint: a small file is one S3 POST form straight to the store', async () => {
+  const { head, traffic, result } = await uploadAndVerify(6, 'companion', 'six-form-small.txt', 300 * 1024, 'text/plain');
+  assert.equal(head.ContentType, 'text/plain');
+  const params = traffic.log.filter((e) => !e.toStore && e.path === '/s3/params');
+  assert.deepEqual(params.map((e) => [e.method, e.status]), [['GET', 200]], JSON.stringify(traffic.log));
+  // The form goes to the bucket itself (no key in the path), answered 204; no PUT at all.
+  const toStore = traffic.log.filter((e) => e.toStore);
+  assert.deepEqual(toStore.map((e) => [e.method, e.path, e.status]), [['POST', `/${server.bucket}`, 204]], JSON.stringify(toStore));
+  // Uppy derived the object's URL from the form's action and key.
+  assert.ok(result.successful[0].uploadURL.endsWith(encodeURIComponent('six-form-small.txt')), JSON.stringify(result));
+});
+
+test('Uppy 6.3.1 with companionEndpoint: a 24 MiB multipart upload on the Companion routes', async () => {
+  const { traffic } = await uploadAndVerify(6, 'companion', 'six-form-big.bin', 24 * MiB, 'application/octet-stream');
+  const toCoordinator = traffic.log.filter((e) => !e.toStore).map((e) => `${e.method} ${e.path.replace(/\/s3\/multipart\/[^/]+/, '/s3/multipart/ID')} ${e.status}`);
+  assert.ok(toCoordinator.includes('POST /s3/multipart 200'), toCoordinator.join());
+  assert.ok(toCoordinator.includes('POST /s3/multipart/ID/complete 200'), toCoordinator.join());
+  assert.ok(traffic.log.filter((e) => e.toStore && e.method === 'PUT' && e.partNumber !== null && e.status === 200).length >= 3);
+  assert.ok(!traffic.log.some((e) => e.path === '/s3/params'), 'no single-upload call for a multipart file');
+  assert.deepEqual(await multipartUploads(server), []);
 });
 
 test('Uppy 5.1.0 with the Companion routes: a 24 MiB multipart upload', async () => {
