@@ -250,12 +250,16 @@ pub(crate) fn verify(
         return Err(denied(format!("Extra input fields: {name}")));
     }
 
-    let headers = form
+    let mut headers: Vec<(String, String)> = form
         .0
         .iter()
         .filter(|(name, _)| stored_header(name))
         .map(|(name, value)| (name.clone(), (*value).to_owned()))
         .collect();
+    // S3's default for a form without a Content-Type field.
+    if form.get("content-type").is_none() {
+        headers.push(("content-type".into(), "binary/octet-stream".into()));
+    }
     let status = match form.get("success_action_status") {
         Some("200") => 200,
         Some("201") => 201,
