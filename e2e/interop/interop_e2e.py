@@ -1,0 +1,142 @@
+"""Helpers of the interoperability tests: a single-node garage (an independent S3 server, run
+as a separate process) on loopback, and boto3 as the independent client.
+
+garage is found on PATH, at $GARAGE_BIN or at /opt/garage/bin/garage (`cargo install garage
+--locked`; `HOIST_TEST_GARAGE=1 ./scripts/test` installs it). Without it the tests skip."""
+
+import hashlib
+import os
+import pathlib
+import random
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import boto3
+from botocore.config import Config
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+HOIST_BIN = os.environ.get("HOIST_BIN", str(REPO / "target" / "debug" / "hoist"))
+REGION = "garage"
+BUCKET = "interop"
+MIB = 1024 * 1024
+
+sys.dont_write_bytecode = True
+
+
+def garage_bin():
+    for candidate in (os.environ.get("GARAGE_BIN"), shutil.which("garage"), "/opt/garage/bin/garage"):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Garage:
+    """One single-node garage process with a bucket and a key allowed on it."""
+
+    def __init__(self, binary, root):
+        root.mkdir(parents=True, exist_ok=True)
+        self.s3_port, rpc_port = free_port(), free_port()
+        config = root / "garage.toml"
+        config.write_text(f"""metadata_dir = "{root}/meta"
+data_dir = "{root}/data"
+db_engine = "sqlite"
+replication_factor = 1
+rpc_bind_addr = "127.0.0.1:{rpc_port}"
+rpc_public_addr = "127.0.0.1:{rpc_port}"
+rpc_secret = "{secrets.token_hex(32)}"
+
+[s3_api]
+s3_region = "{REGION}"
+api_bind_addr = "127.0.0.1:{self.s3_port}"
+root_domain = ".s3.garage.localhost"
+""")
+        # garage's key ids are GK and 24 hex digits, its secrets 64 hex digits.
+        self.access_key = "GK" + secrets.token_hex(12)
+        self.secret_key = secrets.token_hex(32)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update(GARAGE_DEFAULT_ACCESS_KEY=self.access_key, GARAGE_DEFAULT_SECRET_KEY=self.secret_key,
+                   GARAGE_DEFAULT_BUCKET=BUCKET)
+        self.log = open(root / "garage.log", "wb")
+        self.proc = subprocess.Popen([binary, "-c", str(config), "server", "--single-node", "--default-bucket"],
+                                     stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        self.endpoint = f"http://127.0.0.1:{self.s3_port}"
+        deadline = time.time() + 30
+        while True:
+            try:
+                urllib.request.urlopen(self.endpoint + "/", timeout=1)
+                break
+            except urllib.error.HTTPError:
+                break  # answering (403 to an anonymous request) means ready
+            except OSError:
+                if time.time() > deadline or self.proc.poll() is not None:
+                    self.stop()
+                    raise RuntimeError(f"garage did not start: {(root / 'garage.log').read_text()[-2000:]}")
+                time.sleep(0.1)
+        # The default bucket and key appear shortly after the listener does.
+        deadline = time.time() + 30
+        while True:
+            try:
+                self.client().head_bucket(Bucket=BUCKET)
+                break
+            except Exception:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.2)
+
+    def env(self, **extra):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update(AWS_ACCESS_KEY_ID=self.access_key, AWS_SECRET_ACCESS_KEY=self.secret_key,
+                   AWS_REGION=REGION, AWS_ENDPOINT_URL=self.endpoint, **extra)
+        return env
+
+    def client(self):
+        return boto3.client(
+            "s3", endpoint_url=self.endpoint, aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key, region_name=REGION,
+            config=Config(s3={"addressing_style": "path"}, signature_version="s3v4"),
+        )
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+def write_random(path, size, seed):
+    """Writes `size` reproducible pseudo-random bytes; answers their MD5 (hex)."""
+    rng, digest = random.Random(seed), hashlib.md5()
+    with open(path, "wb") as f:
+        left = size
+        while left:
+            chunk = rng.randbytes(min(left, MIB))
+            f.write(chunk)
+            digest.update(chunk)
+            left -= len(chunk)
+    return digest.hexdigest()
+
+
+def object_md5(client, key):
+    body = client.get_object(Bucket=BUCKET, Key=key)["Body"]
+    digest, size = hashlib.md5(), 0
+    for chunk in iter(lambda: body.read(MIB), b""):
+        digest.update(chunk)
+        size += len(chunk)
+    return digest.hexdigest(), size

@@ -1,0 +1,157 @@
+"""hoist against garage, an S3 server it did not write: uploads in both modes with every
+checksum, kill -9 and --resume (ListParts as garage answers it), and the doctor diagnosing and
+fixing a bucket. Everything is checked with boto3."""
+
+import base64
+import json
+import signal
+import subprocess
+
+import pytest
+
+from interop_e2e import BUCKET, HOIST_BIN, MIB, REGION, object_md5, write_random
+
+
+def upload(garage, *args, timeout=300):
+    return subprocess.run([HOIST_BIN, "upload", *args], env=garage.env(), capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def crc64nvme(path):
+    """CRC-64/NVME of a file, bit by bit from the polynomial (reflected 0x9a6c9329ac4bc9b5)."""
+    table = []
+    for n in range(256):
+        c = n
+        for _ in range(8):
+            c = (c >> 1) ^ 0x9A6C9329AC4BC9B5 if c & 1 else c >> 1
+        table.append(c)
+    crc = 0xFFFFFFFFFFFFFFFF
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(MIB), b""):
+            for b in chunk:
+                crc = table[(crc ^ b) & 0xFF] ^ (crc >> 8)
+    return base64.b64encode((crc ^ 0xFFFFFFFFFFFFFFFF).to_bytes(8, "big")).decode()
+
+
+@pytest.mark.parametrize("checksum", ["crc64nvme", "crc32c", "sha256", "none"])
+def test_direct_multipart_with_each_checksum(garage, tmp_path, checksum):
+    src = tmp_path / "m.bin"
+    size = 101 * MIB + 7  # above the 100 MiB single-PUT threshold: 6 parts of 20 MiB
+    md5 = write_random(src, size, seed=1)
+    key = f"direct/{checksum}.bin"
+    r = upload(garage, "--json", "--part-size", "20MiB", "--checksum", checksum, str(src), f"s3://{BUCKET}/{key}")
+    assert r.returncode == 0, r.stderr
+    done = [json.loads(line) for line in r.stdout.splitlines()][-1]
+    assert done["event"] == "result"
+    client = garage.client()
+    assert object_md5(client, key) == (md5, size)
+    head = client.head_object(Bucket=BUCKET, Key=key, ChecksumMode="ENABLED")
+    assert head["ETag"].strip('"').endswith("-6")
+    if checksum == "crc64nvme":
+        # garage itself says the object's FULL_OBJECT CRC-64/NVME is the file's.
+        assert head["ChecksumCRC64NVME"] == crc64nvme(src)
+        assert head["ChecksumType"] == "FULL_OBJECT"
+    if checksum == "sha256":
+        assert head["ChecksumSHA256"].endswith("-6")
+
+
+def test_direct_single_put_and_standard_input(garage, tmp_path):
+    src = tmp_path / "s.bin"
+    md5 = write_random(src, 3 * MIB + 1, seed=2)
+    assert upload(garage, str(src), f"s3://{BUCKET}/direct/single.bin").returncode == 0
+    client = garage.client()
+    assert object_md5(client, "direct/single.bin") == (md5, 3 * MIB + 1)
+    assert "-" not in client.head_object(Bucket=BUCKET, Key="direct/single.bin")["ETag"]
+    with open(src, "rb") as stdin:
+        r = subprocess.run([HOIST_BIN, "upload", "-", f"s3://{BUCKET}/direct/stdin.bin"], env=garage.env(),
+                           stdin=stdin, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert object_md5(client, "direct/stdin.bin") == (md5, 3 * MIB + 1)
+
+
+def test_kill_9_then_resume_sends_only_missing_parts(garage, tmp_path):
+    src = tmp_path / "big.bin"
+    size = 400 * MIB
+    md5 = write_random(src, size, seed=3)
+    parts = size // (5 * MIB)
+    env = garage.env(HOIST_STATE_DIR=str(tmp_path / "state"))
+    args = ["--json", "--part-size", "5MiB", "--concurrency", "2", str(src), f"s3://{BUCKET}/resume.bin"]
+    p = subprocess.Popen([HOIST_BIN, "upload", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    seen = 0
+    for line in p.stdout:
+        if json.loads(line)["event"] == "part_done":
+            seen += 1
+            if seen >= parts // 4:
+                break
+    p.send_signal(signal.SIGKILL)
+    p.wait(timeout=10)
+    client = garage.client()
+    uploads = client.list_multipart_uploads(Bucket=BUCKET).get("Uploads", [])
+    assert len(uploads) == 1
+    stored = {x["PartNumber"] for x in client.list_parts(Bucket=BUCKET, Key="resume.bin",
+                                                         UploadId=uploads[0]["UploadId"]).get("Parts", [])}
+    assert parts // 4 <= len(stored) < parts, stored
+
+    r = subprocess.run([HOIST_BIN, "upload", "--resume", *args], env=env, capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr
+    events = [json.loads(line) for line in r.stdout.splitlines()]
+    sent = sorted(e["number"] for e in events if e["event"] == "part_done")
+    assert sent == sorted(set(range(1, parts + 1)) - stored), "only the missing parts are sent again"
+    assert object_md5(client, "resume.bin") == (md5, size)
+    assert client.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
+
+
+@pytest.fixture
+def coordinator(garage, tmp_path):
+    """`hoist serve` in front of garage, with an API key."""
+    key = "hk_interop_" + "0123456789abcdef" * 2
+    env = garage.env()
+    args = [HOIST_BIN, "serve", "--listen", "127.0.0.1:0", "--s3-endpoint", garage.endpoint, "--region", REGION,
+            "--bucket", BUCKET, "--api-key", key, "--data", str(tmp_path / "serve")]
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    first = proc.stdout.readline()
+    assert first.startswith("hoist coordinator listening on http://"), first
+    url = first.strip().rsplit(" ", 1)[1]
+    yield url, key
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=15)
+
+
+@pytest.mark.parametrize("checksum", ["crc64nvme", "sha256"])
+def test_through_the_coordinator(garage, coordinator, tmp_path, checksum):
+    url, key = coordinator
+    src = tmp_path / "c.bin"
+    size = 120 * MIB + 5
+    md5 = write_random(src, size, seed=4)
+    r = subprocess.run([HOIST_BIN, "upload", "--json", "--checksum", checksum, str(src), "--server", url,
+                        "--token", key], capture_output=True, text=True, timeout=300,
+                       env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    assert r.returncode == 0, r.stderr
+    done = [json.loads(line) for line in r.stdout.splitlines()][-1]
+    assert done["event"] == "result"
+    stored_key = done["key"]
+    client = garage.client()
+    assert object_md5(client, stored_key) == (md5, size)
+    head = client.head_object(Bucket=BUCKET, Key=stored_key, ChecksumMode="ENABLED")
+    if checksum == "crc64nvme":
+        assert head["ChecksumCRC64NVME"] == crc64nvme(src)
+    else:
+        assert "ChecksumSHA256" in head
+
+
+def test_doctor_finds_and_fixes_a_bucket_without_cors(garage):
+    def doctor(*extra):
+        return subprocess.run([HOIST_BIN, "doctor", "--endpoint", garage.endpoint, "--bucket", BUCKET,
+                               "--region", REGION, "--origin", "http://app.example", *extra],
+                              env=garage.env(), capture_output=True, text=True, timeout=120)
+    before = doctor()
+    assert before.returncode == 2, before.stdout
+    assert "[fail] cors" in before.stdout
+    assert "[ok  ] sigv4" in before.stdout and "[ok  ] sigv2" in before.stdout
+    fixed = doctor("--fix")
+    assert fixed.returncode == 0, fixed.stdout
+    after = doctor()
+    assert after.returncode == 0, after.stdout
+    cors = garage.client().get_bucket_cors(Bucket=BUCKET)["CORSRules"]
+    assert any("http://app.example" in r["AllowedOrigins"] and "PUT" in r["AllowedMethods"] for r in cors)
