@@ -5,7 +5,6 @@ Kept out of conftest.py so that test modules import them by a name no other area
 areas' conftest modules are named `conftest`, and pytest given several areas at once loads
 them all before collecting)."""
 
-import hashlib
 import os
 import pathlib
 import signal
@@ -17,6 +16,8 @@ import boto3
 from botocore.config import Config
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "e2e"))
+from e2e_shared import crc64nvme, object_md5_in, write_random  # noqa: E402,F401
 HOIST_BIN = os.environ.get("HOIST_BIN", str(REPO / "target" / "debug" / "hoist"))
 
 ACCESS_KEY = "AKIDHOISTCLIENT"
@@ -88,48 +89,5 @@ class Coordinator:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-def _crc64nvme_table():
-    table = []
-    for i in range(256):
-        crc = i
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0x9A6C9329AC4BC9B5 if crc & 1 else crc >> 1
-        table.append(crc)
-    return table
-
-
-_CRC64NVME = _crc64nvme_table()
-
-
-def crc64nvme(data, crc=0):
-    """CRC-64/NVME (reflected, polynomial 0x9A6C9329AC4BC9B5), table-driven in plain Python:
-    independent of the Rust implementations it checks. Pass the previous value to continue."""
-    crc ^= 0xFFFFFFFFFFFFFFFF
-    table = _CRC64NVME
-    for b in data:
-        crc = table[(crc ^ b) & 0xFF] ^ (crc >> 8)
-    return crc ^ 0xFFFFFFFFFFFFFFFF
-
-
-def write_random(path, size, seed=1):
-    """Deterministic bytes (a hash chain), written in 1 MiB blocks; returns the MD5."""
-    md5 = hashlib.md5()
-    block = hashlib.sha512(str(seed).encode()).digest() * (1 << 14)  # 1 MiB
-    with open(path, "wb") as f:
-        left, i = size, 0
-        while left:
-            chunk = (block[i % 64:] + block[: i % 64])[: min(left, len(block))]
-            f.write(chunk)
-            md5.update(chunk)
-            left -= len(chunk)
-            i += 1
-    return md5.hexdigest()
-
-
 def object_md5(client, key):
-    body = client.get_object(Bucket=BUCKET, Key=key)["Body"]
-    md5, n = hashlib.md5(), 0
-    for chunk in iter(lambda: body.read(1 << 20), b""):
-        md5.update(chunk)
-        n += len(chunk)
-    return md5.hexdigest(), n
+    return object_md5_in(client, BUCKET, key)

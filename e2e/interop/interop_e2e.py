@@ -4,10 +4,8 @@ as a separate process) on loopback, and boto3 as the independent client.
 garage is found on PATH, at $GARAGE_BIN or at /opt/garage/bin/garage (`cargo install garage
 --locked`; `HOIST_TEST_GARAGE=1 ./scripts/test` installs it). Without it the tests skip."""
 
-import hashlib
 import os
 import pathlib
-import random
 import secrets
 import shutil
 import signal
@@ -22,10 +20,11 @@ import boto3
 from botocore.config import Config
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "e2e"))
+from e2e_shared import MIB, crc64nvme_file_b64, object_md5_in, write_random  # noqa: E402,F401
 HOIST_BIN = os.environ.get("HOIST_BIN", str(REPO / "target" / "debug" / "hoist"))
 REGION = "garage"
 BUCKET = "interop"
-MIB = 1024 * 1024
 
 sys.dont_write_bytecode = True
 
@@ -120,23 +119,5 @@ root_domain = ".s3.garage.localhost"
         self.log.close()
 
 
-def write_random(path, size, seed):
-    """Writes `size` reproducible pseudo-random bytes; answers their MD5 (hex)."""
-    rng, digest = random.Random(seed), hashlib.md5()
-    with open(path, "wb") as f:
-        left = size
-        while left:
-            chunk = rng.randbytes(min(left, MIB))
-            f.write(chunk)
-            digest.update(chunk)
-            left -= len(chunk)
-    return digest.hexdigest()
-
-
 def object_md5(client, key):
-    body = client.get_object(Bucket=BUCKET, Key=key)["Body"]
-    digest, size = hashlib.md5(), 0
-    for chunk in iter(lambda: body.read(MIB), b""):
-        digest.update(chunk)
-        size += len(chunk)
-    return digest.hexdigest(), size
+    return object_md5_in(client, BUCKET, key)
