@@ -272,3 +272,133 @@ pub(crate) fn verify(
         length_range,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Credentials;
+    use crate::faults::FaultControl;
+
+    const DATE: &str = "20260101T000000Z";
+    const CREDENTIAL: &str = "AKID/20260101/us-east-1/s3/aws4_request";
+
+    fn keys() -> KeyRing {
+        KeyRing::new(
+            Credentials::new("AKID", "secret"),
+            FaultControl::default().clock(),
+        )
+    }
+
+    fn at(text: &str) -> SystemTime {
+        OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+            .unwrap()
+            .into()
+    }
+
+    /// A form signed with the test key whose policy has `conditions` (JSON) plus the
+    /// credential fields, and `fields` sent before them.
+    fn signed(conditions: &str, fields: &[(&str, &str)]) -> Vec<(String, String)> {
+        let policy = format!(
+            r#"{{"expiration":"2026-01-01T01:00:00.000Z","conditions":[{conditions}{{"x-amz-algorithm":"AWS4-HMAC-SHA256"}},{{"x-amz-credential":"{CREDENTIAL}"}},{{"x-amz-date":"{DATE}"}}]}}"#
+        );
+        let b64 = base64::engine::general_purpose::STANDARD.encode(policy);
+        let mut form: Vec<(String, String)> = fields
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        for (k, v) in [
+            ("X-Amz-Algorithm", "AWS4-HMAC-SHA256"),
+            ("X-Amz-Credential", CREDENTIAL),
+            ("X-Amz-Date", DATE),
+        ] {
+            form.push((k.to_owned(), v.to_owned()));
+        }
+        let signature = sign("secret", "20260101", "us-east-1", "s3", &b64);
+        form.push(("Policy".to_owned(), b64));
+        form.push(("X-Amz-Signature".to_owned(), signature));
+        form
+    }
+
+    fn judge(form: &[(String, String)], now: &str) -> Result<Accepted, ErrorAnswer> {
+        verify(form, "photo.jpg", "uploads", at(now), &keys())
+    }
+
+    #[test]
+    fn conditions_as_s3_reads_them() {
+        // Object and array forms, starts-with, names in any case, ${filename}, status.
+        let form = signed(
+            r#"{"bucket":"uploads"},["starts-with","$key","user/"],["starts-with","$Content-Type","image/"],{"success_action_status":"201"},["content-length-range","1","2048"],["starts-with","$x-amz-meta-tag",""],"#,
+            &[
+                ("key", "user/${filename}"),
+                ("content-type", "image/jpeg"),
+                ("success_action_status", "201"),
+            ],
+        );
+        let ok = judge(&form, "2026-01-01T00:30:00Z").unwrap();
+        assert_eq!(ok.key, "user/photo.jpg");
+        assert_eq!(ok.status, 201);
+        assert_eq!(ok.length_range, Some((1, 2048)));
+        assert_eq!(
+            ok.headers,
+            vec![("content-type".to_owned(), "image/jpeg".to_owned())]
+        );
+
+        // The policy's expiration is exclusive.
+        let late = judge(&form, "2026-01-01T01:00:00Z").unwrap_err();
+        assert_eq!(
+            (late.status, late.code, late.message.as_deref()),
+            (
+                StatusCode::FORBIDDEN,
+                "AccessDenied",
+                Some("Invalid according to Policy: Policy expired.")
+            )
+        );
+
+        let wrong_bucket = verify(&form, "p", "other", at("2026-01-01T00:00:00Z"), &keys());
+        assert_eq!(
+            wrong_bucket.unwrap_err().message.as_deref(),
+            Some(
+                "Invalid according to Policy: Policy Condition failed: [\"eq\", \"$bucket\", \"uploads\"]"
+            )
+        );
+    }
+
+    #[test]
+    fn unsigned_fields_and_unknown_keys_are_refused() {
+        let form = signed(
+            r#"["eq","$key","k"],"#,
+            &[("key", "k"), ("acl", "public-read")],
+        );
+        let extra = judge(&form, "2026-01-01T00:00:00Z").unwrap_err();
+        assert_eq!(
+            extra.message.as_deref(),
+            Some("Invalid according to Policy: Extra input fields: acl")
+        );
+        // x-ignore-* fields need no condition.
+        let form = signed(
+            r#"["eq","$key","k"],"#,
+            &[("key", "k"), ("x-ignore-note", "1")],
+        );
+        assert_eq!(judge(&form, "2026-01-01T00:00:00Z").unwrap().status, 204);
+
+        let mut form = signed(r#"["eq","$key","k"],"#, &[("key", "k")]);
+        for field in &mut form {
+            if field.0 == "X-Amz-Credential" {
+                field.1 = "NOBODY/20260101/us-east-1/s3/aws4_request".into();
+            }
+        }
+        assert_eq!(
+            judge(&form, "2026-01-01T00:00:00Z").unwrap_err().code,
+            "InvalidAccessKeyId"
+        );
+        let sigv2 = vec![
+            ("key".to_owned(), "k".to_owned()),
+            ("AWSAccessKeyId".to_owned(), "AKID".to_owned()),
+            ("Signature".to_owned(), "x".to_owned()),
+        ];
+        assert_eq!(
+            judge(&sigv2, "2026-01-01T00:00:00Z").unwrap_err().code,
+            "InvalidRequest"
+        );
+    }
+}
