@@ -305,7 +305,8 @@ pub(crate) fn precheck(
         && header(headers, "content-type")
             .is_some_and(|c| c.to_ascii_lowercase().starts_with("multipart/form-data"));
     if is_form_post {
-        // Browser POST uploads carry their signature in the form; s3s checks it.
+        // Browser POST uploads carry their signature in the form; `crate::post` judges
+        // POSTs to a bucket before this runs, and s3s refuses a form POST to an object.
         return Ok(());
     }
     Err(ErrorAnswer::new(
