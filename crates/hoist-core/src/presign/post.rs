@@ -38,8 +38,8 @@ use std::time::Duration;
 use hmac::Mac;
 
 use super::{ALGORITHM, AddressingStyle, PresignError, Presigner, hex};
+use crate::s3::base64;
 use crate::time::Timestamp;
-use crate::ttl::MAX_PRESIGN_TTL;
 
 /// What one POST upload may do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,28 +131,7 @@ impl Presigner {
         now: Timestamp,
     ) -> Result<PresignedPost, PresignError> {
         let now = now.trunc_seconds();
-        let secs = req.expires.as_secs();
-        if !(1..=MAX_PRESIGN_TTL.as_secs()).contains(&secs) {
-            return Err(PresignError::ExpiresOutOfRange { secs });
-        }
-        if !(0..=9999).contains(&now.civil().0) {
-            return Err(PresignError::TimeOutOfRange(now));
-        }
-        let expires_at = now.plus(req.expires);
-        if let Some(cred_exp) = self.credentials.expires_at {
-            if now >= cred_exp {
-                return Err(PresignError::CredentialsExpired {
-                    expires_at: cred_exp,
-                    now,
-                });
-            }
-            if expires_at > cred_exp {
-                return Err(PresignError::OutlivesCredentials {
-                    url_expires_at: expires_at,
-                    credentials_expire_at: cred_exp,
-                });
-            }
-        }
+        let expires_at = self.check_lifetime(now, req.expires)?;
         let amz_date = now.to_amz_date();
         let date = &amz_date[..8];
         let credential = format!(
@@ -231,28 +210,6 @@ fn json_string(s: &str) -> String {
         }
     }
     out.push('"');
-    out
-}
-
-/// Standard base64 with padding (RFC 4648 §4), as S3 reads the `policy` field.
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
     out
 }
 

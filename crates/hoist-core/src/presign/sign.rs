@@ -24,21 +24,21 @@ type HeaderList<'r> = Vec<(&'r str, Cow<'r, str>)>;
 const RESERVED_PREFIX: &str = "X-Amz-";
 
 impl Presigner {
-    /// Signs `req` as of `now` (already corrected by the clock offset; sub-seconds dropped).
-    pub fn presign(
+    /// When something signed at `now` for `lifetime` expires, if that is allowed: 1 s to 7
+    /// days, a representable date, and never past the credentials' expiry.
+    pub(super) fn check_lifetime(
         &self,
-        req: &PresignRequest<'_>,
         now: Timestamp,
-    ) -> Result<PresignedUrl, PresignError> {
-        let now = now.trunc_seconds();
-        let expires = req.expires.as_secs();
-        if !(1..=MAX_PRESIGN_TTL.as_secs()).contains(&expires) {
-            return Err(PresignError::ExpiresOutOfRange { secs: expires });
+        lifetime: Duration,
+    ) -> Result<Timestamp, PresignError> {
+        let secs = lifetime.as_secs();
+        if !(1..=MAX_PRESIGN_TTL.as_secs()).contains(&secs) {
+            return Err(PresignError::ExpiresOutOfRange { secs });
         }
         if !(0..=9999).contains(&now.civil().0) {
             return Err(PresignError::TimeOutOfRange(now));
         }
-        let expires_at = now.plus(Duration::from_secs(expires));
+        let expires_at = now.plus(Duration::from_secs(secs));
         if let Some(cred_exp) = self.credentials.expires_at {
             if now >= cred_exp {
                 return Err(PresignError::CredentialsExpired {
@@ -53,6 +53,18 @@ impl Presigner {
                 });
             }
         }
+        Ok(expires_at)
+    }
+
+    /// Signs `req` as of `now` (already corrected by the clock offset; sub-seconds dropped).
+    pub fn presign(
+        &self,
+        req: &PresignRequest<'_>,
+        now: Timestamp,
+    ) -> Result<PresignedUrl, PresignError> {
+        let now = now.trunc_seconds();
+        let expires = req.expires.as_secs();
+        let expires_at = self.check_lifetime(now, req.expires)?;
         if let Some((name, _)) = req.query.iter().find(|(k, _)| {
             k.len() >= RESERVED_PREFIX.len()
                 && k.as_bytes()[..RESERVED_PREFIX.len()]
