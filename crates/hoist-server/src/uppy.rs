@@ -151,29 +151,39 @@ pub(crate) async fn params(
     let ttl = state.url_ttl(UrlKind::SinglePut {
         size: size.unwrap_or(hoist_core::plan::MAX_SINGLE_PUT),
     })?;
-    let started = Instant::now();
-    let url = state
-        .store()
-        .presign(&r.expires_in(ttl), state.now())
-        .map_err(|e| store_failure(&state, e))?;
-    state
-        .metrics()
-        .presigned(PresignKind::Single, 1, started.elapsed());
+    let (url, headers) = presign_for_browser(&state, &r.expires_in(ttl), PresignKind::Single)?;
     state.metrics().upload(Outcome::Created);
-    let headers: HashMap<String, String> = url
-        .headers
-        .into_iter()
-        .filter(|(k, _)| k != "content-length")
-        .collect();
     Ok(Json(json!({
         "method": "PUT",
-        "url": url.url,
+        "url": url,
         "fields": {},
         "headers": headers,
         "expires": ttl.as_secs(),
         "key": key,
         "bucket": bucket,
     })))
+}
+
+/// Presigns one request a browser will send, counted in the metrics. Answers the URL and the
+/// headers to send with it, less `content-length`: the browser sets that itself and may not
+/// name it, and it is signed all the same.
+pub(crate) fn presign_for_browser(
+    state: &AppState,
+    request: &PresignRequest<'_>,
+    kind: PresignKind,
+) -> Result<(String, HashMap<String, String>), ApiError> {
+    let started = Instant::now();
+    let url = state
+        .store()
+        .presign(request, state.now())
+        .map_err(|e| store_failure(state, e))?;
+    state.metrics().presigned(kind, 1, started.elapsed());
+    let headers = url
+        .headers
+        .into_iter()
+        .filter(|(k, _)| k != "content-length")
+        .collect();
+    Ok((url.url, headers))
 }
 
 #[derive(Debug, Deserialize)]

@@ -15,8 +15,7 @@
 //! hoist can issue such keys. Completion is signed only after a ListParts of the upload proves
 //! it exists on that key and its parts fit the caller's size limit.
 
-use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
@@ -342,25 +341,13 @@ pub(crate) async fn sign(
     };
     let policy = state.url_ttl(op.url_kind(body.size))?;
     let ttl = granted_ttl(policy, body.expires_in);
-    let started = Instant::now();
-    let url = state
-        .store()
-        .presign(&request.expires_in(ttl), state.now())
-        .map_err(|e| store_failure(&state, e))?;
-    state
-        .metrics()
-        .presigned(op.presign_kind(), 1, started.elapsed());
+    let (url, headers) =
+        super::presign_for_browser(&state, &request.expires_in(ttl), op.presign_kind())?;
     if matches!(op, Operation::PutObject | Operation::CreateMultipartUpload) {
         state.metrics().upload(Outcome::Created);
     }
-    // The browser sets Content-Length itself and may not name it; it is signed all the same.
-    let headers: HashMap<String, String> = url
-        .headers
-        .into_iter()
-        .filter(|(k, _)| k != "content-length")
-        .collect();
     Ok(Json(json!({
-        "url": url.url,
+        "url": url,
         "key": key,
         "headers": headers,
         "expiresIn": ttl.as_secs(),
