@@ -177,28 +177,48 @@ pub(crate) async fn write_stream(
     let (tx, mut rx) = mpsc::channel::<Bytes>(8);
     let writer_path = path.clone();
     let writer = tokio::task::spawn_blocking(move || -> std::io::Result<Written> {
-        let file = std::fs::File::create(&writer_path)?;
-        let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
-        let mut md5 = md5::Md5::new();
-        let mut hasher = algorithm.map(StreamHasher::new);
-        let mut size = 0u64;
-        while let Some(chunk) = rx.blocking_recv() {
-            md5.update(&chunk);
-            if let Some(h) = hasher.as_mut() {
-                h.update(&chunk);
+        // Hashing (MD5 for the ETag, the flexible checksum) runs on its own thread beside the
+        // writes, so one stream goes as fast as the slower of the two, not their sum.
+        std::thread::scope(|scope| {
+            let (to_hasher, chunks) = std::sync::mpsc::sync_channel::<Bytes>(8);
+            let hashing = scope.spawn(move || {
+                let mut md5 = md5::Md5::new();
+                let mut hasher = algorithm.map(StreamHasher::new);
+                for chunk in chunks {
+                    md5.update(&chunk);
+                    if let Some(h) = hasher.as_mut() {
+                        h.update(&chunk);
+                    }
+                }
+                (
+                    <[u8; 16]>::from(md5.finalize()),
+                    hasher.map(StreamHasher::finish),
+                )
+            });
+            let file = std::fs::File::create(&writer_path)?;
+            let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+            let mut size = 0u64;
+            while let Some(chunk) = rx.blocking_recv() {
+                size += chunk.len() as u64;
+                out.write_all(&chunk)?;
+                if to_hasher.send(chunk).is_err() {
+                    break;
+                }
             }
-            out.write_all(&chunk)?;
-            size += chunk.len() as u64;
-        }
-        let file = out
-            .into_inner()
-            .map_err(std::io::IntoInnerError::into_error)?;
-        file.sync_all()?;
-        Ok(Written {
-            path: writer_path,
-            size,
-            md5: md5.finalize().into(),
-            checksum: hasher.map(StreamHasher::finish),
+            drop(to_hasher);
+            let file = out
+                .into_inner()
+                .map_err(std::io::IntoInnerError::into_error)?;
+            file.sync_all()?;
+            let (md5, checksum) = hashing
+                .join()
+                .map_err(|_| std::io::Error::other("the hashing thread panicked"))?;
+            Ok(Written {
+                path: writer_path,
+                size,
+                md5,
+                checksum,
+            })
         })
     });
 
