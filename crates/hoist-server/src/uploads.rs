@@ -61,6 +61,22 @@ pub(crate) fn store_failure(state: &AppState, err: StoreError) -> ApiError {
     ApiError::bad_gateway(format!("the store refused or failed: {err}"))
 }
 
+/// Presigns one URL as of `now`, timed and counted in the metrics as `kind`.
+pub(crate) fn presign_one(
+    state: &AppState,
+    request: &PresignRequest<'_>,
+    now: hoist_core::time::Timestamp,
+    kind: PresignKind,
+) -> Result<hoist_core::presign::PresignedUrl, ApiError> {
+    let started = Instant::now();
+    let url = state
+        .store()
+        .presign(request, now)
+        .map_err(|e| store_failure(state, e))?;
+    state.metrics().presigned(kind, 1, started.elapsed());
+    Ok(url)
+}
+
 /// Create an upload: plan it, start the multipart upload if needed, sign the first URLs.
 pub(crate) async fn create_upload(
     state: &AppState,
@@ -107,14 +123,7 @@ pub(crate) async fn create_upload(
                 r = r.header(format!("x-amz-meta-{k}"), v.as_str());
             }
             let ttl = state.url_ttl(UrlKind::SinglePut { size: req.size })?;
-            let started = Instant::now();
-            let url = state
-                .store()
-                .presign(&r.expires_in(ttl), now)
-                .map_err(|e| store_failure(state, e))?;
-            state
-                .metrics()
-                .presigned(PresignKind::Single, 1, started.elapsed());
+            let url = presign_one(state, &r.expires_in(ttl), now, PresignKind::Single)?;
             let headers: BTreeMap<String, String> = url.headers.iter().cloned().collect();
             Upload {
                 id: String::new(),
@@ -305,14 +314,7 @@ pub(crate) fn sign_single(
             r = r.header(c.algorithm.header(), v.as_str());
         }
     }
-    let started = Instant::now();
-    let url = state
-        .store()
-        .presign(&r, state.now())
-        .map_err(|e| store_failure(state, e))?;
-    state
-        .metrics()
-        .presigned(PresignKind::Single, 1, started.elapsed());
+    let url = presign_one(state, &r, state.now(), PresignKind::Single)?;
     Ok(PartUrl {
         number: 1,
         url: url.url,

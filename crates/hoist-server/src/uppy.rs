@@ -31,7 +31,7 @@ use crate::error::{ApiError, ApiJson};
 use crate::metrics::{Outcome, PresignKind};
 use crate::state::AppState;
 use crate::token::UploadToken;
-use crate::uploads::{abort_upload, store_failure};
+use crate::uploads::{abort_upload, presign_one, store_failure};
 use crate::validate::validate_create;
 
 const MAX_PART_NUMBER: u32 = 10_000;
@@ -172,12 +172,7 @@ pub(crate) fn presign_for_browser(
     request: &PresignRequest<'_>,
     kind: PresignKind,
 ) -> Result<(String, HashMap<String, String>), ApiError> {
-    let started = Instant::now();
-    let url = state
-        .store()
-        .presign(request, state.now())
-        .map_err(|e| store_failure(state, e))?;
-    state.metrics().presigned(kind, 1, started.elapsed());
+    let url = presign_one(state, request, state.now(), kind)?;
     let headers = url
         .headers
         .into_iter()
@@ -279,7 +274,6 @@ impl FromRequestParts<AppState> for UppyUpload {
 
 fn sign_part(state: &AppState, token: &UploadToken, n: u32) -> Result<(String, u64), ApiError> {
     let ttl = state.url_ttl(UrlKind::Part)?;
-    let started = Instant::now();
     let r = PresignRequest::upload_part(
         token.bucket.as_str(),
         token.key.as_str(),
@@ -287,13 +281,7 @@ fn sign_part(state: &AppState, token: &UploadToken, n: u32) -> Result<(String, u
         n,
     )
     .expires_in(ttl);
-    let url = state
-        .store()
-        .presign(&r, state.now())
-        .map_err(|e| store_failure(state, e))?;
-    state
-        .metrics()
-        .presigned(PresignKind::Part, 1, started.elapsed());
+    let url = presign_one(state, &r, state.now(), PresignKind::Part)?;
     Ok((url.url, ttl.as_secs()))
 }
 
