@@ -431,24 +431,18 @@ pub(crate) async fn complete(
     let tag = random_hex(8);
     let from = storage.layout.upload(&upload.id);
     let to = storage.layout.objects(&upload.bucket);
-    let links: Vec<(std::path::PathBuf, std::path::PathBuf)> = parts
+    let extents: Vec<Extent> = parts
         .iter()
-        .map(|p| {
-            let name = format!("{stem}.{tag}.p{:05}.data", p.number);
-            (from.join(&p.data), to.join(name))
-        })
-        .collect();
-    let extents = parts
-        .iter()
-        .zip(&links)
-        .map(|(p, (_, dest))| Extent {
-            data: dest
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
+        .map(|p| Extent {
+            data: format!("{stem}.{tag}.p{:05}.data", p.number),
             size: p.size,
         })
-        .collect::<Vec<_>>();
+        .collect();
+    let links: Vec<(std::path::PathBuf, std::path::PathBuf)> = parts
+        .iter()
+        .zip(&extents)
+        .map(|(p, e)| (from.join(&p.data), to.join(&e.data)))
+        .collect();
     let size = parts.iter().map(|p| p.size).sum();
     tokio::task::spawn_blocking(move || link_all(&links, &to))
         .await
@@ -492,28 +486,25 @@ pub(crate) async fn complete(
 }
 
 /// Links every `(source, dest)` pair, falling back to a copy where links are refused, then
-/// makes the new names durable. On failure the links made so far are removed.
+/// makes the new names durable. On failure every `dest` is removed again (the names are
+/// fresh, so none of them stood there before).
 fn link_all(
     links: &[(std::path::PathBuf, std::path::PathBuf)],
     dir: &std::path::Path,
 ) -> std::io::Result<()> {
-    let mut made = Vec::with_capacity(links.len());
     let result = links
         .iter()
         .try_for_each(|(source, dest)| {
             if std::fs::hard_link(source, dest).is_err() {
                 let mut out = std::fs::File::create(dest)?;
-                made.push(dest);
                 std::io::copy(&mut std::fs::File::open(source)?, &mut out)?;
                 out.sync_all()?;
-            } else {
-                made.push(dest);
             }
             Ok(())
         })
         .and_then(|()| crate::fs::sync_dir(dir));
     if result.is_err() {
-        for dest in made {
+        for (_, dest) in links {
             let _ = std::fs::remove_file(dest);
         }
     }

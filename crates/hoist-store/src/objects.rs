@@ -188,7 +188,7 @@ pub(crate) async fn publish_locked(
     .map_err(internal)
     .and_then(|r| r.map_err(internal));
     if let Err(err) = done {
-        meta.doom();
+        let_go(meta).await;
         return Err(err);
     }
     let old = storage
@@ -197,9 +197,17 @@ pub(crate) async fn publish_locked(
         .get_mut(bucket)
         .and_then(|b| b.objects.insert(meta.key.clone(), meta.clone()));
     if let Some(old) = old {
-        old.doom();
+        let_go(old).await;
     }
     Ok(meta)
+}
+
+/// Dooms an object that left the index and drops this handle on the blocking pool: when no
+/// reader holds the object any more, that drop unlinks its files (gigabytes, perhaps), which
+/// must not stall an async worker.
+async fn let_go(meta: ObjectMeta) {
+    meta.doom();
+    let _ = tokio::task::spawn_blocking(move || drop(meta)).await;
 }
 
 fn user_metadata(metadata: Option<Metadata>) -> BTreeMap<String, String> {
@@ -411,7 +419,7 @@ pub(crate) async fn delete_object(
         let _ = tokio::fs::remove_file(dir.join(format!("{}.json", key_stem(key)))).await;
         let _ = crate::fs::sync_dir(&dir);
         // The bytes go when the last reader is done with them.
-        meta.doom();
+        let_go(meta).await;
     }
     Ok(S3Response::with_status(
         DeleteObjectOutput::default(),

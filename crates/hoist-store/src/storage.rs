@@ -76,11 +76,7 @@ pub(crate) struct Extent {
 impl ObjectMeta {
     /// The names of the files that hold the bytes, in order.
     pub fn files(&self) -> Vec<String> {
-        if self.extents.is_empty() {
-            vec![self.data.clone()]
-        } else {
-            self.extents.iter().map(|e| e.data.clone()).collect()
-        }
+        self.extents().into_iter().map(|e| e.data).collect()
     }
 
     /// The files that hold the bytes, with their sizes, in order.
