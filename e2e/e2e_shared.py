@@ -4,6 +4,8 @@ boto3, and an independent CRC-64/NVME. Each area's helper module puts this direc
 
 import base64
 import hashlib
+import signal
+import subprocess
 
 MIB = 1 << 20
 
@@ -63,3 +65,15 @@ def object_md5_in(client, bucket, key):
         md5.update(chunk)
         n += len(chunk)
     return md5.hexdigest(), n
+
+
+def stop_process(proc, timeout=15):
+    """SIGTERM, then SIGKILL after `timeout` seconds; answers the exit status."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            return proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode

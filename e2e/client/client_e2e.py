@@ -7,7 +7,6 @@ them all before collecting)."""
 
 import os
 import pathlib
-import signal
 import subprocess
 import sys
 import threading
@@ -17,7 +16,7 @@ from botocore.config import Config
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "e2e"))
-from e2e_shared import crc64nvme, object_md5_in, write_random  # noqa: E402,F401
+from e2e_shared import crc64nvme, object_md5_in, stop_process, write_random  # noqa: E402,F401
 HOIST_BIN = os.environ.get("HOIST_BIN", str(REPO / "target" / "debug" / "hoist"))
 
 ACCESS_KEY = "AKIDHOISTCLIENT"
@@ -49,13 +48,7 @@ class Store:
         )
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        return stop_process(self.proc)
 
 
 
@@ -82,12 +75,6 @@ class Coordinator:
         threading.Thread(target=lambda: [None for _ in self.proc.stdout], daemon=True).start()
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        return stop_process(self.proc)
 def object_md5(client, key):
     return object_md5_in(client, BUCKET, key)

@@ -4,8 +4,8 @@ independent client that sets buckets up, real `curl -v` for captures, and the `h
 import json
 import os
 import pathlib
-import signal
 import subprocess
+import sys
 import threading
 
 import boto3
@@ -13,6 +13,9 @@ import pytest
 from botocore.config import Config
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "e2e"))
+from e2e_shared import stop_process  # noqa: E402
+
 HOIST_BIN = os.environ.get("HOIST_BIN", str(REPO / "target" / "debug" / "hoist"))
 
 ACCESS_KEY = "AKIDHOISTDOCTOR"
@@ -57,12 +60,7 @@ class Store:
         return p.returncode, json.loads(p.stdout)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        return stop_process(self.proc)
 
 
 @pytest.fixture

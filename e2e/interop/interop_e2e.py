@@ -8,7 +8,6 @@ import os
 import pathlib
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from botocore.config import Config
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "e2e"))
-from e2e_shared import MIB, crc64nvme_file_b64, object_md5_in, write_random  # noqa: E402,F401
+from e2e_shared import MIB, crc64nvme_file_b64, object_md5_in, stop_process, write_random  # noqa: E402,F401
 HOIST_BIN = os.environ.get("HOIST_BIN", str(REPO / "target" / "debug" / "hoist"))
 REGION = "garage"
 BUCKET = "interop"
@@ -109,13 +108,7 @@ root_domain = ".s3.garage.localhost"
         )
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self.log.close()
 
 
