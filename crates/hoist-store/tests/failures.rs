@@ -411,34 +411,10 @@ async fn single_put_over_the_limit_is_entity_too_large() {
 }
 
 async fn two_part_upload(s3: &aws_sdk_s3::Client, first: usize) -> (String, Vec<CompletedPart>) {
-    let id = s3
-        .create_multipart_upload()
-        .bucket(BUCKET)
-        .key("mp")
-        .send()
-        .await
-        .unwrap()
-        .upload_id()
-        .unwrap()
-        .to_owned();
+    let id = create_upload(s3, "mp").await;
     let mut parts = Vec::new();
     for (n, len) in [(1, first), (2, 100)] {
-        let out = s3
-            .upload_part()
-            .bucket(BUCKET)
-            .key("mp")
-            .upload_id(&id)
-            .part_number(n)
-            .body(ByteStream::from(bytes_of(len, n as u64)))
-            .send()
-            .await
-            .unwrap();
-        parts.push(
-            CompletedPart::builder()
-                .part_number(n)
-                .e_tag(out.e_tag().unwrap())
-                .build(),
-        );
+        parts.push(upload_part(s3, "mp", &id, n, bytes_of(len, n as u64)).await);
     }
     (id, parts)
 }

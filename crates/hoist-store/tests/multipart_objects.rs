@@ -32,38 +32,14 @@ fn pattern(len: usize, seed: u64) -> Vec<u8> {
 
 /// Uploads `sizes` as the parts of `key` and completes it; answers the whole object's bytes.
 async fn multipart(s3: &aws_sdk_s3::Client, key: &str, sizes: &[usize]) -> Vec<u8> {
-    let id = s3
-        .create_multipart_upload()
-        .bucket(BUCKET)
-        .key(key)
-        .send()
-        .await
-        .unwrap()
-        .upload_id()
-        .unwrap()
-        .to_owned();
+    let id = common::create_upload(s3, key).await;
     let mut whole = Vec::new();
     let mut done = Vec::new();
     for (i, &size) in sizes.iter().enumerate() {
         let n = i as i32 + 1;
         let data = pattern(size, n as u64 + key.len() as u64);
         whole.extend_from_slice(&data);
-        let out = s3
-            .upload_part()
-            .bucket(BUCKET)
-            .key(key)
-            .upload_id(&id)
-            .part_number(n)
-            .body(ByteStream::from(data))
-            .send()
-            .await
-            .unwrap();
-        done.push(
-            CompletedPart::builder()
-                .part_number(n)
-                .e_tag(out.e_tag().unwrap())
-                .build(),
-        );
+        done.push(common::upload_part(s3, key, &id, n, data).await);
     }
     s3.complete_multipart_upload()
         .bucket(BUCKET)

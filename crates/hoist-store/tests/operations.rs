@@ -361,44 +361,12 @@ async fn list_objects_v2_paginates_and_groups() {
     assert_eq!(left.key_count(), Some(1));
 }
 
-async fn upload_part(
-    s3: &aws_sdk_s3::Client,
-    key: &str,
-    id: &str,
-    n: i32,
-    data: Vec<u8>,
-) -> CompletedPart {
-    let out = s3
-        .upload_part()
-        .bucket(BUCKET)
-        .key(key)
-        .upload_id(id)
-        .part_number(n)
-        .body(ByteStream::from(data))
-        .send()
-        .await
-        .unwrap();
-    CompletedPart::builder()
-        .part_number(n)
-        .e_tag(out.e_tag().unwrap())
-        .build()
-}
-
 #[tokio::test]
 async fn multipart_etag_replacement_and_listing() {
     let store = TestStore::start().await;
     let s3 = store.client();
     let key = "big/object.bin";
-    let id = s3
-        .create_multipart_upload()
-        .bucket(BUCKET)
-        .key(key)
-        .send()
-        .await
-        .unwrap()
-        .upload_id()
-        .unwrap()
-        .to_owned();
+    let id = create_upload(&s3, key).await;
     let p1 = bytes_of(5 * MIB, 11);
     let p2_first = bytes_of(5 * MIB, 12);
     let p2 = bytes_of(5 * MIB, 22);

@@ -268,3 +268,40 @@ pub fn md5_hex(data: &[u8]) -> String {
         .map(|b| format!("{b:02x}"))
         .collect()
 }
+
+/// Starts a multipart upload of `key` in [`BUCKET`]; answers its id.
+pub async fn create_upload(s3: &aws_sdk_s3::Client, key: &str) -> String {
+    s3.create_multipart_upload()
+        .bucket(BUCKET)
+        .key(key)
+        .send()
+        .await
+        .unwrap()
+        .upload_id()
+        .unwrap()
+        .to_owned()
+}
+
+/// Uploads part `n`; answers it as Complete names it.
+pub async fn upload_part(
+    s3: &aws_sdk_s3::Client,
+    key: &str,
+    id: &str,
+    n: i32,
+    data: Vec<u8>,
+) -> aws_sdk_s3::types::CompletedPart {
+    let out = s3
+        .upload_part()
+        .bucket(BUCKET)
+        .key(key)
+        .upload_id(id)
+        .part_number(n)
+        .body(aws_sdk_s3::primitives::ByteStream::from(data))
+        .send()
+        .await
+        .unwrap();
+    aws_sdk_s3::types::CompletedPart::builder()
+        .part_number(n)
+        .e_tag(out.e_tag().unwrap())
+        .build()
+}
