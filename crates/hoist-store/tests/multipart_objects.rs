@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
-use common::{AK, BUCKET, SK, TestStore, client_for};
+use common::{AK, BUCKET, SK, TestStore, client_for, create_upload, upload_part};
 use hoist_store::{Credentials, Store, StoreConfig};
 
 const MIB: usize = 1024 * 1024;
@@ -91,6 +91,16 @@ fn data_bytes(dir: &Path) -> u64 {
     total
 }
 
+/// Inodes of the `.data` files directly in `dir`.
+fn data_inodes(dir: &Path) -> HashSet<u64> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".data"))
+        .map(|e| e.metadata().unwrap().ino())
+        .collect()
+}
+
 fn objects_dir(root: &Path) -> std::path::PathBuf {
     root.join("buckets").join(BUCKET).join("objects")
 }
@@ -152,6 +162,40 @@ async fn reads_cross_part_boundaries_and_nothing_is_stored_twice() {
         0,
         "the completed upload is still on disk"
     );
+
+    // Complete writes no byte: the object's files are the very files the parts were
+    // written to (the same inodes), not copies of them.
+    let id = create_upload(&s3, "m/linked.bin").await;
+    let done = vec![
+        upload_part(&s3, "m/linked.bin", &id, 1, pattern(5 * MIB, 7)).await,
+        upload_part(&s3, "m/linked.bin", &id, 2, pattern(99, 8)).await,
+    ];
+    let part_files = data_inodes(&root.join("uploads").join(&id));
+    assert_eq!(part_files.len(), 2);
+    let before = data_inodes(&objects_dir(root));
+    s3.complete_multipart_upload()
+        .bucket(BUCKET)
+        .key("m/linked.bin")
+        .upload_id(&id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(done))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let added: HashSet<u64> = data_inodes(&objects_dir(root))
+        .difference(&before)
+        .copied()
+        .collect();
+    assert_eq!(added, part_files, "Complete copied the parts");
+    s3.delete_object()
+        .bucket(BUCKET)
+        .key("m/linked.bin")
+        .send()
+        .await
+        .unwrap();
 
     // Overwriting and deleting let go of every file.
     let again = multipart(&s3, "m/obj.bin", &[5 * MIB, 10]).await;
