@@ -474,16 +474,7 @@ impl StoreClient {
             }
             Err(e) => return Err(e.into()),
         };
-        let rule = CorsRule {
-            id: Some(SERVE_CORS_RULE.to_string()),
-            allowed_origins: origins.to_vec(),
-            allowed_methods: ["GET", "PUT", "POST", "DELETE", "HEAD"]
-                .map(String::from)
-                .to_vec(),
-            allowed_headers: vec!["*".to_string()],
-            expose_headers: vec!["ETag".to_string(), "Location".to_string()],
-            max_age_seconds: Some(3000),
-        };
+        let rule = CorsRule::for_uploads(SERVE_CORS_RULE, origins.to_vec());
         if config.rules.contains(&rule) {
             return Ok(false);
         }

@@ -29,6 +29,23 @@ pub struct CorsRule {
 }
 
 impl CorsRule {
+    /// The rule browser uploads need from `origins`: hoist.js's PUTs, and what
+    /// `@uppy/aws-s3` 6.x sends straight to the store (POST to create and complete, GET for
+    /// ListParts, DELETE to abort), with `ETag` and `Location` readable. CORS grants nothing
+    /// by itself: every request still needs a valid signature.
+    pub fn for_uploads(id: &str, origins: Vec<String>) -> Self {
+        Self {
+            id: Some(id.to_owned()),
+            allowed_origins: origins,
+            allowed_methods: ["GET", "PUT", "POST", "DELETE", "HEAD"]
+                .map(str::to_owned)
+                .to_vec(),
+            allowed_headers: vec!["*".to_owned()],
+            expose_headers: vec!["ETag".to_owned(), "Location".to_owned()],
+            max_age_seconds: Some(3000),
+        }
+    }
+
     /// Whether the rule lets a browser read response header `name` (case-insensitive).
     pub fn exposes(&self, name: &str) -> bool {
         self.expose_headers

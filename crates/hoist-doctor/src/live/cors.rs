@@ -68,24 +68,16 @@ pub fn merge(config: Option<&CorsConfiguration>, origin: &str) -> (CorsConfigura
             }
         }
         None => {
-            // Besides hoist.js's PUTs, the rule admits what @uppy/aws-s3 6.x sends straight
-            // to the store (POST to create and complete, GET for ListParts, DELETE to abort)
-            // and lets it read Location. CORS grants nothing by itself: every request still
-            // needs a valid signature.
-            config.rules.push(CorsRule {
-                id: Some("hoist-uploads".to_owned()),
-                allowed_origins: vec![origin.to_owned()],
-                allowed_methods: ["GET", "PUT", "POST", "DELETE", "HEAD"]
-                    .map(str::to_owned)
-                    .to_vec(),
-                allowed_headers: vec!["*".to_owned()],
-                expose_headers: vec!["ETag".to_owned(), "Location".to_owned()],
-                max_age_seconds: Some(3000),
-            });
-            let kept = config.rules.len() - 1;
+            let rule = CorsRule::for_uploads("hoist-uploads", vec![origin.to_owned()]);
+            let kept = config.rules.len();
             changes.push(format!(
-                "CORS: added rule hoist-uploads (AllowedOrigin {origin}; AllowedMethod GET, PUT, POST, DELETE, HEAD; AllowedHeader *; ExposeHeader ETag, Location; MaxAgeSeconds 3000), keeping the {kept} existing rule(s)"
+                "CORS: added rule hoist-uploads (AllowedOrigin {origin}; AllowedMethod {}; AllowedHeader {}; ExposeHeader {}; MaxAgeSeconds {}), keeping the {kept} existing rule(s)",
+                rule.allowed_methods.join(", "),
+                rule.allowed_headers.join(", "),
+                rule.expose_headers.join(", "),
+                rule.max_age_seconds.unwrap_or_default(),
             ));
+            config.rules.push(rule);
         }
     }
     (config, changes)
@@ -153,7 +145,10 @@ mod tests {
             Some((0, true))
         );
         assert_eq!(changes.len(), 1);
-        assert!(changes[0].contains("keeping the 0 existing rule(s)"));
+        assert_eq!(
+            changes[0],
+            "CORS: added rule hoist-uploads (AllowedOrigin https://app.example.com; AllowedMethod GET, PUT, POST, DELETE, HEAD; AllowedHeader *; ExposeHeader ETag, Location; MaxAgeSeconds 3000), keeping the 0 existing rule(s)"
+        );
         // What Uppy 6 sends straight to the store is admitted too.
         let added = &config.rules[0];
         for method in ["POST", "DELETE", "GET"] {
