@@ -4,9 +4,10 @@
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
+use hoist_core::clock::ClockOffset;
 use hoist_core::plan::{ObjectSize, PlanPolicy, Strategy, plan};
 use hoist_core::presign::{Endpoint, PresignRequest, Presigner};
-use hoist_core::time::{ClockOffset, Timestamp};
+use hoist_core::time::Timestamp;
 use hoist_core::ttl::{TtlPolicy, UrlKind};
 
 use crate::checksum::ChecksumAlgorithm;

@@ -65,10 +65,7 @@ pub(crate) fn parse_list_parts(body: &[u8]) -> Result<PartsPage> {
 pub(crate) fn complete_body(parts: &[CompletedPart]) -> String {
     let parts: Vec<core_s3::CompletedPart> = parts
         .iter()
-        .map(|p| core_s3::CompletedPart {
-            part_number: p.number,
-            etag: p.etag.clone(),
-        })
+        .map(|p| core_s3::CompletedPart::new(p.number, p.etag.clone()))
         .collect();
     core_s3::complete_multipart_upload_body(&parts)
 }

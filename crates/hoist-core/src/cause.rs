@@ -22,8 +22,9 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::encoding::percent_decode;
 use crate::error::{S3Error, S3ErrorCode};
-use crate::presign::{Method, percent_decode};
+use crate::presign::Method;
 use crate::time::Timestamp;
 
 /// A failure cause, with the stable id the doctor and the docs use.

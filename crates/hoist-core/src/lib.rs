@@ -3,14 +3,23 @@
 //!
 //! - [`plan`]: single PUT or multipart, the part size and count, each part's byte range.
 //! - [`ttl`]: how long a presigned URL lives.
-//! - [`time`]: a UTC [`time::Timestamp`] with the SigV4, RFC 3339 and HTTP-date forms, and
-//!   the [`time::ClockOffset`] measured against a store.
+//! - [`time`]: a UTC [`time::Timestamp`] with the SigV4, RFC 3339 and HTTP-date forms.
+//! - [`clock`]: the [`clock::ClockOffset`] to a store's clock, and the bounds its `Date`
+//!   headers prove.
 //! - [`presign`]: SigV4 query presigning with a cached signing key.
 //! - [`s3`]: control calls (create, complete, abort, list, CORS, lifecycle) as presigned
 //!   [`s3::HttpRequest`]s, and parsers of their answers.
 //! - [`error`]: S3's error codes and the parsed `<Error>` body.
 //! - [`cause`]: the failure catalogue: an error plus what is known of the request, named as a
 //!   stable cause id with its evidence and fix.
+//! - [`checksum`]: S3's checksum algorithms and types, hashing, combining part checksums,
+//!   and ETags.
+//! - [`credentials`]: access keys with their session token and expiry, as the AWS variables
+//!   and shared credentials files give them.
+//! - [`retry`]: which failures are retried, re-signed or final, and the backoff.
+//! - [`encoding`]: SigV4 URI encoding, percent-decoding, hex and base64.
+//! - [`units`]: sizes (`10MiB`) and durations (`24h`), parsed and written.
+//! - [`redact`]: secrets shortened for messages.
 //! - [`xml`]: the small XML tree those parsers read from.
 //!
 //! ```
@@ -41,10 +50,17 @@
 //! ```
 
 pub mod cause;
+pub mod checksum;
+pub mod clock;
+pub mod credentials;
+pub mod encoding;
 pub mod error;
 pub mod plan;
 pub mod presign;
+pub mod redact;
+pub mod retry;
 pub mod s3;
 pub mod time;
 pub mod ttl;
+pub mod units;
 pub mod xml;

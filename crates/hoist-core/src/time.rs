@@ -1,8 +1,8 @@
 //! A small UTC timestamp: seconds and nanoseconds since the Unix epoch.
 //!
 //! hoist-core never reads the clock. Callers pass the time in, usually
-//! `ClockOffset::apply(Timestamp::from(SystemTime::now()))`, so that signing uses time corrected
-//! against the store's `Date` header and tests can pin any instant.
+//! `ClockOffset::apply(Timestamp::from(SystemTime::now()))` (see [`crate::clock`]), so that
+//! signing uses time corrected against the store's `Date` header and tests can pin any instant.
 //!
 //! Formats: the SigV4 basic form (`20130524T000000Z`), RFC 3339 (`2013-05-24T00:00:00Z`, as
 //! S3 writes `LastModified`) and the HTTP date (`Fri, 24 May 2013 00:00:00 GMT`, the `Date`
@@ -374,42 +374,6 @@ impl From<Timestamp> for SystemTime {
     }
 }
 
-/// How far a local clock is behind a reference clock (the store's), in milliseconds.
-///
-/// Positive when the reference is ahead of the local clock. Signers add it to their local time
-/// so that `X-Amz-Date` matches the store's idea of now.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ClockOffset {
-    /// Reference minus local, in milliseconds.
-    pub millis: i64,
-}
-
-impl ClockOffset {
-    /// No correction.
-    pub const ZERO: ClockOffset = ClockOffset { millis: 0 };
-
-    /// From a signed number of milliseconds (reference minus local).
-    pub const fn from_millis(millis: i64) -> Self {
-        ClockOffset { millis }
-    }
-
-    /// Estimates the offset from one request: the local time it was sent and answered, and
-    /// the server's `Date` header. The server stamped its date somewhere in between, so the
-    /// midpoint is compared; the `Date` header's one-second resolution bounds the precision.
-    pub fn measure(sent: Timestamp, received: Timestamp, server_date: Timestamp) -> Self {
-        let mid = sent.add_millis(received.millis_since(sent) / 2);
-        // `Date` truncates to the second, so on average the true server time is 0.5 s later.
-        ClockOffset {
-            millis: server_date.add_millis(500).millis_since(mid),
-        }
-    }
-
-    /// The local time corrected to the reference clock.
-    pub fn apply(self, local: Timestamp) -> Timestamp {
-        local.add_millis(self.millis)
-    }
-}
-
 fn put_digits(out: &mut [u8], mut v: u32) {
     for slot in out.iter_mut().rev() {
         *slot = b'0' + (v % 10) as u8;
@@ -544,7 +508,7 @@ mod tests {
     }
 
     #[test]
-    fn arithmetic_and_offset() {
+    fn arithmetic() {
         let t = Timestamp::from_unix(100);
         assert_eq!(t.plus(Duration::from_millis(1500)).unix_millis(), 101_500);
         assert_eq!(t.minus(Duration::from_millis(1500)).unix_millis(), 98_500);
@@ -554,14 +518,6 @@ mod tests {
             Some(Duration::from_secs(3))
         );
         assert_eq!(t.duration_since(Timestamp::from_unix(103)), None);
-        // Server says 1000 s while the local clock read 990 s before and 990.2 s after.
-        let off = ClockOffset::measure(
-            Timestamp::from_unix_millis(990_000),
-            Timestamp::from_unix_millis(990_200),
-            Timestamp::from_unix(1000),
-        );
-        assert_eq!(off.millis, 10_400);
-        assert_eq!(off.apply(Timestamp::from_unix(0)).unix_millis(), 10_400);
         let st: SystemTime = Timestamp::from_unix_millis(1_500).into();
         assert_eq!(Timestamp::from(st).unix_millis(), 1_500);
     }

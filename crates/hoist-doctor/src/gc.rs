@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::duration::{human, human_bytes};
 use crate::error::DoctorError;
 use crate::live::{S3Client, Target, uploads};
+use hoist_core::units::{format_bytes, format_duration};
 
 /// What gc found and did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -87,23 +87,23 @@ impl GcReport {
                 u.upload_id,
                 u.initiated,
                 u.parts,
-                human_bytes(u.bytes)
+                format_bytes(u.bytes)
             ));
         }
-        let age = human(Duration::from_secs(self.older_than_secs));
+        let age = format_duration(Duration::from_secs(self.older_than_secs));
         if self.dry_run {
             out.push_str(&format!(
                 "dry run: {} incomplete upload(s) older than {age} in {}, {} would be freed\n",
                 self.uploads.len(),
                 self.bucket,
-                human_bytes(self.bytes)
+                format_bytes(self.bytes)
             ));
         } else {
             out.push_str(&format!(
                 "aborted {} incomplete upload(s) older than {age} in {}, freed {}\n",
                 self.aborted,
                 self.bucket,
-                human_bytes(self.bytes)
+                format_bytes(self.bytes)
             ));
         }
         out

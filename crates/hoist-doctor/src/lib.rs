@@ -21,7 +21,6 @@
 //! assert!(e.findings[0].evidence.iter().any(|l| l.contains("6000000000 bytes")));
 //! ```
 
-pub mod duration;
 pub mod error;
 pub mod explain;
 pub mod gc;

@@ -7,7 +7,8 @@
 use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use hoist_core::time::{ClockOffset, Timestamp};
+use hoist_core::clock::ClockOffset;
+use hoist_core::time::Timestamp;
 
 /// Past this offset the coordinator warns: URLs could be refused as not yet valid.
 pub const WARN_OFFSET_MS: i64 = 1000;

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use hoist_core::clock::ClockOffset;
 use hoist_core::error::{S3Error, S3ErrorCode};
 use hoist_core::presign::{Endpoint, PresignError, PresignRequest, PresignedUrl, Presigner};
 use hoist_core::s3::{
@@ -13,7 +14,7 @@ use hoist_core::s3::{
     InitiateMultipartUploadResult, LifecycleConfiguration, LifecycleRule, ListPartsResult,
     ResponseError,
 };
-use hoist_core::time::{ClockOffset, Timestamp};
+use hoist_core::time::Timestamp;
 
 use crate::api::{ChecksumAlgorithm, ChecksumType, StoredPart};
 use crate::clock::local_now;
@@ -338,10 +339,7 @@ impl StoreClient {
         let now = state.now();
         let parts: Vec<CompletedPart> = parts
             .iter()
-            .map(|(n, etag)| CompletedPart {
-                part_number: *n,
-                etag: etag.clone(),
-            })
+            .map(|(n, etag)| CompletedPart::new(*n, etag.clone()))
             .collect();
         let built = s3::complete_multipart_upload(
             &self.signer(now),

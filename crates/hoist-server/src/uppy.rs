@@ -70,7 +70,7 @@ fn form_pairs(q: &str) -> Vec<(String, String)> {
         .map(|p| {
             let (k, v) = p.split_once('=').unwrap_or((p, ""));
             let dec = |s: &str| {
-                hoist_core::presign::percent_decode(&s.replace('+', " "))
+                hoist_core::encoding::percent_decode(&s.replace('+', " "))
                     .unwrap_or_else(|| s.to_string())
             };
             (dec(k), dec(v))
@@ -451,7 +451,7 @@ pub(crate) async fn complete(
 
 fn location(state: &AppState, token: &UploadToken) -> Value {
     let endpoint = state.config().store.endpoint.trim_end_matches('/');
-    let key = hoist_core::presign::uri_encode_path(&token.key);
+    let key = hoist_core::encoding::uri_encode_path(&token.key);
     json!({
         "location": format!("{endpoint}/{}/{key}", token.bucket),
         "key": token.key,

@@ -40,7 +40,7 @@ async fn uppy_single_and_multipart() {
     .await;
     assert_eq!(status, 200, "{c}");
     let (id, key) = (c["uploadId"].as_str().unwrap(), c["key"].as_str().unwrap());
-    let enc = |s: &str| hoist_core::presign::uri_encode(s);
+    let enc = |s: &str| hoist_core::encoding::uri_encode(s);
     let q = format!("key={}", enc(key));
     let data = bytes(PART as usize + 3, 5);
 
@@ -140,7 +140,7 @@ async fn uppy_size_limit_enforced_at_completion() {
     )
     .await;
     let (id, key) = (c["uploadId"].as_str().unwrap(), c["key"].as_str().unwrap());
-    let q = format!("key={}", hoist_core::presign::uri_encode(key));
+    let q = format!("key={}", hoist_core::encoding::uri_encode(key));
     for n in 1..=2 {
         let (_, one) = get(&format!("{base}/s3/multipart/{id}/{n}?{q}"), Some(API_KEY)).await;
         let r = put(

@@ -20,7 +20,7 @@ async fn every_upload_route_refuses_strangers_forgeries_and_wrong_keys() {
     .await;
     assert_eq!(status, 200, "{c}");
     let id = c["uploadId"].as_str().unwrap();
-    let key = hoist_core::presign::uri_encode(c["key"].as_str().unwrap());
+    let key = hoist_core::encoding::uri_encode(c["key"].as_str().unwrap());
     let mut forged = id.to_string().into_bytes();
     let mid = forged.len() / 2;
     forged[mid] = if forged[mid] == b'A' { b'B' } else { b'A' };

@@ -451,7 +451,7 @@ async fn malformed_forms_get_a_400_never_a_500() {
             use hmac::{KeyInit as _, Mac as _};
             let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
             mac.update(b64.as_bytes());
-            hoist_core::presign::hex(&mac.finalize().into_bytes())
+            hoist_core::encoding::hex(&mac.finalize().into_bytes())
         };
         let mut fields = with(&post, "policy", &b64);
         fields = fields

@@ -2,7 +2,7 @@
 //!
 //! A [`Presigner`] holds the [`Credentials`] and the [`Endpoint`], caches the day's signing key,
 //! and turns a [`PresignRequest`] plus the current time into a [`PresignedUrl`]. The time is
-//! always an argument: apply a [`crate::time::ClockOffset`] measured against the store first.
+//! always an argument: apply a [`crate::clock::ClockOffset`] measured against the store first.
 //!
 //! S3 rules followed (see `reference/s3-behaviors.md`): keys are encoded once, with `/` kept,
 //! and never normalised (`a/../b` stays); the query is sorted by encoded name then value; the
@@ -24,7 +24,6 @@
 //! assert_eq!(url.signature(), "aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404");
 //! ```
 
-mod encode;
 mod post;
 mod request;
 mod sign;
@@ -37,7 +36,7 @@ use std::sync::RwLock;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
-pub use encode::{hex, percent_decode, uri_encode, uri_encode_path};
+pub use crate::credentials::Credentials;
 pub use post::{PostPolicyRequest, PresignedPost};
 pub use request::{
     DEFAULT_EXPIRES, EMPTY_SHA256, ListObjectsParams, ListUploadsParams, PresignRequest,
@@ -100,59 +99,6 @@ impl FromStr for Method {
         ALL.into_iter()
             .find(|m| m.as_str().eq_ignore_ascii_case(s))
             .ok_or_else(|| PresignError::UnknownMethod(s.to_owned()))
-    }
-}
-
-/// An access key pair, with the session token and expiry of temporary credentials.
-#[derive(Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Credentials {
-    /// The access key id (`AKIA…`, `ASIA…`).
-    pub access_key: String,
-    /// The secret access key.
-    pub secret_key: String,
-    /// The session token of temporary credentials; signed into the URL as `X-Amz-Security-Token`.
-    pub session_token: Option<String>,
-    /// When temporary credentials expire; a URL signed with them dies then too.
-    pub expires_at: Option<Timestamp>,
-}
-
-impl Credentials {
-    /// Long-lived credentials.
-    pub fn new(access_key: impl Into<String>, secret_key: impl Into<String>) -> Self {
-        Credentials {
-            access_key: access_key.into(),
-            secret_key: secret_key.into(),
-            session_token: None,
-            expires_at: None,
-        }
-    }
-
-    /// Adds a session token (temporary credentials).
-    pub fn with_session_token(mut self, token: impl Into<String>) -> Self {
-        self.session_token = Some(token.into());
-        self
-    }
-
-    /// Adds the credentials' expiry.
-    pub fn with_expiry(mut self, expires_at: Timestamp) -> Self {
-        self.expires_at = Some(expires_at);
-        self
-    }
-}
-
-impl fmt::Debug for Credentials {
-    // The secret and the token never reach logs.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Credentials")
-            .field("access_key", &self.access_key)
-            .field("secret_key", &"<redacted>")
-            .field(
-                "session_token",
-                &self.session_token.as_ref().map(|_| "<redacted>"),
-            )
-            .field("expires_at", &self.expires_at)
-            .finish()
     }
 }
 

@@ -37,8 +37,9 @@ use std::time::Duration;
 
 use hmac::Mac;
 
-use super::{ALGORITHM, AddressingStyle, PresignError, Presigner, hex};
-use crate::s3::base64;
+use super::{ALGORITHM, AddressingStyle, PresignError, Presigner};
+use crate::encoding::base64;
+use crate::encoding::hex;
 use crate::time::Timestamp;
 
 /// What one POST upload may do.
@@ -184,7 +185,7 @@ impl Presigner {
             AddressingStyle::Path => format!(
                 "{}://{host}/{}",
                 self.endpoint.scheme(),
-                super::uri_encode(&req.bucket)
+                crate::encoding::uri_encode(&req.bucket)
             ),
             AddressingStyle::VirtualHost => format!("{}://{host}/", self.endpoint.scheme()),
         };

@@ -12,8 +12,8 @@ use std::time::Duration;
 use hmac::Mac;
 use sha2::{Digest, Sha256};
 
-use super::encode::{cmp_encoded, hex32, uri_encode_into, uri_encoded_len};
 use super::{ALGORITHM, AddressingStyle, PresignError, PresignRequest, PresignedUrl, Presigner};
+use crate::encoding::{cmp_encoded, hex32, uri_encode_into, uri_encoded_len};
 use crate::time::Timestamp;
 use crate::ttl::MAX_PRESIGN_TTL;
 

@@ -25,8 +25,11 @@ mod cors;
 mod lifecycle;
 mod list;
 mod multipart;
+mod object;
 
 use std::time::Duration;
+
+use crate::encoding::base64;
 
 use md5::{Digest, Md5};
 
@@ -38,6 +41,7 @@ pub use multipart::{
     ListMultipartUploadsResult, ListPartsResult, PartInfo, UploadInfo,
     complete_multipart_upload_body, parse_complete_multipart_upload_body,
 };
+pub use object::ObjectHead;
 
 use crate::error::S3Error;
 use crate::presign::{
@@ -118,25 +122,6 @@ pub fn build(
         headers: signed.headers,
         body,
     })
-}
-
-/// Base64 (standard alphabet, padded) of `bytes`.
-pub fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = (u32::from(chunk[0]) << 16)
-            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*chunk.get(2).unwrap_or(&0));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 /// `Content-MD5` of a body: base64 of its MD5.
@@ -317,11 +302,7 @@ mod tests {
     const NOW: Timestamp = Timestamp::from_unix(1_700_000_000);
 
     #[test]
-    fn base64_and_md5() {
-        assert_eq!(base64(b""), "");
-        assert_eq!(base64(b"f"), "Zg==");
-        assert_eq!(base64(b"fo"), "Zm8=");
-        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+    fn content_md5_is_base64_of_the_md5() {
         assert_eq!(content_md5(b""), "1B2M2Y8AsgTpgAmY7PhCfg==");
     }
 
@@ -385,14 +366,8 @@ mod tests {
         assert_eq!(md5.1, content_md5(&r.body));
         assert!(r.url.contains("content-md5%3Bcontent-type%3Bhost"));
         let parts = [
-            CompletedPart {
-                part_number: 2,
-                etag: "\"b\"".into(),
-            },
-            CompletedPart {
-                part_number: 1,
-                etag: "\"a\"".into(),
-            },
+            CompletedPart::new(2, "\"b\""),
+            CompletedPart::new(1, "\"a\""),
         ];
         let r = complete_multipart_upload(&p, "b", "k", "u", &parts, NOW).unwrap();
         let body = String::from_utf8(r.body).unwrap();

@@ -1,6 +1,7 @@
 //! Multipart upload messages: Initiate, Complete (body and answer), ListParts, ListMultipartUploads.
 
 use super::ResponseError;
+use crate::checksum::{ChecksumAlgorithm, ChecksumType};
 use crate::error::S3Error;
 use crate::time::Timestamp;
 use crate::xml::{self, XmlElement, XmlError};
@@ -37,25 +38,53 @@ pub struct CompletedPart {
     pub part_number: u32,
     /// The part's ETag as the store returned it (quoted).
     pub etag: String,
+    /// The part's checksum (base64) in the upload's algorithm, which the store compares with
+    /// the one it stored; `None` names none.
+    pub checksum: Option<(ChecksumAlgorithm, String)>,
 }
 
-/// The CompleteMultipartUpload body, parts sorted by number as S3 requires.
+impl CompletedPart {
+    /// A part named by number and ETag only.
+    pub fn new(part_number: u32, etag: impl Into<String>) -> Self {
+        CompletedPart {
+            part_number,
+            etag: etag.into(),
+            checksum: None,
+        }
+    }
+
+    /// Names the part's checksum too.
+    pub fn with_checksum(
+        mut self,
+        algorithm: ChecksumAlgorithm,
+        base64: impl Into<String>,
+    ) -> Self {
+        self.checksum = Some((algorithm, base64.into()));
+        self
+    }
+}
+
+/// The CompleteMultipartUpload body, parts sorted by number as S3 requires, each with its
+/// checksum element (`<ChecksumCRC64NVME>` …) when it names one.
 pub fn complete_multipart_upload_body(parts: &[CompletedPart]) -> String {
     let mut sorted: Vec<&CompletedPart> = parts.iter().collect();
     sorted.sort_by_key(|p| p.part_number);
-    let mut out = String::with_capacity(64 + parts.len() * 96);
+    let mut out = String::with_capacity(64 + parts.len() * 160);
     out.push_str("<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
     for p in sorted {
         out.push_str("<Part>");
         xml::push_leaf(&mut out, "PartNumber", &p.part_number.to_string());
         xml::push_leaf(&mut out, "ETag", &p.etag);
+        if let Some((algorithm, value)) = &p.checksum {
+            xml::push_leaf(&mut out, algorithm.xml_element(), value);
+        }
         out.push_str("</Part>");
     }
     out.push_str("</CompleteMultipartUpload>");
     out
 }
 
-/// Parses a CompleteMultipartUpload body (for stores and tests).
+/// Parses a CompleteMultipartUpload body (for stores and tests), checksums included.
 pub fn parse_complete_multipart_upload_body(body: &[u8]) -> Result<Vec<CompletedPart>, XmlError> {
     let root = xml::parse_root(body, "CompleteMultipartUpload")?;
     root.children_named("Part")
@@ -66,9 +95,18 @@ pub fn parse_complete_multipart_upload_body(body: &[u8]) -> Result<Vec<Completed
                     name: "PartNumber",
                 })?,
                 etag: p.required("ETag")?.to_owned(),
+                checksum: checksum_of(p),
             })
         })
         .collect()
+}
+
+/// The first checksum element of `el` (S3 writes at most one), with its algorithm.
+pub(crate) fn checksum_of(el: &XmlElement) -> Option<(ChecksumAlgorithm, String)> {
+    ChecksumAlgorithm::ALL.into_iter().find_map(|a| {
+        el.text_of(a.xml_element())
+            .map(|v| (a, v.trim().to_owned()))
+    })
 }
 
 /// The answer to CompleteMultipartUpload.
@@ -83,6 +121,10 @@ pub struct CompleteMultipartUploadResult {
     pub key: String,
     /// `<ETag>` of the object (`"…-N"`).
     pub etag: String,
+    /// The object's checksum element, when the upload has an algorithm.
+    pub checksum: Option<(ChecksumAlgorithm, String)>,
+    /// `<ChecksumType>`.
+    pub checksum_type: Option<ChecksumType>,
 }
 
 impl CompleteMultipartUploadResult {
@@ -106,6 +148,8 @@ impl CompleteMultipartUploadResult {
             bucket: root.text_of("Bucket").unwrap_or_default().to_owned(),
             key: root.text_of("Key").unwrap_or_default().to_owned(),
             etag: root.text_of("ETag").unwrap_or_default().to_owned(),
+            checksum: checksum_of(&root),
+            checksum_type: root.text_of("ChecksumType").and_then(ChecksumType::parse),
         })
     }
 }
@@ -122,6 +166,8 @@ pub struct PartInfo {
     pub size: u64,
     /// When it was stored.
     pub last_modified: Option<Timestamp>,
+    /// Its checksum (base64) in the upload's algorithm, when the store keeps one.
+    pub checksum: Option<(ChecksumAlgorithm, String)>,
 }
 
 /// One page of ListParts.
@@ -144,6 +190,10 @@ pub struct ListPartsResult {
     pub is_truncated: bool,
     /// The parts on this page, in part-number order.
     pub parts: Vec<PartInfo>,
+    /// `<ChecksumAlgorithm>` of the upload.
+    pub checksum_algorithm: Option<ChecksumAlgorithm>,
+    /// `<ChecksumType>` of the upload.
+    pub checksum_type: Option<ChecksumType>,
 }
 
 impl ListPartsResult {
@@ -165,6 +215,7 @@ impl ListPartsResult {
                         name: "Size",
                     })?,
                     last_modified: p.timestamp("LastModified")?,
+                    checksum: checksum_of(p),
                 })
             })
             .collect::<Result<Vec<_>, XmlError>>()?;
@@ -177,6 +228,10 @@ impl ListPartsResult {
             max_parts: opt_number(&root, "MaxParts")?,
             is_truncated: root.flag("IsTruncated")?,
             parts,
+            checksum_algorithm: root
+                .text_of("ChecksumAlgorithm")
+                .and_then(ChecksumAlgorithm::parse),
+            checksum_type: root.text_of("ChecksumType").and_then(ChecksumType::parse),
         })
     }
 }
@@ -294,14 +349,8 @@ mod tests {
     #[test]
     fn complete_body_round_trips() {
         let parts = vec![
-            CompletedPart {
-                part_number: 1,
-                etag: "\"bce6bf66aeb76c7040fdd5f4eccb78e6\"".into(),
-            },
-            CompletedPart {
-                part_number: 2,
-                etag: "\"8165449fc15bbf43d3b674595cbcc406\"".into(),
-            },
+            CompletedPart::new(1, "\"bce6bf66aeb76c7040fdd5f4eccb78e6\""),
+            CompletedPart::new(2, "\"8165449fc15bbf43d3b674595cbcc406\""),
         ];
         let body = complete_multipart_upload_body(&[parts[1].clone(), parts[0].clone()]);
         assert!(body.contains("<Part><PartNumber>1</PartNumber><ETag>&quot;bce6bf66aeb76c7040fdd5f4eccb78e6&quot;</ETag></Part>"));
@@ -309,6 +358,42 @@ mod tests {
             parse_complete_multipart_upload_body(body.as_bytes()).unwrap(),
             parts
         );
+        let with_sums = vec![
+            parts[0]
+                .clone()
+                .with_checksum(ChecksumAlgorithm::Crc64Nvme, "AAAAAAAAAAA="),
+            parts[1].clone(),
+        ];
+        let body = complete_multipart_upload_body(&with_sums);
+        assert!(body.contains("<ChecksumCRC64NVME>AAAAAAAAAAA=</ChecksumCRC64NVME></Part>"));
+        assert_eq!(
+            parse_complete_multipart_upload_body(body.as_bytes()).unwrap(),
+            with_sums
+        );
+    }
+
+    #[test]
+    fn list_parts_and_complete_carry_checksums() {
+        let page = b"<ListPartsResult><Bucket>b</Bucket><Key>k</Key><UploadId>u</UploadId>\
+            <IsTruncated>false</IsTruncated><ChecksumAlgorithm>CRC32C</ChecksumAlgorithm>\
+            <ChecksumType>COMPOSITE</ChecksumType><Part><PartNumber>1</PartNumber><ETag>\"e\"</ETag>\
+            <Size>5</Size><ChecksumCRC32C>4waSgw==</ChecksumCRC32C></Part></ListPartsResult>";
+        let r = ListPartsResult::from_response(200, page).unwrap();
+        assert_eq!(r.checksum_algorithm, Some(ChecksumAlgorithm::Crc32c));
+        assert_eq!(r.checksum_type, Some(ChecksumType::Composite));
+        assert_eq!(
+            r.parts[0].checksum,
+            Some((ChecksumAlgorithm::Crc32c, "4waSgw==".to_owned()))
+        );
+        let done = b"<CompleteMultipartUploadResult><Bucket>b</Bucket><Key>k</Key><ETag>\"x-1\"</ETag>\
+            <ChecksumCRC64NVME>AAAAAAAAAAA=</ChecksumCRC64NVME><ChecksumType>FULL_OBJECT</ChecksumType>\
+            </CompleteMultipartUploadResult>";
+        let r = CompleteMultipartUploadResult::from_response(200, done).unwrap();
+        assert_eq!(
+            r.checksum,
+            Some((ChecksumAlgorithm::Crc64Nvme, "AAAAAAAAAAA=".to_owned()))
+        );
+        assert_eq!(r.checksum_type, Some(ChecksumType::FullObject));
     }
 
     #[test]

@@ -11,8 +11,8 @@ use hoist_core::time::Timestamp;
 
 use super::classify::{self, Context};
 use super::exchange::Exchange;
-use crate::duration::human;
 use crate::report::{Finding, UNKNOWN};
+use hoist_core::units::format_duration;
 
 /// Names the causes behind the failures among `exchanges`, one finding per cause, in the
 /// order each cause first appeared. When nothing failed, or no failure can be placed, the
@@ -201,7 +201,7 @@ fn no_answer(ex: &Exchange, failed_preflights: &[&Exchange]) -> Finding {
     let after = ex
         .elapsed
         .filter(|d| d.as_secs() >= 1)
-        .map(|d| format!(" after {}", human(d)))
+        .map(|d| format!(" after {}", format_duration(d)))
         .unwrap_or_default();
     let line = format!(
         "{} {} never got an answer ({failure}){after}",

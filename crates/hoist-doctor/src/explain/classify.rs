@@ -13,8 +13,8 @@ use hoist_core::presign::Method;
 use hoist_core::time::Timestamp;
 
 use super::exchange::Exchange;
-use crate::duration::human;
 use crate::report::Finding;
+use hoist_core::units::format_duration;
 
 /// What is known about the request behind an error, besides its URL.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -120,12 +120,12 @@ pub fn upload_facts(context: &Context) -> Vec<String> {
         (Some((started, ran)), Some(part)) => {
             facts.push(format!(
                 "part {part} failed {} after the upload started at {started}",
-                human(ran)
+                format_duration(ran)
             ));
         }
         (Some((started, ran)), None) => facts.push(format!(
             "the upload had been running for {} (since {started})",
-            human(ran)
+            format_duration(ran)
         )),
         (None, _) => {}
     }

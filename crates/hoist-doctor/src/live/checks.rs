@@ -2,17 +2,17 @@
 
 use std::time::Duration;
 
+use hoist_core::clock::ClockOffset;
 use hoist_core::error::{S3Error, S3ErrorCode};
 use hoist_core::presign::{ListObjectsParams, Method, PresignRequest};
 use hoist_core::s3::{self, CorsConfiguration, LifecycleConfiguration};
-use hoist_core::time::ClockOffset;
 use hoist_core::ttl::{TtlPolicy, UrlKind};
 
 use super::client::{Answer, S3Client, read_answer};
 use super::{Options, clock, cors, sigv2, uploads};
-use crate::duration::{human, human_bytes};
 use crate::error::DoctorError;
 use crate::report::{Check, Status};
+use hoist_core::units::{format_bytes, format_duration};
 
 /// Measures the clock offset, then signs everything after it with corrected time.
 pub async fn clock_offset(client: &mut S3Client, options: &Options) -> Check {
@@ -193,7 +193,7 @@ pub fn credentials(client: &S3Client, options: &Options, sigv4_error: Option<&S3
         )
         .evidence(format!(
             "URLs can live up to {} (SigV4's limit)",
-            human(options.ttl.cap)
+            format_duration(options.ttl.cap)
         ));
     }
     let Some(expires_at) = creds.expires_at else {
@@ -208,7 +208,7 @@ pub fn credentials(client: &S3Client, options: &Options, sigv4_error: Option<&S3
         Status::Ok,
         format!(
             "temporary credentials ({key}) expire at {expires_at}, in {}",
-            human(Duration::from_secs(left.max(0) as u64))
+            format_duration(Duration::from_secs(left.max(0) as u64))
         ),
     );
     if left <= 0 {
@@ -235,19 +235,19 @@ pub fn credentials(client: &S3Client, options: &Options, sigv4_error: Option<&S3
             let wanted = options.ttl.ttl(kind, now, None).unwrap_or(capped);
             if capped < wanted {
                 check = check
-                    .summary_status(Status::Warn, format!("temporary credentials ({key}) expire in {}, sooner than the URLs need", human(Duration::from_secs(left as u64))))
+                    .summary_status(Status::Warn, format!("temporary credentials ({key}) expire in {}, sooner than the URLs need", format_duration(Duration::from_secs(left as u64))))
                     .evidence(format!(
                         "a single PUT of {} wants a {} URL; the credentials cap it at {}",
-                        human_bytes(options.single_put_threshold),
-                        human(wanted),
-                        human(capped)
+                        format_bytes(options.single_put_threshold),
+                        format_duration(wanted),
+                        format_duration(capped)
                     ))
                     .fix("Use credentials that live longer than the slowest upload, or let hoist-server refresh them; part URLs are re-signed, single PUTs are not.");
             } else {
                 check = check.evidence(format!(
                     "URLs for single PUTs up to {} need {}, within their lifetime",
-                    human_bytes(options.single_put_threshold),
-                    human(wanted)
+                    format_bytes(options.single_put_threshold),
+                    format_duration(wanted)
                 ));
             }
         }
@@ -280,24 +280,24 @@ pub fn ttl_policy(client: &S3Client, options: &Options) -> Check {
         Status::Ok,
         format!(
             "the TTL policy allows single PUTs up to {} at {floor}",
-            human_bytes(largest)
+            format_bytes(largest)
         ),
     )
     .evidence(format!(
         "longest URL the policy signs: {} (with a {}× margin on the transfer time)",
-        human(longest),
+        format_duration(longest),
         policy.transfer_factor
     ))
     .evidence(format!(
         "uploads above {} go multipart, with part URLs of {} re-signed as they are used",
-        human_bytes(threshold),
-        human(policy.part)
+        format_bytes(threshold),
+        format_duration(policy.part)
     ));
     if largest < threshold {
         check = check
-            .summary_status(Status::Warn, format!("a single PUT of {} cannot finish at {floor} within the longest URL ({})", human_bytes(threshold), human(longest)))
+            .summary_status(Status::Warn, format!("a single PUT of {} cannot finish at {floor} within the longest URL ({})", format_bytes(threshold), format_duration(longest)))
             .cause("url-expired")
-            .fix(format!("Lower the single-PUT threshold to {} or less, or use credentials that live longer.", human_bytes(largest)));
+            .fix(format!("Lower the single-PUT threshold to {} or less, or use credentials that live longer.", format_bytes(largest)));
     }
     check
 }
@@ -522,7 +522,7 @@ pub async fn stale_uploads(client: &S3Client, options: &Options) -> Check {
             Status::Ok,
             format!(
                 "no incomplete upload older than {}",
-                human(options.stale_after)
+                format_duration(options.stale_after)
             ),
         ),
         Ok(stale) => {
@@ -533,8 +533,8 @@ pub async fn stale_uploads(client: &S3Client, options: &Options) -> Check {
                 format!(
                     "{} incomplete upload(s) older than {} hold {}",
                     stale.len(),
-                    human(options.stale_after),
-                    human_bytes(bytes)
+                    format_duration(options.stale_after),
+                    format_bytes(bytes)
                 ),
             );
             for u in stale.iter().take(5) {
@@ -544,7 +544,7 @@ pub async fn stale_uploads(client: &S3Client, options: &Options) -> Check {
                     u.upload_id,
                     u.initiated,
                     u.parts,
-                    human_bytes(u.bytes)
+                    format_bytes(u.bytes)
                 ));
             }
             if stale.len() > 5 {

@@ -6,9 +6,10 @@
 
 use std::time::{Duration, SystemTime};
 
+use hoist_core::clock::ClockOffset;
 use hoist_core::presign::{Credentials, Endpoint, PresignRequest, Presigner};
 use hoist_core::s3::HttpRequest;
-use hoist_core::time::{ClockOffset, Timestamp};
+use hoist_core::time::Timestamp;
 
 use crate::error::DoctorError;
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use hoist_core::presign::Credentials;
 use hoist_core::time::Timestamp;
-use hoist_doctor::duration::parse_duration;
+use hoist_core::units::parse_duration;
 use hoist_doctor::explain::{self, InputKind};
 use hoist_doctor::live::{self, Options, Target};
 use hoist_doctor::report::{UNKNOWN, findings_json, findings_text};

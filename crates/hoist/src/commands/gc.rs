@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use hoist_doctor::duration::parse_duration;
+use hoist_core::units::parse_duration;
 
 use super::doctor::{TargetArgs, runtime};
 

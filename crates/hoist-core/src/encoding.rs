@@ -1,4 +1,5 @@
-//! SigV4's URI encoding and lowercase hex, written straight into a `String`.
+//! The encodings S3 speaks, defined once: SigV4's URI encoding, percent-decoding, lowercase
+//! hex and standard base64 (checksums, `Content-MD5`, POST policies).
 
 /// Bytes SigV4 leaves as they are: `A-Z a-z 0-9 - . _ ~`.
 const fn unreserved_table() -> [bool; 256] {
@@ -137,6 +138,82 @@ fn hex_val(c: u8) -> Option<u8> {
     }
 }
 
+const BASE64_ALPHABET: &[u8; 64] =
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Base64 (standard alphabet, padded) of `bytes`.
+pub fn base64(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = (u32::from(chunk[0]) << 16)
+            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*chunk.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(BASE64_ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Decodes standard, padded base64 (as S3 sends checksums and `Content-MD5`). `None` for
+/// anything else: a wrong alphabet, missing or misplaced padding, or stray bits in the last
+/// character, so that one value has exactly one spelling.
+pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let b = text.as_bytes();
+    if !b.len().is_multiple_of(4) {
+        return None;
+    }
+    let quads = b.len() / 4;
+    let mut out = Vec::with_capacity(quads * 3);
+    for (i, quad) in b.chunks_exact(4).enumerate() {
+        let pad = if i + 1 == quads {
+            quad.iter().rev().take_while(|&&c| c == b'=').count()
+        } else {
+            0
+        };
+        if pad > 2 {
+            return None;
+        }
+        let mut n = 0u32;
+        for &c in &quad[..4 - pad] {
+            n = (n << 6) | u32::from(sextet(c)?);
+        }
+        n <<= 6 * pad as u32;
+        // The bits below the last whole byte must be zero.
+        if n & ((1u32 << (8 * pad)) - 1) != 0 {
+            return None;
+        }
+        out.extend_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8][..3 - pad]);
+    }
+    Some(out)
+}
+
+fn sextet(c: u8) -> Option<u8> {
+    match c {
+        b'A'..=b'Z' => Some(c - b'A'),
+        b'a'..=b'z' => Some(c - b'a' + 26),
+        b'0'..=b'9' => Some(c - b'0' + 52),
+        b'+' => Some(62),
+        b'/' => Some(63),
+        _ => None,
+    }
+}
+
+/// Decodes lowercase or uppercase hex; `None` on an odd length or a non-hex character.
+pub fn hex_decode(text: &str) -> Option<Vec<u8>> {
+    let b = text.as_bytes();
+    if !b.len().is_multiple_of(2) {
+        return None;
+    }
+    b.chunks(2)
+        .map(|p| Some((hex_val(p[0])? << 4) | hex_val(p[1])?))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,6 +230,9 @@ mod tests {
         assert_eq!(percent_decode("%zz"), None);
         assert_eq!(percent_decode("%2"), None);
         assert_eq!(hex(&[0, 0xab, 0xff]), "00abff");
+        assert_eq!(hex_decode("00abFF"), Some(vec![0, 0xab, 0xff]));
+        assert_eq!(hex_decode("0a0"), None);
+        assert_eq!(hex_decode("zz"), None);
         // 'é' encodes as "%C3%A9", which sorts before 'A'; '!' as "%21", before '-'.
         for (a, b) in [
             ("é", "A"),
@@ -166,6 +246,30 @@ mod tests {
                 uri_encode(a).cmp(&uri_encode(b)),
                 "{a} {b}"
             );
+        }
+    }
+
+    #[test]
+    fn base64_matches_rfc4648_vectors_both_ways() {
+        for (plain, encoded) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(plain.as_bytes()), encoded);
+            assert_eq!(base64_decode(encoded).as_deref(), Some(plain.as_bytes()));
+        }
+        let all: Vec<u8> = (0..=255).collect();
+        assert_eq!(base64_decode(&base64(&all)), Some(all));
+        // One spelling per value: no missing padding, no stray bits, no URL alphabet.
+        for bad in [
+            "Zg", "Zg=", "Zh==", "Zm9v-_==", "Z===", "Zg==Zg==", "Zm8=\n",
+        ] {
+            assert_eq!(base64_decode(bad), None, "{bad}");
         }
     }
 }
