@@ -95,9 +95,15 @@ impl OffsetBounds {
     /// The intersection of every sample's bounds. `None` without samples, or when they
     /// contradict each other (the server's clock jumped, or a proxy cached `Date`).
     pub fn from_samples(samples: &[ClockSample]) -> Option<Self> {
-        let mut bounds = OffsetBounds::from_sample(samples.first()?);
-        for s in &samples[1..] {
-            let b = OffsetBounds::from_sample(s);
+        let bounds: Vec<_> = samples.iter().map(OffsetBounds::from_sample).collect();
+        Self::from_bounds(&bounds)
+    }
+
+    /// The intersection of bounds; `None` when there are none or they do not meet.
+    pub fn from_bounds(all: &[OffsetBounds]) -> Option<Self> {
+        let mut it = all.iter();
+        let mut bounds = *it.next()?;
+        for b in it {
             bounds.low_ms = bounds.low_ms.max(b.low_ms);
             bounds.high_ms = bounds.high_ms.min(b.high_ms);
         }

@@ -1,0 +1,217 @@
+//! Sending one request to a store exactly as it was signed, and reading the answer.
+//!
+//! Every request hoist sends to a store is presigned, so sending one is a plain HTTP request
+//! whoever signed it. The header rules live here, once: `host` comes from the URL and
+//! `content-length` from the body, as they were signed.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use hoist_core::clock::ClockSample;
+use hoist_core::error::S3Error;
+use hoist_core::s3::HttpRequest;
+use hoist_core::time::Timestamp;
+
+use crate::clock::local_now;
+use crate::error::Error;
+
+/// The HTTP client's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpOptions {
+    /// Limit on connecting.
+    pub connect_timeout: Duration,
+    /// Limit on a whole request and its answer; `None` for none (bodies of any size).
+    pub timeout: Option<Duration>,
+    /// Idle connections kept per host.
+    pub pool_max_idle_per_host: usize,
+    /// How long an idle connection is kept.
+    pub pool_idle_timeout: Duration,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        HttpOptions {
+            connect_timeout: Duration::from_secs(10),
+            timeout: Some(Duration::from_secs(60)),
+            pool_max_idle_per_host: 32,
+            pool_idle_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl HttpOptions {
+    /// No overall limit: for part uploads whose length depends on the link.
+    pub fn without_timeout(mut self) -> Self {
+        self.timeout = None;
+        self
+    }
+
+    /// A limit on each whole request.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Idle connections kept per host (as many as requests run in parallel).
+    pub fn with_pool(mut self, per_host: usize) -> Self {
+        self.pool_max_idle_per_host = per_host;
+        self
+    }
+}
+
+/// An HTTP client for stores; cheap to clone (one connection pool).
+#[derive(Debug, Clone)]
+pub struct Http {
+    client: reqwest::Client,
+}
+
+/// An answer: status, headers and the whole body, with when the request left and the
+/// answer came (local clock, uncorrected) so the store's `Date` can be read against them.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// The HTTP status.
+    pub status: u16,
+    /// The response headers.
+    pub headers: reqwest::header::HeaderMap,
+    /// The body (empty for HEAD).
+    pub body: Bytes,
+    /// Local time the request was sent.
+    pub sent: Timestamp,
+    /// Local time the answer's head arrived.
+    pub received: Timestamp,
+}
+
+impl Answer {
+    /// A header's value as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Every header as `(name, value)` text pairs.
+    pub fn header_pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.headers
+            .iter()
+            .filter_map(|(n, v)| Some((n.as_str(), v.to_str().ok()?)))
+    }
+
+    /// True for 2xx.
+    pub fn ok(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// The body as text (lossy).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// What the store's `Date` header says about its clock, if it sent one.
+    pub fn clock_sample(&self) -> Option<ClockSample> {
+        let date = Timestamp::parse_http_date(self.header("date")?).ok()?;
+        Some(ClockSample {
+            sent: self.sent,
+            received: self.received,
+            server_date: date,
+        })
+    }
+
+    /// The answer itself when 2xx, else the S3 error it carries.
+    pub fn into_result(self, operation: &str) -> Result<Answer, Error> {
+        if self.ok() {
+            Ok(self)
+        } else {
+            Err(Error::s3(
+                operation,
+                S3Error::from_response(self.status, &self.body),
+            ))
+        }
+    }
+}
+
+impl Http {
+    /// A client with `options`.
+    pub fn new(options: &HttpOptions) -> Result<Self, Error> {
+        let mut b = reqwest::Client::builder()
+            .connect_timeout(options.connect_timeout)
+            .pool_max_idle_per_host(options.pool_max_idle_per_host)
+            .pool_idle_timeout(options.pool_idle_timeout)
+            .tcp_nodelay(true);
+        if let Some(t) = options.timeout {
+            b = b.timeout(t);
+        }
+        let client = b
+            .build()
+            .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Http { client })
+    }
+
+    /// Wraps a reqwest client built elsewhere.
+    pub fn from_client(client: reqwest::Client) -> Self {
+        Http { client }
+    }
+
+    /// The reqwest client (shared connection pool).
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// A request for `method url` with the headers it was signed with. `host` and
+    /// `content-length` are left to the HTTP client, which derives them from the URL and the
+    /// body exactly as they were signed, except that it sends no `content-length` for an
+    /// empty body, which a signature pinning `0` needs.
+    pub fn request(
+        &self,
+        operation: &str,
+        method: &str,
+        url: &str,
+        headers: &[(String, String)],
+    ) -> Result<reqwest::RequestBuilder, Error> {
+        let method = reqwest::Method::from_bytes(method.as_bytes())
+            .map_err(|_| Error::unexpected(operation, format!("bad method {method:?}")))?;
+        let mut rb = self.client.request(method, url);
+        for (name, value) in headers {
+            let derived = name.eq_ignore_ascii_case("host")
+                || (name.eq_ignore_ascii_case("content-length") && value != "0");
+            if !derived {
+                rb = rb.header(name.as_str(), value.as_str());
+            }
+        }
+        Ok(rb)
+    }
+
+    /// Sends a built request and reads the whole answer, whatever its status. Only a failed
+    /// connection, a timeout or a cut-off body is an error.
+    pub async fn send(
+        &self,
+        operation: &str,
+        rb: reqwest::RequestBuilder,
+    ) -> Result<Answer, Error> {
+        let sent = local_now();
+        let resp = rb
+            .send()
+            .await
+            .map_err(|e| Error::transport(operation, &e))?;
+        let received = local_now();
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| Error::transport(operation, &e))?;
+        Ok(Answer {
+            status,
+            headers,
+            body,
+            sent,
+            received,
+        })
+    }
+
+    /// Sends a request built by hoist-core (`hoist_core::s3::*`), whatever the answer.
+    pub async fn send_request(&self, operation: &str, req: HttpRequest) -> Result<Answer, Error> {
+        let mut rb = self.request(operation, req.method.as_str(), &req.url, &req.headers)?;
+        if !req.body.is_empty() {
+            rb = rb.body(req.body);
+        }
+        self.send(operation, rb).await
+    }
+}

@@ -1,0 +1,202 @@
+//! hoist-s3 against the real embedded store on port 0: every control call, typed errors,
+//! and the clock learnt from the store's answers.
+
+use hoist_core::checksum::{ChecksumAlgorithm, ChecksumType, PartChecksum, object_checksum};
+use hoist_core::credentials::Credentials;
+use hoist_core::error::S3ErrorCode;
+use hoist_core::presign::{Endpoint, PresignRequest};
+use hoist_core::s3::{CompletedPart, CorsRule};
+use hoist_s3::{Bucket, CreateMultipart, CredentialSource, Http, HttpOptions, WholeChecksum};
+use hoist_store::{Faults, Store, StoreConfig, StoreHandle};
+
+const MIB: usize = 1 << 20;
+
+async fn start() -> (StoreHandle, tempfile::TempDir, Bucket) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::spawn(
+        StoreConfig::new(dir.path()).with_bucket("hoist-s3-test"),
+        "127.0.0.1:0",
+    )
+    .await
+    .unwrap();
+    let c = store.credentials();
+    let creds = CredentialSource::fixed(Credentials::new(
+        c.access_key_id.clone(),
+        c.secret_access_key.clone(),
+    ));
+    let endpoint = Endpoint::parse(&store.endpoint(), "us-east-1").unwrap();
+    let http = Http::new(&HttpOptions::default()).unwrap();
+    let bucket = Bucket::new(http, endpoint, "hoist-s3-test", creds);
+    (store, dir, bucket)
+}
+
+async fn put_part(bucket: &Bucket, key: &str, id: &str, n: u32, data: &[u8], sum: &str) -> String {
+    let url = bucket
+        .presign(
+            &PresignRequest::upload_part("hoist-s3-test", key, id, n)
+                .content_length(data.len() as u64)
+                .header("x-amz-checksum-crc64nvme", sum),
+        )
+        .unwrap();
+    let rb = bucket
+        .http()
+        .request("UploadPart", url.method.as_str(), &url.url, &url.headers)
+        .unwrap()
+        .body(data.to_vec());
+    let a = bucket.http().send("UploadPart", rb).await.unwrap();
+    let a = a.into_result("UploadPart").unwrap();
+    a.header("etag").unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_checksummed_multipart_upload_end_to_end() {
+    let (_store, _dir, bucket) = start().await;
+    let alg = ChecksumAlgorithm::Crc64Nvme;
+    let id = bucket
+        .create_multipart(
+            "k",
+            &CreateMultipart {
+                content_type: Some("application/x-test".into()),
+                checksum: Some((alg, ChecksumType::FullObject)),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let data: Vec<u8> = (0..11 * MIB).map(|i| (i % 251) as u8).collect();
+    let chunks: Vec<&[u8]> = data.chunks(5 * MIB).collect();
+    let mut parts = Vec::new();
+    let mut sums = Vec::new();
+    for (i, c) in chunks.iter().enumerate() {
+        let sum = PartChecksum::of(alg, c);
+        let b64 = sum.checksum.to_base64();
+        let etag = put_part(&bucket, "k", &id, i as u32 + 1, c, &b64).await;
+        parts.push(CompletedPart::new(i as u32 + 1, etag).with_checksum(alg, b64));
+        sums.push(sum);
+    }
+    let listed = bucket.list_parts("k", &id).await.unwrap();
+    assert_eq!(listed.parts.len(), 3);
+    assert_eq!(listed.checksum_algorithm, Some(alg));
+    assert_eq!(listed.checksum_type, Some(ChecksumType::FullObject));
+    assert_eq!(listed.parts[2].size, MIB as u64);
+    assert_eq!(listed.parts[0].checksum, parts[0].checksum);
+
+    let whole = object_checksum(ChecksumType::FullObject, &sums).unwrap();
+    assert_eq!(whole, alg.digest(&data).to_base64());
+    let done = bucket
+        .complete(
+            "k",
+            &id,
+            &parts,
+            Some(WholeChecksum {
+                algorithm: alg,
+                value: &whole,
+                kind: ChecksumType::FullObject,
+            }),
+        )
+        .await
+        .unwrap();
+    assert!(done.etag.ends_with("-3\""), "{}", done.etag);
+
+    let head = bucket.head_object("k").await.unwrap().unwrap();
+    assert_eq!(head.size, data.len() as u64);
+    assert_eq!(head.checksum, Some((alg, whole)));
+    assert_eq!(head.content_type.as_deref(), Some("application/x-test"));
+    assert_eq!(bucket.head_object("missing").await.unwrap(), None);
+
+    // The upload is gone now: a typed, final error.
+    let err = bucket.list_parts("k", &id).await.unwrap_err();
+    assert!(err.is_no_such_upload(), "{err}");
+    assert_eq!(err.verdict(), hoist_s3::Verdict::Fatal);
+    assert_eq!(err.status(), Some(404));
+}
+
+#[tokio::test]
+async fn a_wrong_object_checksum_is_refused_and_the_upload_kept() {
+    let (_store, _dir, bucket) = start().await;
+    let alg = ChecksumAlgorithm::Crc64Nvme;
+    let id = bucket
+        .create_multipart(
+            "k",
+            &CreateMultipart {
+                checksum: Some((alg, ChecksumType::FullObject)),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let sum = alg.digest(b"hello").to_base64();
+    let etag = put_part(&bucket, "k", &id, 1, b"hello", &sum).await;
+    let wrong = alg.digest(b"other").to_base64();
+    let err = bucket
+        .complete(
+            "k",
+            &id,
+            &[CompletedPart::new(1, etag)],
+            Some(WholeChecksum {
+                algorithm: alg,
+                value: &wrong,
+                kind: ChecksumType::FullObject,
+            }),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.is(&S3ErrorCode::BadDigest), "{err}");
+    assert_eq!(err.status(), Some(400));
+    assert_eq!(bucket.list_parts("k", &id).await.unwrap().parts.len(), 1);
+    let uploads = bucket.list_uploads(None).await.unwrap();
+    assert_eq!(uploads.len(), 1);
+    bucket.abort("k", &id).await.unwrap();
+    assert!(bucket.list_uploads(Some("k")).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn bucket_rules_are_merged_not_replaced() {
+    let (_store, _dir, bucket) = start().await;
+    assert_eq!(bucket.cors().await.unwrap(), None);
+    let rule = CorsRule::for_uploads("page", vec!["http://a.example".into()]);
+    assert!(bucket.ensure_cors_rule(rule.clone()).await.unwrap());
+    assert!(
+        !bucket.ensure_cors_rule(rule).await.unwrap(),
+        "already there"
+    );
+    let other = CorsRule::for_uploads("other", vec!["http://b.example".into()]);
+    assert!(bucket.ensure_cors_rule(other).await.unwrap());
+    assert_eq!(bucket.cors().await.unwrap().unwrap().rules.len(), 2);
+    assert!(
+        bucket
+            .ensure_abort_incomplete_rule("abort", 1)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !bucket
+            .ensure_abort_incomplete_rule("abort", 1)
+            .await
+            .unwrap()
+    );
+    assert_eq!(bucket.lifecycle().await.unwrap().unwrap().rules.len(), 1);
+    bucket.head_bucket().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_clock_follows_the_store_and_signatures_stay_valid() {
+    let (store, _dir, bucket) = start().await;
+    bucket.measure_clock(false).await.unwrap();
+    assert!(bucket.clock().offset().millis.abs() < 1_500);
+    // The store's clock jumps two hours ahead: the next answer corrects ours.
+    store
+        .set_faults(Faults {
+            clock_offset_secs: 7_200,
+            ..Default::default()
+        })
+        .unwrap();
+    let _ = bucket.head_bucket().await;
+    let off = bucket.clock().offset().millis;
+    assert!((7_198_000..=7_202_000).contains(&off), "{off}");
+    // Signed with corrected time, control calls work again.
+    bucket.head_bucket().await.unwrap();
+    let m = bucket.measure_clock(true).await.unwrap();
+    assert!(m.bounds.uncertainty_ms() <= 50, "{m:?}");
+    assert!((m.bounds.estimate_ms() - 7_200_000).abs() <= 60, "{m:?}");
+}
