@@ -95,8 +95,10 @@ impl Clock {
     }
 
     /// Learns from one answer. Its bounds narrow what earlier answers proved; when they
-    /// contradict them, the clock starts over from this answer. The offset in use is the
-    /// middle of what is known. Answers whether the offset moved by more than a millisecond.
+    /// contradict them, the clock starts over from this answer. The offset in use stays as
+    /// long as what is known allows it (a synchronised clock keeps 0 rather than the middle
+    /// of a second-wide interval); when it is ruled out, it moves to the middle of what is
+    /// known. Answers whether it moved.
     pub fn observe(&self, sample: &ClockSample) -> bool {
         let b = OffsetBounds::from_sample(sample);
         let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
@@ -106,10 +108,11 @@ impl Clock {
         };
         *known = Some(next);
         drop(known);
-        let before = self.offset().millis;
-        let after = next.offset();
-        self.store(after);
-        (after.millis - before).abs() > 1
+        if (next.low_ms..=next.high_ms).contains(&self.offset().millis) {
+            return false;
+        }
+        self.store(next.offset());
+        true
     }
 
     /// Measures the offset against `url` (any URL whose answers carry `Date`, even 403s)
@@ -193,16 +196,21 @@ mod tests {
     #[test]
     fn answers_sharpen_the_offset_and_a_moved_clock_starts_over() {
         let clock = Clock::new();
+        // In step with the store: the offset stays 0, however wide one answer's bounds.
+        assert!(!clock.observe(&sample(1_700_000_000_300, 0, 4)));
+        assert_eq!(clock.offset(), ClockOffset::ZERO);
+        clock.set(ClockOffset::ZERO);
         // The store is 10 s ahead: one answer puts the offset within about half a second.
         assert!(clock.observe(&sample(1_700_000_001_300, 10_000, 4)));
         let off = clock.offset().millis;
         assert!((9_500..=10_500).contains(&off), "{off}");
-        // Answers at other moments of the second narrow it down.
+        // Answers at other moments of the second narrow what is known, and the offset
+        // follows whenever it falls outside.
         for i in 0..40 {
             clock.observe(&sample(1_700_000_002_000 + i * 137, 10_000, 4));
         }
         let off = clock.offset().millis;
-        assert!((9_985..=10_015).contains(&off), "{off}");
+        assert!((9_975..=10_025).contains(&off), "{off}");
         // The store's clock is moved back: the next answer contradicts what was known.
         assert!(clock.observe(&sample(1_700_000_020_000, -3_000, 4)));
         let off = clock.offset().millis;

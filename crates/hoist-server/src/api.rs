@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use hoist_core::checksum::{ChecksumAlgorithm, ChecksumType};
+
 /// `POST /v1/uploads`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -35,120 +37,9 @@ pub struct Checksum {
     #[serde(default)]
     pub value: Option<String>,
     /// How a multipart object's checksum derives from its parts'; S3's default for the
-    /// algorithm when absent (FULL_OBJECT for the CRCs, COMPOSITE for SHA-1 and SHA-256).
+    /// algorithm when absent (FULL_OBJECT for CRC-64/NVME, COMPOSITE for the others).
     #[serde(default, rename = "type")]
     pub kind: Option<ChecksumType>,
-}
-
-/// How a multipart object's checksum derives from its parts' (S3's `x-amz-checksum-type`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum ChecksumType {
-    /// The checksum of the whole object's bytes, combined from the parts' CRCs.
-    FullObject,
-    /// The checksum of the concatenated part checksums, followed by `-N`.
-    Composite,
-}
-
-impl ChecksumType {
-    /// The value S3 takes and answers, e.g. `FULL_OBJECT`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ChecksumType::FullObject => "FULL_OBJECT",
-            ChecksumType::Composite => "COMPOSITE",
-        }
-    }
-
-    /// Parses S3's spelling.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "FULL_OBJECT" => Some(ChecksumType::FullObject),
-            "COMPOSITE" => Some(ChecksumType::Composite),
-            _ => None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ChecksumAlgorithm {
-    Crc32,
-    Crc32c,
-    Crc64nvme,
-    Sha1,
-    Sha256,
-}
-
-impl ChecksumAlgorithm {
-    /// The header that carries it, e.g. `x-amz-checksum-crc32c`.
-    pub fn header(self) -> &'static str {
-        match self {
-            ChecksumAlgorithm::Crc32 => "x-amz-checksum-crc32",
-            ChecksumAlgorithm::Crc32c => "x-amz-checksum-crc32c",
-            ChecksumAlgorithm::Crc64nvme => "x-amz-checksum-crc64nvme",
-            ChecksumAlgorithm::Sha1 => "x-amz-checksum-sha1",
-            ChecksumAlgorithm::Sha256 => "x-amz-checksum-sha256",
-        }
-    }
-
-    /// Every algorithm, in a fixed order (the token stores the index).
-    pub const ALL: [ChecksumAlgorithm; 5] = [
-        ChecksumAlgorithm::Crc32,
-        ChecksumAlgorithm::Crc32c,
-        ChecksumAlgorithm::Crc64nvme,
-        ChecksumAlgorithm::Sha1,
-        ChecksumAlgorithm::Sha256,
-    ];
-
-    /// The name S3 uses in `x-amz-checksum-algorithm`, e.g. `CRC64NVME`.
-    pub fn s3_name(self) -> &'static str {
-        match self {
-            ChecksumAlgorithm::Crc32 => "CRC32",
-            ChecksumAlgorithm::Crc32c => "CRC32C",
-            ChecksumAlgorithm::Crc64nvme => "CRC64NVME",
-            ChecksumAlgorithm::Sha1 => "SHA1",
-            ChecksumAlgorithm::Sha256 => "SHA256",
-        }
-    }
-
-    /// The element naming this checksum in S3's XML, e.g. `ChecksumCRC64NVME`.
-    pub fn xml_element(self) -> &'static str {
-        match self {
-            ChecksumAlgorithm::Crc32 => "ChecksumCRC32",
-            ChecksumAlgorithm::Crc32c => "ChecksumCRC32C",
-            ChecksumAlgorithm::Crc64nvme => "ChecksumCRC64NVME",
-            ChecksumAlgorithm::Sha1 => "ChecksumSHA1",
-            ChecksumAlgorithm::Sha256 => "ChecksumSHA256",
-        }
-    }
-
-    /// The types S3 allows for a multipart upload: CRC-64/NVME is FULL_OBJECT only, CRC-32
-    /// and CRC-32C either, SHA-1 and SHA-256 COMPOSITE only.
-    pub fn allows(self, kind: ChecksumType) -> bool {
-        match self {
-            ChecksumAlgorithm::Crc64nvme => kind == ChecksumType::FullObject,
-            ChecksumAlgorithm::Crc32 | ChecksumAlgorithm::Crc32c => true,
-            ChecksumAlgorithm::Sha1 | ChecksumAlgorithm::Sha256 => kind == ChecksumType::Composite,
-        }
-    }
-
-    /// S3's default type for a multipart upload with this algorithm.
-    pub fn default_type(self) -> ChecksumType {
-        match self {
-            ChecksumAlgorithm::Sha1 | ChecksumAlgorithm::Sha256 => ChecksumType::Composite,
-            _ => ChecksumType::FullObject,
-        }
-    }
-
-    /// Length of the decoded checksum in bytes.
-    pub fn digest_len(self) -> usize {
-        match self {
-            ChecksumAlgorithm::Crc32 | ChecksumAlgorithm::Crc32c => 4,
-            ChecksumAlgorithm::Crc64nvme => 8,
-            ChecksumAlgorithm::Sha1 => 20,
-            ChecksumAlgorithm::Sha256 => 32,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

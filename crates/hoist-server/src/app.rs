@@ -151,7 +151,7 @@ async fn healthz() -> &'static str {
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
-    match state.store().head_bucket(&state).await {
+    match state.store().head_bucket().await {
         Ok(()) => (StatusCode::OK, "ready\n").into_response(),
         Err(err) => {
             let mut e = crate::error::ApiError::bad_gateway(format!("store not ready: {err}"));
@@ -162,6 +162,10 @@ async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
+    // Every control call's answer corrects the clock; show the offset in use now.
+    state
+        .metrics()
+        .set_clock_offset(state.clock().offset().millis);
     (
         [(
             header::CONTENT_TYPE,

@@ -5,7 +5,7 @@ use std::time::Duration;
 use hoist_core::plan::PlanPolicy;
 use hoist_core::ttl::TtlPolicy;
 
-use crate::credentials::CredentialSource;
+use hoist_s3::CredentialSource;
 
 /// Default region when the store does not say otherwise.
 pub const DEFAULT_REGION: &str = "us-east-1";

@@ -28,9 +28,7 @@
 pub mod api;
 pub mod app;
 pub mod auth;
-pub mod clock;
 pub mod config;
-pub mod credentials;
 pub mod error;
 pub mod keys;
 pub mod metrics;
@@ -46,8 +44,9 @@ use std::future::Future;
 pub use app::{OPENAPI, app};
 pub use auth::{GrantClaims, Principal, mint_grant};
 pub use config::{ServerConfig, StoreTarget};
-pub use credentials::{CredentialSource, Credentials, CredentialsError};
 pub use error::ApiError;
+pub use hoist_core::credentials::Credentials;
+pub use hoist_s3::CredentialSource;
 pub use state::{AppState, StateError};
 pub use token::{TokenKey, UploadToken};
 

@@ -7,12 +7,12 @@ use hoist_core::time::Timestamp;
 use hoist_core::ttl::UrlKind;
 use http::HeaderMap;
 
+use hoist_s3::{Bucket, Clock};
+
 use crate::auth::{Authenticator, Principal};
-use crate::clock::Clock;
 use crate::config::ServerConfig;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
-use crate::store::StoreClient;
 use crate::token::{TokenChecksum, TokenError, TokenKey, UploadToken};
 
 /// Why the coordinator cannot start with a configuration.
@@ -34,9 +34,8 @@ struct Inner {
     config: ServerConfig,
     auth: Authenticator,
     tokens: TokenKey,
-    metrics: Metrics,
-    clock: Clock,
-    store: StoreClient,
+    metrics: Arc<Metrics>,
+    store: Bucket,
 }
 
 /// The coordinator's shared state; cheap to clone.
@@ -68,7 +67,8 @@ impl AppState {
                 why: "batch sizes must be at least 1".into(),
             });
         }
-        let store = StoreClient::new(&config)?;
+        let metrics = Arc::new(Metrics::default());
+        let store = crate::store::open(&config, metrics.clone())?;
         let auth = Authenticator::new(
             &config.api_keys,
             config.grant_secret.as_deref(),
@@ -79,8 +79,7 @@ impl AppState {
             config,
             auth,
             tokens,
-            metrics: Metrics::default(),
-            clock: Clock::default(),
+            metrics,
             store,
         })))
     }
@@ -93,11 +92,13 @@ impl AppState {
         &self.0.metrics
     }
 
+    /// The clock corrected to the store's.
     pub fn clock(&self) -> &Clock {
-        &self.0.clock
+        self.0.store.clock()
     }
 
-    pub fn store(&self) -> &StoreClient {
+    /// The bucket uploads go to.
+    pub fn store(&self) -> &Bucket {
         &self.0.store
     }
 
@@ -107,7 +108,7 @@ impl AppState {
 
     /// Corrected now.
     pub fn now(&self) -> Timestamp {
-        self.0.clock.now()
+        self.0.store.now()
     }
 
     fn now_unix(&self) -> u64 {
@@ -180,23 +181,37 @@ impl AppState {
         Ok((token, checksum))
     }
 
-    /// Measure the clock now and then every `clock_interval`, forever.
+    /// Measure the store's clock now (one request) and then every `clock_interval` (around
+    /// its second ticks, to a few milliseconds), forever. Every control call's answer
+    /// corrects the clock in between.
     pub async fn measure_clock_forever(self) {
         let mut tick = tokio::time::interval(self.0.config.clock_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        self.measure_clock(false).await;
         loop {
             tick.tick().await;
-            self.measure_clock_once().await;
+            self.measure_clock(true).await;
         }
     }
 
-    /// One clock measurement against the store; failures are logged and the old offset kept.
+    /// One quick clock measurement (one request) against the store.
     pub async fn measure_clock_once(&self) {
-        match self.0.store.measure_clock(self).await {
-            Ok(offset) => {
-                self.0.clock.set_offset(offset);
+        self.measure_clock(false).await;
+    }
+
+    /// One clock measurement against the store, `precise` or quick; failures are logged and
+    /// the old offset kept.
+    pub async fn measure_clock(&self, precise: bool) {
+        match self.0.store.measure_clock(precise).await {
+            Ok(m) => {
+                let offset = self.clock().offset();
                 self.0.metrics.set_clock_offset(offset.millis);
-                tracing::debug!(offset_ms = offset.millis, "store clock measured");
+                tracing::debug!(
+                    offset_ms = offset.millis,
+                    uncertainty_ms = m.bounds.uncertainty_ms(),
+                    "store clock measured"
+                );
             }
             Err(err) => tracing::warn!(%err, "could not measure the store's clock"),
         }

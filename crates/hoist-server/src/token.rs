@@ -285,7 +285,7 @@ mod tests {
         let plain = URL_SAFE_NO_PAD.decode(k.seal(&sample())).unwrap();
         assert_eq!(plain[0], VERSION);
         for (algorithm, kind, value) in [
-            (ChecksumAlgorithm::Crc64nvme, ChecksumType::FullObject, None),
+            (ChecksumAlgorithm::Crc64Nvme, ChecksumType::FullObject, None),
             (
                 ChecksumAlgorithm::Sha256,
                 ChecksumType::Composite,

@@ -24,9 +24,10 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ApiJson, parse_json};
 use crate::metrics::{Outcome, PresignKind};
 use crate::state::AppState;
-use crate::store::StoreError;
+use crate::store::{StoreError, stored_parts};
 use crate::token::{TokenChecksum, UploadToken};
 use crate::validate::validate_create;
+use hoist_s3::CreateMultipart;
 
 /// Byte range of part `n` (1-based) of an object of `size` cut in `part_size` pieces.
 pub(crate) fn part_range(size: u64, part_size: u64, n: u32) -> (u64, u64) {
@@ -61,6 +62,17 @@ pub(crate) fn store_failure(state: &AppState, err: StoreError) -> ApiError {
     ApiError::bad_gateway(format!("the store refused or failed: {err}"))
 }
 
+/// A URL that could not be signed (credentials expired, a lifetime out of range).
+pub(crate) fn sign_failure(state: &AppState, err: hoist_core::presign::PresignError) -> ApiError {
+    store_failure(
+        state,
+        StoreError::Sign {
+            operation: "presign".into(),
+            detail: err.to_string(),
+        },
+    )
+}
+
 /// Presigns one URL as of `now`, timed and counted in the metrics as `kind`.
 pub(crate) fn presign_one(
     state: &AppState,
@@ -71,8 +83,9 @@ pub(crate) fn presign_one(
     let started = Instant::now();
     let url = state
         .store()
+        .signer(now, false)
         .presign(request, now)
-        .map_err(|e| store_failure(state, e))?;
+        .map_err(|e| sign_failure(state, e))?;
     state.metrics().presigned(kind, 1, started.elapsed());
     Ok(url)
 }
@@ -144,10 +157,14 @@ pub(crate) async fn create_upload(
             }
         }
         Strategy::Multipart => {
-            let with = checksum.as_ref().map(|c| (c.algorithm, c.kind));
+            let create = CreateMultipart {
+                content_type: Some(content_type.clone()),
+                metadata: metadata.clone(),
+                checksum: checksum.as_ref().map(|c| (c.algorithm, c.kind)),
+            };
             token.upload_id = state
                 .store()
-                .create_multipart_with(state, &token.key, &content_type, &metadata, with)
+                .create_multipart(&token.key, &create)
                 .await
                 .map_err(|e| store_failure(state, e))?;
             let count = part_count(req.size, p.part_size);
@@ -202,13 +219,14 @@ pub(crate) fn sign_parts(
             format!("checksums.{n}"),
             format!(
                 "this upload was created with {}: each part's URL pins its checksum, so send it",
-                c.algorithm.s3_name()
+                c.algorithm.as_str()
             ),
         ));
     }
     let ttl = state.url_ttl(UrlKind::Part)?;
     let now = state.now();
     let started = Instant::now();
+    let signer = state.store().signer(now, false);
     let mut out = Vec::with_capacity(numbers.len());
     for &n in numbers {
         let (offset, length) = part_range(token.size, token.part_size, n);
@@ -226,10 +244,9 @@ pub(crate) fn sign_parts(
             r = r.header(c.algorithm.header(), sum.as_str());
             headers.insert(c.algorithm.header().to_string(), sum.clone());
         }
-        let url = state
-            .store()
+        let url = signer
             .presign(&r, now)
-            .map_err(|e| store_failure(state, e))?;
+            .map_err(|e| sign_failure(state, e))?;
         out.push(PartUrl {
             number: n,
             url: url.url,
@@ -352,11 +369,7 @@ pub(crate) async fn upload_state(
     let listed = if token.upload_id.is_empty() {
         None
     } else {
-        match state
-            .store()
-            .list_parts(state, &token.key, &token.upload_id)
-            .await
-        {
+        match stored_parts(state.store(), &token.key, &token.upload_id).await {
             Ok(parts) => Some(parts),
             Err(e) if e.is_no_such_upload() => None,
             Err(e) => return Err(store_failure(state, e)),
@@ -400,20 +413,12 @@ pub(crate) async fn abort_upload(state: &AppState, token: &UploadToken) -> Resul
     }
     // S3 may keep a part that was in flight during the abort; a second abort removes it.
     for _ in 0..2 {
-        match state
-            .store()
-            .abort(state, &token.key, &token.upload_id)
-            .await
-        {
+        match state.store().abort(&token.key, &token.upload_id).await {
             Ok(()) => {}
             Err(e) if e.is_no_such_upload() => return Ok(()),
             Err(e) => return Err(store_failure(state, e)),
         }
-        match state
-            .store()
-            .list_parts(state, &token.key, &token.upload_id)
-            .await
-        {
+        match state.store().list_parts(&token.key, &token.upload_id).await {
             Err(e) if e.is_no_such_upload() => break,
             Ok(_) => continue,
             Err(e) => return Err(store_failure(state, e)),

@@ -21,6 +21,7 @@ use axum::extract::{FromRequestParts, Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use hoist_core::presign::PresignRequest;
+use hoist_core::s3::CompletedPart;
 use hoist_core::ttl::UrlKind;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -30,6 +31,7 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ApiJson};
 use crate::metrics::{Outcome, PresignKind};
 use crate::state::AppState;
+use crate::store::stored_parts;
 use crate::token::UploadToken;
 use crate::uploads::{abort_upload, presign_one, store_failure};
 use crate::validate::validate_create;
@@ -216,7 +218,14 @@ pub(crate) async fn create(
     let cfg = state.config();
     let upload_id = state
         .store()
-        .create_multipart(&state, &key, &content_type, req.metadata.as_ref().unwrap())
+        .create_multipart(
+            &key,
+            &hoist_s3::CreateMultipart {
+                content_type: Some(content_type.clone()),
+                metadata: req.metadata.clone().unwrap_or_default(),
+                checksum: None,
+            },
+        )
         .await
         .map_err(|e| store_failure(&state, e))?;
     let now = u64::try_from(state.now().unix_seconds()).unwrap_or(0);
@@ -336,9 +345,7 @@ pub(crate) async fn list_parts(
     State(state): State<AppState>,
     UppyUpload { token, .. }: UppyUpload,
 ) -> Result<Json<Value>, ApiError> {
-    let parts = state
-        .store()
-        .list_parts(&state, &token.key, &token.upload_id)
+    let parts = stored_parts(state.store(), &token.key, &token.upload_id)
         .await
         .map_err(|e| store_failure(&state, e))?;
     Ok(Json(Value::Array(
@@ -370,15 +377,11 @@ pub(crate) async fn complete(
     body: Result<ApiJson<CompleteBody>, ApiError>,
 ) -> Result<Json<Value>, ApiError> {
     let ApiJson(body) = body?;
-    let listed = match state
-        .store()
-        .list_parts(&state, &token.key, &token.upload_id)
-        .await
-    {
+    let listed = match stored_parts(state.store(), &token.key, &token.upload_id).await {
         Ok(p) => p,
         Err(e) if e.is_no_such_upload() => {
             // Completed before: answer the same.
-            return match state.store().head_object(&state, &token.key).await {
+            return match state.store().head_object(&token.key).await {
                 Ok(Some(_)) => Ok(Json(location(&state, &token))),
                 Ok(None) => Err(ApiError::not_found("upload_gone", "the upload was aborted")),
                 Err(e) => Err(store_failure(&state, e)),
@@ -423,7 +426,7 @@ pub(crate) async fn complete(
                 format!("part {} is stored with ETag {}, not {e}", p.number, p.etag),
             ));
         }
-        parts.push((p.number, p.etag.clone()));
+        parts.push(CompletedPart::new(p.number, p.etag.clone()));
     }
     if let Some(n) = wanted
         .keys()
@@ -439,7 +442,7 @@ pub(crate) async fn complete(
     }
     state
         .store()
-        .complete(&state, &token.key, &token.upload_id, &parts)
+        .complete(&token.key, &token.upload_id, &parts, None)
         .await
         .map_err(|e| {
             state.metrics().upload(Outcome::Failed);

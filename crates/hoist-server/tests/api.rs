@@ -426,7 +426,7 @@ async fn signs_with_the_store_clock() {
         .nth(1)
         .unwrap()[..16]
         .to_string();
-    let store_now = hoist_server::clock::local_now().add_millis(90_000);
+    let store_now = hoist_s3::local_now().add_millis(90_000);
     let t = hoist_core::time::Timestamp::parse_amz_date(&signed_at).unwrap();
     assert!(
         t.millis_since(store_now).abs() < 3000,
@@ -442,9 +442,15 @@ async fn upload_page_origin_is_allowed_by_bucket_cors() {
     let store = start_store().await;
     let state = hoist_server::AppState::new(config(&store.handle)).unwrap();
     let origins = vec!["http://127.0.0.1:8080".to_string()];
-    assert!(state.store().allow_origins(&state, &origins).await.unwrap());
     assert!(
-        !state.store().allow_origins(&state, &origins).await.unwrap(),
+        hoist_server::store::allow_origins(state.store(), &origins)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !hoist_server::store::allow_origins(state.store(), &origins)
+            .await
+            .unwrap(),
         "already there"
     );
     // A real browser preflight against the store now passes and exposes ETag.
@@ -466,7 +472,11 @@ async fn upload_page_origin_is_allowed_by_bucket_cors() {
     );
     // Another port replaces the rule rather than piling rules up.
     let moved = vec!["http://127.0.0.1:9999".to_string()];
-    assert!(state.store().allow_origins(&state, &moved).await.unwrap());
+    assert!(
+        hoist_server::store::allow_origins(state.store(), &moved)
+            .await
+            .unwrap()
+    );
     let resp = reqwest::Client::new()
         .request(
             reqwest::Method::OPTIONS,
@@ -492,26 +502,19 @@ async fn lifecycle_rule_makes_the_store_abort_abandoned_uploads() {
 
     let store = state.store();
     assert!(
-        store
-            .abort_incomplete_uploads_after(&state, 1)
+        hoist_server::store::abort_incomplete_uploads_after(store, 1)
             .await
             .unwrap()
     );
     assert!(
-        !store
-            .abort_incomplete_uploads_after(&state, 1)
+        !hoist_server::store::abort_incomplete_uploads_after(store, 1)
             .await
             .unwrap(),
         "a rule that already aborts incomplete uploads is left alone"
     );
 
     let upload_id = store
-        .create_multipart(
-            &state,
-            "abandoned.bin",
-            "application/octet-stream",
-            &Default::default(),
-        )
+        .create_multipart("abandoned.bin", &Default::default())
         .await
         .unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
@@ -521,7 +524,7 @@ async fn lifecycle_rule_makes_the_store_abort_abandoned_uploads() {
         "the abandoned upload is aborted"
     );
     let err = store
-        .list_parts(&state, "abandoned.bin", &upload_id)
+        .list_parts("abandoned.bin", &upload_id)
         .await
         .unwrap_err();
     assert!(err.is_no_such_upload(), "{err}");

@@ -8,8 +8,10 @@ use crate::api::*;
 use crate::error::ApiError;
 use crate::metrics::Outcome;
 use crate::state::AppState;
-use crate::store::{CompletePart as StorePart, ObjectInfo};
+use crate::store::stored_parts;
 use crate::token::{TokenChecksum, UploadToken};
+use hoist_core::s3::{CompletedPart, ObjectHead};
+use hoist_s3::WholeChecksum;
 
 use super::integrity;
 use super::{missing_parts, part_count, store_failure};
@@ -21,14 +23,14 @@ pub(super) async fn finished_object(
     state: &AppState,
     token: &UploadToken,
 ) -> Result<Option<Completed>, ApiError> {
-    match state.store().head_object(state, &token.key).await {
+    match state.store().head_object(&token.key).await {
         Ok(Some(obj)) if obj.size == token.size => Ok(Some(completed(token, obj))),
         Ok(_) => Ok(None),
         Err(e) => Err(store_failure(state, e)),
     }
 }
 
-fn completed(token: &UploadToken, obj: ObjectInfo) -> Completed {
+fn completed(token: &UploadToken, obj: ObjectHead) -> Completed {
     let (checksum_algorithm, checksum) = obj.checksum.unzip();
     Completed {
         bucket: token.bucket.clone(),
@@ -57,7 +59,7 @@ fn check_whole(
             if digest(got) != digest(want) {
                 return Err(integrity::mismatch(format!(
                     "the store's {} of the object is {got}, not {want}",
-                    alg.s3_name()
+                    alg.as_str()
                 ))
                 .with_field("checksum"));
             }
@@ -131,11 +133,7 @@ pub(crate) async fn complete_upload(
             claimed_sums.insert(p.number as u32, (i, sum.clone()));
         }
     }
-    let listed = match state
-        .store()
-        .list_parts(state, &token.key, &token.upload_id)
-        .await
-    {
+    let listed = match stored_parts(state.store(), &token.key, &token.upload_id).await {
         Ok(parts) => parts,
         Err(e) if e.is_no_such_upload() => {
             // Completed before (answer the same) or aborted.
@@ -184,35 +182,34 @@ pub(crate) async fn complete_upload(
             ))
             .with_field(format!("parts[{i}].checksum")));
         }
-        parts.push(StorePart {
-            number: p.number,
-            etag: p.etag.clone(),
-            // The uploader's value, so that the store judges it too; else the store's own.
-            checksum: claimed_sum
-                .map(|(_, s)| s.clone())
-                .or_else(|| p.checksum.clone()),
-        });
+        let mut part = CompletedPart::new(p.number, p.etag.clone());
+        // The uploader's value, so that the store judges it too; else the store's own.
+        if let (Some(c), Some(sum)) = (
+            checksum,
+            claimed_sum.map(|(_, s)| s).or(p.checksum.as_ref()),
+        ) {
+            part = part.with_checksum(c.algorithm, sum.clone());
+        }
+        parts.push(part);
     }
     // S3 checks a whole-object value given at completion for FULL_OBJECT uploads only; a
     // COMPOSITE one is compared below, with what the store reports.
     let whole = match (checksum, &req.checksum) {
-        (Some(c), Some(v)) if c.kind == ChecksumType::FullObject => Some((v.as_str(), c.kind)),
+        (Some(c), Some(v)) if c.kind == ChecksumType::FullObject => Some(WholeChecksum {
+            algorithm: c.algorithm,
+            value: v.as_str(),
+            kind: c.kind,
+        }),
         _ => None,
     };
     match state
         .store()
-        .complete_checked(
-            state,
-            &token.key,
-            &token.upload_id,
-            &parts,
-            checksum.map(|c| c.algorithm),
-            whole,
-        )
+        .complete(&token.key, &token.upload_id, &parts, whole)
         .await
     {
-        Ok(etag) => {
-            let done = match state.store().head_object(state, &token.key).await {
+        Ok(result) => {
+            let etag = result.etag;
+            let done = match state.store().head_object(&token.key).await {
                 Ok(Some(obj)) => completed(token, obj),
                 // The store said it completed; an answer without the object is its to explain.
                 Ok(None) => {

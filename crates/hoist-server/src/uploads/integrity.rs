@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 
 use axum::http::StatusCode;
-use base64::Engine;
 
 use crate::api::{Checksum, ChecksumAlgorithm, ChecksumType};
 use crate::error::ApiError;
@@ -26,40 +25,41 @@ pub(crate) fn check_value(
     composite: bool,
     field: &str,
 ) -> Result<(), ApiError> {
-    let digest = match value.split_once('-') {
-        Some((d, n)) if composite && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => d,
-        _ => value,
-    };
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(digest)
-        .map_err(|_| ApiError::field(field, "must be base64"))?;
-    if decoded.len() != algorithm.digest_len() {
-        return Err(ApiError::field(
+    hoist_core::checksum::check_value(algorithm, value, composite).map_err(|e| {
+        ApiError::field(
             field,
-            format!(
-                "must decode to {} bytes (a {} checksum)",
-                algorithm.digest_len(),
-                algorithm.s3_name()
-            ),
-        ));
-    }
-    Ok(())
+            match e {
+                hoist_core::checksum::ChecksumError::NotBase64(_) => "must be base64".to_owned(),
+                _ => format!(
+                    "must decode to {} bytes (a {algorithm} checksum)",
+                    algorithm.digest_len()
+                ),
+            },
+        )
+    })
 }
 
 /// The checksum a creation asks for, checked against S3's rules for the chosen strategy.
 pub(crate) fn checksum_of_create(c: &Checksum, multipart: bool) -> Result<TokenChecksum, ApiError> {
-    let kind = c.kind.unwrap_or_else(|| c.algorithm.default_type());
+    // A single PUT's checksum is always of the whole object; a multipart upload's type is
+    // the one asked for, else S3's default for the algorithm.
+    let kind = if multipart {
+        c.kind.unwrap_or_else(|| c.algorithm.default_type())
+    } else {
+        ChecksumType::FullObject
+    };
     if multipart && !c.algorithm.allows(kind) {
-        let allowed: Vec<&str> = [ChecksumType::FullObject, ChecksumType::Composite]
+        let allowed: Vec<&str> = c
+            .algorithm
+            .allowed_types()
             .into_iter()
-            .filter(|k| c.algorithm.allows(*k))
             .map(ChecksumType::as_str)
             .collect();
         return Err(ApiError::field(
             "checksum.type",
             format!(
                 "a multipart {} checksum can only be {}",
-                c.algorithm.s3_name(),
+                c.algorithm.as_str(),
                 allowed.join(" or ")
             ),
         ));
@@ -128,9 +128,9 @@ mod tests {
         use ChecksumAlgorithm::*;
         use ChecksumType::*;
         for (alg, kind, ok) in [
-            (Crc64nvme, None, true),
-            (Crc64nvme, Some(FullObject), true),
-            (Crc64nvme, Some(Composite), false),
+            (Crc64Nvme, None, true),
+            (Crc64Nvme, Some(FullObject), true),
+            (Crc64Nvme, Some(Composite), false),
             (Crc32, Some(Composite), true),
             (Crc32c, Some(FullObject), true),
             (Sha256, None, true),
@@ -147,9 +147,11 @@ mod tests {
             checksum_of_create(&ask(Sha256, None), true).unwrap().kind,
             Composite
         );
+        // S3 makes a CRC32C upload without a type COMPOSITE (only CRC64NVME defaults to
+        // FULL_OBJECT); the store, the coordinator and the client share that rule.
         assert_eq!(
             checksum_of_create(&ask(Crc32c, None), true).unwrap().kind,
-            FullObject
+            Composite
         );
     }
 
@@ -168,7 +170,7 @@ mod tests {
     #[test]
     fn part_checksum_maps_checked() {
         let c = TokenChecksum {
-            algorithm: ChecksumAlgorithm::Crc64nvme,
+            algorithm: ChecksumAlgorithm::Crc64Nvme,
             kind: ChecksumType::FullObject,
             value: None,
         };

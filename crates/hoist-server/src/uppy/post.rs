@@ -15,14 +15,14 @@
 //! smallest of the single-upload ceiling, the coordinator's limit and the grant's.
 
 use axum::http::HeaderMap;
-use hoist_core::presign::{Endpoint, PostPolicyRequest, Presigner};
+use hoist_core::presign::PostPolicyRequest;
 use hoist_core::ttl::UrlKind;
 use serde_json::{Map, Value, json};
 
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::uploads::store_failure;
+use crate::uploads::sign_failure;
 
 /// Whether `/s3/params` should answer with a POST form (see the module documentation).
 pub(crate) fn wants_form(headers: &HeaderMap, method: Option<&str>) -> Result<bool, ApiError> {
@@ -79,14 +79,7 @@ pub(crate) fn form_answer(
     };
     let ttl = state.url_ttl(UrlKind::SinglePut { size: high })?;
     let now = state.now();
-    let endpoint = Endpoint::parse(&cfg.store.endpoint, cfg.store.region.clone())
-        .map_err(|e| store_failure(state, crate::store::StoreError::Sign(e.to_string())))?;
-    let endpoint = if cfg.store.virtual_host {
-        endpoint.virtual_host()
-    } else {
-        endpoint.path_style()
-    };
-    let signer = Presigner::new((*state.store().credentials(now)).clone(), endpoint);
+    let signer = state.store().signer(now, false);
     let mut req = PostPolicyRequest::new(cfg.bucket.as_str(), upload.key)
         .content_type(upload.content_type)
         .content_length_range(low, high)
@@ -96,7 +89,7 @@ pub(crate) fn form_answer(
     }
     let post = signer
         .presign_post(&req, now)
-        .map_err(|e| store_failure(state, crate::store::StoreError::Sign(e.to_string())))?;
+        .map_err(|e| sign_failure(state, e))?;
     let fields: Map<String, Value> = post
         .fields
         .into_iter()

@@ -33,6 +33,7 @@ use crate::error::{ApiError, ApiJson};
 use crate::keys;
 use crate::metrics::{Outcome, PresignKind};
 use crate::state::AppState;
+use crate::store::stored_parts;
 use crate::token::UploadToken;
 use crate::uploads::{abort_upload, store_failure};
 use crate::validate::validate_create;
@@ -421,7 +422,7 @@ async fn check_before_complete(
     key: &str,
     upload_id: &str,
 ) -> Result<(), ApiError> {
-    let parts = match state.store().list_parts(state, key, upload_id).await {
+    let parts = match stored_parts(state.store(), key, upload_id).await {
         Ok(p) => p,
         Err(e) if e.is_no_such_upload() => {
             return Err(ApiError::not_found(

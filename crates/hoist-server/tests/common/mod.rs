@@ -149,7 +149,7 @@ fn signer(store: &StoreHandle) -> Presigner {
 
 /// GET an object straight from the store (status, bytes).
 pub async fn fetch_object(store: &StoreHandle, key: &str) -> (u16, Vec<u8>) {
-    let now = hoist_server::clock::local_now();
+    let now = hoist_s3::local_now();
     let url = signer(store)
         .presign(
             &PresignRequest::get_object(BUCKET, key).expires_in(Duration::from_secs(60)),
@@ -162,7 +162,7 @@ pub async fn fetch_object(store: &StoreHandle, key: &str) -> (u16, Vec<u8>) {
 
 /// The store's in-progress multipart uploads of `key` (ListMultipartUploads).
 pub async fn multipart_uploads(store: &StoreHandle, key: &str) -> usize {
-    let now = hoist_server::clock::local_now();
+    let now = hoist_s3::local_now();
     let params = hoist_core::presign::ListUploadsParams {
         prefix: Some(key.to_string()),
         ..Default::default()
@@ -176,7 +176,7 @@ pub async fn multipart_uploads(store: &StoreHandle, key: &str) -> usize {
 }
 
 pub fn mint(prefix: &str, exp_in: i64, extra: Value) -> String {
-    let now = hoist_server::clock::local_now().unix_seconds();
+    let now = hoist_s3::local_now().unix_seconds();
     let mut claims = json!({"sub": "user-1", "exp": now + exp_in, "prefix": prefix});
     for (k, v) in extra.as_object().unwrap() {
         claims[k] = v.clone();

@@ -375,7 +375,7 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
     let mut store_task = None;
     let (endpoint, credentials, embedded) = match &s.s3_endpoint {
         Some(url) => {
-            let creds = CredentialSource::from_env(hoist_server::clock::local_now())
+            let creds = CredentialSource::from_env(None, hoist_s3::local_now())
                 .context("credentials for the external store")?;
             (url.clone(), creds, false)
         }
@@ -476,15 +476,13 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
             origins.push(format!("http://localhost:{}", addr.port()));
         }
         origins.extend(s.cors_origins.iter().filter(|o| *o != "*").cloned());
-        if let Err(err) = state.store().allow_origins(&state, &origins).await {
+        if let Err(err) = hoist_server::store::allow_origins(state.store(), &origins).await {
             tracing::warn!(%err, "could not set the bucket's CORS for the upload page");
         }
         // Parts of uploads that a crash left behind are removed after a day.
         let days = Defaults::ABORT_INCOMPLETE_AFTER_DAYS;
-        if let Err(err) = state
-            .store()
-            .abort_incomplete_uploads_after(&state, days)
-            .await
+        if let Err(err) =
+            hoist_server::store::abort_incomplete_uploads_after(state.store(), days).await
         {
             tracing::warn!(%err, "could not set the bucket's lifecycle rule");
         }
