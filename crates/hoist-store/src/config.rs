@@ -66,7 +66,7 @@ pub(crate) fn random_token(len: usize, alphabet: &[u8]) -> String {
 pub(crate) fn random_hex(len_bytes: usize) -> String {
     let mut bytes = vec![0u8; len_bytes];
     getrandom::fill(&mut bytes).expect("the operating system's random source failed");
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hoist_core::encoding::hex(&bytes)
 }
 
 /// Everything needed to open a [`Store`](crate::Store).

@@ -22,13 +22,14 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use futures_util::StreamExt as _;
+use hoist_core::checksum::{Checksum, ChecksumAlgorithm, Hasher};
+use hoist_core::encoding::hex;
 use md5::Digest as _;
 use s3s::S3ErrorCode;
 use s3s::dto::StreamingBlob;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
-use crate::checksum::{ChecksumAlgorithm, StreamHasher};
 use crate::config::random_hex;
 use crate::errors::{MSG_ENTITY_TOO_LARGE, s3_error};
 
@@ -85,10 +86,6 @@ pub(crate) fn safe_upload_id(id: &str) -> bool {
 /// Hex of the SHA-256 of a key: its file stem.
 pub(crate) fn key_stem(key: &str) -> String {
     hex(&sha2::Sha256::digest(key.as_bytes()))
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Paths of the store's directories.
@@ -160,8 +157,8 @@ pub(crate) struct Written {
     pub path: PathBuf,
     pub size: u64,
     pub md5: [u8; 16],
-    /// The requested flexible checksum, raw bytes.
-    pub checksum: Option<Vec<u8>>,
+    /// The requested flexible checksum.
+    pub checksum: Option<Checksum>,
 }
 
 /// Streams a request body into a new temp file while hashing it, never holding it whole:
@@ -183,17 +180,14 @@ pub(crate) async fn write_stream(
             let (to_hasher, chunks) = std::sync::mpsc::sync_channel::<Bytes>(8);
             let hashing = scope.spawn(move || {
                 let mut md5 = md5::Md5::new();
-                let mut hasher = algorithm.map(StreamHasher::new);
+                let mut hasher = algorithm.map(Hasher::new);
                 for chunk in chunks {
                     md5.update(&chunk);
                     if let Some(h) = hasher.as_mut() {
                         h.update(&chunk);
                     }
                 }
-                (
-                    <[u8; 16]>::from(md5.finalize()),
-                    hasher.map(StreamHasher::finish),
-                )
+                (<[u8; 16]>::from(md5.finalize()), hasher.map(Hasher::finish))
             });
             let file = std::fs::File::create(&writer_path)?;
             let mut out = std::io::BufWriter::with_capacity(1 << 20, file);

@@ -8,6 +8,7 @@ use s3s::dto::*;
 use s3s::{S3ErrorCode, S3Response, S3Result};
 
 use crate::backend::no_such_bucket;
+use crate::checksum;
 use crate::errors::s3_error;
 use crate::storage::{ObjectMeta, Storage, from_ms};
 
@@ -32,8 +33,8 @@ fn object_of(key: &str, meta: &ObjectMeta) -> Object {
         checksum_algorithm: meta
             .checksum
             .as_ref()
-            .map(|(a, _)| vec![ChecksumAlgorithm::from(a.as_str().to_owned())]),
-        checksum_type: meta.checksum_type.map(|t| t.as_str().to_owned().into()),
+            .map(|(a, _)| vec![checksum::dto_algorithm(*a)]),
+        checksum_type: meta.checksum_type.map(checksum::dto_type),
         ..Default::default()
     }
 }

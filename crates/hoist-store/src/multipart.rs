@@ -2,17 +2,20 @@
 //! ListMultipartUploads. Parts are files committed like objects (data, then metadata), so
 //! they survive restarts and an upload resumes where it stopped.
 
+use hoist_core::checksum::{
+    Checksum, ChecksumAlgorithm, ChecksumType, PartChecksum, etag, object_checksum,
+};
 use s3s::dto::*;
 use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 
 use crate::backend::{internal, no_such_bucket};
-use crate::checksum::{self, ChecksumAlgorithm, ChecksumType};
+use crate::checksum::{self, dto_algorithm, dto_type};
 use crate::config::random_hex;
 use crate::errors::{
     MSG_ENTITY_TOO_SMALL, MSG_INVALID_PART, MSG_INVALID_PART_ORDER, MSG_NO_SUCH_UPLOAD, s3_error,
 };
-use crate::fs::{check_key, commit_file, hex, key_stem, safe_upload_id, write_json_atomic};
-use crate::objects::{Requested, checksum_fields, publish_locked, receive};
+use crate::fs::{check_key, commit_file, key_stem, safe_upload_id, write_json_atomic};
+use crate::objects::{Requested, publish_locked, receive};
 use crate::storage::{Extent, ObjectMeta, PartMeta, Storage, UploadEntry, UploadMeta, from_ms};
 
 /// Smallest part, except the last.
@@ -43,14 +46,6 @@ fn upload_meta(storage: &Storage, bucket: &str, key: &str, id: &str) -> S3Result
     }
 }
 
-fn dto_type(t: ChecksumType) -> s3s::dto::ChecksumType {
-    s3s::dto::ChecksumType::from(t.as_str().to_owned())
-}
-
-fn dto_algorithm(a: ChecksumAlgorithm) -> s3s::dto::ChecksumAlgorithm {
-    s3s::dto::ChecksumAlgorithm::from(a.as_str().to_owned())
-}
-
 pub(crate) async fn create(
     storage: &Storage,
     req: S3Request<CreateMultipartUploadInput>,
@@ -79,7 +74,9 @@ pub(crate) async fn create(
                     &vec![],
                 )
             })?;
-            if t == ChecksumType::FullObject && !a.supports_full_object() {
+            // Only CRCs combine into a whole-object value; the store leaves the rest of
+            // `ChecksumAlgorithm::allows` (CRC-64/NVME as FULL_OBJECT only) to the client.
+            if t == ChecksumType::FullObject && !a.is_crc() {
                 return Err(s3_error(
                     S3ErrorCode::InvalidRequest,
                     &format!(
@@ -168,8 +165,8 @@ pub(crate) async fn upload_part(
             S3ErrorCode::InvalidRequest,
             &format!(
                 "Checksum Type mismatch occurred, expected checksum Type: {}, actual checksum Type: {}",
-                declared.as_str().to_lowercase(),
-                sent.as_str().to_lowercase()
+                declared.name(),
+                sent.name()
             ),
             &vec![],
         ));
@@ -185,7 +182,7 @@ pub(crate) async fn upload_part(
     let part = PartMeta {
         number,
         size: written.size,
-        etag: format!("\"{}\"", hex(&written.md5)),
+        etag: etag::of_md5(&written.md5),
         last_modified_ms: storage.now_ms(),
         data: format!("part-{number:05}.{}.data", random_hex(8)),
         checksum: sum.clone(),
@@ -221,7 +218,7 @@ pub(crate) async fn upload_part(
         let _ = tokio::fs::remove_file(storage.layout.upload(&upload.id).join(old.data)).await;
     }
     let [crc32, crc32c, crc64nvme, sha1, sha256] =
-        checksum_fields(upload.checksum.zip(sum).as_ref());
+        checksum::fields(upload.checksum.zip(sum).as_ref());
     Ok(S3Response::new(UploadPartOutput {
         e_tag: Some(ETag::Strong(part.etag.trim_matches('"').to_owned())),
         checksum_crc32: crc32,
@@ -261,18 +258,19 @@ fn named_checksums_match(
         &part.checksum_sha256,
     ];
     ChecksumAlgorithm::ALL
-        .iter()
+        .into_iter()
         .zip(named)
         .all(|(a, value)| match value {
             None => true,
             Some(value) => {
-                Some(*a) == algorithm
+                let given = Checksum::from_base64(a, value).ok();
+                Some(a) == algorithm
+                    && given.is_some()
                     && stored
                         .checksum
                         .as_deref()
-                        .and_then(|c| checksum::decode(*a, c))
-                        == checksum::decode(*a, value)
-                    && checksum::decode(*a, value).is_some()
+                        .and_then(|c| Checksum::from_base64(a, c).ok())
+                        == given
             }
         })
 }
@@ -344,12 +342,12 @@ fn combined_checksum(upload: &UploadMeta, parts: &[PartMeta]) -> S3Result<Option
     let (Some(algorithm), Some(kind)) = (upload.checksum, upload.checksum_type) else {
         return Ok(None);
     };
-    let mut raws = Vec::with_capacity(parts.len());
+    let mut sums = Vec::with_capacity(parts.len());
     for part in parts {
-        let raw = part
+        let checksum = part
             .checksum
             .as_deref()
-            .and_then(|c| checksum::decode(algorithm, c))
+            .and_then(|c| Checksum::from_base64(algorithm, c).ok())
             .ok_or_else(|| {
                 s3_error(
                     S3ErrorCode::InvalidRequest,
@@ -361,15 +359,14 @@ fn combined_checksum(upload: &UploadMeta, parts: &[PartMeta]) -> S3Result<Option
                     &vec![],
                 )
             })?;
-        raws.push((raw, part.size));
+        sums.push(PartChecksum {
+            checksum,
+            size: part.size,
+        });
     }
-    Ok(match kind {
-        ChecksumType::Composite => Some(checksum::composite(
-            algorithm,
-            &raws.into_iter().map(|(r, _)| r).collect::<Vec<_>>(),
-        )),
-        ChecksumType::FullObject => checksum::full_object(algorithm, &raws),
-    })
+    // Only a FULL_OBJECT checksum of a non-CRC algorithm cannot combine, and `create`
+    // refuses that; an upload recorded so anyway gets no object checksum.
+    Ok(object_checksum(kind, &sums).ok())
 }
 
 pub(crate) async fn complete(
@@ -399,18 +396,14 @@ pub(crate) async fn complete(
     }
     let sum = combined_checksum(&upload, &parts)?;
     if let (Some(algorithm), Some(sum)) = (upload.checksum, &sum) {
-        let [a, b, c, d, e] = [
+        let named = [
             &input.checksum_crc32,
             &input.checksum_crc32c,
             &input.checksum_crc64nvme,
             &input.checksum_sha1,
             &input.checksum_sha256,
         ];
-        let given = [a, b, c, d, e][ChecksumAlgorithm::ALL
-            .iter()
-            .position(|x| *x == algorithm)
-            .unwrap_or(0)];
-        if let Some(given) = given
+        if let Some(given) = checksum::field_of(named, algorithm)
             && given.split('-').next() != sum.split('-').next()
         {
             return Err(s3_error(
@@ -449,14 +442,11 @@ pub(crate) async fn complete(
         .map_err(internal)?
         .map_err(internal)?;
 
-    let md5s: Vec<[u8; 16]> = parts
-        .iter()
-        .filter_map(|p| checksum::etag_md5(&p.etag))
-        .collect();
+    let md5s: Vec<[u8; 16]> = parts.iter().filter_map(|p| etag::md5_of(&p.etag)).collect();
     let meta = ObjectMeta {
         key: upload.key.clone(),
         size,
-        etag: checksum::multipart_etag(&md5s),
+        etag: etag::multipart(&md5s),
         last_modified_ms: storage.now_ms(),
         content_type: upload.content_type.clone(),
         metadata: upload.metadata.clone(),
@@ -469,7 +459,7 @@ pub(crate) async fn complete(
     };
     let meta = publish_locked(storage, &upload.bucket, meta).await?;
     let _ = remove_upload_locked(storage, &upload.id).await;
-    let [crc32, crc32c, crc64nvme, sha1, sha256] = checksum_fields(meta.checksum.as_ref());
+    let [crc32, crc32c, crc64nvme, sha1, sha256] = checksum::fields(meta.checksum.as_ref());
     Ok(S3Response::new(CompleteMultipartUploadOutput {
         bucket: Some(upload.bucket.clone()),
         key: Some(upload.key.clone()),
@@ -567,7 +557,7 @@ pub(crate) fn list_parts(
             break;
         }
         let [crc32, crc32c, crc64nvme, sha1, sha256] =
-            checksum_fields(upload.checksum.zip(part.checksum.clone()).as_ref());
+            checksum::fields(upload.checksum.zip(part.checksum.clone()).as_ref());
         parts.push(Part {
             part_number: Some(part.number),
             e_tag: Some(ETag::Strong(part.etag.trim_matches('"').to_owned())),

@@ -4,16 +4,17 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use base64::Engine as _;
+use hoist_core::checksum::{Checksum, ChecksumAlgorithm, ChecksumType, etag};
+use hoist_core::encoding::{base64, base64_decode};
 use http::HeaderMap;
 use s3s::dto::*;
 use s3s::{S3ErrorCode, S3Request, S3Response, S3Result, TrailingHeaders};
 
 use crate::backend::{internal, no_such_bucket};
-use crate::checksum::{self, ChecksumAlgorithm, ChecksumType};
+use crate::checksum;
 use crate::config::random_hex;
 use crate::errors::{MSG_NO_SUCH_KEY, s3_error};
-use crate::fs::{Written, check_key, commit_file, hex, key_stem, write_json_atomic, write_stream};
+use crate::fs::{Written, check_key, commit_file, key_stem, write_json_atomic, write_stream};
 use crate::read::ExtentStream;
 use crate::storage::{ObjectMeta, Storage, from_ms};
 
@@ -100,24 +101,20 @@ fn verify(
     trailers: Option<&TrailingHeaders>,
 ) -> S3Result<Option<String>> {
     if let Some(md5) = &requested.content_md5 {
-        let given = base64::engine::general_purpose::STANDARD
-            .decode(md5.trim())
-            .ok();
-        if given.as_deref() != Some(&written.md5[..]) {
+        if base64_decode(md5.trim()).as_deref() != Some(&written.md5[..]) {
             return Err(s3_error(
                 S3ErrorCode::BadDigest,
                 "The Content-MD5 you specified did not match what we received.",
                 &vec![
                     ("ExpectedDigest", md5.clone()),
-                    ("CalculatedDigest", checksum::encode(&written.md5)),
+                    ("CalculatedDigest", base64(&written.md5)),
                 ],
             ));
         }
     }
-    let (Some(algorithm), Some(raw)) = (requested.algorithm, written.checksum.as_ref()) else {
+    let (Some(algorithm), Some(computed)) = (requested.algorithm, written.checksum) else {
         return Ok(None);
     };
-    let computed = checksum::encode(raw);
     let given = requested.value.clone().or_else(|| {
         trailers.and_then(|t| {
             t.read(|h| {
@@ -128,7 +125,7 @@ fn verify(
         })?
     });
     if let Some(given) = given
-        && checksum::decode(algorithm, &given).as_deref() != Some(raw.as_slice())
+        && Checksum::from_base64(algorithm, &given).ok() != Some(computed)
     {
         return Err(s3_error(
             S3ErrorCode::BadDigest,
@@ -139,7 +136,7 @@ fn verify(
             &vec![],
         ));
     }
-    Ok(Some(computed))
+    Ok(Some(computed.to_base64()))
 }
 
 /// Makes a received file the object `key`: data renamed into place, then the metadata whose
@@ -241,7 +238,7 @@ pub(crate) async fn put_object(
     let meta = ObjectMeta {
         key: input.key,
         size: written.size,
-        etag: format!("\"{}\"", hex(&written.md5)),
+        etag: etag::of_md5(&written.md5),
         last_modified_ms: storage.now_ms(),
         content_type: input.content_type,
         metadata: user_metadata(input.metadata),
@@ -253,41 +250,21 @@ pub(crate) async fn put_object(
         blob: None,
     };
     let meta = commit_object(storage, &input.bucket, written.path, meta).await?;
-    let mut output = PutObjectOutput {
+    let [crc32, crc32c, crc64nvme, sha1, sha256] = checksum::fields(meta.checksum.as_ref());
+    Ok(S3Response::new(PutObjectOutput {
         e_tag: Some(ETag::Strong(meta.etag.trim_matches('"').to_owned())),
         size: Some(meta.size as i64),
+        checksum_crc32: crc32,
+        checksum_crc32c: crc32c,
+        checksum_crc64nvme: crc64nvme,
+        checksum_sha1: sha1,
+        checksum_sha256: sha256,
+        checksum_type: meta
+            .checksum
+            .as_ref()
+            .map(|_| checksum::dto_type(ChecksumType::FullObject)),
         ..Default::default()
-    };
-    if let Some((algorithm, value)) = &meta.checksum {
-        set_checksum_put(&mut output, *algorithm, value.clone());
-        output.checksum_type = Some(ChecksumType::FullObject.as_str().to_owned().into());
-    }
-    Ok(S3Response::new(output))
-}
-
-fn set_checksum_put(out: &mut PutObjectOutput, algorithm: ChecksumAlgorithm, value: String) {
-    match algorithm {
-        ChecksumAlgorithm::Crc32 => out.checksum_crc32 = Some(value),
-        ChecksumAlgorithm::Crc32c => out.checksum_crc32c = Some(value),
-        ChecksumAlgorithm::Crc64Nvme => out.checksum_crc64nvme = Some(value),
-        ChecksumAlgorithm::Sha1 => out.checksum_sha1 = Some(value),
-        ChecksumAlgorithm::Sha256 => out.checksum_sha256 = Some(value),
-    }
-}
-
-/// The five checksum fields, for outputs that carry them all.
-pub(crate) fn checksum_fields(
-    checksum: Option<&(ChecksumAlgorithm, String)>,
-) -> [Option<String>; 5] {
-    let mut fields: [Option<String>; 5] = Default::default();
-    if let Some((algorithm, value)) = checksum {
-        let index = ChecksumAlgorithm::ALL
-            .iter()
-            .position(|a| a == algorithm)
-            .unwrap_or(0);
-        fields[index] = Some(value.clone());
-    }
-    fields
+    }))
 }
 
 fn lookup(storage: &Storage, bucket: &str, key: &str) -> S3Result<ObjectMeta> {
@@ -331,7 +308,7 @@ pub(crate) async fn get_object(
     let stream = ExtentStream::new(storage.layout.objects(&input.bucket), &meta, start, end);
     let [crc32, crc32c, crc64nvme, sha1, sha256] =
         if range.is_none() && wants_checksum(input.checksum_mode.as_ref()) {
-            checksum_fields(meta.checksum.as_ref())
+            checksum::fields(meta.checksum.as_ref())
         } else {
             Default::default()
         };
@@ -355,7 +332,7 @@ pub(crate) async fn get_object(
         checksum_type: meta
             .checksum_type
             .filter(|_| wants_checksum(input.checksum_mode.as_ref()))
-            .map(|t| t.as_str().to_owned().into()),
+            .map(checksum::dto_type),
         ..Default::default()
     };
     let mut response = S3Response::new(output);
@@ -372,7 +349,7 @@ pub(crate) fn head_object(
     let meta = lookup(storage, &req.input.bucket, &req.input.key)?;
     let want = wants_checksum(req.input.checksum_mode.as_ref());
     let [crc32, crc32c, crc64nvme, sha1, sha256] = if want {
-        checksum_fields(meta.checksum.as_ref())
+        checksum::fields(meta.checksum.as_ref())
     } else {
         Default::default()
     };
@@ -389,10 +366,7 @@ pub(crate) fn head_object(
         checksum_crc64nvme: crc64nvme,
         checksum_sha1: sha1,
         checksum_sha256: sha256,
-        checksum_type: meta
-            .checksum_type
-            .filter(|_| want)
-            .map(|t| t.as_str().to_owned().into()),
+        checksum_type: meta.checksum_type.filter(|_| want).map(checksum::dto_type),
         ..Default::default()
     }))
 }
