@@ -42,6 +42,7 @@ mod listing;
 mod multipart;
 mod objects;
 mod post;
+mod query;
 mod read;
 mod resign;
 mod server;

@@ -2,8 +2,7 @@
 
 use std::ops::Bound;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hoist_core::encoding::{hex, hex_decode};
 use s3s::dto::*;
 use s3s::{S3ErrorCode, S3Response, S3Result};
 
@@ -106,6 +105,8 @@ fn common_prefixes(prefixes: Vec<String>) -> Option<Vec<CommonPrefix>> {
     })
 }
 
+/// A continuation token is the hex of the last key or prefix a page gave: opaque to clients,
+/// and safe in a query string without escaping.
 pub(crate) fn list_objects_v2(
     storage: &Storage,
     input: ListObjectsV2Input,
@@ -115,9 +116,7 @@ pub(crate) fn list_objects_v2(
     let delimiter = input.delimiter.clone().filter(|d| !d.is_empty());
     let token = match &input.continuation_token {
         Some(t) => Some(
-            URL_SAFE_NO_PAD
-                .decode(t)
-                .ok()
+            hex_decode(t)
                 .and_then(|b| String::from_utf8(b).ok())
                 .ok_or_else(|| {
                     s3_error(
@@ -141,7 +140,7 @@ pub(crate) fn list_objects_v2(
     let key_count = i32::try_from(page.contents.len() + page.prefixes.len()).unwrap_or(i32::MAX);
     let next = page
         .truncated
-        .then(|| page.last.map(|l| URL_SAFE_NO_PAD.encode(l)))
+        .then(|| page.last.map(|l| hex(l.as_bytes())))
         .flatten();
     Ok(S3Response::new(ListObjectsV2Output {
         name: Some(input.bucket),

@@ -15,7 +15,7 @@ use hyper::body::Incoming;
 use s3s::Body;
 
 use crate::admin;
-use crate::auth::{KeyRing, percent_decode, precheck};
+use crate::auth::{KeyRing, precheck};
 use crate::config::random_hex;
 use crate::cors;
 use crate::errors::{
@@ -24,6 +24,7 @@ use crate::errors::{
 };
 use crate::faults::{FaultControl, FaultKind};
 use crate::post;
+use crate::query;
 use crate::resign;
 use crate::storage::Storage;
 
@@ -67,8 +68,8 @@ fn bucket_and_key(path: &str) -> (Option<String>, Option<String>) {
         Some((b, k)) => (b, Some(k)),
         None => (trimmed, None),
     };
-    let bucket = (!bucket.is_empty()).then(|| percent_decode(bucket));
-    let key = key.filter(|k| !k.is_empty()).map(percent_decode);
+    let bucket = (!bucket.is_empty()).then(|| query::decode_form(bucket));
+    let key = key.filter(|k| !k.is_empty()).map(query::decode_form);
     (bucket, key)
 }
 
@@ -132,7 +133,8 @@ impl Front {
             let checked = self.checks(&req, key.is_some()).and_then(|()| {
                 // Only the store's clock may decide a URL's lifetime (see `resign`).
                 if faults.clock_offset_secs != 0 && resign::is_presigned(&req) {
-                    resign::resign_presigned(&mut req, &self.0.keys, std::time::SystemTime::now())
+                    let real_now = std::time::SystemTime::now().into();
+                    resign::resign_presigned(&mut req, &self.0.keys, real_now)
                 } else {
                     Ok(())
                 }
@@ -150,7 +152,7 @@ impl Front {
         {
             headers.extend(cors::actual(&rules, origin, &method));
         }
-        if let Ok(value) = HeaderValue::from_str(&httpdate(self.0.storage.clock.now_utc())) {
+        if let Ok(value) = HeaderValue::from_str(&self.0.storage.clock.now_utc().to_http_date()) {
             headers.insert(http::header::DATE, value);
         }
         if let Ok(value) = HeaderValue::from_str(&request_id) {
@@ -313,22 +315,8 @@ struct SignatureContext {
 
 impl SignatureContext {
     fn of(req: &Request<Body>) -> Self {
-        let query: Vec<(String, String)> = req
-            .uri()
-            .query()
-            .unwrap_or("")
-            .split('&')
-            .filter_map(|p| {
-                p.split_once('=')
-                    .map(|(k, v)| (percent_decode(k), percent_decode(v)))
-            })
-            .collect();
-        let get = |name: &str| {
-            query
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-        };
+        let query = query::pairs(req.uri(), query::decode_form);
+        let get = |name: &str| query::value(&query, name);
         let authorization = req
             .headers()
             .get("authorization")
@@ -411,14 +399,4 @@ fn complete_error(
         _ => message,
     };
     (message, extras)
-}
-
-/// `Sun, 29 Nov 2026 01:00:00 GMT`.
-pub(crate) fn httpdate(time: time::OffsetDateTime) -> String {
-    let format = time::macros::format_description!(
-        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
-    );
-    time.to_offset(time::UtcOffset::UTC)
-        .format(&format)
-        .unwrap_or_default()
 }
