@@ -54,7 +54,7 @@ pub mod admin;
 
 pub use auth::{MAX_PRESIGNED_EXPIRES, MAX_SKEW, TemporaryCredentials};
 pub use config::{
-    CREDENTIALS_FILE, Credentials, DEFAULT_MAX_PUT_SIZE, DEFAULT_REGION, StoreConfig, parse_size,
+    CREDENTIALS_FILE, Credentials, DEFAULT_MAX_PUT_SIZE, DEFAULT_REGION, StoreConfig,
 };
 pub use faults::{Clock, FaultControl, Faults, InjectedFaults};
 pub use server::{Store, StoreError, StoreHandle};
