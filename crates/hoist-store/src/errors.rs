@@ -61,6 +61,33 @@ pub(crate) fn s3_error(code: S3ErrorCode, message: &str, extras: &Extras) -> S3E
     err
 }
 
+/// `NoSuchBucket`, naming the bucket.
+pub(crate) fn no_such_bucket(bucket: &str) -> S3Error {
+    s3_error(
+        S3ErrorCode::NoSuchBucket,
+        MSG_NO_SUCH_BUCKET,
+        &vec![("BucketName", bucket.to_owned())],
+    )
+}
+
+/// `NoSuchUpload`, naming the upload.
+pub(crate) fn no_such_upload(id: &str) -> S3Error {
+    s3_error(
+        S3ErrorCode::NoSuchUpload,
+        MSG_NO_SUCH_UPLOAD,
+        &vec![("UploadId", id.to_owned())],
+    )
+}
+
+/// An I/O failure: logged, answered as S3's InternalError.
+pub(crate) fn internal<E: std::fmt::Display>(err: E) -> S3Error {
+    tracing::error!(error = %err, "storage failure");
+    S3Error::with_message(
+        S3ErrorCode::InternalError,
+        "We encountered an internal error. Please try again.",
+    )
+}
+
 /// Replaces non-ASCII characters by JSON `\uXXXX` escapes so the text fits in a header.
 fn ascii_only(json: &str) -> String {
     let mut out = String::with_capacity(json.len());

@@ -151,6 +151,29 @@ pub(crate) fn commit_file(tmp: &Path, dest: &Path) -> std::io::Result<()> {
     sync_dir(dest.parent().unwrap_or(Path::new(".")))
 }
 
+/// Links every `(source, dest)` pair, falling back to a copy where links are refused, then
+/// makes the new names durable. On failure every `dest` is removed again (the names are
+/// fresh, so none of them stood there before).
+pub(crate) fn link_all(links: &[(PathBuf, PathBuf)], dir: &Path) -> std::io::Result<()> {
+    let result = links
+        .iter()
+        .try_for_each(|(source, dest)| {
+            if std::fs::hard_link(source, dest).is_err() {
+                let mut out = std::fs::File::create(dest)?;
+                std::io::copy(&mut std::fs::File::open(source)?, &mut out)?;
+                out.sync_all()?;
+            }
+            Ok(())
+        })
+        .and_then(|()| sync_dir(dir));
+    if result.is_err() {
+        for (_, dest) in links {
+            let _ = std::fs::remove_file(dest);
+        }
+    }
+    result
+}
+
 /// What a streamed body turned out to be.
 #[derive(Debug)]
 pub(crate) struct Written {

@@ -31,6 +31,8 @@ mod auth;
 mod backend;
 mod buckets;
 mod checksum;
+mod commit;
+mod complete;
 mod config;
 mod conn;
 mod cors;
@@ -44,11 +46,14 @@ mod objects;
 mod post;
 mod query;
 mod read;
+mod receive;
 mod resign;
 mod server;
 mod service;
 mod sigdebug;
 mod storage;
+mod sweeper;
+mod uploads;
 
 pub mod admin;
 

@@ -6,9 +6,8 @@ use hoist_core::encoding::{hex, hex_decode};
 use s3s::dto::*;
 use s3s::{S3ErrorCode, S3Response, S3Result};
 
-use crate::backend::no_such_bucket;
 use crate::checksum;
-use crate::errors::s3_error;
+use crate::errors::{no_such_bucket, s3_error};
 use crate::storage::{ObjectMeta, Storage, from_ms};
 
 /// One page of a listing.

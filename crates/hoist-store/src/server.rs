@@ -127,7 +127,7 @@ impl Store {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), StoreError> {
-        let sweeper = tokio::spawn(crate::lifecycle::sweeper(
+        let sweeper = tokio::spawn(crate::sweeper::sweeper(
             self.storage.clone(),
             self.config.sweep_interval,
             self.config.lifecycle_day,
@@ -365,7 +365,7 @@ impl StoreHandle {
 
     /// Runs one lifecycle sweep now; answers how many incomplete uploads it aborted.
     pub async fn sweep_lifecycle(&self) -> usize {
-        crate::lifecycle::sweep_once(&self.inner.storage, self.inner.lifecycle_day).await
+        crate::sweeper::sweep_once(&self.inner.storage, self.inner.lifecycle_day).await
     }
 
     /// Stops accepting, lets open requests finish (up to 5 s) and waits for the server.
