@@ -1,8 +1,8 @@
 //! S3 error answers, with the extra elements S3 puts in them.
 //!
-//! s3s serializes `<Code>`, `<Message>` and `<RequestId>` only, so the backend attaches extra
-//! elements to an [`s3s::S3Error`] through a private header, and the front service
-//! ([`crate::service`]) rebuilds every error body with [`error_body`].
+//! s3s serializes `<Code>`, `<Message>` and `<RequestId>` only, so the operations attach extra
+//! elements to an [`s3s::S3Error`] through a private header, and the front
+//! ([`crate::front`]) rebuilds every error body with [`error_body`].
 
 use bytes::Bytes;
 use hoist_core::encoding::base64;

@@ -38,6 +38,7 @@ mod conn;
 mod cors;
 mod errors;
 mod faults;
+mod front;
 mod fs;
 mod lifecycle;
 mod listing;

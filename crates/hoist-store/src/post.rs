@@ -29,8 +29,8 @@ use http_body_util::BodyExt as _;
 use s3s::Body;
 
 use crate::errors::{ErrorAnswer, MSG_ENTITY_TOO_LARGE, MSG_ENTITY_TOO_SMALL};
+use crate::front::{Front, error_response};
 use crate::resign::{Signer, header_signature};
-use crate::service::Front;
 use form::{MAX_PREFIX, Parsed, malformed};
 
 /// The boundary of a POST Object request: a `multipart/form-data` POST to a bucket.
@@ -218,11 +218,11 @@ pub(crate) async fn handle(
     request_id: &str,
 ) -> Response<Body> {
     match accept(front, req, bucket, boundary).await {
-        Err(answer) => front.error_response(answer, request_id, &Method::POST),
+        Err(answer) => error_response(answer, request_id, &Method::POST),
         Ok((put, accepted, location, malformed_flag)) => {
             let response = front.call_s3(put, request_id, &Method::PUT).await;
             if malformed_flag.load(Ordering::SeqCst) {
-                return front.error_response(malformed(), request_id, &Method::POST);
+                return error_response(malformed(), request_id, &Method::POST);
             }
             if response.status() != StatusCode::OK {
                 return response;
@@ -240,8 +240,7 @@ async fn accept(
     bucket: &str,
     boundary: &str,
 ) -> Result<Prepared, ErrorAnswer> {
-    let inner = &front.0;
-    if inner.storage.bucket_meta(bucket).is_none() {
+    if front.storage.bucket_meta(bucket).is_none() {
         return Err(ErrorAnswer::new(
             StatusCode::NOT_FOUND,
             "NoSuchBucket",
@@ -274,8 +273,8 @@ async fn accept(
         &prefix.fields,
         &prefix.filename,
         bucket,
-        inner.storage.clock.now(),
-        &inner.keys,
+        front.storage.clock.now(),
+        &front.keys,
     )?;
     let closing = form::closing(boundary);
     let size = length
@@ -295,8 +294,8 @@ async fn accept(
             .extra("MinSizeAllowed", min.to_string()));
         }
     }
-    if size > inner.storage.max_put_size {
-        return Err(too_large(size, inner.storage.max_put_size));
+    if size > front.storage.max_put_size {
+        return Err(too_large(size, front.storage.max_put_size));
     }
 
     let leftover = buf.split_off(prefix.consumed).freeze();
@@ -336,12 +335,12 @@ fn signed_put(
     size: u64,
     body: Body,
 ) -> Result<Request<Body>, ErrorAnswer> {
-    let creds = front.0.keys.static_credentials();
+    let creds = front.keys.static_credentials();
     let uri: Uri = path.parse().map_err(|_| malformed())?;
     let signer = Signer {
         access_key: &creds.access_key_id,
         secret: &creds.secret_access_key,
-        region: &front.0.storage.region,
+        region: &front.storage.region,
         service: "s3",
     };
     let now = SystemTime::now().into();

@@ -16,7 +16,8 @@ use crate::backend::Backend;
 use crate::config::{CREDENTIALS_FILE, Credentials, StoreConfig};
 use crate::conn::FaultyIo;
 use crate::faults::{Clock, FaultControl, Faults};
-use crate::service::{Front, FrontInner};
+use crate::front::Front;
+use crate::service::FrontService;
 use crate::storage::Storage;
 
 /// Why a store could not start.
@@ -52,7 +53,7 @@ pub enum StoreError {
 
 /// An opened store, ready to serve.
 pub struct Store {
-    front: Front,
+    front: FrontService,
     storage: Arc<Storage>,
     credentials: Credentials,
     generated: bool,
@@ -231,7 +232,7 @@ fn build_front(
     credentials: &Credentials,
     faults: &FaultControl,
     clock: Clock,
-) -> Front {
+) -> FrontService {
     let keys = KeyRing::new(credentials.clone(), clock);
     let mut builder = S3ServiceBuilder::new(Backend::new(storage.clone()));
     builder.set_auth(keys.clone());
@@ -240,7 +241,7 @@ fn build_front(
     // offset on purpose); s3s, which reads the machine's clock, must not second-guess them.
     s3_config.presigned_url_max_skew_time_secs = u32::MAX;
     builder.set_config(Arc::new(StaticConfigProvider::new(Arc::new(s3_config))));
-    Front(Arc::new(FrontInner {
+    FrontService(Arc::new(Front {
         s3: builder.build(),
         storage: storage.clone(),
         keys,
