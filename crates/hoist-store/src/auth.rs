@@ -235,20 +235,18 @@ pub(crate) fn precheck(
             .unwrap_or_default();
         let sent = header(headers, "x-amz-date").or_else(|| header(headers, "date"));
         let request_time = sent.and_then(parse_request_time);
-        if let (Some(sent), Some(request_time)) = (sent, request_time) {
-            if distance(now, request_time) > MAX_SKEW {
-                return Err(ErrorAnswer::new(
-                    StatusCode::FORBIDDEN,
-                    "RequestTimeTooSkewed",
-                    MSG_SKEW,
-                )
-                .extra("RequestTime", sent)
-                .extra("ServerTime", now.to_rfc3339())
-                .extra(
-                    "MaxAllowedSkewMilliseconds",
-                    MAX_SKEW.as_millis().to_string(),
-                ));
-            }
+        if let (Some(sent), Some(request_time)) = (sent, request_time)
+            && distance(now, request_time) > MAX_SKEW
+        {
+            return Err(
+                ErrorAnswer::new(StatusCode::FORBIDDEN, "RequestTimeTooSkewed", MSG_SKEW)
+                    .extra("RequestTime", sent)
+                    .extra("ServerTime", now.to_rfc3339())
+                    .extra(
+                        "MaxAllowedSkewMilliseconds",
+                        MAX_SKEW.as_millis().to_string(),
+                    ),
+            );
         }
         return keys.check_token(
             access_key_of(credential),

@@ -94,17 +94,17 @@ fn verify(
     requested: &Requested,
     trailers: Option<&TrailingHeaders>,
 ) -> S3Result<Option<String>> {
-    if let Some(md5) = &requested.content_md5 {
-        if base64_decode(md5.trim()).as_deref() != Some(&written.md5[..]) {
-            return Err(s3_error(
-                S3ErrorCode::BadDigest,
-                "The Content-MD5 you specified did not match what we received.",
-                &vec![
-                    ("ExpectedDigest", md5.clone()),
-                    ("CalculatedDigest", base64(&written.md5)),
-                ],
-            ));
-        }
+    if let Some(md5) = &requested.content_md5
+        && base64_decode(md5.trim()).as_deref() != Some(&written.md5[..])
+    {
+        return Err(s3_error(
+            S3ErrorCode::BadDigest,
+            "The Content-MD5 you specified did not match what we received.",
+            &vec![
+                ("ExpectedDigest", md5.clone()),
+                ("CalculatedDigest", base64(&written.md5)),
+            ],
+        ));
     }
     let (Some(algorithm), Some(computed)) = (requested.algorithm, written.checksum) else {
         return Ok(None);
