@@ -23,13 +23,13 @@ pub(crate) fn find(storage: &Storage, bucket: &str, key: &str, id: &str) -> S3Re
     }
 }
 
-/// Removes an upload and its parts (Abort, Complete, lifecycle).
+/// Removes an upload and its parts (AbortMultipartUpload, the lifecycle sweeper).
 pub(crate) async fn remove_upload(storage: &Storage, id: &str) -> std::io::Result<bool> {
     let _commit = storage.commit.lock().await;
     remove_upload_locked(storage, id).await
 }
 
-/// [`remove_upload`] for callers that already hold the commit lock.
+/// [`remove_upload`] for callers that already hold the commit lock (Complete, DeleteBucket).
 pub(crate) async fn remove_upload_locked(storage: &Storage, id: &str) -> std::io::Result<bool> {
     if storage.state().uploads.remove(id).is_none() {
         return Ok(false);
