@@ -257,19 +257,22 @@ impl S3Error {
         ) || matches!(self.status, 500 | 502 | 503 | 504)
     }
 
-    /// Writes the error as S3 would send it (for stores, fakes and tests).
+    /// Writes the error as S3 would send it (for stores, fakes and tests): text escaped as S3
+    /// escapes it (quotes literal), no `<Message>` when there is none.
     pub fn to_xml(&self) -> String {
         let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error>");
-        xml::push_leaf(&mut out, "Code", self.code.as_str());
-        xml::push_leaf(&mut out, "Message", &self.message);
+        xml::push_text_leaf(&mut out, "Code", self.code.as_str());
+        if !self.message.is_empty() {
+            xml::push_text_leaf(&mut out, "Message", &self.message);
+        }
         for (k, v) in &self.extras {
-            xml::push_leaf(&mut out, k, v);
+            xml::push_text_leaf(&mut out, k, v);
         }
         if let Some(r) = &self.request_id {
-            xml::push_leaf(&mut out, "RequestId", r);
+            xml::push_text_leaf(&mut out, "RequestId", r);
         }
         if let Some(h) = &self.host_id {
-            xml::push_leaf(&mut out, "HostId", h);
+            xml::push_text_leaf(&mut out, "HostId", h);
         }
         out.push_str("</Error>");
         out
@@ -306,6 +309,24 @@ mod tests {
         assert_eq!(e.request_id.as_deref(), Some("4442587FB7D0A2F9"));
         assert_eq!(e.host_id.as_deref(), Some("host/id=="));
         assert_eq!(S3Error::parse(403, e.to_xml().as_bytes()).unwrap(), e);
+    }
+
+    #[test]
+    fn written_as_s3_writes_it() {
+        let mut e = S3Error::new(400, S3ErrorCode::InvalidPart, "");
+        e.extras.push(("ETag".into(), "\"a&b\"".into()));
+        e.request_id = Some("R1".into());
+        assert_eq!(
+            e.to_xml(),
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>InvalidPart</Code>\
+             <ETag>\"a&amp;b\"</ETag><RequestId>R1</RequestId></Error>"
+        );
+        e.message = "the resource's <spec>".into();
+        assert!(
+            e.to_xml()
+                .contains("<Message>the resource's &lt;spec&gt;</Message>")
+        );
+        assert_eq!(S3Error::parse(400, e.to_xml().as_bytes()).unwrap(), e);
     }
 
     #[test]

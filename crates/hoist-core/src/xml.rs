@@ -266,6 +266,36 @@ fn local_name(raw: &[u8]) -> Result<String, XmlError> {
         .map_err(|e| XmlError::Malformed(format!("element name is not UTF-8: {e}")))
 }
 
+/// Escapes text the way S3 writes it in the documents it answers: `&`, `<` and `>` only;
+/// quotes stay literal (`<ETag>"…"</ETag>`, `the resource's CORS spec`), which is legal in
+/// element text and what clients that read S3's bodies as text expect to find.
+pub fn escape_text(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.contains(['&', '<', '>']) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Appends `<name>text</name>` with the text escaped as S3 does ([`escape_text`]).
+pub(crate) fn push_text_leaf(out: &mut String, name: &str, text: &str) {
+    out.push('<');
+    out.push_str(name);
+    out.push('>');
+    out.push_str(&escape_text(text));
+    out.push_str("</");
+    out.push_str(name);
+    out.push('>');
+}
+
 /// Appends `s` with `& < > " '` escaped.
 pub(crate) fn push_escaped(out: &mut String, s: &str) {
     out.push_str(&quick_xml::escape::escape(s));
@@ -331,5 +361,16 @@ mod tests {
         el.write_to(&mut s);
         assert_eq!(s, "<A><B>x&lt;&amp;&gt;&quot;y</B></A>");
         assert_eq!(parse(s.as_bytes()).unwrap(), el);
+    }
+
+    #[test]
+    fn text_escaped_as_s3_keeps_quotes() {
+        assert_eq!(escape_text("\"e\" it's"), "\"e\" it's");
+        assert_eq!(escape_text("a<b>&c"), "a&lt;b&gt;&amp;c");
+        let mut s = String::new();
+        push_text_leaf(&mut s, "ETag", "\"x&y\"");
+        assert_eq!(s, "<ETag>\"x&amp;y\"</ETag>");
+        let root = parse(format!("<R>{s}</R>").as_bytes()).unwrap();
+        assert_eq!(root.text_of("ETag"), Some("\"x&y\""));
     }
 }

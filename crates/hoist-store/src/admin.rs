@@ -21,7 +21,7 @@ use s3s::Body;
 use serde_json::{Value, json};
 
 use crate::faults::Faults;
-use crate::service::FrontInner;
+use crate::front::Front;
 
 /// Path prefix of the admin routes.
 pub const PREFIX: &str = "/_hoist/";
@@ -43,7 +43,7 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response<Body> {
     json_response(status, &json!({ "error": message.into() }))
 }
 
-fn authorized(front: &FrontInner, req: &Request<Body>) -> bool {
+fn authorized(front: &Front, req: &Request<Body>) -> bool {
     let expected = &front.keys.static_credentials().secret_access_key;
     req.headers()
         .get(http::header::AUTHORIZATION)
@@ -56,7 +56,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-pub(crate) async fn handle(front: &FrontInner, req: Request<Body>) -> Response<Body> {
+pub(crate) async fn handle(front: &Front, req: Request<Body>) -> Response<Body> {
     let path = req
         .uri()
         .path()
@@ -111,7 +111,7 @@ pub(crate) async fn handle(front: &FrontInner, req: Request<Body>) -> Response<B
     }
 }
 
-async fn update_faults(front: &FrontInner, req: Request<Body>) -> Response<Body> {
+async fn update_faults(front: &Front, req: Request<Body>) -> Response<Body> {
     let body = match http_body_util::Limited::new(req.into_body(), MAX_BODY)
         .collect()
         .await

@@ -10,21 +10,22 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use hoist_core::time::Timestamp;
+use hoist_core::ttl::MAX_PRESIGN_TTL;
 use http::{HeaderMap, Method, StatusCode, Uri};
 use s3s::S3ErrorCode;
 use s3s::auth::SecretKey;
 use serde::Serialize;
-use time::OffsetDateTime;
-use time::macros::format_description;
 
 use crate::config::{ALNUM_TOKEN, Credentials, random_token};
 use crate::errors::{
     ErrorAnswer, MSG_EXPIRED_TOKEN, MSG_EXPIRES_WEEK, MSG_SIGV2, MSG_SKEW, s3_error,
 };
 use crate::faults::Clock;
+use crate::query;
 
-/// Longest presigned URL lifetime, one week.
-pub const MAX_PRESIGNED_EXPIRES: i64 = 604_800;
+/// Longest presigned URL lifetime in seconds, one week.
+pub const MAX_PRESIGNED_EXPIRES: i64 = MAX_PRESIGN_TTL.as_secs() as i64;
 /// Largest clock difference S3 tolerates, 15 minutes.
 pub const MAX_SKEW: Duration = Duration::from_secs(900);
 
@@ -107,7 +108,7 @@ impl KeyRing {
             access_key_id,
             secret_access_key: secret,
             session_token: token,
-            expiration: iso8601(OffsetDateTime::from(expires_at)),
+            expiration: Timestamp::from(expires_at).to_rfc3339(),
             expires_at,
         }
     }
@@ -159,63 +160,18 @@ impl s3s::auth::S3Auth for KeyRing {
     }
 }
 
-/// `2013-05-24T00:20:00Z`, the form S3 uses in error extras.
-pub(crate) fn iso8601(time: OffsetDateTime) -> String {
-    let format = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
-    time.to_offset(time::UtcOffset::UTC)
-        .format(&format)
-        .unwrap_or_default()
-}
-
-/// Parses `20130524T000000Z`.
-fn parse_amz_date(text: &str) -> Option<OffsetDateTime> {
-    let format = format_description!("[year][month][day]T[hour][minute][second]Z");
-    time::PrimitiveDateTime::parse(text, &format)
+/// A `Date` or `x-amz-date` header: SigV4's basic form or an HTTP date.
+fn parse_request_time(text: &str) -> Option<Timestamp> {
+    Timestamp::parse_amz_date(text)
+        .or_else(|_| Timestamp::parse_http_date(text))
         .ok()
-        .map(time::PrimitiveDateTime::assume_utc)
 }
 
-/// Parses an HTTP `Date` header (`Fri, 24 May 2013 00:00:00 GMT`).
-fn parse_http_date(text: &str) -> Option<OffsetDateTime> {
-    let format = format_description!(
-        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
-    );
-    time::PrimitiveDateTime::parse(text, &format)
-        .ok()
-        .map(time::PrimitiveDateTime::assume_utc)
-}
-
-fn query_pairs(uri: &Uri) -> Vec<(String, String)> {
-    uri.query()
-        .map(|q| {
-            q.split('&')
-                .filter(|p| !p.is_empty())
-                .map(|pair| {
-                    let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-                    (percent_decode(k), percent_decode(v))
-                })
-                .collect()
-        })
+/// How far apart two instants are, whichever comes first.
+fn distance(a: Timestamp, b: Timestamp) -> Duration {
+    a.duration_since(b)
+        .or_else(|| b.duration_since(a))
         .unwrap_or_default()
-}
-
-pub(crate) fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let Some(hex) = text.get(i + 1..i + 3)
-            && let Ok(b) = u8::from_str_radix(hex, 16)
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn query_get<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -251,8 +207,8 @@ pub(crate) fn precheck(
     now: SystemTime,
     keys: &KeyRing,
 ) -> Result<(), ErrorAnswer> {
-    let now_t = OffsetDateTime::from(now);
-    let query = query_pairs(uri);
+    let now = Timestamp::from(now);
+    let query = query::pairs(uri, query::decode_form);
     let authorization = header(headers, "authorization");
 
     let sigv2_header = authorization.is_some_and(|a| a.starts_with("AWS "));
@@ -269,7 +225,7 @@ pub(crate) fn precheck(
     if query_get(&query, "X-Amz-Algorithm").is_some()
         || query_get(&query, "X-Amz-Signature").is_some()
     {
-        return precheck_presigned(&query, now_t, keys);
+        return precheck_presigned(&query, now, keys);
     }
 
     if let Some(authorization) = authorization {
@@ -278,22 +234,19 @@ pub(crate) fn precheck(
             .find_map(|part| part.trim().strip_prefix("Credential="))
             .unwrap_or_default();
         let sent = header(headers, "x-amz-date").or_else(|| header(headers, "date"));
-        let request_time = sent.and_then(|s| parse_amz_date(s).or_else(|| parse_http_date(s)));
-        if let (Some(sent), Some(request_time)) = (sent, request_time) {
-            let skew = (now_t - request_time).unsigned_abs();
-            if skew > MAX_SKEW {
-                return Err(ErrorAnswer::new(
-                    StatusCode::FORBIDDEN,
-                    "RequestTimeTooSkewed",
-                    MSG_SKEW,
-                )
-                .extra("RequestTime", sent)
-                .extra("ServerTime", iso8601(now_t))
-                .extra(
-                    "MaxAllowedSkewMilliseconds",
-                    MAX_SKEW.as_millis().to_string(),
-                ));
-            }
+        let request_time = sent.and_then(parse_request_time);
+        if let (Some(sent), Some(request_time)) = (sent, request_time)
+            && distance(now, request_time) > MAX_SKEW
+        {
+            return Err(
+                ErrorAnswer::new(StatusCode::FORBIDDEN, "RequestTimeTooSkewed", MSG_SKEW)
+                    .extra("RequestTime", sent)
+                    .extra("ServerTime", now.to_rfc3339())
+                    .extra(
+                        "MaxAllowedSkewMilliseconds",
+                        MAX_SKEW.as_millis().to_string(),
+                    ),
+            );
         }
         return keys.check_token(
             access_key_of(credential),
@@ -318,12 +271,12 @@ pub(crate) fn precheck(
 
 fn precheck_presigned(
     query: &[(String, String)],
-    now: OffsetDateTime,
+    now: Timestamp,
     keys: &KeyRing,
 ) -> Result<(), ErrorAnswer> {
     let date_text = query_get(query, "X-Amz-Date").unwrap_or_default();
     let expires_text = query_get(query, "X-Amz-Expires").unwrap_or_default();
-    let date = parse_amz_date(date_text).ok_or_else(|| {
+    let date = Timestamp::parse_amz_date(date_text).map_err(|_| {
         query_error("X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"")
     })?;
     let expires: i64 = expires_text
@@ -339,23 +292,26 @@ fn precheck_presigned(
         answer.status = StatusCode::FORBIDDEN;
         return Err(answer);
     }
-    let expiry = date + time::Duration::seconds(expires);
-    if date - now > time::Duration::try_from(MAX_SKEW).unwrap_or(time::Duration::ZERO) {
+    let expiry = date.plus(Duration::from_secs(expires.unsigned_abs()));
+    if date
+        .duration_since(now)
+        .is_some_and(|ahead| ahead > MAX_SKEW)
+    {
         return Err(ErrorAnswer::new(
             StatusCode::FORBIDDEN,
             "AccessDenied",
             "Request is not yet valid",
         )
         .extra("X-Amz-Date", date_text)
-        .extra("Expires", iso8601(expiry))
-        .extra("ServerTime", iso8601(now)));
+        .extra("Expires", expiry.to_rfc3339())
+        .extra("ServerTime", now.to_rfc3339()));
     }
     if now > expiry {
         return Err(
             ErrorAnswer::new(StatusCode::FORBIDDEN, "AccessDenied", "Request has expired")
                 .extra("X-Amz-Expires", expires_text)
-                .extra("Expires", iso8601(expiry))
-                .extra("ServerTime", iso8601(now)),
+                .extra("Expires", expiry.to_rfc3339())
+                .extra("ServerTime", now.to_rfc3339()),
         );
     }
     let credential = query_get(query, "X-Amz-Credential").unwrap_or_default();
@@ -378,7 +334,7 @@ mod tests {
     }
 
     fn at(text: &str) -> SystemTime {
-        parse_amz_date(text).unwrap().into()
+        Timestamp::parse_amz_date(text).unwrap().into()
     }
 
     fn presigned(date: &str, expires: &str) -> Uri {

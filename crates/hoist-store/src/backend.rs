@@ -1,13 +1,12 @@
-//! The `s3s::S3` implementation: routes each operation to the module that does it.
+//! The `s3s::S3` implementation: it only routes each operation to the module that does it.
 
 use std::sync::Arc;
 
 use s3s::dto::*;
-use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
+use s3s::{S3, S3Request, S3Response, S3Result};
 
-use crate::errors::{MSG_NO_SUCH_BUCKET, s3_error};
 use crate::storage::Storage;
-use crate::{buckets, listing, multipart, objects};
+use crate::{buckets, complete, listing, multipart, objects};
 
 /// The store's S3 operations over its local-disk storage.
 #[derive(Debug, Clone)]
@@ -19,23 +18,6 @@ impl Backend {
     pub fn new(storage: Arc<Storage>) -> Self {
         Self { storage }
     }
-}
-
-pub(crate) fn no_such_bucket(bucket: &str) -> S3Error {
-    s3_error(
-        S3ErrorCode::NoSuchBucket,
-        MSG_NO_SUCH_BUCKET,
-        &vec![("BucketName", bucket.to_owned())],
-    )
-}
-
-/// An I/O failure: logged, answered as S3's InternalError.
-pub(crate) fn internal<E: std::fmt::Display>(err: E) -> S3Error {
-    tracing::error!(error = %err, "storage failure");
-    S3Error::with_message(
-        S3ErrorCode::InternalError,
-        "We encountered an internal error. Please try again.",
-    )
 }
 
 #[async_trait::async_trait]
@@ -184,7 +166,7 @@ impl S3 for Backend {
         &self,
         req: S3Request<CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
-        multipart::complete(&self.storage, req).await
+        complete::complete(&self.storage, req).await
     }
 
     async fn abort_multipart_upload(

@@ -3,18 +3,19 @@
 use s3s::dto::*;
 use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 
-use crate::backend::{internal, no_such_bucket};
 use crate::cors::{self, CorsRule};
-use crate::errors::s3_error;
+use crate::errors::{internal, no_such_bucket, s3_error};
+use crate::fs::safe_bucket;
 use crate::lifecycle::LifecycleRule;
 use crate::storage::{Storage, from_ms};
+use crate::uploads;
 
 pub(crate) fn create_bucket(
     storage: &Storage,
     req: S3Request<CreateBucketInput>,
 ) -> S3Result<S3Response<CreateBucketOutput>> {
     let name = req.input.bucket;
-    if !crate::fs::safe_bucket(&name) {
+    if !safe_bucket(&name) {
         return Err(s3_error(
             S3ErrorCode::InvalidBucketName,
             "The specified bucket is not valid.",
@@ -95,7 +96,7 @@ pub(crate) async fn delete_bucket(
             .collect()
     };
     for id in uploads {
-        let _ = crate::multipart::remove_upload_locked(storage, &id).await;
+        let _ = uploads::remove_upload_locked(storage, &id).await;
     }
     // Renaming away first makes the removal atomic from the store's point of view.
     let trash = storage.layout.temp_file();

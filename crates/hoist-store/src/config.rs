@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::faults::Faults;
 
 /// Amazon S3's single-PUT limit: 5 GiB.
-pub const DEFAULT_MAX_PUT_SIZE: u64 = 5 * 1024 * 1024 * 1024;
+pub const DEFAULT_MAX_PUT_SIZE: u64 = hoist_core::plan::MAX_SINGLE_PUT;
 /// The region the store claims unless told otherwise.
 pub const DEFAULT_REGION: &str = "us-east-1";
 /// Name of the file, inside the data directory, that keeps generated credentials.
@@ -66,7 +66,7 @@ pub(crate) fn random_token(len: usize, alphabet: &[u8]) -> String {
 pub(crate) fn random_hex(len_bytes: usize) -> String {
     let mut bytes = vec![0u8; len_bytes];
     getrandom::fill(&mut bytes).expect("the operating system's random source failed");
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hoist_core::encoding::hex(&bytes)
 }
 
 /// Everything needed to open a [`Store`](crate::Store).
@@ -161,47 +161,9 @@ impl StoreConfig {
     }
 }
 
-/// Parses a byte count: `1048576`, `10MiB`, `5GiB`, `100MB`, `64k` (binary for `KiB`/`k`,
-/// decimal for `KB`/`MB`/`GB`).
-pub fn parse_size(text: &str) -> Result<u64, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (digits, unit) = text.split_at(split);
-    let number: u64 = digits
-        .parse()
-        .map_err(|_| format!("not a size: {text:?}"))?;
-    let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kib" => 1 << 10,
-        "m" | "mib" => 1 << 20,
-        "g" | "gib" => 1 << 30,
-        "t" | "tib" => 1 << 40,
-        "kb" => 1_000,
-        "mb" => 1_000_000,
-        "gb" => 1_000_000_000,
-        "tb" => 1_000_000_000_000,
-        other => return Err(format!("unknown size unit {other:?} in {text:?}")),
-    };
-    number
-        .checked_mul(multiplier)
-        .ok_or_else(|| format!("size too large: {text:?}"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("1048576"), Ok(1_048_576));
-        assert_eq!(parse_size("10MiB"), Ok(10 * 1024 * 1024));
-        assert_eq!(parse_size("5GiB"), Ok(5 * 1024 * 1024 * 1024));
-        assert_eq!(parse_size("100MB"), Ok(100_000_000));
-        assert!(parse_size("ten").is_err());
-        assert!(parse_size("10XB").is_err());
-    }
 
     #[test]
     fn generated_credentials_differ() {

@@ -1,12 +1,15 @@
 //! S3 error answers, with the extra elements S3 puts in them.
 //!
-//! s3s serializes `<Code>`, `<Message>` and `<RequestId>` only, so the backend attaches extra
-//! elements to an [`s3s::S3Error`] through a private header, and the front service
-//! ([`crate::service`]) rebuilds every error body with [`error_body`].
+//! s3s serializes `<Code>`, `<Message>` and `<RequestId>` only, so the operations attach extra
+//! elements to an [`s3s::S3Error`] through a private header, and the front
+//! ([`crate::front`]) rebuilds every error body with [`error_body`].
 
 use bytes::Bytes;
+use hoist_core::encoding::base64;
+use hoist_core::error::S3ErrorCode as CoreCode;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use s3s::{S3Error, S3ErrorCode};
+use sha2::Digest as _;
 
 /// Private header that carries extra elements from the backend to the front service.
 pub(crate) const EXTRA_HEADER: &str = "x-hoist-error-extra";
@@ -29,20 +32,6 @@ pub(crate) const MSG_CORS: &str = "CORSResponse: This CORS request is not allowe
 pub(crate) const MSG_NO_SUCH_KEY: &str = "The specified key does not exist.";
 pub(crate) const MSG_NO_SUCH_BUCKET: &str = "The specified bucket does not exist";
 pub(crate) const MSG_EXPIRED_TOKEN: &str = "The provided token has expired.";
-
-/// Escapes text for an XML element (quotes stay literal, as in S3's own documents).
-pub(crate) fn xml_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// Extra elements in document order, as `(name, text)`.
 pub(crate) type Extras = Vec<(&'static str, String)>;
@@ -72,6 +61,33 @@ pub(crate) fn s3_error(code: S3ErrorCode, message: &str, extras: &Extras) -> S3E
     err
 }
 
+/// `NoSuchBucket`, naming the bucket.
+pub(crate) fn no_such_bucket(bucket: &str) -> S3Error {
+    s3_error(
+        S3ErrorCode::NoSuchBucket,
+        MSG_NO_SUCH_BUCKET,
+        &vec![("BucketName", bucket.to_owned())],
+    )
+}
+
+/// `NoSuchUpload`, naming the upload.
+pub(crate) fn no_such_upload(id: &str) -> S3Error {
+    s3_error(
+        S3ErrorCode::NoSuchUpload,
+        MSG_NO_SUCH_UPLOAD,
+        &vec![("UploadId", id.to_owned())],
+    )
+}
+
+/// An I/O failure: logged, answered as S3's InternalError.
+pub(crate) fn internal<E: std::fmt::Display>(err: E) -> S3Error {
+    tracing::error!(error = %err, "storage failure");
+    S3Error::with_message(
+        S3ErrorCode::InternalError,
+        "We encountered an internal error. Please try again.",
+    )
+}
+
 /// Replaces non-ASCII characters by JSON `\uXXXX` escapes so the text fits in a header.
 fn ascii_only(json: &str) -> String {
     let mut out = String::with_capacity(json.len());
@@ -88,36 +104,24 @@ fn ascii_only(json: &str) -> String {
     out
 }
 
-/// A full S3 error document.
+/// A full S3 error document, written by hoist-core's [`S3Error`](hoist_core::error::S3Error).
 pub(crate) fn error_body(
     code: &str,
     message: Option<&str>,
     extras: &[(String, String)],
     request_id: &str,
 ) -> Bytes {
-    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>");
-    xml.push_str(&xml_escape(code));
-    xml.push_str("</Code>");
-    if let Some(message) = message {
-        xml.push_str("<Message>");
-        xml.push_str(&xml_escape(message));
-        xml.push_str("</Message>");
-    }
-    for (name, value) in extras {
-        xml.push_str(&format!("<{name}>{}</{name}>", xml_escape(value)));
-    }
-    xml.push_str(&format!(
-        "<RequestId>{request_id}</RequestId><HostId>{}</HostId></Error>",
-        host_id(request_id)
-    ));
-    Bytes::from(xml)
+    let mut error =
+        hoist_core::error::S3Error::new(0, CoreCode::parse(code), message.unwrap_or_default());
+    error.extras = extras.to_vec();
+    error.request_id = Some(request_id.to_owned());
+    error.host_id = Some(host_id(request_id));
+    Bytes::from(error.to_xml())
 }
 
 /// A stable, opaque host id derived from the request id (S3 sends a base64 blob).
 fn host_id(request_id: &str) -> String {
-    use base64::Engine as _;
-    use sha2::Digest as _;
-    base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(request_id.as_bytes()))
+    base64(&sha2::Sha256::digest(request_id.as_bytes()))
 }
 
 /// A complete error response from the front service.
@@ -145,27 +149,15 @@ impl ErrorAnswer {
     }
 }
 
-/// Pulls `<Code>` and `<Message>` out of an s3s error document (already XML-escaped text is
-/// unescaped for the few entities s3s writes).
+/// The `<Code>` and `<Message>` of an s3s error document; `None` for a body that is not
+/// one (or names no code), which is passed through as it is.
 pub(crate) fn parse_error_body(body: &[u8]) -> Option<(String, Option<String>)> {
-    let text = std::str::from_utf8(body).ok()?;
-    let code = between(text, "<Code>", "</Code>")?;
-    let message = between(text, "<Message>", "</Message>");
-    Some((unescape(code), message.map(unescape)))
-}
-
-fn between<'a>(text: &'a str, open: &str, close: &str) -> Option<&'a str> {
-    let start = text.find(open)? + open.len();
-    let end = text[start..].find(close)? + start;
-    Some(&text[start..end])
-}
-
-fn unescape(text: &str) -> String {
-    text.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&apos;", "'")
-        .replace("&amp;", "&")
+    let error = hoist_core::error::S3Error::parse(0, body).ok()?;
+    let code = error.code.as_str();
+    (!code.is_empty()).then(|| {
+        let message = (!error.message.is_empty()).then_some(error.message.clone());
+        (code.to_owned(), message)
+    })
 }
 
 #[cfg(test)]
@@ -206,6 +198,24 @@ mod tests {
         assert_eq!(
             parse_error_body(&body).unwrap(),
             ("NoSuchUpload".into(), Some("m & n".into()))
+        );
+    }
+
+    #[test]
+    fn quotes_stay_literal_as_in_s3s_documents() {
+        let body = error_body(
+            "InvalidPart",
+            Some("the resource's part"),
+            &[("ETag".into(), "\"abc\"".into())],
+            "R1",
+        );
+        let text = std::str::from_utf8(&body).unwrap();
+        assert!(text.contains("<Message>the resource's part</Message><ETag>\"abc\"</ETag>"));
+        assert!(text.ends_with(&format!("<HostId>{}</HostId></Error>", host_id("R1"))));
+        assert_eq!(parse_error_body(b"<html>no</html>"), None);
+        assert_eq!(
+            parse_error_body(b"<Error><Message>m</Message></Error>"),
+            None
         );
     }
 }

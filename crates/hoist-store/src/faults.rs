@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
+use hoist_core::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
 /// The faults a running store injects. All zero / `None` means a faithful, healthy store.
@@ -210,9 +211,9 @@ impl Clock {
         }
     }
 
-    /// Now as a `time` value (UTC).
-    pub fn now_utc(&self) -> time::OffsetDateTime {
-        time::OffsetDateTime::from(self.now())
+    /// Now as a UTC [`Timestamp`], for the forms S3 writes dates in.
+    pub fn now_utc(&self) -> Timestamp {
+        Timestamp::from(self.now())
     }
 }
 

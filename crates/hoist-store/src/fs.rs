@@ -22,13 +22,14 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use futures_util::StreamExt as _;
+use hoist_core::checksum::{Checksum, ChecksumAlgorithm, Hasher};
+use hoist_core::encoding::hex;
 use md5::Digest as _;
 use s3s::S3ErrorCode;
 use s3s::dto::StreamingBlob;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
-use crate::checksum::{ChecksumAlgorithm, StreamHasher};
 use crate::config::random_hex;
 use crate::errors::{MSG_ENTITY_TOO_LARGE, s3_error};
 
@@ -85,10 +86,6 @@ pub(crate) fn safe_upload_id(id: &str) -> bool {
 /// Hex of the SHA-256 of a key: its file stem.
 pub(crate) fn key_stem(key: &str) -> String {
     hex(&sha2::Sha256::digest(key.as_bytes()))
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Paths of the store's directories.
@@ -154,14 +151,37 @@ pub(crate) fn commit_file(tmp: &Path, dest: &Path) -> std::io::Result<()> {
     sync_dir(dest.parent().unwrap_or(Path::new(".")))
 }
 
+/// Links every `(source, dest)` pair, falling back to a copy where links are refused, then
+/// makes the new names durable. On failure every `dest` is removed again (the names are
+/// fresh, so none of them stood there before).
+pub(crate) fn link_all(links: &[(PathBuf, PathBuf)], dir: &Path) -> std::io::Result<()> {
+    let result = links
+        .iter()
+        .try_for_each(|(source, dest)| {
+            if std::fs::hard_link(source, dest).is_err() {
+                let mut out = std::fs::File::create(dest)?;
+                std::io::copy(&mut std::fs::File::open(source)?, &mut out)?;
+                out.sync_all()?;
+            }
+            Ok(())
+        })
+        .and_then(|()| sync_dir(dir));
+    if result.is_err() {
+        for (_, dest) in links {
+            let _ = std::fs::remove_file(dest);
+        }
+    }
+    result
+}
+
 /// What a streamed body turned out to be.
 #[derive(Debug)]
 pub(crate) struct Written {
     pub path: PathBuf,
     pub size: u64,
     pub md5: [u8; 16],
-    /// The requested flexible checksum, raw bytes.
-    pub checksum: Option<Vec<u8>>,
+    /// The requested flexible checksum.
+    pub checksum: Option<Checksum>,
 }
 
 /// Streams a request body into a new temp file while hashing it, never holding it whole:
@@ -183,17 +203,14 @@ pub(crate) async fn write_stream(
             let (to_hasher, chunks) = std::sync::mpsc::sync_channel::<Bytes>(8);
             let hashing = scope.spawn(move || {
                 let mut md5 = md5::Md5::new();
-                let mut hasher = algorithm.map(StreamHasher::new);
+                let mut hasher = algorithm.map(Hasher::new);
                 for chunk in chunks {
                     md5.update(&chunk);
                     if let Some(h) = hasher.as_mut() {
                         h.update(&chunk);
                     }
                 }
-                (
-                    <[u8; 16]>::from(md5.finalize()),
-                    hasher.map(StreamHasher::finish),
-                )
+                (<[u8; 16]>::from(md5.finalize()), hasher.map(Hasher::finish))
             });
             let file = std::fs::File::create(&writer_path)?;
             let mut out = std::io::BufWriter::with_capacity(1 << 20, file);

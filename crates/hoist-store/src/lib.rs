@@ -26,34 +26,80 @@
 //! `403 AccessDenied` and SigV2 gets S3's `400 InvalidRequest`. Addressing is path-style
 //! (`http://127.0.0.1:PORT/bucket/key`). The admin routes (faults, temporary credentials)
 //! are described in [`admin`] and in the crate's README.
+//!
+//! # Layout
+//!
+//! S3's vocabulary (checksums and ETags, SigV4 keys, URI encoding, dates, sizes, part
+//! limits, error documents) is `hoist_core`'s. The modules stand in layers: each uses
+//! modules of its own layer or of those before it, never of a later one, and no two modules
+//! use each other:
+//!
+//! 1. Base: `errors` (S3's answers and the extra elements s3s cannot carry), `faults` (fault
+//!    injection and the store's clock), `config`, `query` (URI parts read as a store must
+//!    read them), `checksum` (core's checksums as s3s's DTO fields), `cors` and `lifecycle`
+//!    (a bucket's rules).
+//! 2. Storage: `fs` (layout, key safety, durable writes, bodies streamed to disk while
+//!    hashed, part files linked), `storage` (the index rebuilt from disk; an object's
+//!    `Blob`), `read` (a GET's body across the files that hold an object).
+//! 3. Shared by the operations: `receive` (a body against the digests its request
+//!    declares), `commit` (an object's commit point), `uploads` (the upload a request names;
+//!    removing one).
+//! 4. Operations: `buckets`, `objects`, `multipart`, `complete` (CompleteMultipartUpload),
+//!    `listing`, and `sweeper` (lifecycle rules carried out).
+//! 5. `backend`: the `s3s::S3` implementation, which only dispatches to the operations.
+//! 6. Authentication: `auth` (keys, temporary credentials, the checks S3 makes before a
+//!    signature), `sigdebug` (the `StringToSign` S3 echoes), `resign` (presigned requests
+//!    under a clock offset, and the store's own header signing).
+//! 7. Front: `front` (what its handlers share), [`admin`], `post` (POST Object), then
+//!    `service`, the hyper service that dispatches each request to them or to s3s.
+//! 8. `conn` (faults on connections) and `server` (open, serve, the embedder's handle).
 
-mod auth;
-mod backend;
-mod buckets;
+// 1. Base.
 mod checksum;
 mod config;
-mod conn;
 mod cors;
 mod errors;
 mod faults;
-mod fs;
 mod lifecycle;
+mod query;
+
+// 2. Storage.
+mod fs;
+mod read;
+mod storage;
+
+// 3. Shared by the operations.
+mod commit;
+mod receive;
+mod uploads;
+
+// 4. Operations, and 5. the dispatcher over them.
+mod backend;
+mod buckets;
+mod complete;
 mod listing;
 mod multipart;
 mod objects;
-mod post;
-mod read;
-mod resign;
-mod server;
-mod service;
-mod sigdebug;
-mod storage;
+mod sweeper;
 
+// 6. Authentication.
+mod auth;
+mod resign;
+mod sigdebug;
+
+// 7. Front.
 pub mod admin;
+mod front;
+mod post;
+mod service;
+
+// 8. Connections and the server.
+mod conn;
+mod server;
 
 pub use auth::{MAX_PRESIGNED_EXPIRES, MAX_SKEW, TemporaryCredentials};
 pub use config::{
-    CREDENTIALS_FILE, Credentials, DEFAULT_MAX_PUT_SIZE, DEFAULT_REGION, StoreConfig, parse_size,
+    CREDENTIALS_FILE, Credentials, DEFAULT_MAX_PUT_SIZE, DEFAULT_REGION, StoreConfig,
 };
 pub use faults::{Clock, FaultControl, Faults, InjectedFaults};
 pub use server::{Store, StoreError, StoreHandle};

@@ -2,13 +2,12 @@
 
 use std::ops::Bound;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hoist_core::encoding::{hex, hex_decode};
 use s3s::dto::*;
 use s3s::{S3ErrorCode, S3Response, S3Result};
 
-use crate::backend::no_such_bucket;
-use crate::errors::s3_error;
+use crate::checksum;
+use crate::errors::{no_such_bucket, s3_error};
 use crate::storage::{ObjectMeta, Storage, from_ms};
 
 /// One page of a listing.
@@ -32,8 +31,8 @@ fn object_of(key: &str, meta: &ObjectMeta) -> Object {
         checksum_algorithm: meta
             .checksum
             .as_ref()
-            .map(|(a, _)| vec![ChecksumAlgorithm::from(a.as_str().to_owned())]),
-        checksum_type: meta.checksum_type.map(|t| t.as_str().to_owned().into()),
+            .map(|(a, _)| vec![checksum::dto_algorithm(*a)]),
+        checksum_type: meta.checksum_type.map(checksum::dto_type),
         ..Default::default()
     }
 }
@@ -105,6 +104,8 @@ fn common_prefixes(prefixes: Vec<String>) -> Option<Vec<CommonPrefix>> {
     })
 }
 
+/// A continuation token is the hex of the last key or prefix a page gave: opaque to clients,
+/// and safe in a query string without escaping.
 pub(crate) fn list_objects_v2(
     storage: &Storage,
     input: ListObjectsV2Input,
@@ -114,9 +115,7 @@ pub(crate) fn list_objects_v2(
     let delimiter = input.delimiter.clone().filter(|d| !d.is_empty());
     let token = match &input.continuation_token {
         Some(t) => Some(
-            URL_SAFE_NO_PAD
-                .decode(t)
-                .ok()
+            hex_decode(t)
                 .and_then(|b| String::from_utf8(b).ok())
                 .ok_or_else(|| {
                     s3_error(
@@ -140,7 +139,7 @@ pub(crate) fn list_objects_v2(
     let key_count = i32::try_from(page.contents.len() + page.prefixes.len()).unwrap_or(i32::MAX);
     let next = page
         .truncated
-        .then(|| page.last.map(|l| URL_SAFE_NO_PAD.encode(l)))
+        .then(|| page.last.map(|l| hex(l.as_bytes())))
         .flatten();
     Ok(S3Response::new(ListObjectsV2Output {
         name: Some(input.bucket),

@@ -1,214 +1,20 @@
-//! Object operations: PutObject, GetObject (with Range), HeadObject, DeleteObject,
-//! ListObjectsV2, and the receive-verify-commit path shared with UploadPart.
+//! Object operations: PutObject, GetObject (with Range), HeadObject, DeleteObject and
+//! DeleteObjects. Bodies come in through [`crate::receive`] and objects are published through
+//! [`crate::commit`], as UploadPart and Complete do.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
-use base64::Engine as _;
-use http::HeaderMap;
+use hoist_core::checksum::{ChecksumAlgorithm, ChecksumType, etag};
 use s3s::dto::*;
-use s3s::{S3ErrorCode, S3Request, S3Response, S3Result, TrailingHeaders};
+use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 
-use crate::backend::{internal, no_such_bucket};
-use crate::checksum::{self, ChecksumAlgorithm, ChecksumType};
-use crate::config::random_hex;
-use crate::errors::{MSG_NO_SUCH_KEY, s3_error};
-use crate::fs::{Written, check_key, commit_file, hex, key_stem, write_json_atomic, write_stream};
+use crate::checksum;
+use crate::commit::{commit_object, let_go};
+use crate::errors::{MSG_NO_SUCH_KEY, no_such_bucket, s3_error};
+use crate::fs::{check_key, key_stem};
 use crate::read::ExtentStream;
+use crate::receive::{Requested, receive};
 use crate::storage::{ObjectMeta, Storage, from_ms};
-
-/// The flexible checksum a request asks for: the algorithm, and the value when it came in a
-/// header (a trailer's value is read after the body).
-#[derive(Debug, Default)]
-pub(crate) struct Requested {
-    pub algorithm: Option<ChecksumAlgorithm>,
-    pub value: Option<String>,
-    pub content_md5: Option<String>,
-}
-
-impl Requested {
-    /// Reads `x-amz-checksum-*`, `x-amz-sdk-checksum-algorithm`, `x-amz-trailer` and
-    /// `Content-MD5` from the request headers.
-    pub fn from_headers(
-        headers: &HeaderMap,
-        fallback: Option<ChecksumAlgorithm>,
-    ) -> S3Result<Self> {
-        let mut requested = Self::default();
-        for algorithm in ChecksumAlgorithm::ALL {
-            if let Some(value) = headers
-                .get(algorithm.header())
-                .and_then(|v| v.to_str().ok())
-            {
-                requested.algorithm = Some(algorithm);
-                requested.value = Some(value.to_owned());
-            }
-        }
-        if requested.algorithm.is_none() {
-            let named = headers
-                .get("x-amz-trailer")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|t| t.trim().strip_prefix("x-amz-checksum-").map(str::to_owned))
-                .or_else(|| {
-                    headers
-                        .get("x-amz-sdk-checksum-algorithm")
-                        .and_then(|v| v.to_str().ok())
-                        .map(str::to_owned)
-                });
-            if let Some(name) = named {
-                let algorithm = ChecksumAlgorithm::parse(&name).ok_or_else(|| {
-                    s3_error(
-                        S3ErrorCode::InvalidRequest,
-                        &format!("Checksum algorithm {name} is not supported."),
-                        &vec![],
-                    )
-                })?;
-                requested.algorithm = Some(algorithm);
-            }
-        }
-        if requested.algorithm.is_none() {
-            requested.algorithm = fallback;
-        }
-        requested.content_md5 = headers
-            .get("content-md5")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        Ok(requested)
-    }
-}
-
-/// Streams a body to a temp file and checks it against every digest the client sent.
-/// Answers the written file and the base64 flexible checksum.
-pub(crate) async fn receive(
-    storage: &Storage,
-    body: Option<StreamingBlob>,
-    requested: &Requested,
-    trailers: Option<&TrailingHeaders>,
-    limit: u64,
-) -> S3Result<(Written, Option<String>)> {
-    let body = body.unwrap_or_else(|| StreamingBlob::from(s3s::Body::empty()));
-    let written = write_stream(&storage.layout, body, requested.algorithm, limit).await?;
-    let verdict = verify(&written, requested, trailers);
-    if verdict.is_err() {
-        let _ = tokio::fs::remove_file(&written.path).await;
-    }
-    verdict.map(|sum| (written, sum))
-}
-
-fn verify(
-    written: &Written,
-    requested: &Requested,
-    trailers: Option<&TrailingHeaders>,
-) -> S3Result<Option<String>> {
-    if let Some(md5) = &requested.content_md5 {
-        let given = base64::engine::general_purpose::STANDARD
-            .decode(md5.trim())
-            .ok();
-        if given.as_deref() != Some(&written.md5[..]) {
-            return Err(s3_error(
-                S3ErrorCode::BadDigest,
-                "The Content-MD5 you specified did not match what we received.",
-                &vec![
-                    ("ExpectedDigest", md5.clone()),
-                    ("CalculatedDigest", checksum::encode(&written.md5)),
-                ],
-            ));
-        }
-    }
-    let (Some(algorithm), Some(raw)) = (requested.algorithm, written.checksum.as_ref()) else {
-        return Ok(None);
-    };
-    let computed = checksum::encode(raw);
-    let given = requested.value.clone().or_else(|| {
-        trailers.and_then(|t| {
-            t.read(|h| {
-                h.get(algorithm.header())
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned)
-            })
-        })?
-    });
-    if let Some(given) = given
-        && checksum::decode(algorithm, &given).as_deref() != Some(raw.as_slice())
-    {
-        return Err(s3_error(
-            S3ErrorCode::BadDigest,
-            &format!(
-                "The {} you specified did not match the calculated checksum.",
-                algorithm.as_str()
-            ),
-            &vec![],
-        ));
-    }
-    Ok(Some(computed))
-}
-
-/// Makes a received file the object `key`: data renamed into place, then the metadata whose
-/// rename is the commit point, then the replaced bytes let go.
-pub(crate) async fn commit_object(
-    storage: &Storage,
-    bucket: &str,
-    tmp: PathBuf,
-    mut meta: ObjectMeta,
-) -> S3Result<ObjectMeta> {
-    let _commit = storage.commit.lock().await;
-    if storage.bucket_meta(bucket).is_none() {
-        let _ = tokio::fs::remove_file(&tmp).await;
-        return Err(no_such_bucket(bucket));
-    }
-    meta.data = format!("{}.{}.data", key_stem(&meta.key), random_hex(8));
-    let dest = storage.layout.objects(bucket).join(&meta.data);
-    tokio::task::spawn_blocking(move || {
-        commit_file(&tmp, &dest).inspect_err(|_| {
-            let _ = std::fs::remove_file(&tmp);
-        })
-    })
-    .await
-    .map_err(internal)?
-    .map_err(internal)?;
-    publish_locked(storage, bucket, meta).await
-}
-
-/// With the commit lock held and the bytes in place: writes the metadata (the commit point),
-/// indexes the object and lets go of the bytes it replaced. On failure the new bytes are
-/// removed and the old object stays.
-pub(crate) async fn publish_locked(
-    storage: &Storage,
-    bucket: &str,
-    meta: ObjectMeta,
-) -> S3Result<ObjectMeta> {
-    let dir = storage.layout.objects(bucket);
-    let layout = storage.layout.clone();
-    let meta = meta.with_blob(dir.clone());
-    let to_write = meta.clone();
-    let done = tokio::task::spawn_blocking(move || {
-        let json = dir.join(format!("{}.json", key_stem(&to_write.key)));
-        write_json_atomic(&layout, &json, &to_write)
-    })
-    .await
-    .map_err(internal)
-    .and_then(|r| r.map_err(internal));
-    if let Err(err) = done {
-        let_go(meta).await;
-        return Err(err);
-    }
-    let old = storage
-        .state()
-        .buckets
-        .get_mut(bucket)
-        .and_then(|b| b.objects.insert(meta.key.clone(), meta.clone()));
-    if let Some(old) = old {
-        let_go(old).await;
-    }
-    Ok(meta)
-}
-
-/// Dooms an object that left the index and drops this handle on the blocking pool: when no
-/// reader holds the object any more, that drop unlinks its files (gigabytes, perhaps), which
-/// must not stall an async worker.
-async fn let_go(meta: ObjectMeta) {
-    meta.doom();
-    let _ = tokio::task::spawn_blocking(move || drop(meta)).await;
-}
 
 fn user_metadata(metadata: Option<Metadata>) -> BTreeMap<String, String> {
     metadata
@@ -241,7 +47,7 @@ pub(crate) async fn put_object(
     let meta = ObjectMeta {
         key: input.key,
         size: written.size,
-        etag: format!("\"{}\"", hex(&written.md5)),
+        etag: etag::of_md5(&written.md5),
         last_modified_ms: storage.now_ms(),
         content_type: input.content_type,
         metadata: user_metadata(input.metadata),
@@ -253,41 +59,21 @@ pub(crate) async fn put_object(
         blob: None,
     };
     let meta = commit_object(storage, &input.bucket, written.path, meta).await?;
-    let mut output = PutObjectOutput {
+    let [crc32, crc32c, crc64nvme, sha1, sha256] = checksum::fields(meta.checksum.as_ref());
+    Ok(S3Response::new(PutObjectOutput {
         e_tag: Some(ETag::Strong(meta.etag.trim_matches('"').to_owned())),
         size: Some(meta.size as i64),
+        checksum_crc32: crc32,
+        checksum_crc32c: crc32c,
+        checksum_crc64nvme: crc64nvme,
+        checksum_sha1: sha1,
+        checksum_sha256: sha256,
+        checksum_type: meta
+            .checksum
+            .as_ref()
+            .map(|_| checksum::dto_type(ChecksumType::FullObject)),
         ..Default::default()
-    };
-    if let Some((algorithm, value)) = &meta.checksum {
-        set_checksum_put(&mut output, *algorithm, value.clone());
-        output.checksum_type = Some(ChecksumType::FullObject.as_str().to_owned().into());
-    }
-    Ok(S3Response::new(output))
-}
-
-fn set_checksum_put(out: &mut PutObjectOutput, algorithm: ChecksumAlgorithm, value: String) {
-    match algorithm {
-        ChecksumAlgorithm::Crc32 => out.checksum_crc32 = Some(value),
-        ChecksumAlgorithm::Crc32c => out.checksum_crc32c = Some(value),
-        ChecksumAlgorithm::Crc64Nvme => out.checksum_crc64nvme = Some(value),
-        ChecksumAlgorithm::Sha1 => out.checksum_sha1 = Some(value),
-        ChecksumAlgorithm::Sha256 => out.checksum_sha256 = Some(value),
-    }
-}
-
-/// The five checksum fields, for outputs that carry them all.
-pub(crate) fn checksum_fields(
-    checksum: Option<&(ChecksumAlgorithm, String)>,
-) -> [Option<String>; 5] {
-    let mut fields: [Option<String>; 5] = Default::default();
-    if let Some((algorithm, value)) = checksum {
-        let index = ChecksumAlgorithm::ALL
-            .iter()
-            .position(|a| a == algorithm)
-            .unwrap_or(0);
-        fields[index] = Some(value.clone());
-    }
-    fields
+    }))
 }
 
 fn lookup(storage: &Storage, bucket: &str, key: &str) -> S3Result<ObjectMeta> {
@@ -331,7 +117,7 @@ pub(crate) async fn get_object(
     let stream = ExtentStream::new(storage.layout.objects(&input.bucket), &meta, start, end);
     let [crc32, crc32c, crc64nvme, sha1, sha256] =
         if range.is_none() && wants_checksum(input.checksum_mode.as_ref()) {
-            checksum_fields(meta.checksum.as_ref())
+            checksum::fields(meta.checksum.as_ref())
         } else {
             Default::default()
         };
@@ -355,7 +141,7 @@ pub(crate) async fn get_object(
         checksum_type: meta
             .checksum_type
             .filter(|_| wants_checksum(input.checksum_mode.as_ref()))
-            .map(|t| t.as_str().to_owned().into()),
+            .map(checksum::dto_type),
         ..Default::default()
     };
     let mut response = S3Response::new(output);
@@ -372,7 +158,7 @@ pub(crate) fn head_object(
     let meta = lookup(storage, &req.input.bucket, &req.input.key)?;
     let want = wants_checksum(req.input.checksum_mode.as_ref());
     let [crc32, crc32c, crc64nvme, sha1, sha256] = if want {
-        checksum_fields(meta.checksum.as_ref())
+        checksum::fields(meta.checksum.as_ref())
     } else {
         Default::default()
     };
@@ -389,10 +175,7 @@ pub(crate) fn head_object(
         checksum_crc64nvme: crc64nvme,
         checksum_sha1: sha1,
         checksum_sha256: sha256,
-        checksum_type: meta
-            .checksum_type
-            .filter(|_| want)
-            .map(|t| t.as_str().to_owned().into()),
+        checksum_type: meta.checksum_type.filter(|_| want).map(checksum::dto_type),
         ..Default::default()
     }))
 }

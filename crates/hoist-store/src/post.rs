@@ -21,17 +21,16 @@ use std::task::{Context, Poll};
 use std::time::SystemTime;
 
 use bytes::{Bytes, BytesMut};
+use hoist_core::encoding::{uri_encode, uri_encode_path};
+use hoist_core::xml::escape_text;
 use http::{HeaderValue, Method, Request, Response, StatusCode, Uri};
 use http_body::Frame;
 use http_body_util::BodyExt as _;
 use s3s::Body;
-use time::OffsetDateTime;
-use time::macros::format_description;
 
-use crate::errors::{ErrorAnswer, MSG_ENTITY_TOO_LARGE, MSG_ENTITY_TOO_SMALL, xml_escape};
-use crate::resign::sign;
-use crate::service::Front;
-use crate::sigdebug::uri_encode;
+use crate::errors::{ErrorAnswer, MSG_ENTITY_TOO_LARGE, MSG_ENTITY_TOO_SMALL};
+use crate::front::{Front, error_response};
+use crate::resign::{Signer, header_signature};
 use form::{MAX_PREFIX, Parsed, malformed};
 
 /// The boundary of a POST Object request: a `multipart/form-data` POST to a bucket.
@@ -219,11 +218,11 @@ pub(crate) async fn handle(
     request_id: &str,
 ) -> Response<Body> {
     match accept(front, req, bucket, boundary).await {
-        Err(answer) => front.error_response(answer, request_id, &Method::POST),
+        Err(answer) => error_response(answer, request_id, &Method::POST),
         Ok((put, accepted, location, malformed_flag)) => {
             let response = front.call_s3(put, request_id, &Method::PUT).await;
             if malformed_flag.load(Ordering::SeqCst) {
-                return front.error_response(malformed(), request_id, &Method::POST);
+                return error_response(malformed(), request_id, &Method::POST);
             }
             if response.status() != StatusCode::OK {
                 return response;
@@ -241,8 +240,7 @@ async fn accept(
     bucket: &str,
     boundary: &str,
 ) -> Result<Prepared, ErrorAnswer> {
-    let inner = &front.0;
-    if inner.storage.bucket_meta(bucket).is_none() {
+    if front.storage.bucket_meta(bucket).is_none() {
         return Err(ErrorAnswer::new(
             StatusCode::NOT_FOUND,
             "NoSuchBucket",
@@ -275,8 +273,8 @@ async fn accept(
         &prefix.fields,
         &prefix.filename,
         bucket,
-        inner.storage.clock.now(),
-        &inner.keys,
+        front.storage.clock.now(),
+        &front.keys,
     )?;
     let closing = form::closing(boundary);
     let size = length
@@ -296,8 +294,8 @@ async fn accept(
             .extra("MinSizeAllowed", min.to_string()));
         }
     }
-    if size > inner.storage.max_put_size {
-        return Err(too_large(size, inner.storage.max_put_size));
+    if size > front.storage.max_put_size {
+        return Err(too_large(size, front.storage.max_put_size));
     }
 
     let leftover = buf.split_off(prefix.consumed).freeze();
@@ -314,11 +312,7 @@ async fn accept(
         finished: false,
         malformed: malformed_flag.clone(),
     };
-    let path = format!(
-        "/{}/{}",
-        uri_encode(bucket, false),
-        uri_encode(&accepted.key, true)
-    );
+    let path = format!("/{}/{}", uri_encode(bucket), uri_encode_path(&accepted.key));
     let location = format!("http://{host}{path}");
     let put = signed_put(
         front,
@@ -341,41 +335,23 @@ fn signed_put(
     size: u64,
     body: Body,
 ) -> Result<Request<Body>, ErrorAnswer> {
-    let creds = front.0.keys.static_credentials();
-    let amz_date = OffsetDateTime::from(SystemTime::now())
-        .format(&format_description!(
-            "[year][month][day]T[hour][minute][second]Z"
-        ))
-        .unwrap_or_default();
-    let day = &amz_date[..8];
-    let region = &front.0.storage.region;
-    let canonical = format!(
-        "PUT\n{path}\n\nhost:{host}\nx-amz-content-sha256:UNSIGNED-PAYLOAD\nx-amz-date:{amz_date}\n\nhost;x-amz-content-sha256;x-amz-date\nUNSIGNED-PAYLOAD"
-    );
-    let hash = {
-        use sha2::Digest as _;
-        let digest = sha2::Sha256::digest(canonical.as_bytes());
-        digest
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    };
-    let scope = format!("{day}/{region}/s3/aws4_request");
-    let string_to_sign = format!("AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{hash}");
-    let signature = sign(&creds.secret_access_key, day, region, "s3", &string_to_sign);
-    let authorization = format!(
-        "AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature={signature}",
-        creds.access_key_id
-    );
+    let creds = front.keys.static_credentials();
     let uri: Uri = path.parse().map_err(|_| malformed())?;
+    let signer = Signer {
+        access_key: &creds.access_key_id,
+        secret: &creds.secret_access_key,
+        region: &front.storage.region,
+        service: "s3",
+    };
+    let now = SystemTime::now().into();
     let mut builder = Request::builder()
         .method(Method::PUT)
-        .uri(uri)
+        .uri(uri.clone())
         .header(http::header::HOST, host)
-        .header("x-amz-date", &amz_date)
-        .header("x-amz-content-sha256", "UNSIGNED-PAYLOAD")
-        .header(http::header::AUTHORIZATION, authorization)
         .header(http::header::CONTENT_LENGTH, size);
+    for (name, value) in header_signature(&Method::PUT, &uri, host, signer, now) {
+        builder = builder.header(name, value);
+    }
     for (name, value) in &accepted.headers {
         let value = HeaderValue::from_str(value).map_err(|_| malformed())?;
         builder = builder.header(name.as_str(), value);
@@ -396,10 +372,10 @@ fn answer(
     let body = if status == StatusCode::CREATED {
         Body::from(format!(
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<PostResponse><Location>{}</Location><Bucket>{}</Bucket><Key>{}</Key><ETag>{}</ETag></PostResponse>",
-            xml_escape(location),
-            xml_escape(bucket),
-            xml_escape(&accepted.key),
-            xml_escape(
+            escape_text(location),
+            escape_text(bucket),
+            escape_text(&accepted.key),
+            escape_text(
                 etag.as_ref()
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or_default()

@@ -5,56 +5,65 @@
 //! presigned signature itself and hands s3s the same request re-signed in a header with the
 //! machine's time, so only the store's own clock decides expiry.
 
-use std::time::SystemTime;
-
-use hmac::{KeyInit as _, Mac as _};
+use hoist_core::encoding::uri_encode_path;
+use hoist_core::presign::{ALGORITHM, UNSIGNED_PAYLOAD, signature, signing_key, string_to_sign};
+use hoist_core::time::Timestamp;
 use http::{HeaderValue, Method, Request, StatusCode, Uri};
 use s3s::Body;
-use time::OffsetDateTime;
-use time::macros::format_description;
 
 use crate::auth::KeyRing;
 use crate::errors::{ErrorAnswer, MSG_SIGNATURE};
-use crate::sigdebug::{
-    Explanation, canonical_query, explain_with_path, percent_decode_strict, uri_encode,
-};
+use crate::query;
+use crate::sigdebug::{Explanation, canonical_query, explain_with_path};
 
-fn hmac(key: &[u8], data: &str) -> Vec<u8> {
-    let mut mac =
-        hmac::Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes any key length");
-    mac.update(data.as_bytes());
-    mac.finalize().into_bytes().to_vec()
+/// Who signs, and for which scope.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Signer<'a> {
+    pub access_key: &'a str,
+    pub secret: &'a str,
+    pub region: &'a str,
+    pub service: &'a str,
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// SigV4 signature of a string to sign.
-pub(crate) fn sign(
-    secret: &str,
-    date: &str,
-    region: &str,
-    service: &str,
-    string_to_sign: &str,
-) -> String {
-    let mut key = hmac(format!("AWS4{secret}").as_bytes(), date);
-    for part in [region, service, "aws4_request"] {
-        key = hmac(&key, part);
-    }
-    hex(&hmac(&key, string_to_sign))
+/// The headers that sign `method uri` in the header form at `now`: `host`,
+/// `x-amz-content-sha256: UNSIGNED-PAYLOAD` and `x-amz-date` signed by `signer`. The store
+/// sends such requests to s3s itself (a presigned request re-signed, a POST form's file), so
+/// `now` is the machine's time, which s3s checks.
+pub(crate) fn header_signature(
+    method: &Method,
+    uri: &Uri,
+    host: &str,
+    signer: Signer<'_>,
+    now: Timestamp,
+) -> [(&'static str, String); 3] {
+    let amz_date = now.to_amz_date();
+    let day = &amz_date[..8];
+    let canonical = format!(
+        "{method}\n{}\n{}\nhost:{host}\nx-amz-content-sha256:{UNSIGNED_PAYLOAD}\nx-amz-date:{amz_date}\n\nhost;x-amz-content-sha256;x-amz-date\n{UNSIGNED_PAYLOAD}",
+        normalized_path(uri.path()),
+        canonical_query(uri, false),
+    );
+    let scope = format!("{day}/{}/{}/aws4_request", signer.region, signer.service);
+    let key = signing_key(signer.secret, day, signer.region, signer.service);
+    let signature = signature(&key, &string_to_sign(&amz_date, &scope, &canonical));
+    let authorization = format!(
+        "{ALGORITHM} Credential={}/{scope}, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature={signature}",
+        signer.access_key
+    );
+    [
+        ("authorization", authorization),
+        ("x-amz-date", amz_date),
+        ("x-amz-content-sha256", UNSIGNED_PAYLOAD.to_owned()),
+    ]
 }
 
 fn query_value(uri: &Uri, name: &str) -> Option<String> {
-    uri.query()?.split('&').find_map(|pair| {
-        let (k, v) = pair.split_once('=')?;
-        (percent_decode_strict(k) == name).then(|| percent_decode_strict(v))
-    })
+    query::value(&query::pairs(uri, query::decode), name)
 }
 
 /// The path as SigV4 canonicalizes it for S3: decoded once, then encoded once.
 fn normalized_path(raw: &str) -> String {
-    uri_encode(&percent_decode_strict(raw), true)
+    uri_encode_path(&query::decode(raw))
 }
 
 /// Verifies a presigned request's signature; on success rewrites it as a header-signed
@@ -62,7 +71,7 @@ fn normalized_path(raw: &str) -> String {
 pub(crate) fn resign_presigned(
     req: &mut Request<Body>,
     keys: &KeyRing,
-    real_now: SystemTime,
+    real_now: Timestamp,
 ) -> Result<(), ErrorAnswer> {
     let uri = req.uri().clone();
     let credential = query_value(&uri, "X-Amz-Credential").unwrap_or_default();
@@ -104,9 +113,10 @@ pub(crate) fn resign_presigned(
         .iter()
         .filter_map(|path| explain_with_path(&method, path, &uri, req.headers()))
         .collect();
+    let key = signing_key(&secret, &date, &region, &service);
     let valid = explained
         .iter()
-        .any(|e| sign(&secret, &date, &region, &service, &e.string_to_sign) == provided);
+        .any(|e| signature(&key, &e.string_to_sign) == provided);
     if !valid {
         return Err(mismatch(explained.first()));
     }
@@ -117,8 +127,7 @@ pub(crate) fn resign_presigned(
         .unwrap_or("")
         .split('&')
         .filter(|p| {
-            !p.is_empty()
-                && !percent_decode_strict(p.split('=').next().unwrap_or("")).starts_with("X-Amz-")
+            !p.is_empty() && !query::decode(p.split('=').next().unwrap_or("")).starts_with("X-Amz-")
         })
         .collect();
     let path_and_query = if kept.is_empty() {
@@ -128,49 +137,24 @@ pub(crate) fn resign_presigned(
     };
     let new_uri: Uri = path_and_query.parse().map_err(|_| mismatch(None))?;
 
-    let now = OffsetDateTime::from(real_now);
-    let amz_date = now
-        .format(&format_description!(
-            "[year][month][day]T[hour][minute][second]Z"
-        ))
-        .unwrap_or_default();
-    let day = &amz_date[..8];
     let host = req
         .headers()
         .get("host")
         .and_then(|h| h.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    let canonical = format!(
-        "{method}\n{}\n{}\nhost:{host}\nx-amz-content-sha256:UNSIGNED-PAYLOAD\nx-amz-date:{amz_date}\n\nhost;x-amz-content-sha256;x-amz-date\nUNSIGNED-PAYLOAD",
-        normalized_path(new_uri.path()),
-        canonical_query(&new_uri, false),
-    );
-    let hash = {
-        use sha2::Digest as _;
-        hex(&sha2::Sha256::digest(canonical.as_bytes()))
+    let signer = Signer {
+        access_key: &access_key,
+        secret: &secret,
+        region: &region,
+        service: &service,
     };
-    let scope = format!("{day}/{region}/{service}/aws4_request");
-    let string_to_sign = format!("AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{hash}");
-    let signature = sign(&secret, day, &region, &service, &string_to_sign);
-    let authorization = format!(
-        "AWS4-HMAC-SHA256 Credential={access_key}/{scope}, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature={signature}"
-    );
+    let signed = header_signature(&method, &new_uri, &host, signer, real_now);
     *req.uri_mut() = new_uri;
-    let headers = req.headers_mut();
-    for (name, value) in [
-        ("authorization", authorization),
-        ("x-amz-date", amz_date.clone()),
-    ] {
-        headers.insert(
-            name,
-            HeaderValue::from_str(&value).map_err(|_| mismatch(None))?,
-        );
+    for (name, value) in signed {
+        let value = HeaderValue::from_str(&value).map_err(|_| mismatch(None))?;
+        req.headers_mut().insert(name, value);
     }
-    headers.insert(
-        "x-amz-content-sha256",
-        HeaderValue::from_static("UNSIGNED-PAYLOAD"),
-    );
     Ok(())
 }
 
@@ -184,19 +168,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn aws_documentation_signature() {
-        // The presigned GET vector from the AWS documentation.
-        let sts = "AWS4-HMAC-SHA256\n20130524T000000Z\n20130524/us-east-1/s3/aws4_request\n3bfa292879f6447bbcda7001decf97f4a54dc650c8942174ae0a9121cf58ad04";
-        assert_eq!(
-            sign(
-                "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-                "20130524",
-                "us-east-1",
-                "s3",
-                sts
-            ),
-            "aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404"
+    fn header_signature_is_what_sigdebug_explains() {
+        let uri: Uri = "/b/a%20b?uploadId=u".parse().unwrap();
+        let signer = Signer {
+            access_key: "AKID",
+            secret: "secret",
+            region: "us-east-1",
+            service: "s3",
+        };
+        let now = Timestamp::parse_amz_date("20260101T000000Z").unwrap();
+        let signed = header_signature(&Method::PUT, &uri, "h:1", signer, now);
+        let mut headers = http::HeaderMap::new();
+        headers.insert("host", HeaderValue::from_static("h:1"));
+        for (name, value) in &signed {
+            headers.insert(*name, HeaderValue::from_str(value).unwrap());
+        }
+        let explained = crate::sigdebug::explain(&Method::PUT, &uri, &headers).unwrap();
+        let key = signing_key("secret", "20260101", "us-east-1", "s3");
+        assert!(
+            signed[0]
+                .1
+                .ends_with(&signature(&key, &explained.string_to_sign))
         );
+        assert_eq!(signed[1].1, "20260101T000000Z");
     }
 
     #[test]

@@ -16,7 +16,8 @@ use crate::backend::Backend;
 use crate::config::{CREDENTIALS_FILE, Credentials, StoreConfig};
 use crate::conn::FaultyIo;
 use crate::faults::{Clock, FaultControl, Faults};
-use crate::service::{Front, FrontInner};
+use crate::front::Front;
+use crate::service::FrontService;
 use crate::storage::Storage;
 
 /// Why a store could not start.
@@ -52,7 +53,7 @@ pub enum StoreError {
 
 /// An opened store, ready to serve.
 pub struct Store {
-    front: Front,
+    front: FrontService,
     storage: Arc<Storage>,
     credentials: Credentials,
     generated: bool,
@@ -127,7 +128,7 @@ impl Store {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), StoreError> {
-        let sweeper = tokio::spawn(crate::lifecycle::sweeper(
+        let sweeper = tokio::spawn(crate::sweeper::sweeper(
             self.storage.clone(),
             self.config.sweep_interval,
             self.config.lifecycle_day,
@@ -231,7 +232,7 @@ fn build_front(
     credentials: &Credentials,
     faults: &FaultControl,
     clock: Clock,
-) -> Front {
+) -> FrontService {
     let keys = KeyRing::new(credentials.clone(), clock);
     let mut builder = S3ServiceBuilder::new(Backend::new(storage.clone()));
     builder.set_auth(keys.clone());
@@ -240,7 +241,7 @@ fn build_front(
     // offset on purpose); s3s, which reads the machine's clock, must not second-guess them.
     s3_config.presigned_url_max_skew_time_secs = u32::MAX;
     builder.set_config(Arc::new(StaticConfigProvider::new(Arc::new(s3_config))));
-    Front(Arc::new(FrontInner {
+    FrontService(Arc::new(Front {
         s3: builder.build(),
         storage: storage.clone(),
         keys,
@@ -365,7 +366,7 @@ impl StoreHandle {
 
     /// Runs one lifecycle sweep now; answers how many incomplete uploads it aborted.
     pub async fn sweep_lifecycle(&self) -> usize {
-        crate::lifecycle::sweep_once(&self.inner.storage, self.inner.lifecycle_day).await
+        crate::sweeper::sweep_once(&self.inner.storage, self.inner.lifecycle_day).await
     }
 
     /// Stops accepting, lets open requests finish (up to 5 s) and waits for the server.

@@ -4,10 +4,11 @@
 //! s3s verifies the signature; this module only explains a mismatch, so it follows the
 //! SigV4 rules for S3 (path encoded once, never normalised) without verifying anything.
 
+use hoist_core::encoding::uri_encode;
+use hoist_core::presign::{UNSIGNED_PAYLOAD, string_to_sign};
 use http::{HeaderMap, Method, Uri};
-use sha2::Digest as _;
 
-use crate::auth::percent_decode;
+use crate::query;
 
 /// What S3 echoes back for a bad signature.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,35 +17,12 @@ pub(crate) struct Explanation {
     pub string_to_sign: String,
 }
 
-/// SigV4 URI encoding: unreserved characters stay, every other byte is `%XX` (uppercase).
-pub(crate) fn uri_encode(text: &str, keep_slash: bool) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        let keep = byte.is_ascii_alphanumeric()
-            || matches!(byte, b'-' | b'.' | b'_' | b'~')
-            || (keep_slash && byte == b'/');
-        if keep {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
-
+/// The canonical query: every pair decoded then encoded once, sorted; without
+/// `X-Amz-Signature` for a presigned request.
 pub(crate) fn canonical_query(uri: &Uri, skip_signature: bool) -> String {
-    let mut pairs: Vec<(String, String)> = uri
-        .query()
-        .unwrap_or("")
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (
-                uri_encode(&percent_decode_strict(k), false),
-                uri_encode(&percent_decode_strict(v), false),
-            )
-        })
+    let mut pairs: Vec<(String, String)> = query::pairs(uri, query::decode)
+        .into_iter()
+        .map(|(k, v)| (uri_encode(&k), uri_encode(&v)))
         .filter(|(k, _)| !(skip_signature && k == "X-Amz-Signature"))
         .collect();
     pairs.sort();
@@ -53,11 +31,6 @@ pub(crate) fn canonical_query(uri: &Uri, skip_signature: bool) -> String {
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join("&")
-}
-
-/// Query decoding where `+` is a literal plus (SigV4 signers encode spaces as `%20`).
-pub(crate) fn percent_decode_strict(text: &str) -> String {
-    percent_decode(&text.replace('+', "%2B"))
 }
 
 fn canonical_header_value(headers: &HeaderMap, name: &str) -> String {
@@ -84,28 +57,15 @@ pub(crate) fn explain_with_path(
     uri: &Uri,
     headers: &HeaderMap,
 ) -> Option<Explanation> {
-    let query: Vec<(String, String)> = uri
-        .query()
-        .unwrap_or("")
-        .split('&')
-        .filter_map(|p| {
-            p.split_once('=')
-                .map(|(k, v)| (percent_decode_strict(k), percent_decode_strict(v)))
-        })
-        .collect();
-    let from_query = |name: &str| {
-        query
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    };
+    let query = query::pairs(uri, query::decode);
+    let from_query = |name: &str| query::value(&query, name);
     let presigned = from_query("X-Amz-Signature").is_some();
     let (credential, signed_headers, amz_date, payload) = if presigned {
         (
             from_query("X-Amz-Credential")?,
             from_query("X-Amz-SignedHeaders")?,
             from_query("X-Amz-Date")?,
-            from_query("X-Amz-Content-Sha256").unwrap_or_else(|| "UNSIGNED-PAYLOAD".to_owned()),
+            from_query("X-Amz-Content-Sha256").unwrap_or_else(|| UNSIGNED_PAYLOAD.to_owned()),
         )
     } else {
         let authorization = headers.get("authorization")?.to_str().ok()?;
@@ -122,7 +82,7 @@ pub(crate) fn explain_with_path(
         let payload = headers
             .get("x-amz-content-sha256")
             .and_then(|v| v.to_str().ok())
-            .unwrap_or("UNSIGNED-PAYLOAD");
+            .unwrap_or(UNSIGNED_PAYLOAD);
         (
             field("Credential=")?,
             field("SignedHeaders=")?,
@@ -147,11 +107,7 @@ pub(crate) fn explain_with_path(
     let scope = credential
         .split_once('/')
         .map(|(_, scope)| scope.to_owned())?;
-    let hash: String = sha2::Sha256::digest(canonical_request.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let string_to_sign = format!("AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{hash}");
+    let string_to_sign = string_to_sign(&amz_date, &scope, &canonical_request);
     Some(Explanation {
         canonical_request,
         string_to_sign,
@@ -161,13 +117,7 @@ pub(crate) fn explain_with_path(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hmac::{KeyInit as _, Mac as _};
-
-    fn hmac(key: &[u8], data: &str) -> Vec<u8> {
-        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
-        mac.update(data.as_bytes());
-        mac.finalize().into_bytes().to_vec()
-    }
+    use hoist_core::presign::{signature, signing_key};
 
     /// The AWS documentation's presigned GET example: the explanation must be the string
     /// that, signed with the documented key, gives the documented signature.
@@ -178,24 +128,25 @@ mod tests {
         headers.insert("host", "examplebucket.s3.amazonaws.com".parse().unwrap());
         let explained = explain(&Method::GET, &uri, &headers).unwrap();
         assert!(explained.canonical_request.starts_with("GET\n/test.txt\nX-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524"));
-        let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
-        let mut key = hmac(format!("AWS4{secret}").as_bytes(), "20130524");
-        for part in ["us-east-1", "s3", "aws4_request"] {
-            key = hmac(&key, part);
-        }
-        let signature: String = hmac(&key, &explained.string_to_sign)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let key = signing_key(
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            "20130524",
+            "us-east-1",
+            "s3",
+        );
         assert_eq!(
-            signature,
+            signature(&key, &explained.string_to_sign),
             "aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404"
         );
     }
 
     #[test]
-    fn encodes_like_sigv4() {
-        assert_eq!(uri_encode("a b/ሴ~", true), "a%20b/%E1%88%B4~");
-        assert_eq!(uri_encode("a/b", false), "a%2Fb");
+    fn the_query_is_decoded_then_encoded_once() {
+        let uri: Uri = "/b/k?b=a+b&a=%7E%20x&X-Amz-Signature=s".parse().unwrap();
+        assert_eq!(canonical_query(&uri, true), "a=~%20x&b=a%2Bb");
+        assert_eq!(
+            canonical_query(&uri, false),
+            "X-Amz-Signature=s&a=~%20x&b=a%2Bb"
+        );
     }
 }

@@ -7,9 +7,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use hoist_core::checksum::{ChecksumAlgorithm, ChecksumType};
 use serde::{Deserialize, Serialize};
 
-use crate::checksum::{ChecksumAlgorithm, ChecksumType};
 use crate::cors::CorsRule;
 use crate::faults::Clock;
 use crate::fs::{Layout, sync_dir, write_json_atomic};
@@ -367,4 +367,79 @@ fn load_uploads(layout: &Layout) -> std::io::Result<BTreeMap<String, UploadEntry
         uploads.insert(meta.id.clone(), UploadEntry { meta, parts });
     }
     Ok(uploads)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::faults::FaultControl;
+
+    /// Metadata as the store wrote it while it had checksum types of its own: algorithms and
+    /// types under their Rust variant names (`"Crc64Nvme"`, `"FullObject"`).
+    #[test]
+    fn metadata_written_in_the_old_form_still_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let objects = root.join("buckets/b/objects");
+        let upload = root.join("uploads/0123456789abcdef0123456789abcdef");
+        std::fs::create_dir_all(&objects).unwrap();
+        std::fs::create_dir_all(&upload).unwrap();
+        let write = |path: PathBuf, text: &str| std::fs::write(path, text).unwrap();
+        write(
+            root.join("buckets/b/bucket.json"),
+            r#"{"name": "b", "created_ms": 1, "cors": null, "lifecycle": null}"#,
+        );
+        write(
+            objects.join(format!("{}.json", crate::fs::key_stem("k"))),
+            r#"{
+              "key": "k", "size": 5, "etag": "\"5d41402abc4b2a76b9719d911017c592\"",
+              "last_modified_ms": 2, "content_type": null, "metadata": {}, "data": "s.1.data",
+              "checksum": ["Crc64Nvme", "nGr/2JJjFtE="], "checksum_type": "FullObject",
+              "parts": null
+            }"#,
+        );
+        write(objects.join("s.1.data"), "hello");
+        write(
+            upload.join("upload.json"),
+            r#"{
+              "id": "0123456789abcdef0123456789abcdef", "bucket": "b", "key": "big",
+              "initiated_ms": 3, "content_type": null, "metadata": {},
+              "checksum": "Sha256", "checksum_type": "Composite"
+            }"#,
+        );
+
+        let clock = FaultControl::default().clock();
+        let storage = Storage::open(root, clock, 1 << 20, "us-east-1".into()).unwrap();
+        let state = storage.state();
+        let object = &state.buckets["b"].objects["k"];
+        assert_eq!(
+            object.checksum,
+            Some((ChecksumAlgorithm::Crc64Nvme, "nGr/2JJjFtE=".to_owned()))
+        );
+        assert_eq!(object.checksum_type, Some(ChecksumType::FullObject));
+        let upload = &state.uploads["0123456789abcdef0123456789abcdef"].meta;
+        assert_eq!(upload.checksum, Some(ChecksumAlgorithm::Sha256));
+        assert_eq!(upload.checksum_type, Some(ChecksumType::Composite));
+
+        // Every old algorithm name reads; what is written now is S3's spelling.
+        for (old, algorithm) in ["Crc32", "Crc32c", "Crc64Nvme", "Sha1", "Sha256"]
+            .into_iter()
+            .zip(ChecksumAlgorithm::ALL)
+        {
+            let json = upload_json(old);
+            let meta: UploadMeta = serde_json::from_str(&json).unwrap();
+            assert_eq!(meta.checksum, Some(algorithm), "{old}");
+            let again = serde_json::to_string(&meta).unwrap();
+            assert!(again.contains(&format!("\"checksum\":\"{}\"", algorithm.name())));
+            let back: UploadMeta = serde_json::from_str(&again).unwrap();
+            assert_eq!(back.checksum, Some(algorithm));
+        }
+    }
+
+    fn upload_json(algorithm: &str) -> String {
+        format!(
+            r#"{{"id": "u", "bucket": "b", "key": "k", "initiated_ms": 0, "content_type": null,
+                "checksum": "{algorithm}", "checksum_type": "Composite"}}"#
+        )
+    }
 }

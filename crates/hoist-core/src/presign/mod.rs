@@ -34,7 +34,7 @@ use std::str::FromStr;
 use std::sync::RwLock;
 
 use hmac::{Hmac, KeyInit, Mac};
-use sha2::Sha256;
+use sha2::{Digest as _, Sha256};
 
 pub use crate::credentials::Credentials;
 pub use post::{PostPolicyRequest, PresignedPost};
@@ -356,6 +356,19 @@ pub fn signing_key(secret: &str, date: &str, region: &str, service: &str) -> [u8
     let k_region = hmac(&k_date, region.as_bytes());
     let k_service = hmac(&k_region, service.as_bytes());
     hmac(&k_service, b"aws4_request")
+}
+
+/// The SigV4 string to sign of a canonical request: the algorithm, the `X-Amz-Date`, the
+/// credential scope (`yyyymmdd/region/service/aws4_request`) and the request's SHA-256.
+pub fn string_to_sign(amz_date: &str, scope: &str, canonical_request: &str) -> String {
+    let hash = crate::encoding::hex(&Sha256::digest(canonical_request.as_bytes()));
+    format!("{ALGORITHM}\n{amz_date}\n{scope}\n{hash}")
+}
+
+/// The SigV4 signature of `string_to_sign` (or of a POST policy's base64) with a key from
+/// [`signing_key`]: lowercase hex, as `X-Amz-Signature` carries it.
+pub fn signature(signing_key: &[u8; 32], string_to_sign: &str) -> String {
+    crate::encoding::hex(&hmac(signing_key, string_to_sign.as_bytes()))
 }
 
 fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {

@@ -282,3 +282,32 @@ fn caller_query_sorts_around_the_signing_block() {
         Err(PresignError::ReservedQueryParam(_))
     ));
 }
+
+#[test]
+fn signature_from_a_string_to_sign_matches_the_aws_vector() {
+    // The canonical request of the AWS documentation's presigned GET.
+    let canonical = "GET\n/test.txt\nX-Amz-Algorithm=AWS4-HMAC-SHA256\
+        &X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2Faws4_request\
+        &X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host\n\
+        host:examplebucket.s3.amazonaws.com\n\nhost\nUNSIGNED-PAYLOAD";
+    let sts = string_to_sign(
+        "20130524T000000Z",
+        "20130524/us-east-1/s3/aws4_request",
+        canonical,
+    );
+    assert_eq!(
+        sts,
+        "AWS4-HMAC-SHA256\n20130524T000000Z\n20130524/us-east-1/s3/aws4_request\n\
+         3bfa292879f6447bbcda7001decf97f4a54dc650c8942174ae0a9121cf58ad04"
+    );
+    let key = signing_key(
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        "20130524",
+        "us-east-1",
+        "s3",
+    );
+    assert_eq!(
+        signature(&key, &sts),
+        "aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404"
+    );
+}

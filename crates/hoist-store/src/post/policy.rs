@@ -4,14 +4,14 @@
 
 use std::time::SystemTime;
 
-use base64::Engine as _;
+use hoist_core::encoding::base64_decode;
+use hoist_core::presign::{signature, signing_key};
+use hoist_core::time::Timestamp;
 use http::StatusCode;
 use serde_json::Value;
-use time::OffsetDateTime;
 
 use crate::auth::KeyRing;
 use crate::errors::{ErrorAnswer, MSG_SIGNATURE, MSG_SIGV2};
-use crate::resign::sign;
 
 /// What a valid form asks the store to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -148,7 +148,7 @@ pub(crate) fn verify(
         )
         .extra("AWSAccessKeyId", access_key));
     };
-    if sign(&secret, date, region, service, policy_b64) != provided {
+    if signature(&signing_key(&secret, date, region, service), policy_b64) != provided {
         return Err(ErrorAnswer::new(
             StatusCode::FORBIDDEN,
             "SignatureDoesNotMatch",
@@ -160,18 +160,16 @@ pub(crate) fn verify(
     }
     keys.check_token(access_key, form.get("x-amz-security-token"))?;
 
-    let policy: Value = base64::engine::general_purpose::STANDARD
-        .decode(policy_b64.trim())
-        .ok()
+    let policy: Value = base64_decode(policy_b64.trim())
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
         .ok_or_else(|| invalid_policy("Invalid JSON."))?;
     let expiration = policy
         .get("expiration")
         .ok_or_else(|| invalid_policy("Policy missing expiration."))?
         .as_str()
-        .and_then(|s| OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok())
+        .and_then(|s| Timestamp::parse_rfc3339(s).ok())
         .ok_or_else(|| invalid_policy("Invalid 'expiration' value."))?;
-    if OffsetDateTime::from(now) >= expiration {
+    if Timestamp::from(now) >= expiration {
         return Err(denied("Policy expired."));
     }
     let conditions = policy
@@ -290,9 +288,7 @@ mod tests {
     }
 
     fn at(text: &str) -> SystemTime {
-        OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
-            .unwrap()
-            .into()
+        Timestamp::parse_rfc3339(text).unwrap().into()
     }
 
     /// A form signed with the test key whose policy has `conditions` (JSON) plus the
@@ -301,7 +297,7 @@ mod tests {
         let policy = format!(
             r#"{{"expiration":"2026-01-01T01:00:00.000Z","conditions":[{conditions}{{"x-amz-algorithm":"AWS4-HMAC-SHA256"}},{{"x-amz-credential":"{CREDENTIAL}"}},{{"x-amz-date":"{DATE}"}}]}}"#
         );
-        let b64 = base64::engine::general_purpose::STANDARD.encode(policy);
+        let b64 = hoist_core::encoding::base64(policy.as_bytes());
         let mut form: Vec<(String, String)> = fields
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -313,7 +309,7 @@ mod tests {
         ] {
             form.push((k.to_owned(), v.to_owned()));
         }
-        let signature = sign("secret", "20260101", "us-east-1", "s3", &b64);
+        let signature = signature(&signing_key("secret", "20260101", "us-east-1", "s3"), &b64);
         form.push(("Policy".to_owned(), b64));
         form.push(("X-Amz-Signature".to_owned(), signature));
         form

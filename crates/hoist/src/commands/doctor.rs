@@ -225,7 +225,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         options.ttl = options.ttl.with_part_ttl(Duration::from_secs(secs));
     }
     if let Some(threshold) = file.single_put_threshold {
-        options.single_put_threshold = hoist_store::parse_size(&threshold)
+        options.single_put_threshold = hoist_core::units::parse_size(&threshold)
             .map_err(|e| anyhow::anyhow!("single_put_threshold: {e}"))?;
     }
     let report = runtime()?.block_on(live::run(target, &options))?;

@@ -174,7 +174,7 @@ struct Settings {
 }
 
 fn size(field: &str, v: Option<String>) -> anyhow::Result<Option<u64>> {
-    v.map(|s| hoist_store::parse_size(&s).map_err(|e| anyhow::anyhow!("{field}: {e}")))
+    v.map(|s| hoist_core::units::parse_size(&s).map_err(|e| anyhow::anyhow!("{field}: {e}")))
         .transpose()
 }
 

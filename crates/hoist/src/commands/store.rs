@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use hoist_store::{Credentials, Faults, Store, StoreConfig, parse_size};
+use hoist_core::units::parse_size;
+use hoist_store::{Credentials, Faults, Store, StoreConfig};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

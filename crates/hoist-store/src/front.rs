@@ -1,0 +1,206 @@
+//! What the front service shares with the handlers it dispatches to (the admin routes, POST
+//! forms): the store's pieces it holds, and its two ways of answering, an error rendered as
+//! S3's document or a call into s3s whose terse errors are completed with S3's messages and
+//! extra elements.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::BodyExt as _;
+use s3s::Body;
+
+use crate::auth::KeyRing;
+use crate::errors::{
+    self, EXTRA_HEADER, ErrorAnswer, MSG_NO_SUCH_BUCKET, MSG_NO_SUCH_KEY, MSG_NO_SUCH_UPLOAD,
+    MSG_SIGNATURE, error_body,
+};
+use crate::faults::FaultControl;
+use crate::query;
+use crate::sigdebug::{self, Explanation};
+use crate::storage::Storage;
+
+/// The store as the front sees it: s3s over the backend, the storage, keys and faults.
+pub(crate) struct Front {
+    pub s3: s3s::service::S3Service,
+    pub storage: Arc<Storage>,
+    pub keys: KeyRing,
+    pub faults: FaultControl,
+}
+
+impl std::fmt::Debug for Front {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Front").finish_non_exhaustive()
+    }
+}
+
+/// An error answer: S3's document (no body for HEAD), as `application/xml`.
+pub(crate) fn error_response(
+    answer: ErrorAnswer,
+    request_id: &str,
+    method: &Method,
+) -> Response<Body> {
+    let body = if method == Method::HEAD {
+        Body::empty()
+    } else {
+        Body::from(error_body(
+            answer.code,
+            answer.message.as_deref(),
+            &answer.extras,
+            request_id,
+        ))
+    };
+    let mut response = Response::new(body);
+    *response.status_mut() = answer.status;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/xml"),
+    );
+    response
+}
+
+impl Front {
+    /// Hands `req` to s3s; an error it answers gets S3's message and extra elements back.
+    pub(crate) async fn call_s3(
+        &self,
+        req: Request<Body>,
+        request_id: &str,
+        method: &Method,
+    ) -> Response<Body> {
+        let sig_context = SignatureContext::of(&req);
+        let response = match self.s3.call(req).await {
+            Ok(response) => response,
+            Err(err) => {
+                tracing::error!(error = ?err, "s3 service failed");
+                let answer = ErrorAnswer::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "InternalError",
+                    "We encountered an internal error. Please try again.",
+                );
+                return error_response(answer, request_id, method);
+            }
+        };
+        if response.status().as_u16() < 400 {
+            return response;
+        }
+        let (mut parts, body) = response.into_parts();
+        let extras = parts
+            .headers
+            .remove(EXTRA_HEADER)
+            .and_then(|v| v.to_str().ok().map(errors::decode_extras))
+            .unwrap_or_default();
+        // Error documents are small; anything else is passed through untouched.
+        let bytes = match body.collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(_) => Bytes::new(),
+        };
+        let Some((code, message)) = errors::parse_error_body(&bytes) else {
+            parts.headers.remove(http::header::CONTENT_LENGTH);
+            return Response::from_parts(parts, Body::from(bytes));
+        };
+        let (message, extras) = complete_error(&code, message, extras, &sig_context);
+        let body = if method == Method::HEAD {
+            Body::empty()
+        } else {
+            Body::from(error_body(&code, message.as_deref(), &extras, request_id))
+        };
+        parts.headers.remove(http::header::CONTENT_LENGTH);
+        Response::from_parts(parts, body)
+    }
+}
+
+/// What an answer to a bad signature reports back.
+struct SignatureContext {
+    access_key: Option<String>,
+    signature: Option<String>,
+    upload_id: Option<String>,
+    explanation: Option<Explanation>,
+}
+
+impl SignatureContext {
+    fn of(req: &Request<Body>) -> Self {
+        let query = query::pairs(req.uri(), query::decode_form);
+        let get = |name: &str| query::value(&query, name);
+        let authorization = req
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let field = |name: &str| {
+            authorization
+                .split([',', ' '])
+                .find_map(|p| p.trim().strip_prefix(name))
+                .map(str::to_owned)
+        };
+        let credential = field("Credential=").or_else(|| get("X-Amz-Credential"));
+        Self {
+            access_key: credential.map(|c| c.split('/').next().unwrap_or_default().to_owned()),
+            signature: field("Signature=").or_else(|| get("X-Amz-Signature")),
+            upload_id: get("uploadId"),
+            explanation: sigdebug::explain(req.method(), req.uri(), req.headers()),
+        }
+    }
+}
+
+/// S3's message and extra elements for errors s3s reports tersely.
+fn complete_error(
+    code: &str,
+    message: Option<String>,
+    mut extras: Vec<(String, String)>,
+    context: &SignatureContext,
+) -> (Option<String>, Vec<(String, String)>) {
+    let fixed = |default: &str| {
+        Some(
+            message
+                .clone()
+                .filter(|m| !m.is_empty())
+                .unwrap_or_else(|| default.to_owned()),
+        )
+    };
+    let message = match code {
+        "SignatureDoesNotMatch" => {
+            if extras.is_empty() {
+                extras.push((
+                    "AWSAccessKeyId".into(),
+                    context.access_key.clone().unwrap_or_default(),
+                ));
+                if let Some(explained) = &context.explanation {
+                    extras.push(("StringToSign".into(), explained.string_to_sign.clone()));
+                }
+                extras.push((
+                    "SignatureProvided".into(),
+                    context.signature.clone().unwrap_or_default(),
+                ));
+                if let Some(explained) = &context.explanation {
+                    extras.push((
+                        "CanonicalRequest".into(),
+                        explained.canonical_request.clone(),
+                    ));
+                }
+            }
+            Some(MSG_SIGNATURE.to_owned())
+        }
+        "NoSuchUpload" => {
+            if extras.is_empty() {
+                extras.push((
+                    "UploadId".into(),
+                    context.upload_id.clone().unwrap_or_default(),
+                ));
+            }
+            Some(MSG_NO_SUCH_UPLOAD.to_owned())
+        }
+        "NoSuchKey" => fixed(MSG_NO_SUCH_KEY),
+        "NoSuchBucket" => fixed(MSG_NO_SUCH_BUCKET),
+        "AccessDenied" => fixed("Access Denied"),
+        "MalformedXML" => fixed(
+            "The XML you provided was not well-formed or did not validate against our published schema",
+        ),
+        "InvalidBucketName" => fixed("The specified bucket is not valid."),
+        "KeyTooLongError" => fixed("Your key is too long"),
+        "NotImplemented" => {
+            fixed("A header you provided implies functionality that is not implemented")
+        }
+        _ => message,
+    };
+    (message, extras)
+}
