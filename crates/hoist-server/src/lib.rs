@@ -49,7 +49,7 @@ pub use config::{ServerConfig, StoreTarget};
 pub use credentials::{CredentialSource, Credentials, CredentialsError};
 pub use error::ApiError;
 pub use state::{AppState, StateError};
-pub use token::{TokenKey, UploadToken};
+pub use token::{TokenKey, TokenSecret, UploadToken};
 
 /// Serve the coordinator on `listener` until `shutdown` resolves, then finish the requests in
 /// flight. Also measures the store's clock now and every `clock_interval`.
