@@ -1,9 +1,11 @@
 //! `hoist`: one binary for the coordinator, the embedded store, the uploader and the doctor.
 //!
-//! The binary is thin: clap structs live beside each subcommand in `commands/`, settings are
-//! resolved there (flags > environment > file), and the work is done by the library crates.
+//! The binary is thin: clap structs live beside each subcommand in `commands/`; `serve` and
+//! `store` declare each of their settings once with `settings!`, which the `settings` module
+//! resolves (flag > variable > file > default); the work is done by the library crates.
 
 mod commands;
+mod settings;
 
 use std::process::ExitCode;
 
@@ -47,7 +49,12 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");
-            ExitCode::FAILURE
+            // A setting that cannot be read is a usage error, as clap's own are.
+            if err.downcast_ref::<settings::Error>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

@@ -15,7 +15,9 @@ use hoist_core::units::parse_duration;
 use hoist_doctor::explain::{self, InputKind};
 use hoist_doctor::live::{self, Options, Target};
 use hoist_doctor::report::{UNKNOWN, findings_json, findings_text};
-use serde::Deserialize;
+
+use super::serve;
+use crate::settings::{load_file, process_env};
 
 /// Check a live endpoint and bucket (exit 0 ok, 1 warn, 2 fail), or explain a failure.
 #[derive(Debug, clap::Args)]
@@ -95,74 +97,53 @@ pub struct TargetArgs {
     credentials_expire_at: Option<String>,
 }
 
-/// The part of `hoist serve`'s TOML file the doctor needs; other keys are ignored.
-#[derive(Debug, Default, Deserialize)]
-pub(crate) struct FileSettings {
-    store_listen: Option<String>,
-    data: Option<PathBuf>,
-    bucket: Option<String>,
-    s3_endpoint: Option<String>,
-    region: Option<String>,
-    cors_origins: Option<Vec<String>>,
-    single_put_threshold: Option<String>,
-    part_url_ttl: Option<u64>,
-}
-
 fn duration(text: &str) -> Result<Duration, String> {
     parse_duration(text).map_err(|e| e.to_string())
 }
 
-fn env_nonempty(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
-}
-
 impl TargetArgs {
-    fn file(&self) -> anyhow::Result<FileSettings> {
-        let Some(path) = &self.config else {
-            return Ok(FileSettings::default());
-        };
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+    /// `hoist serve`'s settings file, read as `hoist serve` reads it.
+    fn file(&self) -> anyhow::Result<serve::settings::File> {
+        Ok(match &self.config {
+            Some(path) => load_file(path)?,
+            None => serve::settings::File::default(),
+        })
     }
 
     /// Resolves the target, and the settings file for the options that come from it.
-    pub(crate) fn resolve(&self) -> anyhow::Result<(Target, FileSettings)> {
+    pub(crate) fn resolve(&self) -> anyhow::Result<(Target, serve::settings::File)> {
         let file = self.file()?;
+        let defaults = serve::defaults();
         let data = self.data.clone().or(file.data.clone());
         let endpoint = self
             .endpoint
             .clone()
-            .or(file.s3_endpoint.clone())
-            .or_else(|| env_nonempty("AWS_ENDPOINT_URL"))
+            .or(file.s3_endpoint.clone().flatten())
+            .or_else(|| process_env("AWS_ENDPOINT_URL"))
             .unwrap_or_else(|| {
                 format!(
                     "http://{}",
-                    file.store_listen
-                        .as_deref()
-                        .unwrap_or(super::serve::Defaults::STORE_LISTEN)
+                    file.store_listen.unwrap_or(defaults.store_listen)
                 )
             });
         let region = self
             .region
             .clone()
             .or(file.region.clone())
-            .or_else(|| env_nonempty("AWS_REGION"))
-            .or_else(|| env_nonempty("AWS_DEFAULT_REGION"))
-            .unwrap_or_else(|| hoist_store::DEFAULT_REGION.to_owned());
+            .or_else(|| process_env("AWS_REGION"))
+            .or_else(|| process_env("AWS_DEFAULT_REGION"))
+            .unwrap_or(defaults.region);
         let bucket = self
             .bucket
             .clone()
             .or(file.bucket.clone())
-            .unwrap_or_else(|| "uploads".to_owned());
+            .unwrap_or(defaults.bucket);
         let mut credentials = match (&self.access_key, &self.secret_key) {
             (Some(a), Some(s)) => Credentials::new(a, s),
             (Some(_), None) | (None, Some(_)) => {
                 bail!("give both the access key and the secret key (or neither)")
             }
-            (None, None) => store_credentials(
-                &data.unwrap_or_else(|| PathBuf::from(super::serve::Defaults::DATA)),
-            )?,
+            (None, None) => store_credentials(&data.unwrap_or(defaults.data))?,
         };
         if let Some(token) = &self.session_token {
             credentials = credentials.with_session_token(token);
@@ -225,8 +206,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         options.ttl = options.ttl.with_part_ttl(Duration::from_secs(secs));
     }
     if let Some(threshold) = file.single_put_threshold {
-        options.single_put_threshold = hoist_store::parse_size(&threshold)
-            .map_err(|e| anyhow::anyhow!("single_put_threshold: {e}"))?;
+        options.single_put_threshold = threshold.bytes();
     }
     let report = runtime()?.block_on(live::run(target, &options))?;
     if args.json {
