@@ -33,6 +33,9 @@ enum Command {
     Doctor(commands::doctor::Args),
     /// Abort stale incomplete multipart uploads.
     Gc(commands::gc::Args),
+    /// Print a command's settings table, as README.md has it.
+    #[command(hide = true)]
+    SettingsTable(commands::settings_table::Args),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +47,7 @@ fn main() -> ExitCode {
         Command::Presign(args) => commands::presign::run(args),
         Command::Doctor(args) => commands::doctor::run(args),
         Command::Gc(args) => commands::gc::run(args),
+        Command::SettingsTable(args) => commands::settings_table::run(args),
     };
     match result {
         Ok(code) => code,

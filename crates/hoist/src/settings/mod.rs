@@ -269,3 +269,40 @@ pub fn default_of<T: Setting>(value: Option<T>, said: Option<String>) -> Option<
     said.map(DefaultText::Said)
         .or_else(|| value.and_then(|v| v.show()).map(DefaultText::Value))
 }
+
+/// The settings table of the README: flag, variable, TOML key (when the command reads a file),
+/// default and help, one row per setting.
+pub fn markdown(specs: &[Spec], with_keys: bool) -> String {
+    let code = |s: &str| format!("`{s}`");
+    let cell = |s: &str| s.replace('|', "\\|");
+    let mut out = String::new();
+    if with_keys {
+        out.push_str("| flag | variable | TOML key | default | what it sets |\n");
+        out.push_str("|---|---|---|---|---|\n");
+    } else {
+        out.push_str("| flag | variable | default | what it sets |\n");
+        out.push_str("|---|---|---|---|\n");
+    }
+    for spec in specs {
+        let default = spec.default.as_ref().map(|d| match d {
+            DefaultText::Value(v) => code(v),
+            DefaultText::Said(words) => words.clone(),
+        });
+        let default = match (spec.fallback, default) {
+            (Some(var), Some(d)) => format!("{}, else {d}", code(var)),
+            (Some(var), None) => code(var),
+            (None, Some(d)) => d,
+            (None, None) if spec.required => "required".to_owned(),
+            (None, None) => String::new(),
+        };
+        let mut row = vec![code(&spec.flag()), code(spec.env)];
+        if with_keys {
+            row.push(code(spec.key));
+        }
+        row.push(default);
+        row.push(spec.help.clone());
+        let row: Vec<String> = row.iter().map(|c| cell(c)).collect();
+        out.push_str(&format!("| {} |\n", row.join(" | ")));
+    }
+    out
+}
