@@ -13,7 +13,7 @@ use hoist_client::{
     UploadOutcome, Uploader, http_client,
 };
 use hoist_core::presign::Endpoint;
-use hoist_store::parse_size;
+use hoist_core::units::parse_size;
 
 /// Exit codes, one per failure class, so scripts can tell them apart.
 const EXIT_HELP: &str = "\
