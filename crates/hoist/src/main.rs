@@ -1,8 +1,9 @@
 //! `hoist`: one binary for the coordinator, the embedded store, the uploader and the doctor.
 //!
-//! The binary is thin: clap structs live beside each subcommand in `commands/`; `serve` and
-//! `store` declare each of their settings once with `settings!`, which the `settings` module
-//! resolves (flag > variable > file > default); the work is done by the library crates.
+//! The binary is thin: clap structs live beside each subcommand in `commands/`; `serve`, `store`
+//! and the target of `doctor` and `gc` declare each of their settings once with `settings!`,
+//! which the `settings` module resolves (flag > variable > file > default); the work is done by
+//! the library crates.
 
 mod commands;
 mod settings;

@@ -19,7 +19,7 @@
 /// ```
 ///
 /// Each setting is `name: Type [= default]`, then in this order: `flag "name"` when the flag is
-/// not the name with `-` for `_`; `env "VAR"`; `fallback "VAR"` for a variable read after the
+/// not the name with `-` for `_`; `env "VAR"`; `fallback "VAR", …` for variables read after the
 /// file; `value "NAME"` for `--help`; `unset EXPR` for words that say what happens when nothing
 /// sets it. `Type` is a [`Setting`](crate::settings::Setting): a scalar (required unless it has a
 /// default), an `Option` of one or a `Vec` of them. The doc comment is the help.
@@ -55,7 +55,7 @@ macro_rules! settings {
                 $name:ident : $ty:ty $(= $default:expr)?
                     $(, flag $flag:literal)?
                     , env $env:literal
-                    $(, fallback $fallback:literal)?
+                    $(, fallback $($fallback:literal),+)?
                     $(, value $value_name:literal)?
                     $(, unset $unset:expr)?
                 ;
@@ -87,7 +87,7 @@ macro_rules! settings {
                             key: stringify!($name),
                             flag: $crate::settings::settings!(@some $($flag)?),
                             env: $env,
-                            fallback: $crate::settings::settings!(@some $($fallback)?),
+                            fallback: &[$($($fallback),+)?],
                             value_name: $crate::settings::settings!(@some $($value_name)?),
                             help: model::help_line(&[$($help),+]),
                             shape: <$ty as model::Setting>::SHAPE,

@@ -38,8 +38,8 @@ pub struct Spec {
     pub flag: Option<&'static str>,
     /// The variable read after the flag.
     pub env: &'static str,
-    /// A variable read after the file (`AWS_REGION` after `HOIST_REGION` and `region`).
-    pub fallback: Option<&'static str>,
+    /// Variables read after the file, in order (`AWS_REGION` after `HOIST_REGION` and `region`).
+    pub fallback: &'static [&'static str],
     /// What the flag's value is called in `--help`.
     pub value_name: Option<&'static str>,
     /// One line of help.
@@ -75,16 +75,13 @@ impl Spec {
         format!("--{}", self.flag_name())
     }
 
-    /// The default as `--help` shows it, the fallback variable first.
+    /// The default as `--help` shows it, the fallback variables first.
     pub fn default_text(&self) -> Option<String> {
         let default = self.default.as_ref().map(|d| match d {
             DefaultText::Value(v) | DefaultText::Said(v) => v.clone(),
         });
-        match (self.fallback, default) {
-            (Some(var), Some(d)) => Some(format!("{var}, else {d}")),
-            (Some(var), None) => Some(var.to_owned()),
-            (None, d) => d,
-        }
+        let vars = self.fallback.iter().map(|v| v.to_string()).collect();
+        with_fallback(vars, default)
     }
 
     /// The clap argument: help with the default and the variable, and the shape's parsing.
@@ -241,15 +238,25 @@ pub fn pick<T: Setting>(
     if let Some(value) = file {
         return Ok(value);
     }
-    if let Some(var) = spec.fallback
-        && let Some(text) = env(var)
-    {
-        return T::from_var(&text).map_err(|why| spec.bad(Source::Var(var), why));
+    for &var in spec.fallback {
+        if let Some(text) = env(var) {
+            return T::from_var(&text).map_err(|why| spec.bad(Source::Var(var), why));
+        }
     }
     default.ok_or_else(|| Error::Missing {
         flag: spec.flag(),
         env: spec.env,
     })
+}
+
+/// `AWS_REGION, AWS_DEFAULT_REGION, else us-east-1`.
+fn with_fallback(vars: Vec<String>, default: Option<String>) -> Option<String> {
+    match default {
+        Some(d) if vars.is_empty() => Some(d),
+        Some(d) => Some(format!("{}, else {d}", vars.join(", "))),
+        None if vars.is_empty() => None,
+        None => Some(vars.join(", ")),
+    }
 }
 
 /// Joins a declaration's doc lines into one line of help, without the final period (as clap
@@ -288,12 +295,11 @@ pub fn markdown(specs: &[Spec], with_keys: bool) -> String {
             DefaultText::Value(v) => code(v),
             DefaultText::Said(words) => words.clone(),
         });
-        let default = match (spec.fallback, default) {
-            (Some(var), Some(d)) => format!("{}, else {d}", code(var)),
-            (Some(var), None) => code(var),
-            (None, Some(d)) => d,
-            (None, None) if spec.required => "required".to_owned(),
-            (None, None) => String::new(),
+        let fallback = spec.fallback.iter().map(|v| code(v)).collect();
+        let default = match with_fallback(fallback, default) {
+            Some(d) => d,
+            None if spec.required => "required".to_owned(),
+            None => String::new(),
         };
         let mut row = vec![code(&spec.flag()), code(spec.env)];
         if with_keys {

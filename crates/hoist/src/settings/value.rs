@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use hoist_core::time::Timestamp;
 use hoist_core::units::parse_size;
 use hoist_server::TokenSecret;
 
@@ -197,6 +198,17 @@ impl Scalar for TokenSecret {
     }
     fn show(&self) -> String {
         format!("{self:?}")
+    }
+}
+
+impl Scalar for Timestamp {
+    fn parse(text: &str) -> Result<Self, String> {
+        Timestamp::parse_rfc3339(text).map_err(|_| {
+            format!("invalid time {text:?}: expected RFC 3339, e.g. 2026-01-01T00:00:00Z")
+        })
+    }
+    fn show(&self) -> String {
+        self.to_rfc3339()
     }
 }
 
