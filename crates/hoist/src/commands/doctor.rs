@@ -76,8 +76,8 @@ settings! {
         /// The region to sign for.
         region: String = serve::defaults().region, env "HOIST_REGION",
             fallback "AWS_REGION", "AWS_DEFAULT_REGION";
-        /// The data directory of `hoist serve`/`hoist store`, whose credentials.json is used when
-        /// no access key is given.
+        /// The data directory of `hoist serve`/`hoist store`, whose generated credentials are
+        /// used when no access key is given.
         data: PathBuf = serve::defaults().data, env "HOIST_DATA", value "DIR";
         /// Access key id, with --secret-key.
         access_key: Option<String>, env "AWS_ACCESS_KEY_ID", unset "the credentials in DIR";
