@@ -48,7 +48,7 @@ pub use error::ApiError;
 pub use hoist_core::credentials::Credentials;
 pub use hoist_s3::CredentialSource;
 pub use state::{AppState, StateError};
-pub use token::{TokenKey, UploadToken};
+pub use token::{TokenKey, TokenSecret, UploadToken};
 
 /// Serve the coordinator on `listener` until `shutdown` resolves, then finish the requests in
 /// flight. Also measures the store's clock now and every `clock_interval`.

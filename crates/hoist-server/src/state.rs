@@ -13,13 +13,15 @@ use crate::auth::{Authenticator, Principal};
 use crate::config::ServerConfig;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
-use crate::token::{TokenChecksum, TokenError, TokenKey, UploadToken};
+use crate::token::{
+    MIN_TOKEN_SECRET_LEN, TokenChecksum, TokenError, TokenKey, TokenSecret, UploadToken,
+};
 
 /// Why the coordinator cannot start with a configuration.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StateError {
-    #[error("the token secret must be at least 16 bytes")]
+    #[error("the token secret must be at least {MIN_TOKEN_SECRET_LEN} bytes")]
     WeakTokenSecret,
     #[error("invalid store endpoint {0:?}: it must be an http:// or https:// URL")]
     BadEndpoint(String),
@@ -33,6 +35,7 @@ pub enum StateError {
 struct Inner {
     config: ServerConfig,
     auth: Authenticator,
+    secret: TokenSecret,
     tokens: TokenKey,
     metrics: Arc<Metrics>,
     store: Bucket,
@@ -44,9 +47,8 @@ pub struct AppState(Arc<Inner>);
 
 impl AppState {
     pub fn new(config: ServerConfig) -> Result<Self, StateError> {
-        if config.token_secret.len() < 16 {
-            return Err(StateError::WeakTokenSecret);
-        }
+        let secret = TokenSecret::new(config.token_secret.clone())
+            .map_err(|_| StateError::WeakTokenSecret)?;
         config.plan.validate().map_err(|e| StateError::Invalid {
             field: "plan",
             why: e.to_string(),
@@ -74,10 +76,11 @@ impl AppState {
             config.grant_secret.as_deref(),
             config.anonymous,
         );
-        let tokens = TokenKey::new(&config.token_secret);
+        let tokens = TokenKey::new(secret.as_bytes());
         Ok(Self(Arc::new(Inner {
             config,
             auth,
+            secret,
             tokens,
             metrics,
             store,
@@ -104,6 +107,11 @@ impl AppState {
 
     pub fn tokens(&self) -> &TokenKey {
         &self.0.tokens
+    }
+
+    /// The secret upload tokens are signed with; other keys derive from it.
+    pub fn token_secret(&self) -> &TokenSecret {
+        &self.0.secret
     }
 
     /// Corrected now.

@@ -21,6 +21,10 @@ use sha2::Sha256;
 
 use crate::api::{ChecksumAlgorithm, ChecksumType};
 
+mod secret;
+
+pub use secret::{MIN_TOKEN_SECRET_LEN, TOKEN_SECRET_FILE, TokenSecret, TokenSecretError};
+
 const VERSION: u8 = 1;
 const VERSION_CHECKSUM: u8 = 2;
 const MAC_LEN: usize = 32;

@@ -1,9 +1,12 @@
 //! `hoist`: one binary for the coordinator, the embedded store, the uploader and the doctor.
 //!
-//! The binary is thin: clap structs live beside each subcommand in `commands/`, settings are
-//! resolved there (flags > environment > file), and the work is done by the library crates.
+//! The binary is thin: clap structs live beside each subcommand in `commands/`; `serve`, `store`
+//! and the target of `doctor` and `gc` declare each of their settings once with `settings!`,
+//! which the `settings` module resolves (flag > variable > file > default); the work is done by
+//! the library crates.
 
 mod commands;
+mod settings;
 
 use std::process::ExitCode;
 
@@ -31,6 +34,9 @@ enum Command {
     Doctor(commands::doctor::Args),
     /// Abort stale incomplete multipart uploads.
     Gc(commands::gc::Args),
+    /// Print a command's settings table, as README.md has it.
+    #[command(hide = true)]
+    SettingsTable(commands::settings_table::Args),
 }
 
 fn main() -> ExitCode {
@@ -42,12 +48,18 @@ fn main() -> ExitCode {
         Command::Presign(args) => commands::presign::run(args),
         Command::Doctor(args) => commands::doctor::run(args),
         Command::Gc(args) => commands::gc::run(args),
+        Command::SettingsTable(args) => commands::settings_table::run(args),
     };
     match result {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");
-            ExitCode::FAILURE
+            // A setting that cannot be read is a usage error, as clap's own are.
+            if err.downcast_ref::<settings::Error>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

@@ -193,7 +193,7 @@ fn granted_ttl(policy: Duration, requested: Option<u64>) -> Duration {
 /// The HMAC that binds keys to callers, keyed from the token secret so that replicas sharing
 /// tokens share bindings.
 fn binding_mac(state: &AppState) -> Hmac<Sha256> {
-    let mut derive = <Hmac<Sha256> as KeyInit>::new_from_slice(&state.config().token_secret)
+    let mut derive = <Hmac<Sha256> as KeyInit>::new_from_slice(state.token_secret().as_bytes())
         .expect("HMAC takes any key length");
     derive.update(BINDING_LABEL);
     let key = derive.finalize().into_bytes();

@@ -15,7 +15,9 @@ use hoist_core::units::parse_duration;
 use hoist_doctor::explain::{self, InputKind};
 use hoist_doctor::live::{self, Options, Target};
 use hoist_doctor::report::{UNKNOWN, findings_json, findings_text};
-use serde::Deserialize;
+
+use super::serve;
+use crate::settings::{Env, load_file, process_env, settings};
 
 /// Check a live endpoint and bucket (exit 0 ok, 1 warn, 2 fail), or explain a failure.
 #[derive(Debug, clap::Args)]
@@ -62,124 +64,95 @@ struct ExplainArgs {
     json: bool,
 }
 
+settings! {
+    /// Where `hoist doctor` and `hoist gc` look, and as whom. What the flags and variables leave
+    /// unset comes from `hoist serve`'s `--config` file, named as `hoist serve` names it.
+    pub mod target {
+        /// The S3 endpoint URL.
+        endpoint: Option<String>, env "HOIST_S3_ENDPOINT", fallback "AWS_ENDPOINT_URL",
+            value "URL", unset "the embedded store of `hoist serve` (its store_listen)";
+        /// The bucket.
+        bucket: String = serve::defaults().bucket, env "HOIST_BUCKET";
+        /// The region to sign for.
+        region: String = serve::defaults().region, env "HOIST_REGION",
+            fallback "AWS_REGION", "AWS_DEFAULT_REGION";
+        /// The data directory of `hoist serve`/`hoist store`, whose generated credentials are
+        /// used when no access key is given.
+        data: PathBuf = serve::defaults().data, env "HOIST_DATA", value "DIR";
+        /// Access key id, with --secret-key.
+        access_key: Option<String>, env "AWS_ACCESS_KEY_ID", unset "the credentials in DIR";
+        /// Secret access key, with --access-key.
+        secret_key: Option<String>, env "AWS_SECRET_ACCESS_KEY";
+        /// Session token of temporary credentials.
+        session_token: Option<String>, env "AWS_SESSION_TOKEN";
+        /// When temporary credentials expire (RFC 3339).
+        credentials_expire_at: Option<Timestamp>, env "AWS_CREDENTIAL_EXPIRATION",
+            value "TIME";
+    }
+}
+
 /// Where and as whom: shared by `hoist doctor` and `hoist gc`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct TargetArgs {
     /// The TOML settings file of `hoist serve`.
     #[arg(long, env = "HOIST_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
-    /// The S3 endpoint URL (default: AWS_ENDPOINT_URL, else the embedded store of `hoist serve`).
-    #[arg(long, env = "HOIST_S3_ENDPOINT", value_name = "URL")]
-    endpoint: Option<String>,
-    /// The bucket.
-    #[arg(long, env = "HOIST_BUCKET")]
-    bucket: Option<String>,
-    /// The region to sign for (default: AWS_REGION, else us-east-1).
-    #[arg(long, env = "HOIST_REGION")]
-    region: Option<String>,
-    /// The data directory of `hoist serve`/`hoist store`, whose credentials.json is used when
-    /// no access key is given.
-    #[arg(long, env = "HOIST_DATA", value_name = "DIR")]
-    data: Option<PathBuf>,
-    /// Access key id.
-    #[arg(long, env = "AWS_ACCESS_KEY_ID", hide_env_values = true)]
-    access_key: Option<String>,
-    /// Secret access key.
-    #[arg(long, env = "AWS_SECRET_ACCESS_KEY", hide_env_values = true)]
-    secret_key: Option<String>,
-    /// Session token of temporary credentials.
-    #[arg(long, env = "AWS_SESSION_TOKEN", hide_env_values = true)]
-    session_token: Option<String>,
-    /// When temporary credentials expire (RFC 3339).
-    #[arg(long, env = "AWS_CREDENTIAL_EXPIRATION", value_name = "TIME")]
-    credentials_expire_at: Option<String>,
-}
-
-/// The part of `hoist serve`'s TOML file the doctor needs; other keys are ignored.
-#[derive(Debug, Default, Deserialize)]
-pub(crate) struct FileSettings {
-    store_listen: Option<String>,
-    data: Option<PathBuf>,
-    bucket: Option<String>,
-    s3_endpoint: Option<String>,
-    region: Option<String>,
-    cors_origins: Option<Vec<String>>,
-    single_put_threshold: Option<String>,
-    part_url_ttl: Option<u64>,
+    #[command(flatten)]
+    target: target::Args,
 }
 
 fn duration(text: &str) -> Result<Duration, String> {
     parse_duration(text).map_err(|e| e.to_string())
 }
 
-fn env_nonempty(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
-}
-
 impl TargetArgs {
-    fn file(&self) -> anyhow::Result<FileSettings> {
-        let Some(path) = &self.config else {
-            return Ok(FileSettings::default());
-        };
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+    /// `hoist serve`'s settings file, read as `hoist serve` reads it.
+    fn file(&self) -> anyhow::Result<serve::settings::File> {
+        Ok(match &self.config {
+            Some(path) => load_file(path)?,
+            None => serve::settings::File::default(),
+        })
     }
 
     /// Resolves the target, and the settings file for the options that come from it.
-    pub(crate) fn resolve(&self) -> anyhow::Result<(Target, FileSettings)> {
+    pub(crate) fn resolve(&self) -> anyhow::Result<(Target, serve::settings::File)> {
+        self.resolve_with(&process_env)
+    }
+
+    fn resolve_with(&self, env: Env<'_>) -> anyhow::Result<(Target, serve::settings::File)> {
         let file = self.file()?;
-        let data = self.data.clone().or(file.data.clone());
-        let endpoint = self
-            .endpoint
-            .clone()
-            .or(file.s3_endpoint.clone())
-            .or_else(|| env_nonempty("AWS_ENDPOINT_URL"))
-            .unwrap_or_else(|| {
-                format!(
-                    "http://{}",
-                    file.store_listen
-                        .as_deref()
-                        .unwrap_or(super::serve::Defaults::STORE_LISTEN)
-                )
-            });
-        let region = self
-            .region
-            .clone()
-            .or(file.region.clone())
-            .or_else(|| env_nonempty("AWS_REGION"))
-            .or_else(|| env_nonempty("AWS_DEFAULT_REGION"))
-            .unwrap_or_else(|| hoist_store::DEFAULT_REGION.to_owned());
-        let bucket = self
-            .bucket
-            .clone()
-            .or(file.bucket.clone())
-            .unwrap_or_else(|| "uploads".to_owned());
-        let mut credentials = match (&self.access_key, &self.secret_key) {
+        let shared = target::File {
+            endpoint: file.s3_endpoint.clone(),
+            bucket: file.bucket.clone(),
+            region: file.region.clone(),
+            data: file.data.clone(),
+            ..target::File::default()
+        };
+        let t = self.target.clone().resolve(Some(shared), env)?;
+        let endpoint = t.endpoint.unwrap_or_else(|| {
+            let store = file.store_listen.unwrap_or(serve::defaults().store_listen);
+            format!("http://{store}")
+        });
+        let mut credentials = match (t.access_key, t.secret_key) {
             (Some(a), Some(s)) => Credentials::new(a, s),
             (Some(_), None) | (None, Some(_)) => {
                 bail!("give both the access key and the secret key (or neither)")
             }
-            (None, None) => store_credentials(
-                &data.unwrap_or_else(|| PathBuf::from(super::serve::Defaults::DATA)),
-            )?,
+            (None, None) => store_credentials(&t.data)?,
         };
-        if let Some(token) = &self.session_token {
+        if let Some(token) = &t.session_token {
             credentials = credentials.with_session_token(token);
         }
-        if let Some(at) = &self.credentials_expire_at {
-            let at = Timestamp::parse_rfc3339(at).with_context(|| "--credentials-expire-at")?;
+        if let Some(at) = t.credentials_expire_at {
             credentials = credentials.with_expiry(at);
         }
-        Ok((
-            Target {
-                endpoint,
-                region,
-                bucket,
-                credentials,
-            },
-            file,
-        ))
+        let target = Target {
+            endpoint,
+            region: t.region,
+            bucket: t.bucket,
+            credentials,
+        };
+        Ok((target, file))
     }
 }
 
@@ -225,8 +198,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         options.ttl = options.ttl.with_part_ttl(Duration::from_secs(secs));
     }
     if let Some(threshold) = file.single_put_threshold {
-        options.single_put_threshold = hoist_core::units::parse_size(&threshold)
-            .map_err(|e| anyhow::anyhow!("single_put_threshold: {e}"))?;
+        options.single_put_threshold = threshold.bytes();
     }
     let report = runtime()?.block_on(live::run(target, &options))?;
     if args.json {
@@ -267,4 +239,74 @@ fn run_explain(args: ExplainArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(flags: &[&str], vars: &[(&'static str, &'static str)], toml: &str) -> Target {
+        // One file per process: the calls of the one test that writes it run in turn.
+        let path =
+            std::env::temp_dir().join(format!("hoist-doctor-target-{}.toml", std::process::id()));
+        std::fs::write(&path, toml).unwrap();
+        let config = path.to_str().unwrap();
+        let argv = [
+            "hoist",
+            "--config",
+            config,
+            "--access-key",
+            "AK",
+            "--secret-key",
+            "SK",
+        ];
+        let cmd = <TargetArgs as clap::Args>::augment_args(clap::Command::new("hoist"));
+        let matches = cmd.try_get_matches_from(argv.iter().chain(flags)).unwrap();
+        let args = <TargetArgs as clap::FromArgMatches>::from_arg_matches(&matches).unwrap();
+        let env = |name: &str| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        };
+        let (target, _) = args.resolve_with(&env).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        target
+    }
+
+    #[test]
+    fn the_target_is_the_coordinators_unless_told_otherwise() {
+        let t = target(
+            &[],
+            &[],
+            "store_listen = \"127.0.0.1:9100\"\nbucket = \"b1\"\n",
+        );
+        assert_eq!(
+            (t.endpoint.as_str(), t.bucket.as_str(), t.region.as_str()),
+            ("http://127.0.0.1:9100", "b1", "us-east-1")
+        );
+        let aws = [
+            ("AWS_ENDPOINT_URL", "http://aws.example"),
+            ("AWS_DEFAULT_REGION", "eu-west-3"),
+        ];
+        let t = target(&[], &aws, "s3_endpoint = \"http://file.example\"\n");
+        assert_eq!(
+            t.endpoint, "http://file.example",
+            "the file before AWS_ENDPOINT_URL"
+        );
+        assert_eq!(t.region, "eu-west-3", "AWS_DEFAULT_REGION after AWS_REGION");
+        let t = target(&[], &aws, "");
+        assert_eq!(t.endpoint, "http://aws.example");
+        let t = target(
+            &["--region", "ap-east-1", "--bucket", "b3"],
+            &[("HOIST_BUCKET", "b2"), ("AWS_REGION", "us-west-2")],
+            "region = \"eu-north-1\"\n",
+        );
+        assert_eq!((t.region.as_str(), t.bucket.as_str()), ("ap-east-1", "b3"));
+        let t = target(
+            &[],
+            &[("AWS_REGION", "us-west-2")],
+            "region = \"eu-north-1\"\n",
+        );
+        assert_eq!(t.region, "eu-north-1", "the file before AWS_REGION");
+    }
 }

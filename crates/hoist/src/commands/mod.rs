@@ -4,5 +4,6 @@ pub mod doctor;
 pub mod gc;
 pub mod presign;
 pub mod serve;
+pub mod settings_table;
 pub mod store;
 pub mod upload;

@@ -1,267 +1,137 @@
 //! `hoist serve`: the upload coordinator, with the embedded store unless `--s3-endpoint` names
 //! another one.
 //!
-//! Settings resolve flags > environment (`HOIST_*`) > TOML file (`--config`) > defaults; the
-//! defaults are written once, in [`Defaults`].
+//! Every setting is declared once, in [`mod@settings`]; `hoist doctor` and `hoist gc` read the
+//! same file and defaults from there.
 
 use std::io::Write as _;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
-use hoist_core::plan::PlanPolicy;
+use anyhow::Context;
+use hoist_core::plan::{
+    DEFAULT_PART_SIZE, DEFAULT_SINGLE_PUT_THRESHOLD, MAX_OBJECT_SIZE, PlanPolicy,
+};
 use hoist_core::ttl::TtlPolicy;
-use hoist_server::{AppState, CredentialSource, Credentials, ServerConfig};
-use serde::Deserialize;
+use hoist_server::config::{DEFAULT_BUCKET, DEFAULT_KEY_PREFIX, DEFAULT_REGION};
+use hoist_server::token::TOKEN_SECRET_FILE;
+use hoist_server::{AppState, CredentialSource, Credentials, ServerConfig, TokenSecret};
 
-/// Every default of `hoist serve`, written once (`hoist doctor` and `hoist gc` read the same
-/// setup, so they use these too).
-pub(crate) struct Defaults;
+use crate::settings::{Scalar, Size, load_file, process_env, settings};
 
-impl Defaults {
-    const LISTEN: &str = "127.0.0.1:8080";
-    pub(crate) const STORE_LISTEN: &str = "127.0.0.1:9000";
-    pub(crate) const DATA: &str = "./hoist-data";
-    const BUCKET: &str = hoist_server::config::DEFAULT_BUCKET;
-    const REGION: &str = hoist_server::config::DEFAULT_REGION;
-    const KEY_PREFIX: &str = hoist_server::config::DEFAULT_KEY_PREFIX;
-    const LOG: &str = "info";
-    /// Age at which the embedded bucket's lifecycle rule aborts incomplete uploads.
-    const ABORT_INCOMPLETE_AFTER_DAYS: u32 = 1;
-    /// File in the data directory that keeps the generated token secret.
-    const TOKEN_SECRET_FILE: &str = "coordinator-token-secret";
+/// Age at which the embedded bucket's lifecycle rule aborts incomplete uploads.
+const ABORT_INCOMPLETE_AFTER_DAYS: u32 = 1;
+
+settings! {
+    /// Every setting of `hoist serve`; `--config` files use the names as keys.
+    pub mod settings {
+        /// Address of the coordinator.
+        listen: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 8080)),
+            env "HOIST_LISTEN", value "ADDR";
+        /// Address of the embedded store.
+        store_listen: SocketAddr = crate::commands::store::DEFAULT_LISTEN,
+            env "HOIST_STORE_LISTEN", value "ADDR";
+        /// Data directory: the embedded store's files and credentials, and the token secret.
+        data: PathBuf = "./hoist-data", env "HOIST_DATA", value "DIR";
+        /// Bucket that uploads go to; created in the embedded store.
+        bucket: String = DEFAULT_BUCKET, env "HOIST_BUCKET";
+        /// Use this S3 endpoint instead of the embedded store. Credentials come from
+        /// AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN or the AWS_PROFILE of the
+        /// shared credentials file, and are read again before they expire.
+        s3_endpoint: Option<String>, env "HOIST_S3_ENDPOINT", fallback "AWS_ENDPOINT_URL",
+            value "URL", unset "the embedded store";
+        /// Region of the store.
+        region: String = DEFAULT_REGION, env "HOIST_REGION", fallback "AWS_REGION";
+        /// Address buckets as bucket.host (virtual-host style) instead of host/bucket.
+        virtual_host: bool = false, env "HOIST_VIRTUAL_HOST";
+        /// API key accepted as `Authorization: Bearer KEY` (repeat, or comma-separated).
+        api_keys: Vec<String>, flag "api-key", env "HOIST_API_KEYS", value "KEY";
+        /// Secret of the HS256 grants (JWTs) that the app mints for browsers.
+        grant_secret: Option<String>, env "HOIST_GRANT_SECRET", value "SECRET",
+            unset "none (grants are refused)";
+        /// Secret that signs upload ids, at least 16 bytes; replicas sharing it share uploads.
+        token_secret: Option<TokenSecret>, env "HOIST_TOKEN_SECRET", value "SECRET",
+            unset format!("generated and kept in DATA/{TOKEN_SECRET_FILE}");
+        /// Allow uploads without credentials.
+        anonymous: Option<bool>, env "HOIST_ANONYMOUS",
+            unset "true only when the coordinator and the embedded store both listen on loopback";
+        /// Origin allowed to call the API from a browser (repeat, or comma-separated; `*` for
+        /// any).
+        cors_origins: Vec<String>, flag "cors-origin", env "HOIST_CORS_ORIGINS", value "ORIGIN";
+        /// Prefix of generated keys for API-key and anonymous uploads.
+        key_prefix: String = DEFAULT_KEY_PREFIX, env "HOIST_KEY_PREFIX", value "PREFIX";
+        /// Largest upload accepted, e.g. 10GiB (the default is S3's: 10,000 parts of 5 GiB).
+        max_upload_size: Size = Size(MAX_OBJECT_SIZE), env "HOIST_MAX_UPLOAD_SIZE",
+            value "BYTES";
+        /// Uploads at or below this size are one PUT.
+        single_put_threshold: Size = Size(DEFAULT_SINGLE_PUT_THRESHOLD),
+            env "HOIST_SINGLE_PUT_THRESHOLD", value "BYTES";
+        /// Starting part size of multipart uploads, 5MiB–5GiB.
+        part_size: Size = Size(DEFAULT_PART_SIZE), env "HOIST_PART_SIZE", value "BYTES";
+        /// Lifetime of a part URL in seconds.
+        part_url_ttl: u64 = TtlPolicy::default().part.as_secs(), env "HOIST_PART_URL_TTL",
+            value "SECS";
+        /// Largest single PUT the embedded store accepts.
+        store_max_put_size: Size = Size(hoist_store::DEFAULT_MAX_PUT_SIZE),
+            env "HOIST_STORE_MAX_PUT_SIZE", value "BYTES";
+        /// Log level filter (tracing EnvFilter syntax).
+        log: LogFilter = LogFilter("info".into()), env "HOIST_LOG", value "FILTER";
+        /// Write logs as JSON lines.
+        log_json: bool = false, env "HOIST_LOG_JSON";
+    }
+}
+
+use settings::Settings;
+
+/// A log filter in tracing's `EnvFilter` syntax, checked when read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogFilter(String);
+
+impl Scalar for LogFilter {
+    fn parse(text: &str) -> Result<Self, String> {
+        tracing_subscriber::EnvFilter::try_new(text)
+            .map(|_| Self(text.to_owned()))
+            .map_err(|e| format!("invalid log filter {text:?}: {e}"))
+    }
+    fn show(&self) -> String {
+        self.0.clone()
+    }
 }
 
 /// Run the upload coordinator (and, by default, the embedded S3 store).
 ///
-/// Every setting is taken from its flag, else from its HOIST_* environment variable, else from
-/// the TOML file given with --config (keys named like the flags, with underscores), else from
-/// its default.
+/// Every setting is taken from its flag, else from its HOIST_* variable, else from the TOML
+/// file given with --config (keys named like the flags, with underscores), else from its
+/// default.
 #[derive(Debug, Default, clap::Args)]
 pub struct Args {
-    /// TOML file of settings (keys as the flags: listen, store_listen, data, bucket, …).
+    /// TOML file of settings (keys as the flags, with underscores: listen, store_listen, …).
     #[arg(long, env = "HOIST_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Address of the coordinator [default: 127.0.0.1:8080].
-    #[arg(long, env = "HOIST_LISTEN", value_name = "ADDR")]
-    pub listen: Option<SocketAddr>,
-    /// Address of the embedded store [default: 127.0.0.1:9000].
-    #[arg(long, env = "HOIST_STORE_LISTEN", value_name = "ADDR")]
-    pub store_listen: Option<SocketAddr>,
-    /// Data directory: the embedded store's files and credentials, and the token secret
-    /// [default: ./hoist-data].
-    #[arg(long, env = "HOIST_DATA", value_name = "DIR")]
-    pub data: Option<PathBuf>,
-    /// Bucket that uploads go to; created in the embedded store [default: uploads].
-    #[arg(long, env = "HOIST_BUCKET")]
-    pub bucket: Option<String>,
-    /// Use this S3 endpoint instead of the embedded store (else AWS_ENDPOINT_URL). Credentials
-    /// come from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN or the AWS_PROFILE
-    /// of the shared credentials file, and are read again before they expire.
-    #[arg(long, env = "HOIST_S3_ENDPOINT", value_name = "URL")]
-    pub s3_endpoint: Option<String>,
-    /// Region of the store (else AWS_REGION) [default: us-east-1].
-    #[arg(long, env = "HOIST_REGION")]
-    pub region: Option<String>,
-    /// Address buckets as bucket.host (virtual-host style) instead of host/bucket.
-    #[arg(long, env = "HOIST_VIRTUAL_HOST", num_args = 0..=1, default_missing_value = "true")]
-    pub virtual_host: Option<bool>,
-    /// API key accepted as `Authorization: Bearer KEY` (repeat, or comma-separated).
-    #[arg(
-        long = "api-key",
-        env = "HOIST_API_KEYS",
-        value_delimiter = ',',
-        value_name = "KEY"
-    )]
-    pub api_keys: Vec<String>,
-    /// Secret of the HS256 grants (JWTs) that the app mints for browsers; none disables grants.
-    #[arg(long, env = "HOIST_GRANT_SECRET", value_name = "SECRET")]
-    pub grant_secret: Option<String>,
-    /// Secret that signs upload ids; replicas sharing it share uploads [default: generated and
-    /// kept in DATA/coordinator-token-secret].
-    #[arg(long, env = "HOIST_TOKEN_SECRET", value_name = "SECRET")]
-    pub token_secret: Option<String>,
-    /// Allow uploads without credentials [default: true only when the coordinator and the
-    /// embedded store both listen on loopback].
-    #[arg(long, env = "HOIST_ANONYMOUS", num_args = 0..=1, default_missing_value = "true")]
-    pub anonymous: Option<bool>,
-    /// Origin allowed to call the API from a browser (repeat, or comma-separated; `*` for any).
-    #[arg(
-        long = "cors-origin",
-        env = "HOIST_CORS_ORIGINS",
-        value_delimiter = ',',
-        value_name = "ORIGIN"
-    )]
-    pub cors_origins: Vec<String>,
-    /// Prefix of generated keys for API-key and anonymous uploads [default: files].
-    #[arg(long, env = "HOIST_KEY_PREFIX", value_name = "PREFIX")]
-    pub key_prefix: Option<String>,
-    /// Largest upload accepted, e.g. 10GiB [default: 48.8 TiB, S3's limit].
-    #[arg(long, env = "HOIST_MAX_UPLOAD_SIZE", value_name = "BYTES")]
-    pub max_upload_size: Option<String>,
-    /// Uploads at or below this size are one PUT [default: 100MiB].
-    #[arg(long, env = "HOIST_SINGLE_PUT_THRESHOLD", value_name = "BYTES")]
-    pub single_put_threshold: Option<String>,
-    /// Starting part size of multipart uploads, 5MiB–5GiB [default: 8MiB].
-    #[arg(long, env = "HOIST_PART_SIZE", value_name = "BYTES")]
-    pub part_size: Option<String>,
-    /// Lifetime of a part URL in seconds [default: 3600].
-    #[arg(long, env = "HOIST_PART_URL_TTL", value_name = "SECS")]
-    pub part_url_ttl: Option<u64>,
-    /// Largest single PUT the embedded store accepts [default: 5GiB].
-    #[arg(long, env = "HOIST_STORE_MAX_PUT_SIZE", value_name = "BYTES")]
-    pub store_max_put_size: Option<String>,
-    /// Log level filter (tracing EnvFilter syntax) [default: info].
-    #[arg(long, env = "HOIST_LOG", value_name = "FILTER")]
-    pub log: Option<String>,
-    /// Write logs as JSON lines.
-    #[arg(long, env = "HOIST_LOG_JSON", num_args = 0..=1, default_missing_value = "true")]
-    pub log_json: Option<bool>,
+    #[command(flatten)]
+    pub settings: settings::Args,
 }
 
-/// The `--config` file: the same settings, all optional.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileSettings {
-    listen: Option<SocketAddr>,
-    store_listen: Option<SocketAddr>,
-    data: Option<PathBuf>,
-    bucket: Option<String>,
-    s3_endpoint: Option<String>,
-    region: Option<String>,
-    virtual_host: Option<bool>,
-    api_keys: Option<Vec<String>>,
-    grant_secret: Option<String>,
-    token_secret: Option<String>,
-    anonymous: Option<bool>,
-    cors_origins: Option<Vec<String>>,
-    key_prefix: Option<String>,
-    max_upload_size: Option<String>,
-    single_put_threshold: Option<String>,
-    part_size: Option<String>,
-    part_url_ttl: Option<u64>,
-    store_max_put_size: Option<String>,
-    log: Option<String>,
-    log_json: Option<bool>,
+/// Every setting at its default: what `hoist doctor` and `hoist gc` assume of the setup.
+pub(crate) fn defaults() -> Settings {
+    settings::Args::default()
+        .resolve(None, &|_| None)
+        .expect("every setting of hoist serve has a default")
 }
 
-/// Settings once resolved.
-#[derive(Debug)]
-struct Settings {
-    listen: SocketAddr,
-    store_listen: SocketAddr,
-    data: PathBuf,
-    bucket: String,
-    /// `None`: run the embedded store.
-    s3_endpoint: Option<String>,
-    region: String,
-    virtual_host: bool,
-    api_keys: Vec<String>,
-    grant_secret: Option<String>,
-    token_secret: Option<String>,
-    anonymous: Option<bool>,
-    cors_origins: Vec<String>,
-    key_prefix: String,
-    max_upload_size: Option<u64>,
-    single_put_threshold: Option<u64>,
-    part_size: Option<u64>,
-    part_url_ttl: Option<u64>,
-    store_max_put_size: Option<u64>,
-    log: String,
-    log_json: bool,
-}
-
-fn size(field: &str, v: Option<String>) -> anyhow::Result<Option<u64>> {
-    v.map(|s| hoist_core::units::parse_size(&s).map_err(|e| anyhow::anyhow!("{field}: {e}")))
-        .transpose()
-}
-
-fn env_nonempty(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
-}
-
-impl Settings {
-    fn resolve(args: Args) -> anyhow::Result<Self> {
-        let file: FileSettings = match &args.config {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("reading {}", path.display()))?;
-                toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?
-            }
-            None => FileSettings::default(),
-        };
-        let list = |flag: Vec<String>, file: Option<Vec<String>>| {
-            if flag.is_empty() {
-                file.unwrap_or_default()
-            } else {
-                flag
-            }
-        };
-        let parse_addr = |s: &str| s.parse::<SocketAddr>().expect("default address parses");
-        Ok(Settings {
-            listen: args
-                .listen
-                .or(file.listen)
-                .unwrap_or_else(|| parse_addr(Defaults::LISTEN)),
-            store_listen: args
-                .store_listen
-                .or(file.store_listen)
-                .unwrap_or_else(|| parse_addr(Defaults::STORE_LISTEN)),
-            data: args
-                .data
-                .or(file.data)
-                .unwrap_or_else(|| PathBuf::from(Defaults::DATA)),
-            bucket: args
-                .bucket
-                .or(file.bucket)
-                .unwrap_or_else(|| Defaults::BUCKET.to_string()),
-            s3_endpoint: args
-                .s3_endpoint
-                .or(file.s3_endpoint)
-                .or_else(|| env_nonempty("AWS_ENDPOINT_URL")),
-            region: args
-                .region
-                .or(file.region)
-                .or_else(|| env_nonempty("AWS_REGION"))
-                .unwrap_or_else(|| Defaults::REGION.to_string()),
-            virtual_host: args.virtual_host.or(file.virtual_host).unwrap_or(false),
-            api_keys: list(args.api_keys, file.api_keys),
-            grant_secret: args.grant_secret.or(file.grant_secret),
-            token_secret: args.token_secret.or(file.token_secret),
-            anonymous: args.anonymous.or(file.anonymous),
-            cors_origins: list(args.cors_origins, file.cors_origins),
-            key_prefix: args
-                .key_prefix
-                .or(file.key_prefix)
-                .unwrap_or_else(|| Defaults::KEY_PREFIX.to_string()),
-            max_upload_size: size(
-                "max_upload_size",
-                args.max_upload_size.or(file.max_upload_size),
-            )?,
-            single_put_threshold: size(
-                "single_put_threshold",
-                args.single_put_threshold.or(file.single_put_threshold),
-            )?,
-            part_size: size("part_size", args.part_size.or(file.part_size))?,
-            part_url_ttl: args.part_url_ttl.or(file.part_url_ttl),
-            store_max_put_size: size(
-                "store_max_put_size",
-                args.store_max_put_size.or(file.store_max_put_size),
-            )?,
-            log: args
-                .log
-                .or(file.log)
-                .unwrap_or_else(|| Defaults::LOG.to_string()),
-            log_json: args.log_json.or(file.log_json).unwrap_or(false),
-        })
+impl Args {
+    /// Flags, then variables, then the `--config` file, then defaults.
+    fn resolve(self) -> anyhow::Result<Settings> {
+        let file = self.config.as_deref().map(load_file).transpose()?;
+        Ok(self.settings.resolve(file, &process_env)?)
     }
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let settings = Settings::resolve(args)?;
-    init_logging(&settings)?;
+    let settings = args.resolve()?;
+    init_logging(&settings);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -270,9 +140,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn init_logging(s: &Settings) -> anyhow::Result<()> {
-    let filter = tracing_subscriber::EnvFilter::try_new(&s.log)
-        .with_context(|| format!("log filter {:?}", s.log))?;
+fn init_logging(s: &Settings) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&s.log.0)
+        .expect("the log filter was checked when read");
     // Logs go to stderr: stdout carries the listening addresses that scripts read.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -283,7 +153,6 @@ fn init_logging(s: &Settings) -> anyhow::Result<()> {
     } else {
         builder.init();
     }
-    Ok(())
 }
 
 /// Resolves when SIGTERM or Ctrl-C arrives.
@@ -309,52 +178,12 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing requests in flight");
 }
 
-/// The token secret: given, or generated once and kept in the data directory (mode 0600).
-fn token_secret(s: &Settings) -> anyhow::Result<Vec<u8>> {
-    if let Some(secret) = &s.token_secret {
-        return Ok(secret.as_bytes().to_vec());
+/// The token secret: given, or generated once and kept in the data directory.
+fn token_secret(s: &Settings) -> anyhow::Result<TokenSecret> {
+    match &s.token_secret {
+        Some(secret) => Ok(secret.clone()),
+        None => Ok(TokenSecret::load_or_generate(&s.data)?),
     }
-    std::fs::create_dir_all(&s.data)
-        .with_context(|| format!("creating data directory {}", s.data.display()))?;
-    let path = s.data.join(Defaults::TOKEN_SECRET_FILE);
-    match std::fs::read_to_string(&path) {
-        Ok(text) if text.trim().len() >= 32 => return Ok(text.trim().as_bytes().to_vec()),
-        Ok(_) => bail!(
-            "{} is too short; delete it to generate a new one",
-            path.display()
-        ),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
-    }
-    let mut raw = [0u8; 32];
-    getrandom_fill(&mut raw)?;
-    let text: String = raw.iter().map(|b| format!("{b:02x}")).collect();
-    write_private(&path, &text)?;
-    Ok(text.into_bytes())
-}
-
-fn getrandom_fill(buf: &mut [u8]) -> anyhow::Result<()> {
-    // The binary has no direct dependency on getrandom; the OS source is read through std.
-    use std::io::Read as _;
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(buf))
-        .context("reading /dev/urandom")
-}
-
-fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        opts.mode(0o600);
-    }
-    let mut f = opts
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    f.write_all(text.as_bytes())
-        .and_then(|()| f.sync_all())
-        .with_context(|| format!("writing {}", path.display()))
 }
 
 fn say(line: &str) {
@@ -380,12 +209,10 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
             (url.clone(), creds, false)
         }
         None => {
-            let mut cfg = hoist_store::StoreConfig::new(&s.data)
+            let cfg = hoist_store::StoreConfig::new(&s.data)
                 .with_bucket(s.bucket.clone())
-                .with_region(s.region.clone());
-            if let Some(max) = s.store_max_put_size {
-                cfg = cfg.with_max_put_size(max);
-            }
+                .with_region(s.region.clone())
+                .with_max_put_size(s.store_max_put_size.bytes());
             let store = hoist_store::Store::open(cfg).context("opening the embedded store")?;
             let c = store.credentials().clone();
             let listener = tokio::net::TcpListener::bind(s.store_listen)
@@ -425,17 +252,10 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
         );
     }
 
-    let mut plan = PlanPolicy::default();
-    if let Some(t) = s.single_put_threshold {
-        plan = plan.with_single_put_threshold(t);
-    }
-    if let Some(p) = s.part_size {
-        plan = plan.with_part_size(p);
-    }
-    let mut ttl = TtlPolicy::default();
-    if let Some(secs) = s.part_url_ttl {
-        ttl = ttl.with_part_ttl(Duration::from_secs(secs));
-    }
+    let plan = PlanPolicy::default()
+        .with_single_put_threshold(s.single_put_threshold.bytes())
+        .with_part_size(s.part_size.bytes());
+    let ttl = TtlPolicy::default().with_part_ttl(Duration::from_secs(s.part_url_ttl));
     let mut config = ServerConfig::new(endpoint.clone(), credentials)
         .with_bucket(s.bucket.clone())
         .with_region(s.region.clone())
@@ -445,13 +265,11 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
         .with_anonymous(anonymous)
         .with_cors_origins(s.cors_origins.clone())
         .with_key_prefix(s.key_prefix.clone())
+        .with_max_upload_size(s.max_upload_size.bytes())
         .with_plan(plan)
         .with_ttl(ttl);
     if let Some(g) = &s.grant_secret {
         config = config.with_grant_secret(g.as_bytes().to_vec());
-    }
-    if let Some(max) = s.max_upload_size {
-        config = config.with_max_upload_size(max);
     }
     let state = AppState::new(config).context("coordinator settings")?;
 
@@ -480,7 +298,7 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
             tracing::warn!(%err, "could not set the bucket's CORS for the upload page");
         }
         // Parts of uploads that a crash left behind are removed after a day.
-        let days = Defaults::ABORT_INCOMPLETE_AFTER_DAYS;
+        let days = ABORT_INCOMPLETE_AFTER_DAYS;
         if let Err(err) =
             hoist_server::store::abort_incomplete_uploads_after(state.store(), days).await
         {

@@ -1,117 +1,123 @@
 //! `hoist store`: the embedded S3-compatible store, alone.
 
 use std::io::Write as _;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use hoist_core::units::parse_size;
-use hoist_store::{Credentials, Faults, Store, StoreConfig};
+use hoist_store::{Credentials, DEFAULT_MAX_PUT_SIZE, DEFAULT_REGION, Faults, Store, StoreConfig};
 
-#[derive(Debug, clap::Args)]
-pub struct Args {
-    /// Directory that holds buckets, objects, multipart uploads and generated credentials.
-    #[arg(long, value_name = "DIR")]
-    pub data: PathBuf,
-    /// Address to listen on; port 0 picks a free port (printed on stdout).
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9000")]
-    pub listen: String,
-    /// Bucket to create at start when missing (repeatable).
-    #[arg(long = "bucket", value_name = "NAME")]
-    pub buckets: Vec<String>,
-    /// Region the store answers for.
-    #[arg(long, default_value = hoist_store::DEFAULT_REGION)]
-    pub region: String,
-    /// Access key id; generated and kept in DIR when absent.
-    #[arg(long, env = "AWS_ACCESS_KEY_ID", requires = "secret_key")]
-    pub access_key: Option<String>,
-    /// Secret access key.
-    #[arg(
-        long,
-        env = "AWS_SECRET_ACCESS_KEY",
-        requires = "access_key",
-        hide_env_values = true
-    )]
-    pub secret_key: Option<String>,
-    /// Largest single PUT (bytes, or with a unit: 10MiB, 5GiB).
-    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "5GiB")]
-    pub max_put_size: u64,
-    /// Fault: per-connection bandwidth limit (bytes per second, units allowed: 1MiB).
-    #[arg(long, value_name = "RATE", value_parser = parse_size)]
-    pub fault_bandwidth: Option<u64>,
-    /// Fault: latency added to every request, in milliseconds.
-    #[arg(long, value_name = "MS", default_value_t = 0)]
-    pub fault_latency_ms: u64,
-    /// Fault: fraction of requests answered 500 InternalError (0..1).
-    #[arg(long, value_name = "FRACTION", default_value_t = 0.0)]
-    pub fault_error_500: f64,
-    /// Fault: fraction of requests answered 503 SlowDown (0..1).
-    #[arg(long, value_name = "FRACTION", default_value_t = 0.0)]
-    pub fault_slow_down: f64,
-    /// Fault: fraction of connections cut in the middle of a body (0..1).
-    #[arg(long, value_name = "FRACTION", default_value_t = 0.0)]
-    pub fault_cut: f64,
-    /// Fault: bytes a doomed connection carries before the cut (default: random 16KiB..1MiB).
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
-    pub fault_cut_after: Option<u64>,
-    /// Fault: offset of the store's clock in seconds (negative: behind).
-    #[arg(
-        long,
-        value_name = "SECS",
-        default_value_t = 0,
-        allow_hyphen_values = true
-    )]
-    pub fault_clock_offset: i64,
-    /// Fault: seed for the fault rolls, so a faulty run can be repeated exactly.
-    #[arg(long, value_name = "N")]
-    pub fault_seed: Option<u64>,
-    /// How often the lifecycle sweeper runs, in seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 60)]
-    pub sweep_interval: u64,
-    /// Length of a lifecycle "day" in seconds (shorten it to test DaysAfterInitiation).
-    #[arg(long, value_name = "SECS", default_value_t = 86_400)]
-    pub lifecycle_day: u64,
-}
+use crate::settings::{Size, process_env, settings};
 
-impl Args {
-    fn config(&self) -> StoreConfig {
-        let faults = Faults {
-            bandwidth_bytes_per_sec: self.fault_bandwidth,
-            latency_ms: self.fault_latency_ms,
-            error_500_fraction: self.fault_error_500,
-            slow_down_fraction: self.fault_slow_down,
-            cut_fraction: self.fault_cut,
-            cut_after_bytes: self.fault_cut_after,
-            clock_offset_secs: self.fault_clock_offset,
-            seed: self.fault_seed,
-        };
-        let mut config = StoreConfig::new(&self.data)
-            .with_region(&self.region)
-            .with_max_put_size(self.max_put_size)
-            .with_faults(faults)
-            .with_sweep_interval(Duration::from_secs(self.sweep_interval.max(1)))
-            .with_lifecycle_day(Duration::from_secs(self.lifecycle_day.max(1)));
-        if let (Some(key), Some(secret)) = (&self.access_key, &self.secret_key) {
-            config = config.with_credentials(Credentials::new(key, secret));
-        }
-        for bucket in &self.buckets {
-            config = config.with_bucket(bucket);
-        }
-        config
+/// Where the embedded store listens unless told otherwise (`hoist serve` runs it there too).
+pub(crate) const DEFAULT_LISTEN: SocketAddr =
+    SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 9000));
+
+settings! {
+    /// Every setting of `hoist store`.
+    pub mod settings {
+        /// Directory that holds buckets, objects, multipart uploads and generated credentials.
+        data: PathBuf, env "HOIST_DATA", value "DIR";
+        /// Address to listen on; port 0 picks a free port (printed on stdout).
+        listen: String = DEFAULT_LISTEN.to_string(), env "HOIST_STORE_LISTEN", value "ADDR";
+        /// Bucket to create at start when missing (repeat, or comma-separated).
+        buckets: Vec<String>, flag "bucket", env "HOIST_STORE_BUCKETS", value "NAME";
+        /// Region the store answers for.
+        region: String = DEFAULT_REGION, env "HOIST_REGION";
+        /// Access key id, with --secret-key.
+        access_key: Option<String>, env "AWS_ACCESS_KEY_ID",
+            unset "generated and kept in DIR";
+        /// Secret access key, with --access-key.
+        secret_key: Option<String>, env "AWS_SECRET_ACCESS_KEY";
+        /// Largest single PUT (bytes, or with a unit: 10MiB, 5GiB).
+        max_put_size: Size = Size(DEFAULT_MAX_PUT_SIZE), env "HOIST_STORE_MAX_PUT_SIZE",
+            value "SIZE";
+        /// Fault: per-connection bandwidth limit (bytes per second, units allowed: 1MiB).
+        fault_bandwidth: Option<Size>, env "HOIST_STORE_FAULT_BANDWIDTH", value "RATE",
+            unset "no limit";
+        /// Fault: latency added to every request, in milliseconds.
+        fault_latency_ms: u64 = Faults::default().latency_ms,
+            env "HOIST_STORE_FAULT_LATENCY_MS", value "MS";
+        /// Fault: fraction of requests answered 500 InternalError (0..1).
+        fault_error_500: f64 = Faults::default().error_500_fraction,
+            env "HOIST_STORE_FAULT_ERROR_500", value "FRACTION";
+        /// Fault: fraction of requests answered 503 SlowDown (0..1).
+        fault_slow_down: f64 = Faults::default().slow_down_fraction,
+            env "HOIST_STORE_FAULT_SLOW_DOWN", value "FRACTION";
+        /// Fault: fraction of connections cut in the middle of a body (0..1).
+        fault_cut: f64 = Faults::default().cut_fraction, env "HOIST_STORE_FAULT_CUT",
+            value "FRACTION";
+        /// Fault: bytes a doomed connection carries before the cut.
+        fault_cut_after: Option<Size>, env "HOIST_STORE_FAULT_CUT_AFTER", value "SIZE",
+            unset "random, 16KiB to 1MiB";
+        /// Fault: offset of the store's clock in seconds (negative: behind).
+        fault_clock_offset: i64 = Faults::default().clock_offset_secs,
+            env "HOIST_STORE_FAULT_CLOCK_OFFSET", value "SECS";
+        /// Fault: seed for the fault rolls, so a faulty run can be repeated exactly.
+        fault_seed: Option<u64>, env "HOIST_STORE_FAULT_SEED", value "N",
+            unset "the OS's random source";
+        /// How often the lifecycle sweeper runs, in seconds.
+        sweep_interval: u64 = 60_u64, env "HOIST_STORE_SWEEP_INTERVAL", value "SECS";
+        /// Length of a lifecycle "day" in seconds (shorten it to test DaysAfterInitiation).
+        lifecycle_day: u64 = 86_400_u64, env "HOIST_STORE_LIFECYCLE_DAY", value "SECS";
     }
 }
 
+use settings::Settings;
+
+/// Run the embedded S3-compatible store alone.
+///
+/// Every setting is taken from its flag, else from its variable, else from its default.
+pub type Args = settings::Args;
+
+fn config(s: &Settings) -> Result<StoreConfig, crate::settings::Error> {
+    let faults = Faults {
+        bandwidth_bytes_per_sec: s.fault_bandwidth.map(Size::bytes),
+        latency_ms: s.fault_latency_ms,
+        error_500_fraction: s.fault_error_500,
+        slow_down_fraction: s.fault_slow_down,
+        cut_fraction: s.fault_cut,
+        cut_after_bytes: s.fault_cut_after.map(Size::bytes),
+        clock_offset_secs: s.fault_clock_offset,
+        seed: s.fault_seed,
+    };
+    let mut config = StoreConfig::new(&s.data)
+        .with_region(&s.region)
+        .with_max_put_size(s.max_put_size.bytes())
+        .with_faults(faults)
+        .with_sweep_interval(Duration::from_secs(s.sweep_interval.max(1)))
+        .with_lifecycle_day(Duration::from_secs(s.lifecycle_day.max(1)));
+    match (&s.access_key, &s.secret_key) {
+        (Some(key), Some(secret)) => {
+            config = config.with_credentials(Credentials::new(key, secret));
+        }
+        (None, None) => {}
+        _ => {
+            return Err(crate::settings::Error::Usage(
+                "give both --access-key and --secret-key (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), or neither".into(),
+            ));
+        }
+    }
+    for bucket in &s.buckets {
+        config = config.with_bucket(bucket);
+    }
+    Ok(config)
+}
+
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let settings = args.resolve(None, &process_env)?;
+    let config = config(&settings)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the runtime")?;
-    runtime.block_on(serve(args))
+    runtime.block_on(serve(settings, config))
 }
 
-async fn serve(args: Args) -> anyhow::Result<ExitCode> {
-    let store = Store::open(args.config()).context("opening the store")?;
+async fn serve(args: Settings, config: StoreConfig) -> anyhow::Result<ExitCode> {
+    let store = Store::open(config).context("opening the store")?;
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
