@@ -27,6 +27,11 @@
 //   onResume({partsStored, partsTotal})
 //
 // One file on purpose: the coordinator serves it as /hoist.js, with no build step.
+//
+// What a cause means and how to fix it is written once, in the coordinator's catalogue
+// (GET /v1/causes): hoist.js decides which cause an answer shows and reads the words from
+// there, once per page, when it first has one to tell. Which bytes each part holds is the
+// coordinator's plan too: every part URL comes with its offset and length.
 
 const MiB = 1024 * 1024;
 
@@ -132,9 +137,11 @@ class Upload {
     this._canceled = false;
     this._failure = null; // the first fatal error of any part; stops the others
     this._inflight = new Set(); // live XHRs and fetch controllers
-    this._urls = new Map(); // part number -> {url, headers, expiresAt}
+    this._urls = new Map(); // part number -> {url, headers, expiresAt, offset, length}
     this._signing = new Map(); // part number -> promise of a batch being signed
     this._clockOffsetMs = 0; // coordinator time minus local time
+    this._warned = new Set(); // cause ids already warned of
+    this._warningsTold = Promise.resolve(); // warnings whose words are being fetched
     this._progress = new Progress(file.size);
     this.done = this._run().then(
       (result) => {
@@ -186,11 +193,22 @@ class Upload {
     this.options.onStateChange?.(state);
   }
 
-  _warn(causeId, message) {
-    if (this.warnings.some((w) => w.causeId === causeId)) return;
-    const warning = { causeId, message };
-    this.warnings.push(warning);
-    this.options.onWarning?.(warning);
+  /** Warns once per cause, in the catalogue's words; the upload ends only after it is told. */
+  _warn(causeId) {
+    if (this._warned.has(causeId)) return;
+    this._warned.add(causeId);
+    const told = describeCause(causeId, { endpoint: this.endpoint }).then((message) => {
+      const warning = { causeId, message };
+      this.warnings.push(warning);
+      this.options.onWarning?.(warning);
+    });
+    this._warningsTold = Promise.all([this._warningsTold, told]);
+  }
+
+  /** An error for `causeId`: what happened here (`evidence`), then the catalogue's words. */
+  async _causeError(causeId, evidence, fields = {}) {
+    const words = await describeCause(causeId, { endpoint: this.endpoint });
+    return new HoistError(`${evidence} ${words}`, { ...fields, causeId });
   }
 
   _abortInflight(reason) {
@@ -239,8 +257,9 @@ class Upload {
       const created = await this._createOrResume();
       this._checkCanceled();
       this._setState(this._paused ? 'paused' : 'uploading');
-      if (created.strategy === 'single') return await this._single(created);
-      return await this._multipart();
+      const result = created.strategy === 'single' ? await this._single(created) : await this._multipart();
+      await this._warningsTold;
+      return result;
     } catch (err) {
       if (!this._canceled) throw err;
       // Canceled at any point, even while the upload was being created: nothing may be left.
@@ -312,22 +331,24 @@ class Upload {
   }
 
   _usePlan(info, storedParts) {
-    const size = this.file.size;
-    const partSize = Number(info.part_size);
-    const count = Number(info.part_count) || Math.max(1, Math.ceil(size / partSize));
-    if (!(partSize > 0) || !(count > 0)) {
-      throw new HoistError('The coordinator answered with an unusable plan (no part size).', { detail: info });
+    const count = Number(info.part_count);
+    if (!Number.isSafeInteger(count) || count < 1) {
+      throw new HoistError('The coordinator answered with an unusable plan (no part count).', { detail: info });
     }
+    // The coordinator lists as missing every part not stored with its planned length; the
+    // others are kept. Without that list nothing stored is trusted: it is all sent again.
+    const missing = Array.isArray(info.missing) ? new Set(info.missing.map(Number)) : null;
     const stored = new Map();
-    for (const p of storedParts) {
+    let storedBytes = 0;
+    for (const p of missing ? storedParts : []) {
       const number = Number(p.number ?? p.part_number ?? p.PartNumber);
-      const { length } = partRange(number, partSize, size, count);
-      const psize = Number(p.size ?? p.Size ?? length);
-      // A part of the wrong size is sent again rather than trusted.
-      if (number >= 1 && number <= count && psize === length) stored.set(number, stripQuotes(p.etag ?? p.ETag) || null);
+      if (number >= 1 && number <= count && !missing.has(number) && !stored.has(number)) {
+        stored.set(number, stripQuotes(p.etag ?? p.ETag) || null);
+        storedBytes += Number(p.length ?? p.size) || 0;
+      }
     }
-    this.plan = { bucket: info.bucket, key: info.key, partSize, count, stored, etags: new Map(stored) };
-    for (const [number] of stored) this._progress.confirm(partRange(number, partSize, size, count).length);
+    this.plan = { bucket: info.bucket, key: info.key, count, stored, etags: new Map(stored) };
+    this._progress.confirm(storedBytes);
   }
 
   // ---- the single PUT -------------------------------------------------------------------
@@ -361,7 +382,7 @@ class Upload {
         target = await this._resignSingle();
         continue;
       }
-      if (verdict.kind === 'retry') this._noteBlindFailure(res, 'the file');
+      if (verdict.kind === 'retry' && this._blindFailuresMeanCors(res)) throw await this._corsRefused('the file');
       if (verdict.kind === 'retry' && attempts < this.options.maxRetries) {
         attempts += 1;
         if (res.status === 0 && isOffline()) attempts -= 1;
@@ -369,7 +390,7 @@ class Upload {
         if (target.expiresAt && Date.now() + this._clockOffsetMs > target.expiresAt - 1000) target = await this._resignSingle();
         continue;
       }
-      throw this._storeError(verdict, res, attempts);
+      throw await this._storeError(verdict, res, attempts);
     }
   }
 
@@ -418,9 +439,6 @@ class Upload {
   }
 
   async _part(number) {
-    const { partSize, count } = this.plan;
-    const { offset, length } = partRange(number, partSize, this.file.size, count);
-    const body = this.file.slice(offset, offset + length);
     let attempts = 0;
     let resigns = 0;
     let fresh = false;
@@ -428,9 +446,11 @@ class Upload {
       await this._ready();
       const target = await this._partUrl(number, fresh);
       await this._ready();
+      // The bytes are the range the coordinator planned and sent with the URL.
+      const body = this.file.slice(target.offset, target.offset + target.length);
       const res = await this._send('PUT', target.url, target.headers, body, number);
       if (res.ok) {
-        this._progress.settle(number, length);
+        this._progress.settle(number, target.length);
         const etag = stripQuotes(res.etag);
         if (!etag) this._noteEtagHidden();
         this.plan.stored.set(number, etag || null);
@@ -453,7 +473,7 @@ class Upload {
         fresh = true;
         continue;
       }
-      if (verdict.kind === 'retry') this._noteBlindFailure(res, `part ${number}`);
+      if (verdict.kind === 'retry' && this._blindFailuresMeanCors(res)) throw await this._corsRefused(`part ${number}`);
       if (verdict.kind === 'retry' && attempts < this.options.maxRetries) {
         // A browser that went offline did not fail the part; it only waits.
         if (!(res.status === 0 && isOffline())) attempts += 1;
@@ -462,19 +482,14 @@ class Upload {
         fresh = true;
         continue;
       }
-      throw this._storeError(verdict, res, attempts, number);
+      throw await this._storeError(verdict, res, attempts, number);
     }
   }
 
   _noteEtagHidden() {
     if (this.etagHidden) return;
     this.etagHidden = true;
-    this._warn(
-      'cors-etag-hidden',
-      "The store's CORS rules do not expose the ETag header, so the browser cannot read part checksums. " +
-        'The upload still completes (the coordinator reads them from the store), but add "ETag" to ExposeHeaders ' +
-        '(hoist doctor --fix does it).',
-    );
+    this._warn('cors-etag-hidden');
   }
 
   /** A usable URL for `number`: cached when still valid, else signed now with a small batch. */
@@ -509,7 +524,12 @@ class Upload {
   _rememberUrl(part) {
     const number = Number(part.number ?? part.part_number);
     if (!number || !part.url) return;
-    this._urls.set(number, { url: part.url, headers: part.headers || {}, expiresAt: parseTime(part.expires_at) });
+    const offset = Number(part.offset);
+    const length = Number(part.length);
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) {
+      throw new HoistError(`The coordinator signed part ${number} without its byte range (offset and length).`, { detail: part });
+    }
+    this._urls.set(number, { url: part.url, headers: part.headers || {}, expiresAt: parseTime(part.expires_at), offset, length });
   }
 
   async _complete() {
@@ -606,18 +626,21 @@ class Upload {
    * in a row (online) mean the store is refusing this page, and retrying for minutes would
    * only hide it.
    */
-  _noteBlindFailure(res, where) {
+  _blindFailuresMeanCors(res) {
     if (res.status !== 0 || res.sentAny || this._progress.anySettled || isOffline()) {
       this._blindFailures = 0;
-      return;
+      return false;
     }
     this._blindFailures = (this._blindFailures || 0) + 1;
-    if (this._blindFailures < BLIND_FAILURES_MEAN_CORS) return;
+    return this._blindFailures >= BLIND_FAILURES_MEAN_CORS;
+  }
+
+  _corsRefused(where) {
     const host = storeHost(this);
-    throw new HoistError(
-      `The browser could not send ${where} to the store${host ? ` at ${host}` : ''}: every try failed before a single byte went out. ` +
-        `If the store is up, its CORS rules most likely do not allow PUT from ${originOf()}; hoist doctor --origin ${originOf()} checks them and --fix sets them.`,
-      { causeId: 'cors-preflight', status: 0, retryable: true },
+    return this._causeError(
+      'cors-preflight',
+      `The browser could not send ${where} to the store${host ? ` at ${host}` : ''}: every try failed before a single byte went out.`,
+      { status: 0, retryable: true },
     );
   }
 
@@ -630,14 +653,14 @@ class Upload {
     await this._backoff(resigns - 1, verdict, number);
   }
 
-  _storeError(verdict, res, attempts, number) {
+  async _storeError(verdict, res, attempts, number) {
     const where = number ? `part ${number}` : 'the file';
     if (verdict.kind === 'resign' && verdict.causeId === 'url-expired') {
       // Freshly signed URLs that are "expired" on arrival are not a TTL problem.
-      return new HoistError(
-        `The store said the upload URL for ${where} had expired ${this.options.maxResigns + 1} times in a row, even right after it was signed. ` +
-          "The clocks of the coordinator and the store disagree, or requests wait too long before reaching the store; hoist doctor measures the clock offset.",
-        { causeId: 'clock-skew', status: res.status, code: verdict.code, retryable: true },
+      return this._causeError(
+        'clock-skew',
+        `The store said the upload URL for ${where} had expired ${this.options.maxResigns + 1} times in a row, even right after it was signed.`,
+        { status: res.status, code: verdict.code, retryable: true },
       );
     }
     if (verdict.kind === 'retry') {
@@ -648,7 +671,9 @@ class Upload {
         retryable: true,
       });
     }
-    return new HoistError(verdict.message, { causeId: verdict.causeId, status: res.status, code: verdict.code, detail: res.text || null });
+    const fields = { status: res.status, code: verdict.code, detail: res.text || null };
+    if (verdict.causeId) return this._causeError(verdict.causeId, verdict.message, fields);
+    return new HoistError(verdict.message, fields);
   }
 
   async _backoff(attempt, verdict, number) {
@@ -721,7 +746,10 @@ class Upload {
 
 // ---- classification of answers ---------------------------------------------------------------
 
-/** What to do about a store answer: retry, re-sign, or give up, with the cause id. */
+/**
+ * What to do about a store answer: retry, re-sign, or give up, with the cause id. `message`
+ * says what the store answered; what a cause means is the catalogue's (describeCause).
+ */
 export function classifyStore(res) {
   const status = res.status;
   if (status === 0) {
@@ -735,26 +763,27 @@ export function classifyStore(res) {
   const code = xmlField(text, 'Code');
   const message = xmlField(text, 'Message') || '';
   const base = { status, code };
+  const said = `The store answered ${status}${code ? ' ' + code : ''}${message ? ` (${message})` : ''}.`;
   if (/request has expired/i.test(message) || (status === 400 && /date is too old|expired/i.test(message) && code !== 'ExpiredToken')) {
-    return { ...base, kind: 'resign', causeId: 'url-expired', message: 'The upload URL expired before the request started; a fresh one is signed.' };
+    return { ...base, kind: 'resign', causeId: 'url-expired', message: said };
   }
   if (code === 'ExpiredToken') {
-    return { ...base, kind: 'resign', causeId: 'credentials-expired', message: 'The credentials that signed the upload URL expired. The coordinator must use credentials that outlive its URLs (hoist doctor checks this).' };
+    return { ...base, kind: 'resign', causeId: 'credentials-expired', message: said };
   }
   if (code === 'RequestTimeTooSkewed' || /not yet valid/i.test(message)) {
-    return { ...base, kind: 'resign', causeId: 'clock-skew', message: "The store refused the URL because the signer's clock and the store's clock disagree. Fix the clock of the coordinator's machine (hoist doctor measures the offset)." };
+    return { ...base, kind: 'resign', causeId: 'clock-skew', message: said };
   }
   if (code === 'SignatureDoesNotMatch') {
-    return { ...base, kind: 'fatal', causeId: 'signature-mismatch', message: 'The store says the upload URL\'s signature does not match. The coordinator signs with the wrong key or region, or a proxy changed the request.' };
+    return { ...base, kind: 'fatal', causeId: 'signature-mismatch', message: said };
   }
   if (code === 'EntityTooLarge') {
-    return { ...base, kind: 'fatal', causeId: 'entity-too-large', message: 'The store refused the file as too large for a single upload.' };
+    return { ...base, kind: 'fatal', causeId: 'entity-too-large', message: said };
   }
   if (code === 'NoSuchUpload') {
-    return { ...base, kind: 'fatal', causeId: 'no-such-upload', message: 'The store no longer knows this upload (it was aborted, completed or cleaned up). Start the upload again.' };
+    return { ...base, kind: 'fatal', causeId: 'no-such-upload', message: said };
   }
   if (code === 'InvalidRequest' && /AWS4-HMAC-SHA256/.test(message)) {
-    return { ...base, kind: 'fatal', causeId: 'sigv2', message: 'The store only accepts Signature Version 4; the URL was signed with an older scheme.' };
+    return { ...base, kind: 'fatal', causeId: 'sigv2', message: said };
   }
   if (status === 408 || status === 429 || status >= 500) {
     const what = code === 'SlowDown' ? 'the store asked to slow down' : `the store answered ${status}${code ? ' ' + code : ''}`;
@@ -778,13 +807,49 @@ function apiError(status, json, text) {
   return new HoistError(words, { status, code, retryable, causeId, detail: json });
 }
 
-// ---- small pure helpers -----------------------------------------------------------------------
+// ---- the cause catalogue -----------------------------------------------------------------------
 
-export function partRange(number, partSize, size, count) {
-  const offset = (number - 1) * partSize;
-  const length = number === count ? size - offset : Math.min(partSize, size - offset);
-  return { offset, length: Math.max(0, length) };
+// How long a page waits for the catalogue before it tells a cause by its id alone.
+const CATALOGUE_TIMEOUT_MS = 10_000;
+// endpoint -> promise of the catalogue ({id: {title, explanation, fix, browser}}) or null
+const catalogues = new Map();
+
+/**
+ * What to tell a person about `causeId`: the `browser` words of the coordinator's catalogue
+ * (GET /v1/causes, fetched once per endpoint), with `{origin}` filled in. Only when the
+ * catalogue cannot be had does a short line name the id instead.
+ */
+export async function describeCause(causeId, options = {}) {
+  const endpoint = endpointOf(options);
+  let pending = catalogues.get(endpoint);
+  if (!pending) {
+    pending = fetchCatalogue(endpoint);
+    catalogues.set(endpoint, pending);
+  }
+  const catalogue = await pending;
+  // A failed fetch is not kept: the next cause to tell asks again.
+  if (!catalogue && catalogues.get(endpoint) === pending) catalogues.delete(endpoint);
+  const words = catalogue && catalogue[causeId] && catalogue[causeId].browser;
+  if (typeof words === 'string' && words) return words.split('{origin}').join(options.origin || originOf());
+  return `(Cause ${causeId}: its description could not be loaded; hoist doctor explain gives it.)`;
 }
+
+async function fetchCatalogue(endpoint) {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), CATALOGUE_TIMEOUT_MS);
+  try {
+    const res = await fetch(`${endpoint}/v1/causes`, { headers: { Accept: 'application/json' }, signal: controller.signal });
+    if (!res.ok) return null;
+    const catalogue = await res.json();
+    return catalogue && typeof catalogue === 'object' ? catalogue : null;
+  } catch {
+    return null;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+// ---- small pure helpers -----------------------------------------------------------------------
 
 export function backoffDelay(attempt, { retryBaseMs = DEFAULTS.retryBaseMs, retryMaxMs = DEFAULTS.retryMaxMs } = {}) {
   // Exponential with "equal jitter": never a burst of instant retries, never a long idle stretch.

@@ -1,5 +1,6 @@
 //! The failure catalogue: from an S3 error and what is known of the request, name the cause
-//! (a stable id from `DESIGN.md`), the evidence, and the fix.
+//! (a stable id, listed in the README), the evidence, and the fix. Each cause's words (title,
+//! explanation, fix, and what the browser uploader says) are its [`Entry`].
 //!
 //! ```
 //! use hoist_core::cause::{classify, CauseId, RequestContext};
@@ -16,6 +17,10 @@
 //! assert_eq!(d.cause, CauseId::UrlExpired);
 //! assert_eq!(d.evidence, "signed at 12:00:00Z for 300 s; used at 12:13:20Z, 500 s after expiry");
 //! ```
+
+mod catalogue;
+
+pub use catalogue::{Entry, catalogue};
 
 use std::fmt;
 use std::str::FromStr;
@@ -292,12 +297,9 @@ pub fn etag_hidden(exposed_headers: &[&str]) -> Diagnosis {
         evidence: format!(
             "the part PUT succeeded but the browser could not read its ETag; Access-Control-Expose-Headers: {shown}"
         ),
-        fix: ETAG_FIX.to_owned(),
+        fix: CauseId::CorsEtagHidden.entry().fix.to_owned(),
     }
 }
-
-const ETAG_FIX: &str =
-    "add ETag to the bucket CORS rule's ExposeHeaders (hoist doctor --fix does it)";
 
 fn etag_unreadable(etag: Option<&str>) -> bool {
     matches!(
@@ -337,9 +339,7 @@ fn expired(err: &S3Error, ctx: &RequestContext) -> Diagnosis {
     });
     let signed = ctx.amz_date;
     let server_time = extra_time(err, "ServerTime");
-    let fix = "sign URLs just before use and re-sign on expiry (hoist re-signs parts by itself); \
-               for a single PUT, give the URL at least the transfer time at the slowest expected bandwidth × 1.5"
-        .to_owned();
+    let fix = CauseId::UrlExpired.entry().fix.to_owned();
     // Temporary credentials kill a URL when they expire, whatever X-Amz-Expires says.
     if let (Some(cred_exp), Some(sent)) = (ctx.credentials_expire_at, ctx.sent_at.or(server_time))
         && sent >= cred_exp
@@ -412,7 +412,7 @@ fn expired(err: &S3Error, ctx: &RequestContext) -> Diagnosis {
     }
 }
 
-const SKEW_FIX: &str = "sync the signer's clock (NTP), or let hoist measure the offset from the store's Date header and sign with corrected time";
+const SKEW_FIX: &str = CauseId::ClockSkew.entry().fix;
 
 fn not_yet_valid(err: &S3Error, ctx: &RequestContext) -> Diagnosis {
     let signed = ctx.amz_date.or_else(|| extra_time(err, "X-Amz-Date"));
@@ -466,8 +466,11 @@ fn too_skewed(err: &S3Error) -> Diagnosis {
 fn sigv2(err: &S3Error) -> Diagnosis {
     Diagnosis {
         cause: CauseId::Sigv2,
-        evidence: format!("{} {} \"{}\": the request is signed with Signature Version 2", err.status, err.code, err.message),
-        fix: "sign with Signature Version 4 (AWS4-HMAC-SHA256): set signature_version='s3v4' in boto3 or use hoist presign".to_owned(),
+        evidence: format!(
+            "{} {} \"{}\": the request is signed with Signature Version 2",
+            err.status, err.code, err.message
+        ),
+        fix: CauseId::Sigv2.entry().fix.to_owned(),
     }
 }
 
@@ -492,7 +495,7 @@ fn cors_preflight(err: &S3Error, ctx: &RequestContext) -> Diagnosis {
     Diagnosis {
         cause: CauseId::CorsPreflight,
         evidence,
-        fix: "add a bucket CORS rule allowing the page's origin, methods PUT/POST/GET and the requested headers (hoist doctor --fix does it)".to_owned(),
+        fix: CauseId::CorsPreflight.entry().fix.to_owned(),
     }
 }
 
@@ -504,7 +507,7 @@ fn entity_too_large(err: &S3Error) -> Diagnosis {
     Diagnosis {
         cause: CauseId::EntityTooLarge,
         evidence,
-        fix: "upload objects above the single-PUT limit (5 GiB on S3) with multipart; hoist plans this from the size".to_owned(),
+        fix: CauseId::EntityTooLarge.entry().fix.to_owned(),
     }
 }
 
@@ -522,7 +525,7 @@ fn part_too_small(err: &S3Error) -> Diagnosis {
     Diagnosis {
         cause: CauseId::PartTooSmall,
         evidence,
-        fix: "make every part but the last at least 5 MiB (5242880 bytes); hoist's planner never goes below".to_owned(),
+        fix: CauseId::PartTooSmall.entry().fix.to_owned(),
     }
 }
 
@@ -541,7 +544,7 @@ fn invalid_part(err: &S3Error) -> Diagnosis {
     Diagnosis {
         cause: CauseId::InvalidPart,
         evidence,
-        fix: "complete with the ETags the store returned, in part-number order; ListParts shows what is stored".to_owned(),
+        fix: CauseId::InvalidPart.entry().fix.to_owned(),
     }
 }
 
@@ -555,7 +558,7 @@ fn cors_etag_hidden(err: &S3Error) -> Diagnosis {
         evidence: format!(
             "CompleteMultipartUpload named {part} with an empty ETag: the browser could not read it"
         ),
-        fix: ETAG_FIX.to_owned(),
+        fix: CauseId::CorsEtagHidden.entry().fix.to_owned(),
     }
 }
 
@@ -567,7 +570,7 @@ fn no_such_upload(err: &S3Error) -> Diagnosis {
     Diagnosis {
         cause: CauseId::NoSuchUpload,
         evidence: format!("{id} does not exist: never created, or already aborted or completed"),
-        fix: "start a new upload; if it was aborted, check `hoist gc` and lifecycle rules against the upload's age".to_owned(),
+        fix: CauseId::NoSuchUpload.entry().fix.to_owned(),
     }
 }
 
@@ -588,7 +591,7 @@ fn credentials_expired(err: &S3Error, ctx: &RequestContext) -> Diagnosis {
     Diagnosis {
         cause: CauseId::CredentialsExpired,
         evidence,
-        fix: "refresh the credentials and re-sign; cap URL TTLs at the credentials' expiry (hoist does)".to_owned(),
+        fix: CauseId::CredentialsExpired.entry().fix.to_owned(),
     }
 }
 
@@ -606,7 +609,7 @@ fn signature_mismatch(err: &S3Error, ctx: &RequestContext) -> Diagnosis {
     let fix = if ctx.signed_headers.iter().any(|h| h != "host") {
         "send every signed header exactly as signed (content-length, content-type, x-amz-checksum-*), or check the secret key and region"
     } else {
-        "check the secret key, the region and the endpoint host the URL was signed for"
+        CauseId::SignatureMismatch.entry().fix
     };
     Diagnosis {
         cause: CauseId::SignatureMismatch,
@@ -621,7 +624,7 @@ fn unknown(err: &S3Error) -> Diagnosis {
     } else if err.is_retryable() {
         "retry with backoff"
     } else {
-        "no known cause; see the error code and message"
+        CauseId::Unknown.entry().fix
     };
     Diagnosis {
         cause: CauseId::Unknown,

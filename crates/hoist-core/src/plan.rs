@@ -1,7 +1,7 @@
 //! Upload planning: single PUT or multipart, the part size, the part count and every part's
 //! byte range, from an object size and a [`PlanPolicy`].
 //!
-//! The rules (S3's limits, `DESIGN.md`'s invariants):
+//! The rules (S3's limits, and the invariants in ARCHITECTURE.md):
 //! - single PUT at or below the policy's threshold (100 MiB by default), never above 5 GiB;
 //! - otherwise multipart, starting from the policy's part size (8 MiB by default) and growing it
 //!   in whole MiB until the object fits in 10,000 parts;
@@ -200,6 +200,36 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The plan of an object of `size` bytes cut in parts of `part_size`, as one that
+    /// [`plan`] made is recorded (an upload token keeps the strategy, the size and the part
+    /// size). `None` when they cannot describe a plan: a single PUT whose part is not the whole
+    /// object, or a multipart one with no part or more than [`MAX_PARTS`].
+    ///
+    /// ```
+    /// use hoist_core::plan::{plan, ObjectSize, Plan, PlanPolicy, Strategy, MIB};
+    /// let made = plan(ObjectSize::Known(200 * MIB + 1), &PlanPolicy::default()).unwrap();
+    /// let again = Plan::from_part_size(Strategy::Multipart, 200 * MIB + 1, made.part_size).unwrap();
+    /// assert!(made.parts().eq(again.parts()));
+    /// assert_eq!(again.part(26).unwrap().length, 1);
+    /// ```
+    pub fn from_part_size(strategy: Strategy, size: u64, part_size: u64) -> Option<Plan> {
+        let count = match strategy {
+            Strategy::Single if part_size == size => 1,
+            Strategy::Single => return None,
+            Strategy::Multipart if part_size == 0 => return None,
+            Strategy::Multipart => u32::try_from(size.div_ceil(part_size))
+                .ok()
+                .filter(|n| (1..=MAX_PARTS).contains(n))?,
+        };
+        Some(Plan {
+            strategy,
+            object_size: Some(size),
+            part_size,
+            part_count: Some(count),
+            max_parts: count,
+        })
+    }
+
     /// The parts in order. Empty for an unknown size, whose parts are cut as the stream arrives
     /// (see [`Plan::part`] for their nominal ranges).
     pub fn parts(&self) -> Parts {
@@ -417,6 +447,30 @@ mod tests {
                 .unwrap()
                 .strategy,
             Strategy::Multipart
+        );
+    }
+
+    #[test]
+    fn rebuilt_from_the_part_size() {
+        for size in [
+            0,
+            1,
+            100 * MIB,
+            100 * MIB + 1,
+            80_000 * MIB + 1,
+            MAX_OBJECT_SIZE,
+        ] {
+            let made = p(size);
+            let again = Plan::from_part_size(made.strategy, size, made.part_size).unwrap();
+            assert!(made.parts().eq(again.parts()), "{size}");
+            assert_eq!(again.part_count, made.part_count);
+        }
+        assert_eq!(Plan::from_part_size(Strategy::Single, 10, 5), None);
+        assert_eq!(Plan::from_part_size(Strategy::Multipart, 10, 0), None);
+        assert_eq!(Plan::from_part_size(Strategy::Multipart, 0, MIB), None);
+        assert_eq!(
+            Plan::from_part_size(Strategy::Multipart, 10_001 * MIB, MIB),
+            None
         );
     }
 

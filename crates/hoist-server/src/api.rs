@@ -118,6 +118,19 @@ pub struct StoredPart {
     pub checksum: Option<String>,
 }
 
+/// A stored part in the state answer, with the range the plan gives it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StatePart {
+    #[serde(flatten)]
+    pub stored: StoredPart,
+    /// Where the planned part starts in the object (absent for a number outside the plan).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+    /// The planned part's length; a part stored with another size is listed in `missing`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub length: Option<u64>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum UploadStateName {
@@ -142,7 +155,7 @@ pub struct UploadState {
     pub part_count: u32,
     pub expires_at: String,
     pub state: UploadStateName,
-    pub parts: Vec<StoredPart>,
+    pub parts: Vec<StatePart>,
     pub missing: Vec<u32>,
     /// The checksum the upload was created with: every part URL of a multipart one must
     /// be signed with its part's checksum.

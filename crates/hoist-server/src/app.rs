@@ -1,11 +1,13 @@
 //! The router: every route in one table (so the OpenAPI test can check each), the small
-//! operational routes, the browser files and CORS.
+//! operational routes, the browser files, the cause catalogue they show, and CORS.
 
-use axum::Router;
+use std::collections::BTreeMap;
+
 use axum::extract::State;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
+use axum::{Json, Router};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::state::AppState;
@@ -25,6 +27,7 @@ pub fn routes() -> Vec<(&'static str, &'static [Method], MethodRouter<AppState>)
         ("/readyz", &[Method::GET], get(readyz)),
         ("/metrics", &[Method::GET], get(metrics)),
         ("/openapi.json", &[Method::GET], get(openapi)),
+        ("/v1/causes", &[Method::GET], get(causes)),
         ("/v1/uploads", &[Method::POST], post(uploads::create)),
         (
             "/v1/uploads/{id}",
@@ -178,4 +181,17 @@ async fn metrics(State(state): State<AppState>) -> Response {
 
 async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+/// hoist-core's cause catalogue by id: the one source of the texts hoist.js shows. Public, and
+/// the same until the binary changes, so browsers may keep it.
+async fn causes() -> Response {
+    let catalogue: BTreeMap<&str, &hoist_core::cause::Entry> = hoist_core::cause::catalogue()
+        .map(|(id, entry)| (id.as_str(), entry))
+        .collect();
+    (
+        [(header::CACHE_CONTROL, "public, max-age=3600")],
+        Json(catalogue),
+    )
+        .into_response()
 }

@@ -15,7 +15,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use hoist_core::plan::{ObjectSize, Strategy, plan};
+use hoist_core::plan::{ObjectSize, Plan, Strategy, plan};
 use hoist_core::presign::PresignRequest;
 use hoist_core::ttl::UrlKind;
 
@@ -29,17 +29,32 @@ use crate::token::{TokenChecksum, UploadToken};
 use crate::validate::validate_create;
 use hoist_s3::CreateMultipart;
 
-/// Byte range of part `n` (1-based) of an object of `size` cut in `part_size` pieces.
-pub(crate) fn part_range(size: u64, part_size: u64, n: u32) -> (u64, u64) {
-    let offset = u64::from(n - 1) * part_size;
-    (offset, part_size.min(size - offset))
+/// The plan an upload was made with, rebuilt from its token: the one source of its part
+/// count and of every part's range. Uploads created through the Uppy routes have none (Uppy
+/// picks its part size); they are served by those routes only.
+pub(crate) fn plan_of(token: &UploadToken) -> Result<Plan, ApiError> {
+    let strategy = match strategy_of(token) {
+        StrategyName::Single => Strategy::Single,
+        StrategyName::Multipart => Strategy::Multipart,
+    };
+    Plan::from_part_size(strategy, token.size, token.part_size).ok_or_else(|| {
+        ApiError::conflict(
+            "uppy_upload",
+            "this upload was created through the Uppy routes (/s3/multipart); use them",
+        )
+    })
 }
 
-pub(crate) fn part_count(size: u64, part_size: u64) -> u32 {
-    if part_size == 0 {
-        return 1;
-    }
-    u32::try_from(size.div_ceil(part_size).max(1)).unwrap_or(u32::MAX)
+/// The part count of a plan of known size (every plan an upload token records).
+pub(crate) fn part_count(plan: &Plan) -> u32 {
+    plan.part_count.unwrap_or_default()
+}
+
+/// Part `n` of `plan`: its offset and length.
+fn part_range(plan: &Plan, n: u32) -> Result<(u64, u64), ApiError> {
+    plan.part(n)
+        .map(|p| (p.offset, p.length))
+        .ok_or_else(|| ApiError::field("numbers", format!("part {n} is outside the plan")))
 }
 
 fn strategy_of(t: &UploadToken) -> StrategyName {
@@ -167,7 +182,7 @@ pub(crate) async fn create_upload(
                 .create_multipart(&token.key, &create)
                 .await
                 .map_err(|e| store_failure(state, e))?;
-            let count = part_count(req.size, p.part_size);
+            let count = part_count(&p);
             // A part of an upload with a checksum needs its own checksum signed into its URL,
             // known only once the part is read: such URLs are signed on request only.
             let first: Vec<u32> = if checksum.is_some() {
@@ -175,7 +190,7 @@ pub(crate) async fn create_upload(
             } else {
                 (1..=count.min(cfg.first_batch)).collect()
             };
-            let parts = sign_parts(state, &token, &first, None, &BTreeMap::new())?;
+            let parts = sign_parts(state, &token, &p, &first, None, &BTreeMap::new())?;
             Upload {
                 id: String::new(),
                 bucket: cfg.bucket.clone(),
@@ -208,6 +223,7 @@ pub(crate) async fn create_upload(
 pub(crate) fn sign_parts(
     state: &AppState,
     token: &UploadToken,
+    plan: &Plan,
     numbers: &[u32],
     checksum: Option<&TokenChecksum>,
     sums: &BTreeMap<u32, String>,
@@ -229,7 +245,7 @@ pub(crate) fn sign_parts(
     let signer = state.store().signer(now, false);
     let mut out = Vec::with_capacity(numbers.len());
     for &n in numbers {
-        let (offset, length) = part_range(token.size, token.part_size, n);
+        let (offset, length) = part_range(plan, n)?;
         let mut r = PresignRequest::upload_part(
             token.bucket.as_str(),
             token.key.as_str(),
@@ -291,29 +307,18 @@ fn check_numbers(numbers: &[i64], count: u32, max: u32) -> Result<Vec<u32>, ApiE
     Ok(out)
 }
 
-/// Uploads created through the Uppy routes have no plan (Uppy picks its part size); they are
-/// served by those routes only.
-fn require_plan(token: &UploadToken) -> Result<(), ApiError> {
-    if token.part_size == 0 && !token.upload_id.is_empty() {
-        Err(ApiError::conflict(
-            "uppy_upload",
-            "this upload was created through the Uppy routes (/s3/multipart); use them",
-        ))
-    } else {
-        Ok(())
-    }
-}
-
 /// Sign a single-PUT upload's URL again (content-length and content-type pinned, and the
 /// object's checksum: the one given at creation, else `sum` when the caller sends it now).
 pub(crate) fn sign_single(
     state: &AppState,
     token: &UploadToken,
+    plan: &Plan,
     checksum: Option<&TokenChecksum>,
     sum: Option<&String>,
 ) -> Result<PartUrl, ApiError> {
+    let (offset, length) = part_range(plan, 1)?;
     let mut r = PresignRequest::put_object(token.bucket.as_str(), token.key.as_str())
-        .content_length(token.size)
+        .content_length(length)
         .content_type(token.content_type.as_str())
         .expires_in(state.url_ttl(UrlKind::SinglePut { size: token.size })?);
     if let Some(c) = checksum {
@@ -338,8 +343,8 @@ pub(crate) fn sign_single(
         method: "PUT",
         headers: url.headers.iter().cloned().collect(),
         expires_at: url.expires_at.to_rfc3339(),
-        offset: 0,
-        length: token.size,
+        offset,
+        length,
     })
 }
 
@@ -348,9 +353,10 @@ pub(crate) async fn upload_state(
     state: &AppState,
     id: &str,
     token: &UploadToken,
+    plan: &Plan,
     checksum: Option<&TokenChecksum>,
 ) -> Result<UploadState, ApiError> {
-    let count = part_count(token.size, token.part_size);
+    let count = part_count(plan);
     let mut st = UploadState {
         id: id.to_string(),
         bucket: token.bucket.clone(),
@@ -377,11 +383,21 @@ pub(crate) async fn upload_state(
     };
     match listed {
         Some(parts) => {
-            st.missing = missing_parts(token, &parts);
+            st.missing = missing_parts(plan, &parts);
             if !parts.is_empty() {
                 st.state = UploadStateName::Uploading;
             }
-            st.parts = parts;
+            st.parts = parts
+                .into_iter()
+                .map(|stored| {
+                    let planned = plan.part(stored.number);
+                    StatePart {
+                        offset: planned.map(|p| p.offset),
+                        length: planned.map(|p| p.length),
+                        stored,
+                    }
+                })
+                .collect();
         }
         None => {
             let done = finished_object(state, token).await?;
@@ -399,10 +415,11 @@ pub(crate) async fn upload_state(
 }
 
 /// Part numbers not stored with their planned length.
-fn missing_parts(token: &UploadToken, parts: &[StoredPart]) -> Vec<u32> {
+fn missing_parts(plan: &Plan, parts: &[StoredPart]) -> Vec<u32> {
     let by_number: HashMap<u32, u64> = parts.iter().map(|p| (p.number, p.size)).collect();
-    (1..=part_count(token.size, token.part_size))
-        .filter(|&n| by_number.get(&n) != Some(&part_range(token.size, token.part_size, n).1))
+    plan.parts()
+        .filter(|p| by_number.get(&p.number) != Some(&p.length))
+        .map(|p| p.number)
         .collect()
 }
 
@@ -451,21 +468,21 @@ pub(crate) async fn parts(
 ) -> Result<Json<PartsResponse>, ApiError> {
     let who = state.authenticate(&headers)?;
     let (token, checksum) = state.open_upload(&id, &who)?;
-    require_plan(&token)?;
+    let plan = plan_of(&token)?;
     let ApiJson(req) = body?;
-    let count = part_count(token.size, token.part_size);
-    let numbers = check_numbers(&req.numbers, count, state.config().max_batch)?;
+    let numbers = check_numbers(&req.numbers, part_count(&plan), state.config().max_batch)?;
     let sums = integrity::part_checksums(req.checksums.as_ref(), checksum.as_ref(), &numbers)?;
     let parts = if token.upload_id.is_empty() {
         // A single PUT is one part: this signs its URL again.
         vec![sign_single(
             &state,
             &token,
+            &plan,
             checksum.as_ref(),
             sums.get(&1),
         )?]
     } else {
-        sign_parts(&state, &token, &numbers, checksum.as_ref(), &sums)?
+        sign_parts(&state, &token, &plan, &numbers, checksum.as_ref(), &sums)?
     };
     Ok(Json(PartsResponse { parts }))
 }
@@ -477,9 +494,9 @@ pub(crate) async fn state(
 ) -> Result<Json<UploadState>, ApiError> {
     let who = state.authenticate(&headers)?;
     let (token, checksum) = state.open_upload(&id, &who)?;
-    require_plan(&token)?;
+    let plan = plan_of(&token)?;
     Ok(Json(
-        upload_state(&state, &id, &token, checksum.as_ref()).await?,
+        upload_state(&state, &id, &token, &plan, checksum.as_ref()).await?,
     ))
 }
 
@@ -491,7 +508,7 @@ pub(crate) async fn complete(
 ) -> Result<Json<Completed>, ApiError> {
     let who = state.authenticate(&headers)?;
     let (token, checksum) = state.open_upload(&id, &who)?;
-    require_plan(&token)?;
+    let plan = plan_of(&token)?;
     // The body is optional: a browser that could read no ETag sends nothing.
     let req: CompleteRequest = if body.iter().all(u8::is_ascii_whitespace) {
         CompleteRequest::default()
@@ -499,7 +516,7 @@ pub(crate) async fn complete(
         parse_json(&body)?
     };
     Ok(Json(
-        complete_upload(&state, &token, checksum.as_ref(), req).await?,
+        complete_upload(&state, &token, &plan, checksum.as_ref(), req).await?,
     ))
 }
 
@@ -518,14 +535,37 @@ pub(crate) async fn abort(
 mod tests {
     use super::*;
 
+    fn token(upload_id: &str, size: u64, part_size: u64) -> UploadToken {
+        UploadToken {
+            bucket: "b".into(),
+            key: "k".into(),
+            upload_id: upload_id.into(),
+            size,
+            part_size,
+            owner: "o".into(),
+            expires_at: 0,
+            content_type: "application/octet-stream".into(),
+        }
+    }
+
     #[test]
-    fn ranges_cover_the_object() {
-        let (size, ps) = (25u64, 10u64);
-        assert_eq!(part_count(size, ps), 3);
-        assert_eq!(part_range(size, ps, 1), (0, 10));
-        assert_eq!(part_range(size, ps, 3), (20, 5));
-        assert_eq!(part_count(30, 10), 3);
-        assert_eq!(part_count(0, 0), 1);
+    fn a_tokens_plan_is_the_planners() {
+        let mib = hoist_core::plan::MIB;
+        let p = plan_of(&token("u", 25 * mib, 10 * mib)).unwrap();
+        assert_eq!(part_count(&p), 3);
+        assert_eq!(part_range(&p, 1).unwrap(), (0, 10 * mib));
+        assert_eq!(part_range(&p, 3).unwrap(), (20 * mib, 5 * mib));
+        assert_eq!(
+            part_range(&p, 4).unwrap_err().field.as_deref(),
+            Some("numbers")
+        );
+        let empty = plan_of(&token("", 0, 0)).unwrap();
+        assert_eq!(
+            (part_count(&empty), part_range(&empty, 1).unwrap()),
+            (1, (0, 0))
+        );
+        // Uppy's multipart uploads record no plan.
+        assert_eq!(plan_of(&token("u", 0, 0)).unwrap_err().code, "uppy_upload");
     }
 
     #[test]

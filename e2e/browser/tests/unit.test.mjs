@@ -1,9 +1,9 @@
-// The pure parts of web/hoist.js, in Node: how store answers are classified, backoff, ranges.
+// The pure parts of web/hoist.js, in Node: how store answers are classified, backoff.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { classifyStore, backoffDelay, partRange } from '../../../web/hoist.js';
+import { classifyStore, backoffDelay } from '../../../web/hoist.js';
 
 const s3Error = (code, message) => `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${message}</Message><RequestId>1</RequestId></Error>`;
 
@@ -60,18 +60,4 @@ test('backoff grows exponentially, is jittered, and is capped', () => {
     }
     if (ceiling >= 200) assert.ok(seen.size > 10, 'no jitter');
   }
-});
-
-test('part ranges cover the file exactly', () => {
-  const size = 300 * 1024 * 1024 + 12345;
-  const partSize = 8 * 1024 * 1024;
-  const count = Math.ceil(size / partSize);
-  let next = 0;
-  for (let n = 1; n <= count; n++) {
-    const { offset, length } = partRange(n, partSize, size, count);
-    assert.equal(offset, next);
-    assert.ok(length > 0 && length <= partSize);
-    next = offset + length;
-  }
-  assert.equal(next, size);
 });

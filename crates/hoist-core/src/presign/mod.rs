@@ -4,7 +4,7 @@
 //! and turns a [`PresignRequest`] plus the current time into a [`PresignedUrl`]. The time is
 //! always an argument: apply a [`crate::clock::ClockOffset`] measured against the store first.
 //!
-//! S3 rules followed (see `reference/s3-behaviors.md`): keys are encoded once, with `/` kept,
+//! S3 rules followed (as S3 documents and answers them): keys are encoded once, with `/` kept,
 //! and never normalised (`a/../b` stays); the query is sorted by encoded name then value; the
 //! session token is part of the signed query; `host` is always signed, and any extra header
 //! (content-length, content-type, x-amz-checksum-*) is signed and must be sent as given.

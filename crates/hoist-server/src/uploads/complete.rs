@@ -4,6 +4,8 @@
 
 use std::collections::HashMap;
 
+use hoist_core::plan::Plan;
+
 use crate::api::*;
 use crate::error::ApiError;
 use crate::metrics::Outcome;
@@ -74,10 +76,11 @@ fn unquote(etag: &str) -> &str {
     etag.trim().trim_matches('"')
 }
 
-/// Complete an upload; a second call answers the same.
+/// Complete an upload made with `plan`; a second call answers the same.
 pub(crate) async fn complete_upload(
     state: &AppState,
     token: &UploadToken,
+    plan: &Plan,
     checksum: Option<&TokenChecksum>,
     req: CompleteRequest,
 ) -> Result<Completed, ApiError> {
@@ -105,7 +108,7 @@ pub(crate) async fn complete_upload(
         state.metrics().upload(Outcome::Completed);
         return Ok(done);
     }
-    let count = part_count(token.size, token.part_size);
+    let count = part_count(plan);
     let mut claimed: HashMap<u32, (usize, String)> = HashMap::new();
     let mut claimed_sums: HashMap<u32, (usize, String)> = HashMap::new();
     for (i, p) in req.parts.iter().flatten().enumerate() {
@@ -143,7 +146,7 @@ pub(crate) async fn complete_upload(
         }
         Err(e) => return Err(store_failure(state, e)),
     };
-    let missing = missing_parts(token, &listed);
+    let missing = missing_parts(plan, &listed);
     if !missing.is_empty() {
         let shown: Vec<String> = missing.iter().take(20).map(u32::to_string).collect();
         return Err(ApiError::conflict(
