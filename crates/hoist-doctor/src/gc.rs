@@ -2,11 +2,12 @@
 
 use std::time::Duration;
 
+use hoist_core::units::{format_bytes, format_duration};
 use serde::Serialize;
 
 use crate::error::DoctorError;
-use crate::live::{S3Client, Target, uploads};
-use hoist_core::units::{format_bytes, format_duration};
+use crate::live::settings::Target;
+use crate::live::uploads;
 
 /// What gc found and did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -46,17 +47,24 @@ pub async fn gc(
     older_than: Duration,
     dry_run: bool,
 ) -> Result<GcReport, DoctorError> {
-    let client = S3Client::new(target)?;
-    let stale = uploads::stale_uploads(&client, older_than).await?;
+    let bucket = target.bucket()?;
+    // Ages are the store's, and its refusals of a skewed signer are avoided.
+    bucket.measure_clock(false).await?;
+    let stale = uploads::stale_uploads(&bucket, older_than).await?;
     let mut report = GcReport {
-        bucket: client.bucket().to_owned(),
+        bucket: bucket.name().to_owned(),
         older_than_secs: older_than.as_secs(),
         dry_run,
         ..Default::default()
     };
     for u in stale {
         if !dry_run {
-            uploads::abort(&client, &u.key, &u.upload_id).await?;
+            // An upload already gone counts as aborted: another gc or the lifecycle rule
+            // got there first.
+            match bucket.abort(&u.key, &u.upload_id).await {
+                Err(e) if !e.is_no_such_upload() => return Err(e.into()),
+                _ => {}
+            }
             report.aborted += 1;
         }
         report.bytes += u.bytes;

@@ -5,8 +5,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{BUCKET, ORIGIN, put_abort_rule, rule, start};
-use hoist_doctor::live::{self, Options, checks, clock};
+use common::{ORIGIN, put_abort_rule, rule, start};
+use hoist_doctor::live::{self, Options};
 use hoist_doctor::report::{Check, Report, Status};
 
 fn check<'a>(report: &'a Report, id: &str) -> &'a Check {
@@ -30,10 +30,9 @@ const DAY: Duration = Duration::from_secs(86_400);
 async fn the_clock_offset_is_measured_to_ten_milliseconds() {
     let env = start(None).await;
     let client = env.client();
-    let url = client.bucket_url().unwrap();
     for offset_secs in [0i64, 7, -3] {
         env.set_clock_offset(offset_secs);
-        let m = clock::measure(client.http(), &url).await.unwrap();
+        let m = client.measure_clock(true).await.unwrap();
         let error = (m.bounds.estimate_ms() - offset_secs * 1000).abs();
         assert!(
             error <= 10,
@@ -75,13 +74,10 @@ async fn a_correct_bucket_passes_every_check() {
     // The probe object the CORS check wrote is gone again.
     let listed = env
         .client()
-        .call(
-            &hoist_core::presign::PresignRequest::head_object(BUCKET, ".hoist-doctor/cors-probe"),
-            None,
-        )
+        .head_object(".hoist-doctor/cors-probe")
         .await
         .unwrap();
-    assert_eq!(listed.status, 404);
+    assert_eq!(listed, None);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -159,11 +155,7 @@ async fn a_broken_bucket_fails_and_fix_repairs_what_it_can() {
     );
     // The stale upload is gc's job, not --fix's.
     assert_eq!(fixed.worst(), Status::Warn, "{}", fixed.text());
-    let rules = checks::read_cors(&env.client())
-        .await
-        .unwrap()
-        .unwrap()
-        .rules;
+    let rules = env.client().cors().await.unwrap().unwrap().rules;
     assert_eq!(rules[0], other, "the existing rule is kept as it was");
 
     let again = live::run(
