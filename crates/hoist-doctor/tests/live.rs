@@ -369,3 +369,70 @@ async fn gc_aborts_stale_uploads_and_leaves_nothing_behind() {
         "ListMultipartUploads is empty"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gc_counts_failed_and_vanished_uploads_and_sweeps_the_rest() {
+    let env = start(None).await;
+    common::incomplete_upload(&env, "a.bin", 1000).await;
+    let b = common::incomplete_upload(&env, "b.bin", 2000).await;
+    common::incomplete_upload(&env, "c.bin", 500).await;
+    let bucket = env.target().bucket().unwrap();
+    let listed = live::uploads::list_stale(&bucket, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 3);
+
+    // Every call after the listing fails: each upload is tried, counted, and reported.
+    env.store
+        .faults()
+        .update(|f| f.error_500_fraction = 1.0)
+        .unwrap();
+    let failed = hoist_doctor::gc::sweep(&bucket, listed.clone(), Duration::ZERO, false).await;
+    env.store
+        .faults()
+        .update(|f| f.error_500_fraction = 0.0)
+        .unwrap();
+    assert_eq!((failed.aborted, failed.failed.len()), (0, 3), "{failed:?}");
+    assert!(
+        failed.failed[0].error.contains("InternalError"),
+        "{failed:?}"
+    );
+    let text = failed.text();
+    assert!(text.contains("failed: a.bin (upload "), "{text}");
+    assert!(
+        text.ends_with("freed 0 B; 0 gone meanwhile, 3 failed\n"),
+        "{text}"
+    );
+    assert_eq!(common::upload_ids(&env).await.len(), 3);
+
+    // Someone else aborts b.bin between the listing and its turn.
+    env.client().abort("b.bin", &b).await.unwrap();
+    let done = hoist_doctor::gc::sweep(&bucket, listed, Duration::ZERO, false).await;
+    assert_eq!((done.aborted, done.bytes), (2, 1500), "{done:?}");
+    assert!(done.failed.is_empty(), "{done:?}");
+    assert_eq!(done.gone.len(), 1);
+    assert_eq!(
+        (done.gone[0].key.as_str(), &done.gone[0].upload_id),
+        ("b.bin", &b)
+    );
+    let text = done.text();
+    assert!(
+        text.contains("aborted a.bin") && text.contains("aborted c.bin"),
+        "{text}"
+    );
+    assert!(text.contains("gone meanwhile: b.bin (upload "), "{text}");
+    assert!(
+        text.ends_with("freed 1.5 KiB; 1 gone meanwhile, 0 failed\n"),
+        "{text}"
+    );
+    let json = serde_json::to_value(&done).unwrap();
+    assert_eq!(json["gone"][0]["key"], "b.bin");
+    assert!(
+        json["gone"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("NoSuchUpload")
+    );
+    assert_eq!(json["failed"], serde_json::json!([]));
+    assert!(common::upload_ids(&env).await.is_empty());
+}

@@ -455,51 +455,84 @@ pub async fn lifecycle(bucket: &Bucket) -> Check {
     }
 }
 
-/// Incomplete multipart uploads older than `options.stale_after`.
+/// Incomplete multipart uploads older than `options.stale_after`. An upload that cannot be
+/// read is named, and does not hide the others.
 pub async fn stale_uploads(bucket: &Bucket, options: &Options) -> Check {
-    match uploads::stale_uploads(bucket, options.stale_after).await {
-        Ok(stale) if stale.is_empty() => Check::new(
-            "stale-uploads",
-            Status::Ok,
-            format!(
-                "no incomplete upload older than {}",
-                format_duration(options.stale_after)
-            ),
-        ),
-        Ok(stale) => {
-            let bytes: u64 = stale.iter().map(|u| u.bytes).sum();
-            let mut check = Check::new(
+    let age = format_duration(options.stale_after);
+    let sweep = match uploads::stale_uploads(bucket, options.stale_after).await {
+        Ok(sweep) => sweep,
+        Err(e) => {
+            return Check::new(
                 "stale-uploads",
                 Status::Warn,
-                format!(
-                    "{} incomplete upload(s) older than {} hold {}",
-                    stale.len(),
-                    format_duration(options.stale_after),
-                    format_bytes(bytes)
-                ),
-            );
-            for u in stale.iter().take(5) {
-                check = check.evidence(format!(
-                    "{} (upload {}) started {}: {} part(s), {}",
-                    u.key,
-                    u.upload_id,
-                    u.initiated,
-                    u.parts,
-                    format_bytes(u.bytes)
-                ));
-            }
-            if stale.len() > 5 {
-                check = check.evidence(format!("and {} more", stale.len() - 5));
-            }
-            check.fix(format!("Run `hoist gc --older-than {}` to abort them; a lifecycle rule keeps it from recurring.", compact(options.stale_after)))
+                "could not list incomplete uploads",
+            )
+            .evidence(e.to_string());
         }
-        Err(e) => Check::new(
+    };
+    let stale = &sweep.stale;
+    let mut check = if stale.is_empty() {
+        Check::new(
+            "stale-uploads",
+            Status::Ok,
+            format!("no incomplete upload older than {age}"),
+        )
+    } else {
+        let bytes: u64 = stale.iter().map(|u| u.bytes).sum();
+        let mut check = Check::new(
             "stale-uploads",
             Status::Warn,
-            "could not list incomplete uploads",
-        )
-        .evidence(e.to_string()),
+            format!(
+                "{} incomplete upload(s) older than {age} hold {}",
+                stale.len(),
+                format_bytes(bytes)
+            ),
+        );
+        for u in stale.iter().take(5) {
+            check = check.evidence(format!(
+                "{} (upload {}) started {}: {} part(s), {}",
+                u.key,
+                u.upload_id,
+                u.initiated,
+                u.parts,
+                format_bytes(u.bytes)
+            ));
+        }
+        if stale.len() > 5 {
+            check = check.evidence(format!("and {} more", stale.len() - 5));
+        }
+        check.fix(format!("Run `hoist gc --older-than {}` to abort them; a lifecycle rule keeps it from recurring.", compact(options.stale_after)))
+    };
+    if !sweep.gone.is_empty() {
+        check = check.evidence(format!(
+            "{} more were completed or aborted while they were being read",
+            sweep.gone.len()
+        ));
     }
+    if !sweep.failed.is_empty() {
+        if stale.is_empty() {
+            check = check.summary_status(
+                Status::Warn,
+                format!(
+                    "could not read {} incomplete upload(s) older than {age}",
+                    sweep.failed.len()
+                ),
+            );
+        }
+        for m in sweep.failed.iter().take(5) {
+            check = check.evidence(format!(
+                "could not read {} (upload {}): {}",
+                m.key, m.upload_id, m.error
+            ));
+        }
+        if sweep.failed.len() > 5 {
+            check = check.evidence(format!(
+                "and {} more could not be read",
+                sweep.failed.len() - 5
+            ));
+        }
+    }
+    check
 }
 
 /// `24h`, `90s`, `7d`: the form `hoist gc --older-than` takes.
