@@ -9,8 +9,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use hoist_core::presign::Credentials;
-use hoist_core::time::Timestamp;
+use hoist_core::credentials::{
+    Credentials, ENV_ACCESS_KEY, ENV_EXPIRATION, ENV_SECRET_KEY, ENV_SESSION_TOKEN, from_env_vars,
+};
 use hoist_core::units::parse_duration;
 use hoist_doctor::explain::{self, InputKind};
 use hoist_doctor::live::{self, Options, Target};
@@ -155,22 +156,25 @@ impl TargetArgs {
             .clone()
             .or(file.bucket.clone())
             .unwrap_or_else(|| "uploads".to_owned());
-        let mut credentials = match (&self.access_key, &self.secret_key) {
-            (Some(a), Some(s)) => Credentials::new(a, s),
-            (Some(_), None) | (None, Some(_)) => {
+        // The flags, each defaulting to its AWS variable, read by hoist-core's rules.
+        let given = |name: &str| match name {
+            ENV_ACCESS_KEY => self.access_key.clone(),
+            ENV_SECRET_KEY => self.secret_key.clone(),
+            ENV_SESSION_TOKEN => self.session_token.clone(),
+            ENV_EXPIRATION => self.credentials_expire_at.clone(),
+            _ => None,
+        };
+        let credentials = match from_env_vars(given).context(
+            "credentials (--access-key, --secret-key, --session-token, --credentials-expire-at)",
+        )? {
+            Some(c) => c,
+            None if self.secret_key.is_some() => {
                 bail!("give both the access key and the secret key (or neither)")
             }
-            (None, None) => store_credentials(
+            None => store_credentials(
                 &data.unwrap_or_else(|| PathBuf::from(super::serve::Defaults::DATA)),
             )?,
         };
-        if let Some(token) = &self.session_token {
-            credentials = credentials.with_session_token(token);
-        }
-        if let Some(at) = &self.credentials_expire_at {
-            let at = Timestamp::parse_rfc3339(at).with_context(|| "--credentials-expire-at")?;
-            credentials = credentials.with_expiry(at);
-        }
         Ok((
             Target {
                 endpoint,
