@@ -1,12 +1,19 @@
 //! `hoist gc`: abort incomplete multipart uploads older than a given age.
+//!
+//! One upload's trouble does not stop the sweep: an upload completed or aborted by someone
+//! else after the listing is counted as gone meanwhile, any other failure as failed, and gc
+//! goes on to the next.
 
 use std::time::Duration;
 
+use hoist_core::s3::UploadInfo;
+use hoist_core::units::{format_bytes, format_duration};
+use hoist_s3::Bucket;
 use serde::Serialize;
 
 use crate::error::DoctorError;
-use crate::live::{S3Client, Target, uploads};
-use hoist_core::units::{format_bytes, format_duration};
+use crate::live::settings::Target;
+use crate::live::uploads::{self, Missed};
 
 /// What gc found and did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -23,6 +30,10 @@ pub struct GcReport {
     pub aborted: usize,
     /// The bytes their parts held (freed unless `dry_run`).
     pub bytes: u64,
+    /// Listed, but gone when gc came to them: completed or aborted meanwhile.
+    pub gone: Vec<GcMissed>,
+    /// Listed, but their ListParts or Abort failed; they are still there.
+    pub failed: Vec<GcMissed>,
 }
 
 /// One stale upload.
@@ -40,23 +51,62 @@ pub struct GcUpload {
     pub bytes: u64,
 }
 
+/// An upload gc could not sweep, and what the store said.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GcMissed {
+    /// Object key.
+    pub key: String,
+    /// Upload id.
+    pub upload_id: String,
+    /// The failed call and the store's answer.
+    pub error: String,
+}
+
+impl From<Missed> for GcMissed {
+    fn from(m: Missed) -> Self {
+        GcMissed {
+            key: m.key,
+            upload_id: m.upload_id,
+            error: m.error.to_string(),
+        }
+    }
+}
+
 /// Lists the incomplete uploads older than `older_than` and, unless `dry_run`, aborts them.
+/// Only a failed listing is an error; each upload's own failure is in the report.
 pub async fn gc(
     target: Target,
     older_than: Duration,
     dry_run: bool,
 ) -> Result<GcReport, DoctorError> {
-    let client = S3Client::new(target)?;
-    let stale = uploads::stale_uploads(&client, older_than).await?;
+    let bucket = target.bucket()?;
+    // Ages are the store's, and its refusals of a skewed signer are avoided.
+    bucket.measure_clock(false).await?;
+    let listed = uploads::list_stale(&bucket, older_than).await?;
+    Ok(sweep(&bucket, listed, older_than, dry_run).await)
+}
+
+/// gc's steps for each upload already listed: ListParts, then AbortMultipartUpload unless
+/// `dry_run`.
+pub async fn sweep(
+    bucket: &Bucket,
+    listed: Vec<UploadInfo>,
+    older_than: Duration,
+    dry_run: bool,
+) -> GcReport {
+    let mut weighed = uploads::weigh(bucket, listed).await;
     let mut report = GcReport {
-        bucket: client.bucket().to_owned(),
+        bucket: bucket.name().to_owned(),
         older_than_secs: older_than.as_secs(),
         dry_run,
         ..Default::default()
     };
-    for u in stale {
+    for u in std::mem::take(&mut weighed.stale) {
         if !dry_run {
-            uploads::abort(&client, &u.key, &u.upload_id).await?;
+            if let Err(e) = bucket.abort(&u.key, &u.upload_id).await {
+                weighed.miss(u.key, u.upload_id, e);
+                continue;
+            }
             report.aborted += 1;
         }
         report.bytes += u.bytes;
@@ -68,7 +118,9 @@ pub async fn gc(
             bytes: u.bytes,
         });
     }
-    Ok(report)
+    report.gone = weighed.gone.into_iter().map(GcMissed::from).collect();
+    report.failed = weighed.failed.into_iter().map(GcMissed::from).collect();
+    report
 }
 
 impl GcReport {
@@ -90,22 +142,42 @@ impl GcReport {
                 format_bytes(u.bytes)
             ));
         }
+        for u in &self.gone {
+            out.push_str(&format!(
+                "gone meanwhile: {} (upload {}), completed or aborted since the listing\n",
+                u.key, u.upload_id
+            ));
+        }
+        for u in &self.failed {
+            out.push_str(&format!(
+                "failed: {} (upload {}): {}\n",
+                u.key, u.upload_id, u.error
+            ));
+        }
         let age = format_duration(Duration::from_secs(self.older_than_secs));
         if self.dry_run {
             out.push_str(&format!(
-                "dry run: {} incomplete upload(s) older than {age} in {}, {} would be freed\n",
+                "dry run: {} incomplete upload(s) older than {age} in {}, {} would be freed",
                 self.uploads.len(),
                 self.bucket,
                 format_bytes(self.bytes)
             ));
         } else {
             out.push_str(&format!(
-                "aborted {} incomplete upload(s) older than {age} in {}, freed {}\n",
+                "aborted {} incomplete upload(s) older than {age} in {}, freed {}",
                 self.aborted,
                 self.bucket,
                 format_bytes(self.bytes)
             ));
         }
+        if !self.gone.is_empty() || !self.failed.is_empty() {
+            out.push_str(&format!(
+                "; {} gone meanwhile, {} failed",
+                self.gone.len(),
+                self.failed.len()
+            ));
+        }
+        out.push('\n');
         out
     }
 }

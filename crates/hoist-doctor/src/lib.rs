@@ -5,9 +5,15 @@
 //!   evidence and fix. Pure functions; S3 errors go to hoist-core's classifier.
 //! - [`live`]: `hoist doctor`'s checks against an endpoint and bucket (clock offset, SigV4,
 //!   SigV2, CORS for an origin, lifecycle, credentials, stale uploads, TTL policy), and
-//!   `--fix`, which merges the CORS rule and adds the lifecycle rule.
-//! - [`gc`]: aborts incomplete multipart uploads older than an age.
+//!   `--fix`, which lets the origin upload and adds the lifecycle rule with hoist-core's
+//!   merges (`hoist serve` uses the same).
+//! - [`gc`]: aborts incomplete multipart uploads older than an age; an upload gone meanwhile
+//!   or failing is counted and reported, and the sweep goes on.
 //! - [`report`]: findings and check results, as text for people and JSON for scripts.
+//!
+//! Every call to a store goes through hoist-s3 ([`hoist_s3::Bucket`] for control calls,
+//! signed with the clock the doctor measured; its [`hoist_s3::Http`] for the raw probes), and
+//! every failed call is a [`hoist_s3::Error`], secrets shortened.
 //!
 //! ```
 //! use hoist_doctor::explain::{explain, InputKind};

@@ -5,8 +5,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{BUCKET, ORIGIN, put_abort_rule, rule, start};
-use hoist_doctor::live::{self, Options, checks, clock};
+use common::{ORIGIN, put_abort_rule, rule, start};
+use hoist_doctor::live::{self, Options};
 use hoist_doctor::report::{Check, Report, Status};
 
 fn check<'a>(report: &'a Report, id: &str) -> &'a Check {
@@ -30,10 +30,9 @@ const DAY: Duration = Duration::from_secs(86_400);
 async fn the_clock_offset_is_measured_to_ten_milliseconds() {
     let env = start(None).await;
     let client = env.client();
-    let url = client.bucket_url().unwrap();
     for offset_secs in [0i64, 7, -3] {
         env.set_clock_offset(offset_secs);
-        let m = clock::measure(client.http(), &url).await.unwrap();
+        let m = client.measure_clock(true).await.unwrap();
         let error = (m.bounds.estimate_ms() - offset_secs * 1000).abs();
         assert!(
             error <= 10,
@@ -75,13 +74,10 @@ async fn a_correct_bucket_passes_every_check() {
     // The probe object the CORS check wrote is gone again.
     let listed = env
         .client()
-        .call(
-            &hoist_core::presign::PresignRequest::head_object(BUCKET, ".hoist-doctor/cors-probe"),
-            None,
-        )
+        .head_object(".hoist-doctor/cors-probe")
         .await
         .unwrap();
-    assert_eq!(listed.status, 404);
+    assert_eq!(listed, None);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -159,11 +155,7 @@ async fn a_broken_bucket_fails_and_fix_repairs_what_it_can() {
     );
     // The stale upload is gc's job, not --fix's.
     assert_eq!(fixed.worst(), Status::Warn, "{}", fixed.text());
-    let rules = checks::read_cors(&env.client())
-        .await
-        .unwrap()
-        .unwrap()
-        .rules;
+    let rules = env.client().cors().await.unwrap().unwrap().rules;
     assert_eq!(rules[0], other, "the existing rule is kept as it was");
 
     let again = live::run(
@@ -376,4 +368,71 @@ async fn gc_aborts_stale_uploads_and_leaves_nothing_behind() {
         common::upload_ids(&env).await.is_empty(),
         "ListMultipartUploads is empty"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gc_counts_failed_and_vanished_uploads_and_sweeps_the_rest() {
+    let env = start(None).await;
+    common::incomplete_upload(&env, "a.bin", 1000).await;
+    let b = common::incomplete_upload(&env, "b.bin", 2000).await;
+    common::incomplete_upload(&env, "c.bin", 500).await;
+    let bucket = env.target().bucket().unwrap();
+    let listed = live::uploads::list_stale(&bucket, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 3);
+
+    // Every call after the listing fails: each upload is tried, counted, and reported.
+    env.store
+        .faults()
+        .update(|f| f.error_500_fraction = 1.0)
+        .unwrap();
+    let failed = hoist_doctor::gc::sweep(&bucket, listed.clone(), Duration::ZERO, false).await;
+    env.store
+        .faults()
+        .update(|f| f.error_500_fraction = 0.0)
+        .unwrap();
+    assert_eq!((failed.aborted, failed.failed.len()), (0, 3), "{failed:?}");
+    assert!(
+        failed.failed[0].error.contains("InternalError"),
+        "{failed:?}"
+    );
+    let text = failed.text();
+    assert!(text.contains("failed: a.bin (upload "), "{text}");
+    assert!(
+        text.ends_with("freed 0 B; 0 gone meanwhile, 3 failed\n"),
+        "{text}"
+    );
+    assert_eq!(common::upload_ids(&env).await.len(), 3);
+
+    // Someone else aborts b.bin between the listing and its turn.
+    env.client().abort("b.bin", &b).await.unwrap();
+    let done = hoist_doctor::gc::sweep(&bucket, listed, Duration::ZERO, false).await;
+    assert_eq!((done.aborted, done.bytes), (2, 1500), "{done:?}");
+    assert!(done.failed.is_empty(), "{done:?}");
+    assert_eq!(done.gone.len(), 1);
+    assert_eq!(
+        (done.gone[0].key.as_str(), &done.gone[0].upload_id),
+        ("b.bin", &b)
+    );
+    let text = done.text();
+    assert!(
+        text.contains("aborted a.bin") && text.contains("aborted c.bin"),
+        "{text}"
+    );
+    assert!(text.contains("gone meanwhile: b.bin (upload "), "{text}");
+    assert!(
+        text.ends_with("freed 1.5 KiB; 1 gone meanwhile, 0 failed\n"),
+        "{text}"
+    );
+    let json = serde_json::to_value(&done).unwrap();
+    assert_eq!(json["gone"][0]["key"], "b.bin");
+    assert!(
+        json["gone"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("NoSuchUpload")
+    );
+    assert_eq!(json["failed"], serde_json::json!([]));
+    assert!(common::upload_ids(&env).await.is_empty());
 }

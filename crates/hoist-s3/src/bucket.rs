@@ -11,8 +11,8 @@ use hoist_core::error::S3ErrorCode;
 use hoist_core::presign::{Endpoint, ListUploadsParams, PresignRequest, PresignedUrl, Presigner};
 use hoist_core::s3::{
     self, CompleteMultipartUploadResult, CompletedPart, CorsConfiguration, CorsRule,
-    InitiateMultipartUploadResult, LifecycleConfiguration, LifecycleRule,
-    ListMultipartUploadsResult, ListPartsResult, ObjectHead, PartInfo, ResponseError, UploadInfo,
+    InitiateMultipartUploadResult, LifecycleConfiguration, ListMultipartUploadsResult,
+    ListPartsResult, ObjectHead, PartInfo, ResponseError, UploadInfo,
 };
 use hoist_core::time::Timestamp;
 
@@ -417,32 +417,49 @@ impl Bucket {
         a.into_result(operation).map(drop)
     }
 
+    /// Reads the bucket's CORS rules (none when it has none), lets `change` amend them, and
+    /// writes them back when they changed; answers what `change` answered. The merges are
+    /// hoist-core's ([`CorsConfiguration::ensure_rule`], [`CorsConfiguration::amend_for_uploads`]).
+    pub async fn update_cors<T>(
+        &self,
+        change: impl FnOnce(&mut CorsConfiguration) -> T,
+    ) -> Result<T, Error> {
+        let before = self.cors().await?.unwrap_or_default();
+        let mut config = before.clone();
+        let out = change(&mut config);
+        if config != before {
+            self.put_cors(&config).await?;
+        }
+        Ok(out)
+    }
+
+    /// Reads the bucket's lifecycle rules (none when it has none), lets `change` amend them,
+    /// and writes them back when they changed; answers what `change` answered.
+    pub async fn update_lifecycle<T>(
+        &self,
+        change: impl FnOnce(&mut LifecycleConfiguration) -> T,
+    ) -> Result<T, Error> {
+        let before = self.lifecycle().await?.unwrap_or_default();
+        let mut config = before.clone();
+        let out = change(&mut config);
+        if config != before {
+            self.put_lifecycle(&config).await?;
+        }
+        Ok(out)
+    }
+
     /// Puts `rule` in the bucket's CORS rules, replacing a rule with the same id and keeping
     /// the others. Answers whether the rules changed.
     pub async fn ensure_cors_rule(&self, rule: CorsRule) -> Result<bool, Error> {
-        let mut config = self.cors().await?.unwrap_or_default();
-        if config.rules.contains(&rule) {
-            return Ok(false);
-        }
-        config.rules.retain(|r| r.id.is_none() || r.id != rule.id);
-        config.rules.push(rule);
-        self.put_cors(&config).await?;
-        Ok(true)
+        self.update_cors(|c| c.ensure_rule(rule).is_some()).await
     }
 
     /// Makes sure incomplete multipart uploads are aborted `days` after they start, so what
     /// a crash leaves is not kept forever: a rule that already does so is kept; otherwise
     /// one with id `id` is added and the other rules kept. Answers whether the rules changed.
     pub async fn ensure_abort_incomplete_rule(&self, id: &str, days: u32) -> Result<bool, Error> {
-        let mut config = self.lifecycle().await?.unwrap_or_default();
-        if config.abort_rule().is_some() {
-            return Ok(false);
-        }
-        config
-            .rules
-            .push(LifecycleRule::abort_incomplete_uploads(id, days));
-        self.put_lifecycle(&config).await?;
-        Ok(true)
+        self.update_lifecycle(|c| c.ensure_abort_rule(id, days).is_some())
+            .await
     }
 
     /// The URL of the bucket, unsigned (for probes whose answer only needs a `Date`).

@@ -180,6 +180,60 @@ async fn bucket_rules_are_merged_not_replaced() {
 }
 
 #[tokio::test]
+async fn updates_say_what_changed_and_write_only_changes() {
+    let (_store, _dir, bucket) = start().await;
+    let app = "http://a.example";
+    // No rules, and nothing to amend: nothing is written.
+    assert_eq!(
+        bucket
+            .update_cors(|c| c.amend_for_uploads(app))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(bucket.cors().await.unwrap(), None);
+    // A rule of the bucket's owner already answers the origin's PUTs: it is amended in place.
+    let owners = CorsRule {
+        id: Some("web".into()),
+        allowed_origins: vec!["*".into()],
+        allowed_methods: vec!["GET".into(), "PUT".into()],
+        ..Default::default()
+    };
+    bucket.ensure_cors_rule(owners).await.unwrap();
+    let changes = bucket
+        .update_cors(|c| c.amend_for_uploads(app))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(changes.len(), 2, "{changes:?}");
+    let rules = bucket.cors().await.unwrap().unwrap().rules;
+    assert_eq!(rules.len(), 1);
+    assert!(rules[0].exposes("ETag") && rules[0].allows_header("content-type"));
+    let again = bucket
+        .update_cors(|c| c.amend_for_uploads(app))
+        .await
+        .unwrap();
+    assert_eq!(again, Some(vec![]));
+    let added = bucket
+        .update_lifecycle(|c| c.ensure_abort_rule("abort", 2))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((added.days, added.kept), (2, 0));
+    assert_eq!(
+        bucket
+            .lifecycle()
+            .await
+            .unwrap()
+            .unwrap()
+            .abort_rule()
+            .unwrap()
+            .abort_incomplete_multipart_upload_days,
+        Some(2)
+    );
+}
+
+#[tokio::test]
 async fn the_clock_follows_the_store_and_signatures_stay_valid() {
     let (store, _dir, bucket) = start().await;
     bucket.measure_clock(false).await.unwrap();

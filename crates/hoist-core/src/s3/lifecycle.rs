@@ -3,6 +3,8 @@
 //! elements it does not model (transitions, tag filters…) are kept verbatim so that reading a
 //! configuration, adding that rule and writing it back loses nothing.
 
+use std::fmt;
+
 use super::ResponseError;
 use crate::xml::{self, XmlElement, XmlError};
 
@@ -67,12 +69,52 @@ impl LifecycleRule {
     }
 }
 
+/// The rule [`LifecycleConfiguration::ensure_abort_rule`] added; shown as one line for people.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LifecycleChange {
+    /// The new rule's id.
+    pub id: String,
+    /// After how many days it aborts an incomplete upload.
+    pub days: u32,
+    /// How many rules were there before, all kept.
+    pub kept: usize,
+}
+
+impl fmt::Display for LifecycleChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "lifecycle: added rule {} (every key, AbortIncompleteMultipartUpload after {} day(s)), keeping the {} existing rule(s)",
+            self.id, self.days, self.kept
+        )
+    }
+}
+
 impl LifecycleConfiguration {
     /// The first enabled rule that aborts incomplete uploads of every object, if any.
     pub fn abort_rule(&self) -> Option<&LifecycleRule> {
         self.rules
             .iter()
             .find(|r| r.aborts_all_incomplete_uploads())
+    }
+
+    /// Makes sure incomplete multipart uploads of every key are aborted, so what a crash
+    /// leaves is not kept (and billed) forever: a rule that already does so is kept (`None`);
+    /// otherwise one with id `id` aborting them `days` after they start is added last, and
+    /// the other rules kept.
+    pub fn ensure_abort_rule(&mut self, id: &str, days: u32) -> Option<LifecycleChange> {
+        if self.abort_rule().is_some() {
+            return None;
+        }
+        let kept = self.rules.len();
+        self.rules
+            .push(LifecycleRule::abort_incomplete_uploads(id, days));
+        Some(LifecycleChange {
+            id: id.to_owned(),
+            days,
+            kept,
+        })
     }
 
     /// The XML body of PutBucketLifecycleConfiguration.
@@ -242,5 +284,38 @@ mod tests {
             LifecycleConfiguration::parse(no_days),
             Err(XmlError::Missing { .. })
         ));
+    }
+
+    #[test]
+    fn the_abort_rule_is_added_once_and_others_are_kept() {
+        let mut config = LifecycleConfiguration::default();
+        let line = config.ensure_abort_rule("abort", 1).unwrap().to_string();
+        assert_eq!(
+            line,
+            "lifecycle: added rule abort (every key, AbortIncompleteMultipartUpload after 1 day(s)), keeping the 0 existing rule(s)"
+        );
+        assert!(config.abort_rule().is_some());
+        assert_eq!(config.ensure_abort_rule("abort", 1), None);
+
+        let narrow = LifecycleRule {
+            filter: LifecycleFilter::Prefix("tmp/".into()),
+            ..LifecycleRule::abort_incomplete_uploads("tmp", 3)
+        };
+        let expire = LifecycleRule {
+            id: Some("logs".into()),
+            enabled: true,
+            expiration_days: Some(30),
+            ..Default::default()
+        };
+        let mut config = LifecycleConfiguration {
+            rules: vec![narrow.clone(), expire.clone()],
+        };
+        let change = config.ensure_abort_rule("abort", 2).unwrap();
+        assert_eq!(change.kept, 2);
+        assert_eq!(&config.rules[..2], &[narrow, expire]);
+        assert_eq!(
+            config.rules[2].abort_incomplete_multipart_upload_days,
+            Some(2)
+        );
     }
 }

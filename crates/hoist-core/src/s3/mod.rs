@@ -33,8 +33,8 @@ use crate::encoding::base64;
 
 use md5::{Digest, Md5};
 
-pub use cors::{CorsConfiguration, CorsRule};
-pub use lifecycle::{LifecycleConfiguration, LifecycleFilter, LifecycleRule};
+pub use cors::{CorsChange, CorsConfiguration, CorsRule, UPLOAD_REQUEST_HEADERS, origin_matches};
+pub use lifecycle::{LifecycleChange, LifecycleConfiguration, LifecycleFilter, LifecycleRule};
 pub use list::{ListObjectsV2Result, ObjectInfo};
 pub use multipart::{
     CompleteMultipartUploadResult, CompletedPart, InitiateMultipartUploadResult,

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use base64::Engine as _;
+use hoist_core::encoding::base64_decode;
 use hoist_core::time::Timestamp;
 use serde::Deserialize;
 
@@ -134,9 +134,7 @@ impl Content {
     fn decoded(&self) -> Option<String> {
         let text = self.text.as_deref().filter(|t| !t.is_empty())?;
         if self.encoding.as_deref() == Some("base64") {
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(text)
-                .ok()?;
+            let bytes = base64_decode(text)?;
             return Some(String::from_utf8_lossy(&bytes).into_owned());
         }
         Some(text.to_owned())

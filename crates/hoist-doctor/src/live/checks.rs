@@ -2,42 +2,38 @@
 
 use std::time::Duration;
 
-use hoist_core::clock::ClockOffset;
+use hoist_core::credentials::Credentials;
 use hoist_core::error::{S3Error, S3ErrorCode};
 use hoist_core::presign::{ListObjectsParams, Method, PresignRequest};
-use hoist_core::s3::{self, CorsConfiguration, LifecycleConfiguration};
+use hoist_core::s3::UPLOAD_REQUEST_HEADERS;
+use hoist_core::time::Timestamp;
 use hoist_core::ttl::{TtlPolicy, UrlKind};
-
-use super::client::{Answer, S3Client, read_answer};
-use super::{Options, clock, cors, sigv2, uploads};
-use crate::error::DoctorError;
-use crate::report::{Check, Status};
 use hoist_core::units::{format_bytes, format_duration};
+use hoist_s3::{Answer, Bucket, Error};
 
-/// Measures the clock offset, then signs everything after it with corrected time.
-pub async fn clock_offset(client: &mut S3Client, options: &Options) -> Check {
-    let url = match client.bucket_url() {
-        Ok(url) => url,
-        Err(e) => {
-            return Check::new("clock", Status::Warn, "could not measure the clock offset")
-                .evidence(e.to_string());
-        }
-    };
-    let m = match clock::measure(client.http(), &url).await {
+use super::settings::Options;
+use super::{cors, sigv2, uploads};
+use crate::report::{Check, Status};
+
+/// Measures the clock offset precisely; the bucket signs everything after it with the
+/// corrected time.
+pub async fn clock_offset(bucket: &Bucket, options: &Options) -> Check {
+    let m = match bucket.measure_clock(true).await {
         Ok(m) => m,
         Err(e) => {
+            let no_date = matches!(e, Error::Unexpected { .. });
             let check = Check::new("clock", Status::Warn, "could not measure the clock offset")
                 .evidence(e.to_string());
-            return match e {
-                DoctorError::BadAnswer { .. } => check.fix(
+            return if no_date {
+                check.fix(
                     "Make sure the endpoint (and any proxy before it) answers with a Date header.",
-                ),
-                _ => check,
+                )
+            } else {
+                check
             };
         }
     };
     let offset = m.bounds.estimate_ms();
-    client.set_clock_offset(ClockOffset::from_millis(offset));
     let limit = i64::try_from(options.max_clock_offset.as_millis()).unwrap_or(i64::MAX);
     let direction = if offset >= 0 { "ahead of" } else { "behind" };
     let summary = format!(
@@ -74,11 +70,15 @@ pub async fn clock_offset(client: &mut S3Client, options: &Options) -> Check {
 }
 
 /// A SigV4-signed HeadBucket; on refusal, the same request as a GET to read the error body.
-pub async fn sigv4(client: &S3Client) -> (Check, Option<S3Error>) {
-    let head = match s3::head_bucket(client.signer(), client.bucket(), client.now()) {
-        Ok(req) => client.send(req).await,
-        Err(e) => Err(e.into()),
-    };
+/// `creds` are the ones the bucket signs with, expiry included.
+pub async fn sigv4(bucket: &Bucket, creds: &Credentials) -> (Check, Option<S3Error>) {
+    let head = bucket
+        .call(
+            "HeadBucket",
+            PresignRequest::head_bucket(bucket.name()),
+            Vec::new(),
+        )
+        .await;
     match head {
         Ok(a) if a.ok() => (
             Check::new(
@@ -86,10 +86,10 @@ pub async fn sigv4(client: &S3Client) -> (Check, Option<S3Error>) {
                 Status::Ok,
                 format!(
                     "a SigV4-signed HeadBucket on {} was accepted",
-                    client.bucket()
+                    bucket.name()
                 ),
             )
-            .evidence(format!("HEAD {} answered {}", client.bucket(), a.status)),
+            .evidence(format!("HEAD {} answered {}", bucket.name(), a.status)),
             None,
         ),
         Ok(a) => {
@@ -98,18 +98,11 @@ pub async fn sigv4(client: &S3Client) -> (Check, Option<S3Error>) {
                 max_keys: Some(1),
                 ..Default::default()
             };
-            let body = match s3::list_objects_v2(
-                client.signer(),
-                client.bucket(),
-                &params,
-                client.now(),
-            ) {
-                Ok(req) => client.send(req).await.ok(),
-                Err(_) => None,
-            };
+            let list = PresignRequest::list_objects_v2(bucket.name(), &params);
+            let body = bucket.call("ListObjectsV2", list, Vec::new()).await.ok();
             let error = body
                 .filter(|b| !b.ok())
-                .map(|b| S3Error::from_response(b.status, b.body.as_bytes()));
+                .map(|b| S3Error::from_response(b.status, &b.body));
             let mut check = Check::new(
                 "sigv4",
                 Status::Fail,
@@ -121,8 +114,8 @@ pub async fn sigv4(client: &S3Client) -> (Check, Option<S3Error>) {
                     e.status, e.code, e.message
                 ));
                 let mut ctx = hoist_core::cause::RequestContext::default().method(Method::Get);
-                ctx.has_session_token = client.target().credentials.session_token.is_some();
-                ctx.credentials_expire_at = client.target().credentials.expires_at;
+                ctx.has_session_token = creds.session_token.is_some();
+                ctx.credentials_expire_at = creds.expires_at;
                 let finding = crate::explain::classify::diagnose(e, &ctx);
                 check.evidence.extend(finding.evidence);
                 check = check.fix(finding.fix).cause(finding.cause);
@@ -139,12 +132,12 @@ pub async fn sigv4(client: &S3Client) -> (Check, Option<S3Error>) {
 }
 
 /// Whether the endpoint also takes Signature Version 2 (a note, not a failure).
-pub async fn sigv2(client: &S3Client) -> Check {
+pub async fn sigv2(bucket: &Bucket, creds: &Credentials) -> Check {
+    const OP: &str = "ListObjects (SigV2)";
     let result = async {
-        let url = client.bucket_url()?;
-        let date = client.now().to_http_date();
-        let creds = &client.target().credentials;
-        let resource = format!("/{}/", client.bucket());
+        let url = bucket.bucket_url()?;
+        let date = bucket.now().to_http_date();
+        let resource = format!("/{}/", bucket.name());
         let auth = sigv2::authorization(
             &creds.access_key,
             &creds.secret_key,
@@ -152,14 +145,13 @@ pub async fn sigv2(client: &S3Client) -> Check {
             &date,
             &resource,
         );
-        let response = client
-            .http()
-            .get(&url)
-            .header("date", &date)
-            .header("authorization", auth)
-            .send()
-            .await?;
-        read_answer(response).await
+        let headers = [
+            ("date".to_owned(), date),
+            ("authorization".to_owned(), auth),
+        ];
+        let http = bucket.http();
+        http.send(OP, http.request(OP, "GET", &url, &headers)?)
+            .await
     }
     .await;
     match result {
@@ -167,7 +159,7 @@ pub async fn sigv2(client: &S3Client) -> Check {
             .evidence(format!("a SigV2-signed GET of the bucket answered {}", a.status))
             .evidence("old SigV2 code works here but is refused by Amazon S3 (InvalidRequest: Please use AWS4-HMAC-SHA256)"),
         Ok(a) => {
-            let e = S3Error::from_response(a.status, a.body.as_bytes());
+            let e = S3Error::from_response(a.status, &a.body);
             Check::new("sigv2", Status::Ok, "Signature Version 2 is refused, as Amazon S3 does")
                 .evidence(format!("a SigV2-signed GET of the bucket answered {} {}: {}", a.status, e.code, e.message))
         }
@@ -175,9 +167,14 @@ pub async fn sigv2(client: &S3Client) -> Check {
     }
 }
 
-/// Static or temporary credentials, and for temporary ones their expiry against the TTL policy.
-pub fn credentials(client: &S3Client, options: &Options, sigv4_error: Option<&S3Error>) -> Check {
-    let creds = &client.target().credentials;
+/// Static or temporary credentials, and for temporary ones their expiry at `now` (the
+/// store's time) against the TTL policy.
+pub fn credentials(
+    creds: &Credentials,
+    now: Timestamp,
+    options: &Options,
+    sigv4_error: Option<&S3Error>,
+) -> Check {
     let key = &creds.access_key;
     if let Some(e) = sigv4_error.filter(|e| e.code == S3ErrorCode::ExpiredToken) {
         return Check::new("credentials", Status::Fail, format!("the temporary credentials {key} have expired"))
@@ -201,7 +198,6 @@ pub fn credentials(client: &S3Client, options: &Options, sigv4_error: Option<&S3
             .evidence("a session token is set, but not when it expires")
             .fix("Pass --credentials-expire-at (or set AWS_CREDENTIAL_EXPIRATION) so that URL lifetimes can be checked against it.");
     };
-    let now = client.now();
     let left = expires_at.seconds_since(now);
     let mut check = Check::new(
         "credentials",
@@ -255,11 +251,11 @@ pub fn credentials(client: &S3Client, options: &Options, sigv4_error: Option<&S3
     check
 }
 
-/// The largest single PUT whose URL outlives its transfer at the floor bandwidth.
-pub fn ttl_policy(client: &S3Client, options: &Options) -> Check {
+/// The largest single PUT whose URL outlives its transfer at the floor bandwidth, at `now`
+/// (the store's time) with `creds`.
+pub fn ttl_policy(creds: &Credentials, now: Timestamp, options: &Options) -> Check {
     let policy: &TtlPolicy = &options.ttl;
-    let now = client.now();
-    let expiry = client.target().credentials.expires_at.filter(|e| *e > now);
+    let expiry = creds.expires_at.filter(|e| *e > now);
     // The longest URL the policy would sign at all, credentials included.
     let longest = policy
         .ttl(
@@ -304,13 +300,13 @@ pub fn ttl_policy(client: &S3Client, options: &Options) -> Check {
 
 /// Bucket CORS for `origin`: the configured rules, a real preflight for hoist.js's PUT, and a
 /// real cross-origin PUT to see which headers the browser may read.
-pub async fn cors(client: &S3Client, origin: &str) -> Check {
+pub async fn cors(bucket: &Bucket, origin: &str) -> Check {
     let mut check = Check::new(
         "cors",
         Status::Ok,
         format!("browsers on {origin} can PUT and read ETag"),
     );
-    match read_cors(client).await {
+    match bucket.cors().await {
         Ok(Some(config)) => {
             for (i, rule) in config.rules.iter().enumerate() {
                 check = check.evidence(format!("rule {}: {}", i + 1, cors::describe(rule)));
@@ -320,8 +316,8 @@ pub async fn cors(client: &S3Client, origin: &str) -> Check {
         Err(e) => check = check.evidence(format!("could not read the CORS configuration: {e}")),
     }
     let probe_key = ".hoist-doctor/cors-probe";
-    let put = match client.presign(
-        &PresignRequest::new(Method::Put, client.bucket(), probe_key)
+    let put = match bucket.presign(
+        &PresignRequest::new(Method::Put, bucket.name(), probe_key)
             .expires_in(Duration::from_secs(300)),
     ) {
         Ok(p) => p,
@@ -331,21 +327,20 @@ pub async fn cors(client: &S3Client, origin: &str) -> Check {
                 .evidence(e.to_string());
         }
     };
-    let preflight = client
-        .http()
-        .request(reqwest::Method::OPTIONS, &put.url)
-        .header("origin", origin)
-        .header("access-control-request-method", "PUT")
-        .header(
-            "access-control-request-headers",
-            cors::UPLOAD_HEADERS.join(","),
-        )
-        .send()
-        .await;
-    let preflight = match preflight {
-        Ok(r) => read_answer(r).await,
-        Err(e) => Err(e.into()),
-    };
+    let http = bucket.http();
+    let asks = [
+        ("origin".to_owned(), origin.to_owned()),
+        ("access-control-request-method".to_owned(), "PUT".to_owned()),
+        (
+            "access-control-request-headers".to_owned(),
+            UPLOAD_REQUEST_HEADERS.join(","),
+        ),
+    ];
+    let preflight = async {
+        let rb = http.request("CORS preflight", "OPTIONS", &put.url, &asks)?;
+        http.send("CORS preflight", rb).await
+    }
+    .await;
     let fix = format!(
         "Run `hoist doctor --origin {origin} --fix`, or add a CORS rule allowing origin {origin}, method PUT, header content-type, exposing ETag."
     );
@@ -374,14 +369,14 @@ pub async fn cors(client: &S3Client, origin: &str) -> Check {
     let method_ok = allow_methods
         .split(',')
         .any(|m| m.trim().eq_ignore_ascii_case("PUT"));
-    let headers_ok = cors::UPLOAD_HEADERS.iter().all(|h| {
+    let headers_ok = UPLOAD_REQUEST_HEADERS.iter().all(|h| {
         allow_headers
             .split(',')
             .any(|a| a.trim() == "*" || a.trim().eq_ignore_ascii_case(h))
     });
     if !preflight.ok() || !origin_ok || !method_ok || !headers_ok {
-        if let Some(code) = (!preflight.ok())
-            .then(|| S3Error::from_response(preflight.status, preflight.body.as_bytes()))
+        if let Some(code) =
+            (!preflight.ok()).then(|| S3Error::from_response(preflight.status, &preflight.body))
         {
             check = check.evidence(format!("the store said {}: {}", code.code, code.message));
         }
@@ -394,19 +389,18 @@ pub async fn cors(client: &S3Client, origin: &str) -> Check {
             .fix(fix);
     }
     // The preflight passed; the answer to the PUT itself says which headers the page may read.
-    let actual = client
-        .http()
-        .put(&put.url)
-        .header("origin", origin)
-        .header("content-type", "application/octet-stream")
-        .body(Vec::new())
-        .send()
-        .await;
-    let actual = match actual {
-        Ok(r) => read_answer(r).await,
-        Err(e) => Err(e.into()),
-    };
-    let _ = delete_probe(client, probe_key).await;
+    let mut headers = put.headers.clone();
+    headers.push(("origin".to_owned(), origin.to_owned()));
+    headers.push((
+        "content-type".to_owned(),
+        "application/octet-stream".to_owned(),
+    ));
+    let actual = async {
+        let rb = http.request("PutObject", "PUT", &put.url, &headers)?;
+        http.send("PutObject", rb.body(Vec::new())).await
+    }
+    .await;
+    let _ = delete_probe(bucket, probe_key).await;
     let actual = match actual {
         Ok(a) => a,
         Err(e) => {
@@ -434,68 +428,15 @@ pub async fn cors(client: &S3Client, origin: &str) -> Check {
     check
 }
 
-async fn delete_probe(client: &S3Client, key: &str) -> Result<Answer, DoctorError> {
-    client
-        .call(
-            &PresignRequest::new(Method::Delete, client.bucket(), key)
-                .expires_in(Duration::from_secs(60)),
-            None,
-        )
-        .await
-}
-
-/// The bucket's CORS configuration; `None` when it has none.
-pub async fn read_cors(client: &S3Client) -> Result<Option<CorsConfiguration>, DoctorError> {
-    let answer = client
-        .send(s3::get_bucket_cors(
-            client.signer(),
-            client.bucket(),
-            client.now(),
-        )?)
-        .await?;
-    match CorsConfiguration::from_response(answer.status, answer.body.as_bytes()) {
-        Ok(c) => Ok(Some(c)),
-        Err(e)
-            if e.s3_error()
-                .is_some_and(|e| e.code == S3ErrorCode::NoSuchCORSConfiguration) =>
-        {
-            Ok(None)
-        }
-        Err(e) => Err(uploads::s3_failure("GetBucketCors", &answer, e)),
-    }
-}
-
-/// The bucket's lifecycle configuration; `None` when it has none.
-pub async fn read_lifecycle(
-    client: &S3Client,
-) -> Result<Option<LifecycleConfiguration>, DoctorError> {
-    let answer = client
-        .send(s3::get_bucket_lifecycle(
-            client.signer(),
-            client.bucket(),
-            client.now(),
-        )?)
-        .await?;
-    match LifecycleConfiguration::from_response(answer.status, answer.body.as_bytes()) {
-        Ok(c) => Ok(Some(c)),
-        Err(e)
-            if e.s3_error()
-                .is_some_and(|e| e.code == S3ErrorCode::NoSuchLifecycleConfiguration) =>
-        {
-            Ok(None)
-        }
-        Err(e) => Err(uploads::s3_failure(
-            "GetBucketLifecycleConfiguration",
-            &answer,
-            e,
-        )),
-    }
+async fn delete_probe(bucket: &Bucket, key: &str) -> Result<Answer, Error> {
+    let req = PresignRequest::new(Method::Delete, bucket.name(), key);
+    bucket.call("DeleteObject", req, Vec::new()).await
 }
 
 /// A lifecycle rule that aborts incomplete multipart uploads of every key.
-pub async fn lifecycle(client: &S3Client) -> Check {
+pub async fn lifecycle(bucket: &Bucket) -> Check {
     let fix = "Run `hoist doctor --fix` to add a rule aborting incomplete multipart uploads after 1 day (existing rules are kept).";
-    match read_lifecycle(client).await {
+    match bucket.lifecycle().await {
         Ok(Some(config)) => match config.abort_rule() {
             Some(rule) => Check::new("lifecycle", Status::Ok, "a lifecycle rule aborts incomplete multipart uploads").evidence(format!(
                 "rule {} aborts uploads {} day(s) after they start",
@@ -514,51 +455,84 @@ pub async fn lifecycle(client: &S3Client) -> Check {
     }
 }
 
-/// Incomplete multipart uploads older than `options.stale_after`.
-pub async fn stale_uploads(client: &S3Client, options: &Options) -> Check {
-    match uploads::stale_uploads(client, options.stale_after).await {
-        Ok(stale) if stale.is_empty() => Check::new(
-            "stale-uploads",
-            Status::Ok,
-            format!(
-                "no incomplete upload older than {}",
-                format_duration(options.stale_after)
-            ),
-        ),
-        Ok(stale) => {
-            let bytes: u64 = stale.iter().map(|u| u.bytes).sum();
-            let mut check = Check::new(
+/// Incomplete multipart uploads older than `options.stale_after`. An upload that cannot be
+/// read is named, and does not hide the others.
+pub async fn stale_uploads(bucket: &Bucket, options: &Options) -> Check {
+    let age = format_duration(options.stale_after);
+    let sweep = match uploads::stale_uploads(bucket, options.stale_after).await {
+        Ok(sweep) => sweep,
+        Err(e) => {
+            return Check::new(
                 "stale-uploads",
                 Status::Warn,
-                format!(
-                    "{} incomplete upload(s) older than {} hold {}",
-                    stale.len(),
-                    format_duration(options.stale_after),
-                    format_bytes(bytes)
-                ),
-            );
-            for u in stale.iter().take(5) {
-                check = check.evidence(format!(
-                    "{} (upload {}) started {}: {} part(s), {}",
-                    u.key,
-                    u.upload_id,
-                    u.initiated,
-                    u.parts,
-                    format_bytes(u.bytes)
-                ));
-            }
-            if stale.len() > 5 {
-                check = check.evidence(format!("and {} more", stale.len() - 5));
-            }
-            check.fix(format!("Run `hoist gc --older-than {}` to abort them; a lifecycle rule keeps it from recurring.", compact(options.stale_after)))
+                "could not list incomplete uploads",
+            )
+            .evidence(e.to_string());
         }
-        Err(e) => Check::new(
+    };
+    let stale = &sweep.stale;
+    let mut check = if stale.is_empty() {
+        Check::new(
+            "stale-uploads",
+            Status::Ok,
+            format!("no incomplete upload older than {age}"),
+        )
+    } else {
+        let bytes: u64 = stale.iter().map(|u| u.bytes).sum();
+        let mut check = Check::new(
             "stale-uploads",
             Status::Warn,
-            "could not list incomplete uploads",
-        )
-        .evidence(e.to_string()),
+            format!(
+                "{} incomplete upload(s) older than {age} hold {}",
+                stale.len(),
+                format_bytes(bytes)
+            ),
+        );
+        for u in stale.iter().take(5) {
+            check = check.evidence(format!(
+                "{} (upload {}) started {}: {} part(s), {}",
+                u.key,
+                u.upload_id,
+                u.initiated,
+                u.parts,
+                format_bytes(u.bytes)
+            ));
+        }
+        if stale.len() > 5 {
+            check = check.evidence(format!("and {} more", stale.len() - 5));
+        }
+        check.fix(format!("Run `hoist gc --older-than {}` to abort them; a lifecycle rule keeps it from recurring.", compact(options.stale_after)))
+    };
+    if !sweep.gone.is_empty() {
+        check = check.evidence(format!(
+            "{} more were completed or aborted while they were being read",
+            sweep.gone.len()
+        ));
     }
+    if !sweep.failed.is_empty() {
+        if stale.is_empty() {
+            check = check.summary_status(
+                Status::Warn,
+                format!(
+                    "could not read {} incomplete upload(s) older than {age}",
+                    sweep.failed.len()
+                ),
+            );
+        }
+        for m in sweep.failed.iter().take(5) {
+            check = check.evidence(format!(
+                "could not read {} (upload {}): {}",
+                m.key, m.upload_id, m.error
+            ));
+        }
+        if sweep.failed.len() > 5 {
+            check = check.evidence(format!(
+                "and {} more could not be read",
+                sweep.failed.len() - 5
+            ));
+        }
+    }
+    check
 }
 
 /// `24h`, `90s`, `7d`: the form `hoist gc --older-than` takes.

@@ -4,8 +4,8 @@
 //! 2014 and deprecated it everywhere); the doctor sends one SigV2-signed HeadBucket so it can
 //! tell whether old SigV2 code would still work against this endpoint.
 
-use base64::Engine as _;
 use hmac::{Hmac, KeyInit, Mac};
+use hoist_core::encoding::base64;
 use sha1::Sha1;
 
 /// The `Authorization` value for a SigV2 request with no body, no content type and no
@@ -36,6 +36,6 @@ pub fn authorization(
     let mut mac = <Hmac<Sha1> as KeyInit>::new_from_slice(secret_key.as_bytes())
         .expect("HMAC takes keys of any length");
     mac.update(string_to_sign.as_bytes());
-    let signature = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+    let signature = base64(&mac.finalize().into_bytes());
     format!("AWS {access_key}:{signature}")
 }

@@ -1,15 +1,14 @@
 //! Incomplete multipart uploads: the doctor counts the stale ones, `hoist gc` aborts them.
+//!
+//! A sweep lists the uploads once, then takes each on its own: an upload can be completed or
+//! aborted by someone else between the listing and the call about it (NoSuchUpload), and any
+//! one upload's call can fail. Either is counted and the sweep goes on.
 
 use std::time::Duration;
 
-use hoist_core::presign::ListUploadsParams;
-use hoist_core::s3::{
-    self, ListMultipartUploadsResult, ListPartsResult, ResponseError, UploadInfo,
-};
+use hoist_core::s3::UploadInfo;
 use hoist_core::time::Timestamp;
-
-use super::client::{Answer, S3Client};
-use crate::error::DoctorError;
+use hoist_s3::{Bucket, Error};
 
 /// An incomplete upload, with what its parts weigh.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,128 +25,82 @@ pub struct StaleUpload {
     pub bytes: u64,
 }
 
-/// The incomplete uploads started more than `older_than` before the endpoint's current time
-/// (its `Date` header, so this host's clock does not matter), with their parts' sizes.
-/// Uploads without an `Initiated` time are left alone: their age cannot be told.
-pub async fn stale_uploads(
-    client: &S3Client,
-    older_than: Duration,
-) -> Result<Vec<StaleUpload>, DoctorError> {
-    let (uploads, now) = list_all_uploads(client).await?;
-    let cutoff = now - older_than;
-    let mut stale = Vec::new();
-    for u in uploads {
-        // `Date` has whole seconds, so uploads started within the current second would look
-        // younger than zero; an age of zero means every upload there is.
-        let old_enough = |t: &Timestamp| older_than.is_zero() || *t <= cutoff;
-        let Some(initiated) = u.initiated.filter(old_enough) else {
-            continue;
-        };
-        let (parts, bytes) = part_sizes(client, &u.key, &u.upload_id).await?;
-        stale.push(StaleUpload {
-            key: u.key,
-            upload_id: u.upload_id,
-            initiated,
-            parts,
-            bytes,
-        });
-    }
-    Ok(stale)
+/// An upload a sweep could not take, and what the store said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Missed {
+    /// The object key.
+    pub key: String,
+    /// The upload id.
+    pub upload_id: String,
+    /// The failed call (secrets shortened).
+    pub error: Error,
 }
 
-/// Every incomplete upload in the bucket (all pages), and the endpoint's time.
-pub async fn list_all_uploads(
-    client: &S3Client,
-) -> Result<(Vec<UploadInfo>, Timestamp), DoctorError> {
-    let mut params = ListUploadsParams::default();
-    let mut uploads = Vec::new();
-    let mut now = None;
-    loop {
-        let req =
-            s3::list_multipart_uploads(client.signer(), client.bucket(), &params, client.now())?;
-        let answer = client.send(req).await?;
-        now = now.or_else(|| {
-            answer
-                .header("date")
-                .and_then(|d| Timestamp::parse_http_date(d).ok())
-        });
-        let page = ListMultipartUploadsResult::from_response(answer.status, answer.body.as_bytes())
-            .map_err(|e| s3_failure("ListMultipartUploads", &answer, e))?;
-        let next = (
-            page.next_key_marker.clone(),
-            page.next_upload_id_marker.clone(),
-        );
-        uploads.extend(page.uploads);
-        match next {
-            (Some(key), upload_id) if page.is_truncated => {
-                params.key_marker = Some(key);
-                params.upload_id_marker = upload_id;
-            }
-            _ => break,
-        }
-    }
-    Ok((uploads, now.unwrap_or_else(|| client.now())))
+/// The listed uploads, each weighed or missed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sweep {
+    /// The uploads weighed.
+    pub stale: Vec<StaleUpload>,
+    /// Gone by the time the sweep reached them: completed or aborted meanwhile.
+    pub gone: Vec<Missed>,
+    /// The call about them failed; the others were still swept.
+    pub failed: Vec<Missed>,
 }
 
-/// How many parts an upload holds and their total size (all pages of ListParts).
-pub async fn part_sizes(
-    client: &S3Client,
-    key: &str,
-    upload_id: &str,
-) -> Result<(u64, u64), DoctorError> {
-    let (mut count, mut bytes, mut marker) = (0u64, 0u64, None);
-    loop {
-        let req = s3::list_parts(
-            client.signer(),
-            client.bucket(),
+impl Sweep {
+    /// Counts a failed call about one upload as gone (NoSuchUpload) or failed.
+    pub fn miss(&mut self, key: String, upload_id: String, error: Error) {
+        let missed = Missed {
             key,
             upload_id,
-            marker,
-            None,
-            client.now(),
-        )?;
-        let answer = client.send(req).await?;
-        let page = ListPartsResult::from_response(answer.status, answer.body.as_bytes())
-            .map_err(|e| s3_failure("ListParts", &answer, e))?;
-        count += page.parts.len() as u64;
-        bytes += page.parts.iter().map(|p| p.size).sum::<u64>();
-        match page.next_part_number_marker {
-            Some(next) if page.is_truncated => marker = Some(next),
-            _ => return Ok((count, bytes)),
+            error,
+        };
+        if missed.error.is_no_such_upload() {
+            self.gone.push(missed);
+        } else {
+            self.failed.push(missed);
         }
     }
 }
 
-/// Aborts one upload. An upload already gone (404 NoSuchUpload) counts as aborted: another
-/// gc or the lifecycle rule got there first.
-pub async fn abort(client: &S3Client, key: &str, upload_id: &str) -> Result<(), DoctorError> {
-    let req = s3::abort_multipart_upload(
-        client.signer(),
-        client.bucket(),
-        key,
-        upload_id,
-        client.now(),
-    )?;
-    let answer = client.send(req).await?;
-    if answer.ok() || answer.status == 404 {
-        return Ok(());
-    }
-    let err = s3::check_status(answer.status, answer.body.as_bytes()).expect_err("not a success");
-    Err(s3_failure("AbortMultipartUpload", &answer, err))
+/// The incomplete uploads started more than `older_than` before the store's current time
+/// (the clock corrected by its answers, so this host's clock does not matter). Uploads
+/// without an `Initiated` time are left alone: their age cannot be told.
+pub async fn list_stale(bucket: &Bucket, older_than: Duration) -> Result<Vec<UploadInfo>, Error> {
+    let uploads = bucket.list_uploads(None).await?;
+    let cutoff = bucket.now() - older_than;
+    // `Date` has whole seconds, so uploads started within the current second could look
+    // younger than zero; an age of zero means every upload there is.
+    let old_enough = |t: &Timestamp| older_than.is_zero() || *t <= cutoff;
+    Ok(uploads
+        .into_iter()
+        .filter(|u| u.initiated.as_ref().is_some_and(old_enough))
+        .collect())
 }
 
-/// A failed control call as a [`DoctorError`].
-pub(crate) fn s3_failure(action: &'static str, answer: &Answer, err: ResponseError) -> DoctorError {
-    match err.s3_error() {
-        Some(e) => DoctorError::S3 {
-            action,
-            status: answer.status,
-            code: e.code.as_str().to_owned(),
-            message: e.message.clone(),
-        },
-        None => DoctorError::BadAnswer {
-            action,
-            detail: err.to_string(),
-        },
+/// How many parts each upload holds and their total size (ListParts, every page).
+pub async fn weigh(bucket: &Bucket, uploads: Vec<UploadInfo>) -> Sweep {
+    let mut sweep = Sweep::default();
+    for u in uploads {
+        let Some(initiated) = u.initiated else {
+            continue;
+        };
+        match bucket.list_parts(&u.key, &u.upload_id).await {
+            Ok(listed) => sweep.stale.push(StaleUpload {
+                parts: listed.parts.len() as u64,
+                bytes: listed.parts.iter().map(|p| p.size).sum(),
+                key: u.key,
+                upload_id: u.upload_id,
+                initiated,
+            }),
+            Err(e) => sweep.miss(u.key, u.upload_id, e),
+        }
     }
+    sweep
+}
+
+/// The stale uploads ([`list_stale`]), each weighed ([`weigh`]).
+pub async fn stale_uploads(bucket: &Bucket, older_than: Duration) -> Result<Sweep, Error> {
+    let listed = list_stale(bucket, older_than).await?;
+    Ok(weigh(bucket, listed).await)
 }

@@ -5,10 +5,12 @@
 use std::process::Command;
 use std::time::SystemTime;
 
+use hoist_core::clock::ClockOffset;
 use hoist_core::presign::{Credentials, Endpoint, PresignRequest, PresignedUrl, Presigner};
 use hoist_core::s3::{self, CorsConfiguration, CorsRule};
 use hoist_core::time::Timestamp;
-use hoist_doctor::live::{S3Client, Target};
+use hoist_doctor::live::Target;
+use hoist_s3::Bucket;
 use hoist_store::{Store, StoreConfig, StoreHandle};
 
 pub const BUCKET: &str = "uploads";
@@ -69,8 +71,12 @@ impl Env {
         self.signer().presign(req, now()).unwrap()
     }
 
-    pub fn client(&self) -> S3Client {
-        S3Client::new(self.target()).unwrap()
+    /// The bucket's client, signing with the store's own clock (whatever offset it plays).
+    pub fn client(&self) -> Bucket {
+        let bucket = self.target().bucket().unwrap();
+        let offset = self.store_now().millis_since(now());
+        bucket.clock().set(ClockOffset::from_millis(offset));
+        bucket
     }
 
     pub fn set_clock_offset(&self, secs: i64) {
@@ -82,21 +88,10 @@ impl Env {
 
     /// Replaces the bucket's CORS rules.
     pub async fn put_cors(&self, rules: Vec<CorsRule>) {
-        let client = self.client();
-        let req = s3::put_bucket_cors(
-            client.signer(),
-            BUCKET,
-            &CorsConfiguration { rules },
-            self.store_now(),
-        )
-        .unwrap();
-        let answer = client.send(req).await.unwrap();
-        assert!(
-            answer.ok(),
-            "PutBucketCors: {} {}",
-            answer.status,
-            answer.body
-        );
+        self.client()
+            .put_cors(&CorsConfiguration { rules })
+            .await
+            .unwrap();
     }
 
     /// The store's time (its clock may be offset by a fault).
@@ -155,18 +150,18 @@ pub fn put_args(url: &str, body_file: &std::path::Path, extra: &[&str]) -> Vec<S
 /// Starts a multipart upload of `key` and stores one part of `part_bytes`, signing with the
 /// store's own clock (so it works whatever clock offset the store plays). Returns the upload id.
 pub async fn incomplete_upload(env: &Env, key: &str, part_bytes: usize) -> String {
-    let client = env.client();
-    let signer = env.signer();
-    let req = s3::create_multipart_upload(&signer, BUCKET, key, None, env.store_now()).unwrap();
-    let answer = client.send(req).await.unwrap();
-    let init =
-        s3::InitiateMultipartUploadResult::from_response(answer.status, answer.body.as_bytes())
-            .unwrap();
-    let part = signer
-        .presign(
-            &PresignRequest::upload_part(BUCKET, key, init.upload_id.as_str(), 1),
-            env.store_now(),
-        )
+    let bucket = env.client();
+    let upload_id = bucket
+        .create_multipart(key, &Default::default())
+        .await
+        .unwrap();
+    let part = bucket
+        .presign(&PresignRequest::upload_part(
+            BUCKET,
+            key,
+            upload_id.as_str(),
+            1,
+        ))
         .unwrap();
     let resp = reqwest::Client::new()
         .put(&part.url)
@@ -175,29 +170,19 @@ pub async fn incomplete_upload(env: &Env, key: &str, part_bytes: usize) -> Strin
         .await
         .unwrap();
     assert!(resp.status().is_success(), "UploadPart: {}", resp.status());
-    init.upload_id
+    upload_id
 }
 
 /// The upload ids ListMultipartUploads reports.
 pub async fn upload_ids(env: &Env) -> Vec<String> {
-    let (uploads, _) = hoist_doctor::live::uploads::list_all_uploads(&env.client())
-        .await
-        .unwrap();
+    let uploads = env.client().list_uploads(None).await.unwrap();
     uploads.into_iter().map(|u| u.upload_id).collect()
 }
 
 /// Sets a lifecycle rule that aborts incomplete uploads after `days`.
 pub async fn put_abort_rule(env: &Env, days: u32) {
-    let client = env.client();
     let config = s3::LifecycleConfiguration {
         rules: vec![s3::LifecycleRule::abort_incomplete_uploads("cleanup", days)],
     };
-    let req = s3::put_bucket_lifecycle(client.signer(), BUCKET, &config, env.store_now()).unwrap();
-    let answer = client.send(req).await.unwrap();
-    assert!(
-        answer.ok(),
-        "PutBucketLifecycleConfiguration: {} {}",
-        answer.status,
-        answer.body
-    );
+    env.client().put_lifecycle(&config).await.unwrap();
 }

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use hoist_core::presign::Credentials;
+use hoist_core::credentials::Credentials;
 use hoist_core::time::Timestamp;
 use hoist_core::units::parse_duration;
 use hoist_doctor::explain::{self, InputKind};
@@ -133,19 +133,24 @@ impl TargetArgs {
             let store = file.store_listen.unwrap_or(serve::defaults().store_listen);
             format!("http://{store}")
         });
-        let mut credentials = match (t.access_key, t.secret_key) {
-            (Some(a), Some(s)) => Credentials::new(a, s),
+        // A session token or an expiry belongs to the key pair given with it: without one,
+        // the store's own credentials are used as they are.
+        let credentials = match (t.access_key, t.secret_key) {
+            (Some(a), Some(s)) => {
+                let mut c = Credentials::new(a, s);
+                if let Some(token) = &t.session_token {
+                    c = c.with_session_token(token);
+                }
+                if let Some(at) = t.credentials_expire_at {
+                    c = c.with_expiry(at);
+                }
+                c
+            }
             (Some(_), None) | (None, Some(_)) => {
                 bail!("give both the access key and the secret key (or neither)")
             }
             (None, None) => store_credentials(&t.data)?,
         };
-        if let Some(token) = &t.session_token {
-            credentials = credentials.with_session_token(token);
-        }
-        if let Some(at) = t.credentials_expire_at {
-            credentials = credentials.with_expiry(at);
-        }
         let target = Target {
             endpoint,
             region: t.region,

@@ -36,5 +36,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         print!("{}", report.text());
     }
-    Ok(ExitCode::SUCCESS)
+    // The sweep goes on past an upload it cannot abort; the exit code still tells.
+    Ok(if report.failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
