@@ -12,13 +12,14 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use hoist_core::checksum::ChecksumAlgorithm;
+use hoist_core::s3::CompletedPart;
 use serde_json::{Value, json};
 
-use crate::checksum::ChecksumAlgorithm;
+use crate::checksum::multipart_type;
 use crate::error::{Error, Result};
 use crate::transport::{
-    self, CompletedPart, CreateOptions, ObjectInfo, PartSpec, PresignedRequest, Session,
-    StoredPart, Transport,
+    self, CreateOptions, ObjectInfo, PartSpec, PresignedRequest, Session, StoredPart, Transport,
 };
 
 /// How many part URLs one request asks for.
@@ -205,9 +206,9 @@ impl Transport for CoordinatorTransport {
         if let Some(ct) = &opts.content_type {
             body["content_type"] = json!(ct);
         }
-        if let (Some(_), Some(kind)) = (opts.checksum.header(), opts.checksum.multipart_type()) {
+        if let Some(alg) = opts.checksum {
             // The type only matters for multipart; the coordinator picks that.
-            body["checksum"] = json!({ "algorithm": opts.checksum, "type": kind });
+            body["checksum"] = json!({ "algorithm": alg, "type": multipart_type(alg) });
         }
         let op = "create upload";
         let v = self
@@ -267,11 +268,12 @@ impl Transport for CoordinatorTransport {
         part: &PartSpec,
         fresh: bool,
     ) -> Result<PresignedRequest> {
-        if let (Some(_), Some(sum)) = (part.algorithm.header(), &part.checksum) {
+        if let Some(sum) = &part.checksum {
             // The part's checksum is signed into its URL, so the URL can only be asked for
             // now that the part is read: one at a time.
             self.urls.lock().await.remove(&part.number);
-            self.fetch(&session.upload_id, &[part.number], &[(part.number, sum)])
+            let sum = sum.to_base64();
+            self.fetch(&session.upload_id, &[part.number], &[(part.number, &sum)])
                 .await?;
             return self.urls.lock().await.remove(&part.number).ok_or_else(|| {
                 Error::protocol(
@@ -339,21 +341,21 @@ impl Transport for CoordinatorTransport {
         &self,
         session: &Session,
         parts: &[CompletedPart],
-        c: ChecksumAlgorithm,
+        c: Option<ChecksumAlgorithm>,
         expected: Option<&str>,
     ) -> Result<ObjectInfo> {
         let list: Vec<Value> = parts
             .iter()
             .map(|p| {
-                let mut part = json!({"number": p.number, "etag": p.etag});
-                if let Some(sum) = p.checksum.as_ref().filter(|_| c.header().is_some()) {
+                let mut part = json!({"number": p.part_number, "etag": p.etag});
+                if let Some((_, sum)) = p.checksum.as_ref().filter(|_| c.is_some()) {
                     part["checksum"] = json!(sum);
                 }
                 part
             })
             .collect();
         let mut body = json!({ "parts": list });
-        if let Some(want) = expected.filter(|_| c.header().is_some()) {
+        if let Some(want) = expected.filter(|_| c.is_some()) {
             body["checksum"] = json!(want);
         }
         let v = self
@@ -378,7 +380,11 @@ impl Transport for CoordinatorTransport {
         .map(drop)
     }
 
-    async fn head(&self, session: &Session, c: ChecksumAlgorithm) -> Result<Option<ObjectInfo>> {
+    async fn head(
+        &self,
+        session: &Session,
+        c: Option<ChecksumAlgorithm>,
+    ) -> Result<Option<ObjectInfo>> {
         if session.multipart {
             return Ok(None);
         }
@@ -405,11 +411,11 @@ impl Transport for CoordinatorTransport {
 
 /// Reads a completion answer. Its checksum counts only when it is in the upload's algorithm
 /// (`checksum_algorithm`; a coordinator that does not say is not trusted with it).
-fn completed(v: &Value, c: ChecksumAlgorithm) -> ObjectInfo {
-    let same_algorithm = v
-        .get("checksum_algorithm")
-        .and_then(|a| serde_json::from_value::<ChecksumAlgorithm>(a.clone()).ok())
-        == Some(c);
+fn completed(v: &Value, c: Option<ChecksumAlgorithm>) -> ObjectInfo {
+    let same_algorithm = c.is_some()
+        && v.get("checksum_algorithm")
+            .and_then(|a| serde_json::from_value::<ChecksumAlgorithm>(a.clone()).ok())
+            == c;
     ObjectInfo {
         etag: v
             .get("etag")

@@ -10,13 +10,15 @@ use hoist_core::presign::{Endpoint, PresignRequest, Presigner};
 use hoist_core::time::Timestamp;
 use hoist_core::ttl::{TtlPolicy, UrlKind};
 
-use crate::checksum::ChecksumAlgorithm;
+use hoist_core::checksum::ChecksumAlgorithm;
+use hoist_core::s3::CompletedPart;
+
+use crate::checksum::multipart_type;
 use crate::credentials::CredentialSource;
 use crate::error::{Error, Result};
 use crate::s3;
 use crate::transport::{
-    self, CompletedPart, CreateOptions, ObjectInfo, PartSpec, PresignedRequest, Session,
-    StoredPart, Transport,
+    self, CreateOptions, ObjectInfo, PartSpec, PresignedRequest, Session, StoredPart, Transport,
 };
 
 /// How long loaded credentials are trusted before the source is read again.
@@ -250,12 +252,10 @@ impl Transport for DirectTransport {
         if session.multipart {
             let mut req =
                 PresignRequest::create_multipart_upload(self.bucket.as_str(), self.key.as_str());
-            if let (Some(name), Some(kind)) =
-                (opts.checksum.s3_name(), opts.checksum.multipart_type())
-            {
+            if let Some(alg) = opts.checksum {
                 req = req
-                    .header("x-amz-checksum-algorithm", name)
-                    .header("x-amz-checksum-type", kind);
+                    .header("x-amz-checksum-algorithm", alg.as_str())
+                    .header("x-amz-checksum-type", multipart_type(alg).as_str());
             }
             if let Some(ct) = &opts.content_type {
                 req = req.content_type(ct.as_str());
@@ -281,8 +281,8 @@ impl Transport for DirectTransport {
             PresignRequest::put_object(bucket, key)
         };
         req = req.content_length(part.len);
-        if let (Some(header), Some(sum)) = (part.algorithm.header(), &part.checksum) {
-            req = req.header(header, sum.as_str());
+        if let Some(sum) = &part.checksum {
+            req = req.header(sum.algorithm().header(), sum.to_base64());
         }
         let kind = if session.multipart {
             UrlKind::Part
@@ -318,7 +318,7 @@ impl Transport for DirectTransport {
         &self,
         session: &Session,
         parts: &[CompletedPart],
-        checksum: ChecksumAlgorithm,
+        checksum: Option<ChecksumAlgorithm>,
         _expected: Option<&str>,
     ) -> Result<ObjectInfo> {
         let req = PresignRequest::complete_multipart_upload(
@@ -361,7 +361,7 @@ impl Transport for DirectTransport {
     async fn head(
         &self,
         session: &Session,
-        checksum: ChecksumAlgorithm,
+        checksum: Option<ChecksumAlgorithm>,
     ) -> Result<Option<ObjectInfo>> {
         let req = PresignRequest::head_object(session.bucket.as_str(), session.key.as_str())
             .header("x-amz-checksum-mode", "ENABLED");
@@ -375,7 +375,7 @@ impl Transport for DirectTransport {
         Ok(Some(ObjectInfo {
             etag: h("etag").unwrap_or_default(),
             size: h("content-length").and_then(|v| v.parse().ok()),
-            checksum: checksum.header().and_then(h),
+            checksum: checksum.and_then(|a| h(a.header())),
         }))
     }
 }

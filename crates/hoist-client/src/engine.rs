@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use hoist_core::checksum::{ChecksumAlgorithm, PartChecksum};
 use tokio_util::sync::CancellationToken;
 
-use crate::checksum::{ChecksumAlgorithm, PartChecksum};
 use crate::error::{Error, ErrorKind, Result};
 use crate::journal::{Journal, JournalPart};
 use crate::prepare::Prepared;
@@ -24,7 +24,8 @@ pub struct UploadConfig {
     pub concurrency: usize,
     /// Overrides the planner's part size.
     pub part_size: Option<u64>,
-    pub checksum: ChecksumAlgorithm,
+    /// The checksum every part carries and the object is checked with; `None` for none.
+    pub checksum: Option<ChecksumAlgorithm>,
     pub retry: RetryPolicy,
     /// Where resume journals live; `None` disables journaling.
     pub state_dir: Option<PathBuf>,
@@ -40,7 +41,7 @@ impl Default for UploadConfig {
         UploadConfig {
             concurrency: 8,
             part_size: None,
-            checksum: ChecksumAlgorithm::default(),
+            checksum: Some(ChecksumAlgorithm::Crc64Nvme),
             retry: RetryPolicy::default(),
             state_dir: crate::journal::default_state_dir(),
             resume: false,
@@ -114,7 +115,6 @@ impl Run {
         etag: String,
         size: u64,
         sum: Option<PartChecksum>,
-        alg: ChecksumAlgorithm,
     ) {
         if let Some(j) = &mut self.journal {
             j.parts.insert(
@@ -122,7 +122,7 @@ impl Run {
                 JournalPart {
                     etag: etag.clone(),
                     size,
-                    checksum: sum.as_ref().map(|s| alg.encode(s)),
+                    checksum: sum.map(|s| s.checksum.to_base64()),
                 },
             );
         }

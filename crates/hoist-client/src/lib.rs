@@ -58,18 +58,20 @@ mod s3;
 mod source;
 mod transport;
 
-pub use checksum::{ChecksumAlgorithm, PartChecksum};
+pub use checksum::{checksum_name, parse_checksum};
 pub use coordinator::CoordinatorTransport;
 pub use credentials::CredentialSource;
 pub use direct::{DEFAULT_STREAM_EXPECTED, DirectTransport};
 pub use engine::{HttpClient, UploadConfig, UploadOutcome, Uploader, http_client};
 pub use error::{Error, ErrorKind, Result};
+pub use hoist_core::checksum::{Checksum, ChecksumAlgorithm, PartChecksum};
+pub use hoist_core::s3::CompletedPart;
 pub use journal::{Journal, JournalKey, JournalPart, default_state_dir};
 pub use progress::{Progress, ProgressFn};
 pub use retry::{RetryPolicy, Verdict, classify_status};
 pub use source::Source;
 pub use tokio_util::sync::CancellationToken;
 pub use transport::{
-    CompletedPart, CreateOptions, ErrorAnswer, ObjectInfo, PartSpec, PresignedRequest, Session,
-    StoredPart, Transport,
+    CreateOptions, ErrorAnswer, ObjectInfo, PartSpec, PresignedRequest, Session, StoredPart,
+    Transport,
 };

@@ -4,19 +4,19 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use hoist_core::checksum::ChecksumAlgorithm;
+use hoist_core::s3::CompletedPart;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::checksum::ChecksumAlgorithm;
+use crate::checksum::object_checksum;
 use crate::engine::{Emit, Run, UploadOutcome, Uploader};
 use crate::error::{Error, ErrorKind, Result};
 use crate::prepare::attempt;
 use crate::progress::Progress;
 use crate::retry::{RetryPolicy, Verdict, with_retries};
 use crate::source::{Fed, Feed, Job, produce};
-use crate::transport::{
-    self, AttemptError, CompletedPart, ObjectInfo, PartSpec, Session, Transport,
-};
+use crate::transport::{self, AttemptError, ObjectInfo, PartSpec, Session, Transport};
 
 /// What every worker shares.
 struct Ctx<T> {
@@ -26,7 +26,6 @@ struct Ctx<T> {
     run: Arc<Mutex<Run>>,
     emit: Emit,
     cancel: CancellationToken,
-    checksum: ChecksumAlgorithm,
     retry: RetryPolicy,
 }
 
@@ -60,7 +59,6 @@ impl<T: Transport> Uploader<T> {
             run: run.clone(),
             emit,
             cancel: inner.clone(),
-            checksum: alg,
             retry: self.config.retry.clone(),
         });
         let jobs = Arc::new(tokio::sync::Mutex::new(job_rx));
@@ -88,7 +86,7 @@ impl<T: Transport> Uploader<T> {
         &self,
         session: &Session,
         run: &Arc<Mutex<Run>>,
-        alg: ChecksumAlgorithm,
+        alg: Option<ChecksumAlgorithm>,
         total: Option<u64>,
     ) -> Result<UploadOutcome> {
         let never = CancellationToken::new();
@@ -97,18 +95,22 @@ impl<T: Transport> Uploader<T> {
             let parts: Vec<CompletedPart> = r
                 .parts
                 .iter()
-                .map(|(n, (etag, _, sum))| CompletedPart {
-                    number: *n,
-                    etag: etag.clone(),
-                    checksum: sum.as_ref().map(|s| alg.encode(s)),
+                .map(|(n, (etag, _, sum))| {
+                    let part = CompletedPart::new(*n, etag.clone());
+                    match sum {
+                        Some(s) => {
+                            part.with_checksum(s.checksum.algorithm(), s.checksum.to_base64())
+                        }
+                        None => part,
+                    }
                 })
                 .collect();
-            let sums: Option<Vec<_>> = r.parts.values().map(|(_, _, s)| s.clone()).collect();
+            let sums: Option<Vec<_>> = r.parts.values().map(|(_, _, s)| *s).collect();
             let size: u64 = r.parts.values().map(|(_, s, _)| *s).sum();
             (parts, sums, size, r.sent)
         };
         let size = total.unwrap_or(size);
-        let expected = sums.and_then(|s| alg.object(&s, session.multipart));
+        let expected = sums.and_then(|s| object_checksum(&s, session.multipart));
         let info = if session.multipart {
             let mut tries = 0;
             let done = with_retries(&self.config.retry, &never, || {
@@ -179,7 +181,7 @@ impl<T: Transport> Uploader<T> {
                 "the store's checksum {got} differs from the data's {want}"
             )));
         }
-        if alg.header().is_some() && stored_sum.is_none() {
+        if alg.is_some() && stored_sum.is_none() {
             tracing::warn!(
                 "the store did not report the object's checksum; only its size was checked"
             );
@@ -224,7 +226,7 @@ async fn worker<T: Transport>(
                 let done_bytes = {
                     let mut r = ctx.run.lock().unwrap();
                     r.sent += 1;
-                    r.record(job.number, etag, len, job.checksum, ctx.checksum);
+                    r.record(job.number, etag, len, job.checksum);
                     r.done_bytes
                 };
                 (ctx.emit)(Progress::PartDone {
@@ -260,8 +262,7 @@ async fn send_part<T: Transport>(ctx: &Ctx<T>, job: &Job) -> Result<String> {
     let spec = PartSpec {
         number: job.number,
         len: job.data.len() as u64,
-        algorithm: ctx.checksum,
-        checksum: job.checksum.as_ref().map(|c| ctx.checksum.encode(c)),
+        checksum: job.checksum.map(|c| c.checksum),
     };
     let mut fresh = false;
     let mut attempt_no = 0u32;
@@ -346,9 +347,10 @@ async fn try_part<T: Transport>(
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
     };
-    if let (Some(name), Some(sent)) = (ctx.checksum.header(), &spec.checksum)
-        && let Some(echoed) = header(name).filter(|e| e != sent)
+    if let Some(sent) = &spec.checksum
+        && let Some(echoed) = header(sent.algorithm().header()).filter(|e| *e != sent.to_base64())
     {
+        let sent = sent.to_base64();
         return Err(AttemptError {
             verdict: Verdict::Fatal,
             error: Error::Integrity(format!(

@@ -8,10 +8,10 @@ use std::os::unix::fs::FileExt as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use md5::Digest as _;
+use hoist_core::checksum::{Checksum, PartChecksum, etag};
 use tokio_util::sync::CancellationToken;
 
-use crate::checksum::PartChecksum;
+use crate::checksum::checksum_name;
 use crate::engine::Uploader;
 use crate::error::{Error, ErrorKind, Result};
 use crate::journal::{Journal, JournalKey, JournalPart};
@@ -171,10 +171,7 @@ impl<T: Transport> Uploader<T> {
         if journal.checksum != self.config.checksum {
             return Err(Error::Config(format!(
                 "the interrupted upload used --checksum {}; resume with the same checksum",
-                serde_json::to_value(journal.checksum)
-                    .unwrap_or_default()
-                    .as_str()
-                    .unwrap_or("?")
+                checksum_name(journal.checksum)
             )));
         }
         let session = Session {
@@ -203,7 +200,7 @@ impl<T: Transport> Uploader<T> {
         journal.parts = resumed
             .iter()
             .map(|(n, (etag, size, sum))| {
-                let checksum = sum.as_ref().map(|s| self.config.checksum.encode(s));
+                let checksum = sum.map(|s| s.checksum.to_base64());
                 (
                     *n,
                     JournalPart {
@@ -238,8 +235,14 @@ impl<T: Transport> Uploader<T> {
                 continue;
             }
             if let Some(jp) = journal.parts.get(&n).filter(|jp| jp.etag == part.etag) {
-                let sum = jp.checksum.as_deref().and_then(|c| alg.decode(c, planned));
-                if sum.is_some() || alg.header().is_none() {
+                let sum = alg.zip(jp.checksum.as_deref()).and_then(|(alg, c)| {
+                    let checksum = Checksum::from_base64(alg, c).ok()?;
+                    Some(PartChecksum {
+                        checksum,
+                        size: planned,
+                    })
+                });
+                if sum.is_some() || alg.is_none() {
                     out.insert(n, (part.etag, part.size, sum));
                     continue;
                 }
@@ -248,11 +251,8 @@ impl<T: Transport> Uploader<T> {
             let checked = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
                 let mut buf = vec![0u8; planned as usize];
                 file.read_exact_at(&mut buf, offset)?;
-                let md5: String = md5::Md5::digest(&buf)
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect();
-                Ok((md5, alg.part(&buf)))
+                let sum = alg.map(|alg| PartChecksum::of(alg, &buf));
+                Ok((etag::md5(&buf), sum))
             })
             .await
             .map_err(|e| Error::Config(format!("verifying part {n}: {e}")))?
@@ -260,7 +260,7 @@ impl<T: Transport> Uploader<T> {
                 path: journal.key.source.clone(),
                 source,
             })?;
-            if part.etag.trim_matches('"').eq_ignore_ascii_case(&checked.0) {
+            if etag::md5_of(&part.etag) == Some(checked.0) {
                 out.insert(n, (part.etag, part.size, checked.1));
             }
         }

@@ -8,7 +8,7 @@ use hoist_core::s3::{
 };
 
 use crate::error::{Error, Result};
-use crate::transport::{CompletedPart, ErrorAnswer, ObjectInfo, StoredPart};
+use crate::transport::{ErrorAnswer, ObjectInfo, StoredPart};
 
 /// One page of ListParts.
 #[derive(Debug, Default)]
@@ -62,10 +62,11 @@ pub(crate) fn parse_list_parts(body: &[u8]) -> Result<PartsPage> {
     })
 }
 
-pub(crate) fn complete_body(parts: &[CompletedPart]) -> String {
+/// The parts by number and ETag only: the store checks each part's checksum as it arrives.
+pub(crate) fn complete_body(parts: &[core_s3::CompletedPart]) -> String {
     let parts: Vec<core_s3::CompletedPart> = parts
         .iter()
-        .map(|p| core_s3::CompletedPart::new(p.number, p.etag.clone()))
+        .map(|p| core_s3::CompletedPart::new(p.part_number, p.etag.clone()))
         .collect();
     core_s3::complete_multipart_upload_body(&parts)
 }

@@ -12,12 +12,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use hoist_core::checksum::{ChecksumAlgorithm, PartChecksum};
+use hoist_core::plan::MAX_PARTS;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::checksum::{ChecksumAlgorithm, PartChecksum};
 use crate::error::{Error, Result};
-use hoist_core::plan::MAX_PARTS;
 
 /// What to upload.
 #[non_exhaustive]
@@ -81,14 +81,14 @@ pub(crate) struct Fed {
 /// `cancel` fires. Runs on a blocking thread.
 pub(crate) fn produce(
     feed: Feed,
-    checksum: ChecksumAlgorithm,
+    checksum: Option<ChecksumAlgorithm>,
     pool: &mut mpsc::Receiver<Vec<u8>>,
     jobs: &mpsc::Sender<Job>,
     cancel: &CancellationToken,
 ) -> Result<Fed> {
     let mut fed = Fed { total: 0, parts: 0 };
     let mut emit = |number: u32, buf: Vec<u8>| -> bool {
-        let checksum = checksum.part(&buf);
+        let checksum = checksum.map(|alg| PartChecksum::of(alg, &buf));
         fed.total += buf.len() as u64;
         fed.parts = fed.parts.max(number);
         let job = Job {

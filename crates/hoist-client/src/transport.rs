@@ -7,7 +7,9 @@
 
 use std::future::Future;
 
-use crate::checksum::ChecksumAlgorithm;
+use hoist_core::checksum::{Checksum, ChecksumAlgorithm};
+use hoist_core::s3::CompletedPart;
+
 use crate::error::{Error, ErrorKind, Result};
 use crate::retry::{Verdict, classify_status};
 
@@ -27,7 +29,8 @@ pub struct CreateOptions {
     pub size: Option<u64>,
     /// A part size that overrides the planner's choice.
     pub part_size: Option<u64>,
-    pub checksum: ChecksumAlgorithm,
+    /// The checksum every part carries and the object is checked with; `None` for none.
+    pub checksum: Option<ChecksumAlgorithm>,
     pub content_type: Option<String>,
 }
 
@@ -44,13 +47,12 @@ pub struct Session {
     pub part_count: Option<u32>,
 }
 
-/// One part about to be sent: number, length and its checksum header value (base64).
+/// One part about to be sent: number, length and its checksum, signed into its URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartSpec {
     pub number: u32,
     pub len: u64,
-    pub algorithm: ChecksumAlgorithm,
-    pub checksum: Option<String>,
+    pub checksum: Option<Checksum>,
 }
 
 /// A part the store holds, as ListParts reports it.
@@ -59,14 +61,6 @@ pub struct StoredPart {
     pub number: u32,
     pub etag: String,
     pub size: u64,
-}
-
-/// A part for CompleteMultipartUpload.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CompletedPart {
-    pub number: u32,
-    pub etag: String,
-    pub checksum: Option<String>,
 }
 
 /// The finished object as the store describes it.
@@ -104,14 +98,14 @@ pub trait Transport: Send + Sync + 'static {
     fn list_parts(&self, session: &Session)
     -> impl Future<Output = Result<Vec<StoredPart>>> + Send;
 
-    /// Completes a multipart upload. `expected` is the object's checksum as the engine
+    /// Completes a multipart upload; `parts` name their checksums. `expected` is the object's checksum as the engine
     /// combined it from the parts' (base64; COMPOSITE ones end in `-N`), for a transport
     /// that can have the store check it before the object is made.
     fn complete(
         &self,
         session: &Session,
         parts: &[CompletedPart],
-        checksum: ChecksumAlgorithm,
+        checksum: Option<ChecksumAlgorithm>,
         expected: Option<&str>,
     ) -> impl Future<Output = Result<ObjectInfo>> + Send;
 
@@ -128,7 +122,7 @@ pub trait Transport: Send + Sync + 'static {
     fn head(
         &self,
         session: &Session,
-        checksum: ChecksumAlgorithm,
+        checksum: Option<ChecksumAlgorithm>,
     ) -> impl Future<Output = Result<Option<ObjectInfo>>> + Send;
 }
 

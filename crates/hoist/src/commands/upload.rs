@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use hoist_client::{
-    CancellationToken, ChecksumAlgorithm, CoordinatorTransport, CredentialSource, DirectTransport,
-    ErrorKind, HttpClient, Progress, ProgressFn, RetryPolicy, Source, Transport, UploadConfig,
-    UploadOutcome, Uploader, http_client,
+    CancellationToken, CoordinatorTransport, CredentialSource, DirectTransport, ErrorKind,
+    HttpClient, Progress, ProgressFn, RetryPolicy, Source, Transport, UploadConfig, UploadOutcome,
+    Uploader, http_client,
 };
 use hoist_core::presign::Endpoint;
 use hoist_store::parse_size;
@@ -162,7 +162,7 @@ fn file_name(p: &Path) -> Option<String> {
 
 /// Resolves flags and environment into the engine's settings.
 fn settings(args: &Args) -> anyhow::Result<UploadConfig> {
-    let checksum: ChecksumAlgorithm = args.checksum.parse().map_err(anyhow::Error::msg)?;
+    let checksum = hoist_client::parse_checksum(&args.checksum)?;
     if args.resume && args.file.as_os_str() == "-" {
         bail!("--resume needs a file: standard input cannot be read again");
     }
