@@ -87,8 +87,8 @@ impl CoordinatorTransport {
                 .header("content-type", "application/json")
                 .body(b.to_string());
         }
-        let resp = transport::send(rb, op).await.map_err(|e| e.error)?;
-        let bytes = transport::body(resp, op).await.map_err(|e| e.error)?;
+        let resp = transport::send(rb, op).await?;
+        let bytes = transport::body(resp, op).await?;
         if bytes.is_empty() {
             return Ok(Value::Null);
         }

@@ -178,7 +178,7 @@ impl DirectTransport {
         if let Some(date) = resp.headers().get("date").and_then(|v| v.to_str().ok()) {
             self.learn_clock(sent, date);
         }
-        transport::check(resp, operation).await.map_err(|e| e.error)
+        transport::check(resp, operation).await
     }
 
     async fn control_body(
@@ -188,7 +188,7 @@ impl DirectTransport {
         operation: &str,
     ) -> Result<bytes::Bytes> {
         let resp = self.control(req, body, operation).await?;
-        transport::body(resp, operation).await.map_err(|e| e.error)
+        transport::body(resp, operation).await
     }
 }
 

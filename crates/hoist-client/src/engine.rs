@@ -7,15 +7,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hoist_core::checksum::{ChecksumAlgorithm, PartChecksum};
+use hoist_s3::{RetryPolicy, with_retries};
 use tokio_util::sync::CancellationToken;
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Result, log_retry};
 use crate::journal::{Journal, JournalPart};
 use crate::prepare::Prepared;
 use crate::progress::{Progress, ProgressFn};
-use crate::retry::{RetryPolicy, Verdict, with_retries};
 use crate::source::Source;
-use crate::transport::{self, Session, Transport};
+use crate::transport::{Session, Transport};
 
 /// Settings of one upload; every default is written here once.
 #[derive(Debug, Clone)]
@@ -266,18 +266,8 @@ impl<T: Transport> Uploader<T> {
             max_attempts: 3,
             ..self.config.retry.clone()
         };
-        let _ = with_retries(&policy, &never, || async {
-            self.transport
-                .abort(session)
-                .await
-                .map_err(|error| transport::AttemptError {
-                    verdict: if error.kind() == ErrorKind::Network {
-                        Verdict::Retry
-                    } else {
-                        Verdict::Fatal
-                    },
-                    error,
-                })
+        let _ = with_retries(&policy, &never, log_retry, |_| {
+            self.transport.abort(session)
         })
         .await;
         let r = run.lock().unwrap();

@@ -1,6 +1,10 @@
-//! The engine's error type and the coarse classes the CLI maps to exit codes.
+//! The engine's error type, the coarse classes the CLI maps to exit codes, and the retry
+//! verdict of each failure (hoist-core's rules, run by hoist-s3's retry loop).
 
 use std::path::PathBuf;
+
+use hoist_core::retry::classify;
+use hoist_s3::{RetryStep, Retryable, Stopped, Verdict};
 
 /// What kind of failure ended an upload; the CLI turns each into a distinct exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +86,37 @@ impl Error {
             message: message.into(),
         }
     }
+}
+
+impl Retryable for Error {
+    /// HTTP answers are classified by status, code and message; a failed connection is
+    /// retried; anything else is final.
+    fn verdict(&self) -> Verdict {
+        match self {
+            Error::Http {
+                status,
+                code,
+                message,
+                ..
+            } => classify(*status, code, message),
+            Error::Network { .. } => Verdict::Retry,
+            _ => Verdict::Fatal,
+        }
+    }
+}
+
+impl From<Stopped<Error>> for Error {
+    fn from(stopped: Stopped<Error>) -> Self {
+        match stopped {
+            Stopped::Cancelled => Error::Cancelled,
+            Stopped::Failed(e) => e,
+        }
+    }
+}
+
+/// Notes a control call's retry in the log (parts report theirs as [`crate::Progress`]).
+pub(crate) fn log_retry(error: &Error, step: RetryStep) {
+    tracing::debug!(attempt = step.attempt, verdict = ?step.verdict, delay = ?step.delay, %error, "retrying");
 }
 
 /// The engine's result type.

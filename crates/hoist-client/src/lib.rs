@@ -53,7 +53,6 @@ mod journal;
 mod pipeline;
 mod prepare;
 mod progress;
-mod retry;
 mod s3;
 mod source;
 mod transport;
@@ -66,9 +65,9 @@ pub use engine::{HttpClient, UploadConfig, UploadOutcome, Uploader, http_client}
 pub use error::{Error, ErrorKind, Result};
 pub use hoist_core::checksum::{Checksum, ChecksumAlgorithm, PartChecksum};
 pub use hoist_core::s3::CompletedPart;
+pub use hoist_s3::{RetryPolicy, Verdict};
 pub use journal::{Journal, JournalKey, JournalPart, default_state_dir};
 pub use progress::{Progress, ProgressFn};
-pub use retry::{RetryPolicy, Verdict, classify_status};
 pub use source::Source;
 pub use tokio_util::sync::CancellationToken;
 pub use transport::{

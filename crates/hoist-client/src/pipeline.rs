@@ -6,17 +6,21 @@ use std::time::Duration;
 
 use hoist_core::checksum::ChecksumAlgorithm;
 use hoist_core::s3::CompletedPart;
+use hoist_s3::{RetryPolicy, RetryStep, Verdict, with_retries};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::checksum::object_checksum;
 use crate::engine::{Emit, Run, UploadOutcome, Uploader};
-use crate::error::{Error, ErrorKind, Result};
-use crate::prepare::attempt;
+use crate::error::{Error, ErrorKind, Result, log_retry};
 use crate::progress::Progress;
-use crate::retry::{RetryPolicy, Verdict, with_retries};
 use crate::source::{Fed, Feed, Job, produce};
-use crate::transport::{self, AttemptError, ObjectInfo, PartSpec, Session, Transport};
+use crate::transport::{self, ObjectInfo, PartSpec, Session, Transport};
+
+/// A part is signed again this many times at least (a control call as often as the policy
+/// says): each of a long upload's parts may meet an expired URL, a moved clock or rotated
+/// credentials.
+const PART_RESIGNS: u32 = 5;
 
 /// What every worker shares.
 struct Ctx<T> {
@@ -59,7 +63,10 @@ impl<T: Transport> Uploader<T> {
             run: run.clone(),
             emit,
             cancel: inner.clone(),
-            retry: self.config.retry.clone(),
+            retry: RetryPolicy {
+                max_resigns: self.config.retry.max_resigns.max(PART_RESIGNS),
+                ..self.config.retry.clone()
+            },
         });
         let jobs = Arc::new(tokio::sync::Mutex::new(job_rx));
         let workers: Vec<_> = (0..n)
@@ -113,18 +120,13 @@ impl<T: Transport> Uploader<T> {
         let expected = sums.and_then(|s| object_checksum(&s, session.multipart));
         let info = if session.multipart {
             let mut tries = 0;
-            let done = with_retries(&self.config.retry, &never, || {
+            let done = with_retries(&self.config.retry, &never, log_retry, |_| {
                 tries += 1;
-                let parts = &parts;
-                let expected = expected.as_deref();
-                async move {
-                    self.transport
-                        .complete(session, parts, alg, expected)
-                        .await
-                        .map_err(attempt)
-                }
+                self.transport
+                    .complete(session, &parts, alg, expected.as_deref())
             })
-            .await;
+            .await
+            .map_err(Error::from);
             match done {
                 Ok(info) => info,
                 // A retried Complete whose first try succeeded but whose answer was lost finds
@@ -140,10 +142,11 @@ impl<T: Transport> Uploader<T> {
                 checksum: None,
             }
         };
-        let head = match with_retries(&self.config.retry, &never, || async {
-            self.transport.head(session, alg).await.map_err(attempt)
+        let head = match with_retries(&self.config.retry, &never, log_retry, |_| {
+            self.transport.head(session, alg)
         })
         .await
+        .map_err(Error::from)
         {
             Ok(h) => h,
             // Write-only credentials may not read the object back: the Complete answer (and
@@ -264,49 +267,24 @@ async fn send_part<T: Transport>(ctx: &Ctx<T>, job: &Job) -> Result<String> {
         len: job.data.len() as u64,
         checksum: job.checksum.map(|c| c.checksum),
     };
-    let mut fresh = false;
-    let mut attempt_no = 0u32;
-    let mut resigns = 0u32;
-    loop {
-        if ctx.cancel.is_cancelled() {
-            return Err(Error::Cancelled);
-        }
-        attempt_no += 1;
-        let err = match try_part(ctx, job, &spec, fresh).await {
-            Ok(etag) => return Ok(etag),
-            Err(e) => e,
+    let mut resigns = 0;
+    let report = |err: &Error, step: RetryStep| {
+        let progress = if step.verdict == Verdict::Resign {
+            // Sent again at once with a fresh signature; reported like any retry, so a store
+            // whose clock jumps or credentials that expire show in the progress.
+            resigns += 1;
+            let reason = format!("signing again: {err}");
+            Progress::retrying(job.number, resigns, Duration::ZERO, reason)
+        } else {
+            Progress::retrying(job.number, step.attempt, step.delay, err.to_string())
         };
-        fresh = false;
-        match err.verdict {
-            Verdict::Resign if resigns < 5 => {
-                resigns += 1;
-                fresh = true;
-                attempt_no -= 1;
-                // Sent again at once with a fresh signature; reported like any retry, so a
-                // store whose clock jumps or credentials that expire show in the progress.
-                (ctx.emit)(Progress::retrying(
-                    job.number,
-                    resigns,
-                    std::time::Duration::ZERO,
-                    format!("signing again: {}", err.error),
-                ));
-            }
-            Verdict::Retry if attempt_no < ctx.retry.max_attempts => {
-                let delay = ctx.retry.jittered_delay(attempt_no);
-                (ctx.emit)(Progress::retrying(
-                    job.number,
-                    attempt_no,
-                    delay,
-                    err.error.to_string(),
-                ));
-                tokio::select! {
-                    _ = ctx.cancel.cancelled() => return Err(Error::Cancelled),
-                    _ = tokio::time::sleep(delay) => {}
-                }
-            }
-            _ => return Err(err.error),
-        }
-    }
+        (ctx.emit)(progress);
+    };
+    with_retries(&ctx.retry, &ctx.cancel, report, |attempt| {
+        try_part(ctx, job, &spec, attempt.resign)
+    })
+    .await
+    .map_err(Error::from)
 }
 
 async fn try_part<T: Transport>(
@@ -314,14 +292,9 @@ async fn try_part<T: Transport>(
     job: &Job,
     spec: &PartSpec,
     fresh: bool,
-) -> Result<String, AttemptError> {
-    let req = ctx
-        .transport
-        .sign_part(&ctx.session, spec, fresh)
-        .await
-        .map_err(attempt)?;
-    let rb = transport::build(&ctx.http, &req)
-        .map_err(attempt)?
+) -> Result<String> {
+    let req = ctx.transport.sign_part(&ctx.session, spec, fresh).await?;
+    let rb = transport::build(&ctx.http, &req)?
         .body(job.data.clone())
         .timeout(part_timeout(spec.len));
     let op = if ctx.session.multipart {
@@ -330,13 +303,10 @@ async fn try_part<T: Transport>(
         "PutObject"
     };
     let sent = std::time::SystemTime::now();
-    let resp = tokio::select! {
-        _ = ctx.cancel.cancelled() => return Err(AttemptError { verdict: Verdict::Fatal, error: Error::Cancelled }),
-        r = rb.send() => r.map_err(|e| AttemptError {
-            verdict: Verdict::Retry,
-            error: Error::network(op, transport::error_chain(&e)),
-        })?,
-    };
+    let resp = rb
+        .send()
+        .await
+        .map_err(|e| Error::network(op, transport::error_chain(&e)))?;
     if let Some(date) = resp.headers().get("date").and_then(|v| v.to_str().ok()) {
         ctx.transport.observe_date(sent, date);
     }
@@ -351,17 +321,13 @@ async fn try_part<T: Transport>(
         && let Some(echoed) = header(sent.algorithm().header()).filter(|e| *e != sent.to_base64())
     {
         let sent = sent.to_base64();
-        return Err(AttemptError {
-            verdict: Verdict::Fatal,
-            error: Error::Integrity(format!(
-                "part {}: store computed {echoed}, sent {sent}",
-                spec.number
-            )),
-        });
+        return Err(Error::Integrity(format!(
+            "part {}: store computed {echoed}, sent {sent}",
+            spec.number
+        )));
     }
-    let etag = header("etag").ok_or_else(|| AttemptError {
-        verdict: Verdict::Retry,
-        error: Error::protocol(op, format!("part {} answered without an ETag", spec.number)),
+    let etag = header("etag").ok_or_else(|| {
+        Error::protocol(op, format!("part {} answered without an ETag", spec.number))
     })?;
     // Drain the (empty) body so the connection goes back to the pool.
     let _ = transport::body(resp, op).await;

@@ -13,11 +13,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::checksum::checksum_name;
 use crate::engine::Uploader;
-use crate::error::{Error, ErrorKind, Result};
+use hoist_s3::with_retries;
+
+use crate::error::{Error, Result, log_retry};
 use crate::journal::{Journal, JournalKey, JournalPart};
-use crate::retry::{Verdict, classify_status, with_retries};
 use crate::source::{Feed, read_full};
-use crate::transport::{AttemptError, CreateOptions, Session, StoredPart, Transport};
+use crate::transport::{CreateOptions, Session, StoredPart, Transport};
 
 /// Parts already stored: number → (ETag, size, checksum when known).
 pub(crate) type Stored = BTreeMap<u32, (String, u64, Option<PartChecksum>)>;
@@ -30,22 +31,6 @@ pub(crate) struct Prepared {
     pub journal: Option<Journal>,
     /// The source's size, when known in advance.
     pub total: Option<u64>,
-}
-
-/// Wraps a transport error for [`with_retries`]: HTTP answers are classified by status, code
-/// and message; other network failures are retried; the rest is fatal.
-pub(crate) fn attempt(error: Error) -> AttemptError {
-    let verdict = match &error {
-        Error::Http {
-            status,
-            code,
-            message,
-            ..
-        } => classify_status(*status, code, message),
-        e if e.kind() == ErrorKind::Network => Verdict::Retry,
-        _ => Verdict::Fatal,
-    };
-    AttemptError { verdict, error }
 }
 
 impl<T: Transport> Uploader<T> {
@@ -95,8 +80,8 @@ impl<T: Transport> Uploader<T> {
                     checksum: self.config.checksum,
                     content_type: self.config.content_type.clone(),
                 };
-                let session = with_retries(&self.config.retry, cancel, || async {
-                    self.transport.create(&opts).await.map_err(attempt)
+                let session = with_retries(&self.config.retry, cancel, log_retry, |_| {
+                    self.transport.create(&opts)
                 })
                 .await?;
                 let journal =
@@ -182,10 +167,11 @@ impl<T: Transport> Uploader<T> {
             part_size: journal.part_size,
             part_count: Some(journal.part_count),
         };
-        let listed = with_retries(&self.config.retry, cancel, || async {
-            self.transport.list_parts(&session).await.map_err(attempt)
+        let listed = with_retries(&self.config.retry, cancel, log_retry, |_| {
+            self.transport.list_parts(&session)
         })
-        .await;
+        .await
+        .map_err(Error::from);
         let stored = match listed {
             Ok(s) => s,
             Err(Error::Http { status: 404, .. }) => {
@@ -290,8 +276,8 @@ impl<T: Transport> Uploader<T> {
             checksum: self.config.checksum,
             content_type: self.config.content_type.clone(),
         };
-        let session = with_retries(&self.config.retry, cancel, || async {
-            self.transport.create(&opts).await.map_err(attempt)
+        let session = with_retries(&self.config.retry, cancel, log_retry, |_| {
+            self.transport.create(&opts)
         })
         .await?;
         if session.part_size != part_size && session.multipart {

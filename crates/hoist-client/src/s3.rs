@@ -26,15 +26,12 @@ pub(crate) fn parse_error_body(status: u16, body: &[u8]) -> (String, String) {
 
 fn map(op: &str, e: ResponseError) -> Error {
     match e {
-        ResponseError::S3(e) => {
-            ErrorAnswer {
-                status: e.status,
-                code: e.code.as_str().to_owned(),
-                message: e.message,
-            }
-            .into_attempt(op)
-            .error
+        ResponseError::S3(e) => ErrorAnswer {
+            status: e.status,
+            code: e.code.as_str().to_owned(),
+            message: e.message,
         }
+        .into_error(op),
         other => Error::protocol(op, other.to_string()),
     }
 }

@@ -11,7 +11,6 @@ use hoist_core::checksum::{Checksum, ChecksumAlgorithm};
 use hoist_core::s3::CompletedPart;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::retry::{Verdict, classify_status};
 
 /// A request to send exactly as given: method, presigned URL and the headers it was signed
 /// with (`host` and `content-length` are set by the HTTP client and must match).
@@ -126,13 +125,6 @@ pub trait Transport: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<ObjectInfo>>> + Send;
 }
 
-/// Why one attempt failed, and what to do about it.
-#[derive(Debug)]
-pub struct AttemptError {
-    pub verdict: Verdict,
-    pub error: Error,
-}
-
 /// A parsed S3-style error answer: HTTP status, `<Code>` and `<Message>`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ErrorAnswer {
@@ -167,11 +159,6 @@ impl ErrorAnswer {
         }
     }
 
-    /// The engine's verdict on this answer.
-    pub fn verdict(&self) -> Verdict {
-        classify_status(self.status, &self.code, &self.message)
-    }
-
     /// The failure class for exit codes.
     pub fn kind(&self) -> ErrorKind {
         match (self.status, self.code.as_str()) {
@@ -195,17 +182,14 @@ impl ErrorAnswer {
         }
     }
 
-    /// Turns the answer into an `AttemptError` for `operation`.
-    pub fn into_attempt(self, operation: &str) -> AttemptError {
-        AttemptError {
-            verdict: self.verdict(),
-            error: Error::Http {
-                operation: operation.to_owned(),
-                status: self.status,
-                kind: self.kind(),
-                code: self.code,
-                message: self.message,
-            },
+    /// The engine's error for this answer to `operation`.
+    pub fn into_error(self, operation: &str) -> Error {
+        Error::Http {
+            operation: operation.to_owned(),
+            status: self.status,
+            kind: self.kind(),
+            code: self.code,
+            message: self.message,
         }
     }
 }
@@ -232,41 +216,34 @@ pub(crate) fn build(
     Ok(rb)
 }
 
-/// Sends a request and returns the successful response, or a classified failure. Network
-/// errors and timeouts are retryable; HTTP errors are classified from their body.
+/// Sends a request and returns the successful response, or the failure. Network errors and
+/// timeouts are network failures; HTTP errors are read from their body.
 pub(crate) async fn send(
     rb: reqwest::RequestBuilder,
     operation: &str,
-) -> Result<reqwest::Response, AttemptError> {
-    let resp = rb.send().await.map_err(|e| AttemptError {
-        verdict: Verdict::Retry,
-        error: Error::network(operation, error_chain(&e)),
-    })?;
+) -> Result<reqwest::Response> {
+    let resp = rb
+        .send()
+        .await
+        .map_err(|e| Error::network(operation, error_chain(&e)))?;
     check(resp, operation).await
 }
 
-/// Passes a successful response through; reads and classifies a failed one.
-pub(crate) async fn check(
-    resp: reqwest::Response,
-    operation: &str,
-) -> Result<reqwest::Response, AttemptError> {
+/// Passes a successful response through; reads a failed one.
+pub(crate) async fn check(resp: reqwest::Response, operation: &str) -> Result<reqwest::Response> {
     if resp.status().is_success() {
         return Ok(resp);
     }
     let status = resp.status().as_u16();
     let body = resp.bytes().await.unwrap_or_default();
-    Err(ErrorAnswer::parse(status, &body).into_attempt(operation))
+    Err(ErrorAnswer::parse(status, &body).into_error(operation))
 }
 
 /// Reads a successful response's body, treating a cut-off body as a network failure.
-pub(crate) async fn body(
-    resp: reqwest::Response,
-    operation: &str,
-) -> Result<bytes::Bytes, AttemptError> {
-    resp.bytes().await.map_err(|e| AttemptError {
-        verdict: Verdict::Retry,
-        error: Error::network(operation, error_chain(&e)),
-    })
+pub(crate) async fn body(resp: reqwest::Response, operation: &str) -> Result<bytes::Bytes> {
+    resp.bytes()
+        .await
+        .map_err(|e| Error::network(operation, error_chain(&e)))
 }
 
 /// reqwest's Display hides the cause ("error sending request"); the chain says what broke.
