@@ -13,22 +13,28 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use hoist_core::checksum::ChecksumAlgorithm;
+use hoist_core::error::S3Error;
+use hoist_core::redact::redact_text;
 use hoist_core::s3::CompletedPart;
+use hoist_s3::{Answer, Http};
 use serde_json::{Value, json};
 
 use crate::checksum::multipart_type;
 use crate::error::{Error, Result};
 use crate::transport::{
-    self, CreateOptions, ObjectInfo, PartSpec, PresignedRequest, Session, StoredPart, Transport,
+    CreateOptions, ObjectInfo, PartSpec, PresignedRequest, Session, StoredPart, Transport,
 };
 
 /// How many part URLs one request asks for.
 const BATCH: u32 = 16;
 
+/// A call to the coordinator that has not answered after this long is given up (and retried).
+const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Uploads through a hoist-server's JSON API.
 #[derive(Debug)]
 pub struct CoordinatorTransport {
-    http: reqwest::Client,
+    http: Http,
     base: String,
     token: Option<String>,
     filename: Option<String>,
@@ -39,7 +45,7 @@ pub struct CoordinatorTransport {
 impl CoordinatorTransport {
     /// A transport for the coordinator at `base` (`http://host:port`), with an optional
     /// API key or grant sent as `Authorization: Bearer`.
-    pub fn new(http: reqwest::Client, base: &str, token: Option<String>) -> Result<Self> {
+    pub fn new(http: Http, base: &str, token: Option<String>) -> Result<Self> {
         let base = base.trim_end_matches('/').to_owned();
         if !(base.starts_with("http://") || base.starts_with("https://")) {
             return Err(Error::Config(format!(
@@ -68,31 +74,34 @@ impl CoordinatorTransport {
         self
     }
 
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-        op: &str,
-    ) -> Result<Value> {
+    /// One call of the JSON API: `method path` with `body`, answered with JSON.
+    async fn call(&self, method: &str, path: &str, body: Option<Value>, op: &str) -> Result<Value> {
+        let mut headers = Vec::new();
+        if let Some(t) = &self.token {
+            headers.push(("authorization".to_owned(), format!("Bearer {t}")));
+        }
+        if body.is_some() {
+            headers.push(("content-type".to_owned(), "application/json".to_owned()));
+        }
+        let url = format!("{}{path}", self.base);
+        let failed = |e| not_reached(op, e);
         let mut rb = self
             .http
-            .request(method, format!("{}{path}", self.base))
-            .timeout(Duration::from_secs(60));
-        if let Some(t) = &self.token {
-            rb = rb.bearer_auth(t);
-        }
+            .request(op, method, &url, &headers)
+            .map_err(failed)?
+            .timeout(CALL_TIMEOUT);
         if let Some(b) = body {
-            rb = rb
-                .header("content-type", "application/json")
-                .body(b.to_string());
+            rb = rb.body(b.to_string());
         }
-        let resp = transport::send(rb, op).await?;
-        let bytes = transport::body(resp, op).await?;
-        if bytes.is_empty() {
+        let answer = self.http.send(op, rb).await.map_err(failed)?;
+        if !answer.ok() {
+            return Err(refusal(op, &answer));
+        }
+        if answer.body.is_empty() {
             return Ok(Value::Null);
         }
-        serde_json::from_slice(&bytes).map_err(|e| Error::protocol(op, format!("bad JSON: {e}")))
+        serde_json::from_slice(&answer.body)
+            .map_err(|e| Error::protocol(op, format!("bad JSON: {e}")))
     }
 
     /// Asks for URLs for `numbers` (pinning each checksum in `sums`) and caches them.
@@ -107,7 +116,7 @@ impl CoordinatorTransport {
         }
         let v = self
             .call(
-                reqwest::Method::POST,
+                "POST",
                 &format!("/v1/uploads/{id}/parts"),
                 Some(body),
                 "sign parts",
@@ -121,6 +130,48 @@ impl CoordinatorTransport {
             }
         }
         Ok(())
+    }
+}
+
+/// The coordinator's refusal as the engine's error: its JSON error
+/// (`{"error": code, "message": …}`), or, from a proxy or anything else in between, a body
+/// read as S3 reads one. What it says is shortened where it quotes a secret.
+fn refusal(operation: &str, answer: &Answer) -> Error {
+    let (code, message) = match serde_json::from_slice::<Value>(&answer.body) {
+        Ok(v) => {
+            let field = |names: &[&str]| {
+                names
+                    .iter()
+                    .find_map(|n| v.get(*n).and_then(Value::as_str))
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            (
+                field(&["code", "error"]),
+                field(&["message", "detail", "error"]),
+            )
+        }
+        Err(_) => {
+            let e = S3Error::from_response(answer.status, &answer.body);
+            (e.code.as_str().to_owned(), e.message)
+        }
+    };
+    Error::Coordinator {
+        operation: operation.to_owned(),
+        status: answer.status,
+        code: redact_text(&code),
+        message: redact_text(&message),
+    }
+}
+
+/// A call that got no answer: a network failure (hoist-s3 has shortened any secret in it).
+fn not_reached(operation: &str, e: hoist_s3::Error) -> Error {
+    match e {
+        hoist_s3::Error::Transport { operation, detail } => Error::Network {
+            operation,
+            message: detail,
+        },
+        other => Error::protocol(operation, other.to_string()),
     }
 }
 
@@ -211,9 +262,7 @@ impl Transport for CoordinatorTransport {
             body["checksum"] = json!({ "algorithm": alg, "type": multipart_type(alg) });
         }
         let op = "create upload";
-        let v = self
-            .call(reqwest::Method::POST, "/v1/uploads", Some(body), op)
-            .await?;
+        let v = self.call("POST", "/v1/uploads", Some(body), op).await?;
         let id = v
             .get("id")
             .and_then(Value::as_str)
@@ -310,7 +359,7 @@ impl Transport for CoordinatorTransport {
         let op = "upload state";
         let v = self
             .call(
-                reqwest::Method::GET,
+                "GET",
                 &format!("/v1/uploads/{}", session.upload_id),
                 None,
                 op,
@@ -360,7 +409,7 @@ impl Transport for CoordinatorTransport {
         }
         let v = self
             .call(
-                reqwest::Method::POST,
+                "POST",
                 &format!("/v1/uploads/{}/complete", session.upload_id),
                 Some(body),
                 "complete",
@@ -371,7 +420,7 @@ impl Transport for CoordinatorTransport {
 
     async fn abort(&self, session: &Session) -> Result<()> {
         self.call(
-            reqwest::Method::DELETE,
+            "DELETE",
             &format!("/v1/uploads/{}", session.upload_id),
             None,
             "abort",
@@ -392,7 +441,7 @@ impl Transport for CoordinatorTransport {
         // store holds it (size, checksum) and lets the coordinator count it.
         match self
             .call(
-                reqwest::Method::POST,
+                "POST",
                 &format!("/v1/uploads/{}/complete", session.upload_id),
                 Some(json!({})),
                 "confirm",

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hoist_core::checksum::{ChecksumAlgorithm, PartChecksum};
-use hoist_s3::{RetryPolicy, with_retries};
+use hoist_s3::{Http, RetryPolicy, with_retries};
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{Error, ErrorKind, Result, log_retry};
@@ -72,7 +72,7 @@ pub struct UploadOutcome {
 #[derive(Debug)]
 pub struct Uploader<T> {
     pub(crate) transport: Arc<T>,
-    pub(crate) http: reqwest::Client,
+    pub(crate) http: Http,
     pub(crate) config: UploadConfig,
 }
 
@@ -80,19 +80,20 @@ pub struct Uploader<T> {
 pub(crate) type Emit = Arc<dyn Fn(Progress) + Send + Sync>;
 
 /// The HTTP client the engine and transports share.
-pub type HttpClient = reqwest::Client;
+pub type HttpClient = Http;
 
 /// An HTTP client tuned for bulk uploads: HTTP/1.1 with kept-alive connections (one per
 /// worker), Nagle off so the end of each request leaves at once, and a bounded connect time.
-pub fn http_client(concurrency: usize) -> Result<reqwest::Client> {
-    reqwest::Client::builder()
+pub fn http_client(concurrency: usize) -> Result<Http> {
+    let client = reqwest::Client::builder()
         .http1_only()
         .tcp_nodelay(true)
         .pool_max_idle_per_host(concurrency.max(1) * 2)
         .pool_idle_timeout(Duration::from_secs(50))
         .connect_timeout(Duration::from_secs(10))
         .build()
-        .map_err(|e| Error::Config(format!("HTTP client: {e}")))
+        .map_err(|e| Error::Config(format!("HTTP client: {e}")))?;
+    Ok(Http::from_client(client))
 }
 
 /// Shared state of one run.
@@ -145,7 +146,7 @@ impl Run {
 
 impl<T: Transport> Uploader<T> {
     /// An uploader sending through `transport` with `http`.
-    pub fn new(transport: T, http: reqwest::Client, config: UploadConfig) -> Self {
+    pub fn new(transport: T, http: Http, config: UploadConfig) -> Self {
         Uploader {
             transport: Arc::new(transport),
             http,

@@ -20,7 +20,7 @@
 //! ```no_run
 //! use hoist_client::{
 //!     CancellationToken, CredentialSource, DirectTransport, Source, UploadConfig, Uploader,
-//!     http_client,
+//!     http_client, local_now,
 //! };
 //! use hoist_core::presign::Endpoint;
 //!
@@ -30,7 +30,7 @@
 //! let transport = DirectTransport::new(
 //!     http.clone(),
 //!     endpoint,
-//!     CredentialSource::from_env(None)?,
+//!     CredentialSource::from_env(None, local_now())?,
 //!     "media",
 //!     "big.bin",
 //! )?;
@@ -45,7 +45,6 @@
 
 mod checksum;
 mod coordinator;
-mod credentials;
 mod direct;
 mod engine;
 mod error;
@@ -53,24 +52,21 @@ mod journal;
 mod pipeline;
 mod prepare;
 mod progress;
-mod s3;
 mod source;
 mod transport;
 
 pub use checksum::{checksum_name, parse_checksum};
 pub use coordinator::CoordinatorTransport;
-pub use credentials::CredentialSource;
 pub use direct::{DEFAULT_STREAM_EXPECTED, DirectTransport};
 pub use engine::{HttpClient, UploadConfig, UploadOutcome, Uploader, http_client};
 pub use error::{Error, ErrorKind, Result};
 pub use hoist_core::checksum::{Checksum, ChecksumAlgorithm, PartChecksum};
 pub use hoist_core::s3::CompletedPart;
-pub use hoist_s3::{RetryPolicy, Verdict};
+pub use hoist_s3::{Answer, CredentialSource, Http, RetryPolicy, Verdict, local_now};
 pub use journal::{Journal, JournalKey, JournalPart, default_state_dir};
 pub use progress::{Progress, ProgressFn};
 pub use source::Source;
 pub use tokio_util::sync::CancellationToken;
 pub use transport::{
-    CreateOptions, ErrorAnswer, ObjectInfo, PartSpec, PresignedRequest, Session, StoredPart,
-    Transport,
+    CreateOptions, ObjectInfo, PartSpec, PresignedRequest, Session, StoredPart, Transport,
 };

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use hoist_core::checksum::ChecksumAlgorithm;
 use hoist_core::s3::CompletedPart;
-use hoist_s3::{RetryPolicy, RetryStep, Verdict, with_retries};
+use hoist_s3::{Http, RetryPolicy, RetryStep, Verdict, with_retries};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -15,7 +15,7 @@ use crate::engine::{Emit, Run, UploadOutcome, Uploader};
 use crate::error::{Error, ErrorKind, Result, log_retry};
 use crate::progress::Progress;
 use crate::source::{Fed, Feed, Job, produce};
-use crate::transport::{self, ObjectInfo, PartSpec, Session, Transport};
+use crate::transport::{ObjectInfo, PartSpec, Session, Transport};
 
 /// A part is signed again this many times at least (a control call as often as the policy
 /// says): each of a long upload's parts may meet an expired URL, a moved clock or rotated
@@ -25,7 +25,7 @@ const PART_RESIGNS: u32 = 5;
 /// What every worker shares.
 struct Ctx<T> {
     transport: Arc<T>,
-    http: reqwest::Client,
+    http: Http,
     session: Session,
     run: Arc<Mutex<Run>>,
     emit: Emit,
@@ -131,7 +131,7 @@ impl<T: Transport> Uploader<T> {
                 Ok(info) => info,
                 // A retried Complete whose first try succeeded but whose answer was lost finds
                 // the upload gone; the object check below decides whether it really is done.
-                Err(Error::Http { status: 404, .. }) if tries > 1 => ObjectInfo::default(),
+                Err(e) if e.status() == Some(404) && tries > 1 => ObjectInfo::default(),
                 Err(e) => return Err(e),
             }
         } else {
@@ -294,42 +294,34 @@ async fn try_part<T: Transport>(
     fresh: bool,
 ) -> Result<String> {
     let req = ctx.transport.sign_part(&ctx.session, spec, fresh).await?;
-    let rb = transport::build(&ctx.http, &req)?
-        .body(job.data.clone())
-        .timeout(part_timeout(spec.len));
     let op = if ctx.session.multipart {
         "UploadPart"
     } else {
         "PutObject"
     };
-    let sent = std::time::SystemTime::now();
-    let resp = rb
-        .send()
-        .await
-        .map_err(|e| Error::network(op, transport::error_chain(&e)))?;
-    if let Some(date) = resp.headers().get("date").and_then(|v| v.to_str().ok()) {
-        ctx.transport.observe_date(sent, date);
-    }
-    let resp = transport::check(resp, op).await?;
-    let header = |name: &str| {
-        resp.headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
+    let rb = ctx
+        .http
+        .request(op, &req.method, &req.url, &req.headers)?
+        .body(job.data.clone())
+        .timeout(part_timeout(spec.len));
+    let answer = ctx.http.send(op, rb).await?;
+    // Refusals carry the store's Date too: a skewed clock is learnt from the very answer
+    // that complains of it, so the part signed again is accepted.
+    ctx.transport.observe(&answer);
+    let answer = answer.into_result(op)?;
     if let Some(sent) = &spec.checksum
-        && let Some(echoed) = header(sent.algorithm().header()).filter(|e| *e != sent.to_base64())
+        && let Some(echoed) = answer
+            .header(sent.algorithm().header())
+            .filter(|e| *e != sent.to_base64())
     {
-        let sent = sent.to_base64();
         return Err(Error::Integrity(format!(
-            "part {}: store computed {echoed}, sent {sent}",
-            spec.number
+            "part {}: store computed {echoed}, sent {}",
+            spec.number,
+            sent.to_base64()
         )));
     }
-    let etag = header("etag").ok_or_else(|| {
-        Error::protocol(op, format!("part {} answered without an ETag", spec.number))
+    let etag = answer.header("etag").ok_or_else(|| {
+        hoist_s3::Error::unexpected(op, format!("part {} answered without an ETag", spec.number))
     })?;
-    // Drain the (empty) body so the connection goes back to the pool.
-    let _ = transport::body(resp, op).await;
-    Ok(etag)
+    Ok(etag.to_owned())
 }

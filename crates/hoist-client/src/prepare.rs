@@ -174,7 +174,7 @@ impl<T: Transport> Uploader<T> {
         .map_err(Error::from);
         let stored = match listed {
             Ok(s) => s,
-            Err(Error::Http { status: 404, .. }) => {
+            Err(e) if e.status() == Some(404) => {
                 tracing::warn!("the interrupted upload no longer exists: starting a new one");
                 return Ok(None);
             }

@@ -1,16 +1,17 @@
-//! How an upload reaches the store: the [`Transport`] trait and the plain-HTTP helpers that
-//! both transports (direct and through a coordinator) share.
+//! How an upload reaches the store: the [`Transport`] trait and the types both transports
+//! (direct and through a coordinator) share.
 //!
 //! A transport knows the protocol (create, sign, list, complete, abort); the engine knows
-//! the bytes (reading, checksums, parallelism, retries). Every request is presigned, so
-//! sending one is the same plain HTTP request whoever signed it.
+//! the bytes (reading, checksums, parallelism, retries). Every part is presigned, so the
+//! engine sends each one with [`hoist_s3::Http`] whoever signed it.
 
 use std::future::Future;
 
 use hoist_core::checksum::{Checksum, ChecksumAlgorithm};
 use hoist_core::s3::CompletedPart;
+use hoist_s3::Answer;
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::Result;
 
 /// A request to send exactly as given: method, presigned URL and the headers it was signed
 /// with (`host` and `content-length` are set by the HTTP client and must match).
@@ -111,10 +112,10 @@ pub trait Transport: Send + Sync + 'static {
     /// Aborts a multipart upload; no parts remain.
     fn abort(&self, session: &Session) -> impl Future<Output = Result<()>> + Send;
 
-    /// Sees the `Date` header of an answer to a request sent at `sent` (local clock), so a
-    /// transport that signs can correct its clock. Nothing by default.
-    fn observe_date(&self, sent: std::time::SystemTime, date: &str) {
-        let _ = (sent, date);
+    /// Sees every answer to a part, so a transport that signs can learn the store's clock
+    /// from its `Date` (a refusal's too). Nothing by default.
+    fn observe(&self, answer: &Answer) {
+        let _ = answer;
     }
 
     /// Reads the stored object's size and checksum, when this transport can.
@@ -123,137 +124,4 @@ pub trait Transport: Send + Sync + 'static {
         session: &Session,
         checksum: Option<ChecksumAlgorithm>,
     ) -> impl Future<Output = Result<Option<ObjectInfo>>> + Send;
-}
-
-/// A parsed S3-style error answer: HTTP status, `<Code>` and `<Message>`.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ErrorAnswer {
-    pub status: u16,
-    pub code: String,
-    pub message: String,
-}
-
-impl ErrorAnswer {
-    /// Reads an error body. S3 bodies are XML and go through hoist-core's parser; the
-    /// coordinator answers JSON (`{"error": …, "message": …}`).
-    pub fn parse(status: u16, body: &[u8]) -> ErrorAnswer {
-        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
-            let field = |names: &[&str]| {
-                names
-                    .iter()
-                    .find_map(|n| v.get(*n).and_then(|x| x.as_str()))
-                    .unwrap_or_default()
-                    .to_owned()
-            };
-            return ErrorAnswer {
-                status,
-                code: field(&["code", "error"]),
-                message: field(&["message", "detail", "error"]),
-            };
-        }
-        let (code, message) = crate::s3::parse_error_body(status, body);
-        ErrorAnswer {
-            status,
-            code,
-            message,
-        }
-    }
-
-    /// The failure class for exit codes.
-    pub fn kind(&self) -> ErrorKind {
-        match (self.status, self.code.as_str()) {
-            // `checksum_mismatch` is the coordinator's word for the same thing.
-            (
-                _,
-                "BadDigest" | "InvalidDigest" | "XAmzContentChecksumMismatch" | "checksum_mismatch",
-            ) => ErrorKind::Integrity,
-            (
-                _,
-                "SignatureDoesNotMatch"
-                | "InvalidAccessKeyId"
-                | "AccessDenied"
-                | "ExpiredToken"
-                | "RequestTimeTooSkewed"
-                | "InvalidToken",
-            ) => ErrorKind::Auth,
-            (401 | 403, _) => ErrorKind::Auth,
-            (s, _) if s >= 500 || s == 408 || s == 429 => ErrorKind::Network,
-            _ => ErrorKind::Refused,
-        }
-    }
-
-    /// The engine's error for this answer to `operation`.
-    pub fn into_error(self, operation: &str) -> Error {
-        Error::Http {
-            operation: operation.to_owned(),
-            status: self.status,
-            kind: self.kind(),
-            code: self.code,
-            message: self.message,
-        }
-    }
-}
-
-/// Builds a reqwest request from a presigned one. `host` and `content-length` are left to
-/// the client, which derives them from the URL and the body exactly as they were signed.
-pub(crate) fn build(
-    http: &reqwest::Client,
-    req: &PresignedRequest,
-) -> Result<reqwest::RequestBuilder> {
-    let method = reqwest::Method::from_bytes(req.method.as_bytes())
-        .map_err(|e| Error::protocol("sign", format!("bad method {:?}: {e}", req.method)))?;
-    let mut rb = http.request(method, &req.url);
-    for (name, value) in &req.headers {
-        // The client derives both from the URL and body, except that it sends no
-        // content-length for an empty body, which a signature pinning "0" needs.
-        let derived = name.eq_ignore_ascii_case("host")
-            || (name.eq_ignore_ascii_case("content-length") && value != "0");
-        if derived {
-            continue;
-        }
-        rb = rb.header(name.as_str(), value.as_str());
-    }
-    Ok(rb)
-}
-
-/// Sends a request and returns the successful response, or the failure. Network errors and
-/// timeouts are network failures; HTTP errors are read from their body.
-pub(crate) async fn send(
-    rb: reqwest::RequestBuilder,
-    operation: &str,
-) -> Result<reqwest::Response> {
-    let resp = rb
-        .send()
-        .await
-        .map_err(|e| Error::network(operation, error_chain(&e)))?;
-    check(resp, operation).await
-}
-
-/// Passes a successful response through; reads a failed one.
-pub(crate) async fn check(resp: reqwest::Response, operation: &str) -> Result<reqwest::Response> {
-    if resp.status().is_success() {
-        return Ok(resp);
-    }
-    let status = resp.status().as_u16();
-    let body = resp.bytes().await.unwrap_or_default();
-    Err(ErrorAnswer::parse(status, &body).into_error(operation))
-}
-
-/// Reads a successful response's body, treating a cut-off body as a network failure.
-pub(crate) async fn body(resp: reqwest::Response, operation: &str) -> Result<bytes::Bytes> {
-    resp.bytes()
-        .await
-        .map_err(|e| Error::network(operation, error_chain(&e)))
-}
-
-/// reqwest's Display hides the cause ("error sending request"); the chain says what broke.
-pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }

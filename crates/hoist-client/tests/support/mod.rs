@@ -49,7 +49,7 @@ pub async fn start() -> Env {
 impl Env {
     pub fn transport(&self, key: &str) -> DirectTransport {
         let endpoint = Endpoint::parse(&self.store.endpoint(), "us-east-1").unwrap();
-        let creds = CredentialSource::Static(Credentials::new("AKIDTEST", "secret-test-key"));
+        let creds = CredentialSource::fixed(Credentials::new("AKIDTEST", "secret-test-key"));
         DirectTransport::new(http_client(8).unwrap(), endpoint, creds, BUCKET, key).unwrap()
     }
 

@@ -203,7 +203,8 @@ fn direct(args: &Args, http: HttpClient) -> anyhow::Result<DirectTransport> {
             .map_err(|e| anyhow::anyhow!("endpoint {url:?} {}", e.reason))?,
         None => Endpoint::aws(&args.region),
     };
-    let credentials = CredentialSource::from_env(args.profile.as_deref())?;
+    let credentials =
+        CredentialSource::from_env(args.profile.as_deref(), hoist_client::local_now())?;
     let mut t = DirectTransport::new(http, endpoint, credentials, bucket, key)?;
     if let Some(e) = args.expected_size {
         t = t.with_stream_expected(e);
