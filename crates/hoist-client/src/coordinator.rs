@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use crate::checksum::multipart_type;
 use crate::error::{Error, Result};
 use crate::transport::{
-    CreateOptions, ObjectInfo, PartSpec, PresignedRequest, Session, StoredPart, Transport,
+    CreateOptions, ObjectInfo, PartSpec, PresignedRequest, Session, StoredPart, Transport, planned,
 };
 
 /// How many part URLs one request asks for.
@@ -268,6 +268,18 @@ impl Transport for CoordinatorTransport {
             .and_then(Value::as_str)
             .ok_or_else(|| Error::protocol(op, "answer has no id"))?;
         let multipart = v.get("strategy").and_then(Value::as_str) == Some("multipart");
+        let (part_size, part_count) = if multipart {
+            let count = field_u64(&v, "part_count", op)?;
+            (field_u64(&v, "part_size", op)?, count)
+        } else {
+            (size, 1)
+        };
+        let plan = planned(size, part_size, multipart)
+            .filter(|p| p.part_count.map(u64::from) == Some(part_count))
+            .ok_or_else(|| {
+                let plan = format!("{part_count} parts of {part_size} bytes for {size} bytes");
+                Error::protocol(op, format!("the coordinator planned {plan}"))
+            })?;
         let session = Session {
             upload_id: id.to_owned(),
             bucket: v
@@ -280,17 +292,7 @@ impl Transport for CoordinatorTransport {
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_owned(),
-            multipart,
-            part_size: if multipart {
-                field_u64(&v, "part_size", op)?
-            } else {
-                size
-            },
-            part_count: Some(if multipart {
-                field_u64(&v, "part_count", op)? as u32
-            } else {
-                1
-            }),
+            plan,
         };
         let mut urls = self.urls.lock().await;
         urls.clear();
@@ -337,8 +339,8 @@ impl Transport for CoordinatorTransport {
                 return Ok(r);
             }
         }
-        let last = session.part_count.unwrap_or(part.number);
-        let numbers: Vec<u32> = if fresh || !session.multipart {
+        let last = session.plan.part_count.unwrap_or(part.number);
+        let numbers: Vec<u32> = if fresh || !session.multipart() {
             vec![part.number]
         } else {
             let cached = self.urls.lock().await;
@@ -434,7 +436,7 @@ impl Transport for CoordinatorTransport {
         session: &Session,
         c: Option<ChecksumAlgorithm>,
     ) -> Result<Option<ObjectInfo>> {
-        if session.multipart {
+        if session.multipart() {
             return Ok(None);
         }
         // A single PUT is confirmed with a complete call, which answers the object as the

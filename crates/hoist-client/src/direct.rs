@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use hoist_core::checksum::ChecksumAlgorithm;
 use hoist_core::error::S3Error;
-use hoist_core::plan::{ObjectSize, PlanPolicy, Strategy, plan};
+use hoist_core::plan::{ObjectSize, PlanPolicy, plan};
 use hoist_core::presign::{Endpoint, PresignRequest};
 use hoist_core::s3::CompletedPart;
 use hoist_core::ttl::{TtlPolicy, UrlKind};
@@ -140,11 +140,9 @@ impl Transport for DirectTransport {
             upload_id: String::new(),
             bucket: self.bucket.name().to_owned(),
             key: self.key.clone(),
-            multipart: p.strategy == Strategy::Multipart,
-            part_size: p.part_size,
-            part_count: p.part_count,
+            plan: p,
         };
-        if session.multipart {
+        if session.multipart() {
             let create = CreateMultipart {
                 content_type: opts.content_type.clone(),
                 checksum: opts.checksum.map(|alg| (alg, multipart_type(alg))),
@@ -174,7 +172,7 @@ impl Transport for DirectTransport {
         fresh: bool,
     ) -> Result<PresignedRequest> {
         let (bucket, key) = (session.bucket.as_str(), session.key.as_str());
-        let (mut req, kind) = if session.multipart {
+        let (mut req, kind) = if session.multipart() {
             let id = session.upload_id.as_str();
             let req = PresignRequest::upload_part(bucket, key, id, part.number);
             (req, UrlKind::Part)

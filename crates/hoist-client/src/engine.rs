@@ -190,9 +190,9 @@ impl<T: Transport> Uploader<T> {
         let resumed_bytes: u64 = resumed.values().map(|(_, s, _)| *s).sum();
         emit(Progress::Started {
             total_bytes: total,
-            part_size: session.part_size,
-            part_count: session.part_count,
-            multipart: session.multipart,
+            part_size: session.plan.part_size,
+            part_count: session.plan.part_count,
+            multipart: session.multipart(),
             resumed_parts: resumed.len() as u32,
             resumed_bytes,
         });
@@ -255,7 +255,7 @@ impl<T: Transport> Uploader<T> {
             e.kind(),
             ErrorKind::Cancelled | ErrorKind::Network | ErrorKind::Io
         );
-        if !session.multipart {
+        if !session.multipart() {
             return;
         }
         if resumable || self.config.keep_partial {

@@ -117,8 +117,8 @@ impl<T: Transport> Uploader<T> {
             (parts, sums, size, r.sent)
         };
         let size = total.unwrap_or(size);
-        let expected = sums.and_then(|s| object_checksum(&s, session.multipart));
-        let info = if session.multipart {
+        let expected = sums.and_then(|s| object_checksum(&s, session.multipart()));
+        let info = if session.multipart() {
             let mut tries = 0;
             let done = with_retries(&self.config.retry, &never, log_retry, |_| {
                 tries += 1;
@@ -195,7 +195,7 @@ impl<T: Transport> Uploader<T> {
             etag,
             size,
             checksum: stored_sum.filter(|_| expected.is_some()),
-            multipart: session.multipart,
+            multipart: session.multipart(),
             parts_sent: sent,
             parts_resumed: 0,
             elapsed: Duration::ZERO,
@@ -294,7 +294,7 @@ async fn try_part<T: Transport>(
     fresh: bool,
 ) -> Result<String> {
     let req = ctx.transport.sign_part(&ctx.session, spec, fresh).await?;
-    let op = if ctx.session.multipart {
+    let op = if ctx.session.multipart() {
         "UploadPart"
     } else {
         "PutObject"

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use hoist_core::checksum::{Checksum, PartChecksum, etag};
+use hoist_core::plan::Part;
 use tokio_util::sync::CancellationToken;
 
 use crate::checksum::checksum_name;
@@ -18,7 +19,7 @@ use hoist_s3::with_retries;
 use crate::error::{Error, Result, log_retry};
 use crate::journal::{Journal, JournalKey, JournalPart};
 use crate::source::{Feed, read_full};
-use crate::transport::{CreateOptions, Session, StoredPart, Transport};
+use crate::transport::{CreateOptions, Session, StoredPart, Transport, planned};
 
 /// Parts already stored: number → (ETag, size, checksum when known).
 pub(crate) type Stored = BTreeMap<u32, (String, u64, Option<PartChecksum>)>;
@@ -31,6 +32,19 @@ pub(crate) struct Prepared {
     pub journal: Option<Journal>,
     /// The source's size, when known in advance.
     pub total: Option<u64>,
+}
+
+/// The upload a journal records, its plan made again from the file's size and the part
+/// size; `None` when the journal names no plan of that file.
+fn journaled(journal: &Journal) -> Option<Session> {
+    let plan = planned(journal.key.size, journal.part_size, true)
+        .filter(|p| p.part_count == Some(journal.part_count))?;
+    Some(Session {
+        upload_id: journal.upload_id.clone(),
+        bucket: journal.bucket.clone(),
+        key: journal.object_key.clone(),
+        plan,
+    })
 }
 
 impl<T: Transport> Uploader<T> {
@@ -85,30 +99,27 @@ impl<T: Transport> Uploader<T> {
                 })
                 .await?;
                 let journal =
-                    (session.multipart && self.config.state_dir.is_some()).then(|| Journal {
+                    (session.multipart() && self.config.state_dir.is_some()).then(|| Journal {
                         version: Journal::VERSION,
                         key: key.clone(),
                         upload_id: session.upload_id.clone(),
                         bucket: session.bucket.clone(),
                         object_key: session.key.clone(),
-                        part_size: session.part_size,
-                        part_count: session.part_count.unwrap_or(1),
+                        part_size: session.plan.part_size,
+                        part_count: session.plan.part_count.unwrap_or(1),
                         checksum: self.config.checksum,
                         parts: BTreeMap::new(),
                     });
                 (session, Stored::new(), journal)
             }
         };
-        let count = session.part_count.unwrap_or(1);
-        let numbers = (1..=count).filter(|n| !resumed.contains_key(n)).collect();
+        let parts = session
+            .plan
+            .parts()
+            .filter(|p| !resumed.contains_key(&p.number))
+            .collect();
         Ok(Prepared {
-            feed: Feed::File {
-                file,
-                path,
-                size,
-                part_size: session.part_size,
-                numbers,
-            },
+            feed: Feed::File { file, path, parts },
             session,
             resumed,
             journal,
@@ -125,15 +136,9 @@ impl<T: Transport> Uploader<T> {
         let Ok(Some(old)) = Journal::load(dir, key) else {
             return;
         };
-        let session = Session {
-            upload_id: old.upload_id,
-            bucket: old.bucket,
-            key: old.object_key,
-            multipart: true,
-            part_size: old.part_size,
-            part_count: Some(old.part_count),
-        };
-        if let Err(e) = self.transport.abort(&session).await {
+        if let Some(session) = journaled(&old)
+            && let Err(e) = self.transport.abort(&session).await
+        {
             tracing::debug!(error = %e, "aborting the previous upload");
         }
         let _ = Journal::remove(dir, key);
@@ -159,13 +164,11 @@ impl<T: Transport> Uploader<T> {
                 checksum_name(journal.checksum)
             )));
         }
-        let session = Session {
-            upload_id: journal.upload_id.clone(),
-            bucket: journal.bucket.clone(),
-            key: journal.object_key.clone(),
-            multipart: true,
-            part_size: journal.part_size,
-            part_count: Some(journal.part_count),
+        let Some(session) = journaled(&journal) else {
+            tracing::warn!(
+                "the journal's parts are not a plan of this file: starting a new upload"
+            );
+            return Ok(None);
         };
         let listed = with_retries(&self.config.retry, cancel, log_retry, |_| {
             self.transport.list_parts(&session)
@@ -180,9 +183,7 @@ impl<T: Transport> Uploader<T> {
             }
             Err(e) => return Err(e),
         };
-        let resumed = self
-            .adopt_parts(&journal, &session, key.size, stored, file)
-            .await?;
+        let resumed = self.adopt_parts(&journal, &session, stored, file).await?;
         journal.parts = resumed
             .iter()
             .map(|(n, (etag, size, sum))| {
@@ -207,7 +208,6 @@ impl<T: Transport> Uploader<T> {
         &self,
         journal: &Journal,
         session: &Session,
-        size: u64,
         stored: Vec<StoredPart>,
         file: &Arc<File>,
     ) -> Result<Stored> {
@@ -215,9 +215,10 @@ impl<T: Transport> Uploader<T> {
         let mut out = Stored::new();
         for part in stored {
             let n = part.number;
-            let offset = (n as u64 - 1).saturating_mul(session.part_size);
-            let planned = session.part_size.min(size.saturating_sub(offset));
-            if n == 0 || n > journal.part_count || part.size != planned {
+            let Some(Part { offset, length, .. }) = session.plan.part(n) else {
+                continue;
+            };
+            if part.size != length {
                 continue;
             }
             if let Some(jp) = journal.parts.get(&n).filter(|jp| jp.etag == part.etag) {
@@ -225,7 +226,7 @@ impl<T: Transport> Uploader<T> {
                     let checksum = Checksum::from_base64(alg, c).ok()?;
                     Some(PartChecksum {
                         checksum,
-                        size: planned,
+                        size: length,
                     })
                 });
                 if sum.is_some() || alg.is_none() {
@@ -235,7 +236,7 @@ impl<T: Transport> Uploader<T> {
             }
             let file = file.clone();
             let checked = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
-                let mut buf = vec![0u8; planned as usize];
+                let mut buf = vec![0u8; length as usize];
                 file.read_exact_at(&mut buf, offset)?;
                 let sum = alg.map(|alg| PartChecksum::of(alg, &buf));
                 Ok((etag::md5(&buf), sum))
@@ -280,19 +281,19 @@ impl<T: Transport> Uploader<T> {
             self.transport.create(&opts)
         })
         .await?;
-        if session.part_size != part_size && session.multipart {
+        if session.plan.part_size != part_size && session.multipart() {
             return Err(Error::protocol(
                 "create",
                 format!(
                     "planned part size {} for a stream read in parts of {part_size}",
-                    session.part_size
+                    session.plan.part_size
                 ),
             ));
         }
         Ok(Prepared {
             feed: Feed::Stream {
                 reader,
-                part_size,
+                plan: session.plan,
                 first: Some(first),
                 first_was_last: eof,
             },

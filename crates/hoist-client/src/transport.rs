@@ -8,6 +8,7 @@
 use std::future::Future;
 
 use hoist_core::checksum::{Checksum, ChecksumAlgorithm};
+use hoist_core::plan::{ObjectSize, Plan, PlanPolicy, Strategy, plan};
 use hoist_core::s3::CompletedPart;
 use hoist_s3::Answer;
 
@@ -41,10 +42,32 @@ pub struct Session {
     pub upload_id: String,
     pub bucket: String,
     pub key: String,
-    pub multipart: bool,
-    pub part_size: u64,
-    /// Unknown until the end for input of unknown length.
-    pub part_count: Option<u32>,
+    /// Single PUT or multipart, and every part's byte range ([`Plan::part`]). For input of
+    /// unknown length the part count is unknown until the end.
+    pub plan: Plan,
+}
+
+impl Session {
+    /// Whether the upload is multipart (else one PUT).
+    pub fn multipart(&self) -> bool {
+        self.plan.strategy == Strategy::Multipart
+    }
+}
+
+/// The plan of an upload planned elsewhere (by a coordinator, or by the run whose journal
+/// says so): `size` bytes in parts of `part_size`, or in one PUT, as hoist-core plans it.
+/// `None` when no plan within S3's rules has that shape.
+pub(crate) fn planned(size: u64, part_size: u64, multipart: bool) -> Option<Plan> {
+    let policy = if multipart {
+        // Any size is above a threshold of zero; the part size stays when the parts fit.
+        PlanPolicy::default()
+            .with_single_put_threshold(0)
+            .with_part_size(part_size)
+    } else {
+        PlanPolicy::default().with_single_put_threshold(size)
+    };
+    let p = plan(ObjectSize::Known(size), &policy).ok()?;
+    (p.part_size == part_size).then_some(p)
 }
 
 /// One part about to be sent: number, length and its checksum, signed into its URL.
@@ -124,4 +147,29 @@ pub trait Transport: Send + Sync + 'static {
         session: &Session,
         checksum: Option<ChecksumAlgorithm>,
     ) -> impl Future<Output = Result<Option<ObjectInfo>>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use hoist_core::plan::MIB;
+
+    use super::*;
+
+    #[test]
+    fn plans_made_elsewhere_are_made_again() {
+        let p = planned(83 * MIB + 17, 5 * MIB, true).unwrap();
+        assert_eq!(
+            (p.part_count, p.part(17).unwrap().length),
+            (Some(17), 3 * MIB + 17)
+        );
+        let single = planned(3 * MIB, 3 * MIB, false).unwrap();
+        assert_eq!(
+            (single.strategy, single.part_count),
+            (Strategy::Single, Some(1))
+        );
+        assert_eq!(planned(0, 0, false).unwrap().part(1).unwrap().length, 0);
+        // Parts below S3's minimum, or more than 10,000 of them, are no plan.
+        assert_eq!(planned(10 * MIB, MIB, true), None);
+        assert_eq!(planned(60_000 * MIB, 5 * MIB, true), None);
+    }
 }
