@@ -44,22 +44,27 @@
 //! ```
 
 mod checksum;
+mod config;
 mod coordinator;
 mod direct;
 mod engine;
 mod error;
+mod finish;
 mod journal;
 mod pipeline;
 mod prepare;
 mod progress;
 mod source;
+mod stage;
 mod transport;
 
 pub use checksum::{checksum_name, parse_checksum};
+pub use config::UploadConfig;
 pub use coordinator::CoordinatorTransport;
 pub use direct::{DEFAULT_STREAM_EXPECTED, DirectTransport};
-pub use engine::{HttpClient, UploadConfig, UploadOutcome, Uploader, http_client};
+pub use engine::{HttpClient, Uploader, http_client};
 pub use error::{Error, ErrorKind, Result};
+pub use finish::UploadOutcome;
 pub use hoist_core::checksum::{Checksum, ChecksumAlgorithm, PartChecksum};
 pub use hoist_core::s3::CompletedPart;
 pub use hoist_s3::{Answer, CredentialSource, Http, RetryPolicy, Verdict, local_now};

@@ -1,21 +1,17 @@
-//! Sending: a producer fills part buffers, `concurrency` workers send them with retries,
-//! then the upload is completed and the stored object checked.
+//! Sending: a producer fills part buffers, `concurrency` workers send them with retries.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hoist_core::checksum::ChecksumAlgorithm;
-use hoist_core::s3::CompletedPart;
 use hoist_s3::{Http, RetryPolicy, RetryStep, Verdict, with_retries};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::checksum::object_checksum;
-use crate::engine::{Emit, Run, UploadOutcome, Uploader};
-use crate::error::{Error, ErrorKind, Result, log_retry};
+use crate::error::{Error, Result};
 use crate::progress::Progress;
 use crate::source::{Fed, Feed, Job, produce};
-use crate::transport::{ObjectInfo, PartSpec, Session, Transport};
+use crate::stage::{Emit, Run, Stage};
+use crate::transport::{PartSpec, Session, Transport};
 
 /// A part is signed again this many times at least (a control call as often as the policy
 /// says): each of a long upload's parts may meet an expired URL, a moved clock or rotated
@@ -33,180 +29,58 @@ struct Ctx<T> {
     retry: RetryPolicy,
 }
 
-impl<T: Transport> Uploader<T> {
-    /// Sends every part of `feed`; returns what the producer read.
-    pub(crate) async fn transfer(
-        &self,
-        feed: Feed,
-        session: &Session,
-        run: &Arc<Mutex<Run>>,
-        emit: Emit,
-        cancel: &CancellationToken,
-    ) -> Result<Fed> {
-        let n = self.config.concurrency.max(1);
-        // The pool holds one buffer per worker: that bounds memory to n × part size.
-        let (pool_tx, mut pool_rx) = mpsc::channel::<Vec<u8>>(n);
-        for _ in 0..n {
-            let _ = pool_tx.try_send(Vec::new());
-        }
-        let (job_tx, job_rx) = mpsc::channel::<Job>(1);
-        let inner = cancel.child_token();
-        let alg = self.config.checksum;
-        let producer_cancel = inner.clone();
-        let producer = tokio::task::spawn_blocking(move || {
-            produce(feed, alg, &mut pool_rx, &job_tx, &producer_cancel)
-        });
-        let ctx = Arc::new(Ctx {
-            transport: self.transport.clone(),
-            http: self.http.clone(),
-            session: session.clone(),
-            run: run.clone(),
-            emit,
-            cancel: inner.clone(),
-            retry: RetryPolicy {
-                max_resigns: self.config.retry.max_resigns.max(PART_RESIGNS),
-                ..self.config.retry.clone()
-            },
-        });
-        let jobs = Arc::new(tokio::sync::Mutex::new(job_rx));
-        let workers: Vec<_> = (0..n)
-            .map(|_| tokio::spawn(worker(ctx.clone(), jobs.clone(), pool_tx.clone())))
-            .collect();
-        drop((pool_tx, jobs));
-        for w in workers {
-            let _ = w.await;
-        }
-        if let Some(e) = run.lock().unwrap().error.take() {
-            return Err(e);
-        }
-        if cancel.is_cancelled() {
-            // The producer may be blocked reading a stream; it ends on its own.
-            return Err(Error::Cancelled);
-        }
-        producer
-            .await
-            .map_err(|e| Error::Config(format!("reader thread: {e}")))?
+/// Sends every part of `feed`; returns what the producer read.
+pub(crate) async fn transfer<T: Transport>(
+    stage: &Stage<T>,
+    feed: Feed,
+    session: &Session,
+    run: &Arc<Mutex<Run>>,
+    emit: Emit,
+    cancel: &CancellationToken,
+) -> Result<Fed> {
+    let n = stage.config.concurrency.max(1);
+    // The pool holds one buffer per worker: that bounds memory to n × part size.
+    let (pool_tx, mut pool_rx) = mpsc::channel::<Vec<u8>>(n);
+    for _ in 0..n {
+        let _ = pool_tx.try_send(Vec::new());
     }
-
-    /// Completes (multipart), then checks the stored object's size and checksum.
-    pub(crate) async fn finish(
-        &self,
-        session: &Session,
-        run: &Arc<Mutex<Run>>,
-        alg: Option<ChecksumAlgorithm>,
-        total: Option<u64>,
-    ) -> Result<UploadOutcome> {
-        let never = CancellationToken::new();
-        let (parts, sums, size, sent) = {
-            let r = run.lock().unwrap();
-            let parts: Vec<CompletedPart> = r
-                .parts
-                .iter()
-                .map(|(n, (etag, _, sum))| {
-                    let part = CompletedPart::new(*n, etag.clone());
-                    match sum {
-                        Some(s) => {
-                            part.with_checksum(s.checksum.algorithm(), s.checksum.to_base64())
-                        }
-                        None => part,
-                    }
-                })
-                .collect();
-            let sums: Option<Vec<_>> = r.parts.values().map(|(_, _, s)| *s).collect();
-            let size: u64 = r.parts.values().map(|(_, s, _)| *s).sum();
-            (parts, sums, size, r.sent)
-        };
-        let size = total.unwrap_or(size);
-        let expected = sums.and_then(|s| object_checksum(&s, session.multipart()));
-        let info = if session.multipart() {
-            let mut tries = 0;
-            let done = with_retries(&self.config.retry, &never, log_retry, |_| {
-                tries += 1;
-                self.transport
-                    .complete(session, &parts, alg, expected.as_deref())
-            })
-            .await
-            .map_err(Error::from);
-            match done {
-                Ok(info) => info,
-                // A retried Complete whose first try succeeded but whose answer was lost finds
-                // the upload gone; the object check below decides whether it really is done.
-                Err(e) if e.status() == Some(404) && tries > 1 => ObjectInfo::default(),
-                Err(e) => return Err(e),
-            }
-        } else {
-            let etag = parts.first().map(|p| p.etag.clone()).unwrap_or_default();
-            ObjectInfo {
-                etag,
-                size: Some(size),
-                checksum: None,
-            }
-        };
-        let head = match with_retries(&self.config.retry, &never, log_retry, |_| {
-            self.transport.head(session, alg)
-        })
+    let (job_tx, job_rx) = mpsc::channel::<Job>(1);
+    let inner = cancel.child_token();
+    let alg = stage.config.checksum;
+    let producer_cancel = inner.clone();
+    let producer = tokio::task::spawn_blocking(move || {
+        produce(feed, alg, &mut pool_rx, &job_tx, &producer_cancel)
+    });
+    let ctx = Arc::new(Ctx {
+        transport: stage.transport.clone(),
+        http: stage.http.clone(),
+        session: session.clone(),
+        run: run.clone(),
+        emit,
+        cancel: inner.clone(),
+        retry: RetryPolicy {
+            max_resigns: stage.config.retry.max_resigns.max(PART_RESIGNS),
+            ..stage.config.retry.clone()
+        },
+    });
+    let jobs = Arc::new(tokio::sync::Mutex::new(job_rx));
+    let workers: Vec<_> = (0..n)
+        .map(|_| tokio::spawn(worker(ctx.clone(), jobs.clone(), pool_tx.clone())))
+        .collect();
+    drop((pool_tx, jobs));
+    for w in workers {
+        let _ = w.await;
+    }
+    if let Some(e) = run.lock().unwrap().error.take() {
+        return Err(e);
+    }
+    if cancel.is_cancelled() {
+        // The producer may be blocked reading a stream; it ends on its own.
+        return Err(Error::Cancelled);
+    }
+    producer
         .await
-        .map_err(Error::from)
-        {
-            Ok(h) => h,
-            // Write-only credentials may not read the object back: the Complete answer (and
-            // the store's per-part checks) is then all there is.
-            Err(e) if e.kind() == ErrorKind::Auth && !info.etag.is_empty() => {
-                tracing::warn!(error = %e, "cannot read the object back to check it");
-                None
-            }
-            Err(e) => return Err(e),
-        };
-        let stored_size = head.as_ref().and_then(|h| h.size).or(info.size);
-        let stored_sum = head
-            .as_ref()
-            .and_then(|h| h.checksum.clone())
-            .or(info.checksum.clone());
-        let etag = head
-            .as_ref()
-            .map(|h| h.etag.clone())
-            .filter(|e| !e.is_empty())
-            .unwrap_or(info.etag);
-        if let Some(s) = stored_size.filter(|s| *s != size) {
-            return Err(Error::Integrity(format!(
-                "the store holds {s} bytes, {size} were sent"
-            )));
-        }
-        if stored_size.is_none() && head.is_none() && etag.is_empty() {
-            return Err(Error::Integrity(
-                "the store did not confirm the object".into(),
-            ));
-        }
-        if let (Some(want), Some(got)) = (&expected, &stored_sum)
-            && !checksums_agree(want, got)
-        {
-            return Err(Error::Integrity(format!(
-                "the store's checksum {got} differs from the data's {want}"
-            )));
-        }
-        if alg.is_some() && stored_sum.is_none() {
-            tracing::warn!(
-                "the store did not report the object's checksum; only its size was checked"
-            );
-        }
-        Ok(UploadOutcome {
-            bucket: session.bucket.clone(),
-            key: session.key.clone(),
-            etag,
-            size,
-            checksum: stored_sum.filter(|_| expected.is_some()),
-            multipart: session.multipart(),
-            parts_sent: sent,
-            parts_resumed: 0,
-            elapsed: Duration::ZERO,
-        })
-    }
-}
-
-/// Compares checksums, tolerating a `-N` part-count suffix present on one side only.
-fn checksums_agree(want: &str, got: &str) -> bool {
-    let strip = |s: &str| s.split('-').next().unwrap_or(s).to_owned();
-    want == got || strip(want) == strip(got) && (want.contains('-') != got.contains('-'))
+        .map_err(|e| Error::Config(format!("reader thread: {e}")))?
 }
 
 async fn worker<T: Transport>(
