@@ -12,22 +12,29 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use hoist_core::checksum::ChecksumAlgorithm;
+use hoist_core::error::S3Error;
+use hoist_core::redact::redact_text;
+use hoist_core::s3::CompletedPart;
+use hoist_s3::{Answer, Http};
 use serde_json::{Value, json};
 
-use crate::checksum::ChecksumAlgorithm;
+use crate::checksum::multipart_type;
 use crate::error::{Error, Result};
 use crate::transport::{
-    self, CompletedPart, CreateOptions, ObjectInfo, PartSpec, PresignedRequest, Session,
-    StoredPart, Transport,
+    CreateOptions, ObjectInfo, PartSpec, PresignedRequest, Session, StoredPart, Transport, planned,
 };
 
 /// How many part URLs one request asks for.
 const BATCH: u32 = 16;
 
+/// A call to the coordinator that has not answered after this long is given up (and retried).
+const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Uploads through a hoist-server's JSON API.
 #[derive(Debug)]
 pub struct CoordinatorTransport {
-    http: reqwest::Client,
+    http: Http,
     base: String,
     token: Option<String>,
     filename: Option<String>,
@@ -38,7 +45,7 @@ pub struct CoordinatorTransport {
 impl CoordinatorTransport {
     /// A transport for the coordinator at `base` (`http://host:port`), with an optional
     /// API key or grant sent as `Authorization: Bearer`.
-    pub fn new(http: reqwest::Client, base: &str, token: Option<String>) -> Result<Self> {
+    pub fn new(http: Http, base: &str, token: Option<String>) -> Result<Self> {
         let base = base.trim_end_matches('/').to_owned();
         if !(base.starts_with("http://") || base.starts_with("https://")) {
             return Err(Error::Config(format!(
@@ -67,31 +74,34 @@ impl CoordinatorTransport {
         self
     }
 
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-        op: &str,
-    ) -> Result<Value> {
+    /// One call of the JSON API: `method path` with `body`, answered with JSON.
+    async fn call(&self, method: &str, path: &str, body: Option<Value>, op: &str) -> Result<Value> {
+        let mut headers = Vec::new();
+        if let Some(t) = &self.token {
+            headers.push(("authorization".to_owned(), format!("Bearer {t}")));
+        }
+        if body.is_some() {
+            headers.push(("content-type".to_owned(), "application/json".to_owned()));
+        }
+        let url = format!("{}{path}", self.base);
+        let failed = |e| not_reached(op, e);
         let mut rb = self
             .http
-            .request(method, format!("{}{path}", self.base))
-            .timeout(Duration::from_secs(60));
-        if let Some(t) = &self.token {
-            rb = rb.bearer_auth(t);
-        }
+            .request(op, method, &url, &headers)
+            .map_err(failed)?
+            .timeout(CALL_TIMEOUT);
         if let Some(b) = body {
-            rb = rb
-                .header("content-type", "application/json")
-                .body(b.to_string());
+            rb = rb.body(b.to_string());
         }
-        let resp = transport::send(rb, op).await.map_err(|e| e.error)?;
-        let bytes = transport::body(resp, op).await.map_err(|e| e.error)?;
-        if bytes.is_empty() {
+        let answer = self.http.send(op, rb).await.map_err(failed)?;
+        if !answer.ok() {
+            return Err(refusal(op, &answer));
+        }
+        if answer.body.is_empty() {
             return Ok(Value::Null);
         }
-        serde_json::from_slice(&bytes).map_err(|e| Error::protocol(op, format!("bad JSON: {e}")))
+        serde_json::from_slice(&answer.body)
+            .map_err(|e| Error::protocol(op, format!("bad JSON: {e}")))
     }
 
     /// Asks for URLs for `numbers` (pinning each checksum in `sums`) and caches them.
@@ -106,7 +116,7 @@ impl CoordinatorTransport {
         }
         let v = self
             .call(
-                reqwest::Method::POST,
+                "POST",
                 &format!("/v1/uploads/{id}/parts"),
                 Some(body),
                 "sign parts",
@@ -120,6 +130,48 @@ impl CoordinatorTransport {
             }
         }
         Ok(())
+    }
+}
+
+/// The coordinator's refusal as the engine's error: its JSON error
+/// (`{"error": code, "message": …}`), or, from a proxy or anything else in between, a body
+/// read as S3 reads one. What it says is shortened where it quotes a secret.
+fn refusal(operation: &str, answer: &Answer) -> Error {
+    let (code, message) = match serde_json::from_slice::<Value>(&answer.body) {
+        Ok(v) => {
+            let field = |names: &[&str]| {
+                names
+                    .iter()
+                    .find_map(|n| v.get(*n).and_then(Value::as_str))
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            (
+                field(&["code", "error"]),
+                field(&["message", "detail", "error"]),
+            )
+        }
+        Err(_) => {
+            let e = S3Error::from_response(answer.status, &answer.body);
+            (e.code.as_str().to_owned(), e.message)
+        }
+    };
+    Error::Coordinator {
+        operation: operation.to_owned(),
+        status: answer.status,
+        code: redact_text(&code),
+        message: redact_text(&message),
+    }
+}
+
+/// A call that got no answer: a network failure (hoist-s3 has shortened any secret in it).
+fn not_reached(operation: &str, e: hoist_s3::Error) -> Error {
+    match e {
+        hoist_s3::Error::Transport { operation, detail } => Error::Network {
+            operation,
+            message: detail,
+        },
+        other => Error::protocol(operation, other.to_string()),
     }
 }
 
@@ -205,19 +257,29 @@ impl Transport for CoordinatorTransport {
         if let Some(ct) = &opts.content_type {
             body["content_type"] = json!(ct);
         }
-        if let (Some(_), Some(kind)) = (opts.checksum.header(), opts.checksum.multipart_type()) {
+        if let Some(alg) = opts.checksum {
             // The type only matters for multipart; the coordinator picks that.
-            body["checksum"] = json!({ "algorithm": opts.checksum, "type": kind });
+            body["checksum"] = json!({ "algorithm": alg, "type": multipart_type(alg) });
         }
         let op = "create upload";
-        let v = self
-            .call(reqwest::Method::POST, "/v1/uploads", Some(body), op)
-            .await?;
+        let v = self.call("POST", "/v1/uploads", Some(body), op).await?;
         let id = v
             .get("id")
             .and_then(Value::as_str)
             .ok_or_else(|| Error::protocol(op, "answer has no id"))?;
         let multipart = v.get("strategy").and_then(Value::as_str) == Some("multipart");
+        let (part_size, part_count) = if multipart {
+            let count = field_u64(&v, "part_count", op)?;
+            (field_u64(&v, "part_size", op)?, count)
+        } else {
+            (size, 1)
+        };
+        let plan = planned(size, part_size, multipart)
+            .filter(|p| p.part_count.map(u64::from) == Some(part_count))
+            .ok_or_else(|| {
+                let plan = format!("{part_count} parts of {part_size} bytes for {size} bytes");
+                Error::protocol(op, format!("the coordinator planned {plan}"))
+            })?;
         let session = Session {
             upload_id: id.to_owned(),
             bucket: v
@@ -230,17 +292,7 @@ impl Transport for CoordinatorTransport {
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_owned(),
-            multipart,
-            part_size: if multipart {
-                field_u64(&v, "part_size", op)?
-            } else {
-                size
-            },
-            part_count: Some(if multipart {
-                field_u64(&v, "part_count", op)? as u32
-            } else {
-                1
-            }),
+            plan,
         };
         let mut urls = self.urls.lock().await;
         urls.clear();
@@ -267,11 +319,12 @@ impl Transport for CoordinatorTransport {
         part: &PartSpec,
         fresh: bool,
     ) -> Result<PresignedRequest> {
-        if let (Some(_), Some(sum)) = (part.algorithm.header(), &part.checksum) {
+        if let Some(sum) = &part.checksum {
             // The part's checksum is signed into its URL, so the URL can only be asked for
             // now that the part is read: one at a time.
             self.urls.lock().await.remove(&part.number);
-            self.fetch(&session.upload_id, &[part.number], &[(part.number, sum)])
+            let sum = sum.to_base64();
+            self.fetch(&session.upload_id, &[part.number], &[(part.number, &sum)])
                 .await?;
             return self.urls.lock().await.remove(&part.number).ok_or_else(|| {
                 Error::protocol(
@@ -286,8 +339,8 @@ impl Transport for CoordinatorTransport {
                 return Ok(r);
             }
         }
-        let last = session.part_count.unwrap_or(part.number);
-        let numbers: Vec<u32> = if fresh || !session.multipart {
+        let last = session.plan.part_count.unwrap_or(part.number);
+        let numbers: Vec<u32> = if fresh || !session.multipart() {
             vec![part.number]
         } else {
             let cached = self.urls.lock().await;
@@ -308,7 +361,7 @@ impl Transport for CoordinatorTransport {
         let op = "upload state";
         let v = self
             .call(
-                reqwest::Method::GET,
+                "GET",
                 &format!("/v1/uploads/{}", session.upload_id),
                 None,
                 op,
@@ -339,26 +392,26 @@ impl Transport for CoordinatorTransport {
         &self,
         session: &Session,
         parts: &[CompletedPart],
-        c: ChecksumAlgorithm,
+        c: Option<ChecksumAlgorithm>,
         expected: Option<&str>,
     ) -> Result<ObjectInfo> {
         let list: Vec<Value> = parts
             .iter()
             .map(|p| {
-                let mut part = json!({"number": p.number, "etag": p.etag});
-                if let Some(sum) = p.checksum.as_ref().filter(|_| c.header().is_some()) {
+                let mut part = json!({"number": p.part_number, "etag": p.etag});
+                if let Some((_, sum)) = p.checksum.as_ref().filter(|_| c.is_some()) {
                     part["checksum"] = json!(sum);
                 }
                 part
             })
             .collect();
         let mut body = json!({ "parts": list });
-        if let Some(want) = expected.filter(|_| c.header().is_some()) {
+        if let Some(want) = expected.filter(|_| c.is_some()) {
             body["checksum"] = json!(want);
         }
         let v = self
             .call(
-                reqwest::Method::POST,
+                "POST",
                 &format!("/v1/uploads/{}/complete", session.upload_id),
                 Some(body),
                 "complete",
@@ -369,7 +422,7 @@ impl Transport for CoordinatorTransport {
 
     async fn abort(&self, session: &Session) -> Result<()> {
         self.call(
-            reqwest::Method::DELETE,
+            "DELETE",
             &format!("/v1/uploads/{}", session.upload_id),
             None,
             "abort",
@@ -378,15 +431,19 @@ impl Transport for CoordinatorTransport {
         .map(drop)
     }
 
-    async fn head(&self, session: &Session, c: ChecksumAlgorithm) -> Result<Option<ObjectInfo>> {
-        if session.multipart {
+    async fn head(
+        &self,
+        session: &Session,
+        c: Option<ChecksumAlgorithm>,
+    ) -> Result<Option<ObjectInfo>> {
+        if session.multipart() {
             return Ok(None);
         }
         // A single PUT is confirmed with a complete call, which answers the object as the
         // store holds it (size, checksum) and lets the coordinator count it.
         match self
             .call(
-                reqwest::Method::POST,
+                "POST",
                 &format!("/v1/uploads/{}/complete", session.upload_id),
                 Some(json!({})),
                 "confirm",
@@ -405,11 +462,11 @@ impl Transport for CoordinatorTransport {
 
 /// Reads a completion answer. Its checksum counts only when it is in the upload's algorithm
 /// (`checksum_algorithm`; a coordinator that does not say is not trusted with it).
-fn completed(v: &Value, c: ChecksumAlgorithm) -> ObjectInfo {
-    let same_algorithm = v
-        .get("checksum_algorithm")
-        .and_then(|a| serde_json::from_value::<ChecksumAlgorithm>(a.clone()).ok())
-        == Some(c);
+fn completed(v: &Value, c: Option<ChecksumAlgorithm>) -> ObjectInfo {
+    let same_algorithm = c.is_some()
+        && v.get("checksum_algorithm")
+            .and_then(|a| serde_json::from_value::<ChecksumAlgorithm>(a.clone()).ok())
+            == c;
     ObjectInfo {
         etag: v
             .get("etag")

@@ -1,42 +1,39 @@
-//! Direct mode: the client holds credentials and presigns every request itself with
-//! hoist-core's [`Presigner`], so each one is a plain HTTP request.
+//! Direct mode: the client holds credentials and signs every request itself. Control calls
+//! are hoist-s3's [`Bucket`]; part URLs are presigned here with the bucket's signer and its
+//! [`Clock`](hoist_s3::Clock), corrected to the store's from every answer, parts' included.
 
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant, SystemTime};
+use std::future::Future;
+use std::time::Duration;
 
-use hoist_core::clock::ClockOffset;
-use hoist_core::plan::{ObjectSize, PlanPolicy, Strategy, plan};
-use hoist_core::presign::{Endpoint, PresignRequest, Presigner};
-use hoist_core::time::Timestamp;
+use hoist_core::checksum::ChecksumAlgorithm;
+use hoist_core::error::S3Error;
+use hoist_core::plan::{ObjectSize, PlanPolicy, plan};
+use hoist_core::presign::{Endpoint, PresignRequest};
+use hoist_core::s3::CompletedPart;
 use hoist_core::ttl::{TtlPolicy, UrlKind};
+use hoist_s3::{Answer, Bucket, CreateMultipart, CredentialSource, Http};
 
-use crate::checksum::ChecksumAlgorithm;
-use crate::credentials::CredentialSource;
+use crate::checksum::multipart_type;
 use crate::error::{Error, Result};
-use crate::s3;
 use crate::transport::{
-    self, CompletedPart, CreateOptions, ObjectInfo, PartSpec, PresignedRequest, Session,
-    StoredPart, Transport,
+    CreateOptions, ObjectInfo, PartSpec, PresignedRequest, Session, StoredPart, Transport,
 };
-
-/// How long loaded credentials are trusted before the source is read again.
-const CREDENTIALS_REFRESH: Duration = Duration::from_secs(300);
 
 /// A stream of unknown length is planned as if it were this large: parts stay near the
 /// planner's default size (memory is concurrency × part size) and 10,000 of them still
 /// reach about 80 GiB. Pass an expected size for longer streams.
 pub const DEFAULT_STREAM_EXPECTED: u64 = 80 * 1024 * 1024 * 1024;
 
+/// A control call that has not answered after this long is given up (and retried): long
+/// enough for a Complete of thousands of parts, short enough that a stalled connection
+/// does not hang the upload. Part bodies have their own limit, from their size.
+const CONTROL_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// Uploads straight to an S3 endpoint with credentials.
 #[derive(Debug)]
 pub struct DirectTransport {
-    http: reqwest::Client,
-    endpoint: Endpoint,
-    bucket: String,
+    bucket: Bucket,
     key: String,
-    credentials: CredentialSource,
-    signer: RwLock<(Arc<Presigner>, Instant)>,
-    offset: Mutex<ClockOffset>,
     plan_policy: PlanPolicy,
     ttl: TtlPolicy,
     stream_expected: u64,
@@ -45,7 +42,7 @@ pub struct DirectTransport {
 impl DirectTransport {
     /// A transport for `s3://bucket/key` at `endpoint`.
     pub fn new(
-        http: reqwest::Client,
+        http: Http,
         endpoint: Endpoint,
         credentials: CredentialSource,
         bucket: impl Into<String>,
@@ -57,15 +54,9 @@ impl DirectTransport {
                 "the destination needs a bucket and a key".into(),
             ));
         }
-        let signer = Presigner::new(credentials.load()?, endpoint.clone());
         Ok(DirectTransport {
-            http,
-            endpoint,
-            bucket,
+            bucket: Bucket::new(http, endpoint, bucket, credentials),
             key,
-            credentials,
-            signer: RwLock::new((Arc::new(signer), Instant::now())),
-            offset: Mutex::new(ClockOffset::ZERO),
             plan_policy: PlanPolicy::default(),
             ttl: TtlPolicy::default(),
             stream_expected: DEFAULT_STREAM_EXPECTED,
@@ -84,119 +75,32 @@ impl DirectTransport {
         self
     }
 
-    /// The current signer, re-reading the credentials when they are old or `force` is set
-    /// (after the store said the token or signature expired).
-    fn signer(&self, force: bool) -> Result<Arc<Presigner>> {
-        {
-            let s = self.signer.read().unwrap();
-            let stale = self.credentials.refreshable() && s.1.elapsed() > CREDENTIALS_REFRESH;
-            if !(force || stale) {
-                return Ok(s.0.clone());
-            }
-        }
-        let fresh = Arc::new(Presigner::new(
-            self.credentials.load()?,
-            self.endpoint.clone(),
-        ));
-        *self.signer.write().unwrap() = (fresh.clone(), Instant::now());
-        Ok(fresh)
+    /// The bucket client: its clock, signer and control calls.
+    pub fn bucket(&self) -> &Bucket {
+        &self.bucket
     }
 
-    fn now(&self) -> Timestamp {
-        let local = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64);
-        self.offset
-            .lock()
-            .unwrap()
-            .apply(Timestamp::from_unix_millis(local))
-    }
-
-    /// Learns the store's clock from a `Date` header, so URLs are not born expired (or not
-    /// yet valid) when the local clock drifts. `sent` is on the corrected clock.
-    fn learn_clock(&self, sent: Timestamp, date: &str) {
-        let Ok(server) = Timestamp::parse_http_date(date) else {
-            return;
-        };
-        let received = self.now();
-        let measured = ClockOffset::measure(sent, received, server);
-        // The Date header has one-second resolution: only correct real drift.
-        if measured.millis.abs() > 2_000 {
-            let mut o = self.offset.lock().unwrap();
-            *o = ClockOffset::from_millis(o.millis + measured.millis);
-            tracing::warn!(
-                offset_ms = o.millis,
-                "the store's clock differs from ours; signing with its time"
-            );
-        }
-    }
-
-    /// Presigns `req` for sending now.
-    fn presign(
+    /// Runs one control call within [`CONTROL_TIMEOUT`].
+    async fn control<T>(
         &self,
-        req: PresignRequest<'_>,
-        kind: UrlKind,
-        force: bool,
-    ) -> Result<PresignedRequest> {
-        let signer = self.signer(force)?;
-        let now = self.now();
-        let ttl = self
-            .ttl
-            .ttl(kind, now, signer.credentials().expires_at)
-            .map_err(|e| Error::Config(format!("cannot sign: {e}")))?;
-        let url = signer
-            .presign(&req.expires_in(ttl), now)
-            .map_err(|e| Error::Config(format!("cannot sign: {e}")))?;
-        Ok(PresignedRequest {
-            method: url.method.as_str().to_owned(),
-            url: url.url,
-            headers: url.headers,
-        })
-    }
-
-    /// Sends one signed control call and returns the answer.
-    async fn control(
-        &self,
-        req: PresignRequest<'_>,
-        body: Option<String>,
         operation: &str,
-    ) -> Result<reqwest::Response> {
-        let signed = self.presign(req, UrlKind::Control, false)?;
-        let mut rb = transport::build(&self.http, &signed)?.timeout(Duration::from_secs(120));
-        if let Some(b) = body {
-            rb = rb.body(b);
+        call: impl Future<Output = Result<T, hoist_s3::Error>>,
+    ) -> Result<T> {
+        match tokio::time::timeout(CONTROL_TIMEOUT, call).await {
+            Ok(answer) => Ok(answer?),
+            Err(elapsed) => Err(hoist_s3::Error::transport(operation, &elapsed).into()),
         }
-        let sent = self.now();
-        let resp = rb
-            .send()
-            .await
-            .map_err(|e| Error::network(operation, transport::error_chain(&e)))?;
-        // Errors carry the store's Date too: a skewed clock is learnt from the very answer
-        // that complains about it, so the re-signed retry succeeds.
-        if let Some(date) = resp.headers().get("date").and_then(|v| v.to_str().ok()) {
-            self.learn_clock(sent, date);
-        }
-        transport::check(resp, operation).await.map_err(|e| e.error)
-    }
-
-    async fn control_body(
-        &self,
-        req: PresignRequest<'_>,
-        body: Option<String>,
-        operation: &str,
-    ) -> Result<bytes::Bytes> {
-        let resp = self.control(req, body, operation).await?;
-        transport::body(resp, operation).await.map_err(|e| e.error)
     }
 }
 
 impl Transport for DirectTransport {
     fn destination(&self) -> String {
+        let endpoint = self.bucket.endpoint();
         format!(
             "{}://{}/{}/{}",
-            self.endpoint.scheme(),
-            self.endpoint.host(),
-            self.bucket,
+            endpoint.scheme(),
+            endpoint.host(),
+            self.bucket.name(),
             self.key
         )
     }
@@ -234,36 +138,29 @@ impl Transport for DirectTransport {
         }
         let mut session = Session {
             upload_id: String::new(),
-            bucket: self.bucket.clone(),
+            bucket: self.bucket.name().to_owned(),
             key: self.key.clone(),
-            multipart: p.strategy == Strategy::Multipart,
-            part_size: p.part_size,
-            part_count: p.part_count,
+            plan: p,
         };
-        if !session.multipart {
+        if session.multipart() {
+            let create = CreateMultipart {
+                content_type: opts.content_type.clone(),
+                checksum: opts.checksum.map(|alg| (alg, multipart_type(alg))),
+                ..CreateMultipart::default()
+            };
+            session.upload_id = self
+                .control(
+                    "CreateMultipartUpload",
+                    self.bucket.create_multipart(&self.key, &create),
+                )
+                .await?;
+        } else {
             // A single PUT's body goes out before any other call: a store that refuses a
             // skewed signature may close the connection mid-body, and its Date header is lost.
             // One small call first teaches the clock (its outcome does not matter).
-            let probe = PresignRequest::head_bucket(self.bucket.as_str());
-            let _ = self.control(probe, None, "HeadBucket").await;
-        }
-        if session.multipart {
-            let mut req =
-                PresignRequest::create_multipart_upload(self.bucket.as_str(), self.key.as_str());
-            if let (Some(name), Some(kind)) =
-                (opts.checksum.s3_name(), opts.checksum.multipart_type())
-            {
-                req = req
-                    .header("x-amz-checksum-algorithm", name)
-                    .header("x-amz-checksum-type", kind);
-            }
-            if let Some(ct) = &opts.content_type {
-                req = req.content_type(ct.as_str());
-            }
-            let body = self
-                .control_body(req, None, "CreateMultipartUpload")
-                .await?;
-            session.upload_id = s3::parse_create(&body)?;
+            let _ = self
+                .control("HeadBucket", self.bucket.measure_clock(false))
+                .await;
         }
         Ok(session)
     }
@@ -275,107 +172,113 @@ impl Transport for DirectTransport {
         fresh: bool,
     ) -> Result<PresignedRequest> {
         let (bucket, key) = (session.bucket.as_str(), session.key.as_str());
-        let mut req = if session.multipart {
-            PresignRequest::upload_part(bucket, key, session.upload_id.as_str(), part.number)
+        let (mut req, kind) = if session.multipart() {
+            let id = session.upload_id.as_str();
+            let req = PresignRequest::upload_part(bucket, key, id, part.number);
+            (req, UrlKind::Part)
         } else {
-            PresignRequest::put_object(bucket, key)
+            let req = PresignRequest::put_object(bucket, key);
+            (req, UrlKind::SinglePut { size: part.len })
         };
         req = req.content_length(part.len);
-        if let (Some(header), Some(sum)) = (part.algorithm.header(), &part.checksum) {
-            req = req.header(header, sum.as_str());
+        if let Some(sum) = &part.checksum {
+            req = req.header(sum.algorithm().header(), sum.to_base64());
         }
-        let kind = if session.multipart {
-            UrlKind::Part
-        } else {
-            UrlKind::SinglePut { size: part.len }
-        };
-        self.presign(req, kind, fresh)
+        // `fresh` after the store said the signature expired: the credentials are read again.
+        let now = self.bucket.now();
+        let signer = self.bucket.signer(now, fresh);
+        let cannot_sign = |e: &dyn std::fmt::Display| Error::Config(format!("cannot sign: {e}"));
+        let ttl = self
+            .ttl
+            .ttl(kind, now, signer.credentials().expires_at)
+            .map_err(|e| cannot_sign(&e))?;
+        let url = signer
+            .presign(&req.expires_in(ttl), now)
+            .map_err(|e| cannot_sign(&e))?;
+        Ok(PresignedRequest {
+            method: url.method.as_str().to_owned(),
+            url: url.url,
+            headers: url.headers,
+        })
     }
 
     async fn list_parts(&self, session: &Session) -> Result<Vec<StoredPart>> {
-        let mut out = Vec::new();
-        let mut marker = None;
-        loop {
-            let req = PresignRequest::list_parts(
-                session.bucket.as_str(),
-                session.key.as_str(),
-                session.upload_id.as_str(),
-                marker,
-                Some(1000),
-            );
-            let body = self.control_body(req, None, "ListParts").await?;
-            let page = s3::parse_list_parts(&body)?;
-            out.extend(page.parts);
-            match page.next_marker {
-                Some(m) if page.truncated && Some(m) != marker => marker = Some(m),
-                _ => break,
-            }
-        }
-        Ok(out)
+        let listed = self
+            .control(
+                "ListParts",
+                self.bucket.list_parts(&session.key, &session.upload_id),
+            )
+            .await?;
+        Ok(listed
+            .parts
+            .into_iter()
+            .map(|p| StoredPart {
+                number: p.part_number,
+                etag: p.etag,
+                size: p.size,
+            })
+            .collect())
     }
 
     async fn complete(
         &self,
         session: &Session,
         parts: &[CompletedPart],
-        checksum: ChecksumAlgorithm,
+        _checksum: Option<ChecksumAlgorithm>,
         _expected: Option<&str>,
     ) -> Result<ObjectInfo> {
-        let req = PresignRequest::complete_multipart_upload(
-            session.bucket.as_str(),
-            session.key.as_str(),
-            session.upload_id.as_str(),
-        )
-        .content_type("application/xml");
-        let xml = s3::complete_body(parts);
-        let body = self
-            .control_body(req, Some(xml), "CompleteMultipartUpload")
+        // The parts by number and ETag: the store checked each part's checksum as it
+        // arrived, and the engine compares the object's with the store's once it exists.
+        let parts: Vec<CompletedPart> = parts
+            .iter()
+            .map(|p| CompletedPart::new(p.part_number, p.etag.clone()))
+            .collect();
+        let done = self
+            .control(
+                "CompleteMultipartUpload",
+                self.bucket
+                    .complete(&session.key, &session.upload_id, &parts, None),
+            )
             .await?;
-        let _ = checksum;
-        s3::parse_complete(&body)
+        Ok(ObjectInfo {
+            etag: done.etag,
+            size: None,
+            checksum: None,
+        })
     }
 
     async fn abort(&self, session: &Session) -> Result<()> {
-        let req = PresignRequest::abort_multipart_upload(
-            session.bucket.as_str(),
-            session.key.as_str(),
-            session.upload_id.as_str(),
-        );
-        self.control(req, None, "AbortMultipartUpload")
-            .await
-            .map(drop)
+        self.control(
+            "AbortMultipartUpload",
+            self.bucket.abort(&session.key, &session.upload_id),
+        )
+        .await
     }
 
-    fn observe_date(&self, sent: SystemTime, date: &str) {
-        let local = sent
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64);
-        let corrected = self
-            .offset
-            .lock()
-            .unwrap()
-            .apply(Timestamp::from_unix_millis(local));
-        self.learn_clock(corrected, date);
+    fn observe(&self, answer: &Answer) {
+        self.bucket.observe(answer);
     }
 
     async fn head(
         &self,
         session: &Session,
-        checksum: ChecksumAlgorithm,
+        checksum: Option<ChecksumAlgorithm>,
     ) -> Result<Option<ObjectInfo>> {
-        let req = PresignRequest::head_object(session.bucket.as_str(), session.key.as_str())
-            .header("x-amz-checksum-mode", "ENABLED");
-        let resp = self.control(req, None, "HeadObject").await?;
-        let h = |name: &str| {
-            resp.headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
+        const OP: &str = "HeadObject";
+        let Some(head) = self
+            .control(OP, self.bucket.head_object(&session.key))
+            .await?
+        else {
+            // Just uploaded, yet not there: the store's bare 404, as any refusal.
+            return Err(hoist_s3::Error::s3(OP, S3Error::from_response(404, b"")).into());
         };
         Ok(Some(ObjectInfo {
-            etag: h("etag").unwrap_or_default(),
-            size: h("content-length").and_then(|v| v.parse().ok()),
-            checksum: checksum.header().and_then(h),
+            etag: head.etag,
+            size: Some(head.size),
+            checksum: head
+                .checksum
+                .filter(|(alg, _)| Some(*alg) == checksum)
+                .map(|(_, value)| value),
         }))
     }
 }

@@ -1,161 +1,61 @@
-//! The upload engine: plans, reads, sends parts in parallel with retries, records progress
-//! in the journal, completes and checks the result.
+//! The upload engine: prepares, sends parts in parallel with retries, completes and checks
+//! the result, or leaves a failed upload resumable or aborted. Each stage is its own module
+//! (`prepare`, `pipeline`, `finish`); this one runs them in turn.
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use hoist_s3::{Http, RetryPolicy, with_retries};
 use tokio_util::sync::CancellationToken;
 
-use crate::checksum::{ChecksumAlgorithm, PartChecksum};
-use crate::error::{Error, ErrorKind, Result};
-use crate::journal::{Journal, JournalPart};
-use crate::prepare::Prepared;
+use crate::config::UploadConfig;
+use crate::error::{Error, ErrorKind, Result, log_retry};
+use crate::finish::{UploadOutcome, finish};
+use crate::pipeline::transfer;
+use crate::prepare::{self, Prepared};
 use crate::progress::{Progress, ProgressFn};
-use crate::retry::{RetryPolicy, Verdict, with_retries};
 use crate::source::Source;
-use crate::transport::{self, Session, Transport};
-
-/// Settings of one upload; every default is written here once.
-#[derive(Debug, Clone)]
-pub struct UploadConfig {
-    /// Parts in flight at once (and part buffers in memory).
-    pub concurrency: usize,
-    /// Overrides the planner's part size.
-    pub part_size: Option<u64>,
-    pub checksum: ChecksumAlgorithm,
-    pub retry: RetryPolicy,
-    /// Where resume journals live; `None` disables journaling.
-    pub state_dir: Option<PathBuf>,
-    /// Continue the journaled upload of the same source and destination, if any.
-    pub resume: bool,
-    /// Leave a failed multipart upload in place instead of aborting it.
-    pub keep_partial: bool,
-    pub content_type: Option<String>,
-}
-
-impl Default for UploadConfig {
-    fn default() -> Self {
-        UploadConfig {
-            concurrency: 8,
-            part_size: None,
-            checksum: ChecksumAlgorithm::default(),
-            retry: RetryPolicy::default(),
-            state_dir: crate::journal::default_state_dir(),
-            resume: false,
-            keep_partial: false,
-            content_type: None,
-        }
-    }
-}
-
-/// What a finished upload produced.
-#[derive(Debug, Clone)]
-pub struct UploadOutcome {
-    pub bucket: String,
-    pub key: String,
-    pub etag: String,
-    pub size: u64,
-    /// The object's checksum as the store confirmed it, if the algorithm is not `none`.
-    pub checksum: Option<String>,
-    pub multipart: bool,
-    /// Parts sent by this run (a single PUT counts as one).
-    pub parts_sent: u32,
-    /// Parts found already stored when resuming.
-    pub parts_resumed: u32,
-    pub elapsed: Duration,
-}
+use crate::stage::{Emit, Run, Stage};
+use crate::transport::{Session, Transport};
 
 /// Uploads sources through a [`Transport`].
 #[derive(Debug)]
 pub struct Uploader<T> {
-    pub(crate) transport: Arc<T>,
-    pub(crate) http: reqwest::Client,
-    pub(crate) config: UploadConfig,
+    stage: Stage<T>,
 }
 
-/// The engine's internal progress sink.
-pub(crate) type Emit = Arc<dyn Fn(Progress) + Send + Sync>;
-
 /// The HTTP client the engine and transports share.
-pub type HttpClient = reqwest::Client;
+pub type HttpClient = Http;
 
 /// An HTTP client tuned for bulk uploads: HTTP/1.1 with kept-alive connections (one per
 /// worker), Nagle off so the end of each request leaves at once, and a bounded connect time.
-pub fn http_client(concurrency: usize) -> Result<reqwest::Client> {
-    reqwest::Client::builder()
+pub fn http_client(concurrency: usize) -> Result<Http> {
+    let client = reqwest::Client::builder()
         .http1_only()
         .tcp_nodelay(true)
         .pool_max_idle_per_host(concurrency.max(1) * 2)
         .pool_idle_timeout(Duration::from_secs(50))
         .connect_timeout(Duration::from_secs(10))
         .build()
-        .map_err(|e| Error::Config(format!("HTTP client: {e}")))
-}
-
-/// Shared state of one run.
-pub(crate) struct Run {
-    pub(crate) parts: BTreeMap<u32, (String, u64, Option<PartChecksum>)>,
-    pub(crate) journal: Option<Journal>,
-    pub(crate) state_dir: Option<PathBuf>,
-    pub(crate) last_flush: Instant,
-    pub(crate) done_bytes: u64,
-    pub(crate) sent: u32,
-    pub(crate) error: Option<Error>,
-}
-
-impl Run {
-    /// Records a stored part; the journal is flushed at most every 200 ms so thousands of
-    /// small parts do not rewrite it thousands of times (ListParts covers the gap on resume).
-    pub(crate) fn record(
-        &mut self,
-        number: u32,
-        etag: String,
-        size: u64,
-        sum: Option<PartChecksum>,
-        alg: ChecksumAlgorithm,
-    ) {
-        if let Some(j) = &mut self.journal {
-            j.parts.insert(
-                number,
-                JournalPart {
-                    etag: etag.clone(),
-                    size,
-                    checksum: sum.as_ref().map(|s| alg.encode(s)),
-                },
-            );
-        }
-        self.parts.insert(number, (etag, size, sum));
-        self.done_bytes += size;
-        if self.last_flush.elapsed() > Duration::from_millis(200) {
-            self.flush();
-        }
-    }
-
-    pub(crate) fn flush(&mut self) {
-        if let (Some(j), Some(dir)) = (&self.journal, &self.state_dir) {
-            if let Err(e) = j.save(dir) {
-                tracing::warn!(error = %e, "cannot write the resume journal");
-            }
-            self.last_flush = Instant::now();
-        }
-    }
+        .map_err(|e| Error::Config(format!("HTTP client: {e}")))?;
+    Ok(Http::from_client(client))
 }
 
 impl<T: Transport> Uploader<T> {
     /// An uploader sending through `transport` with `http`.
-    pub fn new(transport: T, http: reqwest::Client, config: UploadConfig) -> Self {
+    pub fn new(transport: T, http: Http, config: UploadConfig) -> Self {
         Uploader {
-            transport: Arc::new(transport),
-            http,
-            config,
+            stage: Stage {
+                transport: Arc::new(transport),
+                http,
+                config,
+            },
         }
     }
 
     /// The transport, for callers that need it after the upload (tests, listing).
     pub fn transport(&self) -> &T {
-        &self.transport
+        &self.stage.transport
     }
 
     /// Uploads `source`, reporting to `progress`, until done, failed or `cancel` fires.
@@ -175,7 +75,7 @@ impl<T: Transport> Uploader<T> {
                 f(&p)
             }
         });
-        let alg = self.config.checksum;
+        let stage = &self.stage;
         let Prepared {
             feed,
             session,
@@ -183,37 +83,27 @@ impl<T: Transport> Uploader<T> {
             journal,
             total,
         } = match source {
-            Source::File(path) => self.prepare_file(path, &cancel).await?,
-            Source::Stream(reader) => self.prepare_stream(reader, &cancel).await?,
+            Source::File(path) => prepare::file(stage, path, &cancel).await?,
+            Source::Stream(reader) => prepare::stream(stage, reader, &cancel).await?,
         };
-        let resumed_bytes: u64 = resumed.values().map(|(_, s, _)| *s).sum();
+        let parts_resumed = resumed.len() as u32;
+        let run = Run::new(resumed, journal, stage.config.state_dir.clone());
         emit(Progress::Started {
             total_bytes: total,
-            part_size: session.part_size,
-            part_count: session.part_count,
-            multipart: session.multipart,
-            resumed_parts: resumed.len() as u32,
-            resumed_bytes,
+            part_size: session.plan.part_size,
+            part_count: session.plan.part_count,
+            multipart: session.multipart(),
+            resumed_parts: parts_resumed,
+            resumed_bytes: run.done_bytes,
         });
-        let parts_resumed = resumed.len() as u32;
-        let run = Arc::new(Mutex::new(Run {
-            parts: resumed,
-            journal,
-            state_dir: self.config.state_dir.clone(),
-            last_flush: Instant::now() - Duration::from_secs(1),
-            done_bytes: resumed_bytes,
-            sent: 0,
-            error: None,
-        }));
+        let run = Arc::new(Mutex::new(run));
         run.lock().unwrap().flush();
 
-        let result = self
-            .transfer(feed, &session, &run, emit.clone(), &cancel)
+        let result = transfer(stage, feed, &session, &run, emit.clone(), &cancel)
             .await
             .and_then(|fed| {
-                let r = run.lock().unwrap();
+                let have = run.lock().unwrap().stored_bytes();
                 let expected = total.unwrap_or(fed.total);
-                let have: u64 = r.parts.values().map(|(_, s, _)| *s).sum();
                 if have != expected {
                     return Err(Error::Integrity(format!(
                         "{have} bytes stored in parts, {expected} expected"
@@ -222,15 +112,12 @@ impl<T: Transport> Uploader<T> {
                 Ok(())
             });
         let result = match result {
-            Ok(()) => self.finish(&session, &run, alg, total).await,
+            Ok(()) => finish(stage, &session, &run, total).await,
             Err(e) => Err(e),
         };
         match result {
             Ok(mut outcome) => {
-                if let (Some(dir), Some(j)) = (&self.config.state_dir, &run.lock().unwrap().journal)
-                {
-                    let _ = Journal::remove(dir, &j.key);
-                }
+                run.lock().unwrap().forget();
                 outcome.parts_resumed = parts_resumed;
                 outcome.elapsed = started.elapsed();
                 emit(Progress::Completed {
@@ -254,35 +141,23 @@ impl<T: Transport> Uploader<T> {
             e.kind(),
             ErrorKind::Cancelled | ErrorKind::Network | ErrorKind::Io
         );
-        if !session.multipart {
+        if !session.multipart() {
             return;
         }
-        if resumable || self.config.keep_partial {
+        let stage = &self.stage;
+        if resumable || stage.config.keep_partial {
             run.lock().unwrap().flush();
             return;
         }
         let never = CancellationToken::new();
         let policy = RetryPolicy {
             max_attempts: 3,
-            ..self.config.retry.clone()
+            ..stage.config.retry.clone()
         };
-        let _ = with_retries(&policy, &never, || async {
-            self.transport
-                .abort(session)
-                .await
-                .map_err(|error| transport::AttemptError {
-                    verdict: if error.kind() == ErrorKind::Network {
-                        Verdict::Retry
-                    } else {
-                        Verdict::Fatal
-                    },
-                    error,
-                })
+        let _ = with_retries(&policy, &never, log_retry, |_| {
+            stage.transport.abort(session)
         })
         .await;
-        let r = run.lock().unwrap();
-        if let (Some(dir), Some(j)) = (&self.config.state_dir, &r.journal) {
-            let _ = Journal::remove(dir, &j.key);
-        }
+        run.lock().unwrap().forget();
     }
 }

@@ -1,6 +1,10 @@
-//! The engine's error type and the coarse classes the CLI maps to exit codes.
+//! The engine's error type, the coarse classes the CLI maps to exit codes, and the retry
+//! verdict of each failure (hoist-core's rules, run by hoist-s3's retry loop).
 
 use std::path::PathBuf;
+
+use hoist_core::retry::classify;
+use hoist_s3::{RetryStep, Retryable, Stopped, Verdict};
 
 /// What kind of failure ended an upload; the CLI turns each into a distinct exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,7 +26,8 @@ pub enum ErrorKind {
     Io,
 }
 
-/// An upload failure, with enough context to act on.
+/// An upload failure, with enough context to act on. Messages never carry a whole
+/// signature, credential or token.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -36,15 +41,19 @@ pub enum Error {
     },
     #[error("journal {path}: {message}")]
     Journal { path: PathBuf, message: String },
+    /// The store refused a request, could not be reached, or answered what S3 does not.
+    #[error(transparent)]
+    Store(#[from] hoist_s3::Error),
+    /// The coordinator could not be reached, or the connection broke or timed out.
     #[error("network error on {operation}: {message}")]
     Network { operation: String, message: String },
+    /// The coordinator refused a request (its JSON error: `code` and `message`).
     #[error("{operation} answered HTTP {status} {code}: {message}")]
-    Http {
+    Coordinator {
         operation: String,
         status: u16,
         code: String,
         message: String,
-        kind: ErrorKind,
     },
     #[error("integrity check failed: {0}")]
     Integrity(String),
@@ -61,18 +70,21 @@ impl Error {
             Error::Config(_) => ErrorKind::Usage,
             Error::Source { .. } => ErrorKind::Usage,
             Error::Journal { .. } => ErrorKind::Io,
+            Error::Store(e) => store_kind(e),
             Error::Network { .. } => ErrorKind::Network,
-            Error::Http { kind, .. } => *kind,
+            Error::Coordinator { status, code, .. } => answer_kind(*status, code),
             Error::Integrity(_) => ErrorKind::Integrity,
             Error::Cancelled => ErrorKind::Cancelled,
             Error::Protocol { .. } => ErrorKind::Refused,
         }
     }
 
-    pub(crate) fn network(operation: &str, err: impl std::fmt::Display) -> Self {
-        Error::Network {
-            operation: operation.to_owned(),
-            message: err.to_string(),
+    /// The HTTP status of the store's or the coordinator's refusal.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Store(e) => e.status(),
+            Error::Coordinator { status, .. } => Some(*status),
+            _ => None,
         }
     }
 
@@ -84,5 +96,147 @@ impl Error {
     }
 }
 
+fn store_kind(e: &hoist_s3::Error) -> ErrorKind {
+    use hoist_s3::Error as S;
+    match e {
+        S::Transport { .. } => ErrorKind::Network,
+        S::S3 { error, .. } => answer_kind(error.status, error.code.as_str()),
+        // Signing fails on expired credentials or a lifetime out of range.
+        S::Sign { .. } | S::Credentials(_) | S::Config(_) => ErrorKind::Usage,
+        _ => ErrorKind::Refused,
+    }
+}
+
+/// The class of a refusal, from its status and code (S3's, or the coordinator's).
+fn answer_kind(status: u16, code: &str) -> ErrorKind {
+    match (status, code) {
+        // `checksum_mismatch` is the coordinator's word for the same thing.
+        (
+            _,
+            "BadDigest" | "InvalidDigest" | "XAmzContentChecksumMismatch" | "checksum_mismatch",
+        ) => ErrorKind::Integrity,
+        (
+            _,
+            "SignatureDoesNotMatch"
+            | "InvalidAccessKeyId"
+            | "AccessDenied"
+            | "ExpiredToken"
+            | "RequestTimeTooSkewed"
+            | "InvalidToken",
+        ) => ErrorKind::Auth,
+        (401 | 403, _) => ErrorKind::Auth,
+        (s, _) if s >= 500 || s == 408 || s == 429 => ErrorKind::Network,
+        _ => ErrorKind::Refused,
+    }
+}
+
+impl Retryable for Error {
+    /// The store's failures as hoist-s3 judges them; the coordinator's refusals by status,
+    /// code and message; a failed connection is retried; anything else is final.
+    fn verdict(&self) -> Verdict {
+        match self {
+            Error::Store(e) => e.verdict(),
+            Error::Coordinator {
+                status,
+                code,
+                message,
+                ..
+            } => classify(*status, code, message),
+            Error::Network { .. } => Verdict::Retry,
+            _ => Verdict::Fatal,
+        }
+    }
+}
+
+impl From<Stopped<Error>> for Error {
+    fn from(stopped: Stopped<Error>) -> Self {
+        match stopped {
+            Stopped::Cancelled => Error::Cancelled,
+            Stopped::Failed(e) => e,
+        }
+    }
+}
+
+/// Notes a control call's retry in the log (parts report theirs as [`crate::Progress`]).
+pub(crate) fn log_retry(error: &Error, step: RetryStep) {
+    tracing::debug!(attempt = step.attempt, verdict = ?step.verdict, delay = ?step.delay, %error, "retrying");
+}
+
 /// The engine's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use hoist_core::error::{S3Error, S3ErrorCode};
+
+    use super::*;
+
+    fn store(status: u16, code: &str, message: &str) -> Error {
+        let error = S3Error::new(status, S3ErrorCode::parse(code), message);
+        Error::Store(hoist_s3::Error::s3("UploadPart", error))
+    }
+
+    #[test]
+    fn classes_and_verdicts_of_store_answers() {
+        let table = [
+            (400, "BadDigest", "", ErrorKind::Integrity, Verdict::Fatal),
+            (
+                403,
+                "SignatureDoesNotMatch",
+                "",
+                ErrorKind::Auth,
+                Verdict::Fatal,
+            ),
+            (
+                403,
+                "AccessDenied",
+                "Request has expired",
+                ErrorKind::Auth,
+                Verdict::Resign,
+            ),
+            (403, "", "", ErrorKind::Auth, Verdict::Fatal),
+            (503, "SlowDown", "", ErrorKind::Network, Verdict::Retry),
+            (404, "NoSuchBucket", "", ErrorKind::Refused, Verdict::Fatal),
+        ];
+        for (status, code, message, kind, verdict) in table {
+            let e = store(status, code, message);
+            assert_eq!((e.kind(), e.verdict()), (kind, verdict), "{e}");
+            assert_eq!(e.status(), Some(status));
+        }
+        let io = std::io::Error::other("connection reset");
+        let cut = Error::from(hoist_s3::Error::transport("UploadPart", &io));
+        assert_eq!(
+            (cut.kind(), cut.verdict()),
+            (ErrorKind::Network, Verdict::Retry)
+        );
+        let odd = Error::from(hoist_s3::Error::unexpected("UploadPart", "no ETag"));
+        assert_eq!(
+            (odd.kind(), odd.verdict()),
+            (ErrorKind::Refused, Verdict::Fatal)
+        );
+    }
+
+    #[test]
+    fn the_coordinator_is_judged_by_the_same_rules() {
+        let e = Error::Coordinator {
+            operation: "complete".into(),
+            status: 422,
+            code: "checksum_mismatch".into(),
+            message: "the object's checksum differs".into(),
+        };
+        assert_eq!(
+            (e.kind(), e.verdict()),
+            (ErrorKind::Integrity, Verdict::Fatal)
+        );
+        let busy = Error::Coordinator {
+            operation: "sign parts".into(),
+            status: 503,
+            code: "unavailable".into(),
+            message: String::new(),
+        };
+        assert_eq!(
+            (busy.kind(), busy.verdict()),
+            (ErrorKind::Network, Verdict::Retry)
+        );
+    }
+}

@@ -9,10 +9,9 @@ use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
+use hoist_core::checksum::ChecksumAlgorithm;
 use serde::{Deserialize, Serialize};
-use sha2::Digest as _;
 
-use crate::checksum::ChecksumAlgorithm;
 use crate::error::{Error, Result};
 
 /// What identifies "the same upload" across runs.
@@ -30,16 +29,18 @@ pub struct JournalKey {
 impl JournalKey {
     /// The journal's file name: a hash of the key, so any path or key is a safe name.
     pub fn file_name(&self) -> String {
-        let mut h = sha2::Sha256::new();
+        let mut h = ChecksumAlgorithm::Sha256.hasher();
         h.update(self.source.to_string_lossy().as_bytes());
-        h.update([0]);
-        h.update(self.size.to_be_bytes());
-        h.update(self.mtime_ns.to_be_bytes());
-        h.update([0]);
+        h.update(&[0]);
+        h.update(&self.size.to_be_bytes());
+        h.update(&self.mtime_ns.to_be_bytes());
+        h.update(&[0]);
         h.update(self.destination.as_bytes());
-        let digest = h.finalize();
-        let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-        format!("{hex}.json")
+        let digest = h.finish();
+        format!(
+            "{}.json",
+            hoist_core::encoding::hex(&digest.as_bytes()[..16])
+        )
     }
 }
 
@@ -64,7 +65,9 @@ pub struct Journal {
     pub object_key: String,
     pub part_size: u64,
     pub part_count: u32,
-    pub checksum: ChecksumAlgorithm,
+    /// The upload's checksum algorithm; `none` in the file when it has none.
+    #[serde(with = "crate::checksum::journal_name")]
+    pub checksum: Option<ChecksumAlgorithm>,
     pub parts: BTreeMap<u32, JournalPart>,
 }
 
@@ -162,7 +165,7 @@ mod tests {
             object_key: "k".into(),
             part_size: 5,
             part_count: 2,
-            checksum: ChecksumAlgorithm::Crc64nvme,
+            checksum: Some(ChecksumAlgorithm::Crc64Nvme),
             parts: BTreeMap::new(),
         };
         j.parts.insert(
@@ -189,6 +192,49 @@ mod tests {
         assert_eq!(names.len(), 1);
         Journal::remove(dir.path(), &key()).unwrap();
         assert_eq!(Journal::load(dir.path(), &key()).unwrap(), None);
+    }
+
+    #[test]
+    fn journals_written_before_core_checksums_still_read() {
+        // As the engine wrote them when it had its own checksum type: lowercase names,
+        // `none` for no checksum, part checksums in base64.
+        let dir = tempfile::tempdir().unwrap();
+        let path = Journal::path_in(dir.path(), &key());
+        // The name is the same hash as before, so the journal is found.
+        assert!(path.ends_with("uploads/bfddd20abf6ad3e0266c76e910daf64a.json"));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let old = |checksum: &str, part_sum: &str| {
+            format!(
+                r#"{{"version":1,"key":{{"source":"/data/a b.bin","size":10,"mtime_ns":5,"destination":"s3://b/k"}},"upload_id":"u1","bucket":"b","object_key":"k","part_size":5,"part_count":2,"checksum":"{checksum}","parts":{{"1":{{"etag":"\"e\"","size":5{part_sum}}}}}}}"#
+            )
+        };
+        for (name, alg, part_sum) in [
+            (
+                "crc64nvme",
+                Some(ChecksumAlgorithm::Crc64Nvme),
+                r#","checksum":"AAAAAAAAAAA=""#,
+            ),
+            (
+                "crc32c",
+                Some(ChecksumAlgorithm::Crc32c),
+                r#","checksum":"4waSgw==""#,
+            ),
+            ("sha256", Some(ChecksumAlgorithm::Sha256), ""),
+            ("none", None, ""),
+        ] {
+            let text = old(name, part_sum);
+            std::fs::write(&path, &text).unwrap();
+            let j = Journal::load(dir.path(), &key()).unwrap().unwrap();
+            assert_eq!(j.checksum, alg, "{name}");
+            assert_eq!(j.parts[&1].etag, "\"e\"");
+            assert_eq!(
+                j.parts[&1].checksum.is_some(),
+                !part_sum.is_empty(),
+                "{name}"
+            );
+            // Written back the same way, so an older hoist reads it too.
+            assert_eq!(serde_json::to_string(&j).unwrap(), text, "{name}");
+        }
     }
 
     #[test]

@@ -20,7 +20,7 @@
 //! ```no_run
 //! use hoist_client::{
 //!     CancellationToken, CredentialSource, DirectTransport, Source, UploadConfig, Uploader,
-//!     http_client,
+//!     http_client, local_now,
 //! };
 //! use hoist_core::presign::Endpoint;
 //!
@@ -30,7 +30,7 @@
 //! let transport = DirectTransport::new(
 //!     http.clone(),
 //!     endpoint,
-//!     CredentialSource::from_env(None)?,
+//!     CredentialSource::from_env(None, local_now())?,
 //!     "media",
 //!     "big.bin",
 //! )?;
@@ -44,32 +44,34 @@
 //! ```
 
 mod checksum;
+mod config;
 mod coordinator;
-mod credentials;
 mod direct;
 mod engine;
 mod error;
+mod finish;
 mod journal;
 mod pipeline;
 mod prepare;
 mod progress;
-mod retry;
-mod s3;
 mod source;
+mod stage;
 mod transport;
 
-pub use checksum::{ChecksumAlgorithm, PartChecksum};
+pub use checksum::{checksum_name, parse_checksum};
+pub use config::UploadConfig;
 pub use coordinator::CoordinatorTransport;
-pub use credentials::CredentialSource;
 pub use direct::{DEFAULT_STREAM_EXPECTED, DirectTransport};
-pub use engine::{HttpClient, UploadConfig, UploadOutcome, Uploader, http_client};
+pub use engine::{HttpClient, Uploader, http_client};
 pub use error::{Error, ErrorKind, Result};
+pub use finish::UploadOutcome;
+pub use hoist_core::checksum::{Checksum, ChecksumAlgorithm, PartChecksum};
+pub use hoist_core::s3::CompletedPart;
+pub use hoist_s3::{Answer, CredentialSource, Http, RetryPolicy, Verdict, local_now};
 pub use journal::{Journal, JournalKey, JournalPart, default_state_dir};
 pub use progress::{Progress, ProgressFn};
-pub use retry::{RetryPolicy, Verdict, classify_status};
 pub use source::Source;
 pub use tokio_util::sync::CancellationToken;
 pub use transport::{
-    CompletedPart, CreateOptions, ErrorAnswer, ObjectInfo, PartSpec, PresignedRequest, Session,
-    StoredPart, Transport,
+    CreateOptions, ObjectInfo, PartSpec, PresignedRequest, Session, StoredPart, Transport,
 };

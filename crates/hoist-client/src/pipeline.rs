@@ -1,207 +1,86 @@
-//! Sending: a producer fills part buffers, `concurrency` workers send them with retries,
-//! then the upload is completed and the stored object checked.
+//! Sending: a producer fills part buffers, `concurrency` workers send them with retries.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use hoist_s3::{Http, RetryPolicy, RetryStep, Verdict, with_retries};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::checksum::ChecksumAlgorithm;
-use crate::engine::{Emit, Run, UploadOutcome, Uploader};
-use crate::error::{Error, ErrorKind, Result};
-use crate::prepare::attempt;
+use crate::error::{Error, Result};
 use crate::progress::Progress;
-use crate::retry::{RetryPolicy, Verdict, with_retries};
 use crate::source::{Fed, Feed, Job, produce};
-use crate::transport::{
-    self, AttemptError, CompletedPart, ObjectInfo, PartSpec, Session, Transport,
-};
+use crate::stage::{Emit, Run, Stage};
+use crate::transport::{PartSpec, Session, Transport};
+
+/// A part is signed again this many times at least (a control call as often as the policy
+/// says): each of a long upload's parts may meet an expired URL, a moved clock or rotated
+/// credentials.
+const PART_RESIGNS: u32 = 5;
 
 /// What every worker shares.
 struct Ctx<T> {
     transport: Arc<T>,
-    http: reqwest::Client,
+    http: Http,
     session: Session,
     run: Arc<Mutex<Run>>,
     emit: Emit,
     cancel: CancellationToken,
-    checksum: ChecksumAlgorithm,
     retry: RetryPolicy,
 }
 
-impl<T: Transport> Uploader<T> {
-    /// Sends every part of `feed`; returns what the producer read.
-    pub(crate) async fn transfer(
-        &self,
-        feed: Feed,
-        session: &Session,
-        run: &Arc<Mutex<Run>>,
-        emit: Emit,
-        cancel: &CancellationToken,
-    ) -> Result<Fed> {
-        let n = self.config.concurrency.max(1);
-        // The pool holds one buffer per worker: that bounds memory to n × part size.
-        let (pool_tx, mut pool_rx) = mpsc::channel::<Vec<u8>>(n);
-        for _ in 0..n {
-            let _ = pool_tx.try_send(Vec::new());
-        }
-        let (job_tx, job_rx) = mpsc::channel::<Job>(1);
-        let inner = cancel.child_token();
-        let alg = self.config.checksum;
-        let producer_cancel = inner.clone();
-        let producer = tokio::task::spawn_blocking(move || {
-            produce(feed, alg, &mut pool_rx, &job_tx, &producer_cancel)
-        });
-        let ctx = Arc::new(Ctx {
-            transport: self.transport.clone(),
-            http: self.http.clone(),
-            session: session.clone(),
-            run: run.clone(),
-            emit,
-            cancel: inner.clone(),
-            checksum: alg,
-            retry: self.config.retry.clone(),
-        });
-        let jobs = Arc::new(tokio::sync::Mutex::new(job_rx));
-        let workers: Vec<_> = (0..n)
-            .map(|_| tokio::spawn(worker(ctx.clone(), jobs.clone(), pool_tx.clone())))
-            .collect();
-        drop((pool_tx, jobs));
-        for w in workers {
-            let _ = w.await;
-        }
-        if let Some(e) = run.lock().unwrap().error.take() {
-            return Err(e);
-        }
-        if cancel.is_cancelled() {
-            // The producer may be blocked reading a stream; it ends on its own.
-            return Err(Error::Cancelled);
-        }
-        producer
-            .await
-            .map_err(|e| Error::Config(format!("reader thread: {e}")))?
+/// Sends every part of `feed`; returns what the producer read.
+pub(crate) async fn transfer<T: Transport>(
+    stage: &Stage<T>,
+    feed: Feed,
+    session: &Session,
+    run: &Arc<Mutex<Run>>,
+    emit: Emit,
+    cancel: &CancellationToken,
+) -> Result<Fed> {
+    let n = stage.config.concurrency.max(1);
+    // The pool holds one buffer per worker: that bounds memory to n × part size.
+    let (pool_tx, mut pool_rx) = mpsc::channel::<Vec<u8>>(n);
+    for _ in 0..n {
+        let _ = pool_tx.try_send(Vec::new());
     }
-
-    /// Completes (multipart), then checks the stored object's size and checksum.
-    pub(crate) async fn finish(
-        &self,
-        session: &Session,
-        run: &Arc<Mutex<Run>>,
-        alg: ChecksumAlgorithm,
-        total: Option<u64>,
-    ) -> Result<UploadOutcome> {
-        let never = CancellationToken::new();
-        let (parts, sums, size, sent) = {
-            let r = run.lock().unwrap();
-            let parts: Vec<CompletedPart> = r
-                .parts
-                .iter()
-                .map(|(n, (etag, _, sum))| CompletedPart {
-                    number: *n,
-                    etag: etag.clone(),
-                    checksum: sum.as_ref().map(|s| alg.encode(s)),
-                })
-                .collect();
-            let sums: Option<Vec<_>> = r.parts.values().map(|(_, _, s)| s.clone()).collect();
-            let size: u64 = r.parts.values().map(|(_, s, _)| *s).sum();
-            (parts, sums, size, r.sent)
-        };
-        let size = total.unwrap_or(size);
-        let expected = sums.and_then(|s| alg.object(&s, session.multipart));
-        let info = if session.multipart {
-            let mut tries = 0;
-            let done = with_retries(&self.config.retry, &never, || {
-                tries += 1;
-                let parts = &parts;
-                let expected = expected.as_deref();
-                async move {
-                    self.transport
-                        .complete(session, parts, alg, expected)
-                        .await
-                        .map_err(attempt)
-                }
-            })
-            .await;
-            match done {
-                Ok(info) => info,
-                // A retried Complete whose first try succeeded but whose answer was lost finds
-                // the upload gone; the object check below decides whether it really is done.
-                Err(Error::Http { status: 404, .. }) if tries > 1 => ObjectInfo::default(),
-                Err(e) => return Err(e),
-            }
-        } else {
-            let etag = parts.first().map(|p| p.etag.clone()).unwrap_or_default();
-            ObjectInfo {
-                etag,
-                size: Some(size),
-                checksum: None,
-            }
-        };
-        let head = match with_retries(&self.config.retry, &never, || async {
-            self.transport.head(session, alg).await.map_err(attempt)
-        })
+    let (job_tx, job_rx) = mpsc::channel::<Job>(1);
+    let inner = cancel.child_token();
+    let alg = stage.config.checksum;
+    let producer_cancel = inner.clone();
+    let producer = tokio::task::spawn_blocking(move || {
+        produce(feed, alg, &mut pool_rx, &job_tx, &producer_cancel)
+    });
+    let ctx = Arc::new(Ctx {
+        transport: stage.transport.clone(),
+        http: stage.http.clone(),
+        session: session.clone(),
+        run: run.clone(),
+        emit,
+        cancel: inner.clone(),
+        retry: RetryPolicy {
+            max_resigns: stage.config.retry.max_resigns.max(PART_RESIGNS),
+            ..stage.config.retry.clone()
+        },
+    });
+    let jobs = Arc::new(tokio::sync::Mutex::new(job_rx));
+    let workers: Vec<_> = (0..n)
+        .map(|_| tokio::spawn(worker(ctx.clone(), jobs.clone(), pool_tx.clone())))
+        .collect();
+    drop((pool_tx, jobs));
+    for w in workers {
+        let _ = w.await;
+    }
+    if let Some(e) = run.lock().unwrap().error.take() {
+        return Err(e);
+    }
+    if cancel.is_cancelled() {
+        // The producer may be blocked reading a stream; it ends on its own.
+        return Err(Error::Cancelled);
+    }
+    producer
         .await
-        {
-            Ok(h) => h,
-            // Write-only credentials may not read the object back: the Complete answer (and
-            // the store's per-part checks) is then all there is.
-            Err(e) if e.kind() == ErrorKind::Auth && !info.etag.is_empty() => {
-                tracing::warn!(error = %e, "cannot read the object back to check it");
-                None
-            }
-            Err(e) => return Err(e),
-        };
-        let stored_size = head.as_ref().and_then(|h| h.size).or(info.size);
-        let stored_sum = head
-            .as_ref()
-            .and_then(|h| h.checksum.clone())
-            .or(info.checksum.clone());
-        let etag = head
-            .as_ref()
-            .map(|h| h.etag.clone())
-            .filter(|e| !e.is_empty())
-            .unwrap_or(info.etag);
-        if let Some(s) = stored_size.filter(|s| *s != size) {
-            return Err(Error::Integrity(format!(
-                "the store holds {s} bytes, {size} were sent"
-            )));
-        }
-        if stored_size.is_none() && head.is_none() && etag.is_empty() {
-            return Err(Error::Integrity(
-                "the store did not confirm the object".into(),
-            ));
-        }
-        if let (Some(want), Some(got)) = (&expected, &stored_sum)
-            && !checksums_agree(want, got)
-        {
-            return Err(Error::Integrity(format!(
-                "the store's checksum {got} differs from the data's {want}"
-            )));
-        }
-        if alg.header().is_some() && stored_sum.is_none() {
-            tracing::warn!(
-                "the store did not report the object's checksum; only its size was checked"
-            );
-        }
-        Ok(UploadOutcome {
-            bucket: session.bucket.clone(),
-            key: session.key.clone(),
-            etag,
-            size,
-            checksum: stored_sum.filter(|_| expected.is_some()),
-            multipart: session.multipart,
-            parts_sent: sent,
-            parts_resumed: 0,
-            elapsed: Duration::ZERO,
-        })
-    }
-}
-
-/// Compares checksums, tolerating a `-N` part-count suffix present on one side only.
-fn checksums_agree(want: &str, got: &str) -> bool {
-    let strip = |s: &str| s.split('-').next().unwrap_or(s).to_owned();
-    want == got || strip(want) == strip(got) && (want.contains('-') != got.contains('-'))
+        .map_err(|e| Error::Config(format!("reader thread: {e}")))?
 }
 
 async fn worker<T: Transport>(
@@ -224,7 +103,7 @@ async fn worker<T: Transport>(
                 let done_bytes = {
                     let mut r = ctx.run.lock().unwrap();
                     r.sent += 1;
-                    r.record(job.number, etag, len, job.checksum, ctx.checksum);
+                    r.record(job.number, etag, len, job.checksum);
                     r.done_bytes
                 };
                 (ctx.emit)(Progress::PartDone {
@@ -260,52 +139,26 @@ async fn send_part<T: Transport>(ctx: &Ctx<T>, job: &Job) -> Result<String> {
     let spec = PartSpec {
         number: job.number,
         len: job.data.len() as u64,
-        algorithm: ctx.checksum,
-        checksum: job.checksum.as_ref().map(|c| ctx.checksum.encode(c)),
+        checksum: job.checksum.map(|c| c.checksum),
     };
-    let mut fresh = false;
-    let mut attempt_no = 0u32;
-    let mut resigns = 0u32;
-    loop {
-        if ctx.cancel.is_cancelled() {
-            return Err(Error::Cancelled);
-        }
-        attempt_no += 1;
-        let err = match try_part(ctx, job, &spec, fresh).await {
-            Ok(etag) => return Ok(etag),
-            Err(e) => e,
+    let mut resigns = 0;
+    let report = |err: &Error, step: RetryStep| {
+        let progress = if step.verdict == Verdict::Resign {
+            // Sent again at once with a fresh signature; reported like any retry, so a store
+            // whose clock jumps or credentials that expire show in the progress.
+            resigns += 1;
+            let reason = format!("signing again: {err}");
+            Progress::retrying(job.number, resigns, Duration::ZERO, reason)
+        } else {
+            Progress::retrying(job.number, step.attempt, step.delay, err.to_string())
         };
-        fresh = false;
-        match err.verdict {
-            Verdict::Resign if resigns < 5 => {
-                resigns += 1;
-                fresh = true;
-                attempt_no -= 1;
-                // Sent again at once with a fresh signature; reported like any retry, so a
-                // store whose clock jumps or credentials that expire show in the progress.
-                (ctx.emit)(Progress::retrying(
-                    job.number,
-                    resigns,
-                    std::time::Duration::ZERO,
-                    format!("signing again: {}", err.error),
-                ));
-            }
-            Verdict::Retry if attempt_no < ctx.retry.max_attempts => {
-                let delay = ctx.retry.jittered_delay(attempt_no);
-                (ctx.emit)(Progress::retrying(
-                    job.number,
-                    attempt_no,
-                    delay,
-                    err.error.to_string(),
-                ));
-                tokio::select! {
-                    _ = ctx.cancel.cancelled() => return Err(Error::Cancelled),
-                    _ = tokio::time::sleep(delay) => {}
-                }
-            }
-            _ => return Err(err.error),
-        }
-    }
+        (ctx.emit)(progress);
+    };
+    with_retries(&ctx.retry, &ctx.cancel, report, |attempt| {
+        try_part(ctx, job, &spec, attempt.resign)
+    })
+    .await
+    .map_err(Error::from)
 }
 
 async fn try_part<T: Transport>(
@@ -313,55 +166,36 @@ async fn try_part<T: Transport>(
     job: &Job,
     spec: &PartSpec,
     fresh: bool,
-) -> Result<String, AttemptError> {
-    let req = ctx
-        .transport
-        .sign_part(&ctx.session, spec, fresh)
-        .await
-        .map_err(attempt)?;
-    let rb = transport::build(&ctx.http, &req)
-        .map_err(attempt)?
-        .body(job.data.clone())
-        .timeout(part_timeout(spec.len));
-    let op = if ctx.session.multipart {
+) -> Result<String> {
+    let req = ctx.transport.sign_part(&ctx.session, spec, fresh).await?;
+    let op = if ctx.session.multipart() {
         "UploadPart"
     } else {
         "PutObject"
     };
-    let sent = std::time::SystemTime::now();
-    let resp = tokio::select! {
-        _ = ctx.cancel.cancelled() => return Err(AttemptError { verdict: Verdict::Fatal, error: Error::Cancelled }),
-        r = rb.send() => r.map_err(|e| AttemptError {
-            verdict: Verdict::Retry,
-            error: Error::network(op, transport::error_chain(&e)),
-        })?,
-    };
-    if let Some(date) = resp.headers().get("date").and_then(|v| v.to_str().ok()) {
-        ctx.transport.observe_date(sent, date);
-    }
-    let resp = transport::check(resp, op).await?;
-    let header = |name: &str| {
-        resp.headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    if let (Some(name), Some(sent)) = (ctx.checksum.header(), &spec.checksum)
-        && let Some(echoed) = header(name).filter(|e| e != sent)
+    let rb = ctx
+        .http
+        .request(op, &req.method, &req.url, &req.headers)?
+        .body(job.data.clone())
+        .timeout(part_timeout(spec.len));
+    let answer = ctx.http.send(op, rb).await?;
+    // Refusals carry the store's Date too: a skewed clock is learnt from the very answer
+    // that complains of it, so the part signed again is accepted.
+    ctx.transport.observe(&answer);
+    let answer = answer.into_result(op)?;
+    if let Some(sent) = &spec.checksum
+        && let Some(echoed) = answer
+            .header(sent.algorithm().header())
+            .filter(|e| *e != sent.to_base64())
     {
-        return Err(AttemptError {
-            verdict: Verdict::Fatal,
-            error: Error::Integrity(format!(
-                "part {}: store computed {echoed}, sent {sent}",
-                spec.number
-            )),
-        });
+        return Err(Error::Integrity(format!(
+            "part {}: store computed {echoed}, sent {}",
+            spec.number,
+            sent.to_base64()
+        )));
     }
-    let etag = header("etag").ok_or_else(|| AttemptError {
-        verdict: Verdict::Retry,
-        error: Error::protocol(op, format!("part {} answered without an ETag", spec.number)),
+    let etag = answer.header("etag").ok_or_else(|| {
+        hoist_s3::Error::unexpected(op, format!("part {} answered without an ETag", spec.number))
     })?;
-    // Drain the (empty) body so the connection goes back to the pool.
-    let _ = transport::body(resp, op).await;
-    Ok(etag)
+    Ok(etag.to_owned())
 }

@@ -8,19 +8,17 @@ use std::os::unix::fs::FileExt as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use md5::Digest as _;
+use hoist_core::checksum::{Checksum, ChecksumAlgorithm, PartChecksum, etag};
+use hoist_core::plan::Part;
+use hoist_s3::with_retries;
 use tokio_util::sync::CancellationToken;
 
-use crate::checksum::PartChecksum;
-use crate::engine::Uploader;
-use crate::error::{Error, ErrorKind, Result};
+use crate::checksum::checksum_name;
+use crate::error::{Error, Result, log_retry};
 use crate::journal::{Journal, JournalKey, JournalPart};
-use crate::retry::{Verdict, classify_status, with_retries};
 use crate::source::{Feed, read_full};
-use crate::transport::{AttemptError, CreateOptions, Session, StoredPart, Transport};
-
-/// Parts already stored: number → (ETag, size, checksum when known).
-pub(crate) type Stored = BTreeMap<u32, (String, u64, Option<PartChecksum>)>;
+use crate::stage::{Stage, Stored};
+use crate::transport::{CreateOptions, Session, StoredPart, Transport, planned};
 
 /// Everything the engine needs to start sending.
 pub(crate) struct Prepared {
@@ -32,288 +30,270 @@ pub(crate) struct Prepared {
     pub total: Option<u64>,
 }
 
-/// Wraps a transport error for [`with_retries`]: HTTP answers are classified by status, code
-/// and message; other network failures are retried; the rest is fatal.
-pub(crate) fn attempt(error: Error) -> AttemptError {
-    let verdict = match &error {
-        Error::Http {
-            status,
-            code,
-            message,
-            ..
-        } => classify_status(*status, code, message),
-        e if e.kind() == ErrorKind::Network => Verdict::Retry,
-        _ => Verdict::Fatal,
-    };
-    AttemptError { verdict, error }
+/// The upload a journal records, its plan made again from the file's size and the part
+/// size; `None` when the journal names no plan of that file.
+fn journaled(journal: &Journal) -> Option<Session> {
+    let plan = planned(journal.key.size, journal.part_size, true)
+        .filter(|p| p.part_count == Some(journal.part_count))?;
+    Some(Session {
+        upload_id: journal.upload_id.clone(),
+        bucket: journal.bucket.clone(),
+        key: journal.object_key.clone(),
+        plan,
+    })
 }
 
-impl<T: Transport> Uploader<T> {
-    pub(crate) async fn prepare_file(
-        &self,
-        path: PathBuf,
-        cancel: &CancellationToken,
-    ) -> Result<Prepared> {
-        let source_err = |source| Error::Source {
-            path: path.clone(),
-            source,
-        };
-        let file = File::open(&path).map_err(source_err)?;
-        let meta = file.metadata().map_err(source_err)?;
-        if !meta.is_file() {
-            return Err(Error::Config(format!(
-                "{} is not a regular file (use - to read a stream from standard input)",
-                path.display()
-            )));
-        }
-        let size = meta.len();
-        let mtime_ns = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_nanos());
-        let key = JournalKey {
-            source: std::path::absolute(&path).unwrap_or_else(|_| path.clone()),
-            size,
-            mtime_ns,
-            destination: self.transport.destination(),
-        };
-        let file = Arc::new(file);
-
-        let resumed = if self.config.resume {
-            self.resume_from_journal(&key, &file, cancel).await?
-        } else {
-            self.abort_previous(&key).await;
-            None
-        };
-        let (session, resumed, journal) = match resumed {
-            Some(r) => r,
-            None => {
-                let opts = CreateOptions {
-                    size: Some(size),
-                    part_size: self.config.part_size,
-                    checksum: self.config.checksum,
-                    content_type: self.config.content_type.clone(),
-                };
-                let session = with_retries(&self.config.retry, cancel, || async {
-                    self.transport.create(&opts).await.map_err(attempt)
-                })
-                .await?;
-                let journal =
-                    (session.multipart && self.config.state_dir.is_some()).then(|| Journal {
-                        version: Journal::VERSION,
-                        key: key.clone(),
-                        upload_id: session.upload_id.clone(),
-                        bucket: session.bucket.clone(),
-                        object_key: session.key.clone(),
-                        part_size: session.part_size,
-                        part_count: session.part_count.unwrap_or(1),
-                        checksum: self.config.checksum,
-                        parts: BTreeMap::new(),
-                    });
-                (session, Stored::new(), journal)
-            }
-        };
-        let count = session.part_count.unwrap_or(1);
-        let numbers = (1..=count).filter(|n| !resumed.contains_key(n)).collect();
-        Ok(Prepared {
-            feed: Feed::File {
-                file,
-                path,
-                size,
-                part_size: session.part_size,
-                numbers,
-            },
-            session,
-            resumed,
-            journal,
-            total: Some(size),
-        })
+/// Opens a file and resumes its journaled upload, or starts a new one.
+pub(crate) async fn file<T: Transport>(
+    stage: &Stage<T>,
+    path: PathBuf,
+    cancel: &CancellationToken,
+) -> Result<Prepared> {
+    let source_err = |source| Error::Source {
+        path: path.clone(),
+        source,
+    };
+    let file = File::open(&path).map_err(source_err)?;
+    let meta = file.metadata().map_err(source_err)?;
+    if !meta.is_file() {
+        return Err(Error::Config(format!(
+            "{} is not a regular file (use - to read a stream from standard input)",
+            path.display()
+        )));
     }
+    let size = meta.len();
+    let mtime_ns = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    let key = JournalKey {
+        source: std::path::absolute(&path).unwrap_or_else(|_| path.clone()),
+        size,
+        mtime_ns,
+        destination: stage.transport.destination(),
+    };
+    let file = Arc::new(file);
 
-    /// Starting afresh over an interrupted upload of the same file: abort the old one so its
-    /// parts are not left behind (best effort; `hoist gc` catches what this misses).
-    async fn abort_previous(&self, key: &JournalKey) {
-        let Some(dir) = &self.config.state_dir else {
-            return;
-        };
-        let Ok(Some(old)) = Journal::load(dir, key) else {
-            return;
-        };
-        let session = Session {
-            upload_id: old.upload_id,
-            bucket: old.bucket,
-            key: old.object_key,
-            multipart: true,
-            part_size: old.part_size,
-            part_count: Some(old.part_count),
-        };
-        if let Err(e) = self.transport.abort(&session).await {
-            tracing::debug!(error = %e, "aborting the previous upload");
-        }
-        let _ = Journal::remove(dir, key);
-    }
-
-    /// Continues the journaled upload, if there is one and the store still has it.
-    async fn resume_from_journal(
-        &self,
-        key: &JournalKey,
-        file: &Arc<File>,
-        cancel: &CancellationToken,
-    ) -> Result<Option<(Session, Stored, Option<Journal>)>> {
-        let Some(dir) = &self.config.state_dir else {
-            return Ok(None);
-        };
-        let Some(mut journal) = Journal::load(dir, key)? else {
-            tracing::info!("no journal for this source and destination: starting a new upload");
-            return Ok(None);
-        };
-        if journal.checksum != self.config.checksum {
-            return Err(Error::Config(format!(
-                "the interrupted upload used --checksum {}; resume with the same checksum",
-                serde_json::to_value(journal.checksum)
-                    .unwrap_or_default()
-                    .as_str()
-                    .unwrap_or("?")
-            )));
-        }
-        let session = Session {
-            upload_id: journal.upload_id.clone(),
-            bucket: journal.bucket.clone(),
-            key: journal.object_key.clone(),
-            multipart: true,
-            part_size: journal.part_size,
-            part_count: Some(journal.part_count),
-        };
-        let listed = with_retries(&self.config.retry, cancel, || async {
-            self.transport.list_parts(&session).await.map_err(attempt)
-        })
-        .await;
-        let stored = match listed {
-            Ok(s) => s,
-            Err(Error::Http { status: 404, .. }) => {
-                tracing::warn!("the interrupted upload no longer exists: starting a new one");
-                return Ok(None);
-            }
-            Err(e) => return Err(e),
-        };
-        let resumed = self
-            .adopt_parts(&journal, &session, key.size, stored, file)
-            .await?;
-        journal.parts = resumed
-            .iter()
-            .map(|(n, (etag, size, sum))| {
-                let checksum = sum.as_ref().map(|s| self.config.checksum.encode(s));
-                (
-                    *n,
-                    JournalPart {
-                        etag: etag.clone(),
-                        size: *size,
-                        checksum,
-                    },
-                )
+    let resumed = if stage.config.resume {
+        resume_from_journal(stage, &key, &file, cancel).await?
+    } else {
+        abort_previous(stage, &key).await;
+        None
+    };
+    let (session, resumed, journal) = match resumed {
+        Some(r) => r,
+        None => {
+            let opts = CreateOptions {
+                size: Some(size),
+                part_size: stage.config.part_size,
+                checksum: stage.config.checksum,
+                content_type: stage.config.content_type.clone(),
+            };
+            let session = with_retries(&stage.config.retry, cancel, log_retry, |_| {
+                stage.transport.create(&opts)
             })
-            .collect();
-        Ok(Some((session, resumed, Some(journal))))
-    }
+            .await?;
+            let journal =
+                (session.multipart() && stage.config.state_dir.is_some()).then(|| Journal {
+                    version: Journal::VERSION,
+                    key: key.clone(),
+                    upload_id: session.upload_id.clone(),
+                    bucket: session.bucket.clone(),
+                    object_key: session.key.clone(),
+                    part_size: session.plan.part_size,
+                    part_count: session.plan.part_count.unwrap_or(1),
+                    checksum: stage.config.checksum,
+                    parts: BTreeMap::new(),
+                });
+            (session, Stored::new(), journal)
+        }
+    };
+    let parts = session
+        .plan
+        .parts()
+        .filter(|p| !resumed.contains_key(&p.number))
+        .collect();
+    Ok(Prepared {
+        feed: Feed::File { file, path, parts },
+        session,
+        resumed,
+        journal,
+        total: Some(size),
+    })
+}
 
-    /// Keeps the stored parts that are known good: of the planned size and either recorded
-    /// in the journal with the same ETag, or (when the journal missed them, for example
-    /// after a kill -9 between two journal writes) whose MD5 matches the local bytes.
-    async fn adopt_parts(
-        &self,
-        journal: &Journal,
-        session: &Session,
-        size: u64,
-        stored: Vec<StoredPart>,
-        file: &Arc<File>,
-    ) -> Result<Stored> {
-        let alg = self.config.checksum;
-        let mut out = Stored::new();
-        for part in stored {
-            let n = part.number;
-            let offset = (n as u64 - 1).saturating_mul(session.part_size);
-            let planned = session.part_size.min(size.saturating_sub(offset));
-            if n == 0 || n > journal.part_count || part.size != planned {
+/// Starting afresh over an interrupted upload of the same file: abort the old one so its
+/// parts are not left behind (best effort; `hoist gc` catches what this misses).
+async fn abort_previous<T: Transport>(stage: &Stage<T>, key: &JournalKey) {
+    let Some(dir) = &stage.config.state_dir else {
+        return;
+    };
+    let Ok(Some(old)) = Journal::load(dir, key) else {
+        return;
+    };
+    if let Some(session) = journaled(&old)
+        && let Err(e) = stage.transport.abort(&session).await
+    {
+        tracing::debug!(error = %e, "aborting the previous upload");
+    }
+    let _ = Journal::remove(dir, key);
+}
+
+/// Continues the journaled upload, if there is one and the store still has it.
+async fn resume_from_journal<T: Transport>(
+    stage: &Stage<T>,
+    key: &JournalKey,
+    file: &Arc<File>,
+    cancel: &CancellationToken,
+) -> Result<Option<(Session, Stored, Option<Journal>)>> {
+    let Some(dir) = &stage.config.state_dir else {
+        return Ok(None);
+    };
+    let Some(mut journal) = Journal::load(dir, key)? else {
+        tracing::info!("no journal for this source and destination: starting a new upload");
+        return Ok(None);
+    };
+    if journal.checksum != stage.config.checksum {
+        return Err(Error::Config(format!(
+            "the interrupted upload used --checksum {}; resume with the same checksum",
+            checksum_name(journal.checksum)
+        )));
+    }
+    let Some(session) = journaled(&journal) else {
+        tracing::warn!("the journal's parts are not a plan of this file: starting a new upload");
+        return Ok(None);
+    };
+    let listed = with_retries(&stage.config.retry, cancel, log_retry, |_| {
+        stage.transport.list_parts(&session)
+    })
+    .await
+    .map_err(Error::from);
+    let stored = match listed {
+        Ok(s) => s,
+        Err(e) if e.status() == Some(404) => {
+            tracing::warn!("the interrupted upload no longer exists: starting a new one");
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    };
+    let resumed = adopt_parts(stage.config.checksum, &journal, &session, stored, file).await?;
+    journal.parts = resumed
+        .iter()
+        .map(|(n, (etag, size, sum))| {
+            let checksum = sum.map(|s| s.checksum.to_base64());
+            (
+                *n,
+                JournalPart {
+                    etag: etag.clone(),
+                    size: *size,
+                    checksum,
+                },
+            )
+        })
+        .collect();
+    Ok(Some((session, resumed, Some(journal))))
+}
+
+/// Keeps the stored parts that are known good: of the planned size and either recorded
+/// in the journal with the same ETag, or (when the journal missed them, for example
+/// after a kill -9 between two journal writes) whose MD5 matches the local bytes.
+async fn adopt_parts(
+    alg: Option<ChecksumAlgorithm>,
+    journal: &Journal,
+    session: &Session,
+    stored: Vec<StoredPart>,
+    file: &Arc<File>,
+) -> Result<Stored> {
+    let mut out = Stored::new();
+    for part in stored {
+        let n = part.number;
+        let Some(Part { offset, length, .. }) = session.plan.part(n) else {
+            continue;
+        };
+        if part.size != length {
+            continue;
+        }
+        if let Some(jp) = journal.parts.get(&n).filter(|jp| jp.etag == part.etag) {
+            let sum = alg.zip(jp.checksum.as_deref()).and_then(|(alg, c)| {
+                let checksum = Checksum::from_base64(alg, c).ok()?;
+                Some(PartChecksum {
+                    checksum,
+                    size: length,
+                })
+            });
+            if sum.is_some() || alg.is_none() {
+                out.insert(n, (part.etag, part.size, sum));
                 continue;
             }
-            if let Some(jp) = journal.parts.get(&n).filter(|jp| jp.etag == part.etag) {
-                let sum = jp.checksum.as_deref().and_then(|c| alg.decode(c, planned));
-                if sum.is_some() || alg.header().is_none() {
-                    out.insert(n, (part.etag, part.size, sum));
-                    continue;
-                }
-            }
-            let file = file.clone();
-            let checked = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
-                let mut buf = vec![0u8; planned as usize];
-                file.read_exact_at(&mut buf, offset)?;
-                let md5: String = md5::Md5::digest(&buf)
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect();
-                Ok((md5, alg.part(&buf)))
-            })
-            .await
-            .map_err(|e| Error::Config(format!("verifying part {n}: {e}")))?
-            .map_err(|source| Error::Source {
-                path: journal.key.source.clone(),
-                source,
-            })?;
-            if part.etag.trim_matches('"').eq_ignore_ascii_case(&checked.0) {
-                out.insert(n, (part.etag, part.size, checked.1));
-            }
         }
-        Ok(out)
-    }
-
-    pub(crate) async fn prepare_stream(
-        &self,
-        mut reader: Box<dyn Read + Send>,
-        cancel: &CancellationToken,
-    ) -> Result<Prepared> {
-        let part_size = self.transport.stream_part_size(self.config.part_size)?;
-        // Read one part first: a short input becomes a single PUT of known size.
-        let (first, reader, eof) = tokio::task::spawn_blocking(move || {
-            let mut buf = vec![0u8; part_size as usize];
-            let r = read_full(&mut *reader, &mut buf);
-            r.map(|(n, eof)| {
-                buf.truncate(n);
-                (buf, reader, eof)
-            })
+        let file = file.clone();
+        let checked = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
+            let mut buf = vec![0u8; length as usize];
+            file.read_exact_at(&mut buf, offset)?;
+            let sum = alg.map(|alg| PartChecksum::of(alg, &buf));
+            Ok((etag::md5(&buf), sum))
         })
         .await
-        .map_err(|e| Error::Config(format!("reading standard input: {e}")))??;
-        let opts = CreateOptions {
-            size: eof.then_some(first.len() as u64),
-            part_size: Some(part_size),
-            checksum: self.config.checksum,
-            content_type: self.config.content_type.clone(),
-        };
-        let session = with_retries(&self.config.retry, cancel, || async {
-            self.transport.create(&opts).await.map_err(attempt)
-        })
-        .await?;
-        if session.part_size != part_size && session.multipart {
-            return Err(Error::protocol(
-                "create",
-                format!(
-                    "planned part size {} for a stream read in parts of {part_size}",
-                    session.part_size
-                ),
-            ));
+        .map_err(|e| Error::Config(format!("verifying part {n}: {e}")))?
+        .map_err(|source| Error::Source {
+            path: journal.key.source.clone(),
+            source,
+        })?;
+        if etag::md5_of(&part.etag) == Some(checked.0) {
+            out.insert(n, (part.etag, part.size, checked.1));
         }
-        Ok(Prepared {
-            feed: Feed::Stream {
-                reader,
-                part_size,
-                first: Some(first),
-                first_was_last: eof,
-            },
-            session,
-            resumed: Stored::new(),
-            journal: None,
-            total: opts.size,
-        })
     }
+    Ok(out)
+}
+
+/// Reads a stream's first part, and starts its upload: a single PUT when that was all.
+pub(crate) async fn stream<T: Transport>(
+    stage: &Stage<T>,
+    mut reader: Box<dyn Read + Send>,
+    cancel: &CancellationToken,
+) -> Result<Prepared> {
+    let part_size = stage.transport.stream_part_size(stage.config.part_size)?;
+    // Read one part first: a short input becomes a single PUT of known size.
+    let (first, reader, eof) = tokio::task::spawn_blocking(move || {
+        let mut buf = vec![0u8; part_size as usize];
+        let r = read_full(&mut *reader, &mut buf);
+        r.map(|(n, eof)| {
+            buf.truncate(n);
+            (buf, reader, eof)
+        })
+    })
+    .await
+    .map_err(|e| Error::Config(format!("reading standard input: {e}")))??;
+    let opts = CreateOptions {
+        size: eof.then_some(first.len() as u64),
+        part_size: Some(part_size),
+        checksum: stage.config.checksum,
+        content_type: stage.config.content_type.clone(),
+    };
+    let session = with_retries(&stage.config.retry, cancel, log_retry, |_| {
+        stage.transport.create(&opts)
+    })
+    .await?;
+    if session.plan.part_size != part_size && session.multipart() {
+        return Err(Error::protocol(
+            "create",
+            format!(
+                "planned part size {} for a stream read in parts of {part_size}",
+                session.plan.part_size
+            ),
+        ));
+    }
+    Ok(Prepared {
+        feed: Feed::Stream {
+            reader,
+            plan: session.plan,
+            first: Some(first),
+            first_was_last: eof,
+        },
+        session,
+        resumed: Stored::new(),
+        journal: None,
+        total: opts.size,
+    })
 }

@@ -12,12 +12,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use hoist_core::checksum::{ChecksumAlgorithm, PartChecksum};
+use hoist_core::plan::{Part, Plan};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::checksum::{ChecksumAlgorithm, PartChecksum};
 use crate::error::{Error, Result};
-use hoist_core::plan::MAX_PARTS;
 
 /// What to upload.
 #[non_exhaustive]
@@ -57,13 +57,12 @@ pub(crate) enum Feed {
     File {
         file: Arc<File>,
         path: PathBuf,
-        size: u64,
-        part_size: u64,
-        numbers: Vec<u32>,
+        /// The plan's parts still to send, in order.
+        parts: Vec<Part>,
     },
     Stream {
         reader: Box<dyn Read + Send>,
-        part_size: u64,
+        plan: Plan,
         /// Parts already read (to decide between single PUT and multipart).
         first: Option<Vec<u8>>,
         first_was_last: bool,
@@ -81,14 +80,14 @@ pub(crate) struct Fed {
 /// `cancel` fires. Runs on a blocking thread.
 pub(crate) fn produce(
     feed: Feed,
-    checksum: ChecksumAlgorithm,
+    checksum: Option<ChecksumAlgorithm>,
     pool: &mut mpsc::Receiver<Vec<u8>>,
     jobs: &mpsc::Sender<Job>,
     cancel: &CancellationToken,
 ) -> Result<Fed> {
     let mut fed = Fed { total: 0, parts: 0 };
     let mut emit = |number: u32, buf: Vec<u8>| -> bool {
-        let checksum = checksum.part(&buf);
+        let checksum = checksum.map(|alg| PartChecksum::of(alg, &buf));
         fed.total += buf.len() as u64;
         fed.parts = fed.parts.max(number);
         let job = Job {
@@ -99,41 +98,37 @@ pub(crate) fn produce(
         jobs.blocking_send(job).is_ok()
     };
     match feed {
-        Feed::File {
-            file,
-            path,
-            size,
-            part_size,
-            numbers,
-        } => {
-            for number in numbers {
+        Feed::File { file, path, parts } => {
+            for part in parts {
                 if cancel.is_cancelled() {
                     return Err(Error::Cancelled);
                 }
                 let Some(mut buf) = pool.blocking_recv() else {
                     break;
                 };
-                let offset = (number as u64 - 1) * part_size;
-                let len = part_size.min(size.saturating_sub(offset)) as usize;
                 // A recycled buffer already has the right length for every part but the
                 // last, so this does not zero-fill again.
-                buf.resize(len, 0);
-                file.read_exact_at(&mut buf, offset)
+                buf.resize(part.length as usize, 0);
+                file.read_exact_at(&mut buf, part.offset)
                     .map_err(|source| Error::Source {
                         path: path.clone(),
                         source,
                     })?;
-                if !emit(number, buf) {
+                if !emit(part.number, buf) {
                     break;
                 }
             }
         }
         Feed::Stream {
             mut reader,
-            part_size,
+            plan,
             first,
             first_was_last,
         } => {
+            // The length is unknown, so every part is read at the plan's part size (its
+            // nominal range, `Plan::part`), front to back. The last part is the one the
+            // input ends in: a short read, or, when the input ends exactly on a part
+            // boundary, the part before the empty read that follows.
             let mut number = 0;
             if let Some(first) = first {
                 number += 1;
@@ -148,16 +143,15 @@ pub(crate) fn produce(
                 let Some(mut buf) = pool.blocking_recv() else {
                     break;
                 };
-                buf.resize(part_size as usize, 0);
+                buf.resize(plan.part_size as usize, 0);
                 let (n, eof) = read_full(&mut *reader, &mut buf)?;
                 buf.truncate(n);
-                // An input that ends exactly on a part boundary leaves an empty read that is
-                // not a part.
                 if n > 0 {
                     number += 1;
-                    if number > MAX_PARTS {
+                    if plan.part(number).is_none() {
                         return Err(Error::Config(format!(
-                            "the input is longer than {MAX_PARTS} parts of {part_size} bytes: pass a larger part size"
+                            "the input is longer than {} parts of {} bytes: pass a larger part size",
+                            plan.max_parts, plan.part_size
                         )));
                     }
                     if !emit(number, buf) {

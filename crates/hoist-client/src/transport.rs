@@ -1,15 +1,18 @@
-//! How an upload reaches the store: the [`Transport`] trait and the plain-HTTP helpers that
-//! both transports (direct and through a coordinator) share.
+//! How an upload reaches the store: the [`Transport`] trait and the types both transports
+//! (direct and through a coordinator) share.
 //!
 //! A transport knows the protocol (create, sign, list, complete, abort); the engine knows
-//! the bytes (reading, checksums, parallelism, retries). Every request is presigned, so
-//! sending one is the same plain HTTP request whoever signed it.
+//! the bytes (reading, checksums, parallelism, retries). Every part is presigned, so the
+//! engine sends each one with [`hoist_s3::Http`] whoever signed it.
 
 use std::future::Future;
 
-use crate::checksum::ChecksumAlgorithm;
-use crate::error::{Error, ErrorKind, Result};
-use crate::retry::{Verdict, classify_status};
+use hoist_core::checksum::{Checksum, ChecksumAlgorithm};
+use hoist_core::plan::{ObjectSize, Plan, PlanPolicy, Strategy, plan};
+use hoist_core::s3::CompletedPart;
+use hoist_s3::Answer;
+
+use crate::error::Result;
 
 /// A request to send exactly as given: method, presigned URL and the headers it was signed
 /// with (`host` and `content-length` are set by the HTTP client and must match).
@@ -27,7 +30,8 @@ pub struct CreateOptions {
     pub size: Option<u64>,
     /// A part size that overrides the planner's choice.
     pub part_size: Option<u64>,
-    pub checksum: ChecksumAlgorithm,
+    /// The checksum every part carries and the object is checked with; `None` for none.
+    pub checksum: Option<ChecksumAlgorithm>,
     pub content_type: Option<String>,
 }
 
@@ -38,19 +42,40 @@ pub struct Session {
     pub upload_id: String,
     pub bucket: String,
     pub key: String,
-    pub multipart: bool,
-    pub part_size: u64,
-    /// Unknown until the end for input of unknown length.
-    pub part_count: Option<u32>,
+    /// Single PUT or multipart, and every part's byte range ([`Plan::part`]). For input of
+    /// unknown length the part count is unknown until the end.
+    pub plan: Plan,
 }
 
-/// One part about to be sent: number, length and its checksum header value (base64).
+impl Session {
+    /// Whether the upload is multipart (else one PUT).
+    pub fn multipart(&self) -> bool {
+        self.plan.strategy == Strategy::Multipart
+    }
+}
+
+/// The plan of an upload planned elsewhere (by a coordinator, or by the run whose journal
+/// says so): `size` bytes in parts of `part_size`, or in one PUT, as hoist-core plans it.
+/// `None` when no plan within S3's rules has that shape.
+pub(crate) fn planned(size: u64, part_size: u64, multipart: bool) -> Option<Plan> {
+    let policy = if multipart {
+        // Any size is above a threshold of zero; the part size stays when the parts fit.
+        PlanPolicy::default()
+            .with_single_put_threshold(0)
+            .with_part_size(part_size)
+    } else {
+        PlanPolicy::default().with_single_put_threshold(size)
+    };
+    let p = plan(ObjectSize::Known(size), &policy).ok()?;
+    (p.part_size == part_size).then_some(p)
+}
+
+/// One part about to be sent: number, length and its checksum, signed into its URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartSpec {
     pub number: u32,
     pub len: u64,
-    pub algorithm: ChecksumAlgorithm,
-    pub checksum: Option<String>,
+    pub checksum: Option<Checksum>,
 }
 
 /// A part the store holds, as ListParts reports it.
@@ -59,14 +84,6 @@ pub struct StoredPart {
     pub number: u32,
     pub etag: String,
     pub size: u64,
-}
-
-/// A part for CompleteMultipartUpload.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CompletedPart {
-    pub number: u32,
-    pub etag: String,
-    pub checksum: Option<String>,
 }
 
 /// The finished object as the store describes it.
@@ -104,185 +121,55 @@ pub trait Transport: Send + Sync + 'static {
     fn list_parts(&self, session: &Session)
     -> impl Future<Output = Result<Vec<StoredPart>>> + Send;
 
-    /// Completes a multipart upload. `expected` is the object's checksum as the engine
+    /// Completes a multipart upload; `parts` name their checksums. `expected` is the object's checksum as the engine
     /// combined it from the parts' (base64; COMPOSITE ones end in `-N`), for a transport
     /// that can have the store check it before the object is made.
     fn complete(
         &self,
         session: &Session,
         parts: &[CompletedPart],
-        checksum: ChecksumAlgorithm,
+        checksum: Option<ChecksumAlgorithm>,
         expected: Option<&str>,
     ) -> impl Future<Output = Result<ObjectInfo>> + Send;
 
     /// Aborts a multipart upload; no parts remain.
     fn abort(&self, session: &Session) -> impl Future<Output = Result<()>> + Send;
 
-    /// Sees the `Date` header of an answer to a request sent at `sent` (local clock), so a
-    /// transport that signs can correct its clock. Nothing by default.
-    fn observe_date(&self, sent: std::time::SystemTime, date: &str) {
-        let _ = (sent, date);
+    /// Sees every answer to a part, so a transport that signs can learn the store's clock
+    /// from its `Date` (a refusal's too). Nothing by default.
+    fn observe(&self, answer: &Answer) {
+        let _ = answer;
     }
 
     /// Reads the stored object's size and checksum, when this transport can.
     fn head(
         &self,
         session: &Session,
-        checksum: ChecksumAlgorithm,
+        checksum: Option<ChecksumAlgorithm>,
     ) -> impl Future<Output = Result<Option<ObjectInfo>>> + Send;
 }
 
-/// Why one attempt failed, and what to do about it.
-#[derive(Debug)]
-pub struct AttemptError {
-    pub verdict: Verdict,
-    pub error: Error,
-}
+#[cfg(test)]
+mod tests {
+    use hoist_core::plan::MIB;
 
-/// A parsed S3-style error answer: HTTP status, `<Code>` and `<Message>`.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ErrorAnswer {
-    pub status: u16,
-    pub code: String,
-    pub message: String,
-}
+    use super::*;
 
-impl ErrorAnswer {
-    /// Reads an error body. S3 bodies are XML and go through hoist-core's parser; the
-    /// coordinator answers JSON (`{"error": …, "message": …}`).
-    pub fn parse(status: u16, body: &[u8]) -> ErrorAnswer {
-        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
-            let field = |names: &[&str]| {
-                names
-                    .iter()
-                    .find_map(|n| v.get(*n).and_then(|x| x.as_str()))
-                    .unwrap_or_default()
-                    .to_owned()
-            };
-            return ErrorAnswer {
-                status,
-                code: field(&["code", "error"]),
-                message: field(&["message", "detail", "error"]),
-            };
-        }
-        let (code, message) = crate::s3::parse_error_body(status, body);
-        ErrorAnswer {
-            status,
-            code,
-            message,
-        }
+    #[test]
+    fn plans_made_elsewhere_are_made_again() {
+        let p = planned(83 * MIB + 17, 5 * MIB, true).unwrap();
+        assert_eq!(
+            (p.part_count, p.part(17).unwrap().length),
+            (Some(17), 3 * MIB + 17)
+        );
+        let single = planned(3 * MIB, 3 * MIB, false).unwrap();
+        assert_eq!(
+            (single.strategy, single.part_count),
+            (Strategy::Single, Some(1))
+        );
+        assert_eq!(planned(0, 0, false).unwrap().part(1).unwrap().length, 0);
+        // Parts below S3's minimum, or more than 10,000 of them, are no plan.
+        assert_eq!(planned(10 * MIB, MIB, true), None);
+        assert_eq!(planned(60_000 * MIB, 5 * MIB, true), None);
     }
-
-    /// The engine's verdict on this answer.
-    pub fn verdict(&self) -> Verdict {
-        classify_status(self.status, &self.code, &self.message)
-    }
-
-    /// The failure class for exit codes.
-    pub fn kind(&self) -> ErrorKind {
-        match (self.status, self.code.as_str()) {
-            // `checksum_mismatch` is the coordinator's word for the same thing.
-            (
-                _,
-                "BadDigest" | "InvalidDigest" | "XAmzContentChecksumMismatch" | "checksum_mismatch",
-            ) => ErrorKind::Integrity,
-            (
-                _,
-                "SignatureDoesNotMatch"
-                | "InvalidAccessKeyId"
-                | "AccessDenied"
-                | "ExpiredToken"
-                | "RequestTimeTooSkewed"
-                | "InvalidToken",
-            ) => ErrorKind::Auth,
-            (401 | 403, _) => ErrorKind::Auth,
-            (s, _) if s >= 500 || s == 408 || s == 429 => ErrorKind::Network,
-            _ => ErrorKind::Refused,
-        }
-    }
-
-    /// Turns the answer into an `AttemptError` for `operation`.
-    pub fn into_attempt(self, operation: &str) -> AttemptError {
-        AttemptError {
-            verdict: self.verdict(),
-            error: Error::Http {
-                operation: operation.to_owned(),
-                status: self.status,
-                kind: self.kind(),
-                code: self.code,
-                message: self.message,
-            },
-        }
-    }
-}
-
-/// Builds a reqwest request from a presigned one. `host` and `content-length` are left to
-/// the client, which derives them from the URL and the body exactly as they were signed.
-pub(crate) fn build(
-    http: &reqwest::Client,
-    req: &PresignedRequest,
-) -> Result<reqwest::RequestBuilder> {
-    let method = reqwest::Method::from_bytes(req.method.as_bytes())
-        .map_err(|e| Error::protocol("sign", format!("bad method {:?}: {e}", req.method)))?;
-    let mut rb = http.request(method, &req.url);
-    for (name, value) in &req.headers {
-        // The client derives both from the URL and body, except that it sends no
-        // content-length for an empty body, which a signature pinning "0" needs.
-        let derived = name.eq_ignore_ascii_case("host")
-            || (name.eq_ignore_ascii_case("content-length") && value != "0");
-        if derived {
-            continue;
-        }
-        rb = rb.header(name.as_str(), value.as_str());
-    }
-    Ok(rb)
-}
-
-/// Sends a request and returns the successful response, or a classified failure. Network
-/// errors and timeouts are retryable; HTTP errors are classified from their body.
-pub(crate) async fn send(
-    rb: reqwest::RequestBuilder,
-    operation: &str,
-) -> Result<reqwest::Response, AttemptError> {
-    let resp = rb.send().await.map_err(|e| AttemptError {
-        verdict: Verdict::Retry,
-        error: Error::network(operation, error_chain(&e)),
-    })?;
-    check(resp, operation).await
-}
-
-/// Passes a successful response through; reads and classifies a failed one.
-pub(crate) async fn check(
-    resp: reqwest::Response,
-    operation: &str,
-) -> Result<reqwest::Response, AttemptError> {
-    if resp.status().is_success() {
-        return Ok(resp);
-    }
-    let status = resp.status().as_u16();
-    let body = resp.bytes().await.unwrap_or_default();
-    Err(ErrorAnswer::parse(status, &body).into_attempt(operation))
-}
-
-/// Reads a successful response's body, treating a cut-off body as a network failure.
-pub(crate) async fn body(
-    resp: reqwest::Response,
-    operation: &str,
-) -> Result<bytes::Bytes, AttemptError> {
-    resp.bytes().await.map_err(|e| AttemptError {
-        verdict: Verdict::Retry,
-        error: Error::network(operation, error_chain(&e)),
-    })
-}
-
-/// reqwest's Display hides the cause ("error sending request"); the chain says what broke.
-pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }

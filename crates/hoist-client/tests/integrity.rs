@@ -71,7 +71,7 @@ async fn wrong_credentials_are_an_auth_failure() {
     let (path, _) = data_file(&env, "auth.bin", 1000, 1);
     let endpoint =
         hoist_core::presign::Endpoint::parse(&env.store.endpoint(), "us-east-1").unwrap();
-    let creds = hoist_client::CredentialSource::Static(hoist_core::presign::Credentials::new(
+    let creds = hoist_client::CredentialSource::fixed(hoist_core::presign::Credentials::new(
         "AKIDTEST", "wrong",
     ));
     let t =

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use hoist_client::{
-    CancellationToken, ChecksumAlgorithm, CoordinatorTransport, CredentialSource, DirectTransport,
-    ErrorKind, HttpClient, Progress, ProgressFn, RetryPolicy, Source, Transport, UploadConfig,
-    UploadOutcome, Uploader, http_client,
+    CancellationToken, CoordinatorTransport, CredentialSource, DirectTransport, ErrorKind,
+    HttpClient, Progress, ProgressFn, RetryPolicy, Source, Transport, UploadConfig, UploadOutcome,
+    Uploader, http_client,
 };
 use hoist_core::presign::Endpoint;
 use hoist_core::units::parse_size;
@@ -162,7 +162,7 @@ fn file_name(p: &Path) -> Option<String> {
 
 /// Resolves flags and environment into the engine's settings.
 fn settings(args: &Args) -> anyhow::Result<UploadConfig> {
-    let checksum: ChecksumAlgorithm = args.checksum.parse().map_err(anyhow::Error::msg)?;
+    let checksum = hoist_client::parse_checksum(&args.checksum)?;
     if args.resume && args.file.as_os_str() == "-" {
         bail!("--resume needs a file: standard input cannot be read again");
     }
@@ -203,7 +203,8 @@ fn direct(args: &Args, http: HttpClient) -> anyhow::Result<DirectTransport> {
             .map_err(|e| anyhow::anyhow!("endpoint {url:?} {}", e.reason))?,
         None => Endpoint::aws(&args.region),
     };
-    let credentials = CredentialSource::from_env(args.profile.as_deref())?;
+    let credentials =
+        CredentialSource::from_env(args.profile.as_deref(), hoist_client::local_now())?;
     let mut t = DirectTransport::new(http, endpoint, credentials, bucket, key)?;
     if let Some(e) = args.expected_size {
         t = t.with_stream_expected(e);

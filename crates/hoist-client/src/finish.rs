@@ -1,0 +1,148 @@
+//! Finishing: completing a multipart upload, then checking the stored object's size and
+//! checksum against what was sent.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use hoist_core::s3::CompletedPart;
+use hoist_s3::with_retries;
+use tokio_util::sync::CancellationToken;
+
+use crate::checksum::object_checksum;
+use crate::error::{Error, ErrorKind, Result, log_retry};
+use crate::stage::{Run, Stage};
+use crate::transport::{ObjectInfo, Session, Transport};
+
+/// What a finished upload produced.
+#[derive(Debug, Clone)]
+pub struct UploadOutcome {
+    pub bucket: String,
+    pub key: String,
+    pub etag: String,
+    pub size: u64,
+    /// The object's checksum as the store confirmed it, if the algorithm is not `none`.
+    pub checksum: Option<String>,
+    pub multipart: bool,
+    /// Parts sent by this run (a single PUT counts as one).
+    pub parts_sent: u32,
+    /// Parts found already stored when resuming.
+    pub parts_resumed: u32,
+    pub elapsed: Duration,
+}
+
+/// Completes (multipart), then checks the stored object's size and checksum.
+pub(crate) async fn finish<T: Transport>(
+    stage: &Stage<T>,
+    session: &Session,
+    run: &Mutex<Run>,
+    total: Option<u64>,
+) -> Result<UploadOutcome> {
+    let alg = stage.config.checksum;
+    let never = CancellationToken::new();
+    let (parts, sums, size, sent) = {
+        let r = run.lock().unwrap();
+        let parts: Vec<CompletedPart> = r
+            .parts
+            .iter()
+            .map(|(n, (etag, _, sum))| {
+                let part = CompletedPart::new(*n, etag.clone());
+                match sum {
+                    Some(s) => part.with_checksum(s.checksum.algorithm(), s.checksum.to_base64()),
+                    None => part,
+                }
+            })
+            .collect();
+        let sums: Option<Vec<_>> = r.parts.values().map(|(_, _, s)| *s).collect();
+        let size: u64 = r.parts.values().map(|(_, s, _)| *s).sum();
+        (parts, sums, size, r.sent)
+    };
+    let size = total.unwrap_or(size);
+    let expected = sums.and_then(|s| object_checksum(&s, session.multipart()));
+    let info = if session.multipart() {
+        let mut tries = 0;
+        let done = with_retries(&stage.config.retry, &never, log_retry, |_| {
+            tries += 1;
+            stage
+                .transport
+                .complete(session, &parts, alg, expected.as_deref())
+        })
+        .await
+        .map_err(Error::from);
+        match done {
+            Ok(info) => info,
+            // A retried Complete whose first try succeeded but whose answer was lost finds
+            // the upload gone; the object check below decides whether it really is done.
+            Err(e) if e.status() == Some(404) && tries > 1 => ObjectInfo::default(),
+            Err(e) => return Err(e),
+        }
+    } else {
+        let etag = parts.first().map(|p| p.etag.clone()).unwrap_or_default();
+        ObjectInfo {
+            etag,
+            size: Some(size),
+            checksum: None,
+        }
+    };
+    let head = match with_retries(&stage.config.retry, &never, log_retry, |_| {
+        stage.transport.head(session, alg)
+    })
+    .await
+    .map_err(Error::from)
+    {
+        Ok(h) => h,
+        // Write-only credentials may not read the object back: the Complete answer (and
+        // the store's per-part checks) is then all there is.
+        Err(e) if e.kind() == ErrorKind::Auth && !info.etag.is_empty() => {
+            tracing::warn!(error = %e, "cannot read the object back to check it");
+            None
+        }
+        Err(e) => return Err(e),
+    };
+    let stored_size = head.as_ref().and_then(|h| h.size).or(info.size);
+    let stored_sum = head
+        .as_ref()
+        .and_then(|h| h.checksum.clone())
+        .or(info.checksum.clone());
+    let etag = head
+        .as_ref()
+        .map(|h| h.etag.clone())
+        .filter(|e| !e.is_empty())
+        .unwrap_or(info.etag);
+    if let Some(s) = stored_size.filter(|s| *s != size) {
+        return Err(Error::Integrity(format!(
+            "the store holds {s} bytes, {size} were sent"
+        )));
+    }
+    if stored_size.is_none() && head.is_none() && etag.is_empty() {
+        return Err(Error::Integrity(
+            "the store did not confirm the object".into(),
+        ));
+    }
+    if let (Some(want), Some(got)) = (&expected, &stored_sum)
+        && !checksums_agree(want, got)
+    {
+        return Err(Error::Integrity(format!(
+            "the store's checksum {got} differs from the data's {want}"
+        )));
+    }
+    if alg.is_some() && stored_sum.is_none() {
+        tracing::warn!("the store did not report the object's checksum; only its size was checked");
+    }
+    Ok(UploadOutcome {
+        bucket: session.bucket.clone(),
+        key: session.key.clone(),
+        etag,
+        size,
+        checksum: stored_sum.filter(|_| expected.is_some()),
+        multipart: session.multipart(),
+        parts_sent: sent,
+        parts_resumed: 0,
+        elapsed: Duration::ZERO,
+    })
+}
+
+/// Compares checksums, tolerating a `-N` part-count suffix present on one side only.
+fn checksums_agree(want: &str, got: &str) -> bool {
+    let strip = |s: &str| s.split('-').next().unwrap_or(s).to_owned();
+    want == got || strip(want) == strip(got) && (want.contains('-') != got.contains('-'))
+}
