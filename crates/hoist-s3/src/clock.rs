@@ -10,7 +10,7 @@
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering::Relaxed};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use hoist_core::clock::{ClockOffset, ClockSample, OffsetBounds};
 use hoist_core::time::Timestamp;
@@ -23,13 +23,7 @@ pub const WARN_OFFSET: Duration = Duration::from_secs(1);
 
 /// The local clock as a core [`Timestamp`].
 pub fn local_now() -> Timestamp {
-    let d = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    Timestamp::new(
-        i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
-        d.subsec_nanos(),
-    )
+    Timestamp::from(SystemTime::now())
 }
 
 /// The measured offset to one store's clock, shared by every request to it.

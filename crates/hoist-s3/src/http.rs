@@ -4,7 +4,7 @@
 //! whoever signed it. The header rules live here, once: `host` comes from the URL and
 //! `content-length` from the body, as they were signed.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use hoist_core::clock::ClockSample;
@@ -12,7 +12,6 @@ use hoist_core::error::S3Error;
 use hoist_core::s3::HttpRequest;
 use hoist_core::time::Timestamp;
 
-use crate::clock::local_now;
 use crate::error::Error;
 
 /// The HTTP client's settings.
@@ -185,12 +184,12 @@ impl Http {
         operation: &str,
         rb: reqwest::RequestBuilder,
     ) -> Result<Answer, Error> {
-        let sent = local_now();
+        let sent = Timestamp::from(SystemTime::now());
         let resp = rb
             .send()
             .await
             .map_err(|e| Error::transport(operation, &e))?;
-        let received = local_now();
+        let received = Timestamp::from(SystemTime::now());
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let body = resp

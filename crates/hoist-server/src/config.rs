@@ -7,6 +7,8 @@ use hoist_core::ttl::TtlPolicy;
 
 use hoist_s3::CredentialSource;
 
+use crate::token::MIN_TOKEN_SECRET_LEN;
+
 /// Default region when the store does not say otherwise.
 pub const DEFAULT_REGION: &str = "us-east-1";
 /// Default bucket name.
@@ -22,6 +24,20 @@ pub const DEFAULT_MAX_BATCH: u32 = 1000;
 /// How often the store's clock is measured.
 pub const DEFAULT_CLOCK_INTERVAL: Duration = Duration::from_secs(60);
 
+/// Why the coordinator cannot start with a configuration.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StateError {
+    #[error("the token secret must be at least {MIN_TOKEN_SECRET_LEN} bytes")]
+    WeakTokenSecret,
+    #[error("invalid store endpoint {0:?}: it must be an http:// or https:// URL")]
+    BadEndpoint(String),
+    #[error("invalid setting {field}: {why}")]
+    Invalid { field: &'static str, why: String },
+    #[error("could not build the HTTP client: {0}")]
+    Client(String),
+}
+
 /// Where the S3 store is and how to address it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreTarget {
@@ -32,8 +48,9 @@ pub struct StoreTarget {
     pub virtual_host: bool,
 }
 
-/// Everything the coordinator needs to run.
-#[derive(Debug, Clone)]
+/// Everything the coordinator needs to run. Its `Debug` form shows no secret: the token
+/// and grant secrets by their length, API keys by their count.
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct ServerConfig {
     pub store: StoreTarget,
@@ -161,5 +178,60 @@ impl ServerConfig {
     pub fn with_clock_interval(mut self, every: Duration) -> Self {
         self.clock_interval = every;
         self
+    }
+}
+
+impl std::fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secret = |bytes: &[u8]| format!("<{} bytes, redacted>", bytes.len());
+        f.debug_struct("ServerConfig")
+            .field("store", &self.store)
+            .field("bucket", &self.bucket)
+            .field("credentials", &self.credentials)
+            .field("token_secret", &secret(&self.token_secret))
+            .field(
+                "api_keys",
+                &format!("<{} keys, redacted>", self.api_keys.len()),
+            )
+            .field("grant_secret", &self.grant_secret.as_deref().map(secret))
+            .field("anonymous", &self.anonymous)
+            .field("cors_origins", &self.cors_origins)
+            .field("key_prefix", &self.key_prefix)
+            .field("max_upload_size", &self.max_upload_size)
+            .field("plan", &self.plan)
+            .field("ttl", &self.ttl)
+            .field("upload_ttl", &self.upload_ttl)
+            .field("first_batch", &self.first_batch)
+            .field("max_batch", &self.max_batch)
+            .field("clock_interval", &self.clock_interval)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hoist_core::credentials::Credentials;
+
+    #[test]
+    fn debug_shows_no_secret() {
+        let config = ServerConfig::new(
+            "http://127.0.0.1:9000",
+            CredentialSource::fixed(Credentials::new("AKIDEXAMPLE", "store-secret-key-value")),
+        )
+        .with_token_secret(b"token-secret-token-secret-token-secret".to_vec())
+        .with_api_keys(vec!["hk_live_api_key_value".into()])
+        .with_grant_secret(b"grant-secret-grant-secret-grant".to_vec());
+        let shown = format!("{config:?} {config:#?}");
+        for secret in [
+            "store-secret-key-value",
+            "token-secret",
+            "hk_live_api_key_value",
+            "grant-secret",
+        ] {
+            assert!(!shown.contains(secret), "{secret} shown in {shown}");
+        }
+        assert!(shown.contains("38 bytes, redacted"), "{shown}");
+        assert!(shown.contains("1 keys, redacted"), "{shown}");
     }
 }

@@ -11,25 +11,10 @@ use hoist_s3::{Bucket, Clock};
 
 use crate::auth::{Authenticator, Principal};
 use crate::config::ServerConfig;
+pub use crate::config::StateError;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
-use crate::token::{
-    MIN_TOKEN_SECRET_LEN, TokenChecksum, TokenError, TokenKey, TokenSecret, UploadToken,
-};
-
-/// Why the coordinator cannot start with a configuration.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum StateError {
-    #[error("the token secret must be at least {MIN_TOKEN_SECRET_LEN} bytes")]
-    WeakTokenSecret,
-    #[error("invalid store endpoint {0:?}: it must be an http:// or https:// URL")]
-    BadEndpoint(String),
-    #[error("invalid setting {field}: {why}")]
-    Invalid { field: &'static str, why: String },
-    #[error("could not build the HTTP client: {0}")]
-    Client(String),
-}
+use crate::token::{TokenChecksum, TokenError, TokenKey, TokenSecret, UploadToken};
 
 #[derive(Debug)]
 struct Inner {

@@ -9,9 +9,8 @@ use hoist_core::s3::{CorsRule, PartInfo};
 use hoist_s3::{Bucket, Http, HttpOptions};
 
 use crate::api::StoredPart;
-use crate::config::ServerConfig;
+use crate::config::{ServerConfig, StateError};
 use crate::metrics::{Metrics, PresignKind};
-use crate::state::StateError;
 
 pub use hoist_s3::Error as StoreError;
 
