@@ -14,8 +14,8 @@ use crate::checksum::{self, dto_type};
 use crate::commit::publish_locked;
 use crate::config::random_hex;
 use crate::errors::{
-    MSG_ENTITY_TOO_SMALL, MSG_INVALID_PART, MSG_INVALID_PART_ORDER, internal, no_such_bucket,
-    no_such_upload, s3_error,
+    MSG_ENTITY_TOO_SMALL, MSG_INVALID_PART, MSG_INVALID_PART_ORDER, bad_digest, internal,
+    no_such_bucket, no_such_upload, s3_error,
 };
 use crate::fs::{check_key, key_stem, link_all};
 use crate::storage::{Extent, ObjectMeta, PartMeta, Storage, UploadMeta};
@@ -197,14 +197,7 @@ pub(crate) async fn complete(
         if let Some(given) = checksum::field_of(named, algorithm)
             && given.split('-').next() != sum.split('-').next()
         {
-            return Err(s3_error(
-                S3ErrorCode::BadDigest,
-                &format!(
-                    "The {} you specified did not match the calculated checksum.",
-                    algorithm.as_str()
-                ),
-                &vec![],
-            ));
+            return Err(bad_digest(algorithm));
         }
     }
 

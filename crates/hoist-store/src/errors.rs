@@ -71,6 +71,18 @@ pub(crate) fn no_such_bucket(bucket: &str) -> S3Error {
 }
 
 /// `NoSuchUpload`, naming the upload.
+/// `400 BadDigest` for a checksum of `algorithm` that the body does not match.
+pub(crate) fn bad_digest(algorithm: hoist_core::checksum::ChecksumAlgorithm) -> S3Error {
+    s3_error(
+        S3ErrorCode::BadDigest,
+        &format!(
+            "The {} you specified did not match the calculated checksum.",
+            algorithm.as_str()
+        ),
+        &vec![],
+    )
+}
+
 pub(crate) fn no_such_upload(id: &str) -> S3Error {
     s3_error(
         S3ErrorCode::NoSuchUpload,

@@ -8,7 +8,7 @@ use http::HeaderMap;
 use s3s::dto::StreamingBlob;
 use s3s::{S3ErrorCode, S3Result, TrailingHeaders};
 
-use crate::errors::s3_error;
+use crate::errors::{bad_digest, s3_error};
 use crate::fs::{Written, write_stream};
 use crate::storage::Storage;
 
@@ -121,14 +121,7 @@ fn verify(
     if let Some(given) = given
         && Checksum::from_base64(algorithm, &given).ok() != Some(computed)
     {
-        return Err(s3_error(
-            S3ErrorCode::BadDigest,
-            &format!(
-                "The {} you specified did not match the calculated checksum.",
-                algorithm.as_str()
-            ),
-            &vec![],
-        ));
+        return Err(bad_digest(algorithm));
     }
     Ok(Some(computed.to_base64()))
 }
