@@ -239,6 +239,7 @@ pub(crate) async fn complete(
         checksum: upload.checksum.zip(sum),
         checksum_type: upload.checksum_type,
         parts: Some(parts.len() as u32),
+        upload_id: Some(upload.id.clone()),
         blob: None,
     };
     let meta = publish_locked(storage, &upload.bucket, meta).await?;

@@ -11,6 +11,16 @@ use crate::faults::Faults;
 pub const DEFAULT_MAX_PUT_SIZE: u64 = hoist_core::plan::MAX_SINGLE_PUT;
 /// The region the store claims unless told otherwise.
 pub const DEFAULT_REGION: &str = "us-east-1";
+/// How long a connection may take to send a request head (hyper's clock also runs while a
+/// kept-alive connection waits for its next request).
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a kept-alive connection may sit between requests before it is closed.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long a request body may send nothing before the request is dropped.
+pub const DEFAULT_BODY_STALL_TIMEOUT: Duration = Duration::from_secs(60);
+/// Connections served at once, well below a typical limit of 1024 descriptors. At the cap
+/// a new connection sheds the idlest one (no complete request yet, or idle in keep-alive).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
 /// Name of the file, inside the data directory, that keeps generated credentials.
 pub const CREDENTIALS_FILE: &str = "credentials.json";
 
@@ -89,11 +99,17 @@ pub struct StoreConfig {
     pub(crate) faults: Faults,
     pub(crate) sweep_interval: Duration,
     pub(crate) lifecycle_day: Duration,
+    pub(crate) header_read_timeout: Duration,
+    pub(crate) idle_timeout: Duration,
+    pub(crate) body_stall_timeout: Duration,
+    pub(crate) max_connections: usize,
 }
 
 impl StoreConfig {
     /// Settings with every default: region `us-east-1`, generated credentials kept in the data
-    /// directory, no bucket, 5 GiB single PUT limit, no faults, lifecycle sweep every minute.
+    /// directory, no bucket, 5 GiB single PUT limit, no faults, lifecycle sweep every minute,
+    /// and the connection limits of [`DEFAULT_HEADER_READ_TIMEOUT`], [`DEFAULT_IDLE_TIMEOUT`],
+    /// [`DEFAULT_BODY_STALL_TIMEOUT`] and [`DEFAULT_MAX_CONNECTIONS`].
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         Self {
             data_dir: data_dir.into(),
@@ -104,6 +120,10 @@ impl StoreConfig {
             faults: Faults::default(),
             sweep_interval: Duration::from_secs(60),
             lifecycle_day: Duration::from_secs(86_400),
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            body_stall_timeout: DEFAULT_BODY_STALL_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 
@@ -147,6 +167,32 @@ impl StoreConfig {
     /// The length of a lifecycle "day" (`DaysAfterInitiation`); shorten it in tests.
     pub fn with_lifecycle_day(mut self, day: Duration) -> Self {
         self.lifecycle_day = day;
+        self
+    }
+
+    /// How long a connection may take to send a request head; it is closed after that.
+    /// Default 30 s.
+    pub fn with_header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.header_read_timeout = timeout;
+        self
+    }
+
+    /// How long a kept-alive connection may wait between requests. Default 20 s.
+    pub fn with_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+
+    /// How long a request body may send nothing before the request is dropped with `400
+    /// RequestTimeout`. Default 60 s.
+    pub fn with_body_stall_timeout(mut self, timeout: Duration) -> Self {
+        self.body_stall_timeout = timeout;
+        self
+    }
+
+    /// The most connections served at once (at least 1). Default 512.
+    pub fn with_max_connections(mut self, max: usize) -> Self {
+        self.max_connections = max.max(1);
         self
     }
 

@@ -26,6 +26,8 @@ pub(crate) struct Front {
     pub storage: Arc<Storage>,
     pub keys: KeyRing,
     pub faults: FaultControl,
+    /// How long a request body may send nothing before it is dropped.
+    pub body_stall: Option<std::time::Duration>,
 }
 
 impl std::fmt::Debug for Front {

@@ -37,7 +37,8 @@
 //! 1. Base: `errors` (S3's answers and the extra elements s3s cannot carry), `faults` (fault
 //!    injection and the store's clock), `config`, `query` (URI parts read as a store must
 //!    read them), `checksum` (core's checksums as s3s's DTO fields), `cors` and `lifecycle`
-//!    (a bucket's rules).
+//!    (a bucket's rules), `limits` (the XML body cap, [`MAX_XML_BODY_SIZE`], and the request
+//!    body guard that enforces it and drops a body that stalls).
 //! 2. Storage: `fs` (layout, key safety, durable writes, bodies streamed to disk while
 //!    hashed, part files linked), `storage` (the index rebuilt from disk; an object's
 //!    `Blob`), `read` (a GET's body across the files that hold an object).
@@ -52,7 +53,8 @@
 //!    under a clock offset, and the store's own header signing).
 //! 7. Front: `front` (what its handlers share), [`admin`], `post` (POST Object), then
 //!    `service`, the hyper service that dispatches each request to them or to s3s.
-//! 8. `conn` (faults on connections) and `server` (open, serve, the embedder's handle).
+//! 8. `conn` (faults on connections), `connections` (the connection cap, shedding the
+//!    idlest, idle timeouts) and `server` (open, serve, the embedder's handle).
 
 // 1. Base.
 mod checksum;
@@ -61,6 +63,7 @@ mod cors;
 mod errors;
 mod faults;
 mod lifecycle;
+mod limits;
 mod query;
 
 // 2. Storage.
@@ -95,11 +98,15 @@ mod service;
 
 // 8. Connections and the server.
 mod conn;
+mod connections;
 mod server;
 
 pub use auth::{MAX_PRESIGNED_EXPIRES, MAX_SKEW, TemporaryCredentials};
 pub use config::{
-    CREDENTIALS_FILE, Credentials, DEFAULT_MAX_PUT_SIZE, DEFAULT_REGION, StoreConfig,
+    CREDENTIALS_FILE, Credentials, DEFAULT_BODY_STALL_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT,
+    DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PUT_SIZE, DEFAULT_REGION,
+    StoreConfig,
 };
 pub use faults::{Clock, FaultControl, Faults, InjectedFaults};
+pub use limits::MAX_XML_BODY_SIZE;
 pub use server::{Store, StoreError, StoreHandle};

@@ -56,6 +56,7 @@ pub(crate) async fn put_object(
         checksum: requested.algorithm.zip(sum),
         checksum_type: requested.algorithm.map(|_| ChecksumType::FullObject),
         parts: None,
+        upload_id: None,
         blob: None,
     };
     let meta = commit_object(storage, &input.bucket, written.path, meta).await?;

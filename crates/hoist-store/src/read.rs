@@ -125,6 +125,7 @@ mod tests {
             checksum: None,
             checksum_type: None,
             parts: None,
+            upload_id: None,
             blob: None,
         }
     }

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use s3s::config::{S3Config, StaticConfigProvider};
 use s3s::service::S3ServiceBuilder;
 use tokio::net::TcpListener;
@@ -15,6 +15,7 @@ use crate::auth::{KeyRing, TemporaryCredentials};
 use crate::backend::Backend;
 use crate::config::{CREDENTIALS_FILE, Credentials, StoreConfig};
 use crate::conn::FaultyIo;
+use crate::connections::{Table, TrackedService};
 use crate::faults::{Clock, FaultControl, Faults};
 use crate::front::Front;
 use crate::service::FrontService;
@@ -54,6 +55,7 @@ pub enum StoreError {
 /// An opened store, ready to serve.
 pub struct Store {
     front: FrontService,
+    connections: Arc<Table>,
     storage: Arc<Storage>,
     credentials: Credentials,
     generated: bool,
@@ -100,9 +102,10 @@ impl Store {
             }
             storage.create_bucket(bucket).map_err(dir_err)?;
         }
-        let front = build_front(&storage, &credentials, &faults, clock);
+        let front = build_front(&storage, &credentials, &faults, clock, &config);
         Ok(Self {
             front,
+            connections: Table::new(config.max_connections, config.idle_timeout),
             storage,
             credentials,
             generated,
@@ -135,6 +138,9 @@ impl Store {
         ));
         let stop = tokio_util::sync::CancellationToken::new();
         let mut connections = tokio::task::JoinSet::new();
+        let table = self.connections.clone();
+        let mut idle_check = tokio::time::interval(table.idle_check_every());
+        let header_read_timeout = self.config.header_read_timeout;
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -149,25 +155,35 @@ impl Store {
                             continue;
                         }
                     };
+                    let Some(ticket) = table.admit() else {
+                        tracing::warn!("every connection is busy: refusing a new one");
+                        continue;
+                    };
                     let _ = stream.set_nodelay(true);
                     let io = TokioIo::new(FaultyIo::new(stream, self.front.0.faults.clone()));
-                    let service = self.front.clone();
+                    let service = TrackedService::new(self.front.clone(), &ticket);
                     let stop = stop.clone();
                     connections.spawn(async move {
                         let conn = hyper::server::conn::http1::Builder::new()
+                            .timer(TokioTimer::new())
+                            .header_read_timeout(header_read_timeout)
                             .auto_date_header(false)
                             .keep_alive(true)
                             .serve_connection(io, service);
                         tokio::pin!(conn);
                         tokio::select! {
                             _ = conn.as_mut() => {}
+                            // Shed for a newer client, or idle too long: closed at once.
+                            () = ticket.shed.cancelled() => {}
                             () = stop.cancelled() => {
                                 conn.as_mut().graceful_shutdown();
                                 let _ = conn.await;
                             }
                         }
+                        drop(ticket);
                     });
                 }
+                _ = idle_check.tick() => table.close_idle(),
                 Some(_) = connections.join_next(), if !connections.is_empty() => {}
             }
         }
@@ -206,6 +222,7 @@ impl Store {
             keys: self.front.0.keys.clone(),
             storage: self.storage.clone(),
             lifecycle_day: self.config.lifecycle_day,
+            connections: self.connections.clone(),
         };
         let task = tokio::spawn(self.serve(listener, async {
             let _ = rx.await;
@@ -232,6 +249,7 @@ fn build_front(
     credentials: &Credentials,
     faults: &FaultControl,
     clock: Clock,
+    config: &StoreConfig,
 ) -> FrontService {
     let keys = KeyRing::new(credentials.clone(), clock);
     let mut builder = S3ServiceBuilder::new(Backend::new(storage.clone()));
@@ -246,6 +264,7 @@ fn build_front(
         storage: storage.clone(),
         keys,
         faults: faults.clone(),
+        body_stall: Some(config.body_stall_timeout),
     }))
 }
 
@@ -306,6 +325,7 @@ struct HandleInner {
     keys: KeyRing,
     storage: Arc<Storage>,
     lifecycle_day: Duration,
+    connections: Arc<Table>,
 }
 
 /// A running store. Dropping the handle stops it; [`StoreHandle::shutdown`] stops it and
@@ -367,6 +387,11 @@ impl StoreHandle {
     /// Runs one lifecycle sweep now; answers how many incomplete uploads it aborted.
     pub async fn sweep_lifecycle(&self) -> usize {
         crate::sweeper::sweep_once(&self.inner.storage, self.inner.lifecycle_day).await
+    }
+
+    /// Connections being served now (fresh, busy or idle in keep-alive).
+    pub fn open_connections(&self) -> usize {
+        self.inner.connections.len()
     }
 
     /// Stops accepting, lets open requests finish (up to 5 s) and waits for the server.

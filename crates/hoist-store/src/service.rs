@@ -5,6 +5,10 @@
 //! checks of [`crate::auth`], the single-PUT size limit, then s3s, whose error bodies
 //! [`crate::front`] rebuilds with S3's message and extra elements. Every response gets a
 //! `Date` from the store's clock, a request id and the bucket's CORS headers.
+//!
+//! Every request body is guarded ([`crate::limits`]): one that stalls ends in `400
+//! RequestTimeout`, and any body but an object's bytes (PutObject, UploadPart, a POST form)
+//! is XML, capped at [`MAX_XML_BODY_SIZE`] by its declared length and as it streams.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +25,7 @@ use crate::cors;
 use crate::errors::{ErrorAnswer, MSG_ENTITY_TOO_LARGE, MSG_NO_SUCH_BUCKET};
 use crate::faults::FaultKind;
 use crate::front::{Front, error_response};
+use crate::limits::{BodyFault, GuardedBody, MAX_XML_BODY_SIZE, Trip};
 use crate::post;
 use crate::query;
 use crate::resign;
@@ -38,8 +43,30 @@ impl hyper::service::Service<Request<Incoming>> for FrontService {
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
         let front = self.0.clone();
-        Box::pin(async move { Ok(handle(&front, req.map(Body::from)).await) })
+        let trip = Trip::default();
+        let (_, key) = bucket_and_key(req.uri().path());
+        let req = req.map(Body::from);
+        let cap = (!carries_bytes(&req, key.is_some())).then_some(MAX_XML_BODY_SIZE);
+        let stall = front.body_stall;
+        let req = req.map(|body| Body::http_body(GuardedBody::new(body, cap, stall, trip.clone())));
+        Box::pin(async move { Ok(handle(&front, req, &trip).await) })
     }
+}
+
+/// Whether the body is an object's bytes (PutObject, UploadPart, a POST form) rather than
+/// an XML document: a PUT to a key whose query names nothing but the part, the upload and
+/// a presigned URL's parameters.
+fn carries_bytes(req: &Request<Body>, has_key: bool) -> bool {
+    if post::form_boundary(req, has_key).is_some() {
+        return true;
+    }
+    req.method() == Method::PUT
+        && has_key
+        && query::pairs(req.uri(), query::decode).iter().all(|(name, _)| {
+            matches!(name.as_str(), "partNumber" | "uploadId" | "x-id")
+                || name.starts_with("X-Amz-")
+                || name.starts_with("x-amz-")
+        })
 }
 
 /// Bucket and key of a path-style request (`/bucket/key…`), percent-decoded.
@@ -65,7 +92,7 @@ fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
 }
 
 /// Answers one request.
-pub(crate) async fn handle(front: &Front, req: Request<Body>) -> Response<Body> {
+pub(crate) async fn handle(front: &Front, req: Request<Body>, trip: &Trip) -> Response<Body> {
     let request_id = random_hex(8).to_ascii_uppercase();
     let faults = front.faults.get();
     if faults.latency_ms > 0 {
@@ -110,6 +137,7 @@ pub(crate) async fn handle(front: &Front, req: Request<Body>) -> Response<Body> 
     } else {
         let mut req = req;
         let checked = checks(front, &req, key.is_some()).and_then(|()| {
+            xml_length(&req)?;
             // Only the store's clock may decide a URL's lifetime (see `resign`).
             if faults.clock_offset_secs != 0 && resign::is_presigned(&req) {
                 let real_now = std::time::SystemTime::now().into();
@@ -124,6 +152,10 @@ pub(crate) async fn handle(front: &Front, req: Request<Body>) -> Response<Body> 
         }
     };
 
+    // s3s answers a body that failed under it as an internal error; S3 names the fault.
+    if let Some(fault) = trip.get() {
+        response = error_response(fault.answer(), &request_id, &method);
+    }
     let headers = response.headers_mut();
     if method != Method::OPTIONS
         && let (Some(origin), Some(bucket)) = (origin.as_deref(), bucket.as_deref())
@@ -157,6 +189,14 @@ fn checks(front: &Front, req: &Request<Body>, has_key: bool) -> Result<(), Error
     if req.method() == Method::PUT && has_key && !req.headers().contains_key("x-amz-copy-source") {
         let declared = header_u64(req.headers(), "x-amz-decoded-content-length")
             .or_else(|| header_u64(req.headers(), "content-length"));
+        if declared.is_none() && !is_chunked(req.headers()) {
+            // Without a length or chunks HTTP/1.1 reads an empty body; S3 stores nothing.
+            return Err(ErrorAnswer::new(
+                StatusCode::LENGTH_REQUIRED,
+                "MissingContentLength",
+                MSG_MISSING_CONTENT_LENGTH,
+            ));
+        }
         let is_part = has_query(req, "partNumber") || has_query(req, "uploadId");
         let limit = if is_part {
             MAX_PART_SIZE
@@ -174,6 +214,28 @@ fn checks(front: &Front, req: &Request<Body>, has_key: bool) -> Result<(), Error
         }
     }
     Ok(())
+}
+
+const MSG_MISSING_CONTENT_LENGTH: &str = "You must provide the Content-Length HTTP header.";
+
+fn is_chunked(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(http::header::TRANSFER_ENCODING)
+        .iter()
+        .any(|v| v.to_str().is_ok_and(|v| v.to_ascii_lowercase().contains("chunked")))
+}
+
+/// An XML body declared longer than the cap is refused before a byte of it is read; one
+/// sent in chunks is cut off at the cap as it streams.
+fn xml_length(req: &Request<Body>) -> Result<(), ErrorAnswer> {
+    let declared = header_u64(req.headers(), "content-length");
+    let has_key = bucket_and_key(req.uri().path()).1.is_some();
+    match declared {
+        Some(size) if size > MAX_XML_BODY_SIZE && !carries_bytes(req, has_key) => {
+            Err(BodyFault::TooLarge.answer())
+        }
+        _ => Ok(()),
+    }
 }
 
 fn preflight(

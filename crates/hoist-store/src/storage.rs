@@ -61,6 +61,10 @@ pub(crate) struct ObjectMeta {
     pub checksum: Option<(ChecksumAlgorithm, String)>,
     pub checksum_type: Option<ChecksumType>,
     pub parts: Option<u32>,
+    /// The multipart upload this object completed. Its directory may outlive the commit by
+    /// a crash; opening the data directory then removes it (see `finish_completed_uploads`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_id: Option<String>,
     /// The object's files, shared with every reader; set whenever the object is indexed.
     #[serde(skip)]
     pub blob: Option<Arc<Blob>>,
@@ -201,10 +205,11 @@ impl Storage {
         // Temp files belong to requests that died with the previous process.
         let _ = std::fs::remove_dir_all(layout.tmp());
         std::fs::create_dir_all(layout.tmp())?;
-        let state = State {
+        let mut state = State {
             buckets: load_buckets(&layout)?,
             uploads: load_uploads(&layout)?,
         };
+        finish_completed_uploads(&layout, &mut state)?;
         Ok(Self {
             layout,
             clock,
@@ -367,6 +372,35 @@ fn load_uploads(layout: &Layout) -> std::io::Result<BTreeMap<String, UploadEntry
         uploads.insert(meta.id.clone(), UploadEntry { meta, parts });
     }
     Ok(uploads)
+}
+
+/// Removes the uploads whose Complete committed (an object's metadata names them) but whose
+/// directory a crash left behind: the object is whole, so the upload must not be listed.
+fn finish_completed_uploads(layout: &Layout, state: &mut State) -> std::io::Result<()> {
+    let uploads = &state.uploads;
+    let completed: Vec<String> = state
+        .buckets
+        .iter()
+        .flat_map(|(bucket, entry)| {
+            entry.objects.values().filter_map(move |object| {
+                let id = object.upload_id.as_ref()?;
+                let upload = &uploads.get(id)?.meta;
+                (upload.bucket == *bucket && upload.key == object.key).then(|| id.clone())
+            })
+        })
+        .collect();
+    for id in &completed {
+        state.uploads.remove(id);
+        // The object's extents are links of their own; only the upload's names go. Should
+        // that fail, the next start tries again.
+        if let Err(e) = std::fs::remove_dir_all(layout.upload(id)) {
+            tracing::warn!(upload_id = %id, error = %e, "could not remove a completed upload");
+        }
+    }
+    if !completed.is_empty() {
+        sync_dir(&layout.uploads())?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
