@@ -254,7 +254,10 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(5)).await;
         let second = table.admit().unwrap();
         let third = table.admit().unwrap();
-        assert!(first.shed.is_cancelled(), "the oldest fresh connection goes");
+        assert!(
+            first.shed.is_cancelled(),
+            "the oldest fresh connection goes"
+        );
         assert!(!second.shed.is_cancelled());
         assert_eq!(table.len(), 2);
 
@@ -263,7 +266,10 @@ mod tests {
         assert!(table.admit().is_none(), "busy connections are never shed");
         drop(_busy_b);
         let fourth = table.admit().unwrap();
-        assert!(third.shed.is_cancelled(), "idle again after its answer: shed");
+        assert!(
+            third.shed.is_cancelled(),
+            "idle again after its answer: shed"
+        );
         assert!(!second.shed.is_cancelled());
         drop(fourth);
         assert_eq!(table.len(), 1);
@@ -278,6 +284,9 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(30)).await;
         table.close_idle();
         assert!(kept.shed.is_cancelled());
-        assert!(!fresh.shed.is_cancelled(), "a fresh one has the header-read timeout");
+        assert!(
+            !fresh.shed.is_cancelled(),
+            "a fresh one has the header-read timeout"
+        );
     }
 }

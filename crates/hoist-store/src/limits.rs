@@ -44,9 +44,11 @@ impl BodyFault {
                 "MaxMessageLengthExceeded",
                 MSG_TOO_BIG,
             ),
-            Self::Stalled => {
-                ErrorAnswer::new(StatusCode::BAD_REQUEST, "RequestTimeout", MSG_REQUEST_TIMEOUT)
-            }
+            Self::Stalled => ErrorAnswer::new(
+                StatusCode::BAD_REQUEST,
+                "RequestTimeout",
+                MSG_REQUEST_TIMEOUT,
+            ),
         }
     }
 

@@ -62,11 +62,13 @@ fn carries_bytes(req: &Request<Body>, has_key: bool) -> bool {
     }
     req.method() == Method::PUT
         && has_key
-        && query::pairs(req.uri(), query::decode).iter().all(|(name, _)| {
-            matches!(name.as_str(), "partNumber" | "uploadId" | "x-id")
-                || name.starts_with("X-Amz-")
-                || name.starts_with("x-amz-")
-        })
+        && query::pairs(req.uri(), query::decode)
+            .iter()
+            .all(|(name, _)| {
+                matches!(name.as_str(), "partNumber" | "uploadId" | "x-id")
+                    || name.starts_with("X-Amz-")
+                    || name.starts_with("x-amz-")
+            })
 }
 
 /// Bucket and key of a path-style request (`/bucket/key…`), percent-decoded.
@@ -222,7 +224,10 @@ fn is_chunked(headers: &HeaderMap) -> bool {
     headers
         .get_all(http::header::TRANSFER_ENCODING)
         .iter()
-        .any(|v| v.to_str().is_ok_and(|v| v.to_ascii_lowercase().contains("chunked")))
+        .any(|v| {
+            v.to_str()
+                .is_ok_and(|v| v.to_ascii_lowercase().contains("chunked"))
+        })
 }
 
 /// An XML body declared longer than the cap is refused before a byte of it is read; one

@@ -33,7 +33,10 @@ impl From<PresignedRequest> for Signed {
         Self {
             method: p.method().to_owned(),
             url: p.uri().to_owned(),
-            headers: p.headers().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
+            headers: p
+                .headers()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
         }
     }
 }
@@ -127,7 +130,8 @@ fn chunked(body: &[u8]) -> Vec<u8> {
 }
 
 fn huge_complete_body(size: usize) -> Vec<u8> {
-    let part = "<Part><PartNumber>1</PartNumber><ETag>\"0123456789abcdef0123456789abcdef\"</ETag></Part>";
+    let part =
+        "<Part><PartNumber>1</PartNumber><ETag>\"0123456789abcdef0123456789abcdef\"</ETag></Part>";
     let mut xml = String::from("<CompleteMultipartUpload>");
     while xml.len() < size {
         xml.push_str(part);
@@ -154,7 +158,10 @@ async fn xml_bodies_over_the_cap_are_max_message_length_exceeded_and_lose_nothin
     let answer = exchange(store.addr(), head, body.clone()).await;
     assert_eq!(answer.status, 400, "{}", answer.text());
     assert_eq!(answer.code().as_deref(), Some("MaxMessageLengthExceeded"));
-    assert_eq!(answer.message().as_deref(), Some("Your request was too big."));
+    assert_eq!(
+        answer.message().as_deref(),
+        Some("Your request was too big.")
+    );
 
     // Chunked, no length: cut off at the cap as it streams.
     let head = head_of(&complete, store.addr(), &["transfer-encoding: chunked"]);
@@ -165,7 +172,12 @@ async fn xml_bodies_over_the_cap_are_max_message_length_exceeded_and_lose_nothin
     // A small malformed document is MalformedXML.
     let junk = b"<CompleteMultipartUpload><Part>".to_vec();
     let length = format!("content-length: {}", junk.len());
-    let answer = exchange(store.addr(), head_of(&complete, store.addr(), &[&length]), junk).await;
+    let answer = exchange(
+        store.addr(),
+        head_of(&complete, store.addr(), &[&length]),
+        junk,
+    )
+    .await;
     assert_eq!(answer.status, 400, "{}", answer.text());
     assert_eq!(answer.code().as_deref(), Some("MalformedXML"));
 
@@ -273,8 +285,7 @@ async fn until_closed(stream: &mut TcpStream, limit: Duration) -> Option<(Durati
 
 #[tokio::test]
 async fn a_slow_head_is_closed_after_the_header_read_timeout() {
-    let store =
-        TestStore::start_with(|c| c.with_header_read_timeout(Duration::from_secs(1))).await;
+    let store = TestStore::start_with(|c| c.with_header_read_timeout(Duration::from_secs(1))).await;
     let mut slow = TcpStream::connect(store.addr()).await.unwrap();
     slow.write_all(b"PUT /test-bucket/slow HT").await.unwrap();
     let (took, _) = until_closed(&mut slow, Duration::from_secs(5))
@@ -286,8 +297,7 @@ async fn a_slow_head_is_closed_after_the_header_read_timeout() {
 
 #[tokio::test]
 async fn a_body_that_stalls_is_dropped_with_request_timeout() {
-    let store =
-        TestStore::start_with(|c| c.with_body_stall_timeout(Duration::from_secs(1))).await;
+    let store = TestStore::start_with(|c| c.with_body_stall_timeout(Duration::from_secs(1))).await;
     let s3 = store.client();
     let put: Signed = s3
         .put_object()
@@ -314,8 +324,7 @@ async fn a_body_that_stalls_is_dropped_with_request_timeout() {
 
 #[tokio::test]
 async fn an_idle_kept_alive_connection_is_closed_after_the_idle_timeout() {
-    let store =
-        TestStore::start_with(|c| c.with_idle_timeout(Duration::from_millis(500))).await;
+    let store = TestStore::start_with(|c| c.with_idle_timeout(Duration::from_millis(500))).await;
     let s3 = store.client();
     let get: Signed = s3
         .get_object()
@@ -368,7 +377,10 @@ async fn with_the_connections_full_of_half_open_sockets_a_client_is_still_served
         .send()
         .await
         .unwrap();
-    assert_eq!(got.body.collect().await.unwrap().into_bytes().len(), 64 * 1024);
+    assert_eq!(
+        got.body.collect().await.unwrap().into_bytes().len(),
+        64 * 1024
+    );
     let served_in = started.elapsed();
 
     let mut closed = 0;
@@ -380,7 +392,10 @@ async fn with_the_connections_full_of_half_open_sockets_a_client_is_still_served
             closed += 1;
         }
     }
-    assert!(closed >= HELD - CAP, "only {closed} of {HELD} half-open sockets were shed");
+    assert!(
+        closed >= HELD - CAP,
+        "only {closed} of {HELD} half-open sockets were shed"
+    );
     println!(
         "cap {CAP}: {HELD} half-open sockets, {open_under_attack} held by the store, \
          {closed} shed; PUT+GET served in {served_in:?}"

@@ -76,6 +76,18 @@ settings! {
         /// Largest single PUT the embedded store accepts.
         store_max_put_size: Size = Size(hoist_store::DEFAULT_MAX_PUT_SIZE),
             env "HOIST_STORE_MAX_PUT_SIZE", value "BYTES";
+        /// Seconds a connection to the embedded store may take to send a request head.
+        store_header_read_timeout: u64 = hoist_store::DEFAULT_HEADER_READ_TIMEOUT.as_secs(),
+            env "HOIST_STORE_HEADER_READ_TIMEOUT", value "SECS";
+        /// Seconds a kept-alive connection to the embedded store may wait between requests.
+        store_idle_timeout: u64 = hoist_store::DEFAULT_IDLE_TIMEOUT.as_secs(),
+            env "HOIST_STORE_IDLE_TIMEOUT", value "SECS";
+        /// Seconds a request body sent to the embedded store may stall before it is dropped.
+        store_body_stall_timeout: u64 = hoist_store::DEFAULT_BODY_STALL_TIMEOUT.as_secs(),
+            env "HOIST_STORE_BODY_STALL_TIMEOUT", value "SECS";
+        /// Connections the embedded store serves at once; a new one sheds the idlest.
+        store_max_connections: u64 = hoist_store::DEFAULT_MAX_CONNECTIONS as u64,
+            env "HOIST_STORE_MAX_CONNECTIONS", value "N";
         /// Log level filter (tracing EnvFilter syntax).
         log: LogFilter = LogFilter("info".into()), env "HOIST_LOG", value "FILTER";
         /// Write logs as JSON lines.
@@ -212,7 +224,13 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
             let cfg = hoist_store::StoreConfig::new(&s.data)
                 .with_bucket(s.bucket.clone())
                 .with_region(s.region.clone())
-                .with_max_put_size(s.store_max_put_size.bytes());
+                .with_max_put_size(s.store_max_put_size.bytes())
+                .with_header_read_timeout(Duration::from_secs(s.store_header_read_timeout.max(1)))
+                .with_idle_timeout(Duration::from_secs(s.store_idle_timeout.max(1)))
+                .with_body_stall_timeout(Duration::from_secs(s.store_body_stall_timeout.max(1)))
+                .with_max_connections(
+                    usize::try_from(s.store_max_connections).unwrap_or(usize::MAX),
+                );
             let store = hoist_store::Store::open(cfg).context("opening the embedded store")?;
             let c = store.credentials().clone();
             let listener = tokio::net::TcpListener::bind(s.store_listen)

@@ -7,7 +7,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use hoist_store::{Credentials, DEFAULT_MAX_PUT_SIZE, DEFAULT_REGION, Faults, Store, StoreConfig};
+use hoist_store::{
+    Credentials, DEFAULT_BODY_STALL_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PUT_SIZE, DEFAULT_REGION, Faults, Store, StoreConfig,
+};
 
 use crate::settings::{Size, process_env, settings};
 
@@ -62,6 +65,18 @@ settings! {
         sweep_interval: u64 = 60_u64, env "HOIST_STORE_SWEEP_INTERVAL", value "SECS";
         /// Length of a lifecycle "day" in seconds (shorten it to test DaysAfterInitiation).
         lifecycle_day: u64 = 86_400_u64, env "HOIST_STORE_LIFECYCLE_DAY", value "SECS";
+        /// Seconds a connection may take to send a request head before it is closed.
+        header_read_timeout: u64 = DEFAULT_HEADER_READ_TIMEOUT.as_secs(),
+            env "HOIST_STORE_HEADER_READ_TIMEOUT", value "SECS";
+        /// Seconds a kept-alive connection may wait between requests.
+        idle_timeout: u64 = DEFAULT_IDLE_TIMEOUT.as_secs(), env "HOIST_STORE_IDLE_TIMEOUT",
+            value "SECS";
+        /// Seconds a request body may send nothing before it is dropped (400 RequestTimeout).
+        body_stall_timeout: u64 = DEFAULT_BODY_STALL_TIMEOUT.as_secs(),
+            env "HOIST_STORE_BODY_STALL_TIMEOUT", value "SECS";
+        /// Connections served at once; a new one over it sheds the idlest.
+        max_connections: u64 = DEFAULT_MAX_CONNECTIONS as u64,
+            env "HOIST_STORE_MAX_CONNECTIONS", value "N";
     }
 }
 
@@ -88,7 +103,11 @@ fn config(s: &Settings) -> Result<StoreConfig, crate::settings::Error> {
         .with_max_put_size(s.max_put_size.bytes())
         .with_faults(faults)
         .with_sweep_interval(Duration::from_secs(s.sweep_interval.max(1)))
-        .with_lifecycle_day(Duration::from_secs(s.lifecycle_day.max(1)));
+        .with_lifecycle_day(Duration::from_secs(s.lifecycle_day.max(1)))
+        .with_header_read_timeout(Duration::from_secs(s.header_read_timeout.max(1)))
+        .with_idle_timeout(Duration::from_secs(s.idle_timeout.max(1)))
+        .with_body_stall_timeout(Duration::from_secs(s.body_stall_timeout.max(1)))
+        .with_max_connections(usize::try_from(s.max_connections).unwrap_or(usize::MAX));
     match (&s.access_key, &s.secret_key) {
         (Some(key), Some(secret)) => {
             config = config.with_credentials(Credentials::new(key, secret));
