@@ -17,7 +17,10 @@ fn with_stdout_closed(cmd: &mut Command) -> (ExitStatus, String) {
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader);
     let out = cmd.stdout(writer).stderr(Stdio::piped()).output().unwrap();
-    (out.status, String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -38,7 +41,14 @@ fn upload_json_into_head_one() {
     std::fs::write(&file, vec![7u8; 12 << 20]).unwrap();
 
     let mut child = Command::new(HOIST)
-        .args(["upload", "--json", "--concurrency", "1", "--part-size", "5MiB"])
+        .args([
+            "upload",
+            "--json",
+            "--concurrency",
+            "1",
+            "--part-size",
+            "5MiB",
+        ])
         .arg(&file)
         .args(["s3://uploads/twelve.bin", "--endpoint", &store.endpoint()])
         .args(["--state-dir"])
@@ -70,8 +80,21 @@ fn presign_and_doctor_explain_into_a_closed_pipe() {
         .join("../hoist-doctor/tests/fixtures/chrome-cors-preflight.har");
     let mut presign = Command::new(HOIST);
     presign
-        .args(["presign", "--endpoint", "http://127.0.0.1:9", "--bucket", "b"])
-        .args(["--key", "k", "--access-key", "AKIDPIPE", "--secret-key", "pipe"])
+        .args([
+            "presign",
+            "--endpoint",
+            "http://127.0.0.1:9",
+            "--bucket",
+            "b",
+        ])
+        .args([
+            "--key",
+            "k",
+            "--access-key",
+            "AKIDPIPE",
+            "--secret-key",
+            "pipe",
+        ])
         .env_remove("AWS_SESSION_TOKEN");
     let mut explain = Command::new(HOIST);
     explain.args(["doctor", "explain"]).arg(&har);
