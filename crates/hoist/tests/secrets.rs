@@ -20,7 +20,6 @@ const TOKEN_SECRET: &str = "token-secret-Wb2nQ5eR8tY1uI4oP7aS";
 struct Server {
     child: Child,
     url: String,
-    log: PathBuf,
 }
 
 impl Drop for Server {
@@ -52,7 +51,7 @@ fn server(args: &[&str], env: &[(&str, &str)], log: PathBuf, listening: &str) ->
     };
     // Keep reading stdout, so the server never blocks on it.
     std::thread::spawn(move || lines.for_each(drop));
-    Server { child, url, log }
+    Server { child, url }
 }
 
 /// `hoist <args>` with debug logs and only the given variables.
