@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use hoist_core::redact::redact_text;
 use hoist_core::retry::classify;
 use hoist_s3::{RetryStep, Retryable, Stopped, Verdict};
 
@@ -27,11 +28,12 @@ pub enum ErrorKind {
 }
 
 /// An upload failure, with enough context to act on. Messages never carry a whole
-/// signature, credential or token.
+/// signature, credential or token: every text that may quote a URL or a server's answer is
+/// shown through [`redact_text`].
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    #[error("invalid configuration: {0}")]
+    #[error("invalid configuration: {}", redact_text(.0))]
     Config(String),
     #[error("cannot read {path}: {source}")]
     Source {
@@ -39,27 +41,27 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    #[error("journal {path}: {message}")]
+    #[error("journal {path}: {}", redact_text(message))]
     Journal { path: PathBuf, message: String },
     /// The store refused a request, could not be reached, or answered what S3 does not.
     #[error(transparent)]
     Store(#[from] hoist_s3::Error),
     /// The coordinator could not be reached, or the connection broke or timed out.
-    #[error("network error on {operation}: {message}")]
+    #[error("network error on {operation}: {}", redact_text(message))]
     Network { operation: String, message: String },
     /// The coordinator refused a request (its JSON error: `code` and `message`).
-    #[error("{operation} answered HTTP {status} {code}: {message}")]
+    #[error("{operation} answered HTTP {status} {code}: {}", redact_text(message))]
     Coordinator {
         operation: String,
         status: u16,
         code: String,
         message: String,
     },
-    #[error("integrity check failed: {0}")]
+    #[error("integrity check failed: {}", redact_text(.0))]
     Integrity(String),
     #[error("the upload was cancelled")]
     Cancelled,
-    #[error("unexpected answer to {operation}: {message}")]
+    #[error("unexpected answer to {operation}: {}", redact_text(message))]
     Protocol { operation: String, message: String },
 }
 
@@ -238,5 +240,26 @@ mod tests {
             (busy.kind(), busy.verdict()),
             (ErrorKind::Network, Verdict::Retry)
         );
+    }
+
+    #[test]
+    fn messages_shorten_upload_tokens_and_urls() {
+        let token = "AQAAAAAAZ2x1".repeat(8);
+        let cut = Error::Network {
+            operation: "sign parts".into(),
+            message: format!(
+                "error sending request for url (http://c/v1/uploads/{token}/parts?x=1)"
+            ),
+        };
+        let refused = Error::Protocol {
+            operation: "PUT".into(),
+            message: "http://s/b/k?X-Amz-Signature=0123456789abcdef0123 said no".into(),
+        };
+        for e in [cut, refused] {
+            let shown = e.to_string();
+            assert!(!shown.contains(&token[..20]), "{shown}");
+            assert!(!shown.contains("0123456789abcdef"), "{shown}");
+            assert!(shown.contains('…'), "{shown}");
+        }
     }
 }

@@ -1,5 +1,7 @@
 //! Secrets never reach a message whole: signatures, credentials, session tokens, grants and
 //! upload tokens are shortened to a prefix that identifies them without granting anything.
+//! Every message and log line is passed through [`redact_text`] where it becomes text; the
+//! URL `hoist presign` prints as its product is the one exception.
 //!
 //! ```
 //! use hoist_core::redact::{redact_url, shorten};
@@ -46,16 +48,83 @@ pub fn redact_url(url: &str) -> String {
     format!("{base}?{}", pairs.join("&"))
 }
 
-/// `text` with every presigned URL's granting parameters and every `Bearer` credential
-/// shortened, for messages that quote what a server said or what a client sent.
+/// Where a secret's value starts, and what ends it.
+struct Marker {
+    /// Lower-case text just before the value.
+    text: &'static str,
+    /// Whether `/` ends the value (a path segment) or belongs to it (a header's base64).
+    path: bool,
+}
+
+/// Every marker after which a message may quote a secret: presigned URLs' query parameters,
+/// the same names as headers, SigV4 `Authorization` fields, bearer tokens, and the
+/// coordinator's upload tokens in its routes' paths.
+const MARKERS: [Marker; 9] = [
+    Marker {
+        text: "x-amz-signature=",
+        path: false,
+    },
+    Marker {
+        text: "x-amz-credential=",
+        path: false,
+    },
+    Marker {
+        text: "x-amz-security-token=",
+        path: false,
+    },
+    Marker {
+        text: "x-amz-security-token:",
+        path: false,
+    },
+    Marker {
+        text: "signature=",
+        path: false,
+    },
+    Marker {
+        text: "credential=",
+        path: false,
+    },
+    Marker {
+        text: "bearer ",
+        path: false,
+    },
+    Marker {
+        text: "/v1/uploads/",
+        path: true,
+    },
+    Marker {
+        text: "/s3/multipart/",
+        path: true,
+    },
+];
+
+/// Runs of token characters at least this long are opaque credentials (SigV4 signatures are
+/// 64 hex digits, upload tokens longer): no identifier a message needs is that long.
+const LONG_TOKEN: usize = 64;
+
+/// `text` with every secret shortened: presigned URLs' granting parameters, SigV4
+/// `Authorization` signatures and credentials, session tokens, `Bearer` credentials, upload
+/// tokens in the coordinator's paths, JWTs, and any other run of 64 or more token characters.
+/// For messages and log lines that quote what a server said or what a client sent.
 pub fn redact_text(text: &str) -> String {
+    redact_tokens(&redact_markers(text))
+}
+
+fn redact_markers(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
-    while let Some(at) = find_secret_start(rest) {
-        let (head, tail) = rest.split_at(at.value_start);
+    while let Some((marker_end, path)) = find_marker(rest) {
+        // A header's value may follow its colon after spaces.
+        let value_start = marker_end + rest[marker_end..].len()
+            - rest[marker_end..].trim_start_matches([' ', '\t']).len();
+        let (head, tail) = rest.split_at(value_start);
         out.push_str(head);
         let end = tail
-            .find(|c: char| c.is_whitespace() || matches!(c, '&' | '"' | '\'' | '<' | ',' | ';'))
+            .find(|c: char| {
+                c.is_whitespace()
+                    || matches!(c, '&' | '"' | '\'' | '<' | '>' | ',' | ';' | ')')
+                    || (path && matches!(c, '/' | '?' | '#'))
+            })
             .unwrap_or(tail.len());
         out.push_str(&shorten(&tail[..end]));
         rest = &tail[end..];
@@ -64,24 +133,40 @@ pub fn redact_text(text: &str) -> String {
     out
 }
 
-struct SecretAt {
-    value_start: usize,
+/// The earliest marker's value start in `text`, and whether the value is a path segment.
+fn find_marker(text: &str) -> Option<(usize, bool)> {
+    let lower = text.to_ascii_lowercase();
+    MARKERS
+        .iter()
+        .filter_map(|m| lower.find(m.text).map(|i| (i + m.text.len(), m.path)))
+        .min_by_key(|(start, _)| *start)
 }
 
-fn find_secret_start(text: &str) -> Option<SecretAt> {
-    let lower = text.to_ascii_lowercase();
-    let mut best: Option<usize> = None;
-    for marker in SECRET_PARAMS
-        .iter()
-        .map(|p| format!("{p}="))
-        .chain(["bearer ".to_owned()])
-    {
-        if let Some(i) = lower.find(&marker) {
-            let start = i + marker.len();
-            best = Some(best.map_or(start, |b| b.min(start)));
+fn is_token_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '-' | '_')
+}
+
+/// Shortens JWTs (`eyJ…`, dots included) and long runs of token characters.
+fn redact_tokens(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find(is_token_char) {
+        let (head, tail) = rest.split_at(start);
+        out.push_str(head);
+        let jwt = tail.starts_with("eyJ");
+        let end = tail
+            .find(|c: char| !(is_token_char(c) || (jwt && c == '.')))
+            .unwrap_or(tail.len());
+        let word = &tail[..end];
+        if (jwt && word.matches('.').count() >= 2) || word.chars().count() >= LONG_TOKEN {
+            out.push_str(&shorten(word));
+        } else {
+            out.push_str(word);
         }
+        rest = &tail[end..];
     }
-    best.map(|value_start| SecretAt { value_start })
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
@@ -118,5 +203,38 @@ mod tests {
         assert!(r.contains("X-Amz-Signature=feedfa…"), "{r}");
         assert!(r.contains("Bearer eyJhbG…"), "{r}");
         assert!(r.ends_with('\n'));
+    }
+
+    #[test]
+    fn authorization_headers_session_tokens_and_paths() {
+        let sig = "f0".repeat(32);
+        let text = format!(
+            "authorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/us-east-1/s3/aws4_request, \
+             SignedHeaders=host, Signature={sig}\nx-amz-security-token: FwoGZXIv/YXdz+EJr==\n\
+             POST http://c/v1/uploads/AQAAAAAAAbcdefgh/parts failed; /s3/multipart/AQAAAAZZZZZZZ?key=k"
+        );
+        let r = redact_text(&text);
+        for secret in [&sig[..], "DEXAMPLE", "YXdz", "bcdefgh", "ZZZZZZ"] {
+            assert!(!r.contains(secret), "{secret} in {r}");
+        }
+        assert!(r.contains("Credential=AKIDEX…"), "{r}");
+        assert!(r.contains("/v1/uploads/AQAAAA…/parts"), "{r}");
+        assert!(r.contains("/s3/multipart/AQAAAA…?key=k"), "{r}");
+        assert!(r.contains("SignedHeaders=host"), "{r}");
+    }
+
+    #[test]
+    fn jwts_and_long_tokens_wherever_they_are() {
+        let token = "A".repeat(40) + &"b-_9".repeat(10);
+        let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1In0.c2lnbmF0dXJl";
+        let text = format!("the upload id {token} was refused; grant {jwt}: expired");
+        let r = redact_text(&text);
+        assert_eq!(
+            r,
+            "the upload id AAAAAA… was refused; grant eyJhbG…: expired"
+        );
+        // Identifiers a message needs stay whole: keys, S3 upload ids, hashes shorter than 64.
+        let plain = "key users/4/photo.jpg upload 0123456789abcdef0123456789abcdef, eyJ alone";
+        assert_eq!(redact_text(plain), plain);
     }
 }

@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use hoist_core::redact::redact_text;
 use hoist_core::s3::UploadInfo;
 use hoist_core::units::{format_bytes, format_duration};
 use hoist_s3::Bucket;
@@ -67,7 +68,7 @@ impl From<Missed> for GcMissed {
         GcMissed {
             key: m.key,
             upload_id: m.upload_id,
-            error: m.error.to_string(),
+            error: redact_text(&m.error.to_string()),
         }
     }
 }

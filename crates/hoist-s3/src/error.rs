@@ -21,7 +21,7 @@ pub enum Error {
         detail: String,
     },
     /// The store answered with an S3 error.
-    #[error("{operation}: {error}")]
+    #[error("{operation}: {}", redact_text(&error.to_string()))]
     S3 {
         /// The S3 operation.
         operation: String,

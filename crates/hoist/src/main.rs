@@ -6,6 +6,8 @@
 //! the library crates.
 
 mod commands;
+mod logging;
+mod output;
 mod settings;
 
 use std::process::ExitCode;
@@ -41,6 +43,10 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // `serve` has its own log settings; the others log only when RUST_LOG asks.
+    if !matches!(cli.command, Command::Serve(_)) {
+        logging::from_env();
+    }
     let result = match cli.command {
         Command::Serve(args) => commands::serve::run(args),
         Command::Store(args) => commands::store::run(args),
@@ -53,7 +59,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            output::message(&format!("error: {err:#}"));
             // A setting that cannot be read is a usage error, as clap's own are.
             if err.downcast_ref::<settings::Error>().is_some() {
                 ExitCode::from(2)

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use hoist_core::credentials::Credentials;
+use hoist_core::redact::redact_text;
 use hoist_core::time::Timestamp;
 use hoist_core::units::parse_duration;
 use hoist_doctor::explain::{self, InputKind};
@@ -17,6 +18,7 @@ use hoist_doctor::live::{self, Options, Target};
 use hoist_doctor::report::{UNKNOWN, findings_json, findings_text};
 
 use super::serve;
+use crate::output;
 use crate::settings::{Env, load_file, process_env, settings};
 
 /// Check a live endpoint and bucket (exit 0 ok, 1 warn, 2 fail), or explain a failure.
@@ -207,9 +209,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let report = runtime()?.block_on(live::run(target, &options))?;
     if args.json {
-        println!("{}", report.json());
+        output::line(&report.json());
     } else {
-        print!("{}", report.text());
+        output::product(&redact_text(&report.text()));
     }
     Ok(ExitCode::from(report.worst().exit_code()))
 }
@@ -227,7 +229,7 @@ fn run_explain(args: ExplainArgs) -> anyhow::Result<ExitCode> {
     }
     let explanation = explain::explain(&input);
     if args.json {
-        println!("{}", findings_json(&explanation.findings));
+        output::line(&findings_json(&explanation.findings));
     } else {
         let kind = match explanation.kind {
             InputKind::S3Error => "an S3 error body",
@@ -235,8 +237,8 @@ fn run_explain(args: ExplainArgs) -> anyhow::Result<ExitCode> {
             InputKind::Har => "a HAR file",
             InputKind::Unknown => "unrecognised input",
         };
-        println!("read {kind}\n");
-        print!("{}", findings_text(&explanation.findings));
+        output::line(&format!("read {kind}\n"));
+        output::product(&redact_text(&findings_text(&explanation.findings)));
     }
     let named = explanation.findings.iter().any(|f| f.cause != UNKNOWN);
     Ok(if named {

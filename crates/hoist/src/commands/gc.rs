@@ -6,6 +6,7 @@ use std::time::Duration;
 use hoist_core::units::parse_duration;
 
 use super::doctor::{TargetArgs, runtime};
+use crate::output;
 
 /// Abort incomplete multipart uploads older than an age (their parts are billed until then).
 #[derive(Debug, clap::Args)]
@@ -32,9 +33,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let report =
         runtime()?.block_on(hoist_doctor::gc::gc(target, args.older_than, args.dry_run))?;
     if args.json {
-        println!("{}", serde_json::to_string(&report)?);
+        // Upload ids are the report's product, whole; its error messages are redacted.
+        output::product(&format!("{}\n", serde_json::to_string(&report)?));
     } else {
-        print!("{}", report.text());
+        output::product(&report.text());
     }
     // The sweep goes on past an upload it cannot abort; the exit code still tells.
     Ok(if report.failed.is_empty() {

@@ -10,6 +10,8 @@ use std::time::{Duration, SystemTime};
 use hoist_core::presign::{Credentials, Endpoint, Method, PresignRequest, Presigner};
 use hoist_core::time::Timestamp;
 
+use crate::output;
+
 /// Exit code for bad input.
 const EXIT_USAGE: u8 = 2;
 
@@ -67,14 +69,15 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match presign(&args) {
         Ok(url) => {
-            println!("{}", url.url);
+            // The URL is the product asked for: printed whole.
+            output::product(&format!("{}\n", url.url));
             for (name, value) in &url.headers {
-                eprintln!("send header: {name}: {value}");
+                output::product_note(&format!("send header: {name}: {value}"));
             }
             Ok(ExitCode::SUCCESS)
         }
         Err(message) => {
-            eprintln!("error: {message}");
+            output::message(&format!("error: {message}"));
             Ok(ExitCode::from(EXIT_USAGE))
         }
     }

@@ -4,7 +4,6 @@
 //! Every setting is declared once, in [`mod@settings`]; `hoist doctor` and `hoist gc` read the
 //! same file and defaults from there.
 
-use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -156,15 +155,7 @@ fn init_logging(s: &Settings) {
     let filter = tracing_subscriber::EnvFilter::try_new(&s.log.0)
         .expect("the log filter was checked when read");
     // Logs go to stderr: stdout carries the listening addresses that scripts read.
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr);
-    if s.log_json {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
+    crate::logging::init(filter, s.log_json);
 }
 
 /// Resolves when SIGTERM or Ctrl-C arrives.
@@ -199,9 +190,7 @@ fn token_secret(s: &Settings) -> anyhow::Result<TokenSecret> {
 }
 
 fn say(line: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{line}");
-    let _ = out.flush();
+    crate::output::line(line);
 }
 
 async fn serve(s: Settings) -> anyhow::Result<()> {

@@ -30,7 +30,7 @@ pub fn table(command: Documented) -> String {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    print!("{}", table(args.command));
+    crate::output::product(&table(args.command));
     Ok(ExitCode::SUCCESS)
 }
 

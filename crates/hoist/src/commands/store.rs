@@ -1,6 +1,6 @@
 //! `hoist store`: the embedded S3-compatible store, alone.
 
-use std::io::Write as _;
+use std::fmt::Write as _;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -141,9 +141,10 @@ async fn serve(args: Settings, config: StoreConfig) -> anyhow::Result<ExitCode> 
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
     let addr = listener.local_addr()?;
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = String::new();
     writeln!(stdout, "hoist store listening on http://{addr}")?;
     if store.credentials_were_generated() {
+        // Shown once, when made: the product of a first start, as the file keeps them.
         let c = store.credentials();
         writeln!(
             stdout,
@@ -163,8 +164,7 @@ async fn serve(args: Settings, config: StoreConfig) -> anyhow::Result<ExitCode> 
             args.buckets.join(", ")
         }
     )?;
-    stdout.flush()?;
-    drop(stdout);
+    crate::output::product(&stdout);
     store
         .serve(listener, shutdown_signal())
         .await

@@ -15,6 +15,8 @@ use hoist_client::{
 use hoist_core::presign::Endpoint;
 use hoist_core::units::parse_size;
 
+use crate::output;
+
 /// Exit codes, one per failure class, so scripts can tell them apart.
 const EXIT_HELP: &str = "\
 Exit codes:
@@ -245,9 +247,9 @@ fn kind_name(kind: ErrorKind) -> &'static str {
 fn report_error(args: &Args, kind: ErrorKind, message: &str) {
     if args.json {
         let line = serde_json::json!({"event": "error", "kind": kind_name(kind), "exit_code": exit_code(kind), "message": message});
-        println!("{line}");
+        output::line(&line.to_string());
     }
-    eprintln!("hoist upload: {message}");
+    output::message(&format!("hoist upload: {message}"));
 }
 
 async fn go<T: Transport>(
@@ -267,9 +269,7 @@ async fn go<T: Transport>(
     let bar_cb = bar.clone();
     let progress: ProgressFn = Arc::new(move |p: &Progress| {
         if json && let Ok(line) = serde_json::to_string(p) {
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "{line}");
-            let _ = out.flush();
+            output::line(&line);
         }
         if let Some(b) = &bar_cb {
             b.on(p);
@@ -289,7 +289,7 @@ async fn go<T: Transport>(
     }
     if let Some(b) = &bar {
         b.draw(true);
-        eprintln!();
+        output::product_note("");
     }
     match result {
         Ok(outcome) => {
@@ -320,7 +320,7 @@ fn print_outcome(args: &Args, o: &UploadOutcome) {
             "parts_sent": o.parts_sent, "parts_resumed": o.parts_resumed,
             "elapsed_ms": o.elapsed.as_millis() as u64,
         });
-        println!("{line}");
+        output::line(&line.to_string());
         return;
     }
     let secs = o.elapsed.as_secs_f64().max(1e-3);
@@ -328,7 +328,7 @@ fn print_outcome(args: &Args, o: &UploadOutcome) {
         Some(c) => format!(", {} {c}", args.checksum),
         None => String::new(),
     };
-    println!(
+    output::line(&format!(
         "uploaded {}/{} ({} bytes, {} in {:.1} s, ETag {}{checksum})",
         o.bucket,
         o.key,
@@ -336,7 +336,7 @@ fn print_outcome(args: &Args, o: &UploadOutcome) {
         human_rate(o.size as f64 / secs),
         secs,
         o.etag
-    );
+    ));
 }
 
 /// A small progress bar on standard error: bytes, rate, time left.

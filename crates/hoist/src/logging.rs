@@ -1,0 +1,51 @@
+//! Log lines on standard error, every one with its secrets shortened, whichever crate wrote it
+//! (hoist's own, s3s, hyper, reqwest).
+
+use std::io::Write;
+
+use hoist_core::redact::redact_text;
+use tracing_subscriber::fmt::MakeWriter;
+
+/// Starts logging with `filter` (tracing's `EnvFilter` syntax), as text or JSON lines.
+pub fn init(filter: tracing_subscriber::EnvFilter, json: bool) {
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(Redacting);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+/// For the commands without a log setting: logs only when `RUST_LOG` asks for them.
+pub fn from_env() {
+    if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_default_env() {
+        init(filter, false);
+    }
+}
+
+/// Standard error, through [`redact_text`]. The formatter writes each event in one call, so
+/// a secret is never split between two writes.
+#[derive(Debug, Clone, Copy)]
+struct Redacting;
+
+impl<'a> MakeWriter<'a> for Redacting {
+    type Writer = Redacting;
+    fn make_writer(&'a self) -> Self::Writer {
+        Redacting
+    }
+}
+
+impl Write for Redacting {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = redact_text(&String::from_utf8_lossy(buf));
+        // A closed standard error must not stop the work being logged.
+        let _ = std::io::stderr().lock().write_all(text.as_bytes());
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
