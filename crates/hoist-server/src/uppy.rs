@@ -383,7 +383,7 @@ pub(crate) async fn complete(
             // Completed before: answer the same.
             return match state.store().head_object(&token.key).await {
                 Ok(Some(_)) => Ok(Json(location(&state, &token))),
-                Ok(None) => Err(ApiError::not_found("upload_gone", "the upload was aborted")),
+                Ok(None) => Err(store_failure(&state, e)),
                 Err(e) => Err(store_failure(&state, e)),
             };
         }

@@ -424,14 +424,15 @@ async fn check_before_complete(
 ) -> Result<(), ApiError> {
     let parts = match stored_parts(state.store(), key, upload_id).await {
         Ok(p) => p,
-        Err(e) if e.is_no_such_upload() => {
-            return Err(ApiError::not_found(
-                "no_such_upload",
-                "no multipart upload with this uploadId on this key",
-            )
-            .with_field("uploadId"));
+        Err(e) => {
+            let gone = e.is_no_such_upload();
+            let err = store_failure(state, e);
+            return Err(if gone {
+                err.with_field("uploadId")
+            } else {
+                err
+            });
         }
-        Err(e) => return Err(store_failure(state, e)),
     };
     let total: u64 = parts.iter().map(|p| p.size).sum();
     let limit = match who {
