@@ -178,11 +178,15 @@ pub(crate) async fn create_upload(
                 metadata: metadata.clone(),
                 checksum: checksum.as_ref().map(|c| (c.algorithm, c.kind)),
             };
+            state.count_new_upload(who)?;
             token.upload_id = state
                 .store()
                 .create_multipart(&token.key, &create)
                 .await
-                .map_err(|e| store_failure(state, e))?;
+                .map_err(|e| {
+                    state.uncount_upload(&token.owner);
+                    store_failure(state, e)
+                })?;
             let count = part_count(&p);
             // A part of an upload with a checksum needs its own checksum signed into its URL,
             // known only once the part is read: such URLs are signed on request only.
@@ -453,6 +457,7 @@ pub(crate) async fn abort_upload(state: &AppState, token: &UploadToken) -> Resul
         }
     }
     state.metrics().upload(Outcome::Aborted);
+    state.uncount_upload(&token.owner);
     tracing::info!(key = %token.key, "upload aborted");
     Ok(())
 }

@@ -235,6 +235,7 @@ pub(crate) async fn complete_upload(
                 state.metrics().upload(Outcome::Failed);
             })?;
             state.metrics().upload(Outcome::Completed);
+            state.uncount_upload(&token.owner);
             tracing::info!(key = %token.key, size = token.size, "upload completed");
             Ok(done)
         }

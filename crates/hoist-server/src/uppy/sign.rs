@@ -341,6 +341,10 @@ pub(crate) async fn sign(
         }
     };
     let policy = state.url_ttl(op.url_kind(body.size))?;
+    // The browser completes or aborts on its own, unseen: such an upload counts for the window.
+    if op == Operation::CreateMultipartUpload {
+        state.count_new_upload(&who)?;
+    }
     let ttl = granted_ttl(policy, body.expires_in);
     let (url, headers) =
         super::presign_for_browser(&state, &request.expires_in(ttl), op.presign_kind())?;
