@@ -800,7 +800,7 @@ function apiError(status, json, text) {
   const code = (json && json.code) || null;
   const retryable = status === 408 || status === 429 || status >= 500;
   let causeId = (json && (json.cause || json.cause_id)) || null;
-  if (!causeId && code === 'no_such_upload') causeId = 'no-such-upload';
+  if (!causeId && (code === 'upload_gone' || code === 'no_such_upload')) causeId = 'no-such-upload';
   let words = message;
   if (status === 401 || status === 403) words = `The upload service refused this upload: ${message}`;
   else if (status >= 500) words = `The upload service had a problem: ${message}`;

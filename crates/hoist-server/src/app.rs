@@ -10,6 +10,7 @@ use axum::routing::{MethodRouter, get, post};
 use axum::{Json, Router};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
+use crate::auth::Principal;
 use crate::state::AppState;
 use crate::{uploads, uppy};
 
@@ -80,6 +81,10 @@ pub fn app(state: AppState) -> Router {
     }
     router
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            rate_limit,
+        ))
         .layer(axum::middleware::from_fn(json_method_not_allowed))
         .layer(cors)
         .with_state(state)
@@ -104,6 +109,36 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
             header::HeaderName::from_static("uppy-versions"),
         ])
         .max_age(std::time::Duration::from_secs(3600))
+}
+
+/// The request rate of each caller on the upload routes of both APIs (the operational routes
+/// and files are not limited). A caller is its API key or grant; callers without credentials
+/// (anonymous, or failing authentication) are told apart by address when it is known.
+async fn rate_limit(
+    State(state): State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let path = req.uri().path();
+    if !(path.starts_with("/v1/uploads") || path.starts_with("/s3/"))
+        || req.method() == Method::OPTIONS
+    {
+        return next.run(req).await;
+    }
+    let caller = match state.authenticate(req.headers()) {
+        Ok(Principal::Anonymous) | Err(_) => {
+            let addr = req
+                .extensions()
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip().to_string());
+            format!("ip:{}", addr.as_deref().unwrap_or("unknown"))
+        }
+        Ok(who) => who.owner(),
+    };
+    match state.limits().request(&caller, std::time::Instant::now()) {
+        Ok(()) => next.run(req).await,
+        Err(e) => e.into_response(),
+    }
 }
 
 /// axum answers a wrong method with an empty 405; API callers get the JSON error shape.

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+pub use crate::limits::LimitPolicy;
+
 use hoist_core::plan::PlanPolicy;
 use hoist_core::ttl::TtlPolicy;
 
@@ -76,6 +78,8 @@ pub struct ServerConfig {
     pub first_batch: u32,
     pub max_batch: u32,
     pub clock_interval: Duration,
+    /// Per-caller request rate and open uploads, kept by each replica on its own.
+    pub limits: LimitPolicy,
 }
 
 impl ServerConfig {
@@ -102,7 +106,13 @@ impl ServerConfig {
             first_batch: DEFAULT_FIRST_BATCH,
             max_batch: DEFAULT_MAX_BATCH,
             clock_interval: DEFAULT_CLOCK_INTERVAL,
+            limits: LimitPolicy::default(),
         }
+    }
+
+    pub fn with_limits(mut self, limits: LimitPolicy) -> Self {
+        self.limits = limits;
+        self
     }
 
     pub fn with_bucket(mut self, bucket: impl Into<String>) -> Self {
@@ -204,6 +214,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("first_batch", &self.first_batch)
             .field("max_batch", &self.max_batch)
             .field("clock_interval", &self.clock_interval)
+            .field("limits", &self.limits)
             .finish()
     }
 }

@@ -1,6 +1,9 @@
 //! The one error shape of the JSON API: `{"error": message, "code": id, "field": path?}`.
 //!
 //! `error` is a plain string so that Uppy's S3 plugin, which reads `body.error`, shows it too.
+//! Every store failure becomes an `ApiError` in one place, [`store`]'s `From` impl.
+
+mod store;
 
 use axum::Json;
 use axum::extract::FromRequest;
@@ -23,6 +26,8 @@ pub struct ApiError {
     pub message: String,
     /// The JSON path of the offending input field, when one is to blame.
     pub field: Option<String>,
+    /// Seconds to wait before trying again, sent as `Retry-After` (429 and 503 answers).
+    pub retry_after: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -41,6 +46,7 @@ impl ApiError {
             code,
             message: message.into(),
             field: None,
+            retry_after: None,
         }
     }
 
@@ -53,12 +59,19 @@ impl ApiError {
             code: "invalid_field",
             message: format!("{field}: {message}"),
             field: Some(field),
+            retry_after: None,
         }
     }
 
     /// Keep everything but answer with `status`.
     pub fn with_status(mut self, status: StatusCode) -> Self {
         self.status = status;
+        self
+    }
+
+    /// Ask the caller to wait `seconds` before trying again (`Retry-After`).
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds.max(1));
         self
     }
 
@@ -97,7 +110,12 @@ impl IntoResponse for ApiError {
             code: self.code,
             field: self.field.as_deref(),
         };
-        (self.status, Json(body)).into_response()
+        let mut resp = (self.status, Json(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut()
+                .insert(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
+        }
+        resp
     }
 }
 

@@ -31,6 +31,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod keys;
+pub mod limits;
 pub mod metrics;
 pub mod state;
 pub mod store;
@@ -43,7 +44,7 @@ use std::future::Future;
 
 pub use app::{OPENAPI, app};
 pub use auth::{GrantClaims, Principal, mint_grant};
-pub use config::{ServerConfig, StoreTarget};
+pub use config::{LimitPolicy, ServerConfig, StoreTarget};
 pub use error::ApiError;
 pub use hoist_core::credentials::Credentials;
 pub use hoist_s3::CredentialSource;
@@ -58,7 +59,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let clock_task = tokio::spawn(state.clone().measure_clock_forever());
-    let result = axum::serve(listener, app(state))
+    let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
     clock_task.abort();

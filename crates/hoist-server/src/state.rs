@@ -13,6 +13,7 @@ use crate::auth::{Authenticator, Principal};
 use crate::config::ServerConfig;
 pub use crate::config::StateError;
 use crate::error::ApiError;
+use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::token::{TokenChecksum, TokenError, TokenKey, TokenSecret, UploadToken};
 
@@ -24,6 +25,7 @@ struct Inner {
     tokens: TokenKey,
     metrics: Arc<Metrics>,
     store: Bucket,
+    limits: Limits,
 }
 
 /// The coordinator's shared state; cheap to clone.
@@ -62,6 +64,13 @@ impl AppState {
             config.anonymous,
         );
         let tokens = TokenKey::new(secret.as_bytes());
+        if !(config.limits.rate >= 0.0 && config.limits.rate.is_finite()) {
+            return Err(StateError::Invalid {
+                field: "rate_limit",
+                why: "must be a number of requests per second, 0 for none".into(),
+            });
+        }
+        let limits = Limits::new(config.limits);
         Ok(Self(Arc::new(Inner {
             config,
             auth,
@@ -69,6 +78,7 @@ impl AppState {
             tokens,
             metrics,
             store,
+            limits,
         })))
     }
 
@@ -88,6 +98,23 @@ impl AppState {
     /// The bucket uploads go to.
     pub fn store(&self) -> &Bucket {
         &self.0.store
+    }
+
+    /// The per-caller limits of this replica.
+    pub fn limits(&self) -> &Limits {
+        &self.0.limits
+    }
+
+    /// `who` is about to create a multipart upload: refused (429) when it has too many open.
+    pub fn count_new_upload(&self, who: &Principal) -> Result<(), ApiError> {
+        self.0
+            .limits
+            .open_upload(&who.owner(), std::time::Instant::now())
+    }
+
+    /// An upload owned by `owner` was completed or aborted here: it no longer counts.
+    pub fn uncount_upload(&self, owner: &str) {
+        self.0.limits.close_upload(owner);
     }
 
     pub fn tokens(&self) -> &TokenKey {

@@ -69,12 +69,13 @@ fn unix_rfc3339(secs: u64) -> String {
     hoist_core::time::Timestamp::from_unix(i64::try_from(secs).unwrap_or(i64::MAX)).to_rfc3339()
 }
 
-/// A store failure as the API answers it (and counted by S3 code).
+/// A store failure as the API answers it (the mapping is `ApiError`'s `From`), counted by S3
+/// code and logged.
 pub(crate) fn store_failure(state: &AppState, err: StoreError) -> ApiError {
     let code = err.code().unwrap_or_else(|| "transport".to_string());
     state.metrics().store_error(&code);
     tracing::warn!(%err, "store call failed");
-    ApiError::bad_gateway(format!("the store refused or failed: {err}"))
+    ApiError::from(err)
 }
 
 /// A URL that could not be signed (credentials expired, a lifetime out of range).
@@ -177,11 +178,15 @@ pub(crate) async fn create_upload(
                 metadata: metadata.clone(),
                 checksum: checksum.as_ref().map(|c| (c.algorithm, c.kind)),
             };
+            state.count_new_upload(who)?;
             token.upload_id = state
                 .store()
                 .create_multipart(&token.key, &create)
                 .await
-                .map_err(|e| store_failure(state, e))?;
+                .map_err(|e| {
+                    state.uncount_upload(&token.owner);
+                    store_failure(state, e)
+                })?;
             let count = part_count(&p);
             // A part of an upload with a checksum needs its own checksum signed into its URL,
             // known only once the part is read: such URLs are signed on request only.
@@ -432,7 +437,17 @@ pub(crate) async fn abort_upload(state: &AppState, token: &UploadToken) -> Resul
     for _ in 0..2 {
         match state.store().abort(&token.key, &token.upload_id).await {
             Ok(()) => {}
-            Err(e) if e.is_no_such_upload() => return Ok(()),
+            // Aborting twice is fine; aborting a completed upload cannot remove its object.
+            Err(e) if e.is_no_such_upload() => {
+                let object = state.store().head_object(&token.key).await;
+                return match object.map_err(|e| store_failure(state, e))? {
+                    Some(_) => Err(ApiError::conflict(
+                        "upload_completed",
+                        "the upload was completed; its object stays (delete it in the store)",
+                    )),
+                    None => Ok(()),
+                };
+            }
             Err(e) => return Err(store_failure(state, e)),
         }
         match state.store().list_parts(&token.key, &token.upload_id).await {
@@ -442,6 +457,7 @@ pub(crate) async fn abort_upload(state: &AppState, token: &UploadToken) -> Resul
         }
     }
     state.metrics().upload(Outcome::Aborted);
+    state.uncount_upload(&token.owner);
     tracing::info!(key = %token.key, "upload aborted");
     Ok(())
 }

@@ -216,6 +216,7 @@ pub(crate) async fn create(
     };
     let (key, content_type) = validate_create(&state, &who, &req)?;
     let cfg = state.config();
+    state.count_new_upload(&who)?;
     let upload_id = state
         .store()
         .create_multipart(
@@ -227,7 +228,10 @@ pub(crate) async fn create(
             },
         )
         .await
-        .map_err(|e| store_failure(&state, e))?;
+        .map_err(|e| {
+            state.uncount_upload(&who.owner());
+            store_failure(&state, e)
+        })?;
     let now = u64::try_from(state.now().unix_seconds()).unwrap_or(0);
     let token = UploadToken {
         bucket: cfg.bucket.clone(),
@@ -383,7 +387,7 @@ pub(crate) async fn complete(
             // Completed before: answer the same.
             return match state.store().head_object(&token.key).await {
                 Ok(Some(_)) => Ok(Json(location(&state, &token))),
-                Ok(None) => Err(ApiError::not_found("upload_gone", "the upload was aborted")),
+                Ok(None) => Err(store_failure(&state, e)),
                 Err(e) => Err(store_failure(&state, e)),
             };
         }
@@ -449,6 +453,7 @@ pub(crate) async fn complete(
             store_failure(&state, e)
         })?;
     state.metrics().upload(Outcome::Completed);
+    state.uncount_upload(&token.owner);
     Ok(Json(location(&state, &token)))
 }
 

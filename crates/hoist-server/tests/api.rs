@@ -334,7 +334,7 @@ async fn store_errors_are_counted_by_code() {
     .await;
     assert_eq!(
         (status, v["code"].as_str()),
-        (502, Some("store_error")),
+        (502, Some("store_setup")),
         "{v}"
     );
     let text = reqwest::get(format!("{}/metrics", srv.base))

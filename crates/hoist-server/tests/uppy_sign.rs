@@ -119,7 +119,7 @@ async fn uppy6_multipart_and_single_put_reach_the_store() {
     .await;
     assert_eq!(
         (status, v["code"].as_str()),
-        (404, Some("no_such_upload")),
+        (404, Some("upload_gone")),
         "{v}"
     );
 
@@ -361,7 +361,7 @@ async fn keys_and_uploads_of_other_callers_are_refused() {
     .await;
     assert_eq!(
         (status, v["code"].as_str()),
-        (404, Some("no_such_upload")),
+        (404, Some("upload_gone")),
         "{v}"
     );
     srv.stop().await;

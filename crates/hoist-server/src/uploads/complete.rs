@@ -139,10 +139,11 @@ pub(crate) async fn complete_upload(
     let listed = match stored_parts(state.store(), &token.key, &token.upload_id).await {
         Ok(parts) => parts,
         Err(e) if e.is_no_such_upload() => {
-            // Completed before (answer the same) or aborted.
-            return finished_object(state, token).await?.ok_or_else(|| {
-                ApiError::not_found("upload_gone", "the upload was aborted or has expired")
-            });
+            // Completed before (answer the same) or aborted (the store's NoSuchUpload).
+            return match finished_object(state, token).await? {
+                Some(done) => Ok(done),
+                None => Err(store_failure(state, e)),
+            };
         }
         Err(e) => return Err(store_failure(state, e)),
     };
@@ -234,6 +235,7 @@ pub(crate) async fn complete_upload(
                 state.metrics().upload(Outcome::Failed);
             })?;
             state.metrics().upload(Outcome::Completed);
+            state.uncount_upload(&token.owner);
             tracing::info!(key = %token.key, size = token.size, "upload completed");
             Ok(done)
         }
@@ -247,9 +249,10 @@ pub(crate) async fn complete_upload(
             .with_field("checksum"))
         }
         // A concurrent completion won the race: answer as it did.
-        Err(e) if e.is_no_such_upload() => finished_object(state, token)
-            .await?
-            .ok_or_else(|| ApiError::not_found("upload_gone", "the upload was aborted")),
+        Err(e) if e.is_no_such_upload() => match finished_object(state, token).await? {
+            Some(done) => Ok(done),
+            None => Err(store_failure(state, e)),
+        },
         Err(e) => {
             state.metrics().upload(Outcome::Failed);
             Err(store_failure(state, e))

@@ -341,6 +341,10 @@ pub(crate) async fn sign(
         }
     };
     let policy = state.url_ttl(op.url_kind(body.size))?;
+    // The browser completes or aborts on its own, unseen: such an upload counts for the window.
+    if op == Operation::CreateMultipartUpload {
+        state.count_new_upload(&who)?;
+    }
     let ttl = granted_ttl(policy, body.expires_in);
     let (url, headers) =
         super::presign_for_browser(&state, &request.expires_in(ttl), op.presign_kind())?;
@@ -424,14 +428,15 @@ async fn check_before_complete(
 ) -> Result<(), ApiError> {
     let parts = match stored_parts(state.store(), key, upload_id).await {
         Ok(p) => p,
-        Err(e) if e.is_no_such_upload() => {
-            return Err(ApiError::not_found(
-                "no_such_upload",
-                "no multipart upload with this uploadId on this key",
-            )
-            .with_field("uploadId"));
+        Err(e) => {
+            let gone = e.is_no_such_upload();
+            let err = store_failure(state, e);
+            return Err(if gone {
+                err.with_field("uploadId")
+            } else {
+                err
+            });
         }
-        Err(e) => return Err(store_failure(state, e)),
     };
     let total: u64 = parts.iter().map(|p| p.size).sum();
     let limit = match who {

@@ -16,7 +16,9 @@ use hoist_core::plan::{
 use hoist_core::ttl::TtlPolicy;
 use hoist_server::config::{DEFAULT_BUCKET, DEFAULT_KEY_PREFIX, DEFAULT_REGION};
 use hoist_server::token::TOKEN_SECRET_FILE;
-use hoist_server::{AppState, CredentialSource, Credentials, ServerConfig, TokenSecret};
+use hoist_server::{
+    AppState, CredentialSource, Credentials, LimitPolicy, ServerConfig, TokenSecret,
+};
 
 use crate::settings::{Scalar, Size, load_file, process_env, settings};
 
@@ -72,6 +74,19 @@ settings! {
         /// Lifetime of a part URL in seconds.
         part_url_ttl: u64 = TtlPolicy::default().part.as_secs(), env "HOIST_PART_URL_TTL",
             value "SECS";
+        /// Requests per second each caller (API key, grant, or address of callers without
+        /// credentials) may sustain on the upload routes, per replica; 0 for no limit.
+        rate_limit: f64 = LimitPolicy::default().rate, env "HOIST_RATE_LIMIT", value "PER_SEC";
+        /// Requests a caller may send at once on top of the rate.
+        rate_burst: u64 = u64::from(LimitPolicy::default().burst), env "HOIST_RATE_BURST",
+            value "N";
+        /// Multipart uploads each caller may have open through one replica, created within
+        /// the window and not yet completed or aborted there; 0 for no limit.
+        max_open_uploads: u64 = u64::from(LimitPolicy::default().open_uploads),
+            env "HOIST_MAX_OPEN_UPLOADS", value "N";
+        /// Window in seconds over which open uploads are counted.
+        open_uploads_window: u64 = LimitPolicy::default().window.as_secs(),
+            env "HOIST_OPEN_UPLOADS_WINDOW", value "SECS";
         /// Largest single PUT the embedded store accepts.
         store_max_put_size: Size = Size(hoist_store::DEFAULT_MAX_PUT_SIZE),
             env "HOIST_STORE_MAX_PUT_SIZE", value "BYTES";
@@ -274,7 +289,13 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
         .with_key_prefix(s.key_prefix.clone())
         .with_max_upload_size(s.max_upload_size.bytes())
         .with_plan(plan)
-        .with_ttl(ttl);
+        .with_ttl(ttl)
+        .with_limits(LimitPolicy {
+            rate: s.rate_limit,
+            burst: u32::try_from(s.rate_burst).unwrap_or(u32::MAX),
+            open_uploads: u32::try_from(s.max_open_uploads).unwrap_or(u32::MAX),
+            window: Duration::from_secs(s.open_uploads_window.max(1)),
+        });
     if let Some(g) = &s.grant_secret {
         config = config.with_grant_secret(g.as_bytes().to_vec());
     }
