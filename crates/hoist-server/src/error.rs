@@ -1,7 +1,7 @@
 //! The one error shape of the JSON API: `{"error": message, "code": id, "field": path?}`.
 //!
 //! `error` is a plain string so that Uppy's S3 plugin, which reads `body.error`, shows it too.
-//! Every store failure becomes an `ApiError` in one place, [`store`]'s `From` impl.
+//! Every store failure becomes an `ApiError` in one place, the `From` impl in `error/store.rs`.
 
 mod store;
 
