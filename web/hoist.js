@@ -282,7 +282,7 @@ class Upload {
         if (err.status >= 400 && err.status < 500) return null;
         throw err;
       });
-      const live = state && state.state !== 'completed' && state.state !== 'aborted';
+      const live = state && state.state !== 'completed';
       if (live && planMatches(state, saved, this.file.size)) {
         this.id = saved.id;
         this._usePlan({ ...saved, ...state }, state.parts || []);

@@ -9,8 +9,8 @@ from server_e2e import Serve
 def start_serve(tmp_path):
     started = []
 
-    def start(extra_args=(), env=None, data_dir=None):
-        s = Serve(data_dir or tmp_path / f"data{len(started)}", extra_args, env)
+    def start(extra_args=(), env=None, data_dir=None, open_files=None):
+        s = Serve(data_dir or tmp_path / f"data{len(started)}", extra_args, env, open_files)
         started.append(s)
         return s
 

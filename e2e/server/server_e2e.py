@@ -8,6 +8,7 @@ all before collecting)."""
 import json
 import os
 import pathlib
+import resource
 import signal
 import subprocess
 import sys
@@ -27,14 +28,19 @@ sys.dont_write_bytecode = True
 class Serve:
     """One `hoist serve` child process."""
 
-    def __init__(self, data_dir, extra_args=(), env=None):
+    def __init__(self, data_dir, extra_args=(), env=None, open_files=None):
         args = [HOIST_BIN, "serve", "--listen", "127.0.0.1:0", "--store-listen", "127.0.0.1:0",
                 "--data", str(data_dir), *extra_args]
         base_env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "HOIST_"))}
         base_env.update(env or {})
         self.data_dir = pathlib.Path(data_dir)
         self.stderr = []
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=base_env, text=True)
+        def limit_descriptors():
+            if open_files:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
+
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=base_env, text=True,
+                                     preexec_fn=limit_descriptors)
         threading.Thread(target=lambda: self.stderr.extend(self.proc.stderr), daemon=True).start()
         self.lines = []
         self.coordinator = self.store = None

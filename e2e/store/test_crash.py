@@ -3,6 +3,7 @@
 import hashlib
 import http.client
 import os
+import random
 import threading
 import time
 import urllib.parse
@@ -116,3 +117,68 @@ def test_kill_during_complete_is_all_or_nothing(start_store, tmp_path):
         s3.complete_multipart_upload(Bucket=BUCKET, Key="joined.bin", UploadId=upload_id, MultipartUpload={"Parts": parts})
         body = s3.get_object(Bucket=BUCKET, Key="joined.bin")["Body"].read()
         assert hashlib.md5(body).digest() == whole
+
+
+def test_kill_at_random_moments_around_complete_leaves_pending_xor_complete(start_store, tmp_path):
+    """kill -9 at random moments around CompleteMultipartUpload, again and again: after each
+    restart the upload is either still pending (with every part, and Complete then works) or
+    complete (the object whole, the upload no longer listed), never both and never neither."""
+    data = tmp_path / "data"
+    rounds = int(os.environ.get("HOIST_CRASH_ROUNDS", "30"))
+    part1, part2 = os.urandom(5 * MIB), os.urandom(64 * 1024)
+    whole = hashlib.md5(part1 + part2).digest()
+
+    def prepared(s3, key):
+        upload_id = s3.create_multipart_upload(Bucket=BUCKET, Key=key)["UploadId"]
+        parts = [
+            {"PartNumber": n, "ETag": s3.upload_part(Bucket=BUCKET, Key=key, UploadId=upload_id, PartNumber=n, Body=b)["ETag"]}
+            for n, b in ((1, part1), (2, part2))
+        ]
+        return upload_id, parts
+
+    # How long a Complete takes here, to aim the kills before, during and after its commit.
+    store = start_store(data_dir=data)
+    s3 = store.client()
+    upload_id, parts = prepared(s3, "timing.bin")
+    started = time.monotonic()
+    s3.complete_multipart_upload(Bucket=BUCKET, Key="timing.bin", UploadId=upload_id, MultipartUpload={"Parts": parts})
+    took = time.monotonic() - started
+
+    outcomes = {"pending": 0, "complete": 0}
+    rng = random.Random(int.from_bytes(os.urandom(4), "big"))
+    for i in range(rounds):
+        key = f"round-{i}.bin"
+        upload_id, parts = prepared(s3, key)
+        worker = threading.Thread(
+            target=lambda: _quietly(lambda: s3.complete_multipart_upload(
+                Bucket=BUCKET, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts})))
+        worker.start()
+        time.sleep(rng.uniform(0, 1.5 * took))
+        store.kill9()
+        worker.join(timeout=30)
+
+        store = start_store(data_dir=data)
+        s3 = store.client()
+        listed = [u["UploadId"] for u in s3.list_multipart_uploads(Bucket=BUCKET, Prefix=key).get("Uploads", [])]
+        try:
+            body = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+        except s3.exceptions.NoSuchKey:
+            body = None
+        if body is not None:
+            assert hashlib.md5(body).digest() == whole, f"round {i}: a completed object must be whole"
+            assert listed == [], f"round {i}: complete and still listed as pending"
+            outcomes["complete"] += 1
+        else:
+            assert listed == [upload_id], f"round {i}: neither pending nor complete"
+            numbers = [p["PartNumber"] for p in s3.list_parts(Bucket=BUCKET, Key=key, UploadId=upload_id)["Parts"]]
+            assert numbers == [1, 2], f"round {i}: parts lost: {numbers}"
+            outcomes["pending"] += 1
+    print(f"{rounds} kills around Complete (which takes {took * 1000:.1f} ms): {outcomes}")
+    assert outcomes["pending"] + outcomes["complete"] == rounds
+
+
+def _quietly(call):
+    try:
+        call()
+    except Exception:  # the store dies under it
+        pass

@@ -10,6 +10,7 @@ pub use hoist_core::checksum::{ChecksumAlgorithm, ChecksumType};
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUpload {
+    #[serde(deserialize_with = "whole::u64")]
     pub size: u64,
     #[serde(default)]
     pub filename: Option<String>,
@@ -95,6 +96,7 @@ pub struct Upload {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PartsRequest {
+    #[serde(deserialize_with = "whole::vec_i64")]
     pub numbers: Vec<i64>,
     /// Part number (as a string, JSON keys are) → base64 of that part's checksum in the
     /// upload's algorithm; each is signed into its part's URL.
@@ -139,8 +141,6 @@ pub enum UploadStateName {
     /// Some parts are stored.
     Uploading,
     Completed,
-    /// The multipart upload is gone and no object of the planned size exists.
-    Aborted,
 }
 
 /// The answer to `GET /v1/uploads/{id}`.
@@ -180,6 +180,7 @@ pub struct CompleteRequest {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CompletePart {
+    #[serde(deserialize_with = "whole::i64")]
     pub number: i64,
     #[serde(default)]
     pub etag: Option<String>,
@@ -203,4 +204,98 @@ pub struct Completed {
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub checksum_type: Option<ChecksumType>,
+}
+
+/// Integer fields read as JSON Schema reads `"type": "integer"`: any number without a
+/// fraction, so `5` and `5.0` are the same part number. A fraction, a value out of range or
+/// a string is refused with the field's path, as every other type error.
+pub(crate) mod whole {
+    use serde::de::{Deserialize, Deserializer, Error, Unexpected, Visitor};
+
+    /// The largest float that is still exactly a whole number (2^53).
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+
+    /// A whole number, signed.
+    struct Whole(i128);
+
+    impl<'de> Deserialize<'de> for Whole {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl Visitor<'_> for V {
+                type Value = Whole;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("a whole number")
+                }
+                fn visit_u64<E: Error>(self, v: u64) -> Result<Whole, E> {
+                    Ok(Whole(i128::from(v)))
+                }
+                fn visit_i64<E: Error>(self, v: i64) -> Result<Whole, E> {
+                    Ok(Whole(i128::from(v)))
+                }
+                fn visit_f64<E: Error>(self, v: f64) -> Result<Whole, E> {
+                    if v.fract() == 0.0 && v.abs() <= EXACT {
+                        #[allow(clippy::cast_possible_truncation)]
+                        Ok(Whole(v as i128))
+                    } else {
+                        Err(E::invalid_value(Unexpected::Float(v), &self))
+                    }
+                }
+            }
+            d.deserialize_any(V)
+        }
+    }
+
+    fn fit<T: TryFrom<i128>, E: Error>(n: i128, what: &str) -> Result<T, E> {
+        T::try_from(n).map_err(|_| E::custom(format!("{n} is out of range for {what}")))
+    }
+
+    pub(crate) fn u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        fit(Whole::deserialize(d)?.0, "a size (0 or more)")
+    }
+
+    pub(crate) fn i64<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+        fit(Whole::deserialize(d)?.0, "a 64-bit integer")
+    }
+
+    pub(crate) fn u32<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+        fit(Whole::deserialize(d)?.0, "a part number")
+    }
+
+    pub(crate) fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        Option::<Whole>::deserialize(d)?
+            .map(|w| fit(w.0, "a whole number (0 or more)"))
+            .transpose()
+    }
+
+    pub(crate) fn vec_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<i64>, D::Error> {
+        Vec::<Whole>::deserialize(d)?
+            .into_iter()
+            .map(|w| fit(w.0, "a 64-bit integer"))
+            .collect()
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[derive(Debug, serde::Deserialize)]
+        struct T {
+            #[serde(deserialize_with = "super::u64")]
+            n: u64,
+        }
+
+        fn n(json: &str) -> Option<u64> {
+            serde_json::from_str::<T>(json).ok().map(|t| t.n)
+        }
+
+        #[test]
+        fn whole_floats_are_integers_and_fractions_are_not() {
+            assert_eq!(n(r#"{"n": 603}"#), Some(603));
+            assert_eq!(n(r#"{"n": 603.0}"#), Some(603));
+            assert_eq!(n(r#"{"n": 6.03e2}"#), Some(603));
+            assert_eq!(n(r#"{"n": 1.5}"#), None);
+            assert_eq!(n(r#"{"n": -1}"#), None);
+            assert_eq!(n(r#"{"n": 1e30}"#), None);
+            assert_eq!(n(r#"{"n": "10"}"#), None);
+            assert_eq!(n(r#"{"n": 18446744073709551615}"#), Some(u64::MAX));
+        }
+    }
 }

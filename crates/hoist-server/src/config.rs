@@ -80,6 +80,10 @@ pub struct ServerConfig {
     pub clock_interval: Duration,
     /// Per-caller request rate and open uploads, kept by each replica on its own.
     pub limits: LimitPolicy,
+    /// Timeouts and the cap of the coordinator's own connections.
+    pub connections: hoist_net::Limits,
+    /// Time a request body may send nothing before the request is answered `408`.
+    pub body_stall_timeout: Duration,
 }
 
 impl ServerConfig {
@@ -107,6 +111,8 @@ impl ServerConfig {
             max_batch: DEFAULT_MAX_BATCH,
             clock_interval: DEFAULT_CLOCK_INTERVAL,
             limits: LimitPolicy::default(),
+            connections: hoist_net::Limits::default(),
+            body_stall_timeout: hoist_net::DEFAULT_BODY_STALL_TIMEOUT,
         }
     }
 
@@ -189,6 +195,16 @@ impl ServerConfig {
         self.clock_interval = every;
         self
     }
+
+    pub fn with_connections(mut self, limits: hoist_net::Limits) -> Self {
+        self.connections = limits;
+        self
+    }
+
+    pub fn with_body_stall_timeout(mut self, after: Duration) -> Self {
+        self.body_stall_timeout = after;
+        self
+    }
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -215,6 +231,8 @@ impl std::fmt::Debug for ServerConfig {
             .field("max_batch", &self.max_batch)
             .field("clock_interval", &self.clock_interval)
             .field("limits", &self.limits)
+            .field("connections", &self.connections)
+            .field("body_stall_timeout", &self.body_stall_timeout)
             .finish()
     }
 }

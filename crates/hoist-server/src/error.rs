@@ -156,12 +156,37 @@ where
                 "the body must be JSON (Content-Type: application/json)",
             ));
         }
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|e: BytesRejection| {
-                ApiError::new(e.status(), "body_unreadable", e.body_text())
-            })?;
+        let ApiBytes(bytes) = ApiBytes::from_request(req, state).await?;
         parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// A whole request body whose failures are [`ApiError`]s: `408 request_timeout` when the
+/// caller stopped sending (the stall timeout), `body_unreadable` otherwise.
+#[derive(Debug, Clone, Default)]
+pub struct ApiBytes(pub Bytes);
+
+impl<S> FromRequest<S> for ApiBytes
+where
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        Bytes::from_request(req, state)
+            .await
+            .map(ApiBytes)
+            .map_err(|e: BytesRejection| {
+                if hoist_net::BodyStalled::caused(&e) {
+                    ApiError::new(
+                        StatusCode::REQUEST_TIMEOUT,
+                        "request_timeout",
+                        "the request body stopped arriving; send it again",
+                    )
+                } else {
+                    ApiError::new(e.status(), "body_unreadable", e.body_text())
+                }
+            })
     }
 }
 

@@ -52,17 +52,57 @@ pub use state::{AppState, StateError};
 pub use token::{TokenKey, TokenSecret, UploadToken};
 
 /// Serve the coordinator on `listener` until `shutdown` resolves, then finish the requests in
-/// flight. Also measures the store's clock now and every `clock_interval`.
+/// flight (within [`ServerConfig::connections`]' shutdown grace). Connections get the
+/// header-read and idle timeouts and the cap of [`ServerConfig::connections`], request bodies
+/// the stall timeout. Also measures the store's clock now and every `clock_interval`.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let clock_task = tokio::spawn(state.clone().measure_clock_forever());
-    let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let limits = state.config().connections;
+    let stall = state.config().body_stall_timeout;
+    let table = hoist_net::Table::for_limits(&limits);
+    let router = app(state);
+    hoist_net::serve(
+        listener,
+        limits,
+        &table,
+        |stream| stream,
+        move |peer| Connection {
+            router: router.clone(),
+            peer,
+            stall,
+        },
+        shutdown,
+    )
+    .await;
     clock_task.abort();
-    result
+    Ok(())
+}
+
+/// The service of one connection: the router, told the peer's address (the rate limit of
+/// callers without credentials keys on it), reading bodies under the stall timeout.
+#[derive(Debug, Clone)]
+struct Connection {
+    router: axum::Router,
+    peer: std::net::SocketAddr,
+    stall: std::time::Duration,
+}
+
+impl hyper::service::Service<http::Request<hyper::body::Incoming>> for Connection {
+    type Response = axum::response::Response;
+    type Error = std::convert::Infallible;
+    type Future = <axum::Router as tower::Service<axum::extract::Request>>::Future;
+
+    fn call(&self, req: http::Request<hyper::body::Incoming>) -> Self::Future {
+        let stall = self.stall;
+        let mut req =
+            req.map(|body| axum::body::Body::new(hoist_net::StallingBody::new(body, stall)));
+        req.extensions_mut()
+            .insert(axum::extract::ConnectInfo(self.peer));
+        // A router is always ready: poll_ready has nothing to wait for.
+        tower::Service::call(&mut self.router.clone(), req)
+    }
 }

@@ -14,14 +14,13 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
 use hoist_core::plan::{ObjectSize, Plan, Strategy, plan};
 use hoist_core::presign::PresignRequest;
 use hoist_core::ttl::UrlKind;
 
 use crate::api::*;
 use crate::auth::Principal;
-use crate::error::{ApiError, ApiJson, parse_json};
+use crate::error::{ApiBytes, ApiError, ApiJson, parse_json};
 use crate::metrics::{Outcome, PresignKind};
 use crate::state::AppState;
 use crate::store::{StoreError, stored_parts};
@@ -409,7 +408,14 @@ pub(crate) async fn upload_state(
             st.state = match (&done, strategy_of(token)) {
                 (Some(_), _) => UploadStateName::Completed,
                 (None, StrategyName::Single) => UploadStateName::Pending,
-                (None, StrategyName::Multipart) => UploadStateName::Aborted,
+                // Neither the store's upload nor an object: aborted (here or in the store)
+                // or removed by a lifecycle rule. It is gone, as every other route says.
+                (None, StrategyName::Multipart) => {
+                    return Err(ApiError::not_found(
+                        "upload_gone",
+                        "the upload was aborted or has expired; start a new one",
+                    ));
+                }
             };
             if done.is_none() {
                 st.missing = (1..=count).collect();
@@ -520,9 +526,10 @@ pub(crate) async fn complete(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<ApiBytes, ApiError>,
 ) -> Result<Json<Completed>, ApiError> {
     let who = state.authenticate(&headers)?;
+    let ApiBytes(body) = body?;
     let (token, checksum) = state.open_upload(&id, &who)?;
     let plan = plan_of(&token)?;
     // The body is optional: a browser that could read no ETag sends nothing.
@@ -543,6 +550,13 @@ pub(crate) async fn abort(
 ) -> Result<StatusCode, ApiError> {
     let who = state.authenticate(&headers)?;
     let token = state.open_token(&id, &who)?;
+    if token.upload_id.is_empty() {
+        return Err(ApiError::conflict(
+            "nothing_to_abort",
+            "a single PUT has nothing to abort: its URL stays valid until it expires; \
+             delete the object if it was sent",
+        ));
+    }
     abort_upload(&state, &token).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -279,7 +279,11 @@ impl FromRequestParts<AppState> for UppyUpload {
         }
         let query = QueryMap::new(parts.uri.query());
         if query.get("key").is_some_and(|k| k != token.key) {
-            return Err(ApiError::field("key", "does not match the upload"));
+            // S3 answers NoSuchUpload when an upload id is not the key's.
+            return Err(ApiError::not_found(
+                "no_such_upload",
+                "no upload with this id has that key",
+            ));
         }
         Ok(Self { who, token })
     }
@@ -368,7 +372,7 @@ pub(crate) struct CompleteBody {
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct UppyPart {
-    #[serde(rename = "PartNumber")]
+    #[serde(rename = "PartNumber", deserialize_with = "crate::api::whole::u32")]
     part_number: u32,
     #[serde(rename = "ETag", default)]
     etag: Option<String>,

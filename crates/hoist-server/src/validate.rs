@@ -12,7 +12,7 @@ use crate::keys;
 use crate::state::AppState;
 
 /// Bounds on caller-supplied strings, so that tokens and headers stay small.
-const MAX_FILENAME_BYTES: usize = 1024;
+const MAX_FILENAME_CHARS: usize = 1024;
 const MAX_CONTENT_TYPE_BYTES: usize = 255;
 /// S3 limits user metadata to 2 KiB in total.
 const MAX_METADATA_BYTES: usize = 2048;
@@ -90,11 +90,11 @@ pub(crate) fn validate_create(
         .with_status(StatusCode::FORBIDDEN));
     }
     if let Some(f) = &req.filename
-        && (f.len() > MAX_FILENAME_BYTES || f.chars().any(char::is_control))
+        && (f.chars().count() > MAX_FILENAME_CHARS || f.chars().any(char::is_control))
     {
         return Err(ApiError::field(
             "filename",
-            "must be at most 1024 bytes without control characters",
+            "must be at most 1024 characters without control characters",
         ));
     }
     let content_type = req

@@ -78,8 +78,8 @@ async fn every_upload_route_refuses_strangers_forgeries_and_wrong_keys() {
         let body = (method == reqwest::Method::POST).then(|| json!({"parts": []}));
         let (status, v) = call(method.clone(), &url, Some(API_KEY), body).await;
         assert_eq!(
-            (status, v["field"].as_str()),
-            (400, Some("key")),
+            (status, v["code"].as_str()),
+            (404, Some("no_such_upload")),
             "{method} {url}: {v}"
         );
     }

@@ -13,14 +13,14 @@ pub const DEFAULT_MAX_PUT_SIZE: u64 = hoist_core::plan::MAX_SINGLE_PUT;
 pub const DEFAULT_REGION: &str = "us-east-1";
 /// How long a connection may take to send a request head (hyper's clock also runs while a
 /// kept-alive connection waits for its next request).
-pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = hoist_net::DEFAULT_HEADER_READ_TIMEOUT;
 /// How long a kept-alive connection may sit between requests before it is closed.
-pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(20);
+pub const DEFAULT_IDLE_TIMEOUT: Duration = hoist_net::DEFAULT_IDLE_TIMEOUT;
 /// How long a request body may send nothing before the request is dropped.
-pub const DEFAULT_BODY_STALL_TIMEOUT: Duration = Duration::from_secs(60);
+pub const DEFAULT_BODY_STALL_TIMEOUT: Duration = hoist_net::DEFAULT_BODY_STALL_TIMEOUT;
 /// Connections served at once, well below a typical limit of 1024 descriptors. At the cap
 /// a new connection sheds the idlest one (no complete request yet, or idle in keep-alive).
-pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
+pub const DEFAULT_MAX_CONNECTIONS: usize = hoist_net::DEFAULT_MAX_CONNECTIONS;
 /// Name of the file, inside the data directory, that keeps generated credentials.
 pub const CREDENTIALS_FILE: &str = "credentials.json";
 
@@ -124,6 +124,18 @@ impl StoreConfig {
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             body_stall_timeout: DEFAULT_BODY_STALL_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+        }
+    }
+
+    /// The connection limits of the accept loop. The store sends its own `Date` (from its
+    /// clock, which faults may offset).
+    pub(crate) fn limits(&self) -> hoist_net::Limits {
+        hoist_net::Limits {
+            header_read_timeout: self.header_read_timeout,
+            idle_timeout: self.idle_timeout,
+            max_connections: self.max_connections,
+            shutdown_grace: hoist_net::DEFAULT_SHUTDOWN_GRACE,
+            date_header: false,
         }
     }
 

@@ -53,8 +53,8 @@
 //!    under a clock offset, and the store's own header signing).
 //! 7. Front: `front` (what its handlers share), [`admin`], `post` (POST Object), then
 //!    `service`, the hyper service that dispatches each request to them or to s3s.
-//! 8. `conn` (faults on connections), `connections` (the connection cap, shedding the
-//!    idlest, idle timeouts) and `server` (open, serve, the embedder's handle).
+//! 8. `conn` (faults on connections) and `server` (open, serve on hoist-net's accept loop
+//!    with its connection cap and timeouts, the embedder's handle).
 
 // 1. Base.
 mod checksum;
@@ -98,7 +98,6 @@ mod service;
 
 // 8. Connections and the server.
 mod conn;
-mod connections;
 mod server;
 
 pub use auth::{MAX_PRESIGNED_EXPIRES, MAX_SKEW, TemporaryCredentials};

@@ -12,10 +12,10 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
+use hoist_net::Stall;
 use http::StatusCode;
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use s3s::{S3Error, S3ErrorCode};
-use tokio::time::Sleep;
 
 use crate::errors::ErrorAnswer;
 
@@ -72,8 +72,7 @@ pub(crate) struct GuardedBody<B> {
     inner: B,
     cap: Option<u64>,
     seen: u64,
-    stall: Option<Duration>,
-    timer: Option<Pin<Box<Sleep>>>,
+    stall: Stall,
     trip: Trip,
 }
 
@@ -83,8 +82,7 @@ impl<B> GuardedBody<B> {
             inner,
             cap,
             seen: 0,
-            stall,
-            timer: None,
+            stall: Stall::new(stall),
             trip,
         }
     }
@@ -94,7 +92,7 @@ impl<B> GuardedBody<B> {
         E: From<S3Error>,
     {
         let _ = self.trip.set(fault);
-        self.timer = None;
+        self.stall.reset();
         Poll::Ready(Some(Err(fault.error().into())))
     }
 }
@@ -116,7 +114,7 @@ where
         }
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(frame) => {
-                this.timer = None;
+                this.stall.reset();
                 if let Some(Ok(data)) = frame.as_ref().map(|f| f.as_ref().map(Frame::data_ref))
                     && let Some(data) = data
                 {
@@ -127,20 +125,9 @@ where
                 }
                 Poll::Ready(frame)
             }
-            Poll::Pending => {
-                // The clock runs only while the reader waits on the client: a reader busy
-                // elsewhere (writing to disk) does not count against it.
-                let Some(stall) = this.stall else {
-                    return Poll::Pending;
-                };
-                let timer = this
-                    .timer
-                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(stall)));
-                if timer.as_mut().poll(cx).is_ready() {
-                    return this.fail(BodyFault::Stalled);
-                }
-                Poll::Pending
-            }
+            // The clock runs only while the reader waits on the client.
+            Poll::Pending if this.stall.expired(cx) => this.fail(BodyFault::Stalled),
+            Poll::Pending => Poll::Pending,
         }
     }
 

@@ -6,7 +6,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper_util::rt::{TokioIo, TokioTimer};
 use s3s::config::{S3Config, StaticConfigProvider};
 use s3s::service::S3ServiceBuilder;
 use tokio::net::TcpListener;
@@ -15,11 +14,11 @@ use crate::auth::{KeyRing, TemporaryCredentials};
 use crate::backend::Backend;
 use crate::config::{CREDENTIALS_FILE, Credentials, StoreConfig};
 use crate::conn::FaultyIo;
-use crate::connections::{Table, TrackedService};
 use crate::faults::{Clock, FaultControl, Faults};
 use crate::front::Front;
 use crate::service::FrontService;
 use crate::storage::Storage;
+use hoist_net::Table;
 
 /// Why a store could not start.
 #[derive(Debug, thiserror::Error)]
@@ -105,7 +104,7 @@ impl Store {
         let front = build_front(&storage, &credentials, &faults, clock, &config);
         Ok(Self {
             front,
-            connections: Table::new(config.max_connections, config.idle_timeout),
+            connections: Table::for_limits(&config.limits()),
             storage,
             credentials,
             generated,
@@ -136,63 +135,17 @@ impl Store {
             self.config.sweep_interval,
             self.config.lifecycle_day,
         ));
-        let stop = tokio_util::sync::CancellationToken::new();
-        let mut connections = tokio::task::JoinSet::new();
-        let table = self.connections.clone();
-        let mut idle_check = tokio::time::interval(table.idle_check_every());
-        let header_read_timeout = self.config.header_read_timeout;
-        tokio::pin!(shutdown);
-        loop {
-            tokio::select! {
-                () = &mut shutdown => break,
-                accepted = listener.accept() => {
-                    let (stream, _peer) = match accepted {
-                        Ok(pair) => pair,
-                        Err(e) => {
-                            // Running out of descriptors must not end the server.
-                            tracing::warn!(error = %e, "accept failed");
-                            tokio::time::sleep(Duration::from_millis(50)).await;
-                            continue;
-                        }
-                    };
-                    let Some(ticket) = table.admit() else {
-                        tracing::warn!("every connection is busy: refusing a new one");
-                        continue;
-                    };
-                    let _ = stream.set_nodelay(true);
-                    let io = TokioIo::new(FaultyIo::new(stream, self.front.0.faults.clone()));
-                    let service = TrackedService::new(self.front.clone(), &ticket);
-                    let stop = stop.clone();
-                    connections.spawn(async move {
-                        let conn = hyper::server::conn::http1::Builder::new()
-                            .timer(TokioTimer::new())
-                            .header_read_timeout(header_read_timeout)
-                            .auto_date_header(false)
-                            .keep_alive(true)
-                            .serve_connection(io, service);
-                        tokio::pin!(conn);
-                        tokio::select! {
-                            _ = conn.as_mut() => {}
-                            // Shed for a newer client, or idle too long: closed at once.
-                            () = ticket.shed.cancelled() => {}
-                            () = stop.cancelled() => {
-                                conn.as_mut().graceful_shutdown();
-                                let _ = conn.await;
-                            }
-                        }
-                        drop(ticket);
-                    });
-                }
-                _ = idle_check.tick() => table.close_idle(),
-                Some(_) = connections.join_next(), if !connections.is_empty() => {}
-            }
-        }
-        stop.cancel();
-        let _ = tokio::time::timeout(Duration::from_secs(5), async {
-            while connections.join_next().await.is_some() {}
-        })
+        let faults = self.front.0.faults.clone();
+        let front = self.front.clone();
+        hoist_net::serve(
+            listener,
+            self.config.limits(),
+            &self.connections,
+            move |stream| FaultyIo::new(stream, faults.clone()),
+            move |_peer| front.clone(),
+            shutdown,
+        )
         .await;
-        connections.abort_all();
         sweeper.abort();
         Ok(())
     }

@@ -25,7 +25,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the upload coordinator, with the embedded store unless --s3-endpoint is given.
-    Serve(commands::serve::Args),
+    Serve(Box<commands::serve::Args>),
     /// Run the embedded S3-compatible store alone.
     Store(commands::store::Args),
     /// Upload a file (or standard input) directly or through a coordinator.
@@ -48,7 +48,7 @@ fn main() -> ExitCode {
         logging::from_env();
     }
     let result = match cli.command {
-        Command::Serve(args) => commands::serve::run(args),
+        Command::Serve(args) => commands::serve::run(*args),
         Command::Store(args) => commands::store::run(args),
         Command::Upload(args) => commands::upload::run(args),
         Command::Presign(args) => commands::presign::run(args),

@@ -60,8 +60,10 @@ pub(crate) struct SignBody {
     upload_id: Option<String>,
     /// Any JSON value, so that `0`, `-1`, `1.5` or `"x"` get the same clear error.
     part_number: Option<Value>,
+    #[serde(default, deserialize_with = "crate::api::whole::opt_u64")]
     expires_in: Option<u64>,
     content_type: Option<String>,
+    #[serde(default, deserialize_with = "crate::api::whole::opt_u64")]
     size: Option<u64>,
 }
 
@@ -169,6 +171,11 @@ fn check_upload_id(id: &str) -> Result<String, ApiError> {
 
 fn check_part_number(v: &Value) -> Result<u32, ApiError> {
     v.as_u64()
+        .or_else(|| {
+            v.as_f64()
+                .filter(|f| f.fract() == 0.0 && *f >= 0.0)
+                .map(|f| f as u64)
+        })
         .and_then(|n| u32::try_from(n).ok())
         .filter(|n| (1..=MAX_PART_NUMBER).contains(n))
         .ok_or_else(|| {

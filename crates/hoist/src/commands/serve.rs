@@ -87,6 +87,21 @@ settings! {
         /// Window in seconds over which open uploads are counted.
         open_uploads_window: u64 = LimitPolicy::default().window.as_secs(),
             env "HOIST_OPEN_UPLOADS_WINDOW", value "SECS";
+        /// Seconds a connection to the coordinator may take to send a request head.
+        header_read_timeout: u64 = hoist_net::DEFAULT_HEADER_READ_TIMEOUT.as_secs(),
+            env "HOIST_HEADER_READ_TIMEOUT", value "SECS";
+        /// Seconds a kept-alive connection to the coordinator may wait between requests.
+        idle_timeout: u64 = hoist_net::DEFAULT_IDLE_TIMEOUT.as_secs(),
+            env "HOIST_IDLE_TIMEOUT", value "SECS";
+        /// Seconds a request body sent to the coordinator may stall before it is answered 408.
+        body_stall_timeout: u64 = hoist_net::DEFAULT_BODY_STALL_TIMEOUT.as_secs(),
+            env "HOIST_BODY_STALL_TIMEOUT", value "SECS";
+        /// Connections the coordinator serves at once; a new one sheds the idlest.
+        max_connections: u64 = hoist_net::DEFAULT_MAX_CONNECTIONS as u64,
+            env "HOIST_MAX_CONNECTIONS", value "N";
+        /// Seconds requests in flight get to finish after SIGTERM or Ctrl-C.
+        shutdown_grace: u64 = hoist_net::DEFAULT_SHUTDOWN_GRACE.as_secs(),
+            env "HOIST_SHUTDOWN_GRACE", value "SECS";
         /// Largest single PUT the embedded store accepts.
         store_max_put_size: Size = Size(hoist_store::DEFAULT_MAX_PUT_SIZE),
             env "HOIST_STORE_MAX_PUT_SIZE", value "BYTES";
@@ -196,6 +211,20 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing requests in flight");
 }
 
+/// A connection cap of the coordinator or of the embedded store, which share one process:
+/// each gets at most half of the descriptors left after the reserve, so that half-open
+/// sockets held against both cannot use up the descriptors either needs to accept a client.
+fn shared_cap(configured: u64) -> usize {
+    let configured = usize::try_from(configured).unwrap_or(usize::MAX);
+    match hoist_net::descriptor_limit() {
+        Some(open_files) => {
+            let half = open_files.saturating_sub(hoist_net::DESCRIPTOR_RESERVE) / 2;
+            configured.min(usize::try_from(half.max(1)).unwrap_or(usize::MAX))
+        }
+        None => configured,
+    }
+}
+
 /// The token secret: given, or generated once and kept in the data directory.
 fn token_secret(s: &Settings) -> anyhow::Result<TokenSecret> {
     match &s.token_secret {
@@ -232,9 +261,7 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
                 .with_header_read_timeout(Duration::from_secs(s.store_header_read_timeout.max(1)))
                 .with_idle_timeout(Duration::from_secs(s.store_idle_timeout.max(1)))
                 .with_body_stall_timeout(Duration::from_secs(s.store_body_stall_timeout.max(1)))
-                .with_max_connections(
-                    usize::try_from(s.store_max_connections).unwrap_or(usize::MAX),
-                );
+                .with_max_connections(shared_cap(s.store_max_connections));
             let store = hoist_store::Store::open(cfg).context("opening the embedded store")?;
             let c = store.credentials().clone();
             let listener = tokio::net::TcpListener::bind(s.store_listen)
@@ -295,7 +322,19 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
             burst: u32::try_from(s.rate_burst).unwrap_or(u32::MAX),
             open_uploads: u32::try_from(s.max_open_uploads).unwrap_or(u32::MAX),
             window: Duration::from_secs(s.open_uploads_window.max(1)),
-        });
+        })
+        .with_connections(hoist_net::Limits {
+            header_read_timeout: Duration::from_secs(s.header_read_timeout.max(1)),
+            idle_timeout: Duration::from_secs(s.idle_timeout.max(1)),
+            max_connections: if embedded {
+                shared_cap(s.max_connections)
+            } else {
+                usize::try_from(s.max_connections).unwrap_or(usize::MAX)
+            },
+            shutdown_grace: Duration::from_secs(s.shutdown_grace),
+            ..hoist_net::Limits::default()
+        })
+        .with_body_stall_timeout(Duration::from_secs(s.body_stall_timeout.max(1)));
     if let Some(g) = &s.grant_secret {
         config = config.with_grant_secret(g.as_bytes().to_vec());
     }

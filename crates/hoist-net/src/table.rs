@@ -1,10 +1,11 @@
-//! The connections a store serves: at most a set number at once, each known as fresh (no
+//! The connections a server serves: at most a set number at once, each known as fresh (no
 //! complete request yet), busy (a request in flight, its answer still being sent) or idle
 //! (kept alive between requests). A connection over the cap sheds the idlest fresh or idle
 //! one instead of being refused, so sockets held open by a slow or hostile client cannot lock
 //! out the clients that send requests; idle connections past their timeout are closed.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
@@ -13,12 +14,23 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body::{Body as HttpBody, Frame, SizeHint};
-use hyper::body::Incoming;
-use s3s::Body;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::service::FrontService;
+/// Descriptors kept out of the connection cap for everything else a server opens.
+pub const DESCRIPTOR_RESERVE: u64 = 64;
+
+/// The process's soft limit on open files (`Max open files` of `/proc/self/limits`), where
+/// the system tells it.
+pub fn descriptor_limit() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line["Max open files".len()..]
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -39,23 +51,53 @@ struct Entry {
 struct Entries {
     next: u64,
     live: HashMap<u64, Entry>,
+    shed: u64,
 }
 
 /// Every connection being served.
 #[derive(Debug)]
-pub(crate) struct Table {
+pub struct Table {
     entries: Mutex<Entries>,
     max: usize,
     idle_timeout: Duration,
 }
 
 impl Table {
-    pub(crate) fn new(max: usize, idle_timeout: Duration) -> Arc<Self> {
+    /// A table of at most `max` connections (at least one) that closes connections idle
+    /// for `idle_timeout`.
+    pub fn new(max: usize, idle_timeout: Duration) -> Arc<Self> {
         Arc::new(Self {
             entries: Mutex::default(),
             max: max.max(1),
             idle_timeout,
         })
+    }
+
+    /// A table for `limits`, its cap lowered to leave [`DESCRIPTOR_RESERVE`] of the
+    /// process's descriptors free (files, the store's disk, outgoing calls): a cap the
+    /// descriptors cannot hold would stop shedding before `accept` starts failing.
+    pub fn for_limits(limits: &crate::Limits) -> Arc<Self> {
+        let mut max = limits.max_connections;
+        if let Some(open_files) = descriptor_limit() {
+            let fits = usize::try_from(open_files.saturating_sub(DESCRIPTOR_RESERVE))
+                .unwrap_or(usize::MAX)
+                .max(1);
+            if fits < max {
+                tracing::warn!(
+                    max_connections = max,
+                    open_files,
+                    serving = fits,
+                    "the descriptor limit cannot hold max_connections: serving fewer"
+                );
+                max = fits;
+            }
+        }
+        Self::new(max, limits.idle_timeout)
+    }
+
+    /// The most connections this table serves at once.
+    pub fn capacity(&self) -> usize {
+        self.max
     }
 
     fn lock(&self) -> MutexGuard<'_, Entries> {
@@ -65,8 +107,18 @@ impl Table {
     }
 
     /// Connections being served now.
-    pub(crate) fn len(&self) -> usize {
+    pub fn len(&self) -> usize {
         self.lock().live.len()
+    }
+
+    /// Whether no connection is being served.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Connections shed or closed as idle so far.
+    pub fn shed_count(&self) -> u64 {
+        self.lock().shed
     }
 
     /// Admits a new connection. At the cap, the idlest fresh or idle connection is shed to
@@ -82,6 +134,7 @@ impl Table {
                 .map(|(id, _)| *id)?;
             if let Some(shed) = entries.live.remove(&idlest) {
                 shed.shed.cancel();
+                entries.shed += 1;
             }
         }
         let id = entries.next;
@@ -105,13 +158,17 @@ impl Table {
     /// Closes the connections idle in keep-alive for longer than the idle timeout.
     pub(crate) fn close_idle(&self) {
         let now = Instant::now();
-        self.lock().live.retain(|_, e| {
+        let mut entries = self.lock();
+        let before = entries.live.len();
+        entries.live.retain(|_, e| {
             let expired = e.phase == Phase::Idle && now - e.since >= self.idle_timeout;
             if expired {
                 e.shed.cancel();
             }
             !expired
         });
+        let closed = before - entries.live.len();
+        entries.shed += closed as u64;
     }
 
     /// How often [`Table::close_idle`] should run.
@@ -136,7 +193,7 @@ pub(crate) struct Ticket {
     table: Arc<Table>,
     id: u64,
     /// Cancelled when the connection is shed or has been idle too long.
-    pub shed: CancellationToken,
+    pub(crate) shed: CancellationToken,
 }
 
 impl Drop for Ticket {
@@ -146,6 +203,7 @@ impl Drop for Ticket {
 }
 
 /// A request in flight on a connection: busy from its head until its answer is sent.
+#[derive(Debug)]
 struct InFlight {
     table: Arc<Table>,
     id: u64,
@@ -177,55 +235,60 @@ impl Drop for InFlight {
     }
 }
 
-/// The front service of one connection, which keeps the connection's phase in the table.
-#[derive(Clone)]
-pub(crate) struct TrackedService {
-    front: FrontService,
+/// The service of one connection, which keeps the connection's phase in the table.
+#[derive(Debug, Clone)]
+pub(crate) struct Tracked<S> {
+    inner: S,
     table: Arc<Table>,
     id: u64,
 }
 
-impl TrackedService {
-    pub(crate) fn new(front: FrontService, ticket: &Ticket) -> Self {
+impl<S> Tracked<S> {
+    pub(crate) fn new(inner: S, ticket: &Ticket) -> Self {
         Self {
-            front,
+            inner,
             table: ticket.table.clone(),
             id: ticket.id,
         }
     }
 }
 
-impl hyper::service::Service<Request<Incoming>> for TrackedService {
-    type Response = Response<Body>;
-    type Error = std::convert::Infallible;
-    type Future = std::pin::Pin<
-        Box<dyn std::future::Future<Output = Result<Response<Body>, Self::Error>> + Send>,
-    >;
+impl<S, R, B> hyper::service::Service<Request<R>> for Tracked<S>
+where
+    S: hyper::service::Service<Request<R>, Response = Response<B>>,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = Response<Sending<B>>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, S::Error>> + Send>>;
 
-    fn call(&self, req: Request<Incoming>) -> Self::Future {
+    fn call(&self, req: Request<R>) -> Self::Future {
         let flight = InFlight::begin(&self.table, self.id);
-        let answer = self.front.call(req);
+        let answer = self.inner.call(req);
         Box::pin(async move {
             let response = answer.await?;
-            Ok(response.map(|body| {
-                Body::http_body(Sending {
-                    inner: body,
-                    _flight: flight,
-                })
+            Ok(response.map(|inner| Sending {
+                inner,
+                _flight: flight,
             }))
         })
     }
 }
 
 /// An answer's body, which keeps its request in flight until hyper has sent (and dropped) it.
-struct Sending {
-    inner: Body,
+#[derive(Debug)]
+pub struct Sending<B> {
+    inner: B,
     _flight: InFlight,
 }
 
-impl HttpBody for Sending {
+impl<B> HttpBody for Sending<B>
+where
+    B: HttpBody<Data = Bytes> + Unpin,
+{
     type Data = Bytes;
-    type Error = s3s::StdError;
+    type Error = B::Error;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
@@ -273,6 +336,25 @@ mod tests {
         assert!(!second.shed.is_cancelled());
         drop(fourth);
         assert_eq!(table.len(), 1);
+        assert_eq!(table.shed_count(), 2);
+    }
+
+    #[test]
+    fn the_cap_fits_in_the_descriptors() {
+        let limits = crate::Limits {
+            max_connections: usize::MAX,
+            ..crate::Limits::default()
+        };
+        let table = Table::for_limits(&limits);
+        match descriptor_limit() {
+            Some(n) if n < u64::MAX / 2 => {
+                assert_eq!(
+                    table.capacity() as u64,
+                    n.saturating_sub(DESCRIPTOR_RESERVE).max(1)
+                );
+            }
+            _ => assert_eq!(table.capacity(), usize::MAX),
+        }
     }
 
     #[tokio::test]
