@@ -212,9 +212,6 @@ pub struct Completed {
 pub(crate) mod whole {
     use serde::de::{Deserialize, Deserializer, Error, Unexpected, Visitor};
 
-    /// The largest float that is still exactly a whole number (2^53).
-    const EXACT: f64 = 9_007_199_254_740_992.0;
-
     /// A whole number, signed.
     struct Whole(i128);
 
@@ -233,7 +230,9 @@ pub(crate) mod whole {
                     Ok(Whole(i128::from(v)))
                 }
                 fn visit_f64<E: Error>(self, v: f64) -> Result<Whole, E> {
-                    if v.fract() == 0.0 && v.abs() <= EXACT {
+                    // Every finite float from 2^53 up is whole; beyond i128 it saturates,
+                    // which is out of range for every field anyway.
+                    if v.is_finite() && v.fract() == 0.0 {
                         #[allow(clippy::cast_possible_truncation)]
                         Ok(Whole(v as i128))
                     } else {
@@ -264,6 +263,22 @@ pub(crate) mod whole {
     pub(crate) fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
         Option::<Whole>::deserialize(d)?
             .map(|w| fit(w.0, "a whole number (0 or more)"))
+            .transpose()
+    }
+
+    /// A whole number of 0 or more where a larger one means as much as the field allows
+    /// (a lifetime that is lowered to the server's policy anyway).
+    pub(crate) fn opt_u64_saturating<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<u64>, D::Error> {
+        Option::<Whole>::deserialize(d)?
+            .map(|w| {
+                if w.0 < 0 {
+                    Err(D::Error::custom(format!("{} is below 0", w.0)))
+                } else {
+                    Ok(u64::try_from(w.0).unwrap_or(u64::MAX))
+                }
+            })
             .transpose()
     }
 

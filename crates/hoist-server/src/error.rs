@@ -157,6 +157,15 @@ where
             ));
         }
         let ApiBytes(bytes) = ApiBytes::from_request(req, state).await?;
+        // Every body of the API is an object; serde would also read a struct from an array.
+        let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+        if first.is_some_and(|b| *b != b'{') {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "malformed_json",
+                "the body must be a JSON object",
+            ));
+        }
         parse_json(&bytes).map(ApiJson)
     }
 }

@@ -239,3 +239,58 @@ mod tests {
         assert!(l.callers() <= MAX_CALLERS, "{}", l.callers());
     }
 }
+
+/// Multipart uploads this replica saw end (completed or aborted), remembered so that a part
+/// URL is not signed for one of them: a bounded set, oldest forgotten first. An upload ended
+/// through another replica is not known here; its part URLs fail at the store instead.
+#[derive(Debug, Default)]
+pub struct Ended {
+    inner: Mutex<(
+        std::collections::HashSet<String>,
+        std::collections::VecDeque<String>,
+    )>,
+}
+
+/// Ended uploads remembered per replica.
+pub const MAX_ENDED: usize = 65_536;
+
+impl Ended {
+    /// The store's upload `id` has ended.
+    pub fn insert(&self, id: &str) {
+        let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let (set, order) = &mut *guard;
+        if set.insert(id.to_owned()) {
+            order.push_back(id.to_owned());
+            if order.len() > MAX_ENDED
+                && let Some(old) = order.pop_front()
+            {
+                set.remove(&old);
+            }
+        }
+    }
+
+    /// Whether the store's upload `id` ended through this replica.
+    pub fn contains(&self, id: &str) -> bool {
+        self.inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .0
+            .contains(id)
+    }
+}
+
+#[cfg(test)]
+mod ended_tests {
+    use super::*;
+
+    #[test]
+    fn the_oldest_ended_upload_is_forgotten_first() {
+        let ended = Ended::default();
+        for i in 0..=MAX_ENDED {
+            ended.insert(&i.to_string());
+        }
+        assert!(!ended.contains("0"));
+        assert!(ended.contains("1"));
+        assert!(ended.contains(&MAX_ENDED.to_string()));
+    }
+}

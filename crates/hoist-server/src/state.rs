@@ -26,6 +26,9 @@ struct Inner {
     metrics: Arc<Metrics>,
     store: Bucket,
     limits: Limits,
+    /// `/openapi.json` with this coordinator's limits written in.
+    openapi: String,
+    ended: crate::limits::Ended,
 }
 
 /// The coordinator's shared state; cheap to clone.
@@ -71,7 +74,10 @@ impl AppState {
             });
         }
         let limits = Limits::new(config.limits);
+        let openapi = crate::app::openapi_for(config.max_upload_size);
         Ok(Self(Arc::new(Inner {
+            ended: crate::limits::Ended::default(),
+            openapi,
             config,
             auth,
             secret,
@@ -84,6 +90,11 @@ impl AppState {
 
     pub fn config(&self) -> &ServerConfig {
         &self.0.config
+    }
+
+    /// The OpenAPI document this coordinator serves.
+    pub fn openapi(&self) -> &str {
+        &self.0.openapi
     }
 
     pub fn metrics(&self) -> &Metrics {
@@ -115,6 +126,26 @@ impl AppState {
     /// An upload owned by `owner` was completed or aborted here: it no longer counts.
     pub fn uncount_upload(&self, owner: &str) {
         self.0.limits.close_upload(owner);
+    }
+
+    /// A multipart upload ended here (completed or aborted): it no longer counts against its
+    /// owner, and no part URL is signed for it again.
+    pub fn upload_ended(&self, token: &UploadToken) {
+        self.uncount_upload(&token.owner);
+        if !token.upload_id.is_empty() {
+            self.0.ended.insert(&token.upload_id);
+        }
+    }
+
+    /// Refuses to sign for an upload that ended through this replica: `404 upload_gone`.
+    pub fn check_live(&self, token: &UploadToken) -> Result<(), ApiError> {
+        if !token.upload_id.is_empty() && self.0.ended.contains(&token.upload_id) {
+            return Err(ApiError::not_found(
+                "upload_gone",
+                "the upload was completed or aborted; start a new one",
+            ));
+        }
+        Ok(())
     }
 
     pub fn tokens(&self) -> &TokenKey {

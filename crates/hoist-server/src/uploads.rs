@@ -241,7 +241,8 @@ pub(crate) fn sign_parts(
                 "this upload was created with {}: each part's URL pins its checksum, so send it",
                 c.algorithm.as_str()
             ),
-        ));
+        )
+        .with_status(StatusCode::CONFLICT));
     }
     let ttl = state.url_ttl(UrlKind::Part)?;
     let now = state.now();
@@ -298,10 +299,18 @@ fn check_numbers(numbers: &[i64], count: u32, max: u32) -> Result<Vec<u32>, ApiE
     let mut out = Vec::with_capacity(numbers.len());
     for (i, &n) in numbers.iter().enumerate() {
         if n < 1 || n > i64::from(count) {
+            // Outside 1..=10000 the request is malformed; past the plan's count it
+            // conflicts with this upload.
+            let status = if (1..=10_000).contains(&n) {
+                StatusCode::CONFLICT
+            } else {
+                StatusCode::BAD_REQUEST
+            };
             return Err(ApiError::field(
                 format!("numbers[{i}]"),
-                format!("part {n} is outside 1..={count}"),
-            ));
+                format!("part {n} is outside this upload's 1..={count}"),
+            )
+            .with_status(status));
         }
         let n = n as u32;
         if seen.insert(n) {
@@ -463,7 +472,7 @@ pub(crate) async fn abort_upload(state: &AppState, token: &UploadToken) -> Resul
         }
     }
     state.metrics().upload(Outcome::Aborted);
-    state.uncount_upload(&token.owner);
+    state.upload_ended(token);
     tracing::info!(key = %token.key, "upload aborted");
     Ok(())
 }
@@ -490,6 +499,7 @@ pub(crate) async fn parts(
 ) -> Result<Json<PartsResponse>, ApiError> {
     let who = state.authenticate(&headers)?;
     let (token, checksum) = state.open_upload(&id, &who)?;
+    state.check_live(&token)?;
     let plan = plan_of(&token)?;
     let ApiJson(req) = body?;
     let numbers = check_numbers(&req.numbers, part_count(&plan), state.config().max_batch)?;

@@ -55,14 +55,38 @@ impl QueryMap {
 
     /// `metadata[name]=value` pairs, as Uppy sends them.
     fn metadata(&self) -> BTreeMap<String, String> {
-        self.0
-            .iter()
-            .filter_map(|(k, v)| {
-                let name = k.strip_prefix("metadata[")?.strip_suffix(']')?;
-                Some((name.to_string(), v.clone()))
-            })
-            .collect()
+        s3_metadata(self.0.iter().filter_map(|(k, v)| {
+            let name = k.strip_prefix("metadata[")?.strip_suffix(']')?;
+            Some((name, v.as_str()))
+        }))
     }
+}
+
+/// The S3 metadata of Uppy's file meta fields. Uppy sends every field it has (`name`,
+/// `type`, `relativePath`, whatever the app added), so they are taken as S3 takes metadata
+/// names (lower-cased) and the ones S3 cannot carry in `x-amz-meta-*` headers are left out:
+/// non-string values, names other than letters, digits, `-` and `_`, values that are not
+/// printable ASCII (a file name such as `résumé.pdf`: the key keeps it).
+fn s3_metadata<'a>(fields: impl Iterator<Item = (&'a str, &'a str)>) -> BTreeMap<String, String> {
+    fields
+        .map(|(k, v)| (k.to_ascii_lowercase(), v))
+        .filter(|(k, v)| {
+            !k.is_empty()
+                && k.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+                && v.bytes().all(|b| (0x20..0x7f).contains(&b))
+        })
+        .map(|(k, v)| (k, v.to_owned()))
+        .collect()
+}
+
+/// A whole number written as JSON Schema's integers may be: `5`, `5.0`, `5e3`.
+fn whole_number(text: &str) -> Option<u64> {
+    if let Ok(n) = text.parse::<u64>() {
+        return Some(n);
+    }
+    let f: f64 = text.parse().ok()?;
+    (f.fract() == 0.0 && (0.0..=9_007_199_254_740_992.0).contains(&f)).then_some(f as u64)
 }
 
 /// Decode `application/x-www-form-urlencoded` pairs.
@@ -92,9 +116,9 @@ pub(crate) async fn params(
     let form = post::wants_form(&headers, q.get("method"))?;
     let size = q
         .get("size")
-        .map(|s| s.parse::<u64>())
+        .map(|s| whole_number(s).ok_or(()))
         .transpose()
-        .map_err(|_| ApiError::field("size", "must be a whole number of bytes"))?;
+        .map_err(|()| ApiError::field("size", "must be a whole number of bytes"))?;
     // A form bounds the size itself (content-length-range); a PUT URL needs it up front.
     if !form
         && size.is_none()
@@ -200,12 +224,11 @@ pub(crate) async fn create(
 ) -> Result<Json<Value>, ApiError> {
     let who = state.authenticate(&headers)?;
     let ApiJson(body) = body?;
-    // Uppy sends every file meta field; only string values can become S3 metadata.
-    let metadata: BTreeMap<String, String> = body
-        .metadata
-        .into_iter()
-        .filter_map(|(k, v)| v.as_str().map(|s| (k, s.to_string())))
-        .collect();
+    let metadata = s3_metadata(
+        body.metadata
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str(), v.as_str()?))),
+    );
     let req = CreateUpload {
         size: 0,
         filename: body.filename,
@@ -290,6 +313,7 @@ impl FromRequestParts<AppState> for UppyUpload {
 }
 
 fn sign_part(state: &AppState, token: &UploadToken, n: u32) -> Result<(String, u64), ApiError> {
+    state.check_live(token)?;
     let ttl = state.url_ttl(UrlKind::Part)?;
     let r = PresignRequest::upload_part(
         token.bucket.as_str(),
@@ -446,7 +470,8 @@ pub(crate) async fn complete(
         ));
     }
     if parts.is_empty() {
-        return Err(ApiError::field("parts", "no part is stored"));
+        return Err(ApiError::field("parts", "no part is stored yet")
+            .with_status(axum::http::StatusCode::CONFLICT));
     }
     state
         .store()
@@ -457,7 +482,7 @@ pub(crate) async fn complete(
             store_failure(&state, e)
         })?;
     state.metrics().upload(Outcome::Completed);
-    state.uncount_upload(&token.owner);
+    state.upload_ended(&token);
     Ok(Json(location(&state, &token)))
 }
 

@@ -100,12 +100,21 @@ async fn uppy_routes_after_complete() {
     );
     let key = done["key"].as_str().unwrap();
     assert_eq!(fetch_object(&store.handle, key).await.1, bytes(100, 1));
-    // Signing is stateless: the URL is signed, and the store refuses the part with 404
-    // (which no uploader retries).
-    let (status, one) = get(&format!("{base}/s3/multipart/{id}/2?{q}"), Some(API_KEY)).await;
+    // The replica that completed it signs no more part URLs for it.
+    let (status, v) = get(&format!("{base}/s3/multipart/{id}/2?{q}"), Some(API_KEY)).await;
+    gone(status, &v);
+    // Another replica does not know it ended: it signs, and the store refuses the part with
+    // 404 (which no uploader retries).
+    let other = start_server(config(&store.handle)).await;
+    let (status, one) = get(
+        &format!("{}/s3/multipart/{id}/2?{q}", other.base),
+        Some(API_KEY),
+    )
+    .await;
     assert_eq!(status, 200, "{one}");
     let r = put(one["url"].as_str().unwrap(), &json!({}), bytes(10, 0)).await;
     assert_eq!(r.status(), 404);
+    other.stop().await;
     srv.stop().await;
 }
 
@@ -130,7 +139,17 @@ async fn v1_routes_after_abort_and_complete() {
         json!({"numbers": [2]}),
     )
     .await;
-    assert_eq!(status, 200, "signing is stateless: {v}");
+    gone(status, &v);
+    // Another replica signs (it does not know the upload ended); the store refuses the part.
+    let other = start_server(config(&store.handle)).await;
+    let other_url = url.replacen(base.as_str(), &other.base, 1);
+    let (status, v) = post(
+        &format!("{other_url}/parts"),
+        Some(API_KEY),
+        json!({"numbers": [2]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
     let late = put(
         v["parts"][0]["url"].as_str().unwrap(),
         &v["parts"][0]["headers"],

@@ -4,6 +4,8 @@
 
 use std::collections::HashMap;
 
+use axum::http::StatusCode;
+
 use hoist_core::plan::Plan;
 
 use crate::api::*;
@@ -90,7 +92,8 @@ pub(crate) async fn complete_upload(
             return Err(ApiError::field(
                 "checksum",
                 "this upload was created without a checksum algorithm",
-            ));
+            )
+            .with_status(StatusCode::CONFLICT));
         };
         integrity::check_value(c.algorithm, want, composite, "checksum")?;
     }
@@ -113,10 +116,16 @@ pub(crate) async fn complete_upload(
     let mut claimed_sums: HashMap<u32, (usize, String)> = HashMap::new();
     for (i, p) in req.parts.iter().flatten().enumerate() {
         if p.number < 1 || p.number > i64::from(count) {
+            let status = if (1..=10_000).contains(&p.number) {
+                StatusCode::CONFLICT
+            } else {
+                StatusCode::BAD_REQUEST
+            };
             return Err(ApiError::field(
                 format!("parts[{i}].number"),
-                format!("part {} is outside 1..={count}", p.number),
-            ));
+                format!("part {} is outside this upload's 1..={count}", p.number),
+            )
+            .with_status(status));
         }
         if let Some(e) = &p.etag {
             if e.len() > MAX_ETAG_BYTES {
@@ -131,6 +140,7 @@ pub(crate) async fn complete_upload(
                     &field,
                     "this upload was created without a checksum algorithm",
                 )
+                .with_status(StatusCode::CONFLICT)
             })?;
             integrity::check_value(c.algorithm, sum, false, &field)?;
             claimed_sums.insert(p.number as u32, (i, sum.clone()));
@@ -235,7 +245,7 @@ pub(crate) async fn complete_upload(
                 state.metrics().upload(Outcome::Failed);
             })?;
             state.metrics().upload(Outcome::Completed);
-            state.uncount_upload(&token.owner);
+            state.upload_ended(token);
             tracing::info!(key = %token.key, size = token.size, "upload completed");
             Ok(done)
         }

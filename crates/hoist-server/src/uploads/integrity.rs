@@ -25,6 +25,10 @@ pub(crate) fn check_value(
     composite: bool,
     field: &str,
 ) -> Result<(), ApiError> {
+    let suffixed = !composite
+        && value
+            .rsplit_once('-')
+            .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
     hoist_core::checksum::check_value(algorithm, value, composite).map_err(|e| {
         ApiError::field(
             field,
@@ -36,6 +40,19 @@ pub(crate) fn check_value(
                 ),
             },
         )
+        // Well-formed base64 of another length, or a part count where the upload's type
+        // has none, conflicts with the upload's algorithm and type.
+        .with_status(match e {
+            hoist_core::checksum::ChecksumError::NotBase64(_)
+                if !(suffixed
+                    && value.rsplit_once('-').is_some_and(|(d, _)| {
+                        hoist_core::encoding::base64_decode(d).is_some()
+                    })) =>
+            {
+                StatusCode::BAD_REQUEST
+            }
+            _ => StatusCode::CONFLICT,
+        })
     })
 }
 
@@ -48,21 +65,14 @@ pub(crate) fn checksum_of_create(c: &Checksum, multipart: bool) -> Result<TokenC
     } else {
         ChecksumType::FullObject
     };
+    // A type S3 never allows with the algorithm is refused whichever the strategy.
+    if let Some(asked) = c.kind
+        && !c.algorithm.allows(asked)
+    {
+        return Err(type_refused(c));
+    }
     if multipart && !c.algorithm.allows(kind) {
-        let allowed: Vec<&str> = c
-            .algorithm
-            .allowed_types()
-            .into_iter()
-            .map(ChecksumType::as_str)
-            .collect();
-        return Err(ApiError::field(
-            "checksum.type",
-            format!(
-                "a multipart {} checksum can only be {}",
-                c.algorithm.as_str(),
-                allowed.join(" or ")
-            ),
-        ));
+        return Err(type_refused(c));
     }
     if let Some(v) = &c.value {
         if multipart {
@@ -70,7 +80,8 @@ pub(crate) fn checksum_of_create(c: &Checksum, multipart: bool) -> Result<TokenC
                 "checksum.value",
                 "a multipart upload's parts are checksummed one by one: send each part's \
                  checksum when its URL is signed and the object's at completion",
-            ));
+            )
+            .with_status(StatusCode::CONFLICT));
         }
         check_value(c.algorithm, v, false, "checksum.value")?;
     }
@@ -79,6 +90,23 @@ pub(crate) fn checksum_of_create(c: &Checksum, multipart: bool) -> Result<TokenC
         kind,
         value: c.value.clone(),
     })
+}
+
+fn type_refused(c: &Checksum) -> ApiError {
+    let allowed: Vec<&str> = c
+        .algorithm
+        .allowed_types()
+        .into_iter()
+        .map(ChecksumType::as_str)
+        .collect();
+    ApiError::field(
+        "checksum.type",
+        format!(
+            "a {} checksum can only be {}",
+            c.algorithm.as_str(),
+            allowed.join(" or ")
+        ),
+    )
 }
 
 /// Reads a signing request's `checksums` map (part number → base64) for the parts `numbers`.
@@ -95,7 +123,8 @@ pub(crate) fn part_checksums(
             "checksums",
             "this upload was created without a checksum algorithm \
              (create it with checksum.algorithm to send part checksums)",
-        ));
+        )
+        .with_status(StatusCode::CONFLICT));
     };
     let mut out = BTreeMap::new();
     for (k, v) in given {
@@ -103,8 +132,12 @@ pub(crate) fn part_checksums(
         let n: u32 = k
             .parse()
             .ok()
-            .filter(|n| numbers.contains(n))
-            .ok_or_else(|| ApiError::field(&field, "must name a part listed in numbers"))?;
+            .filter(|n| (1..=10_000).contains(n))
+            .ok_or_else(|| ApiError::field(&field, "must be a part number, 1 to 10000"))?;
+        // A checksum of a part not asked for now is unused (it is sent when that part is).
+        if !numbers.contains(&n) {
+            continue;
+        }
         check_value(c.algorithm, v, false, &field)?;
         out.insert(n, v.clone());
     }
@@ -182,8 +215,13 @@ mod tests {
         };
         let ok = part_checksums(Some(&map(&[("2", "rosUhgp5mIg=")])), Some(&c), &[1, 2]).unwrap();
         assert_eq!(ok.get(&2).map(String::as_str), Some("rosUhgp5mIg="));
-        let e = part_checksums(Some(&map(&[("3", "rosUhgp5mIg=")])), Some(&c), &[1, 2]);
-        assert_eq!(e.unwrap_err().field.as_deref(), Some("checksums.3"));
+        let unused = part_checksums(Some(&map(&[("3", "rosUhgp5mIg=")])), Some(&c), &[1, 2]);
+        assert!(
+            unused.unwrap().is_empty(),
+            "a part not asked for is not signed"
+        );
+        let e = part_checksums(Some(&map(&[("x", "rosUhgp5mIg=")])), Some(&c), &[1, 2]);
+        assert_eq!(e.unwrap_err().field.as_deref(), Some("checksums.x"));
         let e = part_checksums(Some(&map(&[("1", "4waSgw==")])), Some(&c), &[1]);
         assert_eq!(e.unwrap_err().field.as_deref(), Some("checksums.1"));
         let e = part_checksums(Some(&map(&[("1", "rosUhgp5mIg=")])), None, &[1]);

@@ -60,7 +60,7 @@ pub(crate) struct SignBody {
     upload_id: Option<String>,
     /// Any JSON value, so that `0`, `-1`, `1.5` or `"x"` get the same clear error.
     part_number: Option<Value>,
-    #[serde(default, deserialize_with = "crate::api::whole::opt_u64")]
+    #[serde(default, deserialize_with = "crate::api::whole::opt_u64_saturating")]
     expires_in: Option<u64>,
     content_type: Option<String>,
     #[serde(default, deserialize_with = "crate::api::whole::opt_u64")]
