@@ -38,9 +38,9 @@ impl S3 for Backend {
 
     async fn list_buckets(
         &self,
-        _req: S3Request<ListBucketsInput>,
+        req: S3Request<ListBucketsInput>,
     ) -> S3Result<S3Response<ListBucketsOutput>> {
-        Ok(buckets::list_buckets(&self.storage))
+        buckets::list_buckets(&self.storage, req.input)
     }
 
     async fn delete_bucket(

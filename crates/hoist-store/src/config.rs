@@ -21,6 +21,14 @@ pub const DEFAULT_BODY_STALL_TIMEOUT: Duration = Duration::from_secs(60);
 /// Connections served at once, well below a typical limit of 1024 descriptors. At the cap
 /// a new connection sheds the idlest one (no complete request yet, or idle in keep-alive).
 pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
+/// The one account that owns every bucket and object, as listings show it.
+pub(crate) fn owner() -> s3s::dto::Owner {
+    s3s::dto::Owner {
+        display_name: Some("hoist".into()),
+        id: Some("hoist".into()),
+    }
+}
+
 /// Name of the file, inside the data directory, that keeps generated credentials.
 pub const CREDENTIALS_FILE: &str = "credentials.json";
 
