@@ -6,7 +6,7 @@ use s3s::dto::*;
 use s3s::{S3, S3Request, S3Response, S3Result};
 
 use crate::storage::Storage;
-use crate::{buckets, complete, listing, multipart, objects};
+use crate::{buckets, complete, copy, listing, multipart, objects};
 
 /// The store's S3 operations over its local-disk storage.
 #[derive(Debug, Clone)]
@@ -125,6 +125,20 @@ impl S3 for Backend {
         req: S3Request<DeleteObjectInput>,
     ) -> S3Result<S3Response<DeleteObjectOutput>> {
         objects::delete_object(&self.storage, &req.input.bucket, &req.input.key).await
+    }
+
+    async fn copy_object(
+        &self,
+        req: S3Request<CopyObjectInput>,
+    ) -> S3Result<S3Response<CopyObjectOutput>> {
+        copy::copy_object(&self.storage, req).await
+    }
+
+    async fn upload_part_copy(
+        &self,
+        req: S3Request<UploadPartCopyInput>,
+    ) -> S3Result<S3Response<UploadPartCopyOutput>> {
+        copy::upload_part_copy(&self.storage, req).await
     }
 
     async fn list_objects_v2(

@@ -46,7 +46,8 @@
 //!    declares), `commit` (an object's commit point), `uploads` (the upload a request names;
 //!    removing one).
 //! 4. Operations: `buckets`, `objects`, `multipart`, `complete` (CompleteMultipartUpload),
-//!    `listing`, and `sweeper` (lifecycle rules carried out).
+//!    `copy` (CopyObject, UploadPartCopy), `listing`, and `sweeper` (lifecycle rules carried
+//!    out).
 //! 5. `backend`: the `s3s::S3` implementation, which only dispatches to the operations.
 //! 6. Authentication: `auth` (keys, temporary credentials, the checks S3 makes before a
 //!    signature), `sigdebug` (the `StringToSign` S3 echoes), `resign` (presigned requests
@@ -80,6 +81,7 @@ mod uploads;
 mod backend;
 mod buckets;
 mod complete;
+mod copy;
 mod listing;
 mod multipart;
 mod objects;

@@ -10,7 +10,7 @@ use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 use crate::checksum::{self, dto_algorithm, dto_type};
 use crate::config::{owner, random_hex};
 use crate::errors::{internal, no_such_bucket, no_such_upload, s3_error};
-use crate::fs::{check_key, commit_file, sync_dir, write_json_atomic};
+use crate::fs::{check_key, sync_dir, write_json_atomic};
 use crate::listing;
 use crate::receive::{Requested, receive};
 use crate::storage::{PartMeta, Storage, UploadEntry, UploadMeta, from_ms};
@@ -160,36 +160,13 @@ pub(crate) async fn upload_part(
         data: format!("part-{number:05}.{}.data", random_hex(8)),
         checksum: sum.clone(),
     };
-    let dir = storage.layout.upload(&upload.id);
-    let layout = storage.layout.clone();
-    let to_write = part.clone();
-    let tmp = written.path;
-    let _commit = storage.commit.lock().await;
-    if !storage.state().uploads.contains_key(&upload.id) {
-        let _ = tokio::fs::remove_file(&tmp).await;
-        return Err(no_such_upload(&upload.id));
-    }
-    tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-        commit_file(&tmp, &dir.join(&to_write.data)).inspect_err(|_| {
-            let _ = std::fs::remove_file(&tmp);
-        })?;
-        write_json_atomic(
-            &layout,
-            &dir.join(format!("part-{:05}.json", to_write.number)),
-            &to_write,
-        )
-    })
-    .await
-    .map_err(internal)?
-    .map_err(internal)?;
-    let old = storage
-        .state()
-        .uploads
-        .get_mut(&upload.id)
-        .and_then(|u| u.parts.insert(number, part.clone()));
-    if let Some(old) = old.filter(|old| old.data != part.data) {
-        let _ = tokio::fs::remove_file(storage.layout.upload(&upload.id).join(old.data)).await;
-    }
+    uploads::commit_part(
+        storage,
+        &upload.id,
+        part.clone(),
+        uploads::PartBytes::Received(written.path),
+    )
+    .await?;
     let [crc32, crc32c, crc64nvme, sha1, sha256] =
         checksum::fields(upload.checksum.zip(sum).as_ref());
     Ok(S3Response::new(UploadPartOutput {
