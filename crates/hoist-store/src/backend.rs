@@ -1,22 +1,34 @@
-//! The `s3s::S3` implementation: it only routes each operation to the module that does it.
+//! The `s3s::S3` implementation: it routes each operation to the module that does it, and
+//! adds to an object's answers the `x-amz-expiration` a lifecycle rule gives it.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use s3s::dto::*;
 use s3s::{S3, S3Request, S3Response, S3Result};
 
 use crate::storage::Storage;
-use crate::{buckets, complete, copy, listing, multipart, objects};
+use crate::{buckets, complete, copy, listing, multipart, objects, sweeper};
 
 /// The store's S3 operations over its local-disk storage.
 #[derive(Debug, Clone)]
 pub(crate) struct Backend {
     storage: Arc<Storage>,
+    /// The length of a lifecycle day, for the `x-amz-expiration` of objects.
+    lifecycle_day: Duration,
 }
 
 impl Backend {
-    pub fn new(storage: Arc<Storage>) -> Self {
-        Self { storage }
+    pub fn new(storage: Arc<Storage>, lifecycle_day: Duration) -> Self {
+        Self {
+            storage,
+            lifecycle_day,
+        }
+    }
+
+    /// `x-amz-expiration` for the object now at `key`, when a lifecycle rule will expire it.
+    fn expiration(&self, bucket: &str, key: &str) -> Option<String> {
+        sweeper::expiration_header(&self.storage, bucket, key, self.lifecycle_day)
     }
 }
 
@@ -103,21 +115,29 @@ impl S3 for Backend {
         &self,
         req: S3Request<PutObjectInput>,
     ) -> S3Result<S3Response<PutObjectOutput>> {
-        objects::put_object(&self.storage, req).await
+        let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+        let mut response = objects::put_object(&self.storage, req).await?;
+        response.output.expiration = self.expiration(&bucket, &key);
+        Ok(response)
     }
 
     async fn get_object(
         &self,
         req: S3Request<GetObjectInput>,
     ) -> S3Result<S3Response<GetObjectOutput>> {
-        objects::get_object(&self.storage, req).await
+        let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+        let mut response = objects::get_object(&self.storage, req).await?;
+        response.output.expiration = self.expiration(&bucket, &key);
+        Ok(response)
     }
 
     async fn head_object(
         &self,
         req: S3Request<HeadObjectInput>,
     ) -> S3Result<S3Response<HeadObjectOutput>> {
-        objects::head_object(&self.storage, &req)
+        let mut response = objects::head_object(&self.storage, &req)?;
+        response.output.expiration = self.expiration(&req.input.bucket, &req.input.key);
+        Ok(response)
     }
 
     async fn delete_object(
@@ -131,7 +151,10 @@ impl S3 for Backend {
         &self,
         req: S3Request<CopyObjectInput>,
     ) -> S3Result<S3Response<CopyObjectOutput>> {
-        copy::copy_object(&self.storage, req).await
+        let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+        let mut response = copy::copy_object(&self.storage, req).await?;
+        response.output.expiration = self.expiration(&bucket, &key);
+        Ok(response)
     }
 
     async fn upload_part_copy(
@@ -180,7 +203,10 @@ impl S3 for Backend {
         &self,
         req: S3Request<CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
-        complete::complete(&self.storage, req).await
+        let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+        let mut response = complete::complete(&self.storage, req).await?;
+        response.output.expiration = self.expiration(&bucket, &key);
+        Ok(response)
     }
 
     async fn abort_multipart_upload(

@@ -9,7 +9,7 @@ use crate::config::owner;
 use crate::cors::{self, CorsRule};
 use crate::errors::{internal, no_such_bucket, s3_error};
 use crate::fs::safe_bucket;
-use crate::lifecycle::LifecycleRule;
+use crate::lifecycle::{self, LifecycleRule};
 use crate::storage::{Storage, from_ms};
 use crate::uploads;
 
@@ -268,28 +268,12 @@ pub(crate) fn put_lifecycle(
     req: S3Request<PutBucketLifecycleConfigurationInput>,
 ) -> S3Result<S3Response<PutBucketLifecycleConfigurationOutput>> {
     let bucket = req.input.bucket;
-    let rules: Vec<LifecycleRule> = req
-        .input
-        .lifecycle_configuration
-        .map(|c| c.rules.into_iter().map(LifecycleRule::from_dto).collect())
-        .unwrap_or_default();
-    if rules.is_empty() {
-        return Err(s3_error(
-            S3ErrorCode::MalformedXML,
-            "The XML you provided was not well-formed or did not validate against our published schema",
-            &vec![],
-        ));
-    }
-    if rules
-        .iter()
-        .any(|r| r.abort_incomplete_days.is_some_and(|d| d < 1))
-    {
-        return Err(s3_error(
-            S3ErrorCode::InvalidArgument,
-            "'DaysAfterInitiation' for AbortIncompleteMultipartUpload action must be a positive integer",
-            &vec![],
-        ));
-    }
+    let rules = lifecycle::from_configuration(
+        req.input
+            .lifecycle_configuration
+            .map(|c| c.rules)
+            .unwrap_or_default(),
+    )?;
     storage
         .update_bucket(&bucket, |meta| meta.lifecycle = Some(rules))
         .map_err(internal)?

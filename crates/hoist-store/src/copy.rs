@@ -23,8 +23,7 @@ use crate::uploads::{self, PartBytes};
 /// range): 5 GiB.
 pub(crate) const MAX_COPY_SIZE: u64 = MAX_SINGLE_PUT;
 
-const MSG_COPY_TOO_LARGE: &str =
-    "The specified copy source is larger than the maximum allowable size for a copy source: 5368709120";
+const MSG_COPY_TOO_LARGE: &str = "The specified copy source is larger than the maximum allowable size for a copy source: 5368709120";
 const MSG_COPY_TO_ITSELF: &str = "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.";
 const MSG_PRECONDITION: &str = "At least one of the pre-conditions you specified did not hold";
 const MSG_RANGE_FORM: &str = "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy";
@@ -250,8 +249,14 @@ pub(crate) async fn copy_object(
             .map_err(internal)?;
         publish_locked(storage, &input.bucket, meta).await?
     } else {
-        let written = stream_copy(storage, &source_bucket, &source, (0, source.size), algorithm)
-            .await?;
+        let written = stream_copy(
+            storage,
+            &source_bucket,
+            &source,
+            (0, source.size),
+            algorithm,
+        )
+        .await?;
         meta.size = written.size;
         meta.etag = etag::of_md5(&written.md5);
         meta.extents = Vec::new();
@@ -360,7 +365,8 @@ pub(crate) async fn upload_part_copy(
         ));
     }
     let data = format!("part-{number:05}.{}.data", random_hex(8));
-    let whole_file = range == (0, source.size) && source.extents.is_empty() && source.parts.is_none();
+    let whole_file =
+        range == (0, source.size) && source.extents.is_empty() && source.parts.is_none();
     let same_sum = source
         .checksum
         .as_ref()
@@ -416,7 +422,14 @@ mod tests {
     fn copy_ranges_are_read_as_s3_reads_them() {
         assert_eq!(copy_range("bytes=0-9", 10).unwrap(), (0, 10));
         assert_eq!(copy_range("bytes=3-3", 10).unwrap(), (3, 4));
-        for malformed in ["0-9", "bytes=0", "bytes=a-b", "bytes=-5", "bytes=0-", "bytes=+1-2"] {
+        for malformed in [
+            "0-9",
+            "bytes=0",
+            "bytes=a-b",
+            "bytes=-5",
+            "bytes=0-",
+            "bytes=+1-2",
+        ] {
             let err = copy_range(malformed, 10).unwrap_err();
             assert_eq!(err.code(), &S3ErrorCode::InvalidArgument, "{malformed}");
             assert_eq!(err.message(), Some(MSG_RANGE_FORM), "{malformed}");

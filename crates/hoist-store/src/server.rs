@@ -252,7 +252,7 @@ fn build_front(
     config: &StoreConfig,
 ) -> FrontService {
     let keys = KeyRing::new(credentials.clone(), clock);
-    let mut builder = S3ServiceBuilder::new(Backend::new(storage.clone()));
+    let mut builder = S3ServiceBuilder::new(Backend::new(storage.clone(), config.lifecycle_day));
     builder.set_auth(keys.clone());
     let mut s3_config = S3Config::default();
     // Time windows are checked by the front service against the store's clock (which may be
