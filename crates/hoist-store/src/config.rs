@@ -111,6 +111,7 @@ pub struct StoreConfig {
     pub(crate) idle_timeout: Duration,
     pub(crate) body_stall_timeout: Duration,
     pub(crate) max_connections: usize,
+    pub(crate) domain: Option<String>,
 }
 
 impl StoreConfig {
@@ -132,6 +133,7 @@ impl StoreConfig {
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             body_stall_timeout: DEFAULT_BODY_STALL_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            domain: None,
         }
     }
 
@@ -201,6 +203,15 @@ impl StoreConfig {
     /// The most connections served at once (at least 1). Default 512.
     pub fn with_max_connections(mut self, max: usize) -> Self {
         self.max_connections = max.max(1);
+        self
+    }
+
+    /// A domain under which a request's `Host` names its bucket (virtual-hosted-style
+    /// addressing, as MinIO's and Garage's root domain): with `s3.local`, a request to
+    /// `BUCKET.s3.local:PORT` addresses BUCKET. Path-style requests keep working. An empty
+    /// domain leaves path-style addressing only.
+    pub fn with_domain(mut self, domain: impl Into<String>) -> Self {
+        self.domain = Some(domain.into());
         self
     }
 

@@ -16,6 +16,7 @@ use crate::errors::{
     MSG_SIGNATURE, error_body,
 };
 use crate::faults::FaultControl;
+use crate::host::Domain;
 use crate::query;
 use crate::sigdebug::{self, Explanation};
 use crate::storage::Storage;
@@ -28,6 +29,8 @@ pub(crate) struct Front {
     pub faults: FaultControl,
     /// How long a request body may send nothing before it is dropped.
     pub body_stall: Option<std::time::Duration>,
+    /// The domain of virtual-hosted-style requests, when set.
+    pub domain: Option<Domain>,
 }
 
 impl std::fmt::Debug for Front {
@@ -62,6 +65,26 @@ pub(crate) fn error_response(
 }
 
 impl Front {
+    /// Bucket and key a request addresses, percent-decoded: from the `Host` and the path
+    /// when the host names a bucket under the store's domain, else from the path.
+    pub(crate) fn bucket_and_key<B>(&self, req: &Request<B>) -> (Option<String>, Option<String>) {
+        let path = req.uri().path();
+        let hosted = self.domain.as_ref().and_then(|domain| {
+            let host = req.headers().get(http::header::HOST)?.to_str().ok()?;
+            domain.bucket_of(host)
+        });
+        match hosted {
+            Some(bucket) => {
+                let key = path.strip_prefix('/').unwrap_or(path);
+                (
+                    Some(bucket),
+                    (!key.is_empty()).then(|| query::decode_form(key)),
+                )
+            }
+            None => path_style(path),
+        }
+    }
+
     /// Hands `req` to s3s; an error it answers gets S3's message and extra elements back.
     pub(crate) async fn call_s3(
         &self,
@@ -109,6 +132,18 @@ impl Front {
         parts.headers.remove(http::header::CONTENT_LENGTH);
         Response::from_parts(parts, body)
     }
+}
+
+/// Bucket and key of a path-style request (`/bucket/key…`), percent-decoded.
+fn path_style(path: &str) -> (Option<String>, Option<String>) {
+    let trimmed = path.strip_prefix('/').unwrap_or(path);
+    let (bucket, key) = match trimmed.split_once('/') {
+        Some((b, k)) => (b, Some(k)),
+        None => (trimmed, None),
+    };
+    let bucket = (!bucket.is_empty()).then(|| query::decode_form(bucket));
+    let key = key.filter(|k| !k.is_empty()).map(query::decode_form);
+    (bucket, key)
 }
 
 /// What an answer to a bad signature reports back.

@@ -18,6 +18,7 @@ use crate::conn::FaultyIo;
 use crate::connections::{Table, TrackedService};
 use crate::faults::{Clock, FaultControl, Faults};
 use crate::front::Front;
+use crate::host::Domain;
 use crate::service::FrontService;
 use crate::storage::Storage;
 
@@ -254,6 +255,10 @@ fn build_front(
     let keys = KeyRing::new(credentials.clone(), clock);
     let mut builder = S3ServiceBuilder::new(Backend::new(storage.clone(), config.lifecycle_day));
     builder.set_auth(keys.clone());
+    let domain = config.domain.as_deref().and_then(Domain::new);
+    if let Some(domain) = &domain {
+        builder.set_host(domain.clone());
+    }
     let mut s3_config = S3Config::default();
     // Time windows are checked by the front service against the store's clock (which may be
     // offset on purpose); s3s, which reads the machine's clock, must not second-guess them.
@@ -265,6 +270,7 @@ fn build_front(
         keys,
         faults: faults.clone(),
         body_stall: Some(config.body_stall_timeout),
+        domain,
     }))
 }
 
