@@ -157,6 +157,9 @@ def test_list_buckets_pages_with_max_buckets_and_continuation_token(store):
     prefixed = s3.list_buckets(Prefix="page-")
     assert [b["Name"] for b in prefixed["Buckets"]] == ["page-a", "page-b", "page-c"]
     assert prefixed["Prefix"] == "page-"
+    # Every bucket is in the store's region.
+    assert s3.list_buckets(BucketRegion="eu-west-1")["Buckets"] == []
+    assert len(s3.list_buckets(BucketRegion="us-east-1")["Buckets"]) == 4
     with pytest.raises(ClientError) as err:
         s3.list_buckets(MaxBuckets=10001)
     assert error(err) == (400, "InvalidArgument")

@@ -252,3 +252,23 @@ def test_the_5_gib_copy_limit(store):
                                  CopySource={"Bucket": BUCKET, "Key": "huge"},
                                  CopySourceRange=f"bytes={100 * MIB - 10}-{100 * MIB + 9}")
     assert ranged["CopyPartResult"]["ETag"] == f'"{hashlib.md5(piece[-10:] + piece[:10]).hexdigest()}"'
+
+
+def test_copy_options_the_store_does_not_keep_are_not_implemented(store):
+    s3 = store.client()
+    put(s3, "plain", b"p")
+    source = {"Bucket": BUCKET, "Key": "plain"}
+    for option in [
+        {"StorageClass": "GLACIER"},
+        {"Tagging": "a=b", "TaggingDirective": "REPLACE"},
+        {"ServerSideEncryption": "AES256"},
+        {"ACL": "public-read"},
+        {"WebsiteRedirectLocation": "/elsewhere"},
+    ]:
+        with pytest.raises(ClientError) as err:
+            s3.copy_object(Bucket=BUCKET, Key="opt-copy", CopySource=source, **option)
+        assert error(err) == (501, "NotImplemented"), option
+    assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix="opt-copy")
+    # The owner's own ACLs and the one storage class are what the store has anyway.
+    s3.copy_object(Bucket=BUCKET, Key="opt-copy", CopySource=source, ACL="private", StorageClass="STANDARD")
+    assert body_of(s3, "opt-copy") == b"p"

@@ -123,12 +123,17 @@ pub(crate) fn list_buckets(
         ),
     };
     let prefix = input.prefix.clone().unwrap_or_default();
+    // Every bucket is in the store's region: a filter on another region lists none.
+    let in_region = input
+        .bucket_region
+        .as_deref()
+        .is_none_or(|r| r == storage.region);
     let state = storage.state();
     let mut names = state
         .buckets
         .values()
         .filter_map(|b| b.meta.as_ref())
-        .filter(|m| m.name.starts_with(&prefix))
+        .filter(|m| in_region && m.name.starts_with(&prefix))
         .filter(|m| after.as_ref().is_none_or(|a| m.name > *a))
         .peekable();
     let mut buckets = Vec::new();

@@ -175,12 +175,68 @@ fn replaces_metadata(directive: Option<&MetadataDirective>) -> S3Result<bool> {
     }
 }
 
+/// The first option of a CopyObject the store would have to ignore (encryption, tags,
+/// storage classes, object lock, website redirects, ACLs other than the owner's): refused
+/// with `501 NotImplemented` rather than copied without it.
+fn unsupported_option(input: &CopyObjectInput) -> Option<&'static str> {
+    let acl_is_owners = input.acl.as_ref().is_none_or(|acl| {
+        matches!(
+            acl.as_str(),
+            ObjectCannedACL::PRIVATE | ObjectCannedACL::BUCKET_OWNER_FULL_CONTROL
+        )
+    });
+    let tagging_replaced = input
+        .tagging_directive
+        .as_ref()
+        .is_some_and(|d| d.as_str() == TaggingDirective::REPLACE);
+    let standard_class = input
+        .storage_class
+        .as_ref()
+        .is_none_or(|c| c.as_str() == StorageClass::STANDARD);
+    [
+        (!acl_is_owners, "ACLs"),
+        (
+            input.grant_full_control.is_some()
+                || input.grant_read.is_some()
+                || input.grant_read_acp.is_some()
+                || input.grant_write_acp.is_some(),
+            "ACL grants",
+        ),
+        (
+            input.server_side_encryption.is_some()
+                || input.ssekms_key_id.is_some()
+                || input.sse_customer_algorithm.is_some()
+                || input.copy_source_sse_customer_algorithm.is_some(),
+            "server-side encryption",
+        ),
+        (input.tagging.is_some() || tagging_replaced, "object tags"),
+        (!standard_class, "storage classes other than STANDARD"),
+        (
+            input.object_lock_mode.is_some() || input.object_lock_legal_hold_status.is_some(),
+            "object lock",
+        ),
+        (
+            input.website_redirect_location.is_some(),
+            "website redirects",
+        ),
+    ]
+    .into_iter()
+    .find_map(|(asked, what)| asked.then_some(what))
+}
+
 pub(crate) async fn copy_object(
     storage: &Storage,
     req: S3Request<CopyObjectInput>,
 ) -> S3Result<S3Response<CopyObjectOutput>> {
     let input = req.input;
     check_key(&input.key)?;
+    if let Some(what) = unsupported_option(&input) {
+        return Err(s3_error(
+            S3ErrorCode::NotImplemented,
+            &format!("The store does not implement {what}"),
+            &vec![],
+        ));
+    }
     storage
         .bucket_meta(&input.bucket)
         .ok_or_else(|| no_such_bucket(&input.bucket))?;
@@ -326,6 +382,14 @@ pub(crate) async fn upload_part_copy(
 ) -> S3Result<S3Response<UploadPartCopyOutput>> {
     let input = req.input;
     check_key(&input.key)?;
+    if input.sse_customer_algorithm.is_some() || input.copy_source_sse_customer_algorithm.is_some()
+    {
+        return Err(s3_error(
+            S3ErrorCode::NotImplemented,
+            "The store does not implement server-side encryption",
+            &vec![],
+        ));
+    }
     let upload = uploads::find(storage, &input.bucket, &input.key, &input.upload_id)?;
     let number = input.part_number;
     if !(1..=MAX_PARTS as i32).contains(&number) {
