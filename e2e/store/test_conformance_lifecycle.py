@@ -152,7 +152,10 @@ def test_expiration_days_are_carried_out_and_announced(start_store):
     assert head["Expiration"] == put["Expiration"]
     assert s3.get_object(Bucket=BUCKET, Key="tmp/a")["Expiration"] == put["Expiration"]
     assert "Expiration" not in s3.head_object(Bucket=BUCKET, Key="keep/b")
-    upload = s3.create_multipart_upload(Bucket=BUCKET, Key="keep/upload")["UploadId"]
+    created = s3.create_multipart_upload(Bucket=BUCKET, Key="keep/upload")
+    upload = created["UploadId"]
+    # S3 announces when a rule will abort the upload.
+    assert created["AbortRuleId"] == "abort" and isinstance(created["AbortDate"], datetime.datetime)
 
     assert wait_until(lambda: keys(s3) == ["keep/b"]), keys(s3)
     # AbortIncompleteMultipartUpload keeps working beside Expiration.

@@ -1,5 +1,6 @@
 //! The `s3s::S3` implementation: it routes each operation to the module that does it, and
-//! adds to an object's answers the `x-amz-expiration` a lifecycle rule gives it.
+//! adds what a lifecycle rule announces: an object's `x-amz-expiration`, an upload's
+//! `x-amz-abort-date` and `x-amz-abort-rule-id`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -189,7 +190,17 @@ impl S3 for Backend {
         &self,
         req: S3Request<CreateMultipartUploadInput>,
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
-        multipart::create(&self.storage, req).await
+        let mut response = multipart::create(&self.storage, req).await?;
+        let announced = response
+            .output
+            .upload_id
+            .as_deref()
+            .and_then(|id| sweeper::abort_date(&self.storage, id, self.lifecycle_day));
+        if let Some((at, rule)) = announced {
+            response.output.abort_date = Some(Timestamp::from(at));
+            response.output.abort_rule_id = Some(rule);
+        }
+        Ok(response)
     }
 
     async fn upload_part(

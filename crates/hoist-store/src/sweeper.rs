@@ -151,6 +151,40 @@ pub(crate) fn expiration_header(
     Some(format!("expiry-date=\"{date}\", rule-id=\"{id}\""))
 }
 
+/// When an `AbortIncompleteMultipartUpload` rule will abort upload `id`, and which rule:
+/// its initiation plus `DaysAfterInitiation`, rounded up to the next day boundary, as S3
+/// announces it in `x-amz-abort-date` and `x-amz-abort-rule-id`.
+pub(crate) fn abort_date(
+    storage: &Storage,
+    id: &str,
+    day: Duration,
+) -> Option<(std::time::SystemTime, String)> {
+    let state = storage.state();
+    let upload = &state.uploads.get(id)?.meta;
+    let rules = state
+        .buckets
+        .get(&upload.bucket)?
+        .meta
+        .as_ref()?
+        .lifecycle
+        .as_ref()?;
+    let day_ms = day_ms(day);
+    rules
+        .iter()
+        .filter(|rule| rule.enabled && upload.key.starts_with(&rule.prefix))
+        .filter_map(|rule| {
+            let days = i64::from(rule.abort_incomplete_days?);
+            let due = upload
+                .initiated_ms
+                .saturating_add(days.saturating_mul(day_ms));
+            let at = (due.div_euclid(day_ms) + i64::from(due.rem_euclid(day_ms) != 0))
+                .saturating_mul(day_ms);
+            Some((at, rule.id.clone().unwrap_or_default()))
+        })
+        .min_by_key(|(at, _)| *at)
+        .map(|(at, id)| (from_ms(at), id))
+}
+
 /// Runs [`sweep_once`] every `interval` until the task is dropped.
 pub(crate) async fn sweeper(storage: Arc<Storage>, interval: Duration, day: Duration) {
     let mut ticker = tokio::time::interval(interval);
