@@ -1,6 +1,7 @@
 """CopyObject and UploadPartCopy as the S3 API reference describes them, through boto3, a
 raw signed request and the AWS CLI's server-side copies (`aws s3 cp`, `aws s3 mv`)."""
 
+import base64
 import datetime
 import hashlib
 import os
@@ -40,6 +41,11 @@ def test_copy_object_copies_bytes_and_metadata(store):
     head = s3.head_object(Bucket=BUCKET, Key="dst")
     assert head["ContentType"] == "text/plain" and head["Metadata"] == {"a": "1"}
     assert body_of(s3, "dst") == b"hello copy"
+    # A copy asked for with another checksum gets that checksum of its bytes.
+    summed = s3.copy_object(Bucket=BUCKET, Key="dst-sha", CopySource={"Bucket": BUCKET, "Key": "src"},
+                            ChecksumAlgorithm="SHA256")["CopyObjectResult"]
+    assert summed["ChecksumSHA256"] == base64.b64encode(hashlib.sha256(b"hello copy").digest()).decode()
+    assert summed["ETag"] == etag
     # The copy is an object of its own: deleting the source leaves it whole.
     s3.delete_object(Bucket=BUCKET, Key="src")
     assert body_of(s3, "dst") == b"hello copy"
@@ -117,6 +123,10 @@ def test_url_encoded_copy_source_and_version_ids(store):
     status, _, body = request(store, "PUT", f"/{BUCKET}/enc-copy3",
                               headers={"x-amz-copy-source": encoded + "?versionId=3HL4kqtJlcpXroDTDmJ"})
     assert status == 400 and texts(xml(body), "Code") == ["InvalidArgument"]
+    status, _, body = request(store, "PUT", f"/{BUCKET}/enc-copy3", headers={"x-amz-copy-source": "no-key"})
+    assert status == 400 and texts(xml(body), "Code") == ["InvalidArgument"]
+    assert texts(xml(body), "Message") == [
+        "Copy Source must mention the source bucket and key: sourcebucket/sourcekey"]
     with pytest.raises(ClientError) as err:
         s3.copy_object(Bucket=BUCKET, Key="x", CopySource={"Bucket": BUCKET, "Key": "missing"})
     assert error(err) == (404, "NoSuchKey")

@@ -179,6 +179,9 @@ impl SignatureContext {
     }
 }
 
+const MSG_COPY_SOURCE: &str =
+    "Copy Source must mention the source bucket and key: sourcebucket/sourcekey";
+
 /// S3's message and extra elements for errors s3s reports tersely.
 fn complete_error(
     code: &str,
@@ -233,6 +236,17 @@ fn complete_error(
             "The XML you provided was not well-formed or did not validate against our published schema",
         ),
         "InvalidBucketName" => fixed("The specified bucket is not valid."),
+        // s3s names the header it could not read; S3 says what a copy source must be.
+        "InvalidArgument"
+            if message
+                .as_deref()
+                .is_some_and(|m| m.starts_with("invalid header: x-amz-copy-source:")) =>
+        {
+            if extras.is_empty() {
+                extras.push(("ArgumentName".into(), "x-amz-copy-source".into()));
+            }
+            Some(MSG_COPY_SOURCE.to_owned())
+        }
         "KeyTooLongError" => fixed("Your key is too long"),
         "NotImplemented" => {
             fixed("A header you provided implies functionality that is not implemented")
