@@ -1,22 +1,35 @@
-//! The `s3s::S3` implementation: it only routes each operation to the module that does it.
+//! The `s3s::S3` implementation: it routes each operation to the module that does it, and
+//! adds what a lifecycle rule announces: an object's `x-amz-expiration`, an upload's
+//! `x-amz-abort-date` and `x-amz-abort-rule-id`.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use s3s::dto::*;
 use s3s::{S3, S3Request, S3Response, S3Result};
 
 use crate::storage::Storage;
-use crate::{buckets, complete, listing, multipart, objects};
+use crate::{buckets, complete, copy, listing, multipart, objects, sweeper};
 
 /// The store's S3 operations over its local-disk storage.
 #[derive(Debug, Clone)]
 pub(crate) struct Backend {
     storage: Arc<Storage>,
+    /// The length of a lifecycle day, for the `x-amz-expiration` of objects.
+    lifecycle_day: Duration,
 }
 
 impl Backend {
-    pub fn new(storage: Arc<Storage>) -> Self {
-        Self { storage }
+    pub fn new(storage: Arc<Storage>, lifecycle_day: Duration) -> Self {
+        Self {
+            storage,
+            lifecycle_day,
+        }
+    }
+
+    /// `x-amz-expiration` for the object now at `key`, when a lifecycle rule will expire it.
+    fn expiration(&self, bucket: &str, key: &str) -> Option<String> {
+        sweeper::expiration_header(&self.storage, bucket, key, self.lifecycle_day)
     }
 }
 
@@ -38,9 +51,9 @@ impl S3 for Backend {
 
     async fn list_buckets(
         &self,
-        _req: S3Request<ListBucketsInput>,
+        req: S3Request<ListBucketsInput>,
     ) -> S3Result<S3Response<ListBucketsOutput>> {
-        Ok(buckets::list_buckets(&self.storage))
+        buckets::list_buckets(&self.storage, req.input)
     }
 
     async fn delete_bucket(
@@ -103,21 +116,29 @@ impl S3 for Backend {
         &self,
         req: S3Request<PutObjectInput>,
     ) -> S3Result<S3Response<PutObjectOutput>> {
-        objects::put_object(&self.storage, req).await
+        let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+        let mut response = objects::put_object(&self.storage, req).await?;
+        response.output.expiration = self.expiration(&bucket, &key);
+        Ok(response)
     }
 
     async fn get_object(
         &self,
         req: S3Request<GetObjectInput>,
     ) -> S3Result<S3Response<GetObjectOutput>> {
-        objects::get_object(&self.storage, req).await
+        let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+        let mut response = objects::get_object(&self.storage, req).await?;
+        response.output.expiration = self.expiration(&bucket, &key);
+        Ok(response)
     }
 
     async fn head_object(
         &self,
         req: S3Request<HeadObjectInput>,
     ) -> S3Result<S3Response<HeadObjectOutput>> {
-        objects::head_object(&self.storage, &req)
+        let mut response = objects::head_object(&self.storage, &req)?;
+        response.output.expiration = self.expiration(&req.input.bucket, &req.input.key);
+        Ok(response)
     }
 
     async fn delete_object(
@@ -125,6 +146,23 @@ impl S3 for Backend {
         req: S3Request<DeleteObjectInput>,
     ) -> S3Result<S3Response<DeleteObjectOutput>> {
         objects::delete_object(&self.storage, &req.input.bucket, &req.input.key).await
+    }
+
+    async fn copy_object(
+        &self,
+        req: S3Request<CopyObjectInput>,
+    ) -> S3Result<S3Response<CopyObjectOutput>> {
+        let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+        let mut response = copy::copy_object(&self.storage, req).await?;
+        response.output.expiration = self.expiration(&bucket, &key);
+        Ok(response)
+    }
+
+    async fn upload_part_copy(
+        &self,
+        req: S3Request<UploadPartCopyInput>,
+    ) -> S3Result<S3Response<UploadPartCopyOutput>> {
+        copy::upload_part_copy(&self.storage, req).await
     }
 
     async fn list_objects_v2(
@@ -152,7 +190,17 @@ impl S3 for Backend {
         &self,
         req: S3Request<CreateMultipartUploadInput>,
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
-        multipart::create(&self.storage, req).await
+        let mut response = multipart::create(&self.storage, req).await?;
+        let announced = response
+            .output
+            .upload_id
+            .as_deref()
+            .and_then(|id| sweeper::abort_date(&self.storage, id, self.lifecycle_day));
+        if let Some((at, rule)) = announced {
+            response.output.abort_date = Some(Timestamp::from(at));
+            response.output.abort_rule_id = Some(rule);
+        }
+        Ok(response)
     }
 
     async fn upload_part(
@@ -166,7 +214,10 @@ impl S3 for Backend {
         &self,
         req: S3Request<CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
-        complete::complete(&self.storage, req).await
+        let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+        let mut response = complete::complete(&self.storage, req).await?;
+        response.output.expiration = self.expiration(&bucket, &key);
+        Ok(response)
     }
 
     async fn abort_multipart_upload(

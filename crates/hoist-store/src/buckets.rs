@@ -3,17 +3,53 @@
 use s3s::dto::*;
 use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 
+use hoist_core::encoding::{hex, hex_decode};
+
+use crate::config::owner;
 use crate::cors::{self, CorsRule};
 use crate::errors::{internal, no_such_bucket, s3_error};
 use crate::fs::safe_bucket;
-use crate::lifecycle::LifecycleRule;
+use crate::lifecycle::{self, LifecycleRule};
 use crate::storage::{Storage, from_ms};
 use crate::uploads;
+
+/// The region a CreateBucket asks for must be the store's, as an S3 endpoint takes only its
+/// own region: us-east-1 takes no constraint (and refuses its own name as one, as S3 does).
+fn check_location(storage: &Storage, input: &CreateBucketInput) -> S3Result<()> {
+    let asked = input
+        .create_bucket_configuration
+        .as_ref()
+        .and_then(|c| c.location_constraint.as_ref())
+        .map(|c| c.as_str().to_owned())
+        .filter(|c| !c.is_empty());
+    let region = storage.region.as_str();
+    let illegal = |named: &str| {
+        Err(s3_error(
+            S3ErrorCode::IllegalLocationConstraintException,
+            &format!(
+                "The {named} location constraint is incompatible for the region specific endpoint this request was sent to."
+            ),
+            &vec![],
+        ))
+    };
+    match asked.as_deref() {
+        None if region == "us-east-1" => Ok(()),
+        None => illegal("unspecified"),
+        Some("us-east-1") if region == "us-east-1" => Err(s3_error(
+            S3ErrorCode::InvalidLocationConstraint,
+            "The specified location-constraint is not valid",
+            &vec![("LocationConstraint", "us-east-1".into())],
+        )),
+        Some(asked) if asked == region => Ok(()),
+        Some(asked) => illegal(asked),
+    }
+}
 
 pub(crate) fn create_bucket(
     storage: &Storage,
     req: S3Request<CreateBucketInput>,
 ) -> S3Result<S3Response<CreateBucketOutput>> {
+    check_location(storage, &req.input)?;
     let name = req.input.bucket;
     if !safe_bucket(&name) {
         return Err(s3_error(
@@ -22,7 +58,9 @@ pub(crate) fn create_bucket(
             &vec![("BucketName", name)],
         ));
     }
-    if !storage.create_bucket(&name).map_err(internal)? {
+    // Creating a bucket one already owns succeeds in us-east-1 (S3's legacy answer) and is
+    // BucketAlreadyOwnedByYou everywhere else.
+    if !storage.create_bucket(&name).map_err(internal)? && storage.region != "us-east-1" {
         return Err(s3_error(
             S3ErrorCode::BucketAlreadyOwnedByYou,
             "Your previous request to create the named bucket succeeded and you already own it.",
@@ -47,26 +85,76 @@ pub(crate) fn head_bucket(
     }))
 }
 
-pub(crate) fn list_buckets(storage: &Storage) -> S3Response<ListBucketsOutput> {
-    let buckets = storage
-        .state()
+/// Most buckets one ListBuckets page may be asked for.
+const MAX_BUCKETS: i32 = 10_000;
+
+/// ListBuckets: every bucket, or a page of `max-buckets` after a continuation token (the
+/// hex of the last name of the page before), under `prefix`.
+pub(crate) fn list_buckets(
+    storage: &Storage,
+    input: ListBucketsInput,
+) -> S3Result<S3Response<ListBucketsOutput>> {
+    let max = match input.max_buckets {
+        None => None,
+        Some(n) if (1..=MAX_BUCKETS).contains(&n) => Some(n as usize),
+        Some(n) => {
+            return Err(s3_error(
+                S3ErrorCode::InvalidArgument,
+                "Argument max-buckets must be an integer between 1 and 10000",
+                &vec![
+                    ("ArgumentName", "max-buckets".into()),
+                    ("ArgumentValue", n.to_string()),
+                ],
+            ));
+        }
+    };
+    let after = match &input.continuation_token {
+        None => None,
+        Some(token) => Some(
+            hex_decode(token)
+                .and_then(|b| String::from_utf8(b).ok())
+                .ok_or_else(|| {
+                    s3_error(
+                        S3ErrorCode::InvalidArgument,
+                        "The continuation token provided is incorrect",
+                        &vec![("ArgumentName", "continuation-token".into())],
+                    )
+                })?,
+        ),
+    };
+    let prefix = input.prefix.clone().unwrap_or_default();
+    // Every bucket is in the store's region: a filter on another region lists none.
+    let in_region = input
+        .bucket_region
+        .as_deref()
+        .is_none_or(|r| r == storage.region);
+    let state = storage.state();
+    let mut names = state
         .buckets
         .values()
         .filter_map(|b| b.meta.as_ref())
-        .map(|meta| Bucket {
+        .filter(|m| in_region && m.name.starts_with(&prefix))
+        .filter(|m| after.as_ref().is_none_or(|a| m.name > *a))
+        .peekable();
+    let mut buckets = Vec::new();
+    while let Some(meta) = names.next_if(|_| max.is_none_or(|max| buckets.len() < max)) {
+        buckets.push(Bucket {
             name: Some(meta.name.clone()),
             creation_date: Some(Timestamp::from(from_ms(meta.created_ms))),
             bucket_region: Some(storage.region.clone()),
-        })
-        .collect();
-    S3Response::new(ListBucketsOutput {
+        });
+    }
+    let more = names.peek().is_some();
+    let next = more
+        .then(|| buckets.last().and_then(|b| b.name.as_ref()))
+        .flatten()
+        .map(|name| hex(name.as_bytes()));
+    Ok(S3Response::new(ListBucketsOutput {
         buckets: Some(buckets),
-        owner: Some(Owner {
-            display_name: Some("hoist".into()),
-            id: Some("hoist".into()),
-        }),
-        ..Default::default()
-    })
+        owner: Some(owner()),
+        continuation_token: next,
+        prefix: input.prefix,
+    }))
 }
 
 pub(crate) async fn delete_bucket(
@@ -185,28 +273,12 @@ pub(crate) fn put_lifecycle(
     req: S3Request<PutBucketLifecycleConfigurationInput>,
 ) -> S3Result<S3Response<PutBucketLifecycleConfigurationOutput>> {
     let bucket = req.input.bucket;
-    let rules: Vec<LifecycleRule> = req
-        .input
-        .lifecycle_configuration
-        .map(|c| c.rules.into_iter().map(LifecycleRule::from_dto).collect())
-        .unwrap_or_default();
-    if rules.is_empty() {
-        return Err(s3_error(
-            S3ErrorCode::MalformedXML,
-            "The XML you provided was not well-formed or did not validate against our published schema",
-            &vec![],
-        ));
-    }
-    if rules
-        .iter()
-        .any(|r| r.abort_incomplete_days.is_some_and(|d| d < 1))
-    {
-        return Err(s3_error(
-            S3ErrorCode::InvalidArgument,
-            "'DaysAfterInitiation' for AbortIncompleteMultipartUpload action must be a positive integer",
-            &vec![],
-        ));
-    }
+    let rules = lifecycle::from_configuration(
+        req.input
+            .lifecycle_configuration
+            .map(|c| c.rules)
+            .unwrap_or_default(),
+    )?;
     storage
         .update_bucket(&bucket, |meta| meta.lifecycle = Some(rules))
         .map_err(internal)?

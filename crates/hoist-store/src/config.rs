@@ -21,6 +21,14 @@ pub const DEFAULT_BODY_STALL_TIMEOUT: Duration = hoist_net::DEFAULT_BODY_STALL_T
 /// Connections served at once, well below a typical limit of 1024 descriptors. At the cap
 /// a new connection sheds the idlest one (no complete request yet, or idle in keep-alive).
 pub const DEFAULT_MAX_CONNECTIONS: usize = hoist_net::DEFAULT_MAX_CONNECTIONS;
+/// The one account that owns every bucket and object, as listings show it.
+pub(crate) fn owner() -> s3s::dto::Owner {
+    s3s::dto::Owner {
+        display_name: Some("hoist".into()),
+        id: Some("hoist".into()),
+    }
+}
+
 /// Name of the file, inside the data directory, that keeps generated credentials.
 pub const CREDENTIALS_FILE: &str = "credentials.json";
 
@@ -103,6 +111,7 @@ pub struct StoreConfig {
     pub(crate) idle_timeout: Duration,
     pub(crate) body_stall_timeout: Duration,
     pub(crate) max_connections: usize,
+    pub(crate) domain: Option<String>,
 }
 
 impl StoreConfig {
@@ -124,6 +133,7 @@ impl StoreConfig {
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             body_stall_timeout: DEFAULT_BODY_STALL_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            domain: None,
         }
     }
 
@@ -205,6 +215,15 @@ impl StoreConfig {
     /// The most connections served at once (at least 1). Default 512.
     pub fn with_max_connections(mut self, max: usize) -> Self {
         self.max_connections = max.max(1);
+        self
+    }
+
+    /// A domain under which a request's `Host` names its bucket (virtual-hosted-style
+    /// addressing, as MinIO's and Garage's root domain): with `s3.local`, a request to
+    /// `BUCKET.s3.local:PORT` addresses BUCKET. Path-style requests keep working. An empty
+    /// domain leaves path-style addressing only.
+    pub fn with_domain(mut self, domain: impl Into<String>) -> Self {
+        self.domain = Some(domain.into());
         self
     }
 

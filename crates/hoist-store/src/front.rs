@@ -16,6 +16,7 @@ use crate::errors::{
     MSG_SIGNATURE, error_body,
 };
 use crate::faults::FaultControl;
+use crate::host::Domain;
 use crate::query;
 use crate::sigdebug::{self, Explanation};
 use crate::storage::Storage;
@@ -28,6 +29,8 @@ pub(crate) struct Front {
     pub faults: FaultControl,
     /// How long a request body may send nothing before it is dropped.
     pub body_stall: Option<std::time::Duration>,
+    /// The domain of virtual-hosted-style requests, when set.
+    pub domain: Option<Domain>,
 }
 
 impl std::fmt::Debug for Front {
@@ -62,6 +65,26 @@ pub(crate) fn error_response(
 }
 
 impl Front {
+    /// Bucket and key a request addresses, percent-decoded: from the `Host` and the path
+    /// when the host names a bucket under the store's domain, else from the path.
+    pub(crate) fn bucket_and_key<B>(&self, req: &Request<B>) -> (Option<String>, Option<String>) {
+        let path = req.uri().path();
+        let hosted = self.domain.as_ref().and_then(|domain| {
+            let host = req.headers().get(http::header::HOST)?.to_str().ok()?;
+            domain.bucket_of(host)
+        });
+        match hosted {
+            Some(bucket) => {
+                let key = path.strip_prefix('/').unwrap_or(path);
+                (
+                    Some(bucket),
+                    (!key.is_empty()).then(|| query::decode_form(key)),
+                )
+            }
+            None => path_style(path),
+        }
+    }
+
     /// Hands `req` to s3s; an error it answers gets S3's message and extra elements back.
     pub(crate) async fn call_s3(
         &self,
@@ -111,6 +134,18 @@ impl Front {
     }
 }
 
+/// Bucket and key of a path-style request (`/bucket/key…`), percent-decoded.
+fn path_style(path: &str) -> (Option<String>, Option<String>) {
+    let trimmed = path.strip_prefix('/').unwrap_or(path);
+    let (bucket, key) = match trimmed.split_once('/') {
+        Some((b, k)) => (b, Some(k)),
+        None => (trimmed, None),
+    };
+    let bucket = (!bucket.is_empty()).then(|| query::decode_form(bucket));
+    let key = key.filter(|k| !k.is_empty()).map(query::decode_form);
+    (bucket, key)
+}
+
 /// What an answer to a bad signature reports back.
 struct SignatureContext {
     access_key: Option<String>,
@@ -143,6 +178,9 @@ impl SignatureContext {
         }
     }
 }
+
+const MSG_COPY_SOURCE: &str =
+    "Copy Source must mention the source bucket and key: sourcebucket/sourcekey";
 
 /// S3's message and extra elements for errors s3s reports tersely.
 fn complete_error(
@@ -198,6 +236,17 @@ fn complete_error(
             "The XML you provided was not well-formed or did not validate against our published schema",
         ),
         "InvalidBucketName" => fixed("The specified bucket is not valid."),
+        // s3s names the header it could not read; S3 says what a copy source must be.
+        "InvalidArgument"
+            if message
+                .as_deref()
+                .is_some_and(|m| m.starts_with("invalid header: x-amz-copy-source:")) =>
+        {
+            if extras.is_empty() {
+                extras.push(("ArgumentName".into(), "x-amz-copy-source".into()));
+            }
+            Some(MSG_COPY_SOURCE.to_owned())
+        }
         "KeyTooLongError" => fixed("Your key is too long"),
         "NotImplemented" => {
             fixed("A header you provided implies functionality that is not implemented")

@@ -24,7 +24,9 @@
 //!
 //! Every request must be signed with SigV4 (header or query); anonymous requests get
 //! `403 AccessDenied` and SigV2 gets S3's `400 InvalidRequest`. Addressing is path-style
-//! (`http://127.0.0.1:PORT/bucket/key`). The admin routes (faults, temporary credentials)
+//! (`http://127.0.0.1:PORT/bucket/key`), and also virtual-hosted-style
+//! (`http://bucket.DOMAIN:PORT/key`) under a domain set with
+//! [`StoreConfig::with_domain`]. The admin routes (faults, temporary credentials)
 //! are described in [`admin`] and in the crate's README.
 //!
 //! # Layout
@@ -36,8 +38,8 @@
 //!
 //! 1. Base: `errors` (S3's answers and the extra elements s3s cannot carry), `faults` (fault
 //!    injection and the store's clock), `config`, `query` (URI parts read as a store must
-//!    read them), `checksum` (core's checksums as s3s's DTO fields), `cors` and `lifecycle`
-//!    (a bucket's rules), `limits` (the XML body cap, [`MAX_XML_BODY_SIZE`], and the request
+//!    read them), `host` (virtual-hosted-style addressing under a domain), `checksum`
+//!    (core's checksums as s3s's DTO fields), `cors` and `lifecycle` (a bucket's rules), `limits` (the XML body cap, [`MAX_XML_BODY_SIZE`], and the request
 //!    body guard that enforces it and drops a body that stalls).
 //! 2. Storage: `fs` (layout, key safety, durable writes, bodies streamed to disk while
 //!    hashed, part files linked), `storage` (the index rebuilt from disk; an object's
@@ -46,7 +48,8 @@
 //!    declares), `commit` (an object's commit point), `uploads` (the upload a request names;
 //!    removing one).
 //! 4. Operations: `buckets`, `objects`, `multipart`, `complete` (CompleteMultipartUpload),
-//!    `listing`, and `sweeper` (lifecycle rules carried out).
+//!    `copy` (CopyObject, UploadPartCopy), `listing`, and `sweeper` (lifecycle rules carried
+//!    out).
 //! 5. `backend`: the `s3s::S3` implementation, which only dispatches to the operations.
 //! 6. Authentication: `auth` (keys, temporary credentials, the checks S3 makes before a
 //!    signature), `sigdebug` (the `StringToSign` S3 echoes), `resign` (presigned requests
@@ -62,6 +65,7 @@ mod config;
 mod cors;
 mod errors;
 mod faults;
+mod host;
 mod lifecycle;
 mod limits;
 mod query;
@@ -80,6 +84,7 @@ mod uploads;
 mod backend;
 mod buckets;
 mod complete;
+mod copy;
 mod listing;
 mod multipart;
 mod objects;

@@ -8,9 +8,10 @@ use s3s::dto::*;
 use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 
 use crate::checksum::{self, dto_algorithm, dto_type};
-use crate::config::random_hex;
+use crate::config::{owner, random_hex};
 use crate::errors::{internal, no_such_bucket, no_such_upload, s3_error};
-use crate::fs::{check_key, commit_file, sync_dir, write_json_atomic};
+use crate::fs::{check_key, sync_dir, write_json_atomic};
+use crate::listing;
 use crate::receive::{Requested, receive};
 use crate::storage::{PartMeta, Storage, UploadEntry, UploadMeta, from_ms};
 use crate::uploads;
@@ -159,36 +160,13 @@ pub(crate) async fn upload_part(
         data: format!("part-{number:05}.{}.data", random_hex(8)),
         checksum: sum.clone(),
     };
-    let dir = storage.layout.upload(&upload.id);
-    let layout = storage.layout.clone();
-    let to_write = part.clone();
-    let tmp = written.path;
-    let _commit = storage.commit.lock().await;
-    if !storage.state().uploads.contains_key(&upload.id) {
-        let _ = tokio::fs::remove_file(&tmp).await;
-        return Err(no_such_upload(&upload.id));
-    }
-    tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-        commit_file(&tmp, &dir.join(&to_write.data)).inspect_err(|_| {
-            let _ = std::fs::remove_file(&tmp);
-        })?;
-        write_json_atomic(
-            &layout,
-            &dir.join(format!("part-{:05}.json", to_write.number)),
-            &to_write,
-        )
-    })
-    .await
-    .map_err(internal)?
-    .map_err(internal)?;
-    let old = storage
-        .state()
-        .uploads
-        .get_mut(&upload.id)
-        .and_then(|u| u.parts.insert(number, part.clone()));
-    if let Some(old) = old.filter(|old| old.data != part.data) {
-        let _ = tokio::fs::remove_file(storage.layout.upload(&upload.id).join(old.data)).await;
-    }
+    uploads::commit_part(
+        storage,
+        &upload.id,
+        part.clone(),
+        uploads::PartBytes::Received(written.path),
+    )
+    .await?;
     let [crc32, crc32c, crc64nvme, sha1, sha256] =
         checksum::fields(upload.checksum.zip(sum).as_ref());
     Ok(S3Response::new(UploadPartOutput {
@@ -276,8 +254,10 @@ pub(crate) fn list_uploads(
     storage
         .bucket_meta(&input.bucket)
         .ok_or_else(|| no_such_bucket(&input.bucket))?;
+    let encode = listing::url_encoded(input.encoding_type.as_ref())?;
     let max = input.max_uploads.unwrap_or(PAGE).clamp(0, PAGE);
     let prefix = input.prefix.clone().unwrap_or_default();
+    let delimiter = input.delimiter.clone().filter(|d| !d.is_empty());
     let key_marker = input.key_marker.clone().unwrap_or_default();
     let id_marker = input
         .upload_id_marker
@@ -296,35 +276,66 @@ pub(crate) fn list_uploads(
         })
         .collect();
     all.sort_by(|a, b| (&a.key, &a.id).cmp(&(&b.key, &b.id)));
-    let truncated = all.len() > max as usize;
-    all.truncate(max as usize);
-    let last = all.last().map(|u| (u.key.clone(), u.id.clone()));
-    let uploads = all
-        .into_iter()
-        .map(|u| MultipartUpload {
-            key: Some(u.key.clone()),
-            upload_id: Some(u.id.clone()),
-            initiated: Some(Timestamp::from(from_ms(u.initiated_ms))),
-            checksum_algorithm: u.checksum.map(dto_algorithm),
-            checksum_type: u.checksum_type.map(dto_type),
-            storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
-            ..Default::default()
-        })
-        .collect();
+    // Keys rolled up at the delimiter count as one entry each, as in ListObjects.
+    let mut uploads = Vec::new();
+    let mut prefixes: Vec<String> = Vec::new();
+    let mut truncated = false;
+    let mut last: Option<(String, Option<String>)> = None;
+    for upload in all {
+        let group = delimiter.as_deref().and_then(|d| {
+            upload.key[prefix.len()..]
+                .find(d)
+                .map(|i| upload.key[..prefix.len() + i + d.len()].to_owned())
+        });
+        if let Some(group) = &group
+            && (prefixes.last() == Some(group) || key_marker == *group)
+        {
+            continue;
+        }
+        if uploads.len() + prefixes.len() >= max as usize {
+            truncated = true;
+            break;
+        }
+        match group {
+            Some(group) => {
+                last = Some((group.clone(), None));
+                prefixes.push(group);
+            }
+            None => {
+                last = Some((upload.key.clone(), Some(upload.id.clone())));
+                uploads.push(MultipartUpload {
+                    key: Some(listing::listed(upload.key.clone(), encode)),
+                    upload_id: Some(upload.id.clone()),
+                    initiated: Some(Timestamp::from(from_ms(upload.initiated_ms))),
+                    checksum_algorithm: upload.checksum.map(dto_algorithm),
+                    checksum_type: upload.checksum_type.map(dto_type),
+                    storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
+                    owner: Some(owner()),
+                    initiator: Some(Initiator {
+                        display_name: Some("hoist".into()),
+                        id: Some("hoist".into()),
+                    }),
+                });
+            }
+        }
+    }
+    let (next_key, next_id) = match last.filter(|_| truncated) {
+        Some((key, id)) => (Some(listing::listed(key, encode)), id),
+        None => (None, None),
+    };
     Ok(S3Response::new(ListMultipartUploadsOutput {
         bucket: Some(input.bucket),
-        prefix: input.prefix,
-        key_marker: input.key_marker,
+        prefix: input.prefix.map(|p| listing::listed(p, encode)),
+        delimiter: delimiter.map(|d| listing::listed(d, encode)),
+        key_marker: input.key_marker.map(|k| listing::listed(k, encode)),
         upload_id_marker: input.upload_id_marker,
-        next_key_marker: truncated
-            .then(|| last.as_ref().map(|l| l.0.clone()))
-            .flatten(),
-        next_upload_id_marker: truncated
-            .then(|| last.as_ref().map(|l| l.1.clone()))
-            .flatten(),
+        next_key_marker: next_key,
+        next_upload_id_marker: next_id,
         max_uploads: Some(max),
         is_truncated: Some(truncated),
         uploads: Some(uploads),
+        common_prefixes: listing::common_prefixes(prefixes, encode),
+        encoding_type: input.encoding_type,
         ..Default::default()
     }))
 }

@@ -313,11 +313,16 @@ async fn accept(
         malformed: malformed_flag.clone(),
     };
     let path = format!("/{}/{}", uri_encode(bucket), uri_encode_path(&accepted.key));
-    let location = format!("http://{host}{path}");
+    // The file goes to s3s path-style; the Location names the object as it was addressed.
+    let path_host = front.domain.as_ref().and_then(|d| d.path_style_host(&host));
+    let location = match &path_host {
+        Some(_) => format!("http://{host}/{}", uri_encode_path(&accepted.key)),
+        None => format!("http://{host}{path}"),
+    };
     let put = signed_put(
         front,
         &path,
-        &host,
+        path_host.as_deref().unwrap_or(&host),
         &accepted,
         size,
         Body::http_body_unsync(file),

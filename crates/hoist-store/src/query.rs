@@ -33,6 +33,23 @@ pub(crate) fn pairs(uri: &Uri, decode: fn(&str) -> String) -> Vec<(String, Strin
         .collect()
 }
 
+/// A name as S3 writes it in a listing asked for with `encoding-type=url`: unreserved
+/// characters, `/` and `*` kept, a space as `+`, every other byte of the UTF-8 as `%XX`
+/// (the form clients read back with `unquote_plus`).
+pub(crate) fn encode_listed(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'/' | b'*' => {
+                out.push(char::from(b));
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
 /// The value of the first pair named exactly `name`.
 pub(crate) fn value(pairs: &[(String, String)], name: &str) -> Option<String> {
     pairs
@@ -60,5 +77,12 @@ mod tests {
         assert_eq!(value(&read, "uploadId").as_deref(), Some("u+1"));
         assert_eq!(value(&read, "flag").as_deref(), Some(""));
         assert_eq!(value(&read, "missing"), None);
+    }
+
+    #[test]
+    fn listed_names_are_encoded_as_s3_encodes_them() {
+        assert_eq!(encode_listed("a/b c+d"), "a/b+c%2Bd");
+        assert_eq!(encode_listed("x~y%z*é\n"), "x%7Ey%25z*%C3%A9%0A");
+        assert_eq!(encode_listed("plain-name_1.txt"), "plain-name_1.txt");
     }
 }

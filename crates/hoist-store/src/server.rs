@@ -16,6 +16,7 @@ use crate::config::{CREDENTIALS_FILE, Credentials, StoreConfig};
 use crate::conn::FaultyIo;
 use crate::faults::{Clock, FaultControl, Faults};
 use crate::front::Front;
+use crate::host::Domain;
 use crate::service::FrontService;
 use crate::storage::Storage;
 use hoist_net::Table;
@@ -205,8 +206,12 @@ fn build_front(
     config: &StoreConfig,
 ) -> FrontService {
     let keys = KeyRing::new(credentials.clone(), clock);
-    let mut builder = S3ServiceBuilder::new(Backend::new(storage.clone()));
+    let mut builder = S3ServiceBuilder::new(Backend::new(storage.clone(), config.lifecycle_day));
     builder.set_auth(keys.clone());
+    let domain = config.domain.as_deref().and_then(Domain::new);
+    if let Some(domain) = &domain {
+        builder.set_host(domain.clone());
+    }
     let mut s3_config = S3Config::default();
     // Time windows are checked by the front service against the store's clock (which may be
     // offset on purpose); s3s, which reads the machine's clock, must not second-guess them.
@@ -218,6 +223,7 @@ fn build_front(
         keys,
         faults: faults.clone(),
         body_stall: Some(config.body_stall_timeout),
+        domain,
     }))
 }
 

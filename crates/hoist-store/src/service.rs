@@ -44,7 +44,7 @@ impl hyper::service::Service<Request<Incoming>> for FrontService {
     fn call(&self, req: Request<Incoming>) -> Self::Future {
         let front = self.0.clone();
         let trip = Trip::default();
-        let (_, key) = bucket_and_key(req.uri().path());
+        let (_, key) = front.bucket_and_key(&req);
         let req = req.map(Body::from);
         let cap = (!carries_bytes(&req, key.is_some())).then_some(MAX_XML_BODY_SIZE);
         let stall = front.body_stall;
@@ -71,18 +71,6 @@ fn carries_bytes(req: &Request<Body>, has_key: bool) -> bool {
             })
 }
 
-/// Bucket and key of a path-style request (`/bucket/key…`), percent-decoded.
-fn bucket_and_key(path: &str) -> (Option<String>, Option<String>) {
-    let trimmed = path.strip_prefix('/').unwrap_or(path);
-    let (bucket, key) = match trimmed.split_once('/') {
-        Some((b, k)) => (b, Some(k)),
-        None => (trimmed, None),
-    };
-    let bucket = (!bucket.is_empty()).then(|| query::decode_form(bucket));
-    let key = key.filter(|k| !k.is_empty()).map(query::decode_form);
-    (bucket, key)
-}
-
 fn has_query(req: &Request<Body>, name: &str) -> bool {
     req.uri()
         .query()
@@ -106,7 +94,7 @@ pub(crate) async fn handle(front: &Front, req: Request<Body>, trip: &Trip) -> Re
         .get("origin")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let (bucket, key) = bucket_and_key(req.uri().path());
+    let (bucket, key) = front.bucket_and_key(&req);
 
     let mut response = if req.uri().path().starts_with(admin::PREFIX) {
         admin::handle(front, req).await
@@ -139,7 +127,7 @@ pub(crate) async fn handle(front: &Front, req: Request<Body>, trip: &Trip) -> Re
     } else {
         let mut req = req;
         let checked = checks(front, &req, key.is_some()).and_then(|()| {
-            xml_length(&req)?;
+            xml_length(&req, key.is_some())?;
             // Only the store's clock may decide a URL's lifetime (see `resign`).
             if faults.clock_offset_secs != 0 && resign::is_presigned(&req) {
                 let real_now = std::time::SystemTime::now().into();
@@ -232,9 +220,8 @@ fn is_chunked(headers: &HeaderMap) -> bool {
 
 /// An XML body declared longer than the cap is refused before a byte of it is read; one
 /// sent in chunks is cut off at the cap as it streams.
-fn xml_length(req: &Request<Body>) -> Result<(), ErrorAnswer> {
+fn xml_length(req: &Request<Body>, has_key: bool) -> Result<(), ErrorAnswer> {
     let declared = header_u64(req.headers(), "content-length");
-    let has_key = bucket_and_key(req.uri().path()).1.is_some();
     match declared {
         Some(size) if size > MAX_XML_BODY_SIZE && !carries_bytes(req, has_key) => {
             Err(BodyFault::TooLarge.answer())

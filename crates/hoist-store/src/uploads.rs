@@ -2,11 +2,13 @@
 //! (or S3's `NoSuchUpload`), and an upload removed with its parts, by Abort, by Complete once
 //! the object has committed, by DeleteBucket and by the lifecycle sweeper.
 
+use std::path::PathBuf;
+
 use s3s::S3Result;
 
-use crate::errors::{no_such_bucket, no_such_upload};
-use crate::fs::{safe_upload_id, sync_dir};
-use crate::storage::{Storage, UploadMeta};
+use crate::errors::{internal, no_such_bucket, no_such_upload};
+use crate::fs::{commit_file, link_all, safe_upload_id, sync_dir, write_json_atomic};
+use crate::storage::{PartMeta, Storage, UploadMeta};
 
 /// The upload, checked against the bucket and key of the request.
 pub(crate) fn find(storage: &Storage, bucket: &str, key: &str, id: &str) -> S3Result<UploadMeta> {
@@ -40,4 +42,61 @@ pub(crate) async fn remove_upload_locked(storage: &Storage, id: &str) -> std::io
     let _ = sync_dir(&storage.layout.uploads());
     let _ = tokio::fs::remove_dir_all(&trash).await;
     Ok(true)
+}
+
+/// Where a part's bytes come from when it is committed.
+#[derive(Debug)]
+pub(crate) enum PartBytes {
+    /// A received temp file, renamed into place.
+    Received(PathBuf),
+    /// An object's file, linked into place (copied where links are refused): UploadPartCopy
+    /// of a whole object held in one file writes no byte.
+    Linked(PathBuf),
+}
+
+/// Commits a part of upload `id`: its bytes into place, then its metadata (the commit
+/// point), then the index; the bytes of a part it replaces go. `NoSuchUpload` when the
+/// upload went meanwhile.
+pub(crate) async fn commit_part(
+    storage: &Storage,
+    id: &str,
+    part: PartMeta,
+    bytes: PartBytes,
+) -> S3Result<()> {
+    let dir = storage.layout.upload(id);
+    let layout = storage.layout.clone();
+    let to_write = part.clone();
+    let _commit = storage.commit.lock().await;
+    if !storage.state().uploads.contains_key(id) {
+        if let PartBytes::Received(tmp) = &bytes {
+            let _ = tokio::fs::remove_file(tmp).await;
+        }
+        return Err(no_such_upload(id));
+    }
+    tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        let dest = dir.join(&to_write.data);
+        match bytes {
+            PartBytes::Received(tmp) => commit_file(&tmp, &dest).inspect_err(|_| {
+                let _ = std::fs::remove_file(&tmp);
+            })?,
+            PartBytes::Linked(source) => link_all(&[(source, dest)], &dir)?,
+        }
+        write_json_atomic(
+            &layout,
+            &dir.join(format!("part-{:05}.json", to_write.number)),
+            &to_write,
+        )
+    })
+    .await
+    .map_err(internal)?
+    .map_err(internal)?;
+    let old = storage
+        .state()
+        .uploads
+        .get_mut(id)
+        .and_then(|u| u.parts.insert(part.number, part.clone()));
+    if let Some(old) = old.filter(|old| old.data != part.data) {
+        let _ = tokio::fs::remove_file(storage.layout.upload(id).join(old.data)).await;
+    }
+    Ok(())
 }

@@ -37,13 +37,12 @@ async fn bucket_lifecycle_of_create_head_list_delete() {
         .collect();
     assert_eq!(names, vec!["second-bucket".to_owned(), BUCKET.to_owned()]);
 
-    let again = s3
-        .create_bucket()
+    // In us-east-1, S3 answers 200 to creating a bucket you already own.
+    s3.create_bucket()
         .bucket("second-bucket")
         .send()
         .await
-        .unwrap_err();
-    assert_eq!(raw_error(&again).0, 409);
+        .unwrap();
 
     s3.put_object()
         .bucket("second-bucket")

@@ -29,6 +29,10 @@ settings! {
         buckets: Vec<String>, flag "bucket", env "HOIST_STORE_BUCKETS", value "NAME";
         /// Region the store answers for.
         region: String = DEFAULT_REGION, env "HOIST_REGION";
+        /// Domain for virtual-hosted-style requests: BUCKET.DOMAIN[:PORT] addresses BUCKET
+        /// (path-style requests keep working).
+        domain: Option<String>, env "HOIST_STORE_DOMAIN", value "DOMAIN",
+            unset "path-style only";
         /// Access key id, with --secret-key.
         access_key: Option<String>, env "AWS_ACCESS_KEY_ID",
             unset "generated and kept in DIR";
@@ -108,6 +112,9 @@ fn config(s: &Settings) -> Result<StoreConfig, crate::settings::Error> {
         .with_idle_timeout(Duration::from_secs(s.idle_timeout.max(1)))
         .with_body_stall_timeout(Duration::from_secs(s.body_stall_timeout.max(1)))
         .with_max_connections(usize::try_from(s.max_connections).unwrap_or(usize::MAX));
+    if let Some(domain) = &s.domain {
+        config = config.with_domain(domain);
+    }
     match (&s.access_key, &s.secret_key) {
         (Some(key), Some(secret)) => {
             config = config.with_credentials(Credentials::new(key, secret));
