@@ -6,7 +6,7 @@ use s3s::dto::*;
 use s3s::{S3, S3Request, S3Response, S3Result};
 
 use crate::storage::Storage;
-use crate::{buckets, complete, listing, multipart, objects};
+use crate::{attributes, buckets, complete, listing, multipart, objects};
 
 /// The store's S3 operations over its local-disk storage.
 #[derive(Debug, Clone)]
@@ -118,6 +118,13 @@ impl S3 for Backend {
         req: S3Request<HeadObjectInput>,
     ) -> S3Result<S3Response<HeadObjectOutput>> {
         objects::head_object(&self.storage, &req)
+    }
+
+    async fn get_object_attributes(
+        &self,
+        req: S3Request<GetObjectAttributesInput>,
+    ) -> S3Result<S3Response<GetObjectAttributesOutput>> {
+        attributes::get_object_attributes(&self.storage, req)
     }
 
     async fn delete_object(

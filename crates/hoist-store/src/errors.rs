@@ -33,6 +33,12 @@ pub(crate) const MSG_NO_SUCH_KEY: &str = "The specified key does not exist.";
 pub(crate) const MSG_NO_SUCH_BUCKET: &str = "The specified bucket does not exist";
 pub(crate) const MSG_EXPIRED_TOKEN: &str = "The provided token has expired.";
 
+/// The status of a successful answer that s3s's serializers cannot give (`304 Not Modified`,
+/// `206` for a HEAD of one part): an operation puts it in its response's extensions, and the
+/// front applies it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AnswerStatus(pub StatusCode);
+
 /// Extra elements in document order, as `(name, text)`.
 pub(crate) type Extras = Vec<(&'static str, String)>;
 

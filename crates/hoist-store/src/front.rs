@@ -12,7 +12,7 @@ use s3s::Body;
 
 use crate::auth::KeyRing;
 use crate::errors::{
-    self, EXTRA_HEADER, ErrorAnswer, MSG_NO_SUCH_BUCKET, MSG_NO_SUCH_KEY, MSG_NO_SUCH_UPLOAD,
+    self, AnswerStatus, EXTRA_HEADER, ErrorAnswer, MSG_NO_SUCH_BUCKET, MSG_NO_SUCH_KEY, MSG_NO_SUCH_UPLOAD,
     MSG_SIGNATURE, error_body,
 };
 use crate::faults::FaultControl;
@@ -70,7 +70,11 @@ impl Front {
         method: &Method,
     ) -> Response<Body> {
         let sig_context = SignatureContext::of(&req);
-        let response = match self.s3.call(req).await {
+        let attributes = req.method() == Method::GET
+            && query::pairs(req.uri(), query::decode)
+                .iter()
+                .any(|(name, _)| name == "attributes");
+        let mut response = match self.s3.call(req).await {
             Ok(response) => response,
             Err(err) => {
                 tracing::error!(error = ?err, "s3 service failed");
@@ -82,6 +86,16 @@ impl Front {
                 return error_response(answer, request_id, method);
             }
         };
+        if let Some(AnswerStatus(status)) = response.extensions_mut().remove::<AnswerStatus>() {
+            *response.status_mut() = status;
+            if status == StatusCode::NOT_MODIFIED {
+                *response.body_mut() = Body::empty();
+                response.headers_mut().remove(http::header::CONTENT_LENGTH);
+            }
+        }
+        if attributes && response.status() == StatusCode::OK {
+            return unquote_etag(response).await;
+        }
         if response.status().as_u16() < 400 {
             return response;
         }
@@ -109,6 +123,21 @@ impl Front {
         parts.headers.remove(http::header::CONTENT_LENGTH);
         Response::from_parts(parts, body)
     }
+}
+
+/// GetObjectAttributes' document with its ETag unquoted, as S3 writes it there (s3s quotes
+/// every ETag element).
+async fn unquote_etag(response: Response<Body>) -> Response<Body> {
+    let (mut parts, body) = response.into_parts();
+    let bytes = match body.collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => Bytes::new(),
+    };
+    let text = String::from_utf8_lossy(&bytes)
+        .replace("<ETag>\"", "<ETag>")
+        .replace("\"</ETag>", "</ETag>");
+    parts.headers.remove(http::header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(Bytes::from(text)))
 }
 
 /// What an answer to a bad signature reports back.

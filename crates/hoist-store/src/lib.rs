@@ -73,10 +73,12 @@ mod storage;
 
 // 3. Shared by the operations.
 mod commit;
+mod conditions;
 mod receive;
 mod uploads;
 
 // 4. Operations, and 5. the dispatcher over them.
+mod attributes;
 mod backend;
 mod buckets;
 mod complete;
