@@ -27,7 +27,11 @@ const KNOWN: [&str; 5] = [
 /// not know is `400 InvalidArgument`.
 fn selected(list: &[ObjectAttributes]) -> S3Result<Vec<&'static str>> {
     let mut wanted = Vec::new();
-    for name in list.iter().flat_map(|a| a.as_str().split(',')).map(str::trim) {
+    for name in list
+        .iter()
+        .flat_map(|a| a.as_str().split(','))
+        .map(str::trim)
+    {
         if name.is_empty() {
             continue;
         }
@@ -68,7 +72,11 @@ fn object_checksum(meta: &ObjectMeta) -> Option<Checksum> {
 /// A multipart object's parts (none for any other object). The S3 reference: a general
 /// purpose bucket lists no `Part` for an object stored without an additional checksum, only
 /// the count.
-fn object_parts(meta: &ObjectMeta, max: Option<i32>, marker: Option<i32>) -> Option<GetObjectAttributesParts> {
+fn object_parts(
+    meta: &ObjectMeta,
+    max: Option<i32>,
+    marker: Option<i32>,
+) -> Option<GetObjectAttributesParts> {
     let count = meta.parts?;
     let algorithm: Option<ChecksumAlgorithm> = meta.checksum.as_ref().map(|(a, _)| *a);
     let Some(algorithm) = algorithm else {

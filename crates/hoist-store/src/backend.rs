@@ -131,7 +131,7 @@ impl S3 for Backend {
         &self,
         req: S3Request<DeleteObjectInput>,
     ) -> S3Result<S3Response<DeleteObjectOutput>> {
-        objects::delete_object(&self.storage, &req.input.bucket, &req.input.key).await
+        objects::delete_one(&self.storage, &req.input).await
     }
 
     async fn list_objects_v2(

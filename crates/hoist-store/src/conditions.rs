@@ -278,7 +278,10 @@ mod tests {
         let any = ETagCondition::Any;
         let create = WriteConditions::new(None, Some(&any)).unwrap();
         assert!(create.check("k", None).is_ok());
-        assert_eq!(code(create.check("k", Some(&a))), "ConditionalRequestConflict");
+        assert_eq!(
+            code(create.check("k", Some(&a))),
+            "ConditionalRequestConflict"
+        );
         let create = create.seeing(Some("a.data".into()));
         assert_eq!(code(create.check("k", Some(&a))), "PreconditionFailed");
         assert!(create.check("k", None).is_ok());
@@ -288,7 +291,10 @@ mod tests {
         assert_eq!(code(replace.check("k", None)), "NoSuchKey");
         let replace = replace.seeing(Some("a.data".into()));
         assert!(replace.check("k", Some(&a)).is_ok());
-        assert_eq!(code(replace.check("k", Some(&b))), "ConditionalRequestConflict");
+        assert_eq!(
+            code(replace.check("k", Some(&b))),
+            "ConditionalRequestConflict"
+        );
         assert_eq!(code(replace.check("k", None)), "ConditionalRequestConflict");
         let replace = WriteConditions::new(Some(&tag("e9")), None)
             .unwrap()

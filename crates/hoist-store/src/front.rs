@@ -12,8 +12,8 @@ use s3s::Body;
 
 use crate::auth::KeyRing;
 use crate::errors::{
-    self, AnswerStatus, EXTRA_HEADER, ErrorAnswer, MSG_NO_SUCH_BUCKET, MSG_NO_SUCH_KEY, MSG_NO_SUCH_UPLOAD,
-    MSG_SIGNATURE, error_body,
+    self, AnswerStatus, EXTRA_HEADER, ErrorAnswer, MSG_NO_SUCH_BUCKET, MSG_NO_SUCH_KEY,
+    MSG_NO_SUCH_UPLOAD, MSG_SIGNATURE, error_body,
 };
 use crate::faults::FaultControl;
 use crate::query;
@@ -146,6 +146,8 @@ struct SignatureContext {
     signature: Option<String>,
     upload_id: Option<String>,
     explanation: Option<Explanation>,
+    /// The request's path as sent, which S3 names in an `InvalidURI` answer.
+    path: String,
 }
 
 impl SignatureContext {
@@ -169,6 +171,7 @@ impl SignatureContext {
             signature: field("Signature=").or_else(|| get("X-Amz-Signature")),
             upload_id: get("uploadId"),
             explanation: sigdebug::explain(req.method(), req.uri(), req.headers()),
+            path: req.uri().path().to_owned(),
         }
     }
 }
@@ -219,6 +222,13 @@ fn complete_error(
                 ));
             }
             Some(MSG_NO_SUCH_UPLOAD.to_owned())
+        }
+        "InvalidURI" => {
+            // A path that does not decode (a key that is not UTF-8): S3 names it.
+            if extras.is_empty() {
+                extras.push(("URI".into(), context.path.clone()));
+            }
+            fixed("Couldn't parse the specified URI.")
         }
         "NoSuchKey" => fixed(MSG_NO_SUCH_KEY),
         "NoSuchBucket" => fixed(MSG_NO_SUCH_BUCKET),

@@ -11,8 +11,8 @@ use crate::checksum::{self, dto_algorithm, dto_type};
 use crate::config::random_hex;
 use crate::errors::{internal, no_such_bucket, no_such_upload, s3_error};
 use crate::fs::{check_key, commit_file, sync_dir, write_json_atomic};
-use crate::receive::{Requested, receive};
 use crate::query;
+use crate::receive::{Requested, receive};
 use crate::storage::{Headers, PartMeta, Storage, UploadEntry, UploadMeta, from_ms};
 use crate::uploads;
 

@@ -358,6 +358,32 @@ pub(crate) fn head_object(
             .map(checksum::dto_type),
         ..Default::default()
     });
+    // S3 takes a HEAD's `response-*` overrides as a GET's; s3s applies them to GETs only.
+    let output = &mut response.output;
+    let overrides = [
+        (&mut output.cache_control, &input.response_cache_control),
+        (
+            &mut output.content_disposition,
+            &input.response_content_disposition,
+        ),
+        (
+            &mut output.content_encoding,
+            &input.response_content_encoding,
+        ),
+        (
+            &mut output.content_language,
+            &input.response_content_language,
+        ),
+        (&mut output.content_type, &input.response_content_type),
+    ];
+    for (field, value) in overrides {
+        if value.is_some() {
+            field.clone_from(value);
+        }
+    }
+    if input.response_expires.is_some() {
+        output.expires.clone_from(&input.response_expires);
+    }
     if span.partial {
         // s3s answers every HEAD 200; S3 answers a HEAD of a part or range as the GET would.
         response
@@ -365,6 +391,31 @@ pub(crate) fn head_object(
             .insert(AnswerStatus(http::StatusCode::PARTIAL_CONTENT));
     }
     Ok(response)
+}
+
+/// DeleteObject. Its conditions (`If-Match`, `x-amz-if-match-last-modified-time`,
+/// `x-amz-if-match-size`) are not judged by the store, so a request that names one is
+/// refused rather than obeyed in part.
+pub(crate) async fn delete_one(
+    storage: &Storage,
+    input: &DeleteObjectInput,
+) -> S3Result<S3Response<DeleteObjectOutput>> {
+    let conditional = [
+        (input.if_match.is_some(), "If-Match"),
+        (
+            input.if_match_last_modified_time.is_some(),
+            "x-amz-if-match-last-modified-time",
+        ),
+        (input.if_match_size.is_some(), "x-amz-if-match-size"),
+    ];
+    if let Some((_, header)) = conditional.iter().find(|(named, _)| *named) {
+        return Err(s3_error(
+            S3ErrorCode::NotImplemented,
+            "A header you provided implies functionality that is not implemented",
+            &vec![("Header", (*header).to_owned())],
+        ));
+    }
+    delete_object(storage, &input.bucket, &input.key).await
 }
 
 pub(crate) async fn delete_object(

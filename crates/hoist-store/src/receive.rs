@@ -72,9 +72,11 @@ impl Requested {
         if let Some(md5) = headers.get("content-md5") {
             // S3 tells a digest that cannot be an MD5 (not base64, not 16 bytes) from one
             // that does not match: InvalidDigest before the body, BadDigest after it.
-            let md5 = md5.to_str().ok().map(str::trim).filter(|text| {
-                base64_decode(text).is_some_and(|bytes| bytes.len() == 16)
-            });
+            let md5 = md5
+                .to_str()
+                .ok()
+                .map(str::trim)
+                .filter(|text| base64_decode(text).is_some_and(|bytes| bytes.len() == 16));
             let Some(md5) = md5 else {
                 return Err(s3_error(
                     S3ErrorCode::InvalidDigest,
