@@ -352,6 +352,17 @@ def test_part_number_one_of_a_single_put_is_the_whole_object(store):
     assert (status, code) == (416, "InvalidPartNumber")
 
 
+def test_head_with_a_range_answers_as_the_ranged_get(store):
+    # S3 HeadObject: a satisfiable Range changes only the length (206); otherwise 416.
+    s3 = store.client()
+    s3.put_object(Bucket=BUCKET, Key="single", Body=b"whole object")
+    head = s3.head_object(Bucket=BUCKET, Key="single", Range="bytes=0-3")
+    assert head["ResponseMetadata"]["HTTPStatusCode"] == 206
+    assert (head["ContentLength"], head["ContentRange"]) == (4, "bytes 0-3/12")
+    status, _, _ = failure(s3.head_object, Bucket=BUCKET, Key="single", Range="bytes=100-")
+    assert status == 416
+
+
 def test_part_number_outside_1_to_10000_is_invalid_argument(store):
     s3 = store.client()
     s3.put_object(Bucket=BUCKET, Key="single", Body=b"whole object")

@@ -67,6 +67,16 @@ pub(crate) fn s3_error(code: S3ErrorCode, message: &str, extras: &Extras) -> S3E
     err
 }
 
+/// An error answered before the request's body was read. The connection closes after it:
+/// a client that sent the body would otherwise have it read as its next request, and one
+/// that waits for `100 Continue` never sends it.
+pub(crate) fn before_body(mut err: S3Error) -> S3Error {
+    let mut headers = err.headers().cloned().unwrap_or_default();
+    headers.insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+    err.set_headers(headers);
+    err
+}
+
 /// `NoSuchBucket`, naming the bucket.
 pub(crate) fn no_such_bucket(bucket: &str) -> S3Error {
     s3_error(

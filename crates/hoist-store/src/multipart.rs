@@ -9,7 +9,7 @@ use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 
 use crate::checksum::{self, dto_algorithm, dto_type};
 use crate::config::random_hex;
-use crate::errors::{internal, no_such_bucket, no_such_upload, s3_error};
+use crate::errors::{before_body, internal, no_such_bucket, no_such_upload, s3_error};
 use crate::fs::{check_key, commit_file, sync_dir, write_json_atomic};
 use crate::query;
 use crate::receive::{Requested, receive};
@@ -142,7 +142,8 @@ pub(crate) async fn upload_part(
     }
     // The upload's algorithm is always computed, so Complete can combine the parts.
     let query = query::pairs(&req.uri, query::decode);
-    let requested = Requested::from_request(&req.headers, &query, upload.checksum)?;
+    let requested =
+        Requested::from_request(&req.headers, &query, upload.checksum).map_err(before_body)?;
     if let (Some(declared), Some(sent)) = (upload.checksum, requested.algorithm)
         && declared != sent
     {

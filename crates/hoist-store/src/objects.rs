@@ -1,6 +1,7 @@
 //! Object operations: PutObject (with its write conditions), GetObject and HeadObject (with
-//! read conditions, Range and `?partNumber=`), DeleteObject and DeleteObjects. Bodies come in through [`crate::receive`] and objects are published through
-//! [`crate::commit`], as UploadPart and Complete do.
+//! read conditions, Range and `?partNumber=`), DeleteObject and DeleteObjects. Bodies come in
+//! through [`crate::receive`] and objects are published through [`crate::commit`], as
+//! UploadPart and Complete do.
 
 use std::collections::BTreeMap;
 
@@ -12,7 +13,7 @@ use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 use crate::checksum;
 use crate::commit::{commit_object, let_go};
 use crate::conditions::{ReadConditions, Verdict, WriteConditions, precondition_failed};
-use crate::errors::{AnswerStatus, MSG_NO_SUCH_KEY, no_such_bucket, s3_error};
+use crate::errors::{AnswerStatus, MSG_NO_SUCH_KEY, before_body, no_such_bucket, s3_error};
 use crate::fs::{check_key, key_stem};
 use crate::query;
 use crate::read::ExtentStream;
@@ -34,13 +35,13 @@ pub(crate) async fn put_object(
     storage
         .bucket_meta(&input.bucket)
         .ok_or_else(|| no_such_bucket(&input.bucket))?;
-    let conditions = write_conditions(storage, &input)?;
+    let conditions = write_conditions(storage, &input).map_err(before_body)?;
     let fallback = input
         .checksum_algorithm
         .as_ref()
         .and_then(|a| ChecksumAlgorithm::parse(a.as_str()));
     let query = query::pairs(&req.uri, query::decode);
-    let requested = Requested::from_request(&req.headers, &query, fallback)?;
+    let requested = Requested::from_request(&req.headers, &query, fallback).map_err(before_body)?;
     let (written, sum) = receive(
         storage,
         input.body,
