@@ -487,3 +487,69 @@ pub(crate) async fn delete_objects(
         ..Default::default()
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::Extent;
+
+    fn object(parts: &[(Option<i32>, u64)]) -> ObjectMeta {
+        ObjectMeta {
+            key: "k".into(),
+            size: parts.iter().map(|p| p.1).sum::<u64>().max(12),
+            etag: String::new(),
+            last_modified_ms: 0,
+            content_type: None,
+            metadata: Default::default(),
+            headers: Headers::default(),
+            data: "d".into(),
+            extents: parts
+                .iter()
+                .map(|&(part_number, size)| Extent {
+                    data: String::new(),
+                    size,
+                    part_number,
+                    etag: None,
+                    checksum: None,
+                })
+                .collect(),
+            checksum: None,
+            checksum_type: None,
+            parts: (!parts.is_empty()).then_some(parts.len() as u32),
+            upload_id: None,
+            blob: None,
+        }
+    }
+
+    fn code(number: i32, meta: &ObjectMeta) -> (String, Option<http::StatusCode>) {
+        let err = part_span(meta, number).unwrap_err();
+        (err.code().as_str().to_owned(), err.status_code())
+    }
+
+    #[test]
+    fn parts_are_found_by_their_uploaded_numbers() {
+        let sparse = object(&[(Some(1), 10), (Some(3), 10), (Some(7), 5)]);
+        assert_eq!(part_span(&sparse, 1).unwrap(), (0, 10));
+        assert_eq!(part_span(&sparse, 3).unwrap(), (10, 20));
+        assert_eq!(part_span(&sparse, 7).unwrap(), (20, 25));
+        let beyond = (
+            "InvalidPartNumber".to_owned(),
+            Some(http::StatusCode::RANGE_NOT_SATISFIABLE),
+        );
+        assert_eq!(code(2, &sparse), beyond);
+        assert_eq!(code(8, &sparse), beyond);
+        let invalid = (
+            "InvalidArgument".to_owned(),
+            Some(http::StatusCode::BAD_REQUEST),
+        );
+        assert_eq!(code(0, &sparse), invalid);
+        assert_eq!(code(10_001, &sparse), invalid);
+        // Recorded before part numbers were kept: counted from 1.
+        let old = object(&[(None, 4), (None, 6)]);
+        assert_eq!(part_span(&old, 2).unwrap(), (4, 10));
+        // Not multipart: part 1 is the whole object, there is no part 2.
+        let single = object(&[]);
+        assert_eq!(part_span(&single, 1).unwrap(), (0, 12));
+        assert_eq!(code(2, &single), beyond);
+    }
+}

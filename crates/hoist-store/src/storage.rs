@@ -570,6 +570,29 @@ mod tests {
         }
     }
 
+    #[test]
+    fn aws_chunked_is_how_a_body_travelled_not_its_encoding() {
+        let encoding = |sent: &str| {
+            Headers::new(None, None, Some(sent.to_owned()), None, None).content_encoding
+        };
+        assert_eq!(encoding("aws-chunked"), None);
+        assert_eq!(encoding("gzip,aws-chunked").as_deref(), Some("gzip"));
+        assert_eq!(encoding("aws-chunked, br").as_deref(), Some("br"));
+        assert_eq!(encoding("gzip").as_deref(), Some("gzip"));
+        let expires = s3s::dto::Timestamp::parse(
+            s3s::dto::TimestampFormat::HttpDate,
+            "Wed, 02 Jan 2030 03:04:05 GMT",
+        )
+        .unwrap();
+        let headers = Headers::new(None, None, None, None, Some(&expires));
+        assert_eq!(
+            headers.expires.as_deref(),
+            Some("Wed, 02 Jan 2030 03:04:05 GMT")
+        );
+        assert_eq!(headers.expires_timestamp(), Some(expires));
+        assert!(Headers::default().is_empty() && !headers.is_empty());
+    }
+
     fn upload_json(algorithm: &str) -> String {
         format!(
             r#"{{"id": "u", "bucket": "b", "key": "k", "initiated_ms": 0, "content_type": null,
