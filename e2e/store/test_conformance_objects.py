@@ -491,11 +491,17 @@ def test_object_attributes_list_each_part_with_size_and_checksum(store):
     s3 = store.client()
     data = [b"x" * PART, b"y" * PART, b"z" * 77]
     upload, parts = multipart(s3, "attrs-mp", data, ChecksumAlgorithm="SHA256")
-    etag = complete(s3, "attrs-mp", upload, parts)["ETag"]
+    done = complete(s3, "attrs-mp", upload, parts)
     answer = s3.get_object_attributes(Bucket=BUCKET, Key="attrs-mp", ObjectAttributes=ALL_ATTRIBUTES)
-    assert answer["ETag"] == etag.strip('"')
+    assert answer["ETag"] == done["ETag"].strip('"')
     assert answer["ObjectSize"] == sum(map(len, data))
-    assert answer["Checksum"]["ChecksumType"] == "COMPOSITE"
+    # Amazon S3 writes a COMPOSITE checksum here without the "-N" that Complete answers
+    # (observed on the wire; the reference does not say): that is what is asserted.
+    composite = base64.b64encode(
+        hashlib.sha256(b"".join(base64.b64decode(p["ChecksumSHA256"]) for p in parts)).digest()
+    ).decode()
+    assert done["ChecksumSHA256"] == f"{composite}-3"
+    assert answer["Checksum"] == {"ChecksumSHA256": composite, "ChecksumType": "COMPOSITE"}
     listed = answer["ObjectParts"]
     assert listed["TotalPartsCount"] == 3 and listed["IsTruncated"] is False
     assert [(p["PartNumber"], p["Size"], p["ChecksumSHA256"]) for p in listed["Parts"]] == [

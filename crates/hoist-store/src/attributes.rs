@@ -2,7 +2,7 @@
 //! ObjectParts (each part's number, size and checksum, paged by `x-amz-max-parts` and
 //! `x-amz-part-number-marker`), StorageClass and ObjectSize, with `Last-Modified`.
 
-use hoist_core::checksum::ChecksumAlgorithm;
+use hoist_core::checksum::{ChecksumAlgorithm, ChecksumType};
 use s3s::dto::*;
 use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 
@@ -57,8 +57,17 @@ fn selected(list: &[ObjectAttributes]) -> S3Result<Vec<&'static str>> {
     Ok(wanted)
 }
 
+/// The object's checksum. Amazon S3 writes a COMPOSITE one here without the `-N` part count
+/// that Complete and HeadObject append (seen on the wire; the reference does not say).
 fn object_checksum(meta: &ObjectMeta) -> Option<Checksum> {
-    let [crc32, crc32c, crc64nvme, sha1, sha256] = checksum::fields(meta.checksum.as_ref());
+    let stored = meta.checksum.as_ref().map(|(algorithm, value)| {
+        let value = match meta.checksum_type {
+            Some(ChecksumType::Composite) => value.split('-').next().unwrap_or(value),
+            _ => value,
+        };
+        (*algorithm, value.to_owned())
+    });
+    let [crc32, crc32c, crc64nvme, sha1, sha256] = checksum::fields(stored.as_ref());
     meta.checksum.as_ref().map(|_| Checksum {
         checksum_crc32: crc32,
         checksum_crc32c: crc32c,
