@@ -352,6 +352,21 @@ def test_part_number_one_of_a_single_put_is_the_whole_object(store):
     assert (status, code) == (416, "InvalidPartNumber")
 
 
+def test_a_part_of_a_composite_object_answers_the_parts_checksum(store):
+    # S3: with x-amz-checksum-mode ENABLED, one part of a COMPOSITE object is answered with
+    # that part's checksum; the whole object with the composite one.
+    s3 = store.client()
+    upload, parts = multipart(s3, "sums", [b"s" * PART, b"t" * 10], ChecksumAlgorithm="SHA256")
+    done = complete(s3, "sums", upload, parts)
+    for number, part in enumerate(parts, 1):
+        for call in (s3.get_object, s3.head_object):
+            answer = call(Bucket=BUCKET, Key="sums", PartNumber=number, ChecksumMode="ENABLED")
+            assert answer["ChecksumSHA256"] == part["ChecksumSHA256"]
+    whole = s3.head_object(Bucket=BUCKET, Key="sums", ChecksumMode="ENABLED")
+    assert whole["ChecksumSHA256"] == done["ChecksumSHA256"] and whole["ChecksumSHA256"].endswith("-2")
+    assert "ChecksumSHA256" not in s3.get_object(Bucket=BUCKET, Key="sums", Range="bytes=0-9", ChecksumMode="ENABLED")
+
+
 def test_head_with_a_range_answers_as_the_ranged_get(store):
     # S3 HeadObject: a satisfiable Range changes only the length (206); otherwise 416.
     s3 = store.client()

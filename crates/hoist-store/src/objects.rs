@@ -131,6 +131,8 @@ struct Span {
     start: u64,
     end: u64,
     partial: bool,
+    /// For one part of a multipart object, the part's extent.
+    part: Option<usize>,
 }
 
 impl Span {
@@ -160,20 +162,23 @@ fn span(meta: &ObjectMeta, range: Option<&Range>, part: Option<i32>) -> S3Result
                 start: r.start,
                 end: r.end,
                 partial: true,
+                part: None,
             })
         }
         (None, Some(number)) => {
-            let (start, end) = part_span(meta, number)?;
+            let (start, end, part) = part_span(meta, number)?;
             Ok(Span {
                 start,
                 end,
                 partial: true,
+                part,
             })
         }
         (None, None) => Ok(Span {
             start: 0,
             end: meta.size,
             partial: false,
+            part: None,
         }),
     }
 }
@@ -184,7 +189,7 @@ fn span(meta: &ObjectMeta, range: Option<&Range>, part: Option<i32>) -> S3Result
 /// answers `400 InvalidPart`; S3 documents 416). An object that is not multipart is its own
 /// part 1, answered whole as a range, as S3 does. A multipart object's parts are found by the
 /// numbers they were uploaded with (objects completed before those were kept count from 1).
-fn part_span(meta: &ObjectMeta, number: i32) -> S3Result<(u64, u64)> {
+fn part_span(meta: &ObjectMeta, number: i32) -> S3Result<(u64, u64, Option<usize>)> {
     if !(1..=MAX_PARTS as i32).contains(&number) {
         return Err(s3_error(
             S3ErrorCode::InvalidArgument,
@@ -196,12 +201,12 @@ fn part_span(meta: &ObjectMeta, number: i32) -> S3Result<(u64, u64)> {
         ));
     }
     if meta.extents.is_empty() && number == 1 {
-        return Ok((0, meta.size));
+        return Ok((0, meta.size, None));
     }
     let mut start = 0;
     for (index, extent) in meta.extents.iter().enumerate() {
         if extent.part_number.unwrap_or(index as i32 + 1) == number {
-            return Ok((start, start + extent.size));
+            return Ok((start, start + extent.size, Some(index)));
         }
         start += extent.size;
     }
@@ -216,6 +221,28 @@ fn part_span(meta: &ObjectMeta, number: i32) -> S3Result<(u64, u64)> {
     );
     err.set_status_code(http::StatusCode::RANGE_NOT_SATISFIABLE);
     Err(err)
+}
+
+/// The checksum a GET or HEAD with `x-amz-checksum-mode: ENABLED` answers, and its type: the
+/// object's for the whole object; for one part of a COMPOSITE object, that part's (as S3
+/// answers it); none for any other range.
+fn answered_checksum(
+    meta: &ObjectMeta,
+    span: &Span,
+) -> (Option<(ChecksumAlgorithm, String)>, Option<ChecksumType>) {
+    if !span.partial {
+        return (meta.checksum.clone(), meta.checksum_type);
+    }
+    let part = span
+        .part
+        .filter(|_| meta.checksum_type == Some(ChecksumType::Composite))
+        .and_then(|index| meta.extents.get(index)?.checksum.clone());
+    match (meta.checksum.as_ref(), part) {
+        (Some((algorithm, _)), Some(value)) => {
+            (Some((*algorithm, value)), Some(ChecksumType::Composite))
+        }
+        _ => (None, None),
+    }
 }
 
 /// The object's ETag header value.
@@ -270,12 +297,12 @@ pub(crate) async fn get_object(
         span.start,
         span.end,
     );
-    let want = wants_checksum(input.checksum_mode.as_ref());
-    let [crc32, crc32c, crc64nvme, sha1, sha256] = if !span.partial && want {
-        checksum::fields(meta.checksum.as_ref())
+    let (sum, sum_type) = if wants_checksum(input.checksum_mode.as_ref()) {
+        answered_checksum(&meta, &span)
     } else {
-        Default::default()
+        (None, None)
     };
+    let [crc32, crc32c, crc64nvme, sha1, sha256] = checksum::fields(sum.as_ref());
     let headers = &meta.headers;
     // s3s puts the `response-*` overrides of a signed GET over these.
     let output = GetObjectOutput {
@@ -298,10 +325,7 @@ pub(crate) async fn get_object(
         checksum_crc64nvme: crc64nvme,
         checksum_sha1: sha1,
         checksum_sha256: sha256,
-        checksum_type: meta
-            .checksum_type
-            .filter(|_| want && !span.partial)
-            .map(checksum::dto_type),
+        checksum_type: sum_type.map(checksum::dto_type),
         ..Default::default()
     };
     Ok(S3Response::new(output))
@@ -327,12 +351,12 @@ pub(crate) fn head_object(
         return Ok(answer);
     }
     let span = span(&meta, input.range.as_ref(), input.part_number)?;
-    let want = wants_checksum(input.checksum_mode.as_ref());
-    let [crc32, crc32c, crc64nvme, sha1, sha256] = if want && !span.partial {
-        checksum::fields(meta.checksum.as_ref())
+    let (sum, sum_type) = if wants_checksum(input.checksum_mode.as_ref()) {
+        answered_checksum(&meta, &span)
     } else {
-        Default::default()
+        (None, None)
     };
+    let [crc32, crc32c, crc64nvme, sha1, sha256] = checksum::fields(sum.as_ref());
     let headers = &meta.headers;
     let mut response = S3Response::new(HeadObjectOutput {
         content_length: Some((span.end - span.start) as i64),
@@ -353,10 +377,7 @@ pub(crate) fn head_object(
         checksum_crc64nvme: crc64nvme,
         checksum_sha1: sha1,
         checksum_sha256: sha256,
-        checksum_type: meta
-            .checksum_type
-            .filter(|_| want && !span.partial)
-            .map(checksum::dto_type),
+        checksum_type: sum_type.map(checksum::dto_type),
         ..Default::default()
     });
     // S3 takes a HEAD's `response-*` overrides as a GET's; s3s applies them to GETs only.
@@ -529,9 +550,9 @@ mod tests {
     #[test]
     fn parts_are_found_by_their_uploaded_numbers() {
         let sparse = object(&[(Some(1), 10), (Some(3), 10), (Some(7), 5)]);
-        assert_eq!(part_span(&sparse, 1).unwrap(), (0, 10));
-        assert_eq!(part_span(&sparse, 3).unwrap(), (10, 20));
-        assert_eq!(part_span(&sparse, 7).unwrap(), (20, 25));
+        assert_eq!(part_span(&sparse, 1).unwrap(), (0, 10, Some(0)));
+        assert_eq!(part_span(&sparse, 3).unwrap(), (10, 20, Some(1)));
+        assert_eq!(part_span(&sparse, 7).unwrap(), (20, 25, Some(2)));
         let beyond = (
             "InvalidPartNumber".to_owned(),
             Some(http::StatusCode::RANGE_NOT_SATISFIABLE),
@@ -546,10 +567,10 @@ mod tests {
         assert_eq!(code(10_001, &sparse), invalid);
         // Recorded before part numbers were kept: counted from 1.
         let old = object(&[(None, 4), (None, 6)]);
-        assert_eq!(part_span(&old, 2).unwrap(), (4, 10));
+        assert_eq!(part_span(&old, 2).unwrap(), (4, 10, Some(1)));
         // Not multipart: part 1 is the whole object, there is no part 2.
         let single = object(&[]);
-        assert_eq!(part_span(&single, 1).unwrap(), (0, 12));
+        assert_eq!(part_span(&single, 1).unwrap(), (0, 12, None));
         assert_eq!(code(2, &single), beyond);
     }
 }
