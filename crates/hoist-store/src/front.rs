@@ -1,7 +1,8 @@
 //! What the front service shares with the handlers it dispatches to (the admin routes, POST
 //! forms): the store's pieces it holds, and its two ways of answering, an error rendered as
 //! S3's document or a call into s3s whose terse errors are completed with S3's messages and
-//! extra elements.
+//! extra elements, and whose answers get the statuses s3s cannot give (`304`, a HEAD's
+//! `206`, carried as an `AnswerStatus`).
 
 use std::sync::Arc;
 
