@@ -75,6 +75,26 @@ def test_metadata_directive_replace_and_copy_onto_itself(store):
     assert status == 400 and texts(xml(body), "Code") == ["InvalidArgument"]
 
 
+def test_standard_headers_are_copied_or_replaced_with_the_metadata(store):
+    """COPY keeps the source's Cache-Control, Content-Disposition, Content-Encoding,
+    Content-Language and Expires; REPLACE takes the request's and keeps none of the source's
+    (S3 CopyObject: "x-amz-metadata-directive")."""
+    s3 = store.client()
+    expires = datetime.datetime(2030, 1, 1, tzinfo=datetime.timezone.utc)
+    put(s3, "hdr", b"h", CacheControl="max-age=60", ContentDisposition="attachment", ContentEncoding="identity",
+        ContentLanguage="fr", Expires=expires)
+    s3.copy_object(Bucket=BUCKET, Key="hdr-copy", CopySource=f"{BUCKET}/hdr")
+    head = s3.head_object(Bucket=BUCKET, Key="hdr-copy")
+    assert (head["CacheControl"], head["ContentDisposition"], head["ContentLanguage"]) == ("max-age=60", "attachment", "fr")
+    assert head["ContentEncoding"] == "identity" and head["Expires"] == expires
+    s3.copy_object(Bucket=BUCKET, Key="hdr-replaced", CopySource=f"{BUCKET}/hdr", MetadataDirective="REPLACE",
+                   CacheControl="no-store")
+    head = s3.head_object(Bucket=BUCKET, Key="hdr-replaced")
+    assert head["CacheControl"] == "no-store"
+    for gone in ("ContentDisposition", "ContentLanguage", "Expires"):
+        assert gone not in head, (gone, head)
+
+
 def test_copy_source_conditions(store):
     s3 = store.client()
     etag = put(s3, "cond", b"conditional")

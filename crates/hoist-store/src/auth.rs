@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 
 use hoist_core::time::Timestamp;
 use hoist_core::ttl::MAX_PRESIGN_TTL;
-use http::{HeaderMap, Method, StatusCode, Uri};
+use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use s3s::S3ErrorCode;
 use s3s::auth::SecretKey;
 use serde::Serialize;
@@ -196,6 +196,23 @@ fn query_error(message: &str) -> ErrorAnswer {
         "AuthorizationQueryParametersError",
         message,
     )
+}
+
+/// A SigV4 request dated by `Date` alone: S3 takes that instant, in SigV4's basic form, as
+/// the request's time (in its string to sign too) and accepts it. s3s reads only
+/// `x-amz-date`, so the store supplies that header from `Date`; it is not among the signed
+/// headers, so the signature to verify is the client's own.
+pub(crate) fn date_as_amz_date(headers: &mut HeaderMap) {
+    let sigv4 = header(headers, "authorization").is_some_and(|a| a.starts_with("AWS4-HMAC-SHA256"));
+    if !sigv4 || headers.contains_key("x-amz-date") {
+        return;
+    }
+    let Some(date) = header(headers, "date").and_then(parse_request_time) else {
+        return;
+    };
+    if let Ok(value) = HeaderValue::from_str(&date.to_amz_date()) {
+        headers.insert("x-amz-date", value);
+    }
 }
 
 /// The checks S3 makes before the signature: SigV2 refused, anonymous refused, presigned

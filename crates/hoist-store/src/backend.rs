@@ -9,7 +9,7 @@ use s3s::dto::*;
 use s3s::{S3, S3Request, S3Response, S3Result};
 
 use crate::storage::Storage;
-use crate::{buckets, complete, copy, listing, multipart, objects, sweeper};
+use crate::{attributes, buckets, complete, copy, listing, multipart, objects, sweeper};
 
 /// The store's S3 operations over its local-disk storage.
 #[derive(Debug, Clone)]
@@ -141,11 +141,18 @@ impl S3 for Backend {
         Ok(response)
     }
 
+    async fn get_object_attributes(
+        &self,
+        req: S3Request<GetObjectAttributesInput>,
+    ) -> S3Result<S3Response<GetObjectAttributesOutput>> {
+        attributes::get_object_attributes(&self.storage, req)
+    }
+
     async fn delete_object(
         &self,
         req: S3Request<DeleteObjectInput>,
     ) -> S3Result<S3Response<DeleteObjectOutput>> {
-        objects::delete_object(&self.storage, &req.input.bucket, &req.input.key).await
+        objects::delete_one(&self.storage, &req.input).await
     }
 
     async fn copy_object(

@@ -6,23 +6,33 @@ use std::path::PathBuf;
 
 use s3s::S3Result;
 
+use crate::conditions::WriteConditions;
 use crate::config::random_hex;
 use crate::errors::{internal, no_such_bucket};
 use crate::fs::{commit_file, key_stem, write_json_atomic};
 use crate::storage::{ObjectMeta, Storage};
 
 /// Makes a received file the object `key`: data renamed into place, then the metadata whose
-/// rename is the commit point, then the replaced bytes let go.
+/// rename is the commit point, then the replaced bytes let go. The write's conditions are
+/// judged under the commit lock, so no other write of the key comes between them and the
+/// commit.
 pub(crate) async fn commit_object(
     storage: &Storage,
     bucket: &str,
     tmp: PathBuf,
     mut meta: ObjectMeta,
+    conditions: &WriteConditions,
 ) -> S3Result<ObjectMeta> {
     let _commit = storage.commit.lock().await;
     if storage.bucket_meta(bucket).is_none() {
         let _ = tokio::fs::remove_file(&tmp).await;
         return Err(no_such_bucket(bucket));
+    }
+    if !conditions.is_empty()
+        && let Err(err) = conditions.check(&meta.key, storage.object(bucket, &meta.key).as_ref())
+    {
+        let _ = tokio::fs::remove_file(&tmp).await;
+        return Err(err);
     }
     meta.data = format!("{}.{}.data", key_stem(&meta.key), random_hex(8));
     let dest = storage.layout.objects(bucket).join(&meta.data);

@@ -1,6 +1,8 @@
 //! CompleteMultipartUpload: the part list checked as S3 checks it (order, ETags, named
-//! checksums, sizes), the object's checksum combined from its parts', and the part files
-//! linked into the object, which is published under the commit lock as the upload goes.
+//! checksums, sizes), the write conditions (`If-None-Match: *`, `If-Match`), the object's
+//! checksum combined from its parts', and the part files linked into the object, which is
+//! published under the commit lock as the upload goes. A Complete repeated after success is
+//! answered as the first was.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -12,6 +14,7 @@ use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 
 use crate::checksum::{self, dto_type};
 use crate::commit::publish_locked;
+use crate::conditions::WriteConditions;
 use crate::config::random_hex;
 use crate::errors::{
     MSG_ENTITY_TOO_SMALL, MSG_INVALID_PART, MSG_INVALID_PART_ORDER, bad_digest, internal,
@@ -160,19 +163,76 @@ fn combined_checksum(upload: &UploadMeta, parts: &[PartMeta]) -> S3Result<Option
     Ok(object_checksum(kind, &sums).ok())
 }
 
+/// The answer to a Complete of the object `meta`.
+fn completed(bucket: &str, meta: &ObjectMeta) -> CompleteMultipartUploadOutput {
+    let [crc32, crc32c, crc64nvme, sha1, sha256] = checksum::fields(meta.checksum.as_ref());
+    CompleteMultipartUploadOutput {
+        bucket: Some(bucket.to_owned()),
+        key: Some(meta.key.clone()),
+        location: Some(format!("/{bucket}/{}", meta.key)),
+        e_tag: Some(ETag::Strong(meta.etag.trim_matches('"').to_owned())),
+        checksum_crc32: crc32,
+        checksum_crc32c: crc32c,
+        checksum_crc64nvme: crc64nvme,
+        checksum_sha1: sha1,
+        checksum_sha256: sha256,
+        checksum_type: meta.checksum_type.map(dto_type),
+        ..Default::default()
+    }
+}
+
+/// A Complete repeated after the upload completed (a client that lost the first answer):
+/// S3 answers it as the first when the object at the key is still the one that upload made
+/// and the part list is the same. The object's metadata is the record: it names its upload
+/// and keeps each part's number and ETag, so nothing outlives the object.
+fn completed_before(
+    storage: &Storage,
+    bucket: &str,
+    key: &str,
+    id: &str,
+    requested: &[CompletedPart],
+) -> Option<CompleteMultipartUploadOutput> {
+    let meta = storage.object(bucket, key)?;
+    if meta.upload_id.as_deref() != Some(id) || meta.extents.len() != requested.len() {
+        return None;
+    }
+    let same = meta.extents.iter().zip(requested).all(|(extent, part)| {
+        let given = part.e_tag.as_ref().map(|e| e.value().trim_matches('"'));
+        extent.part_number.is_some()
+            && extent.part_number == part.part_number
+            && extent.etag.as_deref().map(|e| e.trim_matches('"')) == given
+    });
+    same.then(|| completed(bucket, &meta))
+}
+
 pub(crate) async fn complete(
     storage: &Storage,
     req: S3Request<CompleteMultipartUploadInput>,
 ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
     let input = req.input;
     check_key(&input.key)?;
-    let upload = uploads::find(storage, &input.bucket, &input.key, &input.upload_id)?;
+    let conditions = WriteConditions::new(input.if_match.as_ref(), input.if_none_match.as_ref())?;
     let requested = input
         .multipart_upload
         .and_then(|m| m.parts)
         .unwrap_or_default();
+    let upload = match uploads::find(storage, &input.bucket, &input.key, &input.upload_id) {
+        Ok(upload) => upload,
+        Err(err) => {
+            return completed_before(
+                storage,
+                &input.bucket,
+                &input.key,
+                &input.upload_id,
+                &requested,
+            )
+            .map(S3Response::new)
+            .ok_or(err);
+        }
+    };
     // Under the commit lock from here: no part can be replaced while it is being linked,
-    // and the upload disappears in the same step the object appears.
+    // the conditions hold until the commit, and the upload disappears in the same step the
+    // object appears.
     let _commit = storage.commit.lock().await;
     let parts = {
         let state = storage.state();
@@ -184,6 +244,20 @@ pub(crate) async fn complete(
     };
     if storage.bucket_meta(&upload.bucket).is_none() {
         return Err(no_such_bucket(&upload.bucket));
+    }
+    if !conditions.is_empty() {
+        // The upload's conditions meet the key as it was when the upload began: another
+        // write since then is a conflict. S3 then tells the client to start the upload
+        // again, so the upload goes; a condition that simply fails leaves it to be completed
+        // otherwise or aborted.
+        let current = storage.object(&upload.bucket, &upload.key);
+        let conditions = conditions.seeing(upload.seen.clone());
+        if let Err(err) = conditions.check(&upload.key, current.as_ref()) {
+            if err.code() == &S3ErrorCode::ConditionalRequestConflict {
+                let _ = uploads::remove_upload_locked(storage, &upload.id).await;
+            }
+            return Err(err);
+        }
     }
     let sum = combined_checksum(&upload, &parts)?;
     if let (Some(algorithm), Some(sum)) = (upload.checksum, &sum) {
@@ -213,6 +287,9 @@ pub(crate) async fn complete(
         .map(|p| Extent {
             data: format!("{stem}.{tag}.p{:05}.data", p.number),
             size: p.size,
+            part_number: Some(p.number),
+            etag: Some(p.etag.clone()),
+            checksum: p.checksum.clone(),
         })
         .collect();
     let links: Vec<(PathBuf, PathBuf)> = parts
@@ -234,6 +311,7 @@ pub(crate) async fn complete(
         last_modified_ms: storage.now_ms(),
         content_type: upload.content_type.clone(),
         metadata: upload.metadata.clone(),
+        headers: upload.headers.clone(),
         data: String::new(),
         extents,
         checksum: upload.checksum.zip(sum),
@@ -244,18 +322,5 @@ pub(crate) async fn complete(
     };
     let meta = publish_locked(storage, &upload.bucket, meta).await?;
     let _ = uploads::remove_upload_locked(storage, &upload.id).await;
-    let [crc32, crc32c, crc64nvme, sha1, sha256] = checksum::fields(meta.checksum.as_ref());
-    Ok(S3Response::new(CompleteMultipartUploadOutput {
-        bucket: Some(upload.bucket.clone()),
-        key: Some(upload.key.clone()),
-        location: Some(format!("/{}/{}", upload.bucket, upload.key)),
-        e_tag: Some(ETag::Strong(meta.etag.trim_matches('"').to_owned())),
-        checksum_crc32: crc32,
-        checksum_crc32c: crc32c,
-        checksum_crc64nvme: crc64nvme,
-        checksum_sha1: sha1,
-        checksum_sha256: sha256,
-        checksum_type: meta.checksum_type.map(dto_type),
-        ..Default::default()
-    }))
+    Ok(S3Response::new(completed(&upload.bucket, &meta)))
 }

@@ -12,11 +12,12 @@ use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 
 use crate::checksum::{self, dto_type};
 use crate::commit::{commit_object, publish_locked};
+use crate::conditions::WriteConditions;
 use crate::config::random_hex;
 use crate::errors::{MSG_NO_SUCH_KEY, internal, no_such_bucket, s3_error};
 use crate::fs::{Written, check_key, key_stem, link_all, write_stream};
 use crate::read::ExtentStream;
-use crate::storage::{ObjectMeta, PartMeta, Storage, from_ms};
+use crate::storage::{Headers, ObjectMeta, PartMeta, Storage, from_ms};
 use crate::uploads::{self, PartBytes};
 
 /// The largest object S3 copies in one request (CopyObject, or UploadPartCopy without a
@@ -282,11 +283,19 @@ pub(crate) async fn copy_object(
         ..source.clone()
     };
     if replace {
+        // REPLACE takes every header the request gives and keeps none of the source's.
         meta.content_type = input.content_type;
         meta.metadata = input
             .metadata
             .map(|m| m.into_iter().collect())
             .unwrap_or_default();
+        meta.headers = Headers::new(
+            input.cache_control,
+            input.content_disposition,
+            input.content_encoding,
+            input.content_language,
+            input.expires.as_ref(),
+        );
     }
     let one_file = source.extents.is_empty() && source.parts.is_none();
     let meta = if one_file && algorithm == kept_algorithm {
@@ -319,7 +328,14 @@ pub(crate) async fn copy_object(
         meta.parts = None;
         meta.checksum = algorithm.zip(written.checksum.map(|c| c.to_base64()));
         meta.checksum_type = meta.checksum.as_ref().map(|_| ChecksumType::FullObject);
-        commit_object(storage, &input.bucket, written.path, meta).await?
+        commit_object(
+            storage,
+            &input.bucket,
+            written.path,
+            meta,
+            &WriteConditions::default(),
+        )
+        .await?
     };
     release(source).await;
     let [crc32, crc32c, crc64nvme, sha1, sha256] = checksum::fields(meta.checksum.as_ref());

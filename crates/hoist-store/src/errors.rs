@@ -33,6 +33,12 @@ pub(crate) const MSG_NO_SUCH_KEY: &str = "The specified key does not exist.";
 pub(crate) const MSG_NO_SUCH_BUCKET: &str = "The specified bucket does not exist";
 pub(crate) const MSG_EXPIRED_TOKEN: &str = "The provided token has expired.";
 
+/// The status of a successful answer that s3s's serializers cannot give (`304 Not Modified`,
+/// `206` for a HEAD of one part): an operation puts it in its response's extensions, and the
+/// front applies it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AnswerStatus(pub StatusCode);
+
 /// Extra elements in document order, as `(name, text)`.
 pub(crate) type Extras = Vec<(&'static str, String)>;
 
@@ -58,6 +64,16 @@ pub(crate) fn s3_error(code: S3ErrorCode, message: &str, extras: &Extras) -> S3E
             err.set_headers(headers);
         }
     }
+    err
+}
+
+/// An error answered before the request's body was read. The connection closes after it:
+/// a client that sent the body would otherwise have it read as its next request, and one
+/// that waits for `100 Continue` never sends it.
+pub(crate) fn before_body(mut err: S3Error) -> S3Error {
+    let mut headers = err.headers().cloned().unwrap_or_default();
+    headers.insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+    err.set_headers(headers);
     err
 }
 

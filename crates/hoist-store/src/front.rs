@@ -1,7 +1,8 @@
 //! What the front service shares with the handlers it dispatches to (the admin routes, POST
 //! forms): the store's pieces it holds, and its two ways of answering, an error rendered as
 //! S3's document or a call into s3s whose terse errors are completed with S3's messages and
-//! extra elements.
+//! extra elements, and whose answers get the statuses s3s cannot give (`304`, a HEAD's
+//! `206`, carried as an `AnswerStatus`).
 
 use std::sync::Arc;
 
@@ -12,8 +13,8 @@ use s3s::Body;
 
 use crate::auth::KeyRing;
 use crate::errors::{
-    self, EXTRA_HEADER, ErrorAnswer, MSG_NO_SUCH_BUCKET, MSG_NO_SUCH_KEY, MSG_NO_SUCH_UPLOAD,
-    MSG_SIGNATURE, error_body,
+    self, AnswerStatus, EXTRA_HEADER, ErrorAnswer, MSG_NO_SUCH_BUCKET, MSG_NO_SUCH_KEY,
+    MSG_NO_SUCH_UPLOAD, MSG_SIGNATURE, error_body,
 };
 use crate::faults::FaultControl;
 use crate::host::Domain;
@@ -93,7 +94,11 @@ impl Front {
         method: &Method,
     ) -> Response<Body> {
         let sig_context = SignatureContext::of(&req);
-        let response = match self.s3.call(req).await {
+        let attributes = req.method() == Method::GET
+            && query::pairs(req.uri(), query::decode)
+                .iter()
+                .any(|(name, _)| name == "attributes");
+        let mut response = match self.s3.call(req).await {
             Ok(response) => response,
             Err(err) => {
                 tracing::error!(error = ?err, "s3 service failed");
@@ -105,6 +110,16 @@ impl Front {
                 return error_response(answer, request_id, method);
             }
         };
+        if let Some(AnswerStatus(status)) = response.extensions_mut().remove::<AnswerStatus>() {
+            *response.status_mut() = status;
+            if status == StatusCode::NOT_MODIFIED {
+                *response.body_mut() = Body::empty();
+                response.headers_mut().remove(http::header::CONTENT_LENGTH);
+            }
+        }
+        if attributes && response.status() == StatusCode::OK {
+            return unquote_etag(response).await;
+        }
         if response.status().as_u16() < 400 {
             return response;
         }
@@ -146,12 +161,29 @@ fn path_style(path: &str) -> (Option<String>, Option<String>) {
     (bucket, key)
 }
 
+/// GetObjectAttributes' document with its ETag unquoted, as S3 writes it there (s3s quotes
+/// every ETag element).
+async fn unquote_etag(response: Response<Body>) -> Response<Body> {
+    let (mut parts, body) = response.into_parts();
+    let bytes = match body.collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => Bytes::new(),
+    };
+    let text = String::from_utf8_lossy(&bytes)
+        .replace("<ETag>\"", "<ETag>")
+        .replace("\"</ETag>", "</ETag>");
+    parts.headers.remove(http::header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(Bytes::from(text)))
+}
+
 /// What an answer to a bad signature reports back.
 struct SignatureContext {
     access_key: Option<String>,
     signature: Option<String>,
     upload_id: Option<String>,
     explanation: Option<Explanation>,
+    /// The request's path as sent, which S3 names in an `InvalidURI` answer.
+    path: String,
 }
 
 impl SignatureContext {
@@ -175,6 +207,7 @@ impl SignatureContext {
             signature: field("Signature=").or_else(|| get("X-Amz-Signature")),
             upload_id: get("uploadId"),
             explanation: sigdebug::explain(req.method(), req.uri(), req.headers()),
+            path: req.uri().path().to_owned(),
         }
     }
 }
@@ -228,6 +261,13 @@ fn complete_error(
                 ));
             }
             Some(MSG_NO_SUCH_UPLOAD.to_owned())
+        }
+        "InvalidURI" => {
+            // A path that does not decode (a key that is not UTF-8): S3 names it.
+            if extras.is_empty() {
+                extras.push(("URI".into(), context.path.clone()));
+            }
+            fixed("Couldn't parse the specified URI.")
         }
         "NoSuchKey" => fixed(MSG_NO_SUCH_KEY),
         "NoSuchBucket" => fixed(MSG_NO_SUCH_BUCKET),

@@ -45,10 +45,10 @@
 //!    hashed, part files linked), `storage` (the index rebuilt from disk; an object's
 //!    `Blob`), `read` (a GET's body across the files that hold an object).
 //! 3. Shared by the operations: `receive` (a body against the digests its request
-//!    declares), `commit` (an object's commit point), `uploads` (the upload a request names;
-//!    removing one).
+//!    declares), `conditions` (S3's conditional reads and writes), `commit` (an object's
+//!    commit point), `uploads` (the upload a request names; removing one).
 //! 4. Operations: `buckets`, `objects`, `multipart`, `complete` (CompleteMultipartUpload),
-//!    `copy` (CopyObject, UploadPartCopy), `listing`, and `sweeper` (lifecycle rules carried
+//!    `attributes` (GetObjectAttributes), `copy` (CopyObject, UploadPartCopy), `listing`, and `sweeper` (lifecycle rules carried
 //!    out).
 //! 5. `backend`: the `s3s::S3` implementation, which only dispatches to the operations.
 //! 6. Authentication: `auth` (keys, temporary credentials, the checks S3 makes before a
@@ -77,10 +77,12 @@ mod storage;
 
 // 3. Shared by the operations.
 mod commit;
+mod conditions;
 mod receive;
 mod uploads;
 
 // 4. Operations, and 5. the dispatcher over them.
+mod attributes;
 mod backend;
 mod buckets;
 mod complete;

@@ -9,11 +9,12 @@ use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 
 use crate::checksum::{self, dto_algorithm, dto_type};
 use crate::config::{owner, random_hex};
-use crate::errors::{internal, no_such_bucket, no_such_upload, s3_error};
+use crate::errors::{before_body, internal, no_such_bucket, no_such_upload, s3_error};
 use crate::fs::{check_key, sync_dir, write_json_atomic};
 use crate::listing;
+use crate::query;
 use crate::receive::{Requested, receive};
-use crate::storage::{PartMeta, Storage, UploadEntry, UploadMeta, from_ms};
+use crate::storage::{Headers, PartMeta, Storage, UploadEntry, UploadMeta, from_ms};
 use crate::uploads;
 
 /// Most parts, uploads or keys S3 answers in one page.
@@ -80,8 +81,19 @@ pub(crate) async fn create(
             .metadata
             .map(|m| m.into_iter().collect())
             .unwrap_or_default(),
+        headers: Headers::new(
+            input.cache_control,
+            input.content_disposition,
+            input.content_encoding,
+            input.content_language,
+            input.expires.as_ref(),
+        ),
         checksum: algorithm,
         checksum_type,
+        // What a conditional Complete compares the key with (see `WriteConditions`).
+        seen: storage
+            .object(&input.bucket, &input.key)
+            .map(|m| m.generation().to_owned()),
     };
     let dir = storage.layout.upload(&meta.id);
     let layout = storage.layout.clone();
@@ -130,7 +142,9 @@ pub(crate) async fn upload_part(
         ));
     }
     // The upload's algorithm is always computed, so Complete can combine the parts.
-    let requested = Requested::from_headers(&req.headers, upload.checksum)?;
+    let query = query::pairs(&req.uri, query::decode);
+    let requested =
+        Requested::from_request(&req.headers, &query, upload.checksum).map_err(before_body)?;
     if let (Some(declared), Some(sent)) = (upload.checksum, requested.algorithm)
         && declared != sent
     {

@@ -113,6 +113,7 @@ mod tests {
             last_modified_ms: 0,
             content_type: None,
             metadata: Default::default(),
+            headers: Default::default(),
             data: String::new(),
             extents: sizes
                 .iter()
@@ -120,6 +121,9 @@ mod tests {
                 .map(|(i, &size)| Extent {
                     data: format!("p{i}"),
                     size,
+                    part_number: None,
+                    etag: None,
+                    checksum: None,
                 })
                 .collect(),
             checksum: None,

@@ -23,19 +23,24 @@ pub(crate) struct Requested {
 
 impl Requested {
     /// Reads `x-amz-checksum-*`, `x-amz-sdk-checksum-algorithm`, `x-amz-trailer` and
-    /// `Content-MD5` from the request headers.
-    pub fn from_headers(
+    /// `Content-MD5` from the request headers, and a checksum from the query (`query`, its
+    /// decoded pairs), where a presigner that hoists `x-amz-*` headers into a URL (the AWS
+    /// SDK for JavaScript v3) signs it: S3 holds the body to either form.
+    pub fn from_request(
         headers: &HeaderMap,
+        query: &[(String, String)],
         fallback: Option<ChecksumAlgorithm>,
     ) -> S3Result<Self> {
         let mut requested = Self::default();
         for algorithm in ChecksumAlgorithm::ALL {
-            if let Some(value) = headers
+            let value = headers
                 .get(algorithm.header())
                 .and_then(|v| v.to_str().ok())
-            {
+                .map(str::to_owned)
+                .or_else(|| crate::query::value(query, algorithm.header()));
+            if let Some(value) = value {
                 requested.algorithm = Some(algorithm);
-                requested.value = Some(value.to_owned());
+                requested.value = Some(value);
             }
         }
         if requested.algorithm.is_none() {
@@ -48,7 +53,8 @@ impl Requested {
                         .get("x-amz-sdk-checksum-algorithm")
                         .and_then(|v| v.to_str().ok())
                         .map(str::to_owned)
-                });
+                })
+                .or_else(|| crate::query::value(query, "x-amz-sdk-checksum-algorithm"));
             if let Some(name) = named {
                 let algorithm = ChecksumAlgorithm::parse(&name).ok_or_else(|| {
                     s3_error(
@@ -63,10 +69,23 @@ impl Requested {
         if requested.algorithm.is_none() {
             requested.algorithm = fallback;
         }
-        requested.content_md5 = headers
-            .get("content-md5")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        if let Some(md5) = headers.get("content-md5") {
+            // S3 tells a digest that cannot be an MD5 (not base64, not 16 bytes) from one
+            // that does not match: InvalidDigest before the body, BadDigest after it.
+            let md5 = md5
+                .to_str()
+                .ok()
+                .map(str::trim)
+                .filter(|text| base64_decode(text).is_some_and(|bytes| bytes.len() == 16));
+            let Some(md5) = md5 else {
+                return Err(s3_error(
+                    S3ErrorCode::InvalidDigest,
+                    "The Content-MD5 you specified was invalid.",
+                    &vec![],
+                ));
+            };
+            requested.content_md5 = Some(md5.to_owned());
+        }
         Ok(requested)
     }
 }

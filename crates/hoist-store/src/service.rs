@@ -126,6 +126,7 @@ pub(crate) async fn handle(front: &Front, req: Request<Body>, trip: &Trip) -> Re
         post::handle(front, req, bucket, &boundary, &request_id).await
     } else {
         let mut req = req;
+        crate::auth::date_as_amz_date(req.headers_mut());
         let checked = checks(front, &req, key.is_some()).and_then(|()| {
             xml_length(&req, key.is_some())?;
             // Only the store's clock may decide a URL's lifetime (see `resign`).

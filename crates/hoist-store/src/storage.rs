@@ -51,6 +51,9 @@ pub(crate) struct ObjectMeta {
     pub content_type: Option<String>,
     #[serde(default)]
     pub metadata: BTreeMap<String, String>,
+    /// Cache-Control, Content-Disposition, Content-Encoding, Content-Language, Expires.
+    #[serde(default, skip_serializing_if = "Headers::is_empty")]
+    pub headers: Headers,
     /// File name of the bytes inside the bucket's `objects/` directory; empty when the
     /// bytes are in `extents`.
     pub data: String,
@@ -70,11 +73,84 @@ pub(crate) struct ObjectMeta {
     pub blob: Option<Arc<Blob>>,
 }
 
-/// One file of a multipart object's bytes.
+/// One file of a multipart object's bytes: one part, with what Complete knew of it (kept so
+/// GetObjectAttributes can list the parts and a repeated Complete can be recognised; objects
+/// completed before these were kept have none).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Extent {
     pub data: String,
     pub size: u64,
+    /// The part number the upload gave it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part_number: Option<i32>,
+    /// Quoted hex md5, as UploadPart answered it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    /// Base64 of the upload's checksum algorithm over this part.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<String>,
+}
+
+/// The standard headers S3 keeps with an object (from PutObject or CreateMultipartUpload)
+/// and sends back on GET and HEAD.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Headers {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_control: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_disposition: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_encoding: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_language: Option<String>,
+    /// An HTTP date.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+}
+
+impl Headers {
+    /// The headers as a PutObject or CreateMultipartUpload sent them. `aws-chunked` is how
+    /// the body travelled, not how the object is encoded: S3 keeps the rest of
+    /// Content-Encoding only.
+    pub fn new(
+        cache_control: Option<String>,
+        content_disposition: Option<String>,
+        content_encoding: Option<String>,
+        content_language: Option<String>,
+        expires: Option<&s3s::dto::Timestamp>,
+    ) -> Self {
+        let content_encoding = content_encoding.and_then(|encoding| {
+            let kept: Vec<&str> = encoding
+                .split(',')
+                .map(str::trim)
+                .filter(|e| !e.is_empty() && !e.eq_ignore_ascii_case("aws-chunked"))
+                .collect();
+            (!kept.is_empty()).then(|| kept.join(","))
+        });
+        let expires = expires.and_then(|time| {
+            let mut text = Vec::new();
+            time.format(s3s::dto::TimestampFormat::HttpDate, &mut text)
+                .ok()?;
+            String::from_utf8(text).ok()
+        });
+        Self {
+            cache_control,
+            content_disposition,
+            content_encoding,
+            content_language,
+            expires,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// Expires as s3s sends it.
+    pub fn expires_timestamp(&self) -> Option<s3s::dto::Timestamp> {
+        let text = self.expires.as_deref()?;
+        s3s::dto::Timestamp::parse(s3s::dto::TimestampFormat::HttpDate, text).ok()
+    }
 }
 
 impl ObjectMeta {
@@ -89,10 +165,19 @@ impl ObjectMeta {
             vec![Extent {
                 data: self.data.clone(),
                 size: self.size,
+                part_number: None,
+                etag: None,
+                checksum: None,
             }]
         } else {
             self.extents.clone()
         }
+    }
+
+    /// What tells this write of the key from any other: the name of its first file, which
+    /// is random per write.
+    pub fn generation(&self) -> &str {
+        self.extents.first().map_or(&self.data, |e| &e.data)
     }
 
     /// Attaches the shared handle on the object's files (in `dir`, its bucket's `objects/`).
@@ -142,8 +227,14 @@ pub(crate) struct UploadMeta {
     pub content_type: Option<String>,
     #[serde(default)]
     pub metadata: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Headers::is_empty")]
+    pub headers: Headers,
     pub checksum: Option<ChecksumAlgorithm>,
     pub checksum_type: Option<ChecksumType>,
+    /// The generation of the object at the key when the upload began (none: no object). A
+    /// conditional Complete that finds another one was written meanwhile answers 409.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seen: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -281,6 +372,15 @@ impl Storage {
             &meta,
         )?;
         Ok(Some(()))
+    }
+
+    /// The object at `key` now, if any (a copy of its index entry).
+    pub fn object(&self, bucket: &str, key: &str) -> Option<ObjectMeta> {
+        self.state()
+            .buckets
+            .get(bucket)
+            .and_then(|b| b.objects.get(key))
+            .cloned()
     }
 
     pub fn bucket_meta(&self, name: &str) -> Option<BucketMeta> {
@@ -468,6 +568,29 @@ mod tests {
             let back: UploadMeta = serde_json::from_str(&again).unwrap();
             assert_eq!(back.checksum, Some(algorithm));
         }
+    }
+
+    #[test]
+    fn aws_chunked_is_how_a_body_travelled_not_its_encoding() {
+        let encoding = |sent: &str| {
+            Headers::new(None, None, Some(sent.to_owned()), None, None).content_encoding
+        };
+        assert_eq!(encoding("aws-chunked"), None);
+        assert_eq!(encoding("gzip,aws-chunked").as_deref(), Some("gzip"));
+        assert_eq!(encoding("aws-chunked, br").as_deref(), Some("br"));
+        assert_eq!(encoding("gzip").as_deref(), Some("gzip"));
+        let expires = s3s::dto::Timestamp::parse(
+            s3s::dto::TimestampFormat::HttpDate,
+            "Wed, 02 Jan 2030 03:04:05 GMT",
+        )
+        .unwrap();
+        let headers = Headers::new(None, None, None, None, Some(&expires));
+        assert_eq!(
+            headers.expires.as_deref(),
+            Some("Wed, 02 Jan 2030 03:04:05 GMT")
+        );
+        assert_eq!(headers.expires_timestamp(), Some(expires));
+        assert!(Headers::default().is_empty() && !headers.is_empty());
     }
 
     fn upload_json(algorithm: &str) -> String {
