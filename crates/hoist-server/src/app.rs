@@ -14,8 +14,6 @@ use crate::auth::Principal;
 use crate::state::AppState;
 use crate::{uploads, uppy};
 
-/// The OpenAPI document served at `/openapi.json`.
-pub const OPENAPI: &str = include_str!("openapi.json");
 const INDEX_HTML: &str = include_str!("../../../web/index.html");
 const HOIST_JS: &str = include_str!("../../../web/hoist.js");
 
@@ -220,39 +218,6 @@ async fn openapi(State(state): State<AppState>) -> Response {
         state.openapi().to_owned(),
     )
         .into_response()
-}
-
-/// [`OPENAPI`] with this coordinator's own limits written in: the largest size it accepts,
-/// and for a single PUT (the Uppy routes' `size`) no more than S3's 5 GiB either.
-pub fn openapi_for(max_upload_size: u64) -> String {
-    let Ok(mut doc) = serde_json::from_str::<serde_json::Value>(OPENAPI) else {
-        return OPENAPI.to_owned();
-    };
-    let max = serde_json::Value::from(max_upload_size);
-    let single = serde_json::Value::from(max_upload_size.min(hoist_core::plan::MAX_SINGLE_PUT));
-    let sizes = [
-        ("/components/schemas/CreateUpload/properties/size", &max),
-        (
-            "/paths/~1s3~1sign/post/requestBody/content/application~1json/schema/properties/size",
-            &single,
-        ),
-    ];
-    for (pointer, max) in sizes {
-        if let Some(schema) = doc.pointer_mut(pointer).and_then(|s| s.as_object_mut()) {
-            schema.insert("maximum".into(), max.clone());
-        }
-    }
-    if let Some(params) = doc
-        .pointer_mut("/paths/~1s3~1params/get/parameters")
-        .and_then(|p| p.as_array_mut())
-    {
-        for p in params.iter_mut().filter(|p| p["name"] == "size") {
-            if let Some(schema) = p["schema"].as_object_mut() {
-                schema.insert("maximum".into(), single.clone());
-            }
-        }
-    }
-    serde_json::to_string_pretty(&doc).unwrap_or_else(|_| OPENAPI.to_owned())
 }
 
 /// hoist-core's cause catalogue by id: the one source of the texts hoist.js shows. Public, and

@@ -33,6 +33,7 @@ pub mod error;
 pub mod keys;
 pub mod limits;
 pub mod metrics;
+pub mod openapi;
 pub mod state;
 pub mod store;
 pub mod token;
@@ -42,12 +43,13 @@ mod validate;
 
 use std::future::Future;
 
-pub use app::{OPENAPI, app};
+pub use app::app;
 pub use auth::{GrantClaims, Principal, mint_grant};
 pub use config::{LimitPolicy, ServerConfig, StoreTarget};
 pub use error::ApiError;
 pub use hoist_core::credentials::Credentials;
 pub use hoist_s3::CredentialSource;
+pub use openapi::OPENAPI;
 pub use state::{AppState, StateError};
 pub use token::{TokenKey, TokenSecret, UploadToken};
 

@@ -74,7 +74,7 @@ impl AppState {
             });
         }
         let limits = Limits::new(config.limits);
-        let openapi = crate::app::openapi_for(config.max_upload_size);
+        let openapi = crate::openapi::openapi_for(config.max_upload_size);
         Ok(Self(Arc::new(Inner {
             ended: crate::limits::Ended::default(),
             openapi,
