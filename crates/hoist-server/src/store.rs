@@ -72,11 +72,21 @@ fn stored_part(p: PartInfo) -> StoredPart {
 
 /// Lets browsers on `origins` upload to the bucket: the rule [`SERVE_CORS_RULE`] is replaced
 /// by one for these origins ([`CorsRule::for_uploads`]: what hoist.js and Uppy 6 send straight
-/// to the store, ETag and Location exposed); other rules are kept. Answers whether the
-/// bucket's CORS changed.
+/// to the store, ETag and Location exposed); other rules are kept. S3 applies the first rule
+/// that admits a request, so a rule of the owner's before it that admits an origin's PUTs is
+/// the one browsers meet: it is amended to allow the upload headers and expose `ETag`.
+/// Answers whether the bucket's CORS changed.
 pub async fn allow_origins(bucket: &Bucket, origins: &[String]) -> Result<bool, StoreError> {
+    let rule = CorsRule::for_uploads(SERVE_CORS_RULE, origins.to_vec());
     bucket
-        .ensure_cors_rule(CorsRule::for_uploads(SERVE_CORS_RULE, origins.to_vec()))
+        .update_cors(|cors| {
+            let added = cors.ensure_rule(rule).is_some();
+            let amended = origins
+                .iter()
+                .filter_map(|origin| cors.amend_for_uploads(origin))
+                .fold(false, |any, changes| any || !changes.is_empty());
+            added || amended
+        })
         .await
 }
 

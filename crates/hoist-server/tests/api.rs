@@ -508,6 +508,49 @@ async fn upload_page_origin_is_allowed_by_bucket_cors() {
 }
 
 #[tokio::test]
+async fn a_foreign_rule_that_hides_etag_from_the_page_is_amended() {
+    let store = start_store().await;
+    let state = hoist_server::AppState::new(config(&store.handle)).unwrap();
+    let page = "http://127.0.0.1:8080";
+    // The owner's rule admits every origin's PUTs but exposes nothing: S3 applies the first
+    // matching rule, so a rule added after it would never be reached.
+    let mut foreign = hoist_core::s3::CorsRule::for_uploads("owner-rule", vec!["*".into()]);
+    foreign.expose_headers.clear();
+    foreign.allowed_headers = vec!["content-type".into()];
+    state
+        .store()
+        .update_cors(|c| c.rules.push(foreign.clone()))
+        .await
+        .unwrap();
+    assert!(
+        hoist_server::store::allow_origins(state.store(), &[page.to_string()])
+            .await
+            .unwrap()
+    );
+    let cors = state.store().cors().await.unwrap().unwrap();
+    let applied = cors.rule("owner-rule").unwrap();
+    assert!(applied.exposes("ETag"), "{applied:?}");
+    let resp = reqwest::Client::new()
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}/{BUCKET}/some/key", store.handle.endpoint()),
+        )
+        .header("origin", page)
+        .header("access-control-request-method", "PUT")
+        .header("access-control-request-headers", "content-type")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let exposed = resp
+        .headers()
+        .get("access-control-expose-headers")
+        .map(|v| v.to_str().unwrap().to_ascii_lowercase())
+        .unwrap_or_default();
+    assert!(exposed.contains("etag"), "exposed: {exposed:?}");
+}
+
+#[tokio::test]
 async fn lifecycle_rule_makes_the_store_abort_abandoned_uploads() {
     // A store whose "day" lasts 200 ms, so the rule's one day passes within the test.
     let dir = tempfile::tempdir().unwrap();
