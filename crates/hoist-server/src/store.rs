@@ -80,12 +80,14 @@ pub async fn allow_origins(bucket: &Bucket, origins: &[String]) -> Result<bool, 
     let rule = CorsRule::for_uploads(SERVE_CORS_RULE, origins.to_vec());
     bucket
         .update_cors(|cors| {
-            let added = cors.ensure_rule(rule).is_some();
-            let amended = origins
-                .iter()
-                .filter_map(|origin| cors.amend_for_uploads(origin))
-                .fold(false, |any, changes| any || !changes.is_empty());
-            added || amended
+            let mut changed = cors.ensure_rule(rule).is_some();
+            // Every origin's rule is amended: no short cut after the first change.
+            for origin in origins {
+                if let Some(changes) = cors.amend_for_uploads(origin) {
+                    changed |= !changes.is_empty();
+                }
+            }
+            changed
         })
         .await
 }
