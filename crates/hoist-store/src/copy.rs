@@ -6,7 +6,7 @@
 //! gets the ETag and checksum S3 gives it: a CopyObject is a single-part object.
 
 use hoist_core::checksum::{ChecksumAlgorithm, ChecksumType, etag};
-use hoist_core::plan::{MAX_PART_SIZE, MAX_PARTS, MAX_SINGLE_PUT};
+use hoist_core::plan::{MAX_PART_SIZE, MAX_SINGLE_PUT};
 use s3s::dto::*;
 use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 
@@ -14,7 +14,7 @@ use crate::checksum::{self, dto_type};
 use crate::commit::{commit_object, publish_locked};
 use crate::conditions::WriteConditions;
 use crate::config::random_hex;
-use crate::errors::{MSG_NO_SUCH_KEY, internal, no_such_bucket, s3_error};
+use crate::errors::{MSG_NO_SUCH_KEY, check_part_number, internal, no_such_bucket, s3_error};
 use crate::fs::{Written, check_key, key_stem, link_all, write_stream};
 use crate::read::ExtentStream;
 use crate::storage::{Headers, ObjectMeta, PartMeta, Storage, from_ms};
@@ -30,6 +30,18 @@ const MSG_PRECONDITION: &str = "At least one of the pre-conditions you specified
 const MSG_RANGE_FORM: &str = "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy";
 
 /// The `x-amz-copy-source-if-*` headers of a request.
+/// The `x-amz-copy-source-if-*` headers of a CopyObject or UploadPartCopy input.
+macro_rules! copy_conditions {
+    ($input:expr) => {
+        Conditions {
+            if_match: $input.copy_source_if_match.as_ref(),
+            if_none_match: $input.copy_source_if_none_match.as_ref(),
+            if_modified_since: $input.copy_source_if_modified_since.as_ref(),
+            if_unmodified_since: $input.copy_source_if_unmodified_since.as_ref(),
+        }
+    };
+}
+
 struct Conditions<'a> {
     if_match: Option<&'a ETagCondition>,
     if_none_match: Option<&'a ETagCondition>,
@@ -243,15 +255,7 @@ pub(crate) async fn copy_object(
         .ok_or_else(|| no_such_bucket(&input.bucket))?;
     let replace = replaces_metadata(input.metadata_directive.as_ref())?;
     let (source_bucket, source) = source_object(storage, &input.copy_source)?;
-    check_conditions(
-        &source,
-        &Conditions {
-            if_match: input.copy_source_if_match.as_ref(),
-            if_none_match: input.copy_source_if_none_match.as_ref(),
-            if_modified_since: input.copy_source_if_modified_since.as_ref(),
-            if_unmodified_since: input.copy_source_if_unmodified_since.as_ref(),
-        },
-    )?;
+    check_conditions(&source, &copy_conditions!(input))?;
     if source_bucket == input.bucket && source.key == input.key && !replace {
         return Err(s3_error(
             S3ErrorCode::InvalidRequest,
@@ -408,26 +412,9 @@ pub(crate) async fn upload_part_copy(
     }
     let upload = uploads::find(storage, &input.bucket, &input.key, &input.upload_id)?;
     let number = input.part_number;
-    if !(1..=MAX_PARTS as i32).contains(&number) {
-        return Err(s3_error(
-            S3ErrorCode::InvalidArgument,
-            "Part number must be an integer between 1 and 10000, inclusive",
-            &vec![
-                ("ArgumentName", "partNumber".into()),
-                ("ArgumentValue", number.to_string()),
-            ],
-        ));
-    }
+    check_part_number(number)?;
     let (source_bucket, source) = source_object(storage, &input.copy_source)?;
-    check_conditions(
-        &source,
-        &Conditions {
-            if_match: input.copy_source_if_match.as_ref(),
-            if_none_match: input.copy_source_if_none_match.as_ref(),
-            if_modified_since: input.copy_source_if_modified_since.as_ref(),
-            if_unmodified_since: input.copy_source_if_unmodified_since.as_ref(),
-        },
-    )?;
+    check_conditions(&source, &copy_conditions!(input))?;
     let range = match input.copy_source_range.as_deref() {
         Some(text) => copy_range(text, source.size)?,
         None if source.size > MAX_COPY_SIZE => return Err(copy_too_large()),

@@ -99,6 +99,22 @@ pub(crate) fn bad_digest(algorithm: hoist_core::checksum::ChecksumAlgorithm) -> 
     )
 }
 
+/// S3's answer to a part number outside 1..=10000 (UploadPart, UploadPartCopy, and
+/// `?partNumber=` on GET and HEAD).
+pub(crate) fn check_part_number(number: i32) -> Result<(), S3Error> {
+    if (1..=hoist_core::plan::MAX_PARTS as i32).contains(&number) {
+        return Ok(());
+    }
+    Err(s3_error(
+        S3ErrorCode::InvalidArgument,
+        "Part number must be an integer between 1 and 10000, inclusive",
+        &vec![
+            ("ArgumentName", "partNumber".into()),
+            ("ArgumentValue", number.to_string()),
+        ],
+    ))
+}
+
 pub(crate) fn no_such_upload(id: &str) -> S3Error {
     s3_error(
         S3ErrorCode::NoSuchUpload,

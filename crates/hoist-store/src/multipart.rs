@@ -3,13 +3,15 @@
 //! metadata), so they survive restarts and an upload resumes where it stopped.
 
 use hoist_core::checksum::{ChecksumAlgorithm, ChecksumType, etag};
-use hoist_core::plan::{MAX_PART_SIZE, MAX_PARTS};
+use hoist_core::plan::MAX_PART_SIZE;
 use s3s::dto::*;
 use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 
 use crate::checksum::{self, dto_algorithm, dto_type};
 use crate::config::{owner, random_hex};
-use crate::errors::{before_body, internal, no_such_bucket, no_such_upload, s3_error};
+use crate::errors::{
+    before_body, check_part_number, internal, no_such_bucket, no_such_upload, s3_error,
+};
 use crate::fs::{check_key, sync_dir, write_json_atomic};
 use crate::listing;
 use crate::query;
@@ -131,16 +133,7 @@ pub(crate) async fn upload_part(
     check_key(&input.key)?;
     let upload = uploads::find(storage, &input.bucket, &input.key, &input.upload_id)?;
     let number = input.part_number;
-    if !(1..=MAX_PARTS as i32).contains(&number) {
-        return Err(s3_error(
-            S3ErrorCode::InvalidArgument,
-            "Part number must be an integer between 1 and 10000, inclusive",
-            &vec![
-                ("ArgumentName", "partNumber".into()),
-                ("ArgumentValue", number.to_string()),
-            ],
-        ));
-    }
+    check_part_number(number)?;
     // The upload's algorithm is always computed, so Complete can combine the parts.
     let query = query::pairs(&req.uri, query::decode);
     let requested =

@@ -6,14 +6,15 @@
 use std::collections::BTreeMap;
 
 use hoist_core::checksum::{ChecksumAlgorithm, ChecksumType, etag};
-use hoist_core::plan::MAX_PARTS;
 use s3s::dto::*;
 use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 
 use crate::checksum;
 use crate::commit::{commit_object, let_go};
 use crate::conditions::{ReadConditions, Verdict, WriteConditions, precondition_failed};
-use crate::errors::{AnswerStatus, MSG_NO_SUCH_KEY, before_body, no_such_bucket, s3_error};
+use crate::errors::{
+    AnswerStatus, MSG_NO_SUCH_KEY, before_body, check_part_number, no_such_bucket, s3_error,
+};
 use crate::fs::{check_key, key_stem};
 use crate::query;
 use crate::read::ExtentStream;
@@ -190,16 +191,7 @@ fn span(meta: &ObjectMeta, range: Option<&Range>, part: Option<i32>) -> S3Result
 /// part 1, answered whole as a range, as S3 does. A multipart object's parts are found by the
 /// numbers they were uploaded with (objects completed before those were kept count from 1).
 fn part_span(meta: &ObjectMeta, number: i32) -> S3Result<(u64, u64, Option<usize>)> {
-    if !(1..=MAX_PARTS as i32).contains(&number) {
-        return Err(s3_error(
-            S3ErrorCode::InvalidArgument,
-            "Part number must be an integer between 1 and 10000, inclusive",
-            &vec![
-                ("ArgumentName", "partNumber".into()),
-                ("ArgumentValue", number.to_string()),
-            ],
-        ));
-    }
+    check_part_number(number)?;
     if meta.extents.is_empty() && number == 1 {
         return Ok((0, meta.size, None));
     }
@@ -271,22 +263,30 @@ fn judge_read<T: Default>(
     }
 }
 
+/// The `If-*` headers of a GetObject or HeadObject input.
+macro_rules! read_conditions {
+    ($input:expr) => {
+        ReadConditions {
+            if_match: $input.if_match.as_ref(),
+            if_none_match: $input.if_none_match.as_ref(),
+            if_modified_since: $input.if_modified_since.as_ref(),
+            if_unmodified_since: $input.if_unmodified_since.as_ref(),
+        }
+    };
+}
+
 pub(crate) async fn get_object(
     storage: &Storage,
     req: S3Request<GetObjectInput>,
 ) -> S3Result<S3Response<GetObjectOutput>> {
     let input = req.input;
     let meta = lookup(storage, &input.bucket, &input.key)?;
-    let conditions = ReadConditions {
-        if_match: input.if_match.as_ref(),
-        if_none_match: input.if_none_match.as_ref(),
-        if_modified_since: input.if_modified_since.as_ref(),
-        if_unmodified_since: input.if_unmodified_since.as_ref(),
-    };
-    if let Some(answer) = judge_read(&meta, conditions, |e_tag, last_modified| GetObjectOutput {
-        e_tag: Some(e_tag),
-        last_modified: Some(last_modified),
-        ..Default::default()
+    if let Some(answer) = judge_read(&meta, read_conditions!(input), |e_tag, last_modified| {
+        GetObjectOutput {
+            e_tag: Some(e_tag),
+            last_modified: Some(last_modified),
+            ..Default::default()
+        }
     })? {
         return Ok(answer);
     }
@@ -337,16 +337,12 @@ pub(crate) fn head_object(
 ) -> S3Result<S3Response<HeadObjectOutput>> {
     let input = &req.input;
     let meta = lookup(storage, &input.bucket, &input.key)?;
-    let conditions = ReadConditions {
-        if_match: input.if_match.as_ref(),
-        if_none_match: input.if_none_match.as_ref(),
-        if_modified_since: input.if_modified_since.as_ref(),
-        if_unmodified_since: input.if_unmodified_since.as_ref(),
-    };
-    if let Some(answer) = judge_read(&meta, conditions, |e_tag, last_modified| HeadObjectOutput {
-        e_tag: Some(e_tag),
-        last_modified: Some(last_modified),
-        ..Default::default()
+    if let Some(answer) = judge_read(&meta, read_conditions!(input), |e_tag, last_modified| {
+        HeadObjectOutput {
+            e_tag: Some(e_tag),
+            last_modified: Some(last_modified),
+            ..Default::default()
+        }
     })? {
         return Ok(answer);
     }
