@@ -5,5 +5,6 @@ pub mod gc;
 pub mod presign;
 pub mod serve;
 pub mod settings_table;
+pub mod shell;
 pub mod store;
 pub mod upload;
