@@ -87,6 +87,7 @@ pub fn app(state: AppState) -> Router {
         ))
         .layer(axum::middleware::from_fn(json_method_not_allowed))
         .layer(cors)
+        .layer(axum::middleware::from_fn(crate::access::log))
         .with_state(state)
 }
 

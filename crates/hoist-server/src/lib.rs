@@ -25,6 +25,7 @@
 //! # Ok(()) }
 //! ```
 
+mod access;
 pub mod api;
 pub mod app;
 pub mod auth;

@@ -55,8 +55,8 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // `serve` has its own log settings; the others log only when RUST_LOG asks.
-    if !matches!(cli.command, Command::Serve(_)) {
+    // `serve` and `store` have their own log settings; the others log only when RUST_LOG asks.
+    if !matches!(cli.command, Command::Serve(_) | Command::Store(_)) {
         logging::from_env();
     }
     let result = match cli.command {

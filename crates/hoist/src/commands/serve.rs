@@ -20,7 +20,8 @@ use hoist_server::{
     AppState, CredentialSource, Credentials, LimitPolicy, ServerConfig, TokenSecret,
 };
 
-use crate::settings::{Scalar, Size, load_file, process_env, settings};
+use crate::logging::LogFilter;
+use crate::settings::{Size, load_file, process_env, settings};
 
 /// Age at which the embedded bucket's lifecycle rule aborts incomplete uploads.
 const ABORT_INCOMPLETE_AFTER_DAYS: u32 = 1;
@@ -118,28 +119,13 @@ settings! {
         store_max_connections: u64 = hoist_store::DEFAULT_MAX_CONNECTIONS as u64,
             env "HOIST_STORE_MAX_CONNECTIONS", value "N";
         /// Log level filter (tracing EnvFilter syntax).
-        log: LogFilter = LogFilter("info".into()), env "HOIST_LOG", value "FILTER";
+        log: LogFilter = LogFilter::default(), env "HOIST_LOG", value "FILTER";
         /// Write logs as JSON lines.
         log_json: bool = false, env "HOIST_LOG_JSON";
     }
 }
 
 use settings::Settings;
-
-/// A log filter in tracing's `EnvFilter` syntax, checked when read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogFilter(String);
-
-impl Scalar for LogFilter {
-    fn parse(text: &str) -> Result<Self, String> {
-        tracing_subscriber::EnvFilter::try_new(text)
-            .map(|_| Self(text.to_owned()))
-            .map_err(|e| format!("invalid log filter {text:?}: {e}"))
-    }
-    fn show(&self) -> String {
-        self.0.clone()
-    }
-}
 
 /// Run the upload coordinator (and, by default, the embedded S3 store).
 ///
@@ -182,10 +168,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 fn init_logging(s: &Settings) {
-    let filter = tracing_subscriber::EnvFilter::try_new(&s.log.0)
-        .expect("the log filter was checked when read");
     // Logs go to stderr: stdout carries the listening addresses that scripts read.
-    crate::logging::init(filter, s.log_json);
+    crate::logging::init(s.log.filter(), s.log_json);
 }
 
 /// Resolves when SIGTERM or Ctrl-C arrives.
