@@ -28,10 +28,10 @@ fn main() {
     if let Some(head) = git(&["rev-parse", "--git-path", "HEAD"]) {
         watch(&head);
     }
-    if let Some(branch) = git(&["symbolic-ref", "-q", "HEAD"]) {
-        if let Some(reference) = git(&["rev-parse", "--git-path", &branch]) {
-            watch(&reference);
-        }
+    if let Some(branch) = git(&["symbolic-ref", "-q", "HEAD"])
+        && let Some(reference) = git(&["rev-parse", "--git-path", &branch])
+    {
+        watch(&reference);
     }
     // A branch whose ref was packed moves in packed-refs.
     if let Some(packed) = git(&["rev-parse", "--git-path", "packed-refs"]) {

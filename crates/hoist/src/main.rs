@@ -35,7 +35,7 @@ enum Command {
     /// Run the upload coordinator, with the embedded store unless --s3-endpoint is given.
     Serve(Box<commands::serve::Args>),
     /// Run the embedded S3-compatible store alone.
-    Store(commands::store::Args),
+    Store(Box<commands::store::Args>),
     /// Upload a file (or standard input) directly or through a coordinator.
     Upload(commands::upload::Args),
     /// Print one SigV4 presigned URL.
@@ -61,7 +61,7 @@ fn main() -> ExitCode {
     }
     let result = match cli.command {
         Command::Serve(args) => commands::serve::run(*args),
-        Command::Store(args) => commands::store::run(args),
+        Command::Store(args) => commands::store::run(*args),
         Command::Upload(args) => commands::upload::run(args),
         Command::Presign(args) => commands::presign::run(args),
         Command::Doctor(args) => commands::doctor::run(args),

@@ -1,5 +1,6 @@
 //! One module per subcommand: its clap `Args` and its `run`.
 
+pub mod check_config;
 pub mod doctor;
 pub mod gc;
 pub mod presign;

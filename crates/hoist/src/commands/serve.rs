@@ -125,7 +125,7 @@ settings! {
     }
 }
 
-use settings::Settings;
+pub(crate) use settings::Settings;
 
 /// Run the upload coordinator (and, by default, the embedded S3 store).
 ///
@@ -137,6 +137,11 @@ pub struct Args {
     /// TOML file of settings (keys as the flags, with underscores: listen, store_listen, …).
     #[arg(long, env = "HOIST_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Check the settings, the credentials and the store (a signed request to the bucket, or
+    /// that the embedded store's data directory is writable), then exit: 0 when all is well.
+    /// No server is started.
+    #[arg(long)]
+    pub check_config: bool,
     #[command(flatten)]
     pub settings: settings::Args,
 }
@@ -157,7 +162,11 @@ impl Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let check = args.check_config;
     let settings = args.resolve()?;
+    if check {
+        return super::check_config::run(&settings);
+    }
     init_logging(&settings);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -210,11 +219,64 @@ fn shared_cap(configured: u64) -> usize {
 }
 
 /// The token secret: given, or generated once and kept in the data directory.
-fn token_secret(s: &Settings) -> anyhow::Result<TokenSecret> {
+pub(crate) fn token_secret(s: &Settings) -> anyhow::Result<TokenSecret> {
     match &s.token_secret {
         Some(secret) => Ok(secret.clone()),
         None => Ok(TokenSecret::load_or_generate(&s.data)?),
     }
+}
+
+/// The coordinator's configuration from the settings, for the store at `endpoint`.
+pub(crate) fn server_config(
+    s: &Settings,
+    endpoint: String,
+    credentials: CredentialSource,
+    embedded: bool,
+    secret: TokenSecret,
+) -> ServerConfig {
+    let loopback = s.listen.ip().is_loopback() && (!embedded || s.store_listen.ip().is_loopback());
+    let anonymous = match s.anonymous {
+        Some(v) => v,
+        None => embedded && loopback,
+    };
+    let plan = PlanPolicy::default()
+        .with_single_put_threshold(s.single_put_threshold.bytes())
+        .with_part_size(s.part_size.bytes());
+    let ttl = TtlPolicy::default().with_part_ttl(Duration::from_secs(s.part_url_ttl));
+    let mut config = ServerConfig::new(endpoint, credentials)
+        .with_bucket(s.bucket.clone())
+        .with_region(s.region.clone())
+        .with_virtual_host(s.virtual_host)
+        .with_token_secret(secret)
+        .with_api_keys(s.api_keys.clone())
+        .with_anonymous(anonymous)
+        .with_cors_origins(s.cors_origins.clone())
+        .with_key_prefix(s.key_prefix.clone())
+        .with_max_upload_size(s.max_upload_size.bytes())
+        .with_plan(plan)
+        .with_ttl(ttl)
+        .with_limits(LimitPolicy {
+            rate: s.rate_limit,
+            burst: u32::try_from(s.rate_burst).unwrap_or(u32::MAX),
+            open_uploads: u32::try_from(s.max_open_uploads).unwrap_or(u32::MAX),
+            window: Duration::from_secs(s.open_uploads_window.max(1)),
+        })
+        .with_connections(hoist_net::Limits {
+            header_read_timeout: Duration::from_secs(s.header_read_timeout.max(1)),
+            idle_timeout: Duration::from_secs(s.idle_timeout.max(1)),
+            max_connections: if embedded {
+                shared_cap(s.max_connections)
+            } else {
+                usize::try_from(s.max_connections).unwrap_or(usize::MAX)
+            },
+            shutdown_grace: Duration::from_secs(s.shutdown_grace),
+            ..hoist_net::Limits::default()
+        })
+        .with_body_stall_timeout(Duration::from_secs(s.body_stall_timeout.max(1)));
+    if let Some(g) = &s.grant_secret {
+        config = config.with_grant_secret(g.as_bytes().to_vec());
+    }
+    config
 }
 
 fn say(line: &str) {
@@ -269,12 +331,14 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
         }
     };
 
-    let loopback = s.listen.ip().is_loopback() && (!embedded || s.store_listen.ip().is_loopback());
-    let anonymous = match s.anonymous {
-        Some(v) => v,
-        None => embedded && loopback,
-    };
-    if anonymous {
+    let config = server_config(
+        &s,
+        endpoint.clone(),
+        credentials,
+        embedded,
+        token_secret(&s)?,
+    );
+    if config.anonymous {
         tracing::warn!(
             "anonymous uploads are allowed{}; set --anonymous=false or configure API keys and grants before exposing this coordinator",
             if s.anonymous.is_none() {
@@ -285,43 +349,6 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
         );
     }
 
-    let plan = PlanPolicy::default()
-        .with_single_put_threshold(s.single_put_threshold.bytes())
-        .with_part_size(s.part_size.bytes());
-    let ttl = TtlPolicy::default().with_part_ttl(Duration::from_secs(s.part_url_ttl));
-    let mut config = ServerConfig::new(endpoint.clone(), credentials)
-        .with_bucket(s.bucket.clone())
-        .with_region(s.region.clone())
-        .with_virtual_host(s.virtual_host)
-        .with_token_secret(token_secret(&s)?)
-        .with_api_keys(s.api_keys.clone())
-        .with_anonymous(anonymous)
-        .with_cors_origins(s.cors_origins.clone())
-        .with_key_prefix(s.key_prefix.clone())
-        .with_max_upload_size(s.max_upload_size.bytes())
-        .with_plan(plan)
-        .with_ttl(ttl)
-        .with_limits(LimitPolicy {
-            rate: s.rate_limit,
-            burst: u32::try_from(s.rate_burst).unwrap_or(u32::MAX),
-            open_uploads: u32::try_from(s.max_open_uploads).unwrap_or(u32::MAX),
-            window: Duration::from_secs(s.open_uploads_window.max(1)),
-        })
-        .with_connections(hoist_net::Limits {
-            header_read_timeout: Duration::from_secs(s.header_read_timeout.max(1)),
-            idle_timeout: Duration::from_secs(s.idle_timeout.max(1)),
-            max_connections: if embedded {
-                shared_cap(s.max_connections)
-            } else {
-                usize::try_from(s.max_connections).unwrap_or(usize::MAX)
-            },
-            shutdown_grace: Duration::from_secs(s.shutdown_grace),
-            ..hoist_net::Limits::default()
-        })
-        .with_body_stall_timeout(Duration::from_secs(s.body_stall_timeout.max(1)));
-    if let Some(g) = &s.grant_secret {
-        config = config.with_grant_secret(g.as_bytes().to_vec());
-    }
     let state = AppState::new(config).context("coordinator settings")?;
 
     let listener = tokio::net::TcpListener::bind(s.listen)
