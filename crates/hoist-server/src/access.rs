@@ -2,6 +2,7 @@
 //! tokens), status, bytes, latency and request id. The id is the caller's `x-request-id`
 //! when sane, else a new one; it is answered in `x-request-id` and sent with every call the
 //! request makes to the store ([`hoist_s3::request_id`]), whose own line then carries it.
+//! Each request is counted in `hoist_requests_total{route,status}` too.
 
 use std::sync::LazyLock;
 use std::time::Instant;
@@ -11,7 +12,11 @@ use axum::response::Response;
 use hoist_net::request_id;
 
 /// The middleware: outermost, so that every answer (CORS, rate limit, 404) is logged.
-pub(crate) async fn log(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+pub(crate) async fn log(
+    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
     let started = Instant::now();
     let id = request_id::from_caller(req.headers()).unwrap_or_else(new_id);
     let method = req.method().clone();
@@ -21,6 +26,7 @@ pub(crate) async fn log(req: axum::extract::Request, next: axum::middleware::Nex
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(request_id::HEADER, value);
     }
+    state.metrics().request(route, response.status().as_u16());
     tracing::info!(
         target: "hoist_server::request",
         method = %method,

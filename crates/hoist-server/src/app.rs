@@ -87,7 +87,10 @@ pub fn app(state: AppState) -> Router {
         ))
         .layer(axum::middleware::from_fn(json_method_not_allowed))
         .layer(cors)
-        .layer(axum::middleware::from_fn(crate::access::log))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::access::log,
+        ))
         .with_state(state)
 }
 
