@@ -34,6 +34,7 @@ pub mod error;
 pub mod keys;
 pub mod limits;
 pub mod metrics;
+pub mod proxies;
 pub mod state;
 pub mod store;
 pub mod token;

@@ -21,7 +21,7 @@ use hoist_server::{
 };
 
 use crate::logging::LogFilter;
-use crate::settings::{Size, load_file, process_env, settings};
+use crate::settings::{Proxy, Size, load_file, process_env, settings};
 
 /// Age at which the embedded bucket's lifecycle rule aborts incomplete uploads.
 const ABORT_INCOMPLETE_AFTER_DAYS: u32 = 1;
@@ -62,6 +62,10 @@ settings! {
         /// Origin allowed to call the API from a browser (repeat, or comma-separated; `*` for
         /// any).
         cors_origins: Vec<String>, flag "cors-origin", env "HOIST_CORS_ORIGINS", value "ORIGIN";
+        /// Reverse proxy (address or CIDR block) whose X-Forwarded-For names the caller of a
+        /// request, for its rate limit (repeat, or comma-separated); no other's is believed.
+        trusted_proxies: Vec<Proxy>, flag "trusted-proxy", env "HOIST_TRUSTED_PROXIES",
+            value "ADDR";
         /// Prefix of generated keys for API-key and anonymous uploads.
         key_prefix: String = DEFAULT_KEY_PREFIX, env "HOIST_KEY_PREFIX", value "PREFIX";
         /// Largest upload accepted, e.g. 10GiB (the default is S3's: 10,000 parts of 5 GiB).
@@ -251,6 +255,7 @@ pub(crate) fn server_config(
         .with_api_keys(s.api_keys.clone())
         .with_anonymous(anonymous)
         .with_cors_origins(s.cors_origins.clone())
+        .with_trusted_proxies(trusted_proxies(&s.trusted_proxies))
         .with_key_prefix(s.key_prefix.clone())
         .with_max_upload_size(s.max_upload_size.bytes())
         .with_plan(plan)
@@ -277,6 +282,12 @@ pub(crate) fn server_config(
         config = config.with_grant_secret(g.as_bytes().to_vec());
     }
     config
+}
+
+fn trusted_proxies(proxies: &[Proxy]) -> hoist_server::proxies::TrustedProxies {
+    let entries: Vec<&str> = proxies.iter().map(|p| p.0.as_str()).collect();
+    hoist_server::proxies::TrustedProxies::parse(&entries)
+        .expect("each proxy was checked when read")
 }
 
 fn say(line: &str) {
