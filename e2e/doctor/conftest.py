@@ -37,7 +37,9 @@ class Store:
             self.proc.kill()
             raise RuntimeError(f"unexpected first line {first!r}; stderr: {self.proc.stderr.read()}")
         self.endpoint = first.strip().rsplit(" ", 1)[1].rstrip("/")
+        # Keep reading both pipes so the child never blocks (a request is a log line).
         threading.Thread(target=lambda: [None for _ in self.proc.stdout], daemon=True).start()
+        threading.Thread(target=lambda: [None for _ in self.proc.stderr], daemon=True).start()
 
     def client(self, **config):
         config.setdefault("signature_version", "s3v4")

@@ -42,9 +42,11 @@ class StoreProcess:
         self.endpoint = first.strip().rsplit(" ", 1)[1]
         self.host, port = self.endpoint.removeprefix("http://").rsplit(":", 1)
         self.port = int(port)
-        # Keep reading so the child never blocks on a full pipe.
+        # Keep reading so the child never blocks on a full pipe (a request is a log line).
         self._reader = threading.Thread(target=self._drain, daemon=True)
         self._reader.start()
+        self.stderr = []
+        threading.Thread(target=lambda: self.stderr.extend(self.proc.stderr), daemon=True).start()
         self.access_key, self.secret_key = (ACCESS_KEY, SECRET_KEY) if credentials else (None, None)
 
     def _drain(self):

@@ -33,6 +33,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod request_id;
 mod serve;
 mod stall;
 mod table;

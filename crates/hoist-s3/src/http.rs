@@ -184,6 +184,11 @@ impl Http {
         operation: &str,
         rb: reqwest::RequestBuilder,
     ) -> Result<Answer, Error> {
+        // Not signed: a store checks only the headers a signature names.
+        let rb = match crate::request_id::current() {
+            Some(id) => rb.header(crate::request_id::HEADER, id),
+            None => rb,
+        };
         let sent = Timestamp::from(SystemTime::now());
         let resp = rb
             .send()

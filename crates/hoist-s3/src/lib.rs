@@ -9,6 +9,8 @@
 //! - [`error`]: an [`Error`] that says what failed and whether to retry, re-sign or give up;
 //! - [`clock`]: the [`Clock`] corrected to the store's, learnt from every answer's `Date`;
 //! - [`credentials`]: the [`CredentialSource`] chain, read again before expiry;
+//! - [`request_id`]: the id of the request a server is answering, sent on its calls to a
+//!   store;
 //! - [`retry`]: the one retry loop, with hoist-core's policy;
 //! - [`bucket`]: [`Bucket`], every control call hoist makes (multipart, heads, listings,
 //!   CORS, lifecycle), typed.
@@ -36,6 +38,7 @@ pub mod clock;
 pub mod credentials;
 pub mod error;
 pub mod http;
+pub mod request_id;
 pub mod retry;
 
 pub use bucket::{Bucket, CreateMultipart, SignHook, UploadParts, WholeChecksum};

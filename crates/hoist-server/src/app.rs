@@ -85,6 +85,10 @@ pub fn app(state: AppState) -> Router {
         ))
         .layer(axum::middleware::from_fn(json_method_not_allowed))
         .layer(cors)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::access::log,
+        ))
         .with_state(state)
 }
 
@@ -125,10 +129,14 @@ async fn rate_limit(
     }
     let caller = match state.authenticate(req.headers()) {
         Ok(Principal::Anonymous) | Err(_) => {
+            // Behind a trusted reverse proxy, the caller is the one it forwarded for.
             let addr = req
                 .extensions()
                 .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map(|c| c.0.ip().to_string());
+                .map(|c| {
+                    let proxies = &state.config().trusted_proxies;
+                    proxies.client(c.0.ip(), req.headers()).to_string()
+                });
             format!("ip:{}", addr.as_deref().unwrap_or("unknown"))
         }
         Ok(who) => who.owner(),

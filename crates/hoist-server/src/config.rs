@@ -68,6 +68,8 @@ pub struct ServerConfig {
     pub anonymous: bool,
     /// Origins allowed to call the API from a browser (`*` for any).
     pub cors_origins: Vec<String>,
+    /// Reverse proxies whose `X-Forwarded-For` names the caller (for its rate limit).
+    pub trusted_proxies: crate::proxies::TrustedProxies,
     /// Prefix of generated keys for API-key and anonymous callers.
     pub key_prefix: String,
     /// Largest object any caller may declare.
@@ -102,6 +104,7 @@ impl ServerConfig {
             grant_secret: None,
             anonymous: false,
             cors_origins: Vec::new(),
+            trusted_proxies: crate::proxies::TrustedProxies::default(),
             key_prefix: DEFAULT_KEY_PREFIX.to_string(),
             max_upload_size: hoist_core::plan::MAX_OBJECT_SIZE,
             plan: PlanPolicy::default(),
@@ -153,6 +156,11 @@ impl ServerConfig {
 
     pub fn with_anonymous(mut self, yes: bool) -> Self {
         self.anonymous = yes;
+        self
+    }
+
+    pub fn with_trusted_proxies(mut self, proxies: crate::proxies::TrustedProxies) -> Self {
+        self.trusted_proxies = proxies;
         self
     }
 
@@ -222,6 +230,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("grant_secret", &self.grant_secret.as_deref().map(secret))
             .field("anonymous", &self.anonymous)
             .field("cors_origins", &self.cors_origins)
+            .field("trusted_proxies", &self.trusted_proxies)
             .field("key_prefix", &self.key_prefix)
             .field("max_upload_size", &self.max_upload_size)
             .field("plan", &self.plan)

@@ -25,6 +25,7 @@
 //! # Ok(()) }
 //! ```
 
+mod access;
 pub mod api;
 pub mod app;
 pub mod auth;
@@ -34,6 +35,7 @@ pub mod keys;
 pub mod limits;
 pub mod metrics;
 pub mod openapi;
+pub mod proxies;
 pub mod state;
 pub mod store;
 pub mod token;

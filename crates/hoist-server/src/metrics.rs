@@ -62,6 +62,8 @@ pub struct Metrics {
     sign_sum_ns: AtomicU64,
     clock_offset_ms: AtomicI64,
     store_errors: Mutex<BTreeMap<String, u64>>,
+    /// Requests answered, by route template and status: both sets are bounded.
+    requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
 }
 
 impl Metrics {
@@ -98,6 +100,12 @@ impl Metrics {
     pub fn store_error(&self, code: &str) {
         let mut map = self.store_errors.lock().unwrap_or_else(|e| e.into_inner());
         *map.entry(code.to_string()).or_default() += 1;
+    }
+
+    /// One request answered on `route` (a template, never a path) with `status`.
+    pub fn request(&self, route: &'static str, status: u16) {
+        let mut map = self.requests.lock().unwrap_or_else(|e| e.into_inner());
+        *map.entry((route, status)).or_default() += 1;
     }
 
     pub fn presigns_total(&self) -> u64 {
@@ -169,6 +177,19 @@ impl Metrics {
         for (code, v) in map.iter() {
             let code = code.replace(['\\', '"', '\n'], "_");
             let _ = writeln!(s, "hoist_store_errors_total{{code=\"{code}\"}} {v}");
+        }
+        drop(map);
+        let _ = writeln!(
+            s,
+            "# HELP hoist_requests_total Requests answered by the coordinator, by route and status."
+        );
+        let _ = writeln!(s, "# TYPE hoist_requests_total counter");
+        let map = self.requests.lock().unwrap_or_else(|e| e.into_inner());
+        for ((route, status), v) in map.iter() {
+            let _ = writeln!(
+                s,
+                "hoist_requests_total{{route=\"{route}\",status=\"{status}\"}} {v}"
+            );
         }
         s
     }

@@ -83,7 +83,11 @@ fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
 
 /// Answers one request.
 pub(crate) async fn handle(front: &Front, req: Request<Body>, trip: &Trip) -> Response<Body> {
-    let request_id = random_hex(8).to_ascii_uppercase();
+    let started = std::time::Instant::now();
+    // The caller's id when it is sane (a coordinator passes its own), else S3's kind of id.
+    let request_id = hoist_net::request_id::from_caller(req.headers())
+        .unwrap_or_else(|| random_hex(8).to_ascii_uppercase());
+    let bytes_in = header_u64(req.headers(), "content-length").unwrap_or(0);
     let faults = front.faults.get();
     if faults.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
@@ -95,6 +99,7 @@ pub(crate) async fn handle(front: &Front, req: Request<Body>, trip: &Trip) -> Re
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let (bucket, key) = front.bucket_and_key(&req);
+    let route = route(&req, bucket.is_some(), key.is_some());
 
     let mut response = if req.uri().path().starts_with(admin::PREFIX) {
         admin::handle(front, req).await
@@ -158,13 +163,55 @@ pub(crate) async fn handle(front: &Front, req: Request<Body>, trip: &Trip) -> Re
         headers.insert(http::header::DATE, value);
     }
     if let Ok(value) = HeaderValue::from_str(&request_id) {
-        headers.insert("x-amz-request-id", value);
+        headers.insert("x-amz-request-id", value.clone());
+        headers.insert(hoist_net::request_id::HEADER, value);
     }
     headers.insert(
         http::header::SERVER,
         HeaderValue::from_static("hoist-store"),
     );
+    let bytes_out = header_u64(response.headers(), "content-length")
+        .or_else(|| http_body::Body::size_hint(response.body()).exact())
+        .unwrap_or(0);
+    tracing::info!(
+        target: "hoist_store::request",
+        method = %method,
+        route,
+        bucket = bucket.as_deref().unwrap_or(""),
+        status = response.status().as_u16(),
+        bytes_in,
+        bytes_out,
+        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        request_id,
+        "request"
+    );
     response
+}
+
+/// What a request's log line names instead of its path and query, which carry keys and
+/// signatures: `/{bucket}`, `/{bucket}/{key}` or an admin path, and the names (never the
+/// values) of its query parameters but a presigned URL's.
+fn route(req: &Request<Body>, has_bucket: bool, has_key: bool) -> String {
+    let path = req.uri().path();
+    let mut route = if path.starts_with(admin::PREFIX) {
+        path.to_owned()
+    } else if has_key {
+        "/{bucket}/{key}".to_owned()
+    } else if has_bucket {
+        "/{bucket}".to_owned()
+    } else {
+        "/".to_owned()
+    };
+    let names: Vec<String> = query::pairs(req.uri(), query::decode)
+        .into_iter()
+        .map(|(name, _)| name)
+        .filter(|name| !name.to_ascii_lowercase().starts_with("x-amz-") && name != "x-id")
+        .collect();
+    if !names.is_empty() {
+        route.push('?');
+        route.push_str(&names.join("&"));
+    }
+    route
 }
 
 /// Pre-signature checks, then S3's single-PUT and part size limits (answered before the

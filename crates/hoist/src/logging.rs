@@ -6,6 +6,38 @@ use std::io::Write;
 use hoist_core::redact::redact_text;
 use tracing_subscriber::fmt::MakeWriter;
 
+use crate::settings::Scalar;
+
+/// The `--log` setting of `serve` and `store`: a filter in tracing's `EnvFilter` syntax,
+/// checked when read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogFilter(String);
+
+impl Default for LogFilter {
+    fn default() -> Self {
+        Self("info".into())
+    }
+}
+
+impl LogFilter {
+    /// The filter to start logging with.
+    pub fn filter(&self) -> tracing_subscriber::EnvFilter {
+        tracing_subscriber::EnvFilter::try_new(&self.0)
+            .expect("the log filter was checked when read")
+    }
+}
+
+impl Scalar for LogFilter {
+    fn parse(text: &str) -> Result<Self, String> {
+        tracing_subscriber::EnvFilter::try_new(text)
+            .map(|_| Self(text.to_owned()))
+            .map_err(|e| format!("invalid log filter {text:?}: {e}"))
+    }
+    fn show(&self) -> String {
+        self.0.clone()
+    }
+}
+
 /// Starts logging with `filter` (tracing's `EnvFilter` syntax), as text or JSON lines.
 pub fn init(filter: tracing_subscriber::EnvFilter, json: bool) {
     let builder = tracing_subscriber::fmt()

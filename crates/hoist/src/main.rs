@@ -12,11 +12,19 @@ mod settings;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
+
+/// The version and the commit built from (`build.rs`), as `hoist --version` prints them.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("HOIST_GIT_COMMIT"),
+    ")"
+);
 
 /// Large uploads to S3 and S3-compatible stores that finish.
 #[derive(Debug, Parser)]
-#[command(name = "hoist", version, about, propagate_version = true)]
+#[command(name = "hoist", version = VERSION, about, propagate_version = true)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -27,7 +35,7 @@ enum Command {
     /// Run the upload coordinator, with the embedded store unless --s3-endpoint is given.
     Serve(Box<commands::serve::Args>),
     /// Run the embedded S3-compatible store alone.
-    Store(commands::store::Args),
+    Store(Box<commands::store::Args>),
     /// Upload a file (or standard input) directly or through a coordinator.
     Upload(commands::upload::Args),
     /// Print one SigV4 presigned URL.
@@ -36,6 +44,10 @@ enum Command {
     Doctor(commands::doctor::Args),
     /// Abort stale incomplete multipart uploads.
     Gc(commands::gc::Args),
+    /// Print the completion script for a shell.
+    Completions(commands::shell::CompletionsArgs),
+    /// Write the man pages into a directory, or print one.
+    Man(commands::shell::ManArgs),
     /// Print a command's settings table, as README.md has it.
     #[command(hide = true)]
     SettingsTable(commands::settings_table::Args),
@@ -43,17 +55,19 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // `serve` has its own log settings; the others log only when RUST_LOG asks.
-    if !matches!(cli.command, Command::Serve(_)) {
+    // `serve` and `store` have their own log settings; the others log only when RUST_LOG asks.
+    if !matches!(cli.command, Command::Serve(_) | Command::Store(_)) {
         logging::from_env();
     }
     let result = match cli.command {
         Command::Serve(args) => commands::serve::run(*args),
-        Command::Store(args) => commands::store::run(args),
+        Command::Store(args) => commands::store::run(*args),
         Command::Upload(args) => commands::upload::run(args),
         Command::Presign(args) => commands::presign::run(args),
         Command::Doctor(args) => commands::doctor::run(args),
         Command::Gc(args) => commands::gc::run(args),
+        Command::Completions(args) => commands::shell::completions(args, Cli::command()),
+        Command::Man(args) => commands::shell::man(args, Cli::command()),
         Command::SettingsTable(args) => commands::settings_table::run(args),
     };
     match result {

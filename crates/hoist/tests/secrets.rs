@@ -135,7 +135,7 @@ fn failing_commands_never_show_a_secret_whole() {
         &[
             ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
             ("AWS_SECRET_ACCESS_KEY", STORE_SECRET),
-            ("RUST_LOG", "debug"),
+            ("HOIST_LOG", "debug"),
         ],
         dir.join("store.log"),
         "hoist store listening on",
@@ -317,6 +317,27 @@ fn failing_commands_never_show_a_secret_whole() {
     assert!(
         outputs.iter().any(|(_, t)| t.contains("DEBUG")),
         "the logs were on"
+    );
+    // Each request was a log line in both servers, scanned below with the rest; the
+    // coordinator's id for a request reached the store's lines for the calls it made.
+    let log = |name: &str| &outputs.iter().find(|(n, _)| *n == name).unwrap().1;
+    let ids = |text: &str, target: &str| -> Vec<String> {
+        text.lines()
+            .filter(|line| line.contains(target))
+            .filter_map(|line| line.split("request_id=").nth(1))
+            .map(|id| id.trim_matches('"').to_owned())
+            .collect()
+    };
+    let coordinator_ids = ids(log("serve.log"), "hoist_server::request");
+    let store_ids = ids(log("store.log"), "hoist_store::request");
+    assert!(
+        log("serve.log").contains("route=\"/v1/uploads/{id}/parts\""),
+        "{}",
+        log("serve.log")
+    );
+    assert!(
+        coordinator_ids.iter().any(|id| store_ids.contains(id)),
+        "no request id of the coordinator's in the store's lines:\n{coordinator_ids:?}\n{store_ids:?}"
     );
     for (scenario, text) in &outputs {
         for secret in [

@@ -92,6 +92,11 @@ impl TokenSecret {
         }
     }
 
+    /// The secret kept in `dir`'s [`TOKEN_SECRET_FILE`], if one is there; nothing is written.
+    pub fn load_from(dir: &Path) -> Result<Option<Self>, TokenSecretError> {
+        Self::load(&dir.join(TOKEN_SECRET_FILE))
+    }
+
     fn load(path: &Path) -> Result<Option<Self>, TokenSecretError> {
         let mut text = String::new();
         match std::fs::File::open(path).and_then(|mut f| f.read_to_string(&mut text)) {

@@ -305,6 +305,12 @@ pub(crate) async fn sign(
         body.upload_id.as_deref(),
         body.part_number.as_ref(),
     )?;
+    if op != Operation::PutObject && body.size.is_some() {
+        return Err(ApiError::field(
+            "size",
+            "only a single PUT takes a size; a multipart upload's is checked at completion",
+        ));
+    }
     keys::validate_key(&body.key, "key")?;
     let bucket = state.config().bucket.clone();
     let (request, key) = match &op {
@@ -376,12 +382,6 @@ fn new_upload(
     bucket: &str,
 ) -> Result<(PresignRequest<'static>, String), ApiError> {
     let single = *op == Operation::PutObject;
-    if !single && body.size.is_some() {
-        return Err(ApiError::field(
-            "size",
-            "only a single PUT takes a size; a multipart upload's is checked at completion",
-        ));
-    }
     if single
         && body.size.is_none()
         && let Principal::Grant(g) = who

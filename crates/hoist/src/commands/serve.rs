@@ -20,7 +20,8 @@ use hoist_server::{
     AppState, CredentialSource, Credentials, LimitPolicy, ServerConfig, TokenSecret,
 };
 
-use crate::settings::{Scalar, Size, load_file, process_env, settings};
+use crate::logging::LogFilter;
+use crate::settings::{Proxy, Size, load_file, process_env, settings};
 
 /// Age at which the embedded bucket's lifecycle rule aborts incomplete uploads.
 const ABORT_INCOMPLETE_AFTER_DAYS: u32 = 1;
@@ -61,6 +62,10 @@ settings! {
         /// Origin allowed to call the API from a browser (repeat, or comma-separated; `*` for
         /// any).
         cors_origins: Vec<String>, flag "cors-origin", env "HOIST_CORS_ORIGINS", value "ORIGIN";
+        /// Reverse proxy (address or CIDR block) whose X-Forwarded-For names the caller of a
+        /// request, for its rate limit (repeat, or comma-separated); no other's is believed.
+        trusted_proxies: Vec<Proxy>, flag "trusted-proxy", env "HOIST_TRUSTED_PROXIES",
+            value "ADDR";
         /// Prefix of generated keys for API-key and anonymous uploads.
         key_prefix: String = DEFAULT_KEY_PREFIX, env "HOIST_KEY_PREFIX", value "PREFIX";
         /// Largest upload accepted, e.g. 10GiB (the default is S3's: 10,000 parts of 5 GiB).
@@ -118,28 +123,13 @@ settings! {
         store_max_connections: u64 = hoist_store::DEFAULT_MAX_CONNECTIONS as u64,
             env "HOIST_STORE_MAX_CONNECTIONS", value "N";
         /// Log level filter (tracing EnvFilter syntax).
-        log: LogFilter = LogFilter("info".into()), env "HOIST_LOG", value "FILTER";
+        log: LogFilter = LogFilter::default(), env "HOIST_LOG", value "FILTER";
         /// Write logs as JSON lines.
         log_json: bool = false, env "HOIST_LOG_JSON";
     }
 }
 
-use settings::Settings;
-
-/// A log filter in tracing's `EnvFilter` syntax, checked when read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogFilter(String);
-
-impl Scalar for LogFilter {
-    fn parse(text: &str) -> Result<Self, String> {
-        tracing_subscriber::EnvFilter::try_new(text)
-            .map(|_| Self(text.to_owned()))
-            .map_err(|e| format!("invalid log filter {text:?}: {e}"))
-    }
-    fn show(&self) -> String {
-        self.0.clone()
-    }
-}
+pub(crate) use settings::Settings;
 
 /// Run the upload coordinator (and, by default, the embedded S3 store).
 ///
@@ -151,6 +141,11 @@ pub struct Args {
     /// TOML file of settings (keys as the flags, with underscores: listen, store_listen, …).
     #[arg(long, env = "HOIST_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Check the settings, the credentials and the store (a signed request to the bucket, or
+    /// that the embedded store's data directory is writable), then exit: 0 when all is well.
+    /// No server is started.
+    #[arg(long)]
+    pub check_config: bool,
     #[command(flatten)]
     pub settings: settings::Args,
 }
@@ -171,7 +166,11 @@ impl Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let check = args.check_config;
     let settings = args.resolve()?;
+    if check {
+        return super::check_config::run(&settings);
+    }
     init_logging(&settings);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -182,10 +181,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 fn init_logging(s: &Settings) {
-    let filter = tracing_subscriber::EnvFilter::try_new(&s.log.0)
-        .expect("the log filter was checked when read");
     // Logs go to stderr: stdout carries the listening addresses that scripts read.
-    crate::logging::init(filter, s.log_json);
+    crate::logging::init(s.log.filter(), s.log_json);
 }
 
 /// Resolves when SIGTERM or Ctrl-C arrives.
@@ -226,11 +223,71 @@ fn shared_cap(configured: u64) -> usize {
 }
 
 /// The token secret: given, or generated once and kept in the data directory.
-fn token_secret(s: &Settings) -> anyhow::Result<TokenSecret> {
+pub(crate) fn token_secret(s: &Settings) -> anyhow::Result<TokenSecret> {
     match &s.token_secret {
         Some(secret) => Ok(secret.clone()),
         None => Ok(TokenSecret::load_or_generate(&s.data)?),
     }
+}
+
+/// The coordinator's configuration from the settings, for the store at `endpoint`.
+pub(crate) fn server_config(
+    s: &Settings,
+    endpoint: String,
+    credentials: CredentialSource,
+    embedded: bool,
+    secret: TokenSecret,
+) -> ServerConfig {
+    let loopback = s.listen.ip().is_loopback() && (!embedded || s.store_listen.ip().is_loopback());
+    let anonymous = match s.anonymous {
+        Some(v) => v,
+        None => embedded && loopback,
+    };
+    let plan = PlanPolicy::default()
+        .with_single_put_threshold(s.single_put_threshold.bytes())
+        .with_part_size(s.part_size.bytes());
+    let ttl = TtlPolicy::default().with_part_ttl(Duration::from_secs(s.part_url_ttl));
+    let mut config = ServerConfig::new(endpoint, credentials)
+        .with_bucket(s.bucket.clone())
+        .with_region(s.region.clone())
+        .with_virtual_host(s.virtual_host)
+        .with_token_secret(secret)
+        .with_api_keys(s.api_keys.clone())
+        .with_anonymous(anonymous)
+        .with_cors_origins(s.cors_origins.clone())
+        .with_trusted_proxies(trusted_proxies(&s.trusted_proxies))
+        .with_key_prefix(s.key_prefix.clone())
+        .with_max_upload_size(s.max_upload_size.bytes())
+        .with_plan(plan)
+        .with_ttl(ttl)
+        .with_limits(LimitPolicy {
+            rate: s.rate_limit,
+            burst: u32::try_from(s.rate_burst).unwrap_or(u32::MAX),
+            open_uploads: u32::try_from(s.max_open_uploads).unwrap_or(u32::MAX),
+            window: Duration::from_secs(s.open_uploads_window.max(1)),
+        })
+        .with_connections(hoist_net::Limits {
+            header_read_timeout: Duration::from_secs(s.header_read_timeout.max(1)),
+            idle_timeout: Duration::from_secs(s.idle_timeout.max(1)),
+            max_connections: if embedded {
+                shared_cap(s.max_connections)
+            } else {
+                usize::try_from(s.max_connections).unwrap_or(usize::MAX)
+            },
+            shutdown_grace: Duration::from_secs(s.shutdown_grace),
+            ..hoist_net::Limits::default()
+        })
+        .with_body_stall_timeout(Duration::from_secs(s.body_stall_timeout.max(1)));
+    if let Some(g) = &s.grant_secret {
+        config = config.with_grant_secret(g.as_bytes().to_vec());
+    }
+    config
+}
+
+fn trusted_proxies(proxies: &[Proxy]) -> hoist_server::proxies::TrustedProxies {
+    let entries: Vec<&str> = proxies.iter().map(|p| p.0.as_str()).collect();
+    hoist_server::proxies::TrustedProxies::parse(&entries)
+        .expect("each proxy was checked when read")
 }
 
 fn say(line: &str) {
@@ -285,12 +342,14 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
         }
     };
 
-    let loopback = s.listen.ip().is_loopback() && (!embedded || s.store_listen.ip().is_loopback());
-    let anonymous = match s.anonymous {
-        Some(v) => v,
-        None => embedded && loopback,
-    };
-    if anonymous {
+    let config = server_config(
+        &s,
+        endpoint.clone(),
+        credentials,
+        embedded,
+        token_secret(&s)?,
+    );
+    if config.anonymous {
         tracing::warn!(
             "anonymous uploads are allowed{}; set --anonymous=false or configure API keys and grants before exposing this coordinator",
             if s.anonymous.is_none() {
@@ -301,43 +360,6 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
         );
     }
 
-    let plan = PlanPolicy::default()
-        .with_single_put_threshold(s.single_put_threshold.bytes())
-        .with_part_size(s.part_size.bytes());
-    let ttl = TtlPolicy::default().with_part_ttl(Duration::from_secs(s.part_url_ttl));
-    let mut config = ServerConfig::new(endpoint.clone(), credentials)
-        .with_bucket(s.bucket.clone())
-        .with_region(s.region.clone())
-        .with_virtual_host(s.virtual_host)
-        .with_token_secret(token_secret(&s)?)
-        .with_api_keys(s.api_keys.clone())
-        .with_anonymous(anonymous)
-        .with_cors_origins(s.cors_origins.clone())
-        .with_key_prefix(s.key_prefix.clone())
-        .with_max_upload_size(s.max_upload_size.bytes())
-        .with_plan(plan)
-        .with_ttl(ttl)
-        .with_limits(LimitPolicy {
-            rate: s.rate_limit,
-            burst: u32::try_from(s.rate_burst).unwrap_or(u32::MAX),
-            open_uploads: u32::try_from(s.max_open_uploads).unwrap_or(u32::MAX),
-            window: Duration::from_secs(s.open_uploads_window.max(1)),
-        })
-        .with_connections(hoist_net::Limits {
-            header_read_timeout: Duration::from_secs(s.header_read_timeout.max(1)),
-            idle_timeout: Duration::from_secs(s.idle_timeout.max(1)),
-            max_connections: if embedded {
-                shared_cap(s.max_connections)
-            } else {
-                usize::try_from(s.max_connections).unwrap_or(usize::MAX)
-            },
-            shutdown_grace: Duration::from_secs(s.shutdown_grace),
-            ..hoist_net::Limits::default()
-        })
-        .with_body_stall_timeout(Duration::from_secs(s.body_stall_timeout.max(1)));
-    if let Some(g) = &s.grant_secret {
-        config = config.with_grant_secret(g.as_bytes().to_vec());
-    }
     let state = AppState::new(config).context("coordinator settings")?;
 
     let listener = tokio::net::TcpListener::bind(s.listen)

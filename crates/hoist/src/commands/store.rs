@@ -12,6 +12,7 @@ use hoist_store::{
     DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PUT_SIZE, DEFAULT_REGION, Faults, Store, StoreConfig,
 };
 
+use crate::logging::LogFilter;
 use crate::settings::{Size, process_env, settings};
 
 /// Where the embedded store listens unless told otherwise (`hoist serve` runs it there too).
@@ -81,6 +82,10 @@ settings! {
         /// Connections served at once; a new one over it sheds the idlest.
         max_connections: u64 = DEFAULT_MAX_CONNECTIONS as u64,
             env "HOIST_STORE_MAX_CONNECTIONS", value "N";
+        /// Log level filter (tracing EnvFilter syntax); every request is one line at info.
+        log: LogFilter = LogFilter::default(), env "HOIST_LOG", value "FILTER";
+        /// Write logs as JSON lines.
+        log_json: bool = false, env "HOIST_LOG_JSON";
     }
 }
 
@@ -135,6 +140,8 @@ fn config(s: &Settings) -> Result<StoreConfig, crate::settings::Error> {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let settings = args.resolve(None, &process_env)?;
     let config = config(&settings)?;
+    // Logs go to stderr: stdout carries the listening address that scripts read.
+    crate::logging::init(settings.log.filter(), settings.log_json);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -19,7 +19,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub(crate) use declare::settings;
-pub use value::{Scalar, Setting, Shape, Size};
+pub use value::{Proxy, Scalar, Setting, Shape, Size};
 
 /// Reads a variable. `None` when it is unset or empty.
 pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;

@@ -201,6 +201,20 @@ impl Scalar for TokenSecret {
     }
 }
 
+/// A trusted reverse proxy: an address or a CIDR block, checked when read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Proxy(pub String);
+
+impl Scalar for Proxy {
+    fn parse(text: &str) -> Result<Self, String> {
+        hoist_server::proxies::TrustedProxies::parse(&[text])?;
+        Ok(Self(text.trim().to_owned()))
+    }
+    fn show(&self) -> String {
+        self.0.clone()
+    }
+}
+
 impl Scalar for Timestamp {
     fn parse(text: &str) -> Result<Self, String> {
         Timestamp::parse_rfc3339(text).map_err(|_| {
