@@ -12,7 +12,7 @@ use hoist_core::presign::{Endpoint, ListUploadsParams, PresignRequest, Presigned
 use hoist_core::s3::{
     self, CompleteMultipartUploadResult, CompletedPart, CorsConfiguration, CorsRule,
     InitiateMultipartUploadResult, LifecycleConfiguration, ListMultipartUploadsResult,
-    ListPartsResult, ObjectHead, PartInfo, ResponseError, UploadInfo,
+    ListPartsResult, ObjectHead, PartInfo, ResponseError, UploadInfo, WriteCondition,
 };
 use hoist_core::time::Timestamp;
 
@@ -294,9 +294,28 @@ impl Bucket {
         parts: &[CompletedPart],
         whole: Option<WholeChecksum<'_>>,
     ) -> Result<CompleteMultipartUploadResult, Error> {
+        self.complete_if(key, upload_id, parts, whole, None).await
+    }
+
+    /// [`Bucket::complete`] under a write condition: with [`WriteCondition::IfAbsent`] the
+    /// store refuses (412 `PreconditionFailed`, or 409 `ConditionalRequestConflict` when an
+    /// object was written meanwhile) to replace an object at the key. A Complete repeated
+    /// after the store made this upload's object is answered as the first.
+    pub async fn complete_if(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[CompletedPart],
+        whole: Option<WholeChecksum<'_>>,
+        condition: Option<&WriteCondition>,
+    ) -> Result<CompleteMultipartUploadResult, Error> {
         const OP: &str = "CompleteMultipartUpload";
         let mut req = PresignRequest::complete_multipart_upload(self.name.as_str(), key, upload_id)
             .content_type("application/xml");
+        if let Some(c) = condition {
+            let (name, value) = c.header();
+            req = req.header(name, value);
+        }
         if let Some(w) = whole {
             req = req
                 .header(w.algorithm.header(), w.value)

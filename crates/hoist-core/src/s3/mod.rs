@@ -41,7 +41,7 @@ pub use multipart::{
     ListMultipartUploadsResult, ListPartsResult, PartInfo, UploadInfo,
     complete_multipart_upload_body, parse_complete_multipart_upload_body,
 };
-pub use object::ObjectHead;
+pub use object::{ObjectHead, WriteCondition};
 
 use crate::error::S3Error;
 use crate::presign::{

@@ -14,11 +14,11 @@ use crate::metrics::Outcome;
 use crate::state::AppState;
 use crate::store::stored_parts;
 use crate::token::{TokenChecksum, UploadToken};
-use hoist_core::s3::{CompletedPart, ObjectHead};
+use hoist_core::s3::{CompletedPart, ObjectHead, WriteCondition};
 use hoist_s3::WholeChecksum;
 
 use super::integrity;
-use super::{missing_parts, part_count, store_failure};
+use super::{missing_parts, part_count, store_failure, write_failure};
 
 const MAX_ETAG_BYTES: usize = 256;
 
@@ -216,9 +216,16 @@ pub(crate) async fn complete_upload(
         }),
         _ => None,
     };
+    let condition = token.no_clobber.then_some(WriteCondition::IfAbsent);
     match state
         .store()
-        .complete(&token.key, &token.upload_id, &parts, whole)
+        .complete_if(
+            &token.key,
+            &token.upload_id,
+            &parts,
+            whole,
+            condition.as_ref(),
+        )
         .await
     {
         Ok(result) => {
@@ -265,7 +272,7 @@ pub(crate) async fn complete_upload(
         },
         Err(e) => {
             state.metrics().upload(Outcome::Failed);
-            Err(store_failure(state, e))
+            Err(write_failure(state, token, e))
         }
     }
 }
