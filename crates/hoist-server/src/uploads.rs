@@ -4,8 +4,8 @@
 mod complete;
 mod integrity;
 
-pub(crate) use complete::complete_upload;
 use complete::finished_object;
+pub(crate) use complete::{complete_upload, proven_ours};
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;

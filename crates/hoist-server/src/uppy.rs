@@ -33,7 +33,9 @@ use crate::metrics::{Outcome, PresignKind};
 use crate::state::AppState;
 use crate::store::stored_parts;
 use crate::token::UploadToken;
-use crate::uploads::{abort_upload, if_absent, presign_one, store_failure, write_failure};
+use crate::uploads::{
+    abort_upload, if_absent, presign_one, proven_ours, store_failure, write_failure,
+};
 use crate::validate::{no_clobber, validate_create};
 
 const MAX_PART_NUMBER: u32 = 10_000;
@@ -428,9 +430,27 @@ pub(crate) async fn complete(
     let listed = match stored_parts(state.store(), &token.key, &token.upload_id).await {
         Ok(p) => p,
         Err(e) if e.is_no_such_upload() => {
-            // Completed before: answer the same.
+            // Completed before: answer the same (a no-clobber upload's only when the object
+            // is shown to be its, from the ETags Uppy sends).
             return match state.store().head_object(&token.key).await {
-                Ok(Some(_)) => Ok(Json(location(&state, &token))),
+                Ok(Some(obj)) => {
+                    let mut named: Vec<_> = body.parts.iter().collect();
+                    named.sort_by_key(|p| p.part_number);
+                    let md5s = named
+                        .iter()
+                        .enumerate()
+                        .map(|(i, p)| {
+                            let e = p
+                                .etag
+                                .as_deref()
+                                .filter(|_| p.part_number as usize == i + 1);
+                            e.and_then(hoist_core::checksum::etag::md5_of)
+                        })
+                        .collect::<Option<Vec<_>>>()
+                        .filter(|m| !m.is_empty());
+                    proven_ours(&token, md5s, &obj.etag)?;
+                    Ok(Json(location(&state, &token)))
+                }
                 Ok(None) => Err(store_failure(&state, e)),
                 Err(e) => Err(store_failure(&state, e)),
             };
