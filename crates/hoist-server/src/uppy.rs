@@ -143,14 +143,9 @@ pub(crate) async fn params(
     };
     let (key, content_type) = validate_create(&state, &who, &req)?;
     let no_clobber = no_clobber(&who, req.if_none_match.as_deref(), "if_none_match")?;
-    if form && no_clobber {
-        // S3's POST Object takes no write condition.
-        return Err(ApiError::field(
-            "method",
-            "an S3 POST form cannot refuse to replace an object (no-clobber): ask for method=PUT",
-        ));
-    }
-    if form {
+    // S3's POST Object takes no write condition: a no-clobber upload is a PUT, even for a
+    // caller that asked for a form (Uppy sends the method it is answered).
+    if form && !no_clobber {
         let started = Instant::now();
         let upload = post::FormUpload {
             key: &key,

@@ -309,6 +309,8 @@ pub(crate) async fn sign(
         body.part_number.as_ref(),
     )?;
     keys::validate_key(&body.key, "key")?;
+    // Refused on every call, though only a PutObject and a Complete carry it.
+    no_clobber(&who, body.if_none_match.as_deref(), "ifNoneMatch")?;
     let bucket = state.config().bucket.clone();
     let (request, key) = match &op {
         Operation::PutObject | Operation::CreateMultipartUpload => {
