@@ -10,7 +10,7 @@ use hoist_core::error::S3Error;
 use hoist_core::error::S3ErrorCode;
 use hoist_core::plan::{ObjectSize, PlanPolicy, plan};
 use hoist_core::presign::{Endpoint, PresignRequest};
-use hoist_core::s3::{CompletedPart, WriteCondition};
+use hoist_core::s3::{CompletedPart, ObjectAttributes, WriteCondition};
 use hoist_core::ttl::{TtlPolicy, UrlKind};
 use hoist_s3::{Answer, Bucket, CreateMultipart, CredentialSource, Http};
 
@@ -287,6 +287,14 @@ impl Transport for DirectTransport {
 
     fn observe(&self, answer: &Answer) {
         self.bucket.observe(answer);
+    }
+
+    async fn attributes(&self, session: &Session) -> Result<Option<ObjectAttributes>> {
+        self.control(
+            "GetObjectAttributes",
+            self.bucket.object_attributes(&session.key),
+        )
+        .await
     }
 
     async fn head(
