@@ -92,6 +92,10 @@ pub(crate) async fn finish<T: Transport>(
             checksum: None,
         }
     };
+    // The parts first: a mismatch there says which part the object lacks or holds wrong.
+    if session.multipart() {
+        verify_parts(stage, session, &sent_parts).await?;
+    }
     let head = match with_retries(&stage.config.retry, &never, log_retry, |_| {
         stage.transport.head(session, alg)
     })
@@ -133,9 +137,6 @@ pub(crate) async fn finish<T: Transport>(
         return Err(Error::Integrity(format!(
             "the store's checksum {got} differs from the data's {want}"
         )));
-    }
-    if session.multipart() {
-        verify_parts(stage, session, &sent_parts).await?;
     }
     if alg.is_some() && stored_sum.is_none() {
         tracing::warn!("the store did not report the object's checksum; only its size was checked");

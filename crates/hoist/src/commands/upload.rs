@@ -26,7 +26,7 @@ Exit codes:
   3    network: the store or coordinator stayed unreachable or failing after retries
        (the upload is kept: run again with --resume)
   4    auth: credentials, signature or permission refused
-  5    integrity: a checksum or size did not match (the upload is aborted)
+  5    integrity: a checksum, size or the object's parts did not match (the upload is aborted)
   6    refused: the store or coordinator refused the request for another reason
   7    already exists: with --no-clobber, an object exists at the key and is kept
        (the upload is aborted)
