@@ -29,7 +29,7 @@ settings! {
         buckets: Vec<String>, flag "bucket", env "HOIST_STORE_BUCKETS", value "NAME";
         /// Region the store answers for.
         region: String = DEFAULT_REGION, env "HOIST_REGION";
-        /// Domain for virtual-hosted-style requests: BUCKET.DOMAIN[:PORT] addresses BUCKET
+        /// Domain for virtual-hosted-style requests: BUCKET.DOMAIN, with any port, addresses BUCKET
         /// (path-style requests keep working).
         domain: Option<String>, env "HOIST_STORE_DOMAIN", value "DOMAIN",
             unset "path-style only";
