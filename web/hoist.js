@@ -14,6 +14,8 @@
 //   token          API key or grant, sent as `Authorization: Bearer …` [anonymous]
 //   concurrency    parts in flight at once [4]
 //   key, filename, contentType, metadata   passed to POST /v1/uploads
+//   noClobber      never replace an object at the key (if_none_match "*"): the upload fails
+//                  with causeId already-exists when one is there [false]
 //   resume         remember the upload in localStorage to resume it after a reload [true]
 //   storage        a Storage-like object to use instead of localStorage (null: no resume)
 //   maxRetries, retryBaseMs, retryMaxMs, stallTimeoutMs, maxResigns, batchSize   see DEFAULTS
@@ -299,6 +301,7 @@ class Upload {
     const type = this.options.contentType ?? this.file.type;
     if (type) body.content_type = type;
     if (this.options.metadata) body.metadata = this.options.metadata;
+    if (this.options.noClobber) body.if_none_match = '*';
     this._createBody = body;
     const created = await this._api('POST', '/v1/uploads', body);
     this.id = created.id;
@@ -782,6 +785,14 @@ export function classifyStore(res) {
   if (code === 'NoSuchUpload') {
     return { ...base, kind: 'fatal', causeId: 'no-such-upload', message: said };
   }
+  // A no-clobber PUT (signed with If-None-Match: *) that met an object at its key.
+  if (code === 'PreconditionFailed' || (status === 412 && !code)) {
+    return { ...base, kind: 'fatal', causeId: 'already-exists', message: said };
+  }
+  // A conditional write met another one committed meanwhile: S3 asks to send it again.
+  if (code === 'ConditionalRequestConflict') {
+    return { ...base, kind: 'retry', causeId: null, message: said };
+  }
   if (code === 'InvalidRequest' && /AWS4-HMAC-SHA256/.test(message)) {
     return { ...base, kind: 'fatal', causeId: 'sigv2', message: said };
   }
@@ -801,6 +812,7 @@ function apiError(status, json, text) {
   const retryable = status === 408 || status === 429 || status >= 500;
   let causeId = (json && (json.cause || json.cause_id)) || null;
   if (!causeId && (code === 'upload_gone' || code === 'no_such_upload')) causeId = 'no-such-upload';
+  if (!causeId && code === 'already_exists') causeId = 'already-exists';
   let words = message;
   if (status === 401 || status === 403) words = `The upload service refused this upload: ${message}`;
   else if (status >= 500) words = `The upload service had a problem: ${message}`;

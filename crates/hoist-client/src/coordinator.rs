@@ -39,6 +39,7 @@ pub struct CoordinatorTransport {
     token: Option<String>,
     filename: Option<String>,
     key: Option<String>,
+    no_clobber: bool,
     urls: tokio::sync::Mutex<HashMap<u32, PresignedRequest>>,
 }
 
@@ -58,6 +59,7 @@ impl CoordinatorTransport {
             token,
             filename: None,
             key: None,
+            no_clobber: false,
             urls: tokio::sync::Mutex::new(HashMap::new()),
         })
     }
@@ -71,6 +73,13 @@ impl CoordinatorTransport {
     /// Asks for a specific key (the coordinator may refuse it unless the grant allows).
     pub fn with_key(mut self, key: impl Into<String>) -> Self {
         self.key = Some(key.into());
+        self
+    }
+
+    /// Asks for a no-clobber upload (`if_none_match: "*"`): the store refuses to replace an
+    /// object at the key, and the upload ends in [`crate::ErrorKind::AlreadyExists`].
+    pub fn with_no_clobber(mut self) -> Self {
+        self.no_clobber = true;
         self
     }
 
@@ -256,6 +265,9 @@ impl Transport for CoordinatorTransport {
         }
         if let Some(ct) = &opts.content_type {
             body["content_type"] = json!(ct);
+        }
+        if self.no_clobber {
+            body["if_none_match"] = json!("*");
         }
         if let Some(alg) = opts.checksum {
             // The type only matters for multipart; the coordinator picks that.

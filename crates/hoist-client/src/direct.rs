@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use hoist_core::checksum::ChecksumAlgorithm;
 use hoist_core::error::S3Error;
+use hoist_core::error::S3ErrorCode;
 use hoist_core::plan::{ObjectSize, PlanPolicy, plan};
 use hoist_core::presign::{Endpoint, PresignRequest};
-use hoist_core::s3::CompletedPart;
+use hoist_core::s3::{CompletedPart, ObjectAttributes, WriteCondition};
 use hoist_core::ttl::{TtlPolicy, UrlKind};
 use hoist_s3::{Answer, Bucket, CreateMultipart, CredentialSource, Http};
 
@@ -37,6 +38,7 @@ pub struct DirectTransport {
     plan_policy: PlanPolicy,
     ttl: TtlPolicy,
     stream_expected: u64,
+    no_clobber: bool,
 }
 
 impl DirectTransport {
@@ -60,6 +62,7 @@ impl DirectTransport {
             plan_policy: PlanPolicy::default(),
             ttl: TtlPolicy::default(),
             stream_expected: DEFAULT_STREAM_EXPECTED,
+            no_clobber: false,
         })
     }
 
@@ -76,6 +79,14 @@ impl DirectTransport {
     }
 
     /// The bucket client: its clock, signer and control calls.
+    /// Never replaces an object at the key: a single PUT is signed with `If-None-Match: *`
+    /// and a multipart upload completed with it; the store refuses when an object exists,
+    /// and the upload ends in [`crate::ErrorKind::AlreadyExists`].
+    pub fn with_no_clobber(mut self) -> Self {
+        self.no_clobber = true;
+        self
+    }
+
     pub fn bucket(&self) -> &Bucket {
         &self.bucket
     }
@@ -181,6 +192,10 @@ impl Transport for DirectTransport {
             (req, UrlKind::SinglePut { size: part.len })
         };
         req = req.content_length(part.len);
+        if self.no_clobber && !session.multipart() {
+            let (name, value) = WriteCondition::IfAbsent.header();
+            req = req.header(name, value);
+        }
         if let Some(sum) = &part.checksum {
             req = req.header(sum.algorithm().header(), sum.to_base64());
         }
@@ -233,13 +248,28 @@ impl Transport for DirectTransport {
             .iter()
             .map(|p| CompletedPart::new(p.part_number, p.etag.clone()))
             .collect();
+        let condition = self.no_clobber.then_some(WriteCondition::IfAbsent);
         let done = self
             .control(
                 "CompleteMultipartUpload",
-                self.bucket
-                    .complete(&session.key, &session.upload_id, &parts, None),
+                self.bucket.complete_if(
+                    &session.key,
+                    &session.upload_id,
+                    &parts,
+                    None,
+                    condition.as_ref(),
+                ),
             )
-            .await?;
+            .await
+            .map_err(|e| match e {
+                // A write made meanwhile (409) is no reason to try again: the key is taken.
+                Error::Store(s)
+                    if self.no_clobber && s.is(&S3ErrorCode::ConditionalRequestConflict) =>
+                {
+                    Error::AlreadyExists(s.to_string())
+                }
+                e => e,
+            })?;
         Ok(ObjectInfo {
             etag: done.etag,
             size: None,
@@ -257,6 +287,14 @@ impl Transport for DirectTransport {
 
     fn observe(&self, answer: &Answer) {
         self.bucket.observe(answer);
+    }
+
+    async fn attributes(&self, session: &Session) -> Result<Option<ObjectAttributes>> {
+        self.control(
+            "GetObjectAttributes",
+            self.bucket.object_attributes(&session.key),
+        )
+        .await
     }
 
     async fn head(

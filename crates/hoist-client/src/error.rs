@@ -23,6 +23,8 @@ pub enum ErrorKind {
     Refused,
     /// The caller cancelled the upload.
     Cancelled,
+    /// A no-clobber upload met an object at its key, and the store kept that object.
+    AlreadyExists,
     /// A local I/O failure (reading the source, writing the journal).
     Io,
 }
@@ -61,6 +63,9 @@ pub enum Error {
     Integrity(String),
     #[error("the upload was cancelled")]
     Cancelled,
+    /// A no-clobber upload's write was refused: an object exists at the key.
+    #[error("an object already exists at the key and may not be replaced: {}", redact_text(.0))]
+    AlreadyExists(String),
     #[error("unexpected answer to {operation}: {}", redact_text(message))]
     Protocol { operation: String, message: String },
 }
@@ -77,6 +82,7 @@ impl Error {
             Error::Coordinator { status, code, .. } => answer_kind(*status, code),
             Error::Integrity(_) => ErrorKind::Integrity,
             Error::Cancelled => ErrorKind::Cancelled,
+            Error::AlreadyExists(_) => ErrorKind::AlreadyExists,
             Error::Protocol { .. } => ErrorKind::Refused,
         }
     }
@@ -117,6 +123,8 @@ fn answer_kind(status: u16, code: &str) -> ErrorKind {
             _,
             "BadDigest" | "InvalidDigest" | "XAmzContentChecksumMismatch" | "checksum_mismatch",
         ) => ErrorKind::Integrity,
+        // Only a conditional write is refused so: hoist's no-clobber uploads.
+        (_, "PreconditionFailed" | "already_exists") | (412, _) => ErrorKind::AlreadyExists,
         (
             _,
             "SignatureDoesNotMatch"

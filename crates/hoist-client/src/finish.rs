@@ -4,7 +4,7 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use hoist_core::s3::CompletedPart;
+use hoist_core::s3::{CompletedPart, SentPart, check_parts};
 use hoist_s3::with_retries;
 use tokio_util::sync::CancellationToken;
 
@@ -39,7 +39,7 @@ pub(crate) async fn finish<T: Transport>(
 ) -> Result<UploadOutcome> {
     let alg = stage.config.checksum;
     let never = CancellationToken::new();
-    let (parts, sums, size, sent) = {
+    let (parts, sent_parts, sums, size, sent) = {
         let r = run.lock().unwrap();
         let parts: Vec<CompletedPart> = r
             .parts
@@ -52,9 +52,18 @@ pub(crate) async fn finish<T: Transport>(
                 }
             })
             .collect();
+        let sent_parts: Vec<SentPart> = r
+            .parts
+            .iter()
+            .map(|(n, (_, size, sum))| SentPart {
+                number: *n,
+                size: *size,
+                checksum: sum.map(|s| (s.checksum.algorithm(), s.checksum.to_base64())),
+            })
+            .collect();
         let sums: Option<Vec<_>> = r.parts.values().map(|(_, _, s)| *s).collect();
         let size: u64 = r.parts.values().map(|(_, s, _)| *s).sum();
-        (parts, sums, size, r.sent)
+        (parts, sent_parts, sums, size, r.sent)
     };
     let size = total.unwrap_or(size);
     let expected = sums.and_then(|s| object_checksum(&s, session.multipart()));
@@ -83,6 +92,10 @@ pub(crate) async fn finish<T: Transport>(
             checksum: None,
         }
     };
+    // The parts first: a mismatch there says which part the object lacks or holds wrong.
+    if session.multipart() {
+        verify_parts(stage, session, &sent_parts).await?;
+    }
     let head = match with_retries(&stage.config.retry, &never, log_retry, |_| {
         stage.transport.head(session, alg)
     })
@@ -139,6 +152,28 @@ pub(crate) async fn finish<T: Transport>(
         parts_resumed: 0,
         elapsed: Duration::ZERO,
     })
+}
+
+/// Compares the parts of the finished object, as GetObjectAttributes lists them, with the
+/// parts sent (count, sizes, checksums). A store without the call, or an answer that cannot
+/// be had, leaves the check to the size and checksum above.
+async fn verify_parts<T: Transport>(
+    stage: &Stage<T>,
+    session: &Session,
+    sent: &[SentPart],
+) -> Result<()> {
+    match stage.transport.attributes(session).await {
+        Ok(Some(attrs)) => check_parts(sent, attrs.parts_count, &attrs.parts)
+            .map_err(|why| Error::Integrity(format!("GetObjectAttributes: {why}"))),
+        Ok(None) => {
+            tracing::debug!("no GetObjectAttributes from this store; parts not checked");
+            Ok(())
+        }
+        Err(e) => {
+            tracing::debug!(error = %e, "GetObjectAttributes failed; parts not checked");
+            Ok(())
+        }
+    }
 }
 
 /// Compares checksums, tolerating a `-N` part-count suffix present on one side only.

@@ -9,7 +9,7 @@ use std::future::Future;
 
 use hoist_core::checksum::{Checksum, ChecksumAlgorithm};
 use hoist_core::plan::{ObjectSize, Plan, PlanPolicy, Strategy, plan};
-use hoist_core::s3::CompletedPart;
+use hoist_core::s3::{CompletedPart, ObjectAttributes};
 use hoist_s3::Answer;
 
 use crate::error::Result;
@@ -139,6 +139,16 @@ pub trait Transport: Send + Sync + 'static {
     /// from its `Date` (a refusal's too). Nothing by default.
     fn observe(&self, answer: &Answer) {
         let _ = answer;
+    }
+
+    /// The stored object's attributes (GetObjectAttributes: its parts with their sizes and
+    /// checksums), when this transport and the store can tell them; `None` otherwise.
+    fn attributes(
+        &self,
+        session: &Session,
+    ) -> impl Future<Output = Result<Option<ObjectAttributes>>> + Send {
+        let _ = session;
+        async { Ok(None) }
     }
 
     /// Reads the stored object's size and checksum, when this transport can.

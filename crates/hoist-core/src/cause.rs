@@ -60,13 +60,15 @@ pub enum CauseId {
     InvalidPart,
     /// The upload id is unknown, aborted or already completed.
     NoSuchUpload,
+    /// A no-clobber upload met an object at its key; the store kept that object.
+    AlreadyExists,
     /// None of the above.
     Unknown,
 }
 
 impl CauseId {
     /// Every cause, in catalogue order.
-    pub const ALL: [CauseId; 12] = [
+    pub const ALL: [CauseId; 13] = [
         CauseId::UrlExpired,
         CauseId::EntityTooLarge,
         CauseId::ClockSkew,
@@ -78,6 +80,7 @@ impl CauseId {
         CauseId::PartTooSmall,
         CauseId::InvalidPart,
         CauseId::NoSuchUpload,
+        CauseId::AlreadyExists,
         CauseId::Unknown,
     ];
 
@@ -95,6 +98,7 @@ impl CauseId {
             CauseId::PartTooSmall => "part-too-small",
             CauseId::InvalidPart => "invalid-part",
             CauseId::NoSuchUpload => "no-such-upload",
+            CauseId::AlreadyExists => "already-exists",
             CauseId::Unknown => "unknown",
         }
     }
@@ -273,6 +277,9 @@ pub fn classify(err: &S3Error, ctx: &RequestContext) -> Diagnosis {
         S3ErrorCode::InvalidPart if etag_unreadable(err.extra("ETag")) => cors_etag_hidden(err),
         S3ErrorCode::InvalidPart | S3ErrorCode::InvalidPartOrder => invalid_part(err),
         S3ErrorCode::NoSuchUpload => no_such_upload(err),
+        S3ErrorCode::PreconditionFailed | S3ErrorCode::ConditionalRequestConflict => {
+            already_exists(err)
+        }
         S3ErrorCode::ExpiredToken | S3ErrorCode::TokenRefreshRequired => {
             credentials_expired(err, ctx)
         }
@@ -571,6 +578,21 @@ fn no_such_upload(err: &S3Error) -> Diagnosis {
         cause: CauseId::NoSuchUpload,
         evidence: format!("{id} does not exist: never created, or already aborted or completed"),
         fix: CauseId::NoSuchUpload.entry().fix.to_owned(),
+    }
+}
+
+fn already_exists(err: &S3Error) -> Diagnosis {
+    let condition = err
+        .extra("Condition")
+        .map(|c| format!(" ({c})"))
+        .unwrap_or_default();
+    Diagnosis {
+        cause: CauseId::AlreadyExists,
+        evidence: format!(
+            "the store refused a conditional write with {} {}{condition}: an object exists at the key",
+            err.status, err.code
+        ),
+        fix: CauseId::AlreadyExists.entry().fix.to_owned(),
     }
 }
 

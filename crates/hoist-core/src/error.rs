@@ -68,6 +68,9 @@ error_codes! {
     BucketAlreadyOwnedByYou = 409,
     /// The bucket is not empty.
     BucketNotEmpty = 409,
+    /// A conditional write met another write to the key that committed meanwhile; start
+    /// the write again.
+    ConditionalRequestConflict = 409,
     /// A single PUT above the limit.
     EntityTooLarge = 400,
     /// A non-last part below 5 MiB, reported at Complete.

@@ -12,7 +12,8 @@ use hoist_core::presign::{Endpoint, ListUploadsParams, PresignRequest, Presigned
 use hoist_core::s3::{
     self, CompleteMultipartUploadResult, CompletedPart, CorsConfiguration, CorsRule,
     InitiateMultipartUploadResult, LifecycleConfiguration, ListMultipartUploadsResult,
-    ListPartsResult, ObjectHead, PartInfo, ResponseError, UploadInfo,
+    ListPartsResult, OBJECT_ATTRIBUTES, ObjectAttributes, ObjectHead, PartInfo, ResponseError,
+    UploadInfo, WriteCondition,
 };
 use hoist_core::time::Timestamp;
 
@@ -294,9 +295,28 @@ impl Bucket {
         parts: &[CompletedPart],
         whole: Option<WholeChecksum<'_>>,
     ) -> Result<CompleteMultipartUploadResult, Error> {
+        self.complete_if(key, upload_id, parts, whole, None).await
+    }
+
+    /// [`Bucket::complete`] under a write condition: with [`WriteCondition::IfAbsent`] the
+    /// store refuses (412 `PreconditionFailed`, or 409 `ConditionalRequestConflict` when an
+    /// object was written meanwhile) to replace an object at the key. A Complete repeated
+    /// after the store made this upload's object is answered as the first.
+    pub async fn complete_if(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[CompletedPart],
+        whole: Option<WholeChecksum<'_>>,
+        condition: Option<&WriteCondition>,
+    ) -> Result<CompleteMultipartUploadResult, Error> {
         const OP: &str = "CompleteMultipartUpload";
         let mut req = PresignRequest::complete_multipart_upload(self.name.as_str(), key, upload_id)
             .content_type("application/xml");
+        if let Some(c) = condition {
+            let (name, value) = c.header();
+            req = req.header(name, value);
+        }
         if let Some(w) = whole {
             req = req
                 .header(w.algorithm.header(), w.value)
@@ -330,6 +350,37 @@ impl Bucket {
         }
         let a = a.into_result(OP)?;
         parsed(OP, ObjectHead::from_headers(a.header_pairs())).map(Some)
+    }
+
+    /// GetObjectAttributes: the object's ETag, checksum, size and parts (every page joined);
+    /// `None` when there is no such object, or when the store does not do the call (it
+    /// answers `501 NotImplemented` or refuses it as a `400`).
+    pub async fn object_attributes(&self, key: &str) -> Result<Option<ObjectAttributes>, Error> {
+        const OP: &str = "GetObjectAttributes";
+        let mut out: Option<ObjectAttributes> = None;
+        let mut marker: Option<u32> = None;
+        for _ in 0..MAX_LIST_PAGES {
+            let mut req =
+                PresignRequest::get_object_attributes(self.name.as_str(), key, OBJECT_ATTRIBUTES);
+            if let Some(m) = marker {
+                req = req.header("x-amz-part-number-marker", m.to_string());
+            }
+            let a = self.call(OP, req, Vec::new()).await?;
+            if matches!(a.status, 400 | 404 | 501) {
+                return Ok(None);
+            }
+            let page = parsed(OP, ObjectAttributes::from_response(a.status, &a.body))?;
+            let (more, next) = (page.is_truncated, page.next_part_number_marker);
+            match &mut out {
+                Some(o) => o.parts.extend(page.parts),
+                None => out = Some(page),
+            }
+            match next {
+                Some(m) if more && Some(m) != marker => marker = Some(m),
+                _ => return Ok(out),
+            }
+        }
+        Err(Error::unexpected(OP, "the pages did not end"))
     }
 
     /// HeadBucket: does the store answer, and is the bucket there?

@@ -5,7 +5,7 @@ use hoist_core::checksum::{ChecksumAlgorithm, ChecksumType, PartChecksum, object
 use hoist_core::credentials::Credentials;
 use hoist_core::error::S3ErrorCode;
 use hoist_core::presign::{Endpoint, PresignRequest};
-use hoist_core::s3::{CompletedPart, CorsRule};
+use hoist_core::s3::{CompletedPart, CorsRule, SentPart, WriteCondition, check_parts};
 use hoist_s3::{Bucket, CreateMultipart, CredentialSource, Http, HttpOptions, WholeChecksum};
 use hoist_store::{Faults, Store, StoreConfig, StoreHandle};
 
@@ -103,6 +103,25 @@ async fn a_checksummed_multipart_upload_end_to_end() {
     assert_eq!(head.checksum, Some((alg, whole)));
     assert_eq!(head.content_type.as_deref(), Some("application/x-test"));
     assert_eq!(bucket.head_object("missing").await.unwrap(), None);
+
+    // GetObjectAttributes lists the parts as they were sent, and they check out.
+    let attrs = bucket.object_attributes("k").await.unwrap().unwrap();
+    assert_eq!(attrs.parts_count, Some(3));
+    assert_eq!(attrs.size, Some(data.len() as u64));
+    let sizes: Vec<u64> = attrs.parts.iter().map(|p| p.size).collect();
+    assert_eq!(sizes, [5 * MIB as u64, 5 * MIB as u64, MIB as u64]);
+    let sent: Vec<SentPart> = parts
+        .iter()
+        .zip(&chunks)
+        .map(|(p, c)| SentPart {
+            number: p.part_number,
+            size: c.len() as u64,
+            checksum: p.checksum.clone(),
+        })
+        .collect();
+    assert_eq!(check_parts(&sent, attrs.parts_count, &attrs.parts), Ok(()));
+    assert!(check_parts(&sent[..2], attrs.parts_count, &attrs.parts).is_err());
+    assert_eq!(bucket.object_attributes("missing").await.unwrap(), None);
 
     // The upload is gone now: a typed, final error.
     let err = bucket.list_parts("k", &id).await.unwrap_err();
@@ -253,4 +272,46 @@ async fn the_clock_follows_the_store_and_signatures_stay_valid() {
     let m = bucket.measure_clock(true).await.unwrap();
     assert!(m.bounds.uncertainty_ms() <= 50, "{m:?}");
     assert!((m.bounds.estimate_ms() - 7_200_000).abs() <= 60, "{m:?}");
+}
+
+#[tokio::test]
+async fn a_complete_if_absent_refuses_to_replace_and_repeats_as_the_first() {
+    let (_store, _dir, bucket) = start().await;
+    let absent = Some(&WriteCondition::IfAbsent);
+    let mut uploads = Vec::new();
+    for body in [b"first", b"other"] {
+        let id = bucket
+            .create_multipart("k", &CreateMultipart::default())
+            .await
+            .unwrap();
+        let sum = ChecksumAlgorithm::Crc64Nvme.digest(body).to_base64();
+        let etag = put_part(&bucket, "k", &id, 1, body, &sum).await;
+        uploads.push((id, vec![CompletedPart::new(1, etag)]));
+    }
+    let (one, two) = (&uploads[0], &uploads[1]);
+    let done = bucket
+        .complete_if("k", &one.0, &one.1, None, absent)
+        .await
+        .unwrap();
+    // Repeated after a lost answer: the same answer, though the object now exists.
+    let again = bucket
+        .complete_if("k", &one.0, &one.1, None, absent)
+        .await
+        .unwrap();
+    assert_eq!(again.etag, done.etag);
+    // Another upload of the key: refused, 412 or (written since it began) 409.
+    let err = bucket
+        .complete_if("k", &two.0, &two.1, None, absent)
+        .await
+        .unwrap_err();
+    assert!(
+        err.is(&S3ErrorCode::PreconditionFailed)
+            || err.is(&S3ErrorCode::ConditionalRequestConflict),
+        "{err}"
+    );
+    assert_eq!(bucket.head_object("k").await.unwrap().unwrap().size, 5);
+    assert_eq!(
+        bucket.head_object("k").await.unwrap().unwrap().etag,
+        done.etag
+    );
 }

@@ -22,6 +22,9 @@ pub struct CreateUpload {
     pub checksum: Option<Checksum>,
     #[serde(default)]
     pub metadata: Option<BTreeMap<String, String>>,
+    /// `*`: the upload must not replace an object at its key (S3's conditional write).
+    #[serde(default)]
+    pub if_none_match: Option<String>,
 }
 
 /// The checksum an upload is made with.

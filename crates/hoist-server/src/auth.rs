@@ -34,6 +34,9 @@ pub struct GrantClaims {
     /// Not before, unix seconds.
     #[serde(default)]
     pub nbf: Option<u64>,
+    /// Every upload of this grant refuses to replace an object at its key, asked or not.
+    #[serde(default)]
+    pub no_clobber: bool,
 }
 
 impl GrantClaims {
@@ -90,6 +93,12 @@ impl Principal {
             Principal::Grant(c) => format!("grant:{}:{}", c.sub, c.prefix.trim_end_matches('/')),
             Principal::Anonymous => "anonymous".to_string(),
         }
+    }
+
+    /// Whether every upload of this caller must refuse to replace an object (its grant says
+    /// so).
+    pub fn forces_no_clobber(&self) -> bool {
+        matches!(self, Principal::Grant(g) if g.no_clobber)
     }
 }
 
@@ -257,6 +266,7 @@ mod tests {
             content_types: vec!["image/*".into(), "application/pdf".into()],
             choose_key: false,
             nbf: None,
+            no_clobber: false,
         }
     }
 

@@ -97,6 +97,19 @@ impl ApiError {
         Self::new(StatusCode::CONFLICT, code, message)
     }
 
+    /// 412 `already_exists`: a no-clobber upload met an object at its key, and the store
+    /// refused to replace it.
+    pub fn already_exists(key: &str, said: impl std::fmt::Display) -> Self {
+        Self::new(
+            StatusCode::PRECONDITION_FAILED,
+            "already_exists",
+            format!(
+                "an object already exists at {key:?} and this upload may not replace it \
+                 (no-clobber): {said}"
+            ),
+        )
+    }
+
     /// The store could not be reached or answered something unusable.
     pub fn bad_gateway(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_GATEWAY, "store_error", message)

@@ -13,6 +13,9 @@
 //! [`ChecksumAlgorithm::ALL`], `type` is 0 for FULL_OBJECT and 1 for COMPOSITE, and `value`
 //! (a string as above, possibly empty) is a single PUT's pinned whole-object checksum.
 //! Uploads without a checksum keep version 1 tokens, byte for byte.
+//!
+//! An upload that must not replace an object at its key (no-clobber) has version 3 (else 1)
+//! or 4 (else 2): the same layout, the version alone saying so.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -27,6 +30,8 @@ pub use secret::{MIN_TOKEN_SECRET_LEN, TOKEN_SECRET_FILE, TokenSecret, TokenSecr
 
 const VERSION: u8 = 1;
 const VERSION_CHECKSUM: u8 = 2;
+/// Added to the version of a no-clobber upload's token.
+const NO_CLOBBER: u8 = 2;
 const MAC_LEN: usize = 32;
 /// Tokens travel in URL paths; keys are at most 1024 bytes, so this is generous.
 const MAX_TOKEN_CHARS: usize = 4096;
@@ -47,6 +52,9 @@ pub struct UploadToken {
     pub expires_at: u64,
     /// The content type a single PUT is pinned to (so its URL can be signed again).
     pub content_type: String,
+    /// The upload must not replace an object at its key (`If-None-Match: *` on its PUT or
+    /// its Complete).
+    pub no_clobber: bool,
 }
 
 /// The checksum an upload was created with, carried by its token.
@@ -107,11 +115,12 @@ impl TokenKey {
                 + token.owner.len()
                 + token.content_type.len(),
         );
-        buf.push(if checksum.is_some() {
+        let version = if checksum.is_some() {
             VERSION_CHECKSUM
         } else {
             VERSION
-        });
+        };
+        buf.push(version + if token.no_clobber { NO_CLOBBER } else { 0 });
         buf.extend_from_slice(&token.expires_at.to_be_bytes());
         buf.extend_from_slice(&token.size.to_be_bytes());
         buf.extend_from_slice(&token.part_size.to_be_bytes());
@@ -175,9 +184,11 @@ impl TokenKey {
         // Constant-time comparison; the version is only trusted once the MAC holds.
         mac.verify_slice(tag)
             .map_err(|_| TokenError::BadSignature)?;
-        if body[0] != VERSION && body[0] != VERSION_CHECKSUM {
+        if !(VERSION..=VERSION_CHECKSUM + NO_CLOBBER).contains(&body[0]) {
             return Err(TokenError::UnknownVersion(body[0]));
         }
+        let no_clobber = body[0] > VERSION_CHECKSUM;
+        let version = body[0] - if no_clobber { NO_CLOBBER } else { 0 };
         let mut r = Reader { buf: &body[1..] };
         let expires_at = r.u64()?;
         let size = r.u64()?;
@@ -187,7 +198,7 @@ impl TokenKey {
         let upload_id = r.string()?;
         let owner = r.string()?;
         let content_type = r.string()?;
-        let checksum = if body[0] == VERSION_CHECKSUM {
+        let checksum = if version == VERSION_CHECKSUM {
             let head = r.take(2)?;
             let algorithm = *ChecksumAlgorithm::ALL
                 .get(usize::from(head[0]))
@@ -221,6 +232,7 @@ impl TokenKey {
             owner,
             expires_at,
             content_type,
+            no_clobber,
         };
         Ok((token, checksum))
     }
@@ -269,6 +281,29 @@ mod tests {
             owner: "key:deadbeef".into(),
             expires_at: 2_000_000_000,
             content_type: "image/jpeg".into(),
+            no_clobber: false,
+        }
+    }
+
+    #[test]
+    fn no_clobber_round_trips_in_versions_3_and_4() {
+        let k = TokenKey::new(b"k");
+        let token = UploadToken {
+            no_clobber: true,
+            ..sample()
+        };
+        let c = TokenChecksum {
+            algorithm: ChecksumAlgorithm::Crc64Nvme,
+            kind: ChecksumType::FullObject,
+            value: None,
+        };
+        for (checksum, version) in [(None, 3), (Some(&c), 4)] {
+            let t = k.seal_with(&token, checksum);
+            assert_eq!(URL_SAFE_NO_PAD.decode(&t).unwrap()[0], version);
+            assert_eq!(
+                k.open_with(&t, 0).unwrap(),
+                (token.clone(), checksum.cloned())
+            );
         }
     }
 

@@ -4,8 +4,8 @@
 mod complete;
 mod integrity;
 
-pub(crate) use complete::complete_upload;
 use complete::finished_object;
+pub(crate) use complete::{complete_upload, proven_ours};
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
@@ -14,8 +14,10 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use hoist_core::error::S3ErrorCode;
 use hoist_core::plan::{ObjectSize, Plan, Strategy, plan};
 use hoist_core::presign::PresignRequest;
+use hoist_core::s3::WriteCondition;
 use hoist_core::ttl::UrlKind;
 
 use crate::api::*;
@@ -25,7 +27,7 @@ use crate::metrics::{Outcome, PresignKind};
 use crate::state::AppState;
 use crate::store::{StoreError, stored_parts};
 use crate::token::{TokenChecksum, UploadToken};
-use crate::validate::validate_create;
+use crate::validate::{self, validate_create};
 use hoist_s3::CreateMultipart;
 
 /// The plan an upload was made with, rebuilt from its token: the one source of its part
@@ -105,6 +107,32 @@ pub(crate) fn presign_one(
     Ok(url)
 }
 
+/// `If-None-Match: *` signed into a PUT of a no-clobber upload: the store refuses (412) to
+/// replace an object at the key, and the uploader must send the header as signed.
+pub(crate) fn if_absent(r: PresignRequest<'_>, no_clobber: bool) -> PresignRequest<'_> {
+    if no_clobber {
+        let (name, value) = WriteCondition::IfAbsent.header();
+        r.header(name, value)
+    } else {
+        r
+    }
+}
+
+/// The store's refusal of a no-clobber upload's write (its PUT or Complete): 412
+/// `PreconditionFailed`, or 409 `ConditionalRequestConflict` when an object was written at
+/// the key while the upload went on, answered as `already_exists`. Any other failure is
+/// answered as every store failure is.
+pub(crate) fn write_failure(state: &AppState, token: &UploadToken, err: StoreError) -> ApiError {
+    let refused = err.is(&S3ErrorCode::PreconditionFailed)
+        || err.is(&S3ErrorCode::ConditionalRequestConflict);
+    if token.no_clobber && refused {
+        state.metrics().store_error(&err.code().unwrap_or_default());
+        tracing::info!(key = %token.key, "no-clobber upload refused: the key exists");
+        return ApiError::already_exists(&token.key, &err);
+    }
+    store_failure(state, err)
+}
+
 /// Create an upload: plan it, start the multipart upload if needed, sign the first URLs.
 pub(crate) async fn create_upload(
     state: &AppState,
@@ -112,6 +140,7 @@ pub(crate) async fn create_upload(
     req: CreateUpload,
 ) -> Result<Upload, ApiError> {
     let (key, content_type) = validate_create(state, who, &req)?;
+    let no_clobber = validate::no_clobber(who, req.if_none_match.as_deref(), "if_none_match")?;
     let cfg = state.config();
     let p = plan(ObjectSize::Known(req.size), &cfg.plan)
         .map_err(|e| ApiError::field("size", e.to_string()))?;
@@ -126,6 +155,7 @@ pub(crate) async fn create_upload(
         owner: who.owner(),
         expires_at,
         content_type: content_type.clone(),
+        no_clobber,
     };
     let metadata = req.metadata.unwrap_or_default();
     let checksum = req
@@ -150,6 +180,7 @@ pub(crate) async fn create_upload(
             for (k, v) in &metadata {
                 r = r.header(format!("x-amz-meta-{k}"), v.as_str());
             }
+            r = if_absent(r, no_clobber);
             let ttl = state.url_ttl(UrlKind::SinglePut { size: req.size })?;
             let url = presign_one(state, &r.expires_in(ttl), now, PresignKind::Single)?;
             let headers: BTreeMap<String, String> = url.headers.iter().cloned().collect();
@@ -334,6 +365,7 @@ pub(crate) fn sign_single(
         .content_length(length)
         .content_type(token.content_type.as_str())
         .expires_in(state.url_ttl(UrlKind::SinglePut { size: token.size })?);
+    r = if_absent(r, token.no_clobber);
     if let Some(c) = checksum {
         let pinned = match (&c.value, sum) {
             (Some(v), Some(s)) if v != s => {
@@ -585,6 +617,7 @@ mod tests {
             owner: "o".into(),
             expires_at: 0,
             content_type: "application/octet-stream".into(),
+            no_clobber: false,
         }
     }
 

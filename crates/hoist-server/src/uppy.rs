@@ -21,7 +21,7 @@ use axum::extract::{FromRequestParts, Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use hoist_core::presign::PresignRequest;
-use hoist_core::s3::CompletedPart;
+use hoist_core::s3::{CompletedPart, WriteCondition};
 use hoist_core::ttl::UrlKind;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -33,8 +33,10 @@ use crate::metrics::{Outcome, PresignKind};
 use crate::state::AppState;
 use crate::store::stored_parts;
 use crate::token::UploadToken;
-use crate::uploads::{abort_upload, presign_one, store_failure};
-use crate::validate::validate_create;
+use crate::uploads::{
+    abort_upload, if_absent, presign_one, proven_ours, store_failure, write_failure,
+};
+use crate::validate::{no_clobber, validate_create};
 
 const MAX_PART_NUMBER: u32 = 10_000;
 
@@ -137,9 +139,13 @@ pub(crate) async fn params(
         content_type: q.get("type").filter(|t| !t.is_empty()).map(str::to_string),
         checksum: None,
         metadata: Some(q.metadata()),
+        if_none_match: q.get("if_none_match").map(str::to_string),
     };
     let (key, content_type) = validate_create(&state, &who, &req)?;
-    if form {
+    let no_clobber = no_clobber(&who, req.if_none_match.as_deref(), "if_none_match")?;
+    // S3's POST Object takes no write condition: a no-clobber upload is a PUT, even for a
+    // caller that asked for a form (Uppy sends the method it is answered).
+    if form && !no_clobber {
         let started = Instant::now();
         let upload = post::FormUpload {
             key: &key,
@@ -174,6 +180,7 @@ pub(crate) async fn params(
     for (k, v) in req.metadata.iter().flatten() {
         r = r.header(format!("x-amz-meta-{k}"), v.as_str());
     }
+    let r = if_absent(r, no_clobber);
     let ttl = state.url_ttl(UrlKind::SinglePut {
         size: size.unwrap_or(hoist_core::plan::MAX_SINGLE_PUT),
     })?;
@@ -214,6 +221,9 @@ pub(crate) struct CreateBody {
     content_type: Option<String>,
     #[serde(default)]
     metadata: BTreeMap<String, Value>,
+    /// hoist's own: `*` makes the upload refuse to replace an object at its key.
+    #[serde(default)]
+    if_none_match: Option<String>,
 }
 
 /// `POST /s3/multipart`: start a multipart upload of unknown size.
@@ -236,8 +246,10 @@ pub(crate) async fn create(
         content_type: body.content_type.filter(|t| !t.is_empty()),
         checksum: None,
         metadata: Some(metadata),
+        if_none_match: body.if_none_match,
     };
     let (key, content_type) = validate_create(&state, &who, &req)?;
+    let no_clobber = no_clobber(&who, req.if_none_match.as_deref(), "if_none_match")?;
     let cfg = state.config();
     state.count_new_upload(&who)?;
     let upload_id = state
@@ -265,6 +277,7 @@ pub(crate) async fn create(
         owner: who.owner(),
         expires_at: now + cfg.upload_ttl.as_secs(),
         content_type,
+        no_clobber,
     };
     state.metrics().upload(Outcome::Created);
     Ok(Json(json!({
@@ -412,9 +425,27 @@ pub(crate) async fn complete(
     let listed = match stored_parts(state.store(), &token.key, &token.upload_id).await {
         Ok(p) => p,
         Err(e) if e.is_no_such_upload() => {
-            // Completed before: answer the same.
+            // Completed before: answer the same (a no-clobber upload's only when the object
+            // is shown to be its, from the ETags Uppy sends).
             return match state.store().head_object(&token.key).await {
-                Ok(Some(_)) => Ok(Json(location(&state, &token))),
+                Ok(Some(obj)) => {
+                    let mut named: Vec<_> = body.parts.iter().collect();
+                    named.sort_by_key(|p| p.part_number);
+                    let md5s = named
+                        .iter()
+                        .enumerate()
+                        .map(|(i, p)| {
+                            let e = p
+                                .etag
+                                .as_deref()
+                                .filter(|_| p.part_number as usize == i + 1);
+                            e.and_then(hoist_core::checksum::etag::md5_of)
+                        })
+                        .collect::<Option<Vec<_>>>()
+                        .filter(|m| !m.is_empty());
+                    proven_ours(&token, md5s, &obj.etag)?;
+                    Ok(Json(location(&state, &token)))
+                }
                 Ok(None) => Err(store_failure(&state, e)),
                 Err(e) => Err(store_failure(&state, e)),
             };
@@ -473,13 +504,20 @@ pub(crate) async fn complete(
         return Err(ApiError::field("parts", "no part is stored yet")
             .with_status(axum::http::StatusCode::CONFLICT));
     }
+    let condition = token.no_clobber.then_some(WriteCondition::IfAbsent);
     state
         .store()
-        .complete(&token.key, &token.upload_id, &parts, None)
+        .complete_if(
+            &token.key,
+            &token.upload_id,
+            &parts,
+            None,
+            condition.as_ref(),
+        )
         .await
         .map_err(|e| {
             state.metrics().upload(Outcome::Failed);
-            store_failure(&state, e)
+            write_failure(&state, &token, e)
         })?;
     state.metrics().upload(Outcome::Completed);
     state.upload_ended(&token);

@@ -136,3 +136,20 @@ pub(crate) fn validate_create(
     };
     Ok((key, content_type))
 }
+
+/// Whether an upload must not replace an object at its key: asked with `If-None-Match`'s one
+/// value S3 takes for a write, `*`, or forced by the caller's grant.
+pub(crate) fn no_clobber(
+    who: &Principal,
+    if_none_match: Option<&str>,
+    field: &str,
+) -> Result<bool, ApiError> {
+    match if_none_match {
+        None => Ok(who.forces_no_clobber()),
+        Some("*") => Ok(true),
+        Some(_) => Err(ApiError::field(
+            field,
+            "must be \"*\" (no object may exist at the key); S3 takes no other value for a write",
+        )),
+    }
+}

@@ -35,6 +35,7 @@ test('causes from the catalogue are named', () => {
     [403, 'SignatureDoesNotMatch', 'The request signature we calculated does not match', 'signature-mismatch', 'fatal'],
     [400, 'EntityTooLarge', 'Your proposed upload exceeds the maximum allowed size', 'entity-too-large', 'fatal'],
     [404, 'NoSuchUpload', 'The specified upload does not exist.', 'no-such-upload', 'fatal'],
+    [412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', 'already-exists', 'fatal'],
     [400, 'InvalidRequest', 'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.', 'sigv2', 'fatal'],
   ];
   for (const [status, code, message, causeId, kind] of cases) {

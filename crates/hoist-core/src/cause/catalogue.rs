@@ -42,6 +42,7 @@ impl CauseId {
             CauseId::PartTooSmall => &PART_TOO_SMALL,
             CauseId::InvalidPart => &INVALID_PART,
             CauseId::NoSuchUpload => &NO_SUCH_UPLOAD,
+            CauseId::AlreadyExists => &ALREADY_EXISTS,
             CauseId::Unknown => &UNKNOWN,
         }
     }
@@ -128,6 +129,13 @@ const NO_SUCH_UPLOAD: Entry = Entry {
     explanation: "The multipart upload id is unknown to the store: never created, or already aborted (a cancel, hoist gc, a lifecycle rule) or completed (404 NoSuchUpload).",
     fix: "start a new upload; if it was aborted, check `hoist gc` and lifecycle rules against the upload's age",
     browser: "The store no longer knows this upload (it was aborted, completed or cleaned up). Start the upload again.",
+};
+
+const ALREADY_EXISTS: Entry = Entry {
+    title: "Object already exists",
+    explanation: "The upload was made not to replace an object (no-clobber: If-None-Match: * on its PUT or CompleteMultipartUpload), and an object exists at its key, written before it or while it went on; the store kept that object (412 PreconditionFailed, or 409 ConditionalRequestConflict).",
+    fix: "upload under another key, or delete the object first if replacing it is intended; without no-clobber (`--no-clobber`, `if_none_match`, a grant's `no_clobber` claim) an upload replaces it",
+    browser: "A file with this name is already stored, and this upload may not replace it. Rename the file, or ask for the stored one to be removed first.",
 };
 
 const UNKNOWN: Entry = Entry {

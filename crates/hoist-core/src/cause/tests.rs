@@ -275,3 +275,21 @@ fn context_decides_bodyless_and_credential_cases() {
     );
     assert_eq!(etag_hidden(&[]).cause, CauseId::CorsEtagHidden);
 }
+
+#[test]
+fn a_refused_conditional_write_is_already_exists() {
+    let ctx = RequestContext::default();
+    let e = err(
+        412,
+        "<Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message><Condition>If-None-Match</Condition></Error>",
+    );
+    let d = classify(&e, &ctx);
+    assert_eq!(d.cause, CauseId::AlreadyExists);
+    assert!(d.evidence.contains("(If-None-Match)"), "{}", d.evidence);
+    let e = err(
+        409,
+        "<Error><Code>ConditionalRequestConflict</Code><Message>x</Message></Error>",
+    );
+    assert_eq!(classify(&e, &ctx).cause, CauseId::AlreadyExists);
+    assert_eq!(CauseId::AlreadyExists.as_str(), "already-exists");
+}

@@ -126,6 +126,18 @@ impl<'a> PresignRequest<'a> {
         Self::new(Method::Head, bucket, key)
     }
 
+    /// GetObjectAttributes: `GET ?attributes`, the attributes named in a signed header
+    /// (see [`crate::s3::OBJECT_ATTRIBUTES`]).
+    pub fn get_object_attributes(
+        bucket: impl Into<Cow<'a, str>>,
+        key: impl Into<Cow<'a, str>>,
+        attributes: impl Into<Cow<'a, str>>,
+    ) -> Self {
+        Self::new(Method::Get, bucket, key)
+            .query_param("attributes", "")
+            .header("x-amz-object-attributes", attributes)
+    }
+
     /// CreateMultipartUpload: `POST ?uploads`.
     pub fn create_multipart_upload(
         bucket: impl Into<Cow<'a, str>>,

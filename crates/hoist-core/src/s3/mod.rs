@@ -21,6 +21,7 @@
 //! assert_eq!(init.upload_id, "u-1");
 //! ```
 
+mod attributes;
 mod cors;
 mod lifecycle;
 mod list;
@@ -33,6 +34,7 @@ use crate::encoding::base64;
 
 use md5::{Digest, Md5};
 
+pub use attributes::{AttributePart, OBJECT_ATTRIBUTES, ObjectAttributes, SentPart, check_parts};
 pub use cors::{CorsChange, CorsConfiguration, CorsRule, UPLOAD_REQUEST_HEADERS, origin_matches};
 pub use lifecycle::{LifecycleChange, LifecycleConfiguration, LifecycleFilter, LifecycleRule};
 pub use list::{ListObjectsV2Result, ObjectInfo};
@@ -41,7 +43,7 @@ pub use multipart::{
     ListMultipartUploadsResult, ListPartsResult, PartInfo, UploadInfo,
     complete_multipart_upload_body, parse_complete_multipart_upload_body,
 };
-pub use object::ObjectHead;
+pub use object::{ObjectHead, WriteCondition};
 
 use crate::error::S3Error;
 use crate::presign::{

@@ -92,3 +92,25 @@ mod tests {
         assert!(ObjectHead::from_headers([("etag", "\"x\"")]).is_err());
     }
 }
+
+/// A write's condition (PutObject, CompleteMultipartUpload): the store refuses the write with
+/// `412 PreconditionFailed` when it does not hold, and with `409 ConditionalRequestConflict`
+/// when another write to the key committed while this one was under way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WriteCondition {
+    /// `If-None-Match: *`: only when no object exists at the key (no clobbering).
+    IfAbsent,
+    /// `If-Match: <etag>`: only over the object with this ETag.
+    IfMatch(String),
+}
+
+impl WriteCondition {
+    /// The header that carries the condition, lower case as signed, and its value.
+    pub fn header(&self) -> (&'static str, &str) {
+        match self {
+            WriteCondition::IfAbsent => ("if-none-match", "*"),
+            WriteCondition::IfMatch(etag) => ("if-match", etag.as_str()),
+        }
+    }
+}

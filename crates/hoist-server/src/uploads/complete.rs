@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use axum::http::StatusCode;
 
+use hoist_core::checksum::etag;
 use hoist_core::plan::Plan;
 
 use crate::api::*;
@@ -14,11 +15,11 @@ use crate::metrics::Outcome;
 use crate::state::AppState;
 use crate::store::stored_parts;
 use crate::token::{TokenChecksum, UploadToken};
-use hoist_core::s3::{CompletedPart, ObjectHead};
+use hoist_core::s3::{CompletedPart, ObjectHead, WriteCondition};
 use hoist_s3::WholeChecksum;
 
 use super::integrity;
-use super::{missing_parts, part_count, store_failure};
+use super::{missing_parts, part_count, store_failure, write_failure};
 
 const MAX_ETAG_BYTES: usize = 256;
 
@@ -71,6 +72,48 @@ fn check_whole(
         }
         // A store that keeps no checksum cannot be checked; the answer says so by having none.
         _ => Ok(()),
+    }
+}
+
+/// The object at the key, once the store no longer knows the upload, answered as this upload's
+/// completion (see [`proven_ours`]).
+fn ours(
+    token: &UploadToken,
+    count: u32,
+    claimed: &HashMap<u32, (usize, String)>,
+    done: Completed,
+) -> Result<Completed, ApiError> {
+    let md5s = (1..=count)
+        .map(|n| claimed.get(&n).and_then(|(_, e)| etag::md5_of(e)))
+        .collect();
+    proven_ours(token, md5s, &done.etag).map(|()| done)
+}
+
+/// Whether the object with `object_etag` at the key of an upload the store no longer knows
+/// may be answered as its completion. A no-clobber upload's may be another writer's: the
+/// store ends an upload whose conditional Complete met a write made meanwhile. It is this
+/// upload's when its ETag is the one its parts (`part_md5s`, every part's in order, when the
+/// uploader named them all) make; otherwise, unproven, the answer is `already_exists`, never
+/// another writer's object as this upload's success.
+pub(crate) fn proven_ours(
+    token: &UploadToken,
+    part_md5s: Option<Vec<[u8; 16]>>,
+    object_etag: &str,
+) -> Result<(), ApiError> {
+    if !token.no_clobber {
+        return Ok(());
+    }
+    match part_md5s {
+        Some(md5s) if etag::same(&etag::multipart(&md5s), object_etag) => Ok(()),
+        Some(_) => Err(ApiError::already_exists(
+            &token.key,
+            format!("the object there (ETag {object_etag}) is another upload's"),
+        )),
+        None => Err(ApiError::already_exists(
+            &token.key,
+            "the store no longer knows this upload, and without every part's ETag the \
+             object there cannot be shown to be its",
+        )),
     }
 }
 
@@ -151,7 +194,7 @@ pub(crate) async fn complete_upload(
         Err(e) if e.is_no_such_upload() => {
             // Completed before (answer the same) or aborted (the store's NoSuchUpload).
             return match finished_object(state, token).await? {
-                Some(done) => Ok(done),
+                Some(done) => ours(token, count, &claimed, done),
                 None => Err(store_failure(state, e)),
             };
         }
@@ -216,9 +259,16 @@ pub(crate) async fn complete_upload(
         }),
         _ => None,
     };
+    let condition = token.no_clobber.then_some(WriteCondition::IfAbsent);
     match state
         .store()
-        .complete(&token.key, &token.upload_id, &parts, whole)
+        .complete_if(
+            &token.key,
+            &token.upload_id,
+            &parts,
+            whole,
+            condition.as_ref(),
+        )
         .await
     {
         Ok(result) => {
@@ -260,12 +310,12 @@ pub(crate) async fn complete_upload(
         }
         // A concurrent completion won the race: answer as it did.
         Err(e) if e.is_no_such_upload() => match finished_object(state, token).await? {
-            Some(done) => Ok(done),
+            Some(done) => ours(token, count, &claimed, done),
             None => Err(store_failure(state, e)),
         },
         Err(e) => {
             state.metrics().upload(Outcome::Failed);
-            Err(store_failure(state, e))
+            Err(write_failure(state, token, e))
         }
     }
 }

@@ -35,8 +35,8 @@ use crate::metrics::{Outcome, PresignKind};
 use crate::state::AppState;
 use crate::store::stored_parts;
 use crate::token::UploadToken;
-use crate::uploads::{abort_upload, store_failure};
-use crate::validate::validate_create;
+use crate::uploads::{abort_upload, if_absent, store_failure};
+use crate::validate::{no_clobber, validate_create};
 
 use super::MAX_PART_NUMBER;
 
@@ -65,6 +65,9 @@ pub(crate) struct SignBody {
     content_type: Option<String>,
     #[serde(default, deserialize_with = "crate::api::whole::opt_u64")]
     size: Option<u64>,
+    /// hoist's own: `*` signs `If-None-Match: *` into a PutObject or a Complete, so that the
+    /// store refuses to replace an object at the key.
+    if_none_match: Option<String>,
 }
 
 /// The S3 call a sign request stands for.
@@ -312,6 +315,8 @@ pub(crate) async fn sign(
         ));
     }
     keys::validate_key(&body.key, "key")?;
+    // Refused on every call, though only a PutObject and a Complete carry it.
+    no_clobber(&who, body.if_none_match.as_deref(), "ifNoneMatch")?;
     let bucket = state.config().bucket.clone();
     let (request, key) = match &op {
         Operation::PutObject | Operation::CreateMultipartUpload => {
@@ -344,7 +349,8 @@ pub(crate) async fn sign(
                 body.key.clone(),
                 upload_id.clone(),
             );
-            (r, body.key.clone())
+            let no_clobber = no_clobber(&who, body.if_none_match.as_deref(), "ifNoneMatch")?;
+            (if_absent(r, no_clobber), body.key.clone())
         }
         Operation::AbortMultipartUpload { upload_id } => {
             check_bound_key(&state, &who, &body.key)?;
@@ -409,9 +415,11 @@ fn new_upload(
         content_type: body.content_type.clone().filter(|t| !t.is_empty()),
         checksum: None,
         metadata: None,
+        if_none_match: None,
     };
     let (_, content_type) = validate_create(state, who, &create)?;
     let key = issue_key(state, who, &filename);
+    let no_clobber = no_clobber(who, body.if_none_match.as_deref(), "ifNoneMatch")?;
     let mut r = if single {
         PresignRequest::put_object(bucket.to_string(), key.clone())
     } else {
@@ -420,6 +428,10 @@ fn new_upload(
     .content_type(content_type);
     if let Some(size) = body.size {
         r = r.content_length(size);
+    }
+    // A CreateMultipartUpload takes no condition: its Complete does.
+    if single {
+        r = if_absent(r, no_clobber);
     }
     Ok((r, key))
 }
@@ -461,6 +473,7 @@ async fn check_before_complete(
             owner: who.owner(),
             expires_at: 0,
             content_type: String::new(),
+            no_clobber: false,
         };
         abort_upload(state, &token).await?;
         state.metrics().upload(Outcome::Failed);

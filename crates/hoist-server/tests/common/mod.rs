@@ -184,3 +184,21 @@ pub fn mint(prefix: &str, exp_in: i64, extra: Value) -> String {
     let claims: hoist_server::GrantClaims = serde_json::from_value(claims).unwrap();
     hoist_server::mint_grant(GRANT_SECRET, &claims)
 }
+
+/// PUT an object straight to the store with its own credentials (an independent writer).
+pub async fn put_object(store: &StoreHandle, key: &str, body: Vec<u8>) -> u16 {
+    let now = hoist_s3::local_now();
+    let url = signer(store)
+        .presign(
+            &PresignRequest::put_object(BUCKET, key).expires_in(Duration::from_secs(60)),
+            now,
+        )
+        .unwrap();
+    let resp = reqwest::Client::new()
+        .put(&url.url)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    resp.status().as_u16()
+}

@@ -26,8 +26,10 @@ Exit codes:
   3    network: the store or coordinator stayed unreachable or failing after retries
        (the upload is kept: run again with --resume)
   4    auth: credentials, signature or permission refused
-  5    integrity: a checksum or size did not match (the upload is aborted)
+  5    integrity: a checksum, size or the object's parts did not match (the upload is aborted)
   6    refused: the store or coordinator refused the request for another reason
+  7    already exists: with --no-clobber, an object exists at the key and is kept
+       (the upload is aborted)
   130  interrupted (Ctrl-C); the upload is kept: run again with --resume
 
 Direct mode reads AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, else the
@@ -89,6 +91,11 @@ pub struct Args {
     /// Content type of the object.
     #[arg(long, value_name = "TYPE")]
     pub content_type: Option<String>,
+    /// Never replace an object at the key: the store refuses the upload (S3's conditional
+    /// write, If-None-Match: *) when one exists, or is written meanwhile, and the command
+    /// ends with exit code 7. The store must support conditional writes.
+    #[arg(long)]
+    pub no_clobber: bool,
     /// Continue the interrupted upload of the same file to the same destination.
     #[arg(long)]
     pub resume: bool,
@@ -153,6 +160,9 @@ fn coordinator(
     if let Some(k) = &args.key {
         t = t.with_key(k.clone());
     }
+    if args.no_clobber {
+        t = t.with_no_clobber();
+    }
     Ok(t)
 }
 
@@ -211,6 +221,9 @@ fn direct(args: &Args, http: HttpClient) -> anyhow::Result<DirectTransport> {
     if let Some(e) = args.expected_size {
         t = t.with_stream_expected(e);
     }
+    if args.no_clobber {
+        t = t.with_no_clobber();
+    }
     Ok(t)
 }
 
@@ -227,6 +240,7 @@ fn exit_code(kind: ErrorKind) -> u8 {
         ErrorKind::Auth => 4,
         ErrorKind::Integrity => 5,
         ErrorKind::Refused => 6,
+        ErrorKind::AlreadyExists => 7,
         ErrorKind::Cancelled => 130,
         _ => 1,
     }
@@ -239,6 +253,7 @@ fn kind_name(kind: ErrorKind) -> &'static str {
         ErrorKind::Auth => "auth",
         ErrorKind::Integrity => "integrity",
         ErrorKind::Refused => "refused",
+        ErrorKind::AlreadyExists => "already_exists",
         ErrorKind::Cancelled => "cancelled",
         _ => "other",
     }
@@ -304,6 +319,12 @@ async fn go<T: Transport>(
             {
                 message.push_str(
                     "; the upload is kept: run the same command with --resume to continue",
+                );
+            }
+            if kind == ErrorKind::AlreadyExists {
+                message = format!(
+                    "the object already exists: --no-clobber keeps it and nothing was \
+                     replaced ({message})"
                 );
             }
             report_error(args, kind, &message);
