@@ -74,7 +74,9 @@ pub fn routes() -> Vec<(&'static str, &'static [Method], MethodRouter<AppState>)
 pub fn app(state: AppState) -> Router {
     let cors = cors_layer(&state.config().cors_origins);
     let mut router = Router::new();
-    for (path, _, handler) in routes() {
+    let table = routes();
+    crate::access::know_routes(table.iter().map(|(path, _, _)| *path));
+    for (path, _, handler) in table {
         router = router.route(path, handler);
     }
     router
@@ -239,4 +241,31 @@ async fn causes() -> Response {
         Json(catalogue),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::access::{know_routes, route};
+
+    #[test]
+    fn access_logs_name_route_templates() {
+        know_routes(super::routes().iter().map(|(path, _, _)| *path));
+        assert_eq!(route("/"), "/");
+        assert_eq!(route("/v1/uploads"), "/v1/uploads");
+        assert_eq!(route("/v1/uploads/SECRETTOKEN"), "/v1/uploads/{id}");
+        assert_eq!(
+            route("/v1/uploads/SECRETTOKEN/parts"),
+            "/v1/uploads/{id}/parts"
+        );
+        assert_eq!(
+            route("/s3/multipart/T/batch"),
+            "/s3/multipart/{uploadId}/batch"
+        );
+        assert_eq!(
+            route("/s3/multipart/T/7"),
+            "/s3/multipart/{uploadId}/{partNumber}"
+        );
+        assert_eq!(route("/v1/uploads/"), "unmatched");
+        assert_eq!(route("/nope/SECRET"), "unmatched");
+    }
 }

@@ -60,6 +60,9 @@ fn main() -> ExitCode {
         logging::from_env();
     }
     let result = match cli.command {
+        Command::Serve(args) if args.check_config => args
+            .resolve()
+            .and_then(|settings| commands::check_config::run(&settings)),
         Command::Serve(args) => commands::serve::run(*args),
         Command::Store(args) => commands::store::run(*args),
         Command::Upload(args) => commands::upload::run(args),

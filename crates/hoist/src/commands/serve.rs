@@ -159,18 +159,14 @@ pub(crate) fn defaults() -> Settings {
 
 impl Args {
     /// Flags, then variables, then the `--config` file, then defaults.
-    fn resolve(self) -> anyhow::Result<Settings> {
+    pub(crate) fn resolve(self) -> anyhow::Result<Settings> {
         let file = self.config.as_deref().map(load_file).transpose()?;
         Ok(self.settings.resolve(file, &process_env)?)
     }
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let check = args.check_config;
     let settings = args.resolve()?;
-    if check {
-        return super::check_config::run(&settings);
-    }
     init_logging(&settings);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
