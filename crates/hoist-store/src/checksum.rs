@@ -8,6 +8,24 @@ pub(crate) fn dto_algorithm(algorithm: ChecksumAlgorithm) -> s3s::dto::ChecksumA
     s3s::dto::ChecksumAlgorithm::from(algorithm.as_str().to_owned())
 }
 
+/// The algorithm a request names in `x-amz-checksum-algorithm` (CreateMultipartUpload,
+/// CopyObject), or S3's `400 InvalidRequest` for one it does not know.
+pub(crate) fn requested(
+    algorithm: Option<&s3s::dto::ChecksumAlgorithm>,
+) -> s3s::S3Result<Option<ChecksumAlgorithm>> {
+    algorithm
+        .map(|a| {
+            ChecksumAlgorithm::parse(a.as_str()).ok_or_else(|| {
+                crate::errors::s3_error(
+                    s3s::S3ErrorCode::InvalidRequest,
+                    &format!("Checksum algorithm {} is not supported.", a.as_str()),
+                    &vec![],
+                )
+            })
+        })
+        .transpose()
+}
+
 /// The type as s3s carries it.
 pub(crate) fn dto_type(kind: ChecksumType) -> s3s::dto::ChecksumType {
     s3s::dto::ChecksumType::from(kind.as_str().to_owned())

@@ -266,16 +266,7 @@ pub(crate) async fn copy_object(
     if source.size > MAX_COPY_SIZE {
         return Err(copy_too_large());
     }
-    let requested = match &input.checksum_algorithm {
-        None => None,
-        Some(a) => Some(ChecksumAlgorithm::parse(a.as_str()).ok_or_else(|| {
-            s3_error(
-                S3ErrorCode::InvalidRequest,
-                &format!("Checksum algorithm {} is not supported.", a.as_str()),
-                &vec![],
-            )
-        })?),
-    };
+    let requested = checksum::requested(input.checksum_algorithm.as_ref())?;
     let kept_algorithm = source.checksum.as_ref().map(|(a, _)| *a);
     let algorithm = requested.or(kept_algorithm);
 

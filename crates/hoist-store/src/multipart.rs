@@ -31,16 +31,7 @@ pub(crate) async fn create(
     storage
         .bucket_meta(&input.bucket)
         .ok_or_else(|| no_such_bucket(&input.bucket))?;
-    let algorithm = match &input.checksum_algorithm {
-        Some(a) => Some(ChecksumAlgorithm::parse(a.as_str()).ok_or_else(|| {
-            s3_error(
-                S3ErrorCode::InvalidRequest,
-                &format!("Checksum algorithm {} is not supported.", a.as_str()),
-                &vec![],
-            )
-        })?),
-        None => None,
-    };
+    let algorithm = checksum::requested(input.checksum_algorithm.as_ref())?;
     let checksum_type = match (&input.checksum_type, algorithm) {
         (Some(t), Some(a)) => {
             let t = ChecksumType::parse(t.as_str()).ok_or_else(|| {
