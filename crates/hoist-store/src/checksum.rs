@@ -78,4 +78,18 @@ mod tests {
         );
         assert_eq!(dto_type(ChecksumType::FullObject).as_str(), "FULL_OBJECT");
     }
+
+    #[test]
+    fn a_named_algorithm_is_read_and_an_unknown_one_is_invalid_request() {
+        let crc = s3s::dto::ChecksumAlgorithm::from("CRC32".to_owned());
+        assert_eq!(
+            requested(Some(&crc)).unwrap(),
+            Some(ChecksumAlgorithm::Crc32)
+        );
+        assert_eq!(requested(None).unwrap(), None);
+        let md5 = s3s::dto::ChecksumAlgorithm::from("MD5".to_owned());
+        let err = requested(Some(&md5)).unwrap_err();
+        assert_eq!(*err.code(), s3s::S3ErrorCode::InvalidRequest);
+        assert!(err.message().unwrap_or("").contains("MD5"), "{err:?}");
+    }
 }
