@@ -8,10 +8,6 @@ mod common;
 use common::*;
 use serde_json::json;
 
-fn enc(s: &str) -> String {
-    hoist_core::encoding::uri_encode(s)
-}
-
 #[tokio::test]
 async fn whole_numbers_written_with_a_fraction_part_are_integers() {
     let store = start_store().await;
@@ -45,13 +41,7 @@ async fn the_uppy_key_is_optional_and_a_wrong_one_is_no_such_upload() {
     let store = start_store().await;
     let srv = start_server(config(&store.handle)).await;
     let base = &srv.base;
-    let (status, c) = post(
-        &format!("{base}/s3/multipart"),
-        Some(API_KEY),
-        json!({"filename": "a.bin", "type": "application/octet-stream"}),
-    )
-    .await;
-    assert_eq!(status, 200, "{c}");
+    let c = uppy_create(base).await;
     let id = c["uploadId"].as_str().unwrap();
     let key = c["key"].as_str().unwrap();
 

@@ -6,10 +6,6 @@ mod common;
 use common::*;
 use serde_json::{Value, json};
 
-fn enc(s: &str) -> String {
-    hoist_core::encoding::uri_encode(s)
-}
-
 /// Send the S3 call `/s3/sign` signed, with the headers it says to send.
 async fn send(method: reqwest::Method, s: &Value) -> reqwest::Response {
     let mut rb = reqwest::Client::new().request(method, s["url"].as_str().unwrap());
@@ -25,13 +21,7 @@ async fn delete(url: &str) -> (u16, Value) {
 
 /// An Uppy multipart upload with one stored part: (uploadId, key query, part URL's body PUT).
 async fn uppy_upload(base: &str) -> (String, String) {
-    let (status, c) = post(
-        &format!("{base}/s3/multipart"),
-        Some(API_KEY),
-        json!({"filename": "a.bin", "type": "application/octet-stream"}),
-    )
-    .await;
-    assert_eq!(status, 200, "{c}");
+    let c = uppy_create(base).await;
     let id = c["uploadId"].as_str().unwrap().to_string();
     let q = format!("key={}", enc(c["key"].as_str().unwrap()));
     let (status, one) = get(&format!("{base}/s3/multipart/{id}/1?{q}"), Some(API_KEY)).await;

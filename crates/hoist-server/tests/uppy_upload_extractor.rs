@@ -12,15 +12,9 @@ async fn every_upload_route_refuses_strangers_forgeries_and_wrong_keys() {
     let store = start_store().await;
     let srv = start_server(config(&store.handle)).await;
     let base = &srv.base;
-    let (status, c) = post(
-        &format!("{base}/s3/multipart"),
-        Some(API_KEY),
-        json!({"filename": "a.bin", "type": "application/octet-stream"}),
-    )
-    .await;
-    assert_eq!(status, 200, "{c}");
+    let c = uppy_create(base).await;
     let id = c["uploadId"].as_str().unwrap();
-    let key = hoist_core::encoding::uri_encode(c["key"].as_str().unwrap());
+    let key = enc(c["key"].as_str().unwrap());
     let mut forged = id.to_string().into_bytes();
     let mid = forged.len() / 2;
     forged[mid] = if forged[mid] == b'A' { b'B' } else { b'A' };

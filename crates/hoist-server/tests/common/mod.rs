@@ -202,3 +202,21 @@ pub async fn put_object(store: &StoreHandle, key: &str, body: Vec<u8>) -> u16 {
         .unwrap();
     resp.status().as_u16()
 }
+
+/// `s` percent-encoded for a query value.
+pub fn enc(s: &str) -> String {
+    hoist_core::encoding::uri_encode(s)
+}
+
+/// Starts an Uppy multipart upload of `a.bin` with the API key; answers its body
+/// (`uploadId`, `key`, `bucket`).
+pub async fn uppy_create(base: &str) -> Value {
+    let (status, c) = post(
+        &format!("{base}/s3/multipart"),
+        Some(API_KEY),
+        json!({"filename": "a.bin", "type": "application/octet-stream"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{c}");
+    c
+}
