@@ -35,7 +35,8 @@ pub fn http_client(concurrency: usize) -> Result<Http> {
         .tcp_nodelay(true)
         .pool_max_idle_per_host(concurrency.max(1) * 2)
         .pool_idle_timeout(Duration::from_secs(50))
-        .connect_timeout(Duration::from_secs(10))
+        .connect_timeout(Duration::from_secs(10));
+    let client = hoist_s3::http::trust_extra(client, &[])?
         .build()
         .map_err(|e| Error::Config(format!("HTTP client: {e}")))?;
     Ok(Http::from_client(client))

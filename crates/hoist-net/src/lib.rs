@@ -7,6 +7,7 @@
 //! never ends the server, and on shutdown open requests get [`Limits::shutdown_grace`] to
 //! finish. A request body that sends nothing for the stall timeout is cut by [`Stall`],
 //! which each server wraps around the bodies it reads and answers in its own vocabulary.
+//! With a [`Tls`] certificate the same loop serves HTTPS.
 //!
 //! ```no_run
 //! use std::convert::Infallible;
@@ -25,6 +26,7 @@
 //!     listener,
 //!     limits,
 //!     &table,
+//!     None,
 //!     |stream| stream,
 //!     move |_peer| service,
 //!     async { let _ = tokio::signal::ctrl_c().await; },
@@ -37,12 +39,14 @@ pub mod request_id;
 mod serve;
 mod stall;
 mod table;
+mod tls;
 
 use std::time::Duration;
 
 pub use serve::serve;
 pub use stall::{BodyStalled, Stall, StallingBody};
 pub use table::{DESCRIPTOR_RESERVE, Table, descriptor_limit};
+pub use tls::{DEFAULT_TLS_CHECK_EVERY, Tls, TlsError};
 
 /// Default [`Limits::header_read_timeout`]: 30 s.
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);

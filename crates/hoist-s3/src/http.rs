@@ -4,6 +4,8 @@
 //! whoever signed it. The header rules live here, once: `host` comes from the URL and
 //! `content-length` from the body, as they were signed.
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -25,6 +27,15 @@ pub struct HttpOptions {
     pub pool_max_idle_per_host: usize,
     /// How long an idle connection is kept.
     pub pool_idle_timeout: Duration,
+    /// PEM files of certificates trusted on top of the system's roots (a store's own
+    /// certificate or private CA). `AWS_CA_BUNDLE`, when set, is always trusted too.
+    pub trusted_certificates: Vec<PathBuf>,
+    /// A host name connected to at this address instead of the one DNS gives (the requests
+    /// still name, sign and verify the host).
+    pub connect_to: Option<(String, SocketAddr)>,
+    /// A PEM file whose first certificate is the only one trusted, under any name, instead
+    /// of any root (the embedded store that serves the coordinator's own certificate).
+    pub pinned_certificate: Option<PathBuf>,
 }
 
 impl Default for HttpOptions {
@@ -34,6 +45,9 @@ impl Default for HttpOptions {
             timeout: Some(Duration::from_secs(60)),
             pool_max_idle_per_host: 32,
             pool_idle_timeout: Duration::from_secs(30),
+            trusted_certificates: Vec::new(),
+            connect_to: None,
+            pinned_certificate: None,
         }
     }
 }
@@ -56,6 +70,64 @@ impl HttpOptions {
         self.pool_max_idle_per_host = per_host;
         self
     }
+
+    /// Also trusts the certificates of the PEM file at `path`.
+    pub fn trusting(mut self, path: impl Into<PathBuf>) -> Self {
+        self.trusted_certificates.push(path.into());
+        self
+    }
+
+    /// Trusts only the first certificate of the PEM file at `path`, under any name.
+    pub fn pinning(mut self, path: impl Into<PathBuf>) -> Self {
+        self.pinned_certificate = Some(path.into());
+        self
+    }
+
+    /// Connects to `addr` for `host`.
+    pub fn connecting(mut self, host: impl Into<String>, addr: SocketAddr) -> Self {
+        self.connect_to = Some((host.into(), addr));
+        self
+    }
+}
+
+/// The environment variable naming a PEM bundle of extra trusted certificates, as the AWS
+/// CLI and SDKs read it.
+pub const CA_BUNDLE_ENV: &str = "AWS_CA_BUNDLE";
+
+/// Adds to `builder` the certificates of each PEM file in `files`, and of the bundle that
+/// [`CA_BUNDLE_ENV`] names when it is set: what hoist's clients trust on top of the system's
+/// roots, for stores and coordinators with a private CA or a self-signed certificate.
+pub fn trust_extra(
+    mut builder: reqwest::ClientBuilder,
+    files: &[PathBuf],
+) -> Result<reqwest::ClientBuilder, Error> {
+    let from_env = std::env::var_os(CA_BUNDLE_ENV)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
+    for path in files.iter().chain(from_env.as_ref()) {
+        let pem = std::fs::read(path).map_err(|e| {
+            Error::Config(format!(
+                "cannot read the trusted certificates in {}: {e}",
+                path.display()
+            ))
+        })?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+            Error::Config(format!(
+                "{} is not a PEM certificate bundle: {e}",
+                path.display()
+            ))
+        })?;
+        if certs.is_empty() {
+            return Err(Error::Config(format!(
+                "{} holds no PEM certificate",
+                path.display()
+            )));
+        }
+        for cert in certs {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    Ok(builder)
 }
 
 /// An HTTP client for stores; cheap to clone (one connection pool).
@@ -137,6 +209,16 @@ impl Http {
         if let Some(t) = options.timeout {
             b = b.timeout(t);
         }
+        if let Some((host, addr)) = &options.connect_to {
+            b = b.resolve(host, *addr);
+        }
+        let b = match &options.pinned_certificate {
+            Some(file) => b.use_preconfigured_tls(
+                crate::pin::pinned_config(file.clone())
+                    .map_err(|e| Error::Config(format!("TLS client settings: {e}")))?,
+            ),
+            None => trust_extra(b, &options.trusted_certificates)?,
+        };
         let client = b
             .build()
             .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;

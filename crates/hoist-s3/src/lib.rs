@@ -38,6 +38,7 @@ pub mod clock;
 pub mod credentials;
 pub mod error;
 pub mod http;
+mod pin;
 pub mod request_id;
 pub mod retry;
 

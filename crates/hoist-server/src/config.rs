@@ -48,6 +48,13 @@ pub struct StoreTarget {
     pub region: String,
     /// Virtual-host addressing (`bucket.host`) instead of path style.
     pub virtual_host: bool,
+    /// A PEM file whose first certificate is the only one the coordinator accepts from this
+    /// store, under any name: the embedded store, which serves the coordinator's own
+    /// certificate on an address the certificate need not name.
+    pub pinned_certificate: Option<std::path::PathBuf>,
+    /// Where the coordinator connects for the endpoint's host, when it is not where DNS
+    /// points (the embedded store, reached on its own address whatever URL browsers use).
+    pub connect_to: Option<std::net::SocketAddr>,
 }
 
 /// Everything the coordinator needs to run. Its `Debug` form shows no secret: the token
@@ -86,6 +93,8 @@ pub struct ServerConfig {
     pub connections: hoist_net::Limits,
     /// Time a request body may send nothing before the request is answered `408`.
     pub body_stall_timeout: Duration,
+    /// The certificate of HTTPS, when the coordinator terminates TLS itself.
+    pub tls: Option<std::sync::Arc<hoist_net::Tls>>,
 }
 
 impl ServerConfig {
@@ -96,6 +105,8 @@ impl ServerConfig {
                 endpoint: endpoint.into(),
                 region: DEFAULT_REGION.to_string(),
                 virtual_host: false,
+                pinned_certificate: None,
+                connect_to: None,
             },
             bucket: DEFAULT_BUCKET.to_string(),
             credentials,
@@ -116,6 +127,7 @@ impl ServerConfig {
             limits: LimitPolicy::default(),
             connections: hoist_net::Limits::default(),
             body_stall_timeout: hoist_net::DEFAULT_BODY_STALL_TIMEOUT,
+            tls: None,
         }
     }
 
@@ -213,6 +225,24 @@ impl ServerConfig {
         self.body_stall_timeout = after;
         self
     }
+
+    /// Serves HTTPS with this certificate (read again on SIGHUP or when its files change).
+    pub fn with_tls(mut self, tls: std::sync::Arc<hoist_net::Tls>) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// Accepts only the first certificate of the PEM file `pinned_certificate` from the store
+    /// (when given), and connects to `connect_to` (when given) for the endpoint's host.
+    pub fn with_store_connection(
+        mut self,
+        pinned_certificate: Option<std::path::PathBuf>,
+        connect_to: Option<std::net::SocketAddr>,
+    ) -> Self {
+        self.store.pinned_certificate = pinned_certificate;
+        self.store.connect_to = connect_to;
+        self
+    }
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -242,6 +272,10 @@ impl std::fmt::Debug for ServerConfig {
             .field("limits", &self.limits)
             .field("connections", &self.connections)
             .field("body_stall_timeout", &self.body_stall_timeout)
+            .field(
+                "tls",
+                &self.tls.as_ref().map(|t| t.cert_path().to_path_buf()),
+            )
             .finish()
     }
 }

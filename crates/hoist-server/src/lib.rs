@@ -68,11 +68,13 @@ pub async fn serve(
     let limits = state.config().connections;
     let stall = state.config().body_stall_timeout;
     let table = hoist_net::Table::for_limits(&limits);
+    let tls = state.config().tls.clone();
     let router = app(state);
     hoist_net::serve(
         listener,
         limits,
         &table,
+        tls,
         |stream| stream,
         move |peer| Connection {
             router: router.clone(),

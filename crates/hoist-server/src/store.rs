@@ -33,8 +33,19 @@ pub(crate) fn open(config: &ServerConfig, metrics: Arc<Metrics>) -> Result<Bucke
     } else {
         endpoint.path_style()
     };
-    let http = Http::new(&HttpOptions::default().with_timeout(CONTROL_TIMEOUT))
-        .map_err(|e| StateError::Client(e.to_string()))?;
+    let mut options = HttpOptions::default().with_timeout(CONTROL_TIMEOUT);
+    options.pinned_certificate = config.store.pinned_certificate.clone();
+    if let Some(addr) = config.store.connect_to {
+        let default_port = if endpoint.scheme() == "https" {
+            443
+        } else {
+            80
+        };
+        if let Some(host) = connect_override(endpoint.host(), default_port, addr) {
+            options = options.connecting(host, addr);
+        }
+    }
+    let http = Http::new(&options).map_err(|e| StateError::Client(e.to_string()))?;
     Ok(Bucket::new(
         http,
         endpoint,
@@ -44,6 +55,23 @@ pub(crate) fn open(config: &ServerConfig, metrics: Arc<Metrics>) -> Result<Bucke
     .with_sign_hook(Arc::new(move |took| {
         metrics.presigned(PresignKind::Control, 1, took);
     })))
+}
+
+/// The host name to connect to `addr` for, when the endpoint's `host[:port]` names a host
+/// (not an address) on `addr`'s port (`default_port` when it names none): the HTTP client
+/// keeps the URL's port.
+fn connect_override(host: &str, default_port: u16, addr: std::net::SocketAddr) -> Option<String> {
+    let (name, port) = match host.rsplit_once(':') {
+        Some((name, port)) if !name.ends_with(']') || host.starts_with('[') => {
+            (name, port.parse::<u16>().ok())
+        }
+        _ => (host, None),
+    };
+    let name = name.trim_start_matches('[').trim_end_matches(']');
+    if name.parse::<std::net::IpAddr>().is_ok() || port.unwrap_or(default_port) != addr.port() {
+        return None;
+    }
+    Some(name.to_owned())
 }
 
 /// Every part the store holds for an upload, as the API shows them.
@@ -101,4 +129,29 @@ pub async fn abort_incomplete_uploads_after(
     bucket
         .ensure_abort_incomplete_rule(SERVE_LIFECYCLE_RULE, days)
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::connect_override;
+
+    #[test]
+    fn a_named_host_on_the_listening_port_is_connected_to_the_store() {
+        let at = "127.0.0.1:9000".parse().unwrap();
+        assert_eq!(
+            connect_override("uploads.example.com:9000", 443, at).as_deref(),
+            Some("uploads.example.com")
+        );
+        // Another port (the URL's own) would be dialled: the address cannot stand in for it.
+        assert_eq!(connect_override("uploads.example.com", 443, at), None);
+        assert_eq!(connect_override("uploads.example.com:9001", 443, at), None);
+        // An address needs no name resolved.
+        assert_eq!(connect_override("10.0.0.5:9000", 443, at), None);
+        assert_eq!(connect_override("[::1]:9000", 443, at), None);
+        let at443 = "0.0.0.0:443".parse().unwrap();
+        assert_eq!(
+            connect_override("uploads.example.com", 443, at443).as_deref(),
+            Some("uploads.example.com")
+        );
+    }
 }

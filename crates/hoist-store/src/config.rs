@@ -112,6 +112,7 @@ pub struct StoreConfig {
     pub(crate) body_stall_timeout: Duration,
     pub(crate) max_connections: usize,
     pub(crate) domain: Option<String>,
+    pub(crate) tls: Option<std::sync::Arc<hoist_net::Tls>>,
 }
 
 impl StoreConfig {
@@ -134,6 +135,7 @@ impl StoreConfig {
             body_stall_timeout: DEFAULT_BODY_STALL_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             domain: None,
+            tls: None,
         }
     }
 
@@ -224,6 +226,12 @@ impl StoreConfig {
     /// domain leaves path-style addressing only.
     pub fn with_domain(mut self, domain: impl Into<String>) -> Self {
         self.domain = Some(domain.into());
+        self
+    }
+
+    /// Serves HTTPS with this certificate (read again on SIGHUP or when its files change).
+    pub fn with_tls(mut self, tls: std::sync::Arc<hoist_net::Tls>) -> Self {
+        self.tls = Some(tls);
         self
     }
 

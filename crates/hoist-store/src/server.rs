@@ -142,6 +142,7 @@ impl Store {
             listener,
             self.config.limits(),
             &self.connections,
+            self.config.tls.clone(),
             move |stream| FaultyIo::new(stream, faults.clone()),
             move |_peer| front.clone(),
             shutdown,

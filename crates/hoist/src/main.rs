@@ -9,6 +9,7 @@ mod commands;
 mod logging;
 mod output;
 mod settings;
+mod tls;
 
 use std::process::ExitCode;
 

@@ -16,6 +16,12 @@ const STORE_TIMEOUT: Duration = Duration::from_secs(20);
 
 pub fn run(s: &Settings) -> anyhow::Result<ExitCode> {
     let secret = token_secret(s)?;
+    if let Some(tls) = crate::tls::load(s.tls_cert.as_deref(), s.tls_key.as_deref())? {
+        crate::output::line(&format!(
+            "ok: the TLS certificate {} and its key can be served",
+            tls.cert_path().display()
+        ));
+    }
     match &s.s3_endpoint {
         Some(endpoint) => {
             let credentials = CredentialSource::from_env(None, hoist_s3::local_now())

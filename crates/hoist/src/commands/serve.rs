@@ -35,6 +35,17 @@ settings! {
         /// Address of the embedded store.
         store_listen: SocketAddr = crate::commands::store::DEFAULT_LISTEN,
             env "HOIST_STORE_LISTEN", value "ADDR";
+        /// URL at which browsers and clients reach the embedded store, which part URLs are
+        /// signed for (e.g. https://uploads.example.com:9000); the coordinator itself still
+        /// connects to the store's own address when the URL's port is the one it listens on.
+        store_url: Option<String>, env "HOIST_STORE_URL", value "URL",
+            unset "http(s)://STORE_LISTEN";
+        /// PEM certificate chain (leaf first) to serve HTTPS with, with --tls-key: the
+        /// coordinator and the embedded store both serve it, and read it again on SIGHUP or
+        /// when its files change.
+        tls_cert: Option<PathBuf>, env "HOIST_TLS_CERT", value "FILE", unset "plain HTTP";
+        /// PEM private key of --tls-cert.
+        tls_key: Option<PathBuf>, env "HOIST_TLS_KEY", value "FILE", unset "plain HTTP";
         /// Data directory: the embedded store's files and credentials, and the token secret.
         data: PathBuf = "./hoist-data", env "HOIST_DATA", value "DIR";
         /// Bucket that uploads go to; created in the embedded store.
@@ -299,7 +310,18 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
         }
     };
 
+    let tls = crate::tls::load(s.tls_cert.as_deref(), s.tls_key.as_deref())?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    if tls.is_none() {
+        crate::tls::ignore_hangup();
+    }
+    if s.s3_endpoint.is_some() && s.store_url.is_some() {
+        anyhow::bail!(
+            "--store-url is the embedded store's public URL; with --s3-endpoint there is no embedded store"
+        );
+    }
     let mut store_task = None;
+    let mut store_connection = None;
     let (endpoint, credentials, embedded) = match &s.s3_endpoint {
         Some(url) => {
             let creds = CredentialSource::from_env(None, hoist_s3::local_now())
@@ -315,13 +337,17 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
                 .with_idle_timeout(Duration::from_secs(s.store_idle_timeout.max(1)))
                 .with_body_stall_timeout(Duration::from_secs(s.store_body_stall_timeout.max(1)))
                 .with_max_connections(shared_cap(s.store_max_connections));
+            let cfg = match &tls {
+                Some(tls) => cfg.with_tls(tls.clone()),
+                None => cfg,
+            };
             let store = hoist_store::Store::open(cfg).context("opening the embedded store")?;
             let c = store.credentials().clone();
             let listener = tokio::net::TcpListener::bind(s.store_listen)
                 .await
                 .with_context(|| format!("binding the store to {}", s.store_listen))?;
             let addr = listener.local_addr()?;
-            say(&format!("hoist store listening on http://{addr}"));
+            say(&format!("hoist store listening on {scheme}://{addr}"));
             if store.credentials_were_generated() {
                 say(&format!(
                     "store credentials generated and kept in {}: access key {}",
@@ -334,17 +360,37 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
                 c.access_key_id.clone(),
                 c.secret_access_key.clone(),
             ));
-            (format!("http://{addr}"), creds, true)
+            // The coordinator reaches its store on the store's own address, trusting the
+            // certificate it serves, whatever URL browsers are given.
+            let mut local = addr;
+            if local.ip().is_unspecified() {
+                local.set_ip(match local.ip() {
+                    std::net::IpAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                    std::net::IpAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+                });
+            }
+            store_connection = Some((s.tls_cert.clone().filter(|_| tls.is_some()), local));
+            let url = match &s.store_url {
+                Some(url) => url.trim_end_matches('/').to_owned(),
+                None => format!("{scheme}://{local}"),
+            };
+            (url, creds, true)
         }
     };
 
-    let config = server_config(
+    let mut config = server_config(
         &s,
         endpoint.clone(),
         credentials,
         embedded,
         token_secret(&s)?,
     );
+    if let Some((trusted, local)) = store_connection {
+        config = config.with_store_connection(trusted, Some(local));
+    }
+    if let Some(tls) = &tls {
+        config = config.with_tls(tls.clone());
+    }
     if config.anonymous {
         tracing::warn!(
             "anonymous uploads are allowed{}; set --anonymous=false or configure API keys and grants before exposing this coordinator",
@@ -362,8 +408,8 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding the coordinator to {}", s.listen))?;
     let addr = listener.local_addr()?;
-    say(&format!("hoist coordinator listening on http://{addr}"));
-    say(&format!("upload page: http://{addr}/"));
+    say(&format!("hoist coordinator listening on {scheme}://{addr}"));
+    say(&format!("upload page: {scheme}://{addr}/"));
     if !embedded {
         say(&format!(
             "using the S3 store at {endpoint}, bucket {}",
@@ -374,9 +420,9 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
     if embedded {
         // The upload page is served from another origin than the store: let it PUT there and
         // read ETags. An external store's CORS is its owner's (hoist doctor --fix helps).
-        let mut origins = vec![format!("http://{addr}")];
+        let mut origins = vec![format!("{scheme}://{addr}")];
         if addr.ip().is_loopback() {
-            origins.push(format!("http://localhost:{}", addr.port()));
+            origins.push(format!("{scheme}://localhost:{}", addr.port()));
         }
         origins.extend(s.cors_origins.iter().filter(|o| *o != "*").cloned());
         if let Err(err) = hoist_server::store::allow_origins(state.store(), &origins).await {

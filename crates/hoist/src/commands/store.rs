@@ -82,6 +82,11 @@ settings! {
         /// Connections served at once; a new one over it sheds the idlest.
         max_connections: u64 = DEFAULT_MAX_CONNECTIONS as u64,
             env "HOIST_STORE_MAX_CONNECTIONS", value "N";
+        /// PEM certificate chain (leaf first) to serve HTTPS with, with --tls-key; read again
+        /// on SIGHUP or when its files change.
+        tls_cert: Option<PathBuf>, env "HOIST_TLS_CERT", value "FILE", unset "plain HTTP";
+        /// PEM private key of --tls-cert.
+        tls_key: Option<PathBuf>, env "HOIST_TLS_KEY", value "FILE", unset "plain HTTP";
         /// Log level filter (tracing EnvFilter syntax); every request is one line at info.
         log: LogFilter = LogFilter::default(), env "HOIST_LOG", value "FILTER";
         /// Write logs as JSON lines.
@@ -139,24 +144,32 @@ fn config(s: &Settings) -> Result<StoreConfig, crate::settings::Error> {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let settings = args.resolve(None, &process_env)?;
-    let config = config(&settings)?;
+    let mut config = config(&settings)?;
+    let tls = crate::tls::load(settings.tls_cert.as_deref(), settings.tls_key.as_deref())?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    if let Some(tls) = tls {
+        config = config.with_tls(tls);
+    }
     // Logs go to stderr: stdout carries the listening address that scripts read.
     crate::logging::init(settings.log.filter(), settings.log_json);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the runtime")?;
-    runtime.block_on(serve(settings, config))
+    runtime.block_on(serve(settings, config, scheme))
 }
 
-async fn serve(args: Settings, config: StoreConfig) -> anyhow::Result<ExitCode> {
+async fn serve(args: Settings, config: StoreConfig, scheme: &str) -> anyhow::Result<ExitCode> {
+    if scheme == "http" {
+        crate::tls::ignore_hangup();
+    }
     let store = Store::open(config).context("opening the store")?;
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
     let addr = listener.local_addr()?;
     let mut stdout = String::new();
-    writeln!(stdout, "hoist store listening on http://{addr}")?;
+    writeln!(stdout, "hoist store listening on {scheme}://{addr}")?;
     if store.credentials_were_generated() {
         // Shown once, when made: the product of a first start, as the file keeps them.
         let c = store.credentials();
