@@ -58,8 +58,8 @@ export async function startHoist({ extraArgs = [], env = {} } = {}) {
     const timer = setTimeout(() => reject(new Error(`hoist serve did not print its addresses in 60 s.\nstdout:\n${out}\nstderr:\n${err}`)), 60_000);
     proc.stdout.on('data', (d) => {
       out += d;
-      const coordinator = /hoist coordinator listening on (http:\/\/[^\s]+)/.exec(out);
-      const store = /hoist store listening on (http:\/\/[^\s]+)/.exec(out);
+      const coordinator = /hoist coordinator listening on (https?:\/\/[^\s]+)/.exec(out);
+      const store = /hoist store listening on (https?:\/\/[^\s]+)/.exec(out);
       if (coordinator && store) {
         clearTimeout(timer);
         resolveReady({ coordinator: coordinator[1].replace(/\/$/, ''), store: store[1].replace(/\/$/, '') });
@@ -224,7 +224,7 @@ export async function makeFile(path, size) {
 }
 
 /** Debian's Chromium, headless, with a fresh profile. */
-export async function launchBrowser({ profile = null } = {}) {
+export async function launchBrowser({ profile = null, extraArgs = [] } = {}) {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`);
   // A given profile outlives this browser (to test a restart); a fresh one is removed at close.
   const keep = profile !== null;
@@ -242,6 +242,7 @@ export async function launchBrowser({ profile = null } = {}) {
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
+      ...extraArgs,
     ],
   });
   return {

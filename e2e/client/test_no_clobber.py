@@ -31,6 +31,9 @@ def test_direct_upload_never_replaces_an_object(store, cli_env, tmp_path, size):
     assert b"already exists" in r.stderr and b"--no-clobber" in r.stderr, r.stderr
     last = json.loads(r.stdout.decode().splitlines()[-1])
     assert (last["event"], last["kind"], last["exit_code"]) == ("error", "already_exists", 7)
+    # The doctor's cause and the next step, in the event and on standard error.
+    assert last["cause"] == "already-exists" and "another key" in last["next"], last
+    assert b"cause: already-exists" in r.stderr and b"next: choose another key" in r.stderr, r.stderr
     assert object_md5(store.client(), "kept.bin") == (md5, size)
     # The loser's multipart upload is aborted: no parts remain.
     assert store.client().list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []

@@ -29,8 +29,8 @@ class Serve:
     """One `hoist serve` child process."""
 
     def __init__(self, data_dir, extra_args=(), env=None, open_files=None):
-        args = [HOIST_BIN, "serve", "--listen", "127.0.0.1:0", "--store-listen", "127.0.0.1:0",
-                "--data", str(data_dir), *extra_args]
+        store_listen = [] if "--store-listen" in extra_args else ["--store-listen", "127.0.0.1:0"]
+        args = [HOIST_BIN, "serve", "--listen", "127.0.0.1:0", *store_listen, "--data", str(data_dir), *extra_args]
         base_env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "HOIST_"))}
         base_env.update(env or {})
         self.data_dir = pathlib.Path(data_dir)
@@ -71,8 +71,8 @@ class Serve:
             config=Config(s3={"addressing_style": "path"}, signature_version="s3v4"),
         )
 
-    def api(self, method, path, body=None, token=None):
-        """(status, JSON answer) of one coordinator call."""
+    def api(self, method, path, body=None, token=None, context=None):
+        """(status, JSON answer) of one coordinator call (`context`: the TLS context of HTTPS)."""
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(self.coordinator + path, data=data, method=method)
         if data is not None:
@@ -80,7 +80,7 @@ class Serve:
         if token:
             req.add_header("Authorization", f"Bearer {token}")
         try:
-            with urllib.request.urlopen(req, timeout=30) as resp:
+            with urllib.request.urlopen(req, timeout=30, context=context) as resp:
                 return resp.status, _decode(resp.read())
         except urllib.error.HTTPError as e:
             return e.code, _decode(e.read())
@@ -118,3 +118,26 @@ def put(url, headers, body):
             return resp.status, dict(resp.headers)
     except urllib.error.HTTPError as e:
         return e.code, dict(e.headers)
+
+
+def make_certificates(directory, names=("a",)):
+    """A test CA (ca.pem) and, for each name, a leaf for localhost and 127.0.0.1 signed by it
+    (NAME.pem, NAME.key), made with the openssl command. Answers {name: (cert, key)}."""
+    d = pathlib.Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+
+    def openssl(*args):
+        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
+
+    if not (d / "ca.pem").exists():
+        openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=hoist test CA")
+        (d / "ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n")
+    made = {}
+    for name in names:
+        openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", "/CN=localhost")
+        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+                "-out", f"{name}.pem", "-days", "2", "-extfile", "ext")
+        made[name] = (d / f"{name}.pem", d / f"{name}.key")
+    return made

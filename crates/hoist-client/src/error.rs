@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use hoist_core::cause::{CauseId, RequestContext};
 use hoist_core::redact::redact_text;
 use hoist_core::retry::classify;
 use hoist_s3::{RetryStep, Retryable, Stopped, Verdict};
@@ -140,6 +141,166 @@ fn answer_kind(status: u16, code: &str) -> ErrorKind {
     }
 }
 
+/// What the person running an upload can do about its failure: the cause the doctor names
+/// (when it knows one) and the next step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Advice {
+    /// The catalogue's cause, when the failure is one it names.
+    pub cause: Option<CauseId>,
+    /// What to do next.
+    pub next: String,
+}
+
+impl Advice {
+    fn of(cause: CauseId, next: impl Into<String>) -> Self {
+        Advice {
+            cause: Some(cause),
+            next: next.into(),
+        }
+    }
+
+    fn next(next: impl Into<String>) -> Self {
+        Advice {
+            cause: None,
+            next: next.into(),
+        }
+    }
+}
+
+const REACH: &str = "check that the server is running and reachable from here (curl -v URL \
+     shows what answers); the upload is kept until the next try";
+
+const TLS_UNTRUSTED: &str = "the server's TLS certificate is not trusted here (self-signed, a \
+     private CA, expired, or not issued for this host name): set AWS_CA_BUNDLE to the PEM file \
+     of the CA that signed it, or give the server a certificate for this name from a public CA";
+
+const ALREADY_EXISTS_NEXT: &str = "choose another key, or drop --no-clobber to replace the object";
+
+const NOT_TLS: &str = "the server does not speak HTTPS at this address: use an http:// URL, \
+     or start it with --tls-cert/--tls-key";
+
+/// The next step for a connection that failed with `detail`.
+fn connection_advice(detail: &str) -> Advice {
+    let lower = detail.to_ascii_lowercase();
+    if lower.contains("certificate") || lower.contains("unknownissuer") {
+        Advice::next(TLS_UNTRUSTED)
+    } else if lower.contains("invalidcontenttype") || lower.contains("corrupt message") {
+        Advice::next(NOT_TLS)
+    } else {
+        Advice::next(REACH)
+    }
+}
+
+impl Error {
+    /// The cause and the next step of this failure, for the person who ran the upload.
+    pub fn advice(&self) -> Advice {
+        match self {
+            Error::Config(_) => Advice::next("fix the setting named above and run again"),
+            Error::Source { .. } => {
+                Advice::next("check that the path exists and is readable by this user")
+            }
+            Error::Journal { path, .. } => Advice::next(format!(
+                "check that {} is writable, or remove it to start the upload over",
+                path.display()
+            )),
+            Error::Store(e) => store_advice(e),
+            Error::Network { message, .. } => connection_advice(message),
+            Error::Coordinator { status, code, .. } => coordinator_advice(*status, code),
+            Error::Integrity(_) => Advice::next(
+                "the object the store holds is not the file: nothing was kept; check that the \
+                 file does not change while it is read, then run again",
+            ),
+            Error::Cancelled => {
+                Advice::next("run the same command with --resume to continue where it stopped")
+            }
+            Error::AlreadyExists(_) => Advice::of(CauseId::AlreadyExists, ALREADY_EXISTS_NEXT),
+            Error::Protocol { .. } => Advice::next(
+                "the answer is not what a hoist coordinator or an S3 store sends: check the URL \
+                 (hoist doctor checks a live setup)",
+            ),
+        }
+    }
+}
+
+fn store_advice(e: &hoist_s3::Error) -> Advice {
+    use hoist_s3::Error as S;
+    match e {
+        S::Transport { detail, .. } => connection_advice(detail),
+        S::S3 { error, .. } => {
+            let diagnosis = hoist_core::cause::classify(error, &RequestContext::default());
+            if diagnosis.cause == CauseId::AlreadyExists {
+                return Advice::of(CauseId::AlreadyExists, ALREADY_EXISTS_NEXT);
+            }
+            if diagnosis.cause != CauseId::Unknown {
+                return Advice::of(diagnosis.cause, diagnosis.fix);
+            }
+            match (error.status, error.code.as_str()) {
+                (_, "NoSuchBucket") => {
+                    Advice::next("check the bucket name of the destination, or create the bucket")
+                }
+                (_, "InvalidAccessKeyId") => Advice::next(
+                    "the store does not know this access key: check AWS_ACCESS_KEY_ID or the \
+                     profile, and the endpoint",
+                ),
+                (401 | 403, _) => Advice::next(
+                    "check that the credentials may write to this bucket and key (hoist doctor \
+                     checks a live setup)",
+                ),
+                (s, _) if s >= 500 => Advice::next(
+                    "the store kept failing: try again later with --resume; the upload is kept",
+                ),
+                _ => Advice::next(
+                    "hoist doctor explain names known causes from the store's error body",
+                ),
+            }
+        }
+        S::Sign { .. } | S::Credentials(_) => Advice::next(
+            "give credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a profile \
+             (--profile, AWS_PROFILE) of the shared credentials file",
+        ),
+        _ => Advice::next("hoist doctor checks the setup and names what is wrong"),
+    }
+}
+
+fn coordinator_advice(status: u16, code: &str) -> Advice {
+    match (status, code) {
+        (_, "already_exists" | "precondition_failed") => {
+            Advice::of(CauseId::AlreadyExists, ALREADY_EXISTS_NEXT)
+        }
+        (_, "upload_gone" | "no_such_upload") => Advice::of(
+            CauseId::NoSuchUpload,
+            "the upload was aborted or expired: run the command again without --resume",
+        ),
+        (_, "checksum_mismatch") => Advice::next(
+            "the bytes the store received are not the file's: run again (nothing was kept)",
+        ),
+        (401, _) => Advice::next(
+            "the coordinator wants credentials: pass an API key or a grant with --token \
+             (or HOIST_TOKEN)",
+        ),
+        (403, _) => Advice::next(
+            "the token does not allow this upload: check its key prefix, size limit and \
+             expiry with whoever issued it",
+        ),
+        (413, _) => {
+            Advice::next("the file is larger than the coordinator accepts (its --max-upload-size)")
+        }
+        (429, _) => Advice::next(
+            "the coordinator limits requests per caller: wait a little, then run again with \
+             --resume",
+        ),
+        (502..=504, _) => Advice::next(
+            "the coordinator could not use its store: see its log, or run hoist doctor on \
+             its settings; the upload is kept",
+        ),
+        (s, _) if s >= 500 => Advice::next(
+            "the coordinator failed: see its log (the answer's x-request-id names the request)",
+        ),
+        _ => Advice::next("the coordinator's message above says what to change"),
+    }
+}
+
 impl Retryable for Error {
     /// The store's failures as hoist-s3 judges them; the coordinator's refusals by status,
     /// code and message; a failed connection is retried; anything else is final.
@@ -269,5 +430,58 @@ mod tests {
             assert!(!shown.contains("0123456789abcdef"), "{shown}");
             assert!(shown.contains('…'), "{shown}");
         }
+    }
+
+    #[test]
+    fn advice_names_the_cause_and_the_next_step() {
+        let expired = store(403, "AccessDenied", "Request has expired");
+        assert_eq!(expired.advice().cause, Some(CauseId::UrlExpired));
+        let skewed = store(403, "RequestTimeTooSkewed", "");
+        assert_eq!(skewed.advice().cause, Some(CauseId::ClockSkew));
+        let exists = store(412, "PreconditionFailed", "");
+        assert_eq!(exists.advice().cause, Some(CauseId::AlreadyExists));
+        assert!(exists.advice().next.contains("--no-clobber"));
+        let bucket = store(404, "NoSuchBucket", "");
+        assert_eq!(bucket.advice().cause, None);
+        assert!(bucket.advice().next.contains("bucket name"));
+
+        let untrusted = Error::Network {
+            operation: "create upload".into(),
+            message: "client error (Connect): invalid peer certificate: UnknownIssuer".into(),
+        };
+        assert!(untrusted.advice().next.contains("AWS_CA_BUNDLE"));
+        let refused = Error::Network {
+            operation: "create upload".into(),
+            message: "tcp connect error: Connection refused (os error 111)".into(),
+        };
+        assert!(refused.advice().next.contains("reachable"));
+
+        let coordinator = |status, code: &str| Error::Coordinator {
+            operation: "create upload".into(),
+            status,
+            code: code.into(),
+            message: String::new(),
+        };
+        assert!(
+            coordinator(401, "unauthorized")
+                .advice()
+                .next
+                .contains("--token")
+        );
+        assert_eq!(
+            coordinator(412, "already_exists").advice().cause,
+            Some(CauseId::AlreadyExists)
+        );
+        assert_eq!(
+            coordinator(404, "upload_gone").advice().cause,
+            Some(CauseId::NoSuchUpload)
+        );
+        assert!(
+            coordinator(429, "rate_limited")
+                .advice()
+                .next
+                .contains("--resume")
+        );
+        assert!(Error::Cancelled.advice().next.contains("--resume"));
     }
 }

@@ -63,7 +63,7 @@ pub use config::UploadConfig;
 pub use coordinator::CoordinatorTransport;
 pub use direct::{DEFAULT_STREAM_EXPECTED, DirectTransport};
 pub use engine::{HttpClient, Uploader, http_client};
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Advice, Error, ErrorKind, Result};
 pub use finish::UploadOutcome;
 pub use hoist_core::checksum::{Checksum, ChecksumAlgorithm, PartChecksum};
 pub use hoist_core::s3::CompletedPart;

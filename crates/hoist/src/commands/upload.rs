@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use hoist_client::{
-    CancellationToken, CoordinatorTransport, CredentialSource, DirectTransport, ErrorKind,
+    Advice, CancellationToken, CoordinatorTransport, CredentialSource, DirectTransport, ErrorKind,
     HttpClient, Progress, ProgressFn, RetryPolicy, Source, Transport, UploadConfig, UploadOutcome,
     Uploader, http_client,
 };
@@ -229,7 +229,7 @@ fn direct(args: &Args, http: HttpClient) -> anyhow::Result<DirectTransport> {
 
 /// Reports a usage error the same way in every mode.
 fn usage(args: &Args, message: &str) -> ExitCode {
-    report_error(args, ErrorKind::Usage, message);
+    report_error(args, ErrorKind::Usage, message, None);
     ExitCode::from(2)
 }
 
@@ -259,12 +259,26 @@ fn kind_name(kind: ErrorKind) -> &'static str {
     }
 }
 
-fn report_error(args: &Args, kind: ErrorKind, message: &str) {
+/// Says what failed, then (for an upload's failure) the cause the doctor names and the next
+/// step: on standard error, and as one JSON event with `--json`.
+fn report_error(args: &Args, kind: ErrorKind, message: &str, advice: Option<&Advice>) {
+    let cause = advice.and_then(|a| a.cause);
     if args.json {
-        let line = serde_json::json!({"event": "error", "kind": kind_name(kind), "exit_code": exit_code(kind), "message": message});
+        let line = serde_json::json!({
+            "event": "error", "kind": kind_name(kind), "exit_code": exit_code(kind),
+            "message": message, "cause": cause.map(|c| c.as_str()),
+            "next": advice.map(|a| a.next.as_str()),
+        });
         output::line(&line.to_string());
     }
-    output::message(&format!("hoist upload: {message}"));
+    let mut text = format!("hoist upload: {message}");
+    if let Some(c) = cause {
+        text.push_str(&format!("\n  cause: {c} ({})", c.entry().title));
+    }
+    if let Some(a) = advice {
+        text.push_str(&format!("\n  next: {}", a.next));
+    }
+    output::message(&text);
 }
 
 async fn go<T: Transport>(
@@ -314,6 +328,7 @@ async fn go<T: Transport>(
         Err(e) => {
             let kind = e.kind();
             let mut message = e.to_string();
+            let mut advice = e.advice();
             if matches!(kind, ErrorKind::Cancelled | ErrorKind::Network)
                 && args.file.as_os_str() != "-"
             {
@@ -327,7 +342,14 @@ async fn go<T: Transport>(
                      replaced ({message})"
                 );
             }
-            report_error(args, kind, &message);
+            if args.file.as_os_str() == "-" && advice.next.contains("--resume") {
+                // Standard input cannot be read again: there is nothing to resume.
+                advice.next = advice.next.replace(
+                    "--resume",
+                    "the same input (standard input is not resumable)",
+                );
+            }
+            report_error(args, kind, &message, Some(&advice));
             Ok(ExitCode::from(exit_code(kind)))
         }
     }
