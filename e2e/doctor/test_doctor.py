@@ -28,6 +28,32 @@ def test_a_correct_bucket_exits_0(store):
     assert p.returncode == 0 and "[ok  ] cors" in p.stdout and "result: ok" in p.stdout, p.stdout
 
 
+def test_without_an_origin_the_cors_line_names_the_origins_the_bucket_allows(store):
+    client = store.client()
+    # No CORS configuration at all.
+    client.delete_bucket_cors(Bucket=BUCKET)
+    code, report = store.doctor_json()
+    cors = checks_by_id(report)["cors"]
+    assert cors["status"] == "warn" and "no CORS rules" in cors["summary"], cors
+    p = store.hoist("doctor")
+    assert "cors" in p.stdout and "no CORS rules" in p.stdout, p.stdout
+
+    # One origin may PUT and read ETag; another may PUT but not read it.
+    client.put_bucket_cors(Bucket=BUCKET, CORSConfiguration={"CORSRules": [
+        {"AllowedOrigins": [ORIGIN], "AllowedMethods": ["PUT"], "AllowedHeaders": ["*"], "ExposeHeaders": ["ETag"]},
+        {"AllowedOrigins": ["https://blind.example.com"], "AllowedMethods": ["PUT"], "AllowedHeaders": ["*"]},
+    ]})
+    code, report = store.doctor_json()
+    cors = checks_by_id(report)["cors"]
+    assert cors["status"] == "warn" and cors["cause"] == "cors-etag-hidden", cors
+    assert "https://blind.example.com" in cors["summary"] and ORIGIN in cors["summary"], cors
+
+    good_bucket(client)
+    code, report = store.doctor_json()
+    cors = checks_by_id(report)["cors"]
+    assert cors["status"] == "ok" and cors["summary"] == f"browsers on {ORIGIN} may PUT and read ETag", cors
+
+
 def test_a_broken_bucket_exits_2_and_fix_repairs_it(store):
     client = store.client()
     client.put_bucket_cors(Bucket=BUCKET, CORSConfiguration={"CORSRules": [{

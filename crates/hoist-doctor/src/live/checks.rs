@@ -298,6 +298,82 @@ pub fn ttl_policy(creds: &Credentials, now: Timestamp, options: &Options) -> Che
     check
 }
 
+/// Bucket CORS when no origin was named: which origins the rules let PUT, and whether they
+/// may read `ETag` (what a browser's multipart upload needs).
+pub async fn cors_origins(bucket: &Bucket) -> Check {
+    let config = match bucket.cors().await {
+        Ok(Some(config)) => config,
+        Ok(None) => {
+            return Check::new(
+                "cors",
+                Status::Warn,
+                "no CORS rules: browsers on other origins cannot upload to this bucket",
+            )
+            .evidence("the bucket has no CORS configuration")
+            .fix("Run `hoist doctor --origin https://your.app --fix` to let a web app's origin upload.");
+        }
+        Err(e) => {
+            return Check::new(
+                "cors",
+                Status::Warn,
+                "the CORS configuration could not be read",
+            )
+            .evidence(e.to_string());
+        }
+    };
+    let puts = |r: &&hoist_core::s3::CorsRule| {
+        r.allowed_methods
+            .iter()
+            .any(|m| m.eq_ignore_ascii_case("PUT"))
+    };
+    let exposes_etag = |r: &&hoist_core::s3::CorsRule| {
+        r.expose_headers
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case("etag"))
+    };
+    let mut reading: Vec<&str> = Vec::new();
+    let mut blind: Vec<&str> = Vec::new();
+    for rule in config.rules.iter().filter(puts) {
+        let list = if exposes_etag(&rule) {
+            &mut reading
+        } else {
+            &mut blind
+        };
+        list.extend(rule.allowed_origins.iter().map(String::as_str));
+    }
+    let mut check = match (reading.is_empty(), blind.is_empty()) {
+        (true, true) => Check::new(
+            "cors",
+            Status::Warn,
+            "no CORS rule allows PUT: browsers on other origins cannot upload",
+        )
+        .fix(
+            "Run `hoist doctor --origin https://your.app --fix` to let a web app's origin upload.",
+        ),
+        (false, true) => Check::new(
+            "cors",
+            Status::Ok,
+            format!("browsers on {} may PUT and read ETag", reading.join(", ")),
+        ),
+        _ => {
+            let mut summary = format!(
+                "browsers on {} may PUT but cannot read ETag",
+                blind.join(", ")
+            );
+            if !reading.is_empty() {
+                summary.push_str(&format!("; on {} they can", reading.join(", ")));
+            }
+            Check::new("cors", Status::Warn, summary)
+                .cause("cors-etag-hidden")
+                .fix("Run `hoist doctor --origin ORIGIN --fix` for each origin, or add ETag to the rules' ExposeHeaders.")
+        }
+    };
+    for (i, rule) in config.rules.iter().enumerate() {
+        check = check.evidence(format!("rule {}: {}", i + 1, cors::describe(rule)));
+    }
+    check.evidence("name an origin with --origin for a real preflight and cross-origin PUT")
+}
+
 /// Bucket CORS for `origin`: the configured rules, a real preflight for hoist.js's PUT, and a
 /// real cross-origin PUT to see which headers the browser may read.
 pub async fn cors(bucket: &Bucket, origin: &str) -> Check {

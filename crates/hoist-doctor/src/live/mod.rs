@@ -55,6 +55,8 @@ pub async fn run(target: Target, options: &Options) -> Result<Report, DoctorErro
     }
     if let Some(origin) = &options.origin {
         report.checks.push(checks::cors(&bucket, origin).await);
+    } else {
+        report.checks.push(checks::cors_origins(&bucket).await);
     }
     report.checks.push(checks::lifecycle(&bucket).await);
     report
