@@ -86,6 +86,8 @@ pub struct ServerConfig {
     pub connections: hoist_net::Limits,
     /// Time a request body may send nothing before the request is answered `408`.
     pub body_stall_timeout: Duration,
+    /// The application's hooks: upload events and the pre-create check.
+    pub hooks: crate::hooks::HookConfig,
 }
 
 impl ServerConfig {
@@ -116,7 +118,13 @@ impl ServerConfig {
             limits: LimitPolicy::default(),
             connections: hoist_net::Limits::default(),
             body_stall_timeout: hoist_net::DEFAULT_BODY_STALL_TIMEOUT,
+            hooks: crate::hooks::HookConfig::default(),
         }
+    }
+
+    pub fn with_hooks(mut self, hooks: crate::hooks::HookConfig) -> Self {
+        self.hooks = hooks;
+        self
     }
 
     pub fn with_limits(mut self, limits: LimitPolicy) -> Self {
@@ -242,6 +250,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("limits", &self.limits)
             .field("connections", &self.connections)
             .field("body_stall_timeout", &self.body_stall_timeout)
+            .field("hooks", &self.hooks)
             .finish()
     }
 }
@@ -259,13 +268,25 @@ mod tests {
         )
         .with_token_secret(b"token-secret-token-secret-token-secret".to_vec())
         .with_api_keys(vec!["hk_live_api_key_value".into()])
-        .with_grant_secret(b"grant-secret-grant-secret-grant".to_vec());
+        .with_grant_secret(b"grant-secret-grant-secret-grant".to_vec())
+        .with_hooks(
+            crate::hooks::HookConfig::default()
+                .with_urls(vec![
+                    "https://app.example/hook?key=hook-url-credential".into(),
+                ])
+                .with_secret(
+                    crate::hooks::HookSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+                        .unwrap(),
+                ),
+        );
         let shown = format!("{config:?} {config:#?}");
         for secret in [
             "store-secret-key-value",
             "token-secret",
             "hk_live_api_key_value",
             "grant-secret",
+            "hook-url-credential",
+            "MfKQ9r8G",
         ] {
             assert!(!shown.contains(secret), "{secret} shown in {shown}");
         }
