@@ -505,14 +505,14 @@ async fn complete_parts(
                         })
                         .collect::<Option<Vec<_>>>()
                         .filter(|m| !m.is_empty());
-                    proven_ours(&token, md5s, &obj.etag)?;
+                    proven_ours(token, md5s, &obj.etag)?;
                     Ok(())
                 }
-                Ok(None) => Err(store_failure(&state, e)),
-                Err(e) => Err(store_failure(&state, e)),
+                Ok(None) => Err(store_failure(state, e)),
+                Err(e) => Err(store_failure(state, e)),
             };
         }
-        Err(e) => return Err(store_failure(&state, e)),
+        Err(e) => return Err(store_failure(state, e)),
     };
     // The size policy, which could not be checked up front.
     let total: u64 = listed.iter().map(|p| p.size).sum();
@@ -523,7 +523,7 @@ async fn complete_parts(
     .min(state.config().max_upload_size)
     .min(if token.size > 0 { token.size } else { u64::MAX });
     if total > limit {
-        abort_upload(&state, &token).await?;
+        abort_upload(state, token).await?;
         return Err(ApiError::field(
             "parts",
             format!("{total} bytes is over the limit of {limit} bytes; the upload was aborted"),
@@ -580,10 +580,10 @@ async fn complete_parts(
         .await
         .map_err(|e| {
             state.metrics().upload(Outcome::Failed);
-            write_failure(&state, &token, e)
+            write_failure(state, token, e)
         })?;
     state.metrics().upload(Outcome::Completed);
-    state.upload_ended(&token);
+    state.upload_ended(token);
     Ok(())
 }
 
