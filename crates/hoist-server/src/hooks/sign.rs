@@ -94,7 +94,7 @@ impl EventIds {
         format!("{prefix}{}", URL_SAFE_NO_PAD.encode(&full[..ID_BYTES]))
     }
 
-    /// `upl_…`: the id of the upload that `identity` names (see [`super::Identity`]).
+    /// `upl_…`: the id of the upload that `identity` names (see [`super::Hooks::upload_id`]).
     pub fn upload(&self, identity: &[&str]) -> String {
         self.id("upl_", identity)
     }
