@@ -58,8 +58,8 @@ struct Marker {
 
 /// Every marker after which a message may quote a secret: presigned URLs' query parameters,
 /// the same names as headers, SigV4 `Authorization` fields, bearer tokens, and the
-/// coordinator's upload tokens in its routes' paths.
-const MARKERS: [Marker; 9] = [
+/// coordinator's upload tokens in its routes' paths, and webhook secrets (`whsec_…`).
+const MARKERS: [Marker; 10] = [
     Marker {
         text: "x-amz-signature=",
         path: false,
@@ -95,6 +95,10 @@ const MARKERS: [Marker; 9] = [
     Marker {
         text: "/s3/multipart/",
         path: true,
+    },
+    Marker {
+        text: "whsec_",
+        path: false,
     },
 ];
 
@@ -178,6 +182,12 @@ fn redact_tokens(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn webhook_secrets_are_shortened() {
+        let said = redact_text("hook secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw refused");
+        assert_eq!(said, "hook secret whsec_MfKQ9r… refused");
+    }
 
     #[test]
     fn short_values_are_hidden_whole() {

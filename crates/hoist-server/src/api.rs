@@ -207,6 +207,10 @@ pub struct Completed {
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub checksum_type: Option<ChecksumType>,
+    /// With hooks configured: `true` when `upload.completed` could not be delivered in time.
+    /// The upload is complete all the same; Complete it again to deliver the event again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hook_pending: Option<bool>,
 }
 
 /// Integer fields read as JSON Schema reads `"type": "integer"`: any number without a

@@ -95,6 +95,8 @@ pub struct ServerConfig {
     pub body_stall_timeout: Duration,
     /// The certificate of HTTPS, when the coordinator terminates TLS itself.
     pub tls: Option<std::sync::Arc<hoist_net::Tls>>,
+    /// The application's hooks: upload events and the pre-create check.
+    pub hooks: crate::hooks::HookConfig,
 }
 
 impl ServerConfig {
@@ -128,7 +130,13 @@ impl ServerConfig {
             connections: hoist_net::Limits::default(),
             body_stall_timeout: hoist_net::DEFAULT_BODY_STALL_TIMEOUT,
             tls: None,
+            hooks: crate::hooks::HookConfig::default(),
         }
+    }
+
+    pub fn with_hooks(mut self, hooks: crate::hooks::HookConfig) -> Self {
+        self.hooks = hooks;
+        self
     }
 
     pub fn with_limits(mut self, limits: LimitPolicy) -> Self {
@@ -276,6 +284,7 @@ impl std::fmt::Debug for ServerConfig {
                 "tls",
                 &self.tls.as_ref().map(|t| t.cert_path().to_path_buf()),
             )
+            .field("hooks", &self.hooks)
             .finish()
     }
 }
@@ -293,13 +302,25 @@ mod tests {
         )
         .with_token_secret(b"token-secret-token-secret-token-secret".to_vec())
         .with_api_keys(vec!["hk_live_api_key_value".into()])
-        .with_grant_secret(b"grant-secret-grant-secret-grant".to_vec());
+        .with_grant_secret(b"grant-secret-grant-secret-grant".to_vec())
+        .with_hooks(
+            crate::hooks::HookConfig::default()
+                .with_urls(vec![
+                    "https://app.example/hook?key=hook-url-credential".into(),
+                ])
+                .with_secret(
+                    crate::hooks::HookSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+                        .unwrap(),
+                ),
+        );
         let shown = format!("{config:?} {config:#?}");
         for secret in [
             "store-secret-key-value",
             "token-secret",
             "hk_live_api_key_value",
             "grant-secret",
+            "hook-url-credential",
+            "MfKQ9r8G",
         ] {
             assert!(!shown.contains(secret), "{secret} shown in {shown}");
         }

@@ -1,6 +1,8 @@
 //! The one error shape of the JSON API: `{"error": message, "code": id, "field": path?}`.
 //!
-//! `error` is a plain string so that Uppy's S3 plugin, which reads `body.error`, shows it too.
+//! `error` is a plain string so that Uppy's S3 plugin, which reads `body.error`, shows it too;
+//! `message` repeats it for `@uppy/companion-client` (the Companion routes' client), which
+//! shows a 4xx answer's `message` to the person uploading.
 //! Every store failure becomes an `ApiError` in one place, the `From` impl in `error/store.rs`.
 
 mod store;
@@ -33,6 +35,7 @@ pub struct ApiError {
 #[derive(Serialize)]
 struct Body<'a> {
     error: &'a str,
+    message: &'a str,
     code: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<&'a str>,
@@ -120,16 +123,34 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = Body {
             error: &self.message,
+            message: &self.message,
             code: self.code,
             field: self.field.as_deref(),
         };
         let mut resp = (self.status, Json(body)).into_response();
+        // A client that shows only the status text (Uppy 6's `companionEndpoint` mode) shows
+        // an application's refusal reason too: HTTP/1.1 lets the reason phrase carry it.
+        if self.code == "refused"
+            && let Some(reason) = reason_phrase(&self.message)
+        {
+            resp.extensions_mut().insert(reason);
+        }
         if let Some(secs) = self.retry_after {
             resp.headers_mut()
                 .insert(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
         }
         resp
     }
+}
+
+/// `message` as an HTTP/1.1 reason phrase: visible ASCII and spaces only, at most 200 bytes.
+fn reason_phrase(message: &str) -> Option<hyper::ext::ReasonPhrase> {
+    let text: String = message
+        .chars()
+        .map(|c| if c.is_ascii_graphic() { c } else { ' ' })
+        .take(200)
+        .collect();
+    hyper::ext::ReasonPhrase::try_from(text.trim().as_bytes().to_vec()).ok()
 }
 
 /// A JSON body extractor whose every failure is an [`ApiError`] naming the field to blame.

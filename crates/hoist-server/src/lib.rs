@@ -26,14 +26,17 @@
 //! ```
 
 mod access;
+mod admit;
 pub mod api;
 pub mod app;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod hooks;
 pub mod keys;
 pub mod limits;
 pub mod metrics;
+mod notify;
 pub mod openapi;
 pub mod proxies;
 pub mod state;
@@ -51,6 +54,7 @@ pub use config::{LimitPolicy, ServerConfig, StoreTarget};
 pub use error::ApiError;
 pub use hoist_core::credentials::Credentials;
 pub use hoist_s3::CredentialSource;
+pub use hooks::{HookConfig, HookSecret};
 pub use openapi::OPENAPI;
 pub use state::{AppState, StateError};
 pub use token::{TokenKey, TokenSecret, UploadToken};

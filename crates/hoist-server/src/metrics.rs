@@ -47,6 +47,18 @@ pub enum PresignKind {
     Control,
 }
 
+/// The pre-create hook's verdicts, as counted in `hoist_pre_create_total{verdict}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PreCreateVerdict {
+    Allowed,
+    Refused,
+    /// No verdict (timeout, no connection, an unusable answer).
+    Unavailable,
+}
+
+/// Upper bounds of the hook-latency histogram, in seconds: a hook is another web service.
+const HOOK_BUCKETS: [f64; 9] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
+
 /// Upper bounds of the signing-latency histogram, in seconds. Signing takes about a
 /// microsecond, so the buckets start there.
 const LATENCY_BUCKETS: [f64; 10] = [1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 1e-3, 1e-2, 1e-1];
@@ -64,6 +76,13 @@ pub struct Metrics {
     store_errors: Mutex<BTreeMap<String, u64>>,
     /// Requests answered, by route template and status: both sets are bounded.
     requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
+    /// Hook deliveries: accepted, given up.
+    hook_deliveries: [AtomicU64; 2],
+    hook_retries: AtomicU64,
+    hook_buckets: [AtomicU64; HOOK_BUCKETS.len()],
+    hook_count: AtomicU64,
+    hook_sum_ns: AtomicU64,
+    pre_create: [AtomicU64; 3],
 }
 
 impl Metrics {
@@ -106,6 +125,33 @@ impl Metrics {
     pub fn request(&self, route: &'static str, status: u16) {
         let mut map = self.requests.lock().unwrap_or_else(|e| e.into_inner());
         *map.entry((route, status)).or_default() += 1;
+    }
+
+    /// An event was accepted by a hook (`true`) or given up on once its time was spent.
+    pub fn hook_delivered(&self, sent: bool) {
+        self.hook_deliveries[usize::from(!sent)].fetch_add(1, Relaxed);
+    }
+
+    /// A hook delivery is tried again.
+    pub fn hook_retried(&self) {
+        self.hook_retries.fetch_add(1, Relaxed);
+    }
+
+    /// One request to a hook (an event delivery attempt or a pre-create call) took `elapsed`.
+    pub fn hook_attempt(&self, elapsed: Duration) {
+        let secs = elapsed.as_secs_f64();
+        if let Some(i) = HOOK_BUCKETS.iter().position(|b| secs <= *b) {
+            self.hook_buckets[i].fetch_add(1, Relaxed);
+        }
+        self.hook_count.fetch_add(1, Relaxed);
+        self.hook_sum_ns.fetch_add(
+            u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX),
+            Relaxed,
+        );
+    }
+
+    pub fn pre_create(&self, verdict: PreCreateVerdict) {
+        self.pre_create[verdict as usize].fetch_add(1, Relaxed);
     }
 
     pub fn presigns_total(&self) -> u64 {
@@ -179,6 +225,7 @@ impl Metrics {
             let _ = writeln!(s, "hoist_store_errors_total{{code=\"{code}\"}} {v}");
         }
         drop(map);
+        self.render_hooks(&mut s);
         let _ = writeln!(
             s,
             "# HELP hoist_requests_total Requests answered by the coordinator, by route and status."
@@ -192,6 +239,63 @@ impl Metrics {
             );
         }
         s
+    }
+}
+
+impl Metrics {
+    fn render_hooks(&self, s: &mut String) {
+        let _ = writeln!(
+            s,
+            "# HELP hoist_hook_deliveries_total Events delivered to a hook URL (sent) or given up on when their time was spent (failed)."
+        );
+        let _ = writeln!(s, "# TYPE hoist_hook_deliveries_total counter");
+        for (i, outcome) in ["sent", "failed"].iter().enumerate() {
+            let v = self.hook_deliveries[i].load(Relaxed);
+            let _ = writeln!(
+                s,
+                "hoist_hook_deliveries_total{{outcome=\"{outcome}\"}} {v}"
+            );
+        }
+        let _ = writeln!(
+            s,
+            "# HELP hoist_hook_retries_total Hook delivery attempts after the first."
+        );
+        let _ = writeln!(s, "# TYPE hoist_hook_retries_total counter");
+        let _ = writeln!(
+            s,
+            "hoist_hook_retries_total {}",
+            self.hook_retries.load(Relaxed)
+        );
+        let _ = writeln!(
+            s,
+            "# HELP hoist_hook_duration_seconds Time of one request to a hook (an event delivery attempt or a pre-create call)."
+        );
+        let _ = writeln!(s, "# TYPE hoist_hook_duration_seconds histogram");
+        let mut cumulative = 0;
+        for (i, le) in HOOK_BUCKETS.iter().enumerate() {
+            cumulative += self.hook_buckets[i].load(Relaxed);
+            let _ = writeln!(
+                s,
+                "hoist_hook_duration_seconds_bucket{{le=\"{le}\"}} {cumulative}"
+            );
+        }
+        let count = self.hook_count.load(Relaxed);
+        let _ = writeln!(
+            s,
+            "hoist_hook_duration_seconds_bucket{{le=\"+Inf\"}} {count}"
+        );
+        let sum = self.hook_sum_ns.load(Relaxed) as f64 / 1e9;
+        let _ = writeln!(s, "hoist_hook_duration_seconds_sum {sum}");
+        let _ = writeln!(s, "hoist_hook_duration_seconds_count {count}");
+        let _ = writeln!(
+            s,
+            "# HELP hoist_pre_create_total Verdicts of the pre-create hook."
+        );
+        let _ = writeln!(s, "# TYPE hoist_pre_create_total counter");
+        for (i, verdict) in ["allowed", "refused", "unavailable"].iter().enumerate() {
+            let v = self.pre_create[i].load(Relaxed);
+            let _ = writeln!(s, "hoist_pre_create_total{{verdict=\"{verdict}\"}} {v}");
+        }
     }
 }
 
@@ -221,5 +325,39 @@ mod tests {
         assert!(t.contains("hoist_sign_duration_seconds_count 4"));
         assert!(t.contains("hoist_clock_offset_seconds -1.5"));
         assert!(t.contains("hoist_store_errors_total{code=\"NoSuchUpload\"} 1"));
+    }
+
+    #[test]
+    fn renders_hook_families() {
+        let m = Metrics::default();
+        m.hook_delivered(true);
+        m.hook_delivered(false);
+        m.hook_delivered(false);
+        m.hook_retried();
+        m.hook_attempt(Duration::from_millis(20));
+        m.pre_create(PreCreateVerdict::Refused);
+        let t = m.render();
+        assert!(
+            t.contains("hoist_hook_deliveries_total{outcome=\"sent\"} 1"),
+            "{t}"
+        );
+        assert!(
+            t.contains("hoist_hook_deliveries_total{outcome=\"failed\"} 2"),
+            "{t}"
+        );
+        assert!(t.contains("hoist_hook_retries_total 1"), "{t}");
+        assert!(
+            t.contains("hoist_hook_duration_seconds_bucket{le=\"0.01\"} 0"),
+            "{t}"
+        );
+        assert!(
+            t.contains("hoist_hook_duration_seconds_bucket{le=\"0.025\"} 1"),
+            "{t}"
+        );
+        assert!(t.contains("hoist_hook_duration_seconds_count 1"), "{t}");
+        assert!(
+            t.contains("hoist_pre_create_total{verdict=\"refused\"} 1"),
+            "{t}"
+        );
     }
 }

@@ -29,6 +29,7 @@ struct Inner {
     /// `/openapi.json` with this coordinator's limits written in.
     openapi: String,
     ended: crate::limits::Ended,
+    hooks: crate::hooks::Hooks,
 }
 
 /// The coordinator's shared state; cheap to clone.
@@ -74,9 +75,16 @@ impl AppState {
             });
         }
         let limits = Limits::new(config.limits);
+        let hooks =
+            crate::hooks::Hooks::new(config.hooks.clone(), secret.as_bytes(), metrics.clone())
+                .map_err(|why| StateError::Invalid {
+                    field: "hooks",
+                    why,
+                })?;
         let openapi = crate::openapi::openapi_for(config.max_upload_size);
         Ok(Self(Arc::new(Inner {
             ended: crate::limits::Ended::default(),
+            hooks,
             openapi,
             config,
             auth,
@@ -95,6 +103,11 @@ impl AppState {
     /// The OpenAPI document this coordinator serves.
     pub fn openapi(&self) -> &str {
         &self.0.openapi
+    }
+
+    /// The application's hooks.
+    pub fn hooks(&self) -> &crate::hooks::Hooks {
+        &self.0.hooks
     }
 
     pub fn metrics(&self) -> &Metrics {

@@ -20,6 +20,7 @@ use hoist_core::presign::PresignRequest;
 use hoist_core::s3::WriteCondition;
 use hoist_core::ttl::UrlKind;
 
+use crate::admit::{Asked, admit};
 use crate::api::*;
 use crate::auth::Principal;
 use crate::error::{ApiBytes, ApiError, ApiJson, parse_json};
@@ -27,7 +28,7 @@ use crate::metrics::{Outcome, PresignKind};
 use crate::state::AppState;
 use crate::store::{StoreError, stored_parts};
 use crate::token::{TokenChecksum, UploadToken};
-use crate::validate::{self, validate_create};
+use crate::validate;
 use hoist_s3::CreateMultipart;
 
 /// The plan an upload was made with, rebuilt from its token: the one source of its part
@@ -139,11 +140,20 @@ pub(crate) async fn create_upload(
     who: &Principal,
     req: CreateUpload,
 ) -> Result<Upload, ApiError> {
-    let (key, content_type) = validate_create(state, who, &req)?;
     let no_clobber = validate::no_clobber(who, req.if_none_match.as_deref(), "if_none_match")?;
     let cfg = state.config();
     let p = plan(ObjectSize::Known(req.size), &cfg.plan)
         .map_err(|e| ApiError::field("size", e.to_string()))?;
+    let asked = Asked {
+        route: "/v1/uploads",
+        strategy: Some(match p.strategy {
+            Strategy::Single => "single",
+            Strategy::Multipart => "multipart",
+        }),
+        size: Some(req.size),
+    };
+    let admitted = admit(state, who, &req, asked).await?;
+    let (key, content_type) = (admitted.key.clone(), admitted.content_type.clone());
     let now = state.now();
     let expires_at = u64::try_from(now.unix_seconds()).unwrap_or(0) + cfg.upload_ttl.as_secs();
     let mut token = UploadToken {
@@ -157,7 +167,7 @@ pub(crate) async fn create_upload(
         content_type: content_type.clone(),
         no_clobber,
     };
-    let metadata = req.metadata.unwrap_or_default();
+    let metadata = admitted.metadata.clone();
     let checksum = req
         .checksum
         .as_ref()
@@ -246,6 +256,21 @@ pub(crate) async fn create_upload(
         }
     };
     upload.id = state.tokens().seal_with(&token, checksum.as_ref());
+    if state.hooks().sends_events() {
+        let mut event = admitted.created_event(
+            state,
+            who,
+            asked,
+            asked.strategy.unwrap_or("single"),
+            crate::notify::upload_id(state, &token, &upload.id),
+        );
+        if !token.upload_id.is_empty() {
+            event.s3_upload_id = Some(token.upload_id.clone());
+        }
+        state
+            .hooks()
+            .deliver_later(crate::hooks::EventType::Created, event);
+    }
     state.metrics().upload(Outcome::Created);
     state.metrics().bytes_declared(req.size);
     tracing::info!(key = %token.key, size = req.size, strategy = ?upload.strategy, owner = %token.owner, "upload created");
@@ -580,9 +605,12 @@ pub(crate) async fn complete(
     } else {
         parse_json(&body)?
     };
-    Ok(Json(
-        complete_upload(&state, &token, &plan, checksum.as_ref(), req).await?,
-    ))
+    let mut done = complete_upload(&state, &token, &plan, checksum.as_ref(), req).await?;
+    // Delivered before the answer, on every Complete: a client that retries one whose event
+    // is still pending delivers it again.
+    let delivered = crate::notify::completed(&state, &who, &token, &id, "/v1/uploads").await;
+    done.hook_pending = delivered.map(|d| !d);
+    Ok(Json(done))
 }
 
 pub(crate) async fn abort(
@@ -600,6 +628,7 @@ pub(crate) async fn abort(
         ));
     }
     abort_upload(&state, &token).await?;
+    crate::notify::aborted(&state, &who, &token, &id, "/v1/uploads").await;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -26,17 +26,20 @@ use hoist_core::ttl::UrlKind;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::admit::{Asked, admit};
 use crate::api::CreateUpload;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiJson};
+use crate::hooks::EventType;
 use crate::metrics::{Outcome, PresignKind};
+use crate::notify::{key_id, multipart_id};
 use crate::state::AppState;
 use crate::store::stored_parts;
 use crate::token::UploadToken;
 use crate::uploads::{
     abort_upload, if_absent, presign_one, proven_ours, store_failure, write_failure,
 };
-use crate::validate::{no_clobber, validate_create};
+use crate::validate::no_clobber;
 
 const MAX_PART_NUMBER: u32 = 10_000;
 
@@ -141,8 +144,28 @@ pub(crate) async fn params(
         metadata: Some(q.metadata()),
         if_none_match: q.get("if_none_match").map(str::to_string),
     };
-    let (key, content_type) = validate_create(&state, &who, &req)?;
     let no_clobber = no_clobber(&who, req.if_none_match.as_deref(), "if_none_match")?;
+    let asked = Asked {
+        route: "/s3/params",
+        strategy: Some("single"),
+        size,
+    };
+    let admitted = admit(&state, &who, &req, asked).await?;
+    // A PUT URL pins its length only when the size is known: the application's limit needs it.
+    if !form && size.is_none() && admitted.max_size.is_some() {
+        return Err(ApiError::field(
+            "size",
+            "the application limits the size: send size in the query",
+        ));
+    }
+    let (key, content_type) = (admitted.key.clone(), admitted.content_type.clone());
+    let created = |state: &AppState| {
+        if state.hooks().sends_events() {
+            let e = admitted.created_event(state, &who, asked, "single", key_id(state, &key));
+            state.hooks().deliver_later(EventType::Created, e);
+        }
+        state.metrics().upload(Outcome::Created);
+    };
     // S3's POST Object takes no write condition: a no-clobber upload is a PUT, even for a
     // caller that asked for a form (Uppy sends the method it is answered).
     if form && !no_clobber {
@@ -151,18 +174,14 @@ pub(crate) async fn params(
             key: &key,
             content_type: &content_type,
             size,
-            metadata: req
-                .metadata
-                .clone()
-                .unwrap_or_default()
-                .into_iter()
-                .collect(),
+            max_size: admitted.max_size,
+            metadata: admitted.metadata.clone().into_iter().collect(),
         };
         let answer = post::form_answer(&state, &who, &upload)?;
         state
             .metrics()
             .presigned(PresignKind::Single, 1, started.elapsed());
-        state.metrics().upload(Outcome::Created);
+        created(&state);
         return Ok(Json(answer));
     }
     let bucket = state.config().bucket.as_str();
@@ -177,7 +196,7 @@ pub(crate) async fn params(
         }
         r = r.content_length(size);
     }
-    for (k, v) in req.metadata.iter().flatten() {
+    for (k, v) in &admitted.metadata {
         r = r.header(format!("x-amz-meta-{k}"), v.as_str());
     }
     let r = if_absent(r, no_clobber);
@@ -185,7 +204,7 @@ pub(crate) async fn params(
         size: size.unwrap_or(hoist_core::plan::MAX_SINGLE_PUT),
     })?;
     let (url, headers) = presign_for_browser(&state, &r.expires_in(ttl), PresignKind::Single)?;
-    state.metrics().upload(Outcome::Created);
+    created(&state);
     Ok(Json(json!({
         "method": "PUT",
         "url": url,
@@ -248,8 +267,14 @@ pub(crate) async fn create(
         metadata: Some(metadata),
         if_none_match: body.if_none_match,
     };
-    let (key, content_type) = validate_create(&state, &who, &req)?;
     let no_clobber = no_clobber(&who, req.if_none_match.as_deref(), "if_none_match")?;
+    let asked = Asked {
+        route: "/s3/multipart",
+        strategy: Some("multipart"),
+        size: None,
+    };
+    let admitted = admit(&state, &who, &req, asked).await?;
+    let (key, content_type) = (admitted.key.clone(), admitted.content_type.clone());
     let cfg = state.config();
     state.count_new_upload(&who)?;
     let upload_id = state
@@ -258,7 +283,7 @@ pub(crate) async fn create(
             &key,
             &hoist_s3::CreateMultipart {
                 content_type: Some(content_type.clone()),
-                metadata: req.metadata.clone().unwrap_or_default(),
+                metadata: admitted.metadata.clone(),
                 checksum: None,
             },
         )
@@ -272,13 +297,26 @@ pub(crate) async fn create(
         bucket: cfg.bucket.clone(),
         key: key.clone(),
         upload_id,
-        size: 0,
+        // An Uppy upload has no plan (part size 0): its size field is the application's
+        // limit on its size, checked at completion (0: none).
+        size: admitted.max_size.unwrap_or(0),
         part_size: 0,
         owner: who.owner(),
         expires_at: now + cfg.upload_ttl.as_secs(),
         content_type,
         no_clobber,
     };
+    if state.hooks().sends_events() {
+        let mut e = admitted.created_event(
+            &state,
+            &who,
+            asked,
+            "multipart",
+            multipart_id(&state, &token.key, &token.upload_id),
+        );
+        e.s3_upload_id = Some(token.upload_id.clone());
+        state.hooks().deliver_later(EventType::Created, e);
+    }
     state.metrics().upload(Outcome::Created);
     Ok(Json(json!({
         "key": key,
@@ -293,6 +331,8 @@ pub(crate) async fn create(
 pub(crate) struct UppyUpload {
     who: Principal,
     token: UploadToken,
+    /// The token as Uppy holds it.
+    sealed: String,
 }
 
 impl FromRequestParts<AppState> for UppyUpload {
@@ -321,7 +361,11 @@ impl FromRequestParts<AppState> for UppyUpload {
                 "no upload with this id has that key",
             ));
         }
-        Ok(Self { who, token })
+        Ok(Self {
+            who,
+            token,
+            sealed: upload_id.clone(),
+        })
     }
 }
 
@@ -418,10 +462,28 @@ pub(crate) struct UppyPart {
 /// `POST /s3/multipart/{uploadId}/complete?key=`.
 pub(crate) async fn complete(
     State(state): State<AppState>,
-    UppyUpload { who, token }: UppyUpload,
+    upload: UppyUpload,
     body: Result<ApiJson<CompleteBody>, ApiError>,
 ) -> Result<Json<Value>, ApiError> {
     let ApiJson(body) = body?;
+    complete_parts(&state, &upload, body).await?;
+    let UppyUpload { who, token, sealed } = upload;
+    // Delivered before the answer, on every Complete (see `/v1`'s complete).
+    let delivered = crate::notify::completed(&state, &who, &token, &sealed, "/s3/multipart").await;
+    let mut answer = location(&state, &token);
+    if let Some(delivered) = delivered {
+        answer["hook_pending"] = Value::Bool(!delivered);
+    }
+    Ok(Json(answer))
+}
+
+/// Completes the upload with the parts Uppy names (all stored ones when it names none), or
+/// finds it completed before.
+async fn complete_parts(
+    state: &AppState,
+    UppyUpload { who, token, .. }: &UppyUpload,
+    body: CompleteBody,
+) -> Result<(), ApiError> {
     let listed = match stored_parts(state.store(), &token.key, &token.upload_id).await {
         Ok(p) => p,
         Err(e) if e.is_no_such_upload() => {
@@ -443,14 +505,14 @@ pub(crate) async fn complete(
                         })
                         .collect::<Option<Vec<_>>>()
                         .filter(|m| !m.is_empty());
-                    proven_ours(&token, md5s, &obj.etag)?;
-                    Ok(Json(location(&state, &token)))
+                    proven_ours(token, md5s, &obj.etag)?;
+                    Ok(())
                 }
-                Ok(None) => Err(store_failure(&state, e)),
-                Err(e) => Err(store_failure(&state, e)),
+                Ok(None) => Err(store_failure(state, e)),
+                Err(e) => Err(store_failure(state, e)),
             };
         }
-        Err(e) => return Err(store_failure(&state, e)),
+        Err(e) => return Err(store_failure(state, e)),
     };
     // The size policy, which could not be checked up front.
     let total: u64 = listed.iter().map(|p| p.size).sum();
@@ -458,9 +520,10 @@ pub(crate) async fn complete(
         Principal::Grant(g) => g.max_size.unwrap_or(u64::MAX),
         _ => u64::MAX,
     }
-    .min(state.config().max_upload_size);
+    .min(state.config().max_upload_size)
+    .min(if token.size > 0 { token.size } else { u64::MAX });
     if total > limit {
-        abort_upload(&state, &token).await?;
+        abort_upload(state, token).await?;
         return Err(ApiError::field(
             "parts",
             format!("{total} bytes is over the limit of {limit} bytes; the upload was aborted"),
@@ -517,11 +580,11 @@ pub(crate) async fn complete(
         .await
         .map_err(|e| {
             state.metrics().upload(Outcome::Failed);
-            write_failure(&state, &token, e)
+            write_failure(state, token, e)
         })?;
     state.metrics().upload(Outcome::Completed);
-    state.upload_ended(&token);
-    Ok(Json(location(&state, &token)))
+    state.upload_ended(token);
+    Ok(())
 }
 
 fn location(state: &AppState, token: &UploadToken) -> Value {
@@ -537,8 +600,9 @@ fn location(state: &AppState, token: &UploadToken) -> Value {
 /// `DELETE /s3/multipart/{uploadId}?key=`.
 pub(crate) async fn abort(
     State(state): State<AppState>,
-    UppyUpload { token, .. }: UppyUpload,
+    UppyUpload { who, token, sealed }: UppyUpload,
 ) -> Result<Json<Value>, ApiError> {
     abort_upload(&state, &token).await?;
+    crate::notify::aborted(&state, &who, &token, &sealed, "/s3/multipart").await;
     Ok(Json(json!({})))
 }

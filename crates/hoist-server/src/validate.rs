@@ -18,7 +18,7 @@ const MAX_CONTENT_TYPE_BYTES: usize = 255;
 const MAX_METADATA_BYTES: usize = 2048;
 const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
 
-fn check_content_type(ct: &str, field: &str) -> Result<(), ApiError> {
+pub(crate) fn check_content_type(ct: &str, field: &str) -> Result<(), ApiError> {
     let ok = !ct.is_empty()
         && ct.len() <= MAX_CONTENT_TYPE_BYTES
         && ct.contains('/')
@@ -33,7 +33,7 @@ fn check_content_type(ct: &str, field: &str) -> Result<(), ApiError> {
     }
 }
 
-fn check_metadata(meta: &BTreeMap<String, String>) -> Result<(), ApiError> {
+pub(crate) fn check_metadata(meta: &BTreeMap<String, String>) -> Result<(), ApiError> {
     let mut total = 0;
     for (k, v) in meta {
         let field = format!("metadata.{k}");

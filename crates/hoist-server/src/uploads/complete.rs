@@ -45,6 +45,7 @@ fn completed(token: &UploadToken, obj: ObjectHead) -> Completed {
         checksum,
         checksum_algorithm,
         checksum_type: obj.checksum_type,
+        hook_pending: None,
     }
 }
 

@@ -56,6 +56,8 @@ pub(crate) struct FormUpload<'a> {
     pub key: &'a str,
     pub content_type: &'a str,
     pub size: Option<u64>,
+    /// The application's limit (its pre-create hook's), when it set one.
+    pub max_size: Option<u64>,
     pub metadata: Vec<(String, String)>,
 }
 
@@ -66,7 +68,7 @@ pub(crate) fn form_answer(
     upload: &FormUpload<'_>,
 ) -> Result<Value, ApiError> {
     let cfg = state.config();
-    let max = size_ceiling(state, who);
+    let max = size_ceiling(state, who).min(upload.max_size.unwrap_or(u64::MAX));
     let (low, high) = match upload.size {
         Some(size) if size > max => {
             return Err(ApiError::field(

@@ -27,16 +27,19 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::Sha256;
 
+use crate::admit::{Asked, admit_as};
 use crate::api::CreateUpload;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiJson};
+use crate::hooks::{EventType, UploadEvent};
 use crate::keys;
 use crate::metrics::{Outcome, PresignKind};
+use crate::notify::key_id;
 use crate::state::AppState;
 use crate::store::stored_parts;
 use crate::token::UploadToken;
 use crate::uploads::{abort_upload, if_absent, store_failure};
-use crate::validate::{no_clobber, validate_create};
+use crate::validate::no_clobber;
 
 use super::MAX_PART_NUMBER;
 
@@ -318,9 +321,12 @@ pub(crate) async fn sign(
     // Refused on every call, though only a PutObject and a Complete carry it.
     no_clobber(&who, body.if_none_match.as_deref(), "ifNoneMatch")?;
     let bucket = state.config().bucket.clone();
+    let mut created = None;
     let (request, key) = match &op {
         Operation::PutObject | Operation::CreateMultipartUpload => {
-            new_upload(&state, &who, &op, &body, &bucket)?
+            let (r, key, event) = new_upload(&state, &who, &op, &body, &bucket).await?;
+            created = event;
+            (r, key)
         }
         Operation::UploadPart {
             upload_id,
@@ -370,6 +376,9 @@ pub(crate) async fn sign(
     if matches!(op, Operation::PutObject | Operation::CreateMultipartUpload) {
         state.metrics().upload(Outcome::Created);
     }
+    if let Some(event) = created {
+        state.hooks().deliver_later(EventType::Created, event);
+    }
     Ok(Json(json!({
         "url": url,
         "key": key,
@@ -379,14 +388,16 @@ pub(crate) async fn sign(
 }
 
 /// The request for a new upload on a fresh key bound to the caller, after the same checks as
-/// every other creation (content type, grant types and sizes).
-fn new_upload(
+/// every other creation (content type, grant types and sizes) and the pre-create hook. A key
+/// the hook names lies within the caller's grant; this route keeps its own key binding, so the
+/// upload goes to a fresh bound key with the hook's file name (its key's last segment).
+async fn new_upload(
     state: &AppState,
     who: &Principal,
     op: &Operation,
     body: &SignBody,
     bucket: &str,
-) -> Result<(PresignRequest<'static>, String), ApiError> {
+) -> Result<(PresignRequest<'static>, String, Option<UploadEvent>), ApiError> {
     let single = *op == Operation::PutObject;
     if single
         && body.size.is_none()
@@ -417,23 +428,59 @@ fn new_upload(
         metadata: None,
         if_none_match: None,
     };
-    let (_, content_type) = validate_create(state, who, &create)?;
-    let key = issue_key(state, who, &filename);
+    let issued = issue_key(state, who, &filename);
+    let asked = Asked {
+        route: "/s3/sign",
+        strategy: Some(if single { "single" } else { "multipart" }),
+        size: body.size,
+    };
+    let admitted = admit_as(state, who, &create, asked, Some(issued.clone())).await?;
+    if admitted.max_size.is_some() {
+        if !single {
+            return Err(ApiError::forbidden(
+                "refused",
+                "the application limits this upload's size, which a multipart upload through \
+                 /s3/sign cannot be held to; use the Companion routes (/s3/multipart)",
+            ));
+        }
+        if body.size.is_none() {
+            return Err(ApiError::field(
+                "size",
+                "the application limits the size: send size with a PUT",
+            ));
+        }
+    }
+    let key = if admitted.key == issued {
+        issued
+    } else {
+        let name = admitted.key.rsplit('/').next().unwrap_or("file");
+        issue_key(state, who, name)
+    };
     let no_clobber = no_clobber(who, body.if_none_match.as_deref(), "ifNoneMatch")?;
     let mut r = if single {
         PresignRequest::put_object(bucket.to_string(), key.clone())
     } else {
         PresignRequest::create_multipart_upload(bucket.to_string(), key.clone())
     }
-    .content_type(content_type);
+    .content_type(admitted.content_type.clone());
     if let Some(size) = body.size {
         r = r.content_length(size);
     }
+    // Only a hook sets metadata here; the browser sends the headers it is answered.
+    for (k, v) in &admitted.metadata {
+        r = r.header(format!("x-amz-meta-{k}"), v.clone());
+    }
+    let event = state.hooks().sends_events().then(|| {
+        let mut created = admitted.clone();
+        created.key.clone_from(&key);
+        let strategy = if single { "single" } else { "multipart" };
+        created.created_event(state, who, asked, strategy, key_id(state, &key))
+    });
     // A CreateMultipartUpload takes no condition: its Complete does.
     if single {
         r = if_absent(r, no_clobber);
     }
-    Ok((r, key))
+    Ok((r, key, event))
 }
 
 /// Before the browser may complete: the upload exists on this key (the store answers ListParts

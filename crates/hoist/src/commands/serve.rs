@@ -15,9 +15,10 @@ use hoist_core::plan::{
 };
 use hoist_core::ttl::TtlPolicy;
 use hoist_server::config::{DEFAULT_BUCKET, DEFAULT_KEY_PREFIX, DEFAULT_REGION};
+use hoist_server::hooks::{DEFAULT_DELIVER_WITHIN, DEFAULT_PRE_CREATE_TIMEOUT, HookConfig};
 use hoist_server::token::TOKEN_SECRET_FILE;
 use hoist_server::{
-    AppState, CredentialSource, Credentials, LimitPolicy, ServerConfig, TokenSecret,
+    AppState, CredentialSource, Credentials, HookSecret, LimitPolicy, ServerConfig, TokenSecret,
 };
 
 use crate::logging::LogFilter;
@@ -118,6 +119,26 @@ settings! {
         /// Seconds requests in flight get to finish after SIGTERM or Ctrl-C.
         shutdown_grace: u64 = hoist_net::DEFAULT_SHUTDOWN_GRACE.as_secs(),
             env "HOIST_SHUTDOWN_GRACE", value "SECS";
+        /// URL that upload events (upload.created, upload.completed, upload.aborted) are
+        /// POSTed to, signed as Standard Webhooks (repeat, or comma-separated).
+        hook_urls: Vec<String>, flag "hook-url", env "HOIST_HOOK_URLS", value "URL";
+        /// Secret that signs every hook request: `whsec_` and base64, as Standard Webhooks
+        /// writes it. Required with any hook.
+        hook_secret: Option<HookSecret>, env "HOIST_HOOK_SECRET", value "SECRET",
+            unset "none (hooks are refused without one)";
+        /// Seconds within which an event is delivered, retries included, before the request
+        /// that caused it answers; past them Complete answers hook_pending.
+        hook_deliver_within: u64 = DEFAULT_DELIVER_WITHIN.as_secs(),
+            env "HOIST_HOOK_DELIVER_WITHIN", value "SECS";
+        /// URL asked before every upload is created; it may refuse, rename or limit it.
+        pre_create_url: Option<String>, env "HOIST_PRE_CREATE_URL", value "URL",
+            unset "none (no application check)";
+        /// Seconds the pre-create hook has to answer.
+        pre_create_timeout: u64 = DEFAULT_PRE_CREATE_TIMEOUT.as_secs(),
+            env "HOIST_PRE_CREATE_TIMEOUT", value "SECS";
+        /// Create uploads as asked when the pre-create hook gives no answer, instead of
+        /// refusing them.
+        pre_create_optional: bool = false, env "HOIST_PRE_CREATE_OPTIONAL";
         /// Largest single PUT the embedded store accepts.
         store_max_put_size: Size = Size(hoist_store::DEFAULT_MAX_PUT_SIZE),
             env "HOIST_STORE_MAX_PUT_SIZE", value "BYTES";
@@ -288,7 +309,21 @@ pub(crate) fn server_config(
     if let Some(g) = &s.grant_secret {
         config = config.with_grant_secret(g.as_bytes().to_vec());
     }
-    config
+    config.with_hooks(hook_config(s))
+}
+
+fn hook_config(s: &Settings) -> HookConfig {
+    let mut hooks = HookConfig::default()
+        .with_urls(s.hook_urls.clone())
+        .with_deliver_within(Duration::from_secs(s.hook_deliver_within))
+        .with_pre_create_timeout(Duration::from_secs(s.pre_create_timeout));
+    if let Some(secret) = &s.hook_secret {
+        hooks = hooks.with_secret(secret.clone());
+    }
+    if let Some(url) = &s.pre_create_url {
+        hooks = hooks.with_pre_create(url.clone(), s.pre_create_optional);
+    }
+    hooks
 }
 
 fn trusted_proxies(proxies: &[Proxy]) -> hoist_server::proxies::TrustedProxies {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use hoist_core::time::Timestamp;
 use hoist_core::units::parse_size;
-use hoist_server::TokenSecret;
+use hoist_server::{HookSecret, TokenSecret};
 
 /// How a setting's flag takes values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,6 +195,15 @@ impl Scalar for f64 {
 impl Scalar for TokenSecret {
     fn parse(text: &str) -> Result<Self, String> {
         TokenSecret::new(text).map_err(|e| e.to_string())
+    }
+    fn show(&self) -> String {
+        format!("{self:?}")
+    }
+}
+
+impl Scalar for HookSecret {
+    fn parse(text: &str) -> Result<Self, String> {
+        HookSecret::parse(text).map_err(|e| e.to_string())
     }
     fn show(&self) -> String {
         format!("{self:?}")
