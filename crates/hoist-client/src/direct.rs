@@ -78,7 +78,6 @@ impl DirectTransport {
         self
     }
 
-    /// The bucket client: its clock, signer and control calls.
     /// Never replaces an object at the key: a single PUT is signed with `If-None-Match: *`
     /// and a multipart upload completed with it; the store refuses when an object exists,
     /// and the upload ends in [`crate::ErrorKind::AlreadyExists`].
@@ -87,6 +86,7 @@ impl DirectTransport {
         self
     }
 
+    /// The bucket client: its clock, signer and control calls.
     pub fn bucket(&self) -> &Bucket {
         &self.bucket
     }
