@@ -138,3 +138,34 @@ def _read_request(reader):
             raise ValueError("chunked request bodies are not proxied")
     body = reader.read(length) if length else b""
     return method, target, b"\r\n".join(lines), body
+
+
+def main(argv):
+    """`python3 lost_answer.py UPSTREAM [--lose-answer METHOD PATH]…`, for tests in other
+    languages: prints `proxy listening on URL`, then one line per request a rule acted on."""
+    import sys
+    import time
+
+    proxy = LostAnswerProxy(argv[0])
+    args = argv[1:]
+    while args:
+        flag, method, path, *args = args
+        if flag != "--lose-answer":
+            raise SystemExit(f"unknown option {flag}")
+        proxy.add(Rule(method, path, LostAnswerProxy.LOSE_ANSWER))
+    print(f"proxy listening on {proxy.endpoint}", flush=True)
+    told = 0
+    while True:
+        time.sleep(0.05)
+        acted = [entry for entry in proxy.log if entry[2] != "relay"]
+        for method, path, action in acted[told:]:
+            print(f"{action} {method} {path}", flush=True)
+        told = len(acted)
+        if sys.stdin.closed:
+            return
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(sys.argv[1:])
