@@ -86,6 +86,8 @@ pub struct ServerConfig {
     pub connections: hoist_net::Limits,
     /// Time a request body may send nothing before the request is answered `408`.
     pub body_stall_timeout: Duration,
+    /// Every upload is no-clobber, whatever its caller asks.
+    pub no_clobber: bool,
 }
 
 impl ServerConfig {
@@ -116,7 +118,15 @@ impl ServerConfig {
             limits: LimitPolicy::default(),
             connections: hoist_net::Limits::default(),
             body_stall_timeout: hoist_net::DEFAULT_BODY_STALL_TIMEOUT,
+            no_clobber: false,
         }
+    }
+
+    /// Makes every upload no-clobber (`If-None-Match: *`), as a grant's `no_clobber` claim
+    /// does for its caller's.
+    pub fn with_no_clobber(mut self, yes: bool) -> Self {
+        self.no_clobber = yes;
+        self
     }
 
     pub fn with_limits(mut self, limits: LimitPolicy) -> Self {
@@ -242,6 +252,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("limits", &self.limits)
             .field("connections", &self.connections)
             .field("body_stall_timeout", &self.body_stall_timeout)
+            .field("no_clobber", &self.no_clobber)
             .finish()
     }
 }

@@ -29,6 +29,7 @@ mod access;
 pub mod api;
 pub mod app;
 pub mod auth;
+mod conditional;
 pub mod config;
 pub mod error;
 pub mod keys;

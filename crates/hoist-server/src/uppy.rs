@@ -28,6 +28,7 @@ use serde_json::{Value, json};
 
 use crate::api::CreateUpload;
 use crate::auth::Principal;
+use crate::conditional;
 use crate::error::{ApiError, ApiJson};
 use crate::metrics::{Outcome, PresignKind};
 use crate::state::AppState;
@@ -142,7 +143,8 @@ pub(crate) async fn params(
         if_none_match: q.get("if_none_match").map(str::to_string),
     };
     let (key, content_type) = validate_create(&state, &who, &req)?;
-    let no_clobber = no_clobber(&who, req.if_none_match.as_deref(), "if_none_match")?;
+    let no_clobber = no_clobber(&state, &who, req.if_none_match.as_deref(), "if_none_match")?;
+    conditional::require(&state, no_clobber).await?;
     // S3's POST Object takes no write condition: a no-clobber upload is a PUT, even for a
     // caller that asked for a form (Uppy sends the method it is answered).
     if form && !no_clobber {
@@ -249,7 +251,8 @@ pub(crate) async fn create(
         if_none_match: body.if_none_match,
     };
     let (key, content_type) = validate_create(&state, &who, &req)?;
-    let no_clobber = no_clobber(&who, req.if_none_match.as_deref(), "if_none_match")?;
+    let no_clobber = no_clobber(&state, &who, req.if_none_match.as_deref(), "if_none_match")?;
+    conditional::require(&state, no_clobber).await?;
     let cfg = state.config();
     state.count_new_upload(&who)?;
     let upload_id = state

@@ -29,6 +29,7 @@ use sha2::Sha256;
 
 use crate::api::CreateUpload;
 use crate::auth::Principal;
+use crate::conditional;
 use crate::error::{ApiError, ApiJson};
 use crate::keys;
 use crate::metrics::{Outcome, PresignKind};
@@ -316,7 +317,8 @@ pub(crate) async fn sign(
     }
     keys::validate_key(&body.key, "key")?;
     // Refused on every call, though only a PutObject and a Complete carry it.
-    no_clobber(&who, body.if_none_match.as_deref(), "ifNoneMatch")?;
+    let asked = no_clobber(&state, &who, body.if_none_match.as_deref(), "ifNoneMatch")?;
+    conditional::require(&state, asked).await?;
     let bucket = state.config().bucket.clone();
     let (request, key) = match &op {
         Operation::PutObject | Operation::CreateMultipartUpload => {
@@ -349,7 +351,8 @@ pub(crate) async fn sign(
                 body.key.clone(),
                 upload_id.clone(),
             );
-            let no_clobber = no_clobber(&who, body.if_none_match.as_deref(), "ifNoneMatch")?;
+            let no_clobber =
+                no_clobber(&state, &who, body.if_none_match.as_deref(), "ifNoneMatch")?;
             (if_absent(r, no_clobber), body.key.clone())
         }
         Operation::AbortMultipartUpload { upload_id } => {
@@ -419,7 +422,7 @@ fn new_upload(
     };
     let (_, content_type) = validate_create(state, who, &create)?;
     let key = issue_key(state, who, &filename);
-    let no_clobber = no_clobber(who, body.if_none_match.as_deref(), "ifNoneMatch")?;
+    let no_clobber = no_clobber(state, who, body.if_none_match.as_deref(), "ifNoneMatch")?;
     let mut r = if single {
         PresignRequest::put_object(bucket.to_string(), key.clone())
     } else {
