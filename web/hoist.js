@@ -15,7 +15,9 @@
 //   concurrency    parts in flight at once [4]
 //   key, filename, contentType, metadata   passed to POST /v1/uploads
 //   noClobber      never replace an object at the key (if_none_match "*"): the upload fails
-//                  with causeId already-exists when one is there [false]
+//                  with causeId already-exists when one is there [false]. A PUT refused by an
+//                  object that is this file (same size, ETag = the file's MD5: an earlier
+//                  try landed and its answer was lost) ends done.
 //   resume         remember the upload in localStorage to resume it after a reload [true]
 //   storage        a Storage-like object to use instead of localStorage (null: no resume)
 //   maxRetries, retryBaseMs, retryMaxMs, stallTimeoutMs, maxResigns, batchSize   see DEFAULTS
@@ -379,6 +381,15 @@ class Upload {
       this._progress.settle(0, 0);
       const verdict = classifyStore(res);
       if (verdict.kind === 'aborted') continue;
+      // A try that failed without a definite answer (cut, timed out, 5xx) may still have
+      // stored the file, and so may a request the browser itself sent again after a
+      // connection closed without an answer, unseen by this script: a no-clobber PUT can be
+      // refused by this upload's own object even on its first visible try.
+      if (verdict.causeId === 'already-exists') {
+        const { done, why } = await this._landedBefore(created);
+        if (done) return done;
+        verdict.message = `${verdict.message} ${why}`;
+      }
       if (verdict.kind === 'resign' && resigns < this.options.maxResigns) {
         resigns += 1;
         await this._resignPause(resigns, verdict, 0);
@@ -395,6 +406,35 @@ class Upload {
       }
       throw await this._storeError(verdict, res, attempts);
     }
+  }
+
+  /**
+   * A no-clobber PUT refused (412) after an earlier try that may have landed: the object at
+   * the key is this upload's when it is the file (size, and the ETag S3 gives a single PUT:
+   * the file's MD5), and the upload is then done (`{done}`). Otherwise (another writer's
+   * object, or nothing that can be compared) `{why}`, and the refusal stands.
+   */
+  async _landedBefore(created) {
+    const done = await this._api('POST', `/v1/uploads/${encodeURIComponent(this.id)}/complete`).catch((err) => {
+      if (err.canceled) throw err;
+      return null;
+    });
+    const stored = stripQuotes(done && done.etag);
+    if (!done) return { why: 'The coordinator confirmed no object of the file\'s size at the key.' };
+    if (Number(done.size) !== this.file.size) {
+      return { why: `The object at the key is not this upload's: it has ${done.size} bytes, the file ${this.file.size}.` };
+    }
+    if (!/^[0-9a-f]{32}$/i.test(stored || '')) {
+      return { why: `The object at the key cannot be compared with the file: its ETag ${stored} is not an MD5.` };
+    }
+    const md5 = await md5OfBlob(this.file);
+    if (md5 !== stored.toLowerCase()) {
+      return { why: `The object at the key is not this upload's: its ETag is ${stored}, the file's MD5 ${md5}.` };
+    }
+    this._progress.settle(0, this.file.size);
+    this._emitProgress();
+    const result = finalResult(done, { bucket: created.bucket, key: created.key, etag: stored, size: this.file.size }, this.file.size);
+    return { done: result };
   }
 
   async _resignSingle() {
@@ -862,6 +902,90 @@ async function fetchCatalogue(endpoint) {
 }
 
 // ---- small pure helpers -----------------------------------------------------------------------
+
+// MD5 (RFC 1321), for the one comparison S3 allows with a single PUT's ETag. Only used when a
+// no-clobber PUT is refused after a try that may have landed; WebCrypto has no MD5.
+const MD5_SHIFT = [7, 12, 17, 22, 5, 9, 14, 20, 4, 11, 16, 23, 6, 10, 15, 21];
+const MD5_K = Array.from({ length: 64 }, (_, i) => Math.floor(Math.abs(Math.sin(i + 1)) * 2 ** 32) >>> 0);
+
+export class Md5 {
+  constructor() {
+    this.h = new Uint32Array([0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476]);
+    this.tail = new Uint8Array(64);
+    this.tailLength = 0;
+    this.length = 0;
+    this.words = new Uint32Array(16);
+  }
+
+  update(bytes) {
+    let i = 0;
+    this.length += bytes.length;
+    if (this.tailLength) {
+      const take = Math.min(64 - this.tailLength, bytes.length);
+      this.tail.set(bytes.subarray(0, take), this.tailLength);
+      this.tailLength += take;
+      i = take;
+      if (this.tailLength < 64) return this;
+      this._block(this.tail, 0);
+      this.tailLength = 0;
+    }
+    for (; i + 64 <= bytes.length; i += 64) this._block(bytes, i);
+    this.tail.set(bytes.subarray(i), 0);
+    this.tailLength = bytes.length - i;
+    return this;
+  }
+
+  /** The digest in lower-case hex. */
+  hex() {
+    const bits = this.length * 8;
+    const pad = new Uint8Array(((this.tailLength < 56 ? 56 : 120) - this.tailLength) + 8);
+    pad[0] = 0x80;
+    const view = new DataView(pad.buffer);
+    view.setUint32(pad.length - 8, bits % 2 ** 32, true);
+    view.setUint32(pad.length - 4, Math.floor(bits / 2 ** 32), true);
+    this.length -= pad.length; // padding is not message
+    this.update(pad);
+    let out = '';
+    for (const word of this.h) {
+      for (let b = 0; b < 4; b++) out += ((word >>> (8 * b)) & 0xff).toString(16).padStart(2, '0');
+    }
+    return out;
+  }
+
+  _block(bytes, at) {
+    const m = this.words;
+    for (let j = 0; j < 16; j++) {
+      const o = at + 4 * j;
+      m[j] = bytes[o] | (bytes[o + 1] << 8) | (bytes[o + 2] << 16) | (bytes[o + 3] << 24);
+    }
+    let [a, b, c, d] = this.h;
+    for (let i = 0; i < 64; i++) {
+      let f;
+      let g;
+      if (i < 16) [f, g] = [(b & c) | (~b & d), i];
+      else if (i < 32) [f, g] = [(d & b) | (~d & c), (5 * i + 1) % 16];
+      else if (i < 48) [f, g] = [b ^ c ^ d, (3 * i + 5) % 16];
+      else [f, g] = [c ^ (b | ~d), (7 * i) % 16];
+      const s = MD5_SHIFT[(i >> 4) * 4 + (i % 4)];
+      const x = (a + f + MD5_K[i] + m[g]) | 0;
+      [a, d, c] = [d, c, b];
+      b = (b + ((x << s) | (x >>> (32 - s)))) | 0;
+    }
+    this.h[0] += a;
+    this.h[1] += b;
+    this.h[2] += c;
+    this.h[3] += d;
+  }
+}
+
+/** The MD5 of a Blob, read in slices so memory stays small. */
+export async function md5OfBlob(blob) {
+  const md5 = new Md5();
+  for (let at = 0; at < blob.size; at += 8 * MiB) {
+    md5.update(new Uint8Array(await blob.slice(at, at + 8 * MiB).arrayBuffer()));
+  }
+  return md5.hex();
+}
 
 export function backoffDelay(attempt, { retryBaseMs = DEFAULTS.retryBaseMs, retryMaxMs = DEFAULTS.retryMaxMs } = {}) {
   // Exponential with "equal jitter": never a burst of instant retries, never a long idle stretch.

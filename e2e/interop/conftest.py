@@ -2,7 +2,7 @@
 
 import pytest
 
-from interop_e2e import Garage, garage_bin
+from interop_e2e import Garage, GarageCluster, garage_bin
 
 
 @pytest.fixture
@@ -13,3 +13,14 @@ def garage(tmp_path):
     g = Garage(binary, tmp_path / "garage")
     yield g
     g.stop()
+
+
+@pytest.fixture(scope="module")
+def garage_cluster(tmp_path_factory):
+    """Three garage nodes on loopback (replication factor 3), shared by a module's tests."""
+    binary = garage_bin()
+    if binary is None:
+        pytest.skip("garage is not installed (HOIST_TEST_GARAGE=1 ./scripts/test installs it)")
+    cluster = GarageCluster(binary, tmp_path_factory.mktemp("garage-cluster"))
+    yield cluster
+    cluster.stop()

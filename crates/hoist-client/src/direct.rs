@@ -78,7 +78,6 @@ impl DirectTransport {
         self
     }
 
-    /// The bucket client: its clock, signer and control calls.
     /// Never replaces an object at the key: a single PUT is signed with `If-None-Match: *`
     /// and a multipart upload completed with it; the store refuses when an object exists,
     /// and the upload ends in [`crate::ErrorKind::AlreadyExists`].
@@ -87,8 +86,33 @@ impl DirectTransport {
         self
     }
 
+    /// The bucket client: its clock, signer and control calls.
     pub fn bucket(&self) -> &Bucket {
         &self.bucket
+    }
+
+    /// A no-clobber upload relies on the store refusing `If-None-Match: *` on an existing key;
+    /// one that ignores it would replace the object silently, so the store is asked first
+    /// (a probe object written twice, then deleted). A probe that cannot be made (a key
+    /// allowed to write only under some prefix) is warned of, and the upload goes on.
+    async fn check_conditional_writes(&self) -> Result<()> {
+        let probe = self.bucket.probe_conditional_writes();
+        match self.control("PutObject", probe).await {
+            Ok(verdict) if verdict.honoured() => Ok(()),
+            Ok(verdict) => Err(Error::Unsupported(format!(
+                "--no-clobber needs a store that honours conditional writes, and {} does not: \
+                 {verdict}; nothing was uploaded",
+                self.bucket.endpoint().host()
+            ))),
+            Err(e) => {
+                tracing::warn!(
+                    error = %e,
+                    "could not check that the store honours If-None-Match: *; a store that \
+                     ignores it replaces the object"
+                );
+                Ok(())
+            }
+        }
     }
 
     /// Runs one control call within [`CONTROL_TIMEOUT`].
@@ -146,6 +170,9 @@ impl Transport for DirectTransport {
             // A stream is read in parts of exactly the size asked for; the planner would grow
             // it to reach its expected size, which only matters when none was given.
             p.part_size = part_size;
+        }
+        if self.no_clobber {
+            self.check_conditional_writes().await?;
         }
         let mut session = Session {
             upload_id: String::new(),

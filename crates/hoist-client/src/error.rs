@@ -26,6 +26,9 @@ pub enum ErrorKind {
     Cancelled,
     /// A no-clobber upload met an object at its key, and the store kept that object.
     AlreadyExists,
+    /// A no-clobber upload was asked of a store that does not honour conditional writes
+    /// (`If-None-Match: *`); nothing was sent.
+    Unsupported,
     /// A local I/O failure (reading the source, writing the journal).
     Io,
 }
@@ -67,6 +70,10 @@ pub enum Error {
     /// A no-clobber upload's write was refused: an object exists at the key.
     #[error("an object already exists at the key and may not be replaced: {}", redact_text(.0))]
     AlreadyExists(String),
+    /// The store cannot do what the upload needs (a no-clobber upload, where the store
+    /// ignores `If-None-Match: *`).
+    #[error("{}", redact_text(.0))]
+    Unsupported(String),
     #[error("unexpected answer to {operation}: {}", redact_text(message))]
     Protocol { operation: String, message: String },
 }
@@ -84,6 +91,7 @@ impl Error {
             Error::Integrity(_) => ErrorKind::Integrity,
             Error::Cancelled => ErrorKind::Cancelled,
             Error::AlreadyExists(_) => ErrorKind::AlreadyExists,
+            Error::Unsupported(_) => ErrorKind::Unsupported,
             Error::Protocol { .. } => ErrorKind::Refused,
         }
     }
@@ -124,6 +132,8 @@ fn answer_kind(status: u16, code: &str) -> ErrorKind {
             _,
             "BadDigest" | "InvalidDigest" | "XAmzContentChecksumMismatch" | "checksum_mismatch",
         ) => ErrorKind::Integrity,
+        // The coordinator's word for a store that would ignore a no-clobber upload's condition.
+        (_, "no_clobber_unsupported") => ErrorKind::Unsupported,
         // Only a conditional write is refused so: hoist's no-clobber uploads.
         (_, "PreconditionFailed" | "already_exists") | (412, _) => ErrorKind::AlreadyExists,
         (

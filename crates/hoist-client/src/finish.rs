@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::checksum::object_checksum;
 use crate::error::{Error, ErrorKind, Result, log_retry};
+use crate::landed::{Sent, is_ours};
 use crate::stage::{Run, Stage};
 use crate::transport::{ObjectInfo, Session, Transport};
 
@@ -82,6 +83,15 @@ pub(crate) async fn finish<T: Transport>(
             // A retried Complete whose first try succeeded but whose answer was lost finds
             // the upload gone; the object check below decides whether it really is done.
             Err(e) if e.status() == Some(404) && tries > 1 => ObjectInfo::default(),
+            // A retried no-clobber Complete may be refused by the object its first try made.
+            Err(e) if e.kind() == ErrorKind::AlreadyExists && tries > 1 => {
+                let sent = Sent::multipart(
+                    total.unwrap_or(size),
+                    expected.clone(),
+                    parts.iter().map(|p| p.etag.as_str()),
+                );
+                completed_before(stage, session, &sent, e).await?
+            }
             Err(e) => return Err(e),
         }
     } else {
@@ -154,6 +164,37 @@ pub(crate) async fn finish<T: Transport>(
     })
 }
 
+/// A no-clobber Complete refused on a retry: the object at the key is this upload's when it is
+/// what the parts make (an earlier try completed it, its answer lost). Otherwise, or when the
+/// transport cannot read the object, `refused` stands.
+async fn completed_before<T: Transport>(
+    stage: &Stage<T>,
+    session: &Session,
+    sent: &Sent,
+    refused: Error,
+) -> Result<ObjectInfo> {
+    let algorithm = stage.config.checksum;
+    let stored = match stage.transport.head(session, algorithm).await {
+        Ok(Some(stored)) => stored,
+        Ok(None) => return Err(refused),
+        Err(e) => {
+            tracing::debug!(error = %e, "cannot read the object a retried Complete was refused by");
+            return Err(refused);
+        }
+    };
+    match is_ours(&stored, sent) {
+        Ok(()) => {
+            tracing::info!(
+                "a retried no-clobber Complete was refused by the object an earlier try made"
+            );
+            Ok(stored)
+        }
+        Err(why) => Err(Error::AlreadyExists(format!(
+            "{refused}; the object there is not this upload's: {why}"
+        ))),
+    }
+}
+
 /// Compares the parts of the finished object, as GetObjectAttributes lists them, with the
 /// parts sent (count, sizes, checksums). A store without the call, or an answer that cannot
 /// be had, leaves the check to the size and checksum above.
@@ -177,7 +218,7 @@ async fn verify_parts<T: Transport>(
 }
 
 /// Compares checksums, tolerating a `-N` part-count suffix present on one side only.
-fn checksums_agree(want: &str, got: &str) -> bool {
+pub(crate) fn checksums_agree(want: &str, got: &str) -> bool {
     let strip = |s: &str| s.split('-').next().unwrap_or(s).to_owned();
     want == got || strip(want) == strip(got) && (want.contains('-') != got.contains('-'))
 }

@@ -51,6 +51,7 @@ mod engine;
 mod error;
 mod finish;
 mod journal;
+mod landed;
 mod pipeline;
 mod prepare;
 mod progress;

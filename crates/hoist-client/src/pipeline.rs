@@ -1,5 +1,6 @@
 //! Sending: a producer fills part buffers, `concurrency` workers send them with retries.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -7,7 +8,8 @@ use hoist_s3::{Http, RetryPolicy, RetryStep, Verdict, with_retries};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
+use crate::landed::{Sent, is_ours};
 use crate::progress::Progress;
 use crate::source::{Fed, Feed, Job, produce};
 use crate::stage::{Emit, Run, Stage};
@@ -154,11 +156,57 @@ async fn send_part<T: Transport>(ctx: &Ctx<T>, job: &Job) -> Result<String> {
         };
         (ctx.emit)(progress);
     };
-    with_retries(&ctx.retry, &ctx.cancel, report, |attempt| {
+    // Whether the attempt that ended the loop followed one that failed without an answer (or
+    // with a 5xx): that one may have landed.
+    let retried = AtomicBool::new(false);
+    let sent = with_retries(&ctx.retry, &ctx.cancel, report, |attempt| {
+        retried.store(attempt.number > 1, Ordering::Relaxed);
         try_part(ctx, job, &spec, attempt.resign)
     })
     .await
-    .map_err(Error::from)
+    .map_err(Error::from);
+    match sent {
+        Err(e)
+            if e.kind() == ErrorKind::AlreadyExists
+                && retried.load(Ordering::Relaxed)
+                && !ctx.session.multipart() =>
+        {
+            landed_before(ctx, job, &spec, e).await
+        }
+        sent => sent,
+    }
+}
+
+/// A no-clobber single PUT refused on a retry: the object at the key is this upload's when it
+/// is the body sent (an earlier attempt landed, its answer lost); its ETag is then the
+/// answer. Otherwise another writer's object is there, and `refused` stands.
+async fn landed_before<T: Transport>(
+    ctx: &Ctx<T>,
+    job: &Job,
+    spec: &PartSpec,
+    refused: Error,
+) -> Result<String> {
+    let algorithm = spec.checksum.as_ref().map(|c| c.algorithm());
+    let stored = match ctx.transport.head(&ctx.session, algorithm).await {
+        Ok(Some(stored)) => stored,
+        Ok(None) => return Err(refused),
+        Err(e) => {
+            tracing::debug!(error = %e, "cannot read the object a retried PUT was refused by");
+            return Err(refused);
+        }
+    };
+    let sent = Sent::single(&job.data, spec.checksum.as_ref().map(|c| c.to_base64()));
+    match is_ours(&stored, &sent) {
+        Ok(()) => {
+            tracing::info!(
+                "a retried no-clobber PUT was refused by the object an earlier attempt stored"
+            );
+            Ok(stored.etag)
+        }
+        Err(why) => Err(Error::AlreadyExists(format!(
+            "{refused}; the object there is not this upload's: {why}"
+        ))),
+    }
 }
 
 async fn try_part<T: Transport>(

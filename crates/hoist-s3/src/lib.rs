@@ -35,6 +35,7 @@
 
 pub mod bucket;
 pub mod clock;
+pub mod conditional;
 pub mod credentials;
 pub mod error;
 pub mod http;
@@ -44,6 +45,7 @@ pub mod retry;
 
 pub use bucket::{Bucket, CreateMultipart, SignHook, UploadParts, WholeChecksum};
 pub use clock::{Clock, Measurement, local_now};
+pub use conditional::ConditionalWrites;
 pub use credentials::CredentialSource;
 pub use error::Error;
 pub use http::{Answer, Http, HttpOptions};

@@ -97,6 +97,8 @@ pub struct ServerConfig {
     pub tls: Option<std::sync::Arc<hoist_net::Tls>>,
     /// The application's hooks: upload events and the pre-create check.
     pub hooks: crate::hooks::HookConfig,
+    /// Every upload is no-clobber, whatever its caller asks.
+    pub no_clobber: bool,
 }
 
 impl ServerConfig {
@@ -131,11 +133,19 @@ impl ServerConfig {
             body_stall_timeout: hoist_net::DEFAULT_BODY_STALL_TIMEOUT,
             tls: None,
             hooks: crate::hooks::HookConfig::default(),
+            no_clobber: false,
         }
     }
 
     pub fn with_hooks(mut self, hooks: crate::hooks::HookConfig) -> Self {
         self.hooks = hooks;
+        self
+    }
+
+    /// Makes every upload no-clobber (`If-None-Match: *`), as a grant's `no_clobber` claim
+    /// does for its caller's.
+    pub fn with_no_clobber(mut self, yes: bool) -> Self {
+        self.no_clobber = yes;
         self
     }
 
@@ -285,6 +295,7 @@ impl std::fmt::Debug for ServerConfig {
                 &self.tls.as_ref().map(|t| t.cert_path().to_path_buf()),
             )
             .field("hooks", &self.hooks)
+            .field("no_clobber", &self.no_clobber)
             .finish()
     }
 }

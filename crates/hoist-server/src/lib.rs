@@ -30,6 +30,7 @@ mod admit;
 pub mod api;
 pub mod app;
 pub mod auth;
+mod conditional;
 pub mod config;
 pub mod error;
 pub mod hooks;

@@ -7,7 +7,7 @@ use hoist_core::time::Timestamp;
 use hoist_core::ttl::UrlKind;
 use http::HeaderMap;
 
-use hoist_s3::{Bucket, Clock};
+use hoist_s3::{Bucket, Clock, ConditionalWrites};
 
 use crate::auth::{Authenticator, Principal};
 use crate::config::ServerConfig;
@@ -30,6 +30,8 @@ struct Inner {
     openapi: String,
     ended: crate::limits::Ended,
     hooks: crate::hooks::Hooks,
+    /// What the store does with `If-None-Match: *`, asked once (see [`AppState::conditional_writes`]).
+    conditional_writes: tokio::sync::OnceCell<ConditionalWrites>,
 }
 
 /// The coordinator's shared state; cheap to clone.
@@ -85,6 +87,7 @@ impl AppState {
         Ok(Self(Arc::new(Inner {
             ended: crate::limits::Ended::default(),
             hooks,
+            conditional_writes: tokio::sync::OnceCell::new(),
             openapi,
             config,
             auth,
@@ -122,6 +125,33 @@ impl AppState {
     /// The bucket uploads go to.
     pub fn store(&self) -> &Bucket {
         &self.0.store
+    }
+
+    /// Whether the store honours `If-None-Match: *`, which no-clobber uploads rest on: probed
+    /// once (a probe object under `.hoist-probe/` written twice, then deleted) and kept; a
+    /// probe that could not be made is tried again next time. A store that does not is
+    /// warned of in the log once.
+    pub async fn conditional_writes(&self) -> Result<ConditionalWrites, hoist_s3::Error> {
+        let verdict = self
+            .0
+            .conditional_writes
+            .get_or_try_init(|| async {
+                let verdict = self.0.store.probe_conditional_writes().await?;
+                let endpoint = &self.0.config.store.endpoint;
+                if verdict.honoured() {
+                    tracing::info!(%endpoint, "the store honours conditional writes (If-None-Match: *)");
+                } else {
+                    tracing::warn!(
+                        %endpoint,
+                        "the store does not honour conditional writes: {verdict}; every \
+                         no-clobber upload is refused (422 no_clobber_unsupported) rather than \
+                         let it replace an object"
+                    );
+                }
+                Ok::<_, hoist_s3::Error>(verdict)
+            })
+            .await?;
+        Ok(verdict.clone())
     }
 
     /// The per-caller limits of this replica.

@@ -23,6 +23,7 @@ use hoist_core::ttl::UrlKind;
 use crate::admit::{Asked, admit};
 use crate::api::*;
 use crate::auth::Principal;
+use crate::conditional;
 use crate::error::{ApiBytes, ApiError, ApiJson, parse_json};
 use crate::metrics::{Outcome, PresignKind};
 use crate::state::AppState;
@@ -140,7 +141,8 @@ pub(crate) async fn create_upload(
     who: &Principal,
     req: CreateUpload,
 ) -> Result<Upload, ApiError> {
-    let no_clobber = validate::no_clobber(who, req.if_none_match.as_deref(), "if_none_match")?;
+    let no_clobber = validate::no_clobber(state, who, req.if_none_match.as_deref(), "if_none_match")?;
+    conditional::require(state, no_clobber).await?;
     let cfg = state.config();
     let p = plan(ObjectSize::Known(req.size), &cfg.plan)
         .map_err(|e| ApiError::field("size", e.to_string()))?;

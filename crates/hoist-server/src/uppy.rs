@@ -29,6 +29,7 @@ use serde_json::{Value, json};
 use crate::admit::{Asked, admit};
 use crate::api::CreateUpload;
 use crate::auth::Principal;
+use crate::conditional;
 use crate::error::{ApiError, ApiJson};
 use crate::hooks::EventType;
 use crate::metrics::{Outcome, PresignKind};
@@ -144,7 +145,8 @@ pub(crate) async fn params(
         metadata: Some(q.metadata()),
         if_none_match: q.get("if_none_match").map(str::to_string),
     };
-    let no_clobber = no_clobber(&who, req.if_none_match.as_deref(), "if_none_match")?;
+    let no_clobber = no_clobber(&state, &who, req.if_none_match.as_deref(), "if_none_match")?;
+    conditional::require(&state, no_clobber).await?;
     let asked = Asked {
         route: "/s3/params",
         strategy: Some("single"),
@@ -267,7 +269,8 @@ pub(crate) async fn create(
         metadata: Some(metadata),
         if_none_match: body.if_none_match,
     };
-    let no_clobber = no_clobber(&who, req.if_none_match.as_deref(), "if_none_match")?;
+    let no_clobber = no_clobber(&state, &who, req.if_none_match.as_deref(), "if_none_match")?;
+    conditional::require(&state, no_clobber).await?;
     let asked = Asked {
         route: "/s3/multipart",
         strategy: Some("multipart"),

@@ -138,14 +138,16 @@ pub(crate) fn validate_create(
 }
 
 /// Whether an upload must not replace an object at its key: asked with `If-None-Match`'s one
-/// value S3 takes for a write, `*`, or forced by the caller's grant.
+/// value S3 takes for a write, `*`, or forced by the caller's grant or the coordinator's
+/// `no_clobber` setting.
 pub(crate) fn no_clobber(
+    state: &AppState,
     who: &Principal,
     if_none_match: Option<&str>,
     field: &str,
 ) -> Result<bool, ApiError> {
     match if_none_match {
-        None => Ok(who.forces_no_clobber()),
+        None => Ok(who.forces_no_clobber() || state.config().no_clobber),
         Some("*") => Ok(true),
         Some(_) => Err(ApiError::field(
             field,

@@ -80,7 +80,9 @@ fn object_checksum(meta: &ObjectMeta) -> Option<Checksum> {
 
 /// A multipart object's parts (none for any other object). The S3 reference: a general
 /// purpose bucket lists no `Part` for an object stored without an additional checksum, only
-/// the count.
+/// the count. A multipart object from before Complete linked the part files has its bytes in
+/// one file and never kept its part sizes: it is answered the same way, the count alone,
+/// rather than an empty list that the count contradicts.
 fn object_parts(
     meta: &ObjectMeta,
     max: Option<i32>,
@@ -88,7 +90,7 @@ fn object_parts(
 ) -> Option<GetObjectAttributesParts> {
     let count = meta.parts?;
     let algorithm: Option<ChecksumAlgorithm> = meta.checksum.as_ref().map(|(a, _)| *a);
-    let Some(algorithm) = algorithm else {
+    let Some(algorithm) = algorithm.filter(|_| !meta.extents.is_empty()) else {
         return Some(GetObjectAttributesParts {
             total_parts_count: Some(count as i32),
             ..Default::default()

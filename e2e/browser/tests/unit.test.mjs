@@ -3,7 +3,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { classifyStore, backoffDelay } from '../../../web/hoist.js';
+import { createHash, randomBytes } from 'node:crypto';
+
+import { classifyStore, backoffDelay, Md5, md5OfBlob } from '../../../web/hoist.js';
 
 const s3Error = (code, message) => `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${message}</Message><RequestId>1</RequestId></Error>`;
 
@@ -60,5 +62,16 @@ test('backoff grows exponentially, is jittered, and is capped', () => {
       seen.add(d);
     }
     if (ceiling >= 200) assert.ok(seen.size > 10, 'no jitter');
+  }
+});
+
+test('MD5, compared with a single PUT\'s ETag, is RFC 1321\'s for every length and any slicing', async () => {
+  for (const n of [0, 1, 55, 56, 63, 64, 65, 119, 120, 128, 1000, 9 * 1024 * 1024 + 3]) {
+    const bytes = randomBytes(n);
+    const want = createHash('md5').update(bytes).digest('hex');
+    const md5 = new Md5();
+    for (let i = 0; i < n; i += 37) md5.update(bytes.subarray(i, i + 37));
+    assert.equal(md5.hex(), want, `${n} bytes`);
+    assert.equal(await md5OfBlob(new Blob([bytes])), want, `${n} bytes as a Blob`);
   }
 });

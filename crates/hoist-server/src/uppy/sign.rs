@@ -30,6 +30,7 @@ use sha2::Sha256;
 use crate::admit::{Asked, admit_as};
 use crate::api::CreateUpload;
 use crate::auth::Principal;
+use crate::conditional;
 use crate::error::{ApiError, ApiJson};
 use crate::hooks::{EventType, UploadEvent};
 use crate::keys;
@@ -319,7 +320,8 @@ pub(crate) async fn sign(
     }
     keys::validate_key(&body.key, "key")?;
     // Refused on every call, though only a PutObject and a Complete carry it.
-    no_clobber(&who, body.if_none_match.as_deref(), "ifNoneMatch")?;
+    let asked = no_clobber(&state, &who, body.if_none_match.as_deref(), "ifNoneMatch")?;
+    conditional::require(&state, asked).await?;
     let bucket = state.config().bucket.clone();
     let mut created = None;
     let (request, key) = match &op {
@@ -355,7 +357,8 @@ pub(crate) async fn sign(
                 body.key.clone(),
                 upload_id.clone(),
             );
-            let no_clobber = no_clobber(&who, body.if_none_match.as_deref(), "ifNoneMatch")?;
+            let no_clobber =
+                no_clobber(&state, &who, body.if_none_match.as_deref(), "ifNoneMatch")?;
             (if_absent(r, no_clobber), body.key.clone())
         }
         Operation::AbortMultipartUpload { upload_id } => {
@@ -456,7 +459,7 @@ async fn new_upload(
         let name = admitted.key.rsplit('/').next().unwrap_or("file");
         issue_key(state, who, name)
     };
-    let no_clobber = no_clobber(who, body.if_none_match.as_deref(), "ifNoneMatch")?;
+    let no_clobber = no_clobber(state, who, body.if_none_match.as_deref(), "ifNoneMatch")?;
     let mut r = if single {
         PresignRequest::put_object(bucket.to_string(), key.clone())
     } else {

@@ -80,6 +80,10 @@ settings! {
             value "ADDR";
         /// Prefix of generated keys for API-key and anonymous uploads.
         key_prefix: String = DEFAULT_KEY_PREFIX, env "HOIST_KEY_PREFIX", value "PREFIX";
+        /// Make every upload no-clobber (If-None-Match: *), whatever its caller asks: none
+        /// replaces an object. The store is checked at start; if it ignores conditional
+        /// writes, every upload is refused.
+        no_clobber: bool = false, env "HOIST_NO_CLOBBER";
         /// Largest upload accepted, e.g. 10GiB (the default is S3's: 10,000 parts of 5 GiB).
         max_upload_size: Size = Size(MAX_OBJECT_SIZE), env "HOIST_MAX_UPLOAD_SIZE",
             value "BYTES";
@@ -285,6 +289,7 @@ pub(crate) fn server_config(
         .with_cors_origins(s.cors_origins.clone())
         .with_trusted_proxies(trusted_proxies(&s.trusted_proxies))
         .with_key_prefix(s.key_prefix.clone())
+        .with_no_clobber(s.no_clobber)
         .with_max_upload_size(s.max_upload_size.bytes())
         .with_plan(plan)
         .with_ttl(ttl)
@@ -469,6 +474,12 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
             hoist_server::store::abort_incomplete_uploads_after(state.store(), days).await
         {
             tracing::warn!(%err, "could not set the bucket's lifecycle rule");
+        }
+    }
+    if s.no_clobber {
+        // Said now rather than at the first upload: the state logs the verdict.
+        if let Err(err) = state.conditional_writes().await {
+            tracing::warn!(%err, "could not check that the store honours conditional writes; asked again at the first upload");
         }
     }
     let server = tokio::spawn(hoist_server::serve(listener, state.clone(), stopped()));

@@ -30,6 +30,8 @@ Exit codes:
   6    refused: the store or coordinator refused the request for another reason
   7    already exists: with --no-clobber, an object exists at the key and is kept
        (the upload is aborted)
+  8    unsupported: --no-clobber, and the store does not honour conditional writes
+       (If-None-Match: *, checked before anything is sent); nothing was uploaded
   130  interrupted (Ctrl-C); the upload is kept: run again with --resume
 
 Direct mode reads AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, else the
@@ -241,6 +243,7 @@ fn exit_code(kind: ErrorKind) -> u8 {
         ErrorKind::Integrity => 5,
         ErrorKind::Refused => 6,
         ErrorKind::AlreadyExists => 7,
+        ErrorKind::Unsupported => 8,
         ErrorKind::Cancelled => 130,
         _ => 1,
     }
@@ -254,6 +257,7 @@ fn kind_name(kind: ErrorKind) -> &'static str {
         ErrorKind::Integrity => "integrity",
         ErrorKind::Refused => "refused",
         ErrorKind::AlreadyExists => "already_exists",
+        ErrorKind::Unsupported => "unsupported",
         ErrorKind::Cancelled => "cancelled",
         _ => "other",
     }

@@ -1,0 +1,87 @@
+//! Whether a store honours S3's conditional writes. No-clobber uploads rest on
+//! `If-None-Match: *`; a store that ignores the header replaces the object silently, so hoist
+//! asks the store once before it relies on it: it writes a probe object, writes it again with
+//! `If-None-Match: *` (S3 answers `412 PreconditionFailed`), and deletes it.
+
+use hoist_core::error::S3Error;
+use hoist_core::presign::{Method, PresignRequest};
+use hoist_core::s3::WriteCondition;
+
+use crate::bucket::Bucket;
+use crate::error::Error;
+
+/// Where probe objects are written, each under a random name of its own so that replicas
+/// probing at once do not meet each other's.
+pub const PROBE_PREFIX: &str = ".hoist-probe/";
+
+/// What a store did with a conditional write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConditionalWrites {
+    /// `If-None-Match: *` on an existing key was refused with 412, as S3 does.
+    Honoured,
+    /// The write was carried out: the header was ignored and the object replaced.
+    Ignored,
+    /// The store refused the conditional write otherwise (e.g. `501 NotImplemented`).
+    Refused { status: u16, code: String },
+}
+
+impl ConditionalWrites {
+    /// Whether no-clobber uploads can rely on this store.
+    pub fn honoured(&self) -> bool {
+        *self == ConditionalWrites::Honoured
+    }
+}
+
+impl std::fmt::Display for ConditionalWrites {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConditionalWrites::Honoured => {
+                f.write_str("it refuses If-None-Match: * on an existing key with 412, as S3 does")
+            }
+            ConditionalWrites::Ignored => f.write_str(
+                "it ignores If-None-Match: * and replaces the object (a PUT with it on an \
+                 existing key answered 200)",
+            ),
+            ConditionalWrites::Refused { status, code } => write!(
+                f,
+                "it refuses a PUT with If-None-Match: * on an existing key with {status} {code}, \
+                 not 412"
+            ),
+        }
+    }
+}
+
+impl Bucket {
+    /// Probes whether this store honours `If-None-Match: *` on PutObject (see the module).
+    /// An error means the probe could not be made (no write permission, no answer), not a
+    /// verdict.
+    pub async fn probe_conditional_writes(&self) -> Result<ConditionalWrites, Error> {
+        const OP: &str = "PutObject (conditional write probe)";
+        let key = format!(
+            "{PROBE_PREFIX}{:016x}",
+            getrandom::u64().unwrap_or_default()
+        );
+        let put = || PresignRequest::put_object(self.name(), key.as_str());
+        let body = b"hoist checks that this store honours If-None-Match: *".to_vec();
+        self.send(OP, put(), body.clone()).await?;
+        let (name, value) = WriteCondition::IfAbsent.header();
+        let answer = self.call(OP, put().header(name, value), body).await;
+        let delete = PresignRequest::new(Method::Delete, self.name(), key.as_str());
+        if let Err(e) = self.call("DeleteObject", delete, Vec::new()).await {
+            tracing::debug!(error = %e, %key, "could not delete the conditional write probe");
+        }
+        let answer = answer?;
+        Ok(match answer.status {
+            412 => ConditionalWrites::Honoured,
+            s if (200..300).contains(&s) => ConditionalWrites::Ignored,
+            status => ConditionalWrites::Refused {
+                status,
+                code: S3Error::from_response(status, &answer.body)
+                    .code
+                    .as_str()
+                    .to_owned(),
+            },
+        })
+    }
+}
