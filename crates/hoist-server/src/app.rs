@@ -212,12 +212,16 @@ async fn metrics(State(state): State<AppState>) -> Response {
     state
         .metrics()
         .set_clock_offset(state.clock().offset().millis);
+    let mut text = state.metrics().render();
+    if let Some(extra) = &state.config().extra_metrics {
+        text.push_str(&extra());
+    }
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics().render(),
+        text,
     )
         .into_response()
 }

@@ -40,6 +40,9 @@ pub enum StateError {
     Client(String),
 }
 
+/// Metrics in Prometheus's text format, read at each scrape.
+pub type ExtraMetrics = std::sync::Arc<dyn Fn() -> String + Send + Sync>;
+
 /// Where the S3 store is and how to address it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreTarget {
@@ -95,6 +98,8 @@ pub struct ServerConfig {
     pub body_stall_timeout: Duration,
     /// The certificate of HTTPS, when the coordinator terminates TLS itself.
     pub tls: Option<std::sync::Arc<hoist_net::Tls>>,
+    /// More metrics written after the coordinator's on `/metrics` (the embedded store's).
+    pub extra_metrics: Option<ExtraMetrics>,
     /// The application's hooks: upload events and the pre-create check.
     pub hooks: crate::hooks::HookConfig,
     /// Every upload is no-clobber, whatever its caller asks.
@@ -132,6 +137,7 @@ impl ServerConfig {
             connections: hoist_net::Limits::default(),
             body_stall_timeout: hoist_net::DEFAULT_BODY_STALL_TIMEOUT,
             tls: None,
+            extra_metrics: None,
             hooks: crate::hooks::HookConfig::default(),
             no_clobber: false,
         }
@@ -244,6 +250,12 @@ impl ServerConfig {
         self
     }
 
+    /// Writes `render`'s metrics after the coordinator's own on `/metrics`.
+    pub fn with_extra_metrics(mut self, render: ExtraMetrics) -> Self {
+        self.extra_metrics = Some(render);
+        self
+    }
+
     /// Serves HTTPS with this certificate (read again on SIGHUP or when its files change).
     pub fn with_tls(mut self, tls: std::sync::Arc<hoist_net::Tls>) -> Self {
         self.tls = Some(tls);
@@ -296,6 +308,7 @@ impl std::fmt::Debug for ServerConfig {
             )
             .field("hooks", &self.hooks)
             .field("no_clobber", &self.no_clobber)
+            .field("extra_metrics", &self.extra_metrics.is_some())
             .finish()
     }
 }

@@ -51,7 +51,7 @@ use std::future::Future;
 
 pub use app::app;
 pub use auth::{GrantClaims, Principal, mint_grant};
-pub use config::{LimitPolicy, ServerConfig, StoreTarget};
+pub use config::{ExtraMetrics, LimitPolicy, ServerConfig, StoreTarget};
 pub use error::ApiError;
 pub use hoist_core::credentials::Credentials;
 pub use hoist_s3::CredentialSource;

@@ -9,6 +9,8 @@
 //! - `GET  /_hoist/faults/injected`: how many faults were injected, by kind.
 //! - `POST /_hoist/temporary-credentials?ttl_secs=N`: issue temporary credentials.
 //! - `GET  /_hoist/health`: `{"ok":true}`, without authentication.
+//! - `GET  /_hoist/metrics`: the store's Prometheus metrics (text format), without
+//!   authentication, as a Prometheus scrape expects.
 //!
 //! `_hoist` cannot be a bucket name (S3 bucket names never contain `_`), so these never
 //! shadow an S3 route.
@@ -65,6 +67,14 @@ pub(crate) async fn handle(front: &Front, req: Request<Body>) -> Response<Body> 
         .to_owned();
     if path == "health" {
         return json_response(StatusCode::OK, &json!({ "ok": true }));
+    }
+    if path == "metrics" && req.method() == Method::GET {
+        let mut response = Response::new(Body::from(front.metrics.render()));
+        response.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        );
+        return response;
     }
     if !authorized(front, &req) {
         return error(

@@ -32,6 +32,8 @@ pub(crate) struct Front {
     pub body_stall: Option<std::time::Duration>,
     /// The domain of virtual-hosted-style requests, when set.
     pub domain: Option<Domain>,
+    /// What the store counts, and what its metrics are read from.
+    pub metrics: crate::metrics::StoreMetrics,
 }
 
 impl std::fmt::Debug for Front {

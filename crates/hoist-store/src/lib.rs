@@ -54,7 +54,8 @@
 //! 6. Authentication: `auth` (keys, temporary credentials, the checks S3 makes before a
 //!    signature), `sigdebug` (the `StringToSign` S3 echoes), `resign` (presigned requests
 //!    under a clock offset, and the store's own header signing).
-//! 7. Front: `front` (what its handlers share), [`admin`], `post` (POST Object), then
+//! 7. Front: `front` (what its handlers share), `metrics` (what it counts, in Prometheus's
+//!    text), [`admin`], `post` (POST Object), then
 //!    `service`, the hyper service that dispatches each request to them or to s3s.
 //! 8. `conn` (faults on connections) and `server` (open, serve on hoist-net's accept loop
 //!    with its connection cap and timeouts, the embedder's handle).
@@ -100,6 +101,7 @@ mod sigdebug;
 // 7. Front.
 pub mod admin;
 mod front;
+mod metrics;
 mod post;
 mod service;
 
@@ -115,4 +117,5 @@ pub use config::{
 };
 pub use faults::{Clock, FaultControl, Faults, InjectedFaults};
 pub use limits::MAX_XML_BODY_SIZE;
+pub use metrics::StoreMetrics;
 pub use server::{Store, StoreError, StoreHandle};

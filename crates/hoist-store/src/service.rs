@@ -100,6 +100,22 @@ pub(crate) async fn handle(front: &Front, req: Request<Body>, trip: &Trip) -> Re
         .map(str::to_owned);
     let (bucket, key) = front.bucket_and_key(&req);
     let route = route(&req, bucket.is_some(), key.is_some());
+    let operation = if req.uri().path().starts_with(admin::PREFIX) {
+        "Admin"
+    } else {
+        let names: Vec<String> = query::pairs(req.uri(), query::decode)
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect();
+        crate::metrics::operation(
+            &method,
+            bucket.is_some(),
+            key.is_some(),
+            &names,
+            req.headers().contains_key("x-amz-copy-source"),
+            post::form_boundary(&req, key.is_some()).is_some(),
+        )
+    };
 
     let mut response = if req.uri().path().starts_with(admin::PREFIX) {
         admin::handle(front, req).await
@@ -170,9 +186,26 @@ pub(crate) async fn handle(front: &Front, req: Request<Body>, trip: &Trip) -> Re
         http::header::SERVER,
         HeaderValue::from_static("hoist-store"),
     );
-    let bytes_out = header_u64(response.headers(), "content-length")
-        .or_else(|| http_body::Body::size_hint(response.body()).exact())
-        .unwrap_or(0);
+    // A HEAD's Content-Length is the object's, and a 304 sends no body.
+    let bodiless = method == Method::HEAD
+        || matches!(
+            response.status(),
+            StatusCode::NO_CONTENT | StatusCode::NOT_MODIFIED
+        );
+    let bytes_out = if bodiless {
+        0
+    } else {
+        header_u64(response.headers(), "content-length")
+            .or_else(|| http_body::Body::size_hint(response.body()).exact())
+            .unwrap_or(0)
+    };
+    front.metrics.counters.answered(
+        operation,
+        response.status().as_u16(),
+        bytes_in,
+        bytes_out,
+        started.elapsed(),
+    );
     tracing::info!(
         target: "hoist_store::request",
         method = %method,

@@ -7,6 +7,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -14,7 +15,7 @@ use hoist_core::plan::{
     DEFAULT_PART_SIZE, DEFAULT_SINGLE_PUT_THRESHOLD, MAX_OBJECT_SIZE, PlanPolicy,
 };
 use hoist_core::ttl::TtlPolicy;
-use hoist_server::config::{DEFAULT_BUCKET, DEFAULT_KEY_PREFIX, DEFAULT_REGION};
+use hoist_server::config::{DEFAULT_BUCKET, DEFAULT_KEY_PREFIX, DEFAULT_REGION, ExtraMetrics};
 use hoist_server::hooks::{DEFAULT_DELIVER_WITHIN, DEFAULT_PRE_CREATE_TIMEOUT, HookConfig};
 use hoist_server::token::TOKEN_SECRET_FILE;
 use hoist_server::{
@@ -362,6 +363,7 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
     }
     let mut store_task = None;
     let mut store_connection = None;
+    let mut store_metrics = None;
     let (endpoint, credentials, embedded) = match &s.s3_endpoint {
         Some(url) => {
             let creds = CredentialSource::from_env(None, hoist_s3::local_now())
@@ -382,6 +384,8 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
                 None => cfg,
             };
             let store = hoist_store::Store::open(cfg).context("opening the embedded store")?;
+            let metrics = store.metrics();
+            store_metrics = Some(Arc::new(move || metrics.render()) as ExtraMetrics);
             let c = store.credentials().clone();
             let listener = tokio::net::TcpListener::bind(s.store_listen)
                 .await
@@ -430,6 +434,9 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
     }
     if let Some(tls) = &tls {
         config = config.with_tls(tls.clone());
+    }
+    if let Some(render) = store_metrics {
+        config = config.with_extra_metrics(render);
     }
     if config.anonymous {
         tracing::warn!(
