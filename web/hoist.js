@@ -3,7 +3,7 @@
 //   import { upload } from '/hoist.js';
 //   const u = upload(file, { endpoint, token, concurrency: 4, onProgress, onError });
 //   u.pause(); u.resume(); u.cancel();
-//   const { bucket, key, etag, size } = await u.done;
+//   const { bucket, key, etag, size, hookPending } = await u.done;
 //
 // The bytes go straight from the browser to the store on presigned URLs; the coordinator
 // only plans, signs, completes and aborts. Every part is a `File.slice`, so memory stays
@@ -20,7 +20,8 @@
 //                  try landed and its answer was lost) ends done.
 //   resume         remember the upload in localStorage to resume it after a reload [true]
 //   storage        a Storage-like object to use instead of localStorage (null: no resume)
-//   maxRetries, retryBaseMs, retryMaxMs, stallTimeoutMs, maxResigns, batchSize   see DEFAULTS
+//   maxRetries, retryBaseMs, retryMaxMs, stallTimeoutMs, maxResigns, batchSize,
+//   hookRetries, hookRetryWaitMs   see DEFAULTS
 //   onProgress({loaded, total, fraction, bytesPerSecond, secondsLeft, partsDone, partsTotal, state})
 //   onStateChange(state)   starting | uploading | paused | offline | completing | done | error | canceled
 //   onError(HoistError)    the upload stopped: `message` in plain words, `causeId` from the
@@ -29,6 +30,8 @@
 //   onWarning({causeId, message})   e.g. cors-etag-hidden: it still completes, but fix the setup
 //   onRetry({part, reason, status, attempt, delayMs})
 //   onResume({partsStored, partsTotal})
+//   onHookPending({completes, delayMs})   stored, but the coordinator's application not yet
+//                          told; delayMs null: no repeat left (result.hookPending is true)
 //
 // One file on purpose: the coordinator serves it as /hoist.js, with no build step.
 //
@@ -53,6 +56,11 @@ export const DEFAULTS = Object.freeze({
   stallTimeoutMs: 60_000,
   // An expired URL is re-signed and retried; this bounds the loop when a clock is wrong.
   maxResigns: 6,
+  // The coordinator stored the object but could not yet tell its application
+  // (hook_pending): Complete is sent again this many times, 4, 8, 16 s apart, each one
+  // delivering the event again. The upload succeeds either way; `hookPending` says which.
+  hookRetries: 3,
+  hookRetryWaitMs: 4_000,
   resume: true,
 });
 
@@ -371,11 +379,13 @@ class Upload {
         const etag = stripQuotes(res.etag);
         if (!etag) this._noteEtagHidden();
         this._setState('completing');
-        const done = await this._api('POST', `/v1/uploads/${encodeURIComponent(this.id)}/complete`).catch((err) => {
-          // Coordinators that treat the single PUT as final have no complete step to call.
-          if (err.status === 404 || err.status === 405) return null;
-          throw err;
-        });
+        const confirm = () =>
+          this._api('POST', `/v1/uploads/${encodeURIComponent(this.id)}/complete`).catch((err) => {
+            // Coordinators that treat the single PUT as final have no complete step to call.
+            if (err.status === 404 || err.status === 405) return null;
+            throw err;
+          });
+        const done = await this._whileHookPending(await confirm(), confirm);
         return finalResult(done, { bucket: created.bucket, key: created.key, etag, size: this.file.size }, this.file.size);
       }
       this._progress.settle(0, 0);
@@ -587,10 +597,37 @@ class Upload {
     // Without every ETag (CORS hides them, or parts came from an earlier session) the
     // coordinator reads them all from the store with ListParts.
     const body = all ? { parts } : {};
-    const done = await this._api('POST', `/v1/uploads/${encodeURIComponent(this.id)}/complete`, body);
+    const complete = () => this._api('POST', `/v1/uploads/${encodeURIComponent(this.id)}/complete`, body);
+    const done = await this._whileHookPending(await complete(), complete);
     const result = finalResult(done, { bucket: this.plan.bucket, key: this.plan.key, etag: null, size: this.file.size }, this.file.size);
     this._forgetResume();
     return result;
+  }
+
+  /**
+   * Sends Complete again, `hookRetries` times at most and `hookRetryWaitMs` doubling apart,
+   * while the coordinator answers that its application was not yet told (`hook_pending`):
+   * each repeat delivers the event again. The object is stored already, so a repeat that
+   * fails only leaves the event pending; the last answer is returned either way.
+   */
+  async _whileHookPending(answer, again) {
+    let completes = 1;
+    let last = answer;
+    while (last && last.hook_pending === true) {
+      const delayMs = completes <= this.options.hookRetries ? this.options.hookRetryWaitMs * 2 ** (completes - 1) : null;
+      if (this.options.onHookPending) this.options.onHookPending({ completes, delayMs });
+      if (delayMs == null) break;
+      await sleep(delayMs);
+      completes += 1;
+      try {
+        const next = await again();
+        // A coordinator that no longer says has not said the event was delivered.
+        last = next ? { ...next, hook_pending: next.hook_pending !== false } : last;
+      } catch {
+        // Still pending: the object is stored, and the answer we have describes it.
+      }
+    }
+    return last;
   }
 
   _forgetResume() {
@@ -1023,6 +1060,7 @@ function finalResult(answer, fallback, size) {
     size: answer && answer.size != null ? Number(answer.size) : fallback.size,
   };
   if (answer && (answer.url || answer.location)) result.url = answer.url || answer.location;
+  if (answer && typeof answer.hook_pending === 'boolean') result.hookPending = answer.hook_pending;
   if (result.size !== size) {
     throw new HoistError(`The stored object has ${result.size} bytes but the file has ${size}; it was not stored intact.`, { detail: answer });
   }

@@ -297,3 +297,90 @@ def test_a_coordinator_killed_before_delivery_loses_no_event(start_serve, tmp_pa
         receiver.hang.clear()
         receiver.close()
         store.stop()
+
+
+class LateReceiver(Receiver):
+    """Refuses every `upload.completed` delivery until `open_after` seconds after the first
+    one arrived (`None`: forever); other events are accepted at once."""
+
+    def __init__(self, open_after):
+        super().__init__(fail=0)
+        self.open_after = open_after
+        self.first_completed = None
+        self.completed_refusals = 0
+        outer = self
+        handler = self.server.RequestHandlerClass
+        original = handler.do_POST
+
+        def do_post(h):
+            if h.path == "/events":
+                raw = h.rfile.read(int(h.headers.get("Content-Length", 0)))
+                payload = json.loads(raw)
+                if payload["type"] == "upload.completed":
+                    with outer.lock:
+                        now = time.time()
+                        outer.first_completed = outer.first_completed or now
+                        closed = outer.open_after is None or now < outer.first_completed + outer.open_after
+                        if closed:
+                            outer.completed_refusals += 1
+                    if closed:
+                        return h.answer(503)
+                # Verified and recorded as the plain receiver does, from the bytes read.
+                h.rfile = __import__("io").BytesIO(raw)
+            return original(h)
+
+        handler.do_POST = do_post
+
+
+def upload_through(s, path, *more):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "HOIST_"))}
+    env["HOIST_TOKEN"] = API_KEY
+    return subprocess.run([HOIST_BIN, "upload", "--json", "--server", s.coordinator, *more, str(path)],
+                          env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_the_cli_completes_again_until_the_application_is_told(start_serve, tmp_path):
+    # The first Complete spends its second of delivery on refusals and answers hook_pending;
+    # the receiver opens 1.5 s after its first delivery, so the CLI's repeated Complete
+    # (1 s later) delivers the event, and the upload ends with the application told.
+    receiver = LateReceiver(open_after=1.5)
+    try:
+        s = start_serve(hook_args(receiver, "--hook-deliver-within", "1", "--part-size", "5MiB",
+                                  "--single-put-threshold", "5MiB"))
+        for name, size in [("small.bin", 3000), ("large.bin", 11 * MIB)]:
+            receiver.first_completed = None
+            src = tmp_path / name
+            src.write_bytes(os.urandom(size))
+            r = upload_through(s, src, "--hook-retry-wait", "1s", "--hook-retries", "3")
+            assert r.returncode == 0, r.stderr
+            events = [json.loads(line) for line in r.stdout.splitlines()]
+            pending = [e for e in events if e["event"] == "hook_pending"]
+            assert pending and pending[0]["completes"] == 1 and pending[0]["delay_ms"] == 1000, events
+            result = events[-1]
+            assert result["event"] == "result" and result["hook_pending"] is False, result
+            assert result["multipart"] is (size > 5 * MIB)
+            told = [p["data"] for _, p in receiver.events("upload.completed") if p["data"]["key"] == result["key"]]
+            assert len(told) == 1 and told[0]["size"] == size, told
+        assert receiver.completed_refusals >= 2
+    finally:
+        receiver.close()
+
+
+def test_the_cli_says_when_the_application_was_never_told(start_serve, tmp_path):
+    receiver = LateReceiver(open_after=None)
+    try:
+        s = start_serve(hook_args(receiver, "--hook-deliver-within", "1"))
+        src = tmp_path / "notes.txt"
+        src.write_bytes(b"never told\n" * 100)
+        r = upload_through(s, src, "--hook-retry-wait", "200ms", "--hook-retries", "1")
+        # The object is stored: the upload succeeds, and says the application was not told.
+        assert r.returncode == 0, r.stderr
+        events = [json.loads(line) for line in r.stdout.splitlines()]
+        assert [e["completes"] for e in events if e["event"] == "hook_pending"] == [1, 2], events
+        assert events[-1]["hook_pending"] is True
+        assert "could not tell its application" in r.stderr, r.stderr
+        head = s.s3().head_object(Bucket="uploads", Key=events[-1]["key"])
+        assert head["ContentLength"] == src.stat().st_size
+        assert receiver.events("upload.completed") == []
+    finally:
+        receiver.close()

@@ -1,6 +1,7 @@
 //! The settings of an upload, every default written once.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use hoist_core::checksum::ChecksumAlgorithm;
 use hoist_s3::RetryPolicy;
@@ -23,6 +24,40 @@ pub struct UploadConfig {
     /// Leave a failed multipart upload in place instead of aborting it.
     pub keep_partial: bool,
     pub content_type: Option<String>,
+    /// Completes sent again while the coordinator says the application was not yet told.
+    pub hook_retry: HookRetry,
+}
+
+/// How often, and how far apart, Complete is sent again while the coordinator answers
+/// `hook_pending` (it could not deliver `upload.completed` in time; each repeated Complete
+/// delivers it again). The object is stored either way: when the retries run out the upload
+/// still succeeds, and its outcome says the application was not told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HookRetry {
+    /// Completes after the first; 0 sends none.
+    pub retries: u32,
+    /// The wait before the first of them; each later wait doubles.
+    pub first_wait: Duration,
+}
+
+impl Default for HookRetry {
+    /// Three more Completes, 4, 8 and 16 s apart: about half a minute, on top of the
+    /// coordinator's own delivery attempts within each.
+    fn default() -> Self {
+        HookRetry {
+            retries: 3,
+            first_wait: Duration::from_secs(4),
+        }
+    }
+}
+
+impl HookRetry {
+    /// The wait before repeated Complete `n` (1 for the first repeat), or `None` past the last.
+    pub fn wait(&self, n: u32) -> Option<Duration> {
+        (1..=self.retries)
+            .contains(&n)
+            .then(|| self.first_wait.saturating_mul(1u32 << (n - 1).min(16)))
+    }
 }
 
 impl Default for UploadConfig {
@@ -36,6 +71,28 @@ impl Default for UploadConfig {
             resume: false,
             keep_partial: false,
             content_type: None,
+            hook_retry: HookRetry::default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hook_retries_double_and_stop() {
+        let r = HookRetry::default();
+        let waits: Vec<_> = (1..=4).map(|n| r.wait(n)).collect();
+        let s = Duration::from_secs;
+        assert_eq!(waits, [Some(s(4)), Some(s(8)), Some(s(16)), None]);
+        assert_eq!(r.wait(0), None);
+        let none = HookRetry { retries: 0, ..r };
+        assert_eq!(none.wait(1), None);
+        let many = HookRetry {
+            retries: u32::MAX,
+            first_wait: s(1),
+        };
+        assert!(many.wait(40).is_some());
     }
 }

@@ -491,5 +491,6 @@ fn completed(v: &Value, c: Option<ChecksumAlgorithm>) -> ObjectInfo {
             .and_then(Value::as_str)
             .filter(|_| same_algorithm)
             .map(str::to_owned),
+        hook_pending: v.get("hook_pending").and_then(Value::as_bool),
     }
 }

@@ -301,6 +301,7 @@ impl Transport for DirectTransport {
             etag: done.etag,
             size: None,
             checksum: None,
+            hook_pending: None,
         })
     }
 
@@ -344,6 +345,7 @@ impl Transport for DirectTransport {
                 .checksum
                 .filter(|(alg, _)| Some(*alg) == checksum)
                 .map(|(_, value)| value),
+            hook_pending: None,
         }))
     }
 }

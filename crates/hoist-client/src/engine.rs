@@ -113,7 +113,7 @@ impl<T: Transport> Uploader<T> {
                 Ok(())
             });
         let result = match result {
-            Ok(()) => finish(stage, &session, &run, total).await,
+            Ok(()) => finish(stage, &session, &run, total, &emit).await,
             Err(e) => Err(e),
         };
         match result {

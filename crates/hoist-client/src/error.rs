@@ -176,10 +176,20 @@ impl Advice {
             next: next.into(),
         }
     }
+
+    /// Advice with no cause from the catalogue: only the next step.
+    pub fn step(next: impl Into<String>) -> Self {
+        Self::next(next)
+    }
+
+    /// The cause and next step of a failed call to a store, for any command that makes one.
+    pub fn for_store(e: &hoist_s3::Error) -> Self {
+        store_advice(e)
+    }
 }
 
 const REACH: &str = "check that the server is running and reachable from here (curl -v URL \
-     shows what answers); the upload is kept until the next try";
+     shows what answers)";
 
 const TLS_UNTRUSTED: &str = "the server's TLS certificate is not trusted here (self-signed, a \
      private CA, expired, or not issued for this host name): set AWS_CA_BUNDLE to the PEM file \
@@ -225,6 +235,10 @@ impl Error {
                 Advice::next("run the same command with --resume to continue where it stopped")
             }
             Error::AlreadyExists(_) => Advice::of(CauseId::AlreadyExists, ALREADY_EXISTS_NEXT),
+            Error::Unsupported(_) => Advice::next(
+                "upload without --no-clobber to this store, or to a store that honours \
+                 If-None-Match: * (Amazon S3 and hoist store do)",
+            ),
             Error::Protocol { .. } => Advice::next(
                 "the answer is not what a hoist coordinator or an S3 store sends: check the URL \
                  (hoist doctor checks a live setup)",

@@ -1,9 +1,11 @@
 //! Finishing: completing a multipart upload, then checking the stored object's size and
-//! checksum against what was sent.
+//! checksum against what was sent, then, while a coordinator says the application was not
+//! yet told of the upload, completing again a bounded number of times.
 
 use std::sync::Mutex;
 use std::time::Duration;
 
+use hoist_core::checksum::ChecksumAlgorithm;
 use hoist_core::s3::{CompletedPart, SentPart, check_parts};
 use hoist_s3::with_retries;
 use tokio_util::sync::CancellationToken;
@@ -11,7 +13,8 @@ use tokio_util::sync::CancellationToken;
 use crate::checksum::object_checksum;
 use crate::error::{Error, ErrorKind, Result, log_retry};
 use crate::landed::{Sent, is_ours};
-use crate::stage::{Run, Stage};
+use crate::progress::Progress;
+use crate::stage::{Emit, Run, Stage};
 use crate::transport::{ObjectInfo, Session, Transport};
 
 /// What a finished upload produced.
@@ -29,14 +32,21 @@ pub struct UploadOutcome {
     /// Parts found already stored when resuming.
     pub parts_resumed: u32,
     pub elapsed: Duration,
+    /// Whether the coordinator's application still has not been told of the upload
+    /// (`upload.completed` undelivered after every repeated Complete): `Some(true)`; told:
+    /// `Some(false)`; `None` without a coordinator that sends events. The object is stored
+    /// either way.
+    pub hook_pending: Option<bool>,
 }
 
-/// Completes (multipart), then checks the stored object's size and checksum.
+/// Completes (multipart), then checks the stored object's size and checksum, then completes
+/// again while the application's event is pending.
 pub(crate) async fn finish<T: Transport>(
     stage: &Stage<T>,
     session: &Session,
     run: &Mutex<Run>,
     total: Option<u64>,
+    emit: &Emit,
 ) -> Result<UploadOutcome> {
     let alg = stage.config.checksum;
     let never = CancellationToken::new();
@@ -99,7 +109,7 @@ pub(crate) async fn finish<T: Transport>(
         ObjectInfo {
             etag,
             size: Some(size),
-            checksum: None,
+            ..ObjectInfo::default()
         }
     };
     // The parts first: a mismatch there says which part the object lacks or holds wrong.
@@ -151,6 +161,18 @@ pub(crate) async fn finish<T: Transport>(
     if alg.is_some() && stored_sum.is_none() {
         tracing::warn!("the store did not report the object's checksum; only its size was checked");
     }
+    // A single PUT's Complete is the coordinator's confirmation, read with the head.
+    let pending = info
+        .hook_pending
+        .or(head.as_ref().and_then(|h| h.hook_pending));
+    let again = Again {
+        stage,
+        session,
+        parts: &parts,
+        alg,
+        expected: expected.as_deref(),
+    };
+    let hook_pending = again.while_pending(pending, emit).await;
     Ok(UploadOutcome {
         bucket: session.bucket.clone(),
         key: session.key.clone(),
@@ -161,6 +183,7 @@ pub(crate) async fn finish<T: Transport>(
         parts_sent: sent,
         parts_resumed: 0,
         elapsed: Duration::ZERO,
+        hook_pending,
     })
 }
 
@@ -192,6 +215,66 @@ async fn completed_before<T: Transport>(
         Err(why) => Err(Error::AlreadyExists(format!(
             "{refused}; the object there is not this upload's: {why}"
         ))),
+    }
+}
+
+/// What a repeated Complete sends: the same as the first.
+struct Again<'a, T> {
+    stage: &'a Stage<T>,
+    session: &'a Session,
+    parts: &'a [CompletedPart],
+    alg: Option<ChecksumAlgorithm>,
+    expected: Option<&'a str>,
+}
+
+impl<T: Transport> Again<'_, T> {
+    /// Completes again, [`HookRetry`](crate::HookRetry)'s waits apart, while the answer says
+    /// the application's event is pending (`pending` is what the first Complete said);
+    /// whether it still is at the end. A repeat that fails counts as still pending: the
+    /// object is stored, so no failure here fails the upload.
+    async fn while_pending(&self, mut pending: Option<bool>, emit: &Emit) -> Option<bool> {
+        let policy = self.stage.config.hook_retry;
+        let mut completes = 1;
+        while pending == Some(true) {
+            let wait = policy.wait(completes);
+            emit(Progress::HookPending {
+                completes,
+                delay_ms: wait.map(|w| w.as_millis() as u64),
+            });
+            let Some(wait) = wait else {
+                tracing::warn!(
+                    completes,
+                    "the coordinator could not tell the application of the upload"
+                );
+                break;
+            };
+            tokio::time::sleep(wait).await;
+            completes += 1;
+            pending = match self.complete().await {
+                // A coordinator that no longer says has not said it was delivered.
+                Ok(said) => Some(said.unwrap_or(true)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "repeating Complete for the application's event failed");
+                    Some(true)
+                }
+            };
+        }
+        pending
+    }
+
+    /// One repeated Complete (a single PUT's is the coordinator's confirmation, `head`);
+    /// what it said of the event.
+    async fn complete(&self) -> Result<Option<bool>> {
+        let t = &self.stage.transport;
+        if self.session.multipart() {
+            let info = t
+                .complete(self.session, self.parts, self.alg, self.expected)
+                .await?;
+            Ok(info.hook_pending)
+        } else {
+            let head = t.head(self.session, self.alg).await?;
+            Ok(head.and_then(|h| h.hook_pending))
+        }
     }
 }
 

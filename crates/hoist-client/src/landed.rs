@@ -88,6 +88,7 @@ mod tests {
             etag: etag.into(),
             size: Some(size),
             checksum: checksum.map(str::to_owned),
+            hook_pending: None,
         }
     }
 

@@ -60,7 +60,7 @@ mod stage;
 mod transport;
 
 pub use checksum::{checksum_name, parse_checksum};
-pub use config::UploadConfig;
+pub use config::{HookRetry, UploadConfig};
 pub use coordinator::CoordinatorTransport;
 pub use direct::{DEFAULT_STREAM_EXPECTED, DirectTransport};
 pub use engine::{HttpClient, Uploader, http_client};

@@ -33,6 +33,14 @@ pub enum Progress {
         delay_ms: u64,
         reason: String,
     },
+    /// The object is stored, but the coordinator could not yet tell the application: the
+    /// last of `completes` Completes answered `hook_pending`. The next is sent after
+    /// `delay_ms`; without one no repeat is left, and the upload ends with the application
+    /// not told.
+    HookPending {
+        completes: u32,
+        delay_ms: Option<u64>,
+    },
     /// The upload is complete and its size and checksum were checked.
     Completed {
         bytes: u64,

@@ -93,6 +93,10 @@ pub struct ObjectInfo {
     pub size: Option<u64>,
     /// The object's checksum for the upload's algorithm, as the store reports it.
     pub checksum: Option<String>,
+    /// What a coordinator's Complete said of the application's `upload.completed` event:
+    /// `Some(true)` when it could not be delivered yet (a repeated Complete delivers it
+    /// again), `Some(false)` when it was; `None` when no event is sent or nothing was said.
+    pub hook_pending: Option<bool>,
 }
 
 /// The protocol side of an upload. Implemented by [`crate::DirectTransport`] (credentials,

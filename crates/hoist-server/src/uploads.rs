@@ -141,7 +141,8 @@ pub(crate) async fn create_upload(
     who: &Principal,
     req: CreateUpload,
 ) -> Result<Upload, ApiError> {
-    let no_clobber = validate::no_clobber(state, who, req.if_none_match.as_deref(), "if_none_match")?;
+    let no_clobber =
+        validate::no_clobber(state, who, req.if_none_match.as_deref(), "if_none_match")?;
     conditional::require(state, no_clobber).await?;
     let cfg = state.config();
     let p = plan(ObjectSize::Known(req.size), &cfg.plan)

@@ -77,7 +77,14 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            output::message(&format!("error: {err:#}"));
+            let mut text = format!("error: {err:#}");
+            if let Some(advice) = advice_for(&err) {
+                if let Some(c) = advice.cause {
+                    text.push_str(&format!("\n  cause: {c} ({})", c.entry().title));
+                }
+                text.push_str(&format!("\n  next: {}", advice.next));
+            }
+            output::message(&text);
             // A setting that cannot be read is a usage error, as clap's own are.
             if err.downcast_ref::<settings::Error>().is_some() {
                 ExitCode::from(2)
@@ -86,4 +93,48 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// The cause and next step of a command's failure, where the error says enough to give one:
+/// a store's answer (the doctor's catalogue), a setting, a path, an address.
+fn advice_for(err: &anyhow::Error) -> Option<hoist_client::Advice> {
+    use hoist_client::Advice;
+    use std::io::ErrorKind as Io;
+    for e in err.chain() {
+        if let Some(e) = e.downcast_ref::<hoist_client::Error>() {
+            return Some(e.advice());
+        }
+        if let Some(e) = e.downcast_ref::<hoist_s3::Error>() {
+            return Some(Advice::for_store(e));
+        }
+        if let Some(hoist_doctor::DoctorError::Store(e)) = e.downcast_ref() {
+            return Some(Advice::for_store(e));
+        }
+        if e.downcast_ref::<settings::Error>().is_some() {
+            return Some(Advice::step(
+                "fix the setting named above: `hoist help <command>` lists every setting with \
+                 its flag, variable and default",
+            ));
+        }
+        if let Some(e) = e.downcast_ref::<std::io::Error>() {
+            let next = match e.kind() {
+                Io::NotFound => "check that the path exists",
+                Io::PermissionDenied => {
+                    "check that this user may read (or, for a data or state directory, write) \
+                     the path"
+                }
+                Io::AddrInUse => {
+                    "another process listens on that address: stop it, or pick another \
+                     address (port 0 picks a free one)"
+                }
+                Io::AddrNotAvailable => {
+                    "the address is not one of this machine's: listen on 127.0.0.1, 0.0.0.0 or \
+                     an address the machine has"
+                }
+                _ => continue,
+            };
+            return Some(Advice::step(next));
+        }
+    }
+    None
 }

@@ -1,6 +1,8 @@
 // The application's pre-create hook refuses an upload, and the person uploading is told why:
 // on hoist's own page (hoist.js on /v1/uploads) and through the real Uppy on the Companion
-// routes (5.1.0 `endpoint`, single and multipart; 6.3.1 `companionEndpoint`).
+// routes (5.1.0 `endpoint`, single and multipart; 6.3.1 `companionEndpoint`). And an
+// `upload.completed` the coordinator could not deliver in time (the answer says
+// hook_pending): hoist.js completes again until the application is told.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,7 +13,7 @@ import { rmSync } from 'node:fs';
 
 import {
   MiB, startHoist, launchBrowser, openPage, pickFile, makeFile, tempDir, mintGrant, startSite,
-  bundleUppyPage,
+  bundleUppyPage, ensureCors,
 } from '../helpers.mjs';
 
 const GRANT_SECRET = 'hooks-e2e-grant-secret';
@@ -107,3 +109,74 @@ for (const [generation, mode, size] of [[5, 'endpoint', 300 * 1024], [5, 'endpoi
     await page.close();
   });
 }
+
+/**
+ * A webhook receiver that refuses every `upload.completed` until `openAfterMs` after the first
+ * one arrived (null: forever), and accepts everything else; `told` lists the accepted
+ * completed events' data.
+ */
+async function startLateReceiver(openAfterMs) {
+  const told = [];
+  let first = null;
+  let refused = 0;
+  const srv = createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => { body += d; });
+    req.on('end', () => {
+      const event = JSON.parse(body);
+      if (event.type === 'upload.completed') {
+        first ??= Date.now();
+        if (openAfterMs === null || Date.now() < first + openAfterMs) {
+          refused += 1;
+          res.writeHead(503).end();
+          return;
+        }
+        told.push(event.data);
+      }
+      res.writeHead(204).end();
+    });
+  });
+  srv.listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  return {
+    url: `http://127.0.0.1:${srv.address().port}/events`,
+    told,
+    refused: () => refused,
+    reset: () => { first = null; },
+    stop: () => new Promise((r) => srv.close(r)),
+  };
+}
+
+test('hoist.js completes again while the application was not told, single PUT and multipart', async () => {
+  const receiver = await startLateReceiver(1500);
+  const late = await startHoist({
+    extraArgs: ['--hook-url', receiver.url, '--hook-secret', HOOK_SECRET, '--hook-deliver-within', '1',
+      '--single-put-threshold', '5MiB', '--part-size', '5MiB'],
+  });
+  try {
+    await ensureCors(late);
+    const { page, errors } = await openPage(browser.context, late);
+    for (const size of [300 * 1024, 12 * MiB]) {
+      receiver.reset();
+      const result = await page.evaluate(async ({ endpoint, size }) => {
+        const { upload } = await import('/hoist.js');
+        const pending = [];
+        const file = new File([new Uint8Array(size).fill(7)], `late-${size}.bin`);
+        const r = await upload(file, { endpoint, resume: false, hookRetryWaitMs: 1000, onHookPending: (p) => pending.push(p) }).done;
+        return { ...r, pending };
+      }, { endpoint: late.coordinator, size });
+      assert.equal(result.size, size, JSON.stringify(result));
+      assert.equal(result.hookPending, false, JSON.stringify(result));
+      assert.deepEqual(result.pending[0], { completes: 1, delayMs: 1000 }, JSON.stringify(result));
+      const told = receiver.told.filter((d) => d.key === result.key);
+      assert.equal(told.length, 1, JSON.stringify(receiver.told));
+      assert.equal(told[0].size, size);
+    }
+    assert.ok(receiver.refused() >= 2, `${receiver.refused()}`);
+    assert.deepEqual(errors, []);
+    await page.close();
+  } finally {
+    await late.stop();
+    await receiver.stop();
+  }
+});

@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use hoist_client::{
     Advice, CancellationToken, CoordinatorTransport, CredentialSource, DirectTransport, ErrorKind,
-    HttpClient, Progress, ProgressFn, RetryPolicy, Source, Transport, UploadConfig, UploadOutcome,
-    Uploader, http_client,
+    HookRetry, HttpClient, Progress, ProgressFn, RetryPolicy, Source, Transport, UploadConfig,
+    UploadOutcome, Uploader, http_client,
 };
 use hoist_core::presign::Endpoint;
-use hoist_core::units::parse_size;
+use hoist_core::units::{parse_duration, parse_size};
 
 use crate::output;
 
@@ -110,6 +110,15 @@ pub struct Args {
     /// Attempts per request before giving up.
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub retries: u32,
+    /// With --server: when the hoist-server stored the object but could not yet tell its
+    /// application (its Complete answers hook_pending), send Complete again up to N times
+    /// (each delivers the event again); the upload succeeds either way, and says so.
+    #[arg(long, value_name = "N", requires = "server", default_value_t = HookRetry::default().retries)]
+    pub hook_retries: u32,
+    /// The wait before the first repeated Complete of --hook-retries; each later one doubles.
+    #[arg(long, value_name = "DURATION", requires = "server", value_parser = parse_duration,
+          default_value = "4s")]
+    pub hook_retry_wait: Duration,
     /// Print progress events and the result as JSON lines on standard output.
     #[arg(long)]
     pub json: bool,
@@ -195,6 +204,10 @@ fn settings(args: &Args) -> anyhow::Result<UploadConfig> {
         resume: args.resume,
         keep_partial: args.keep_partial,
         content_type: args.content_type.clone(),
+        hook_retry: HookRetry {
+            retries: args.hook_retries,
+            first_wait: args.hook_retry_wait,
+        },
     })
 }
 
@@ -299,10 +312,14 @@ async fn go<T: Transport>(
     });
     let bar = (!args.json && !args.quiet && std::io::stderr().is_terminal()).then(Bar::new);
     let json = args.json;
+    let quiet = args.quiet;
     let bar_cb = bar.clone();
     let progress: ProgressFn = Arc::new(move |p: &Progress| {
         if json && let Ok(line) = serde_json::to_string(p) {
             output::line(&line);
+        }
+        if !quiet {
+            notice(p);
         }
         if let Some(b) = &bar_cb {
             b.on(p);
@@ -359,13 +376,36 @@ async fn go<T: Transport>(
     }
 }
 
+/// What the user is told on standard error as it happens, whatever the output mode.
+fn notice(p: &Progress) {
+    if let Progress::HookPending {
+        completes: 1,
+        delay_ms: Some(ms),
+    } = p
+    {
+        output::message(&format!(
+            "hoist upload: stored; the hoist-server could not tell its application yet \
+             (upload.completed pending): completing again in {:.0} s",
+            *ms as f64 / 1000.0
+        ));
+    }
+}
+
 fn print_outcome(args: &Args, o: &UploadOutcome) {
+    if o.hook_pending == Some(true) {
+        output::message(&format!(
+            "hoist upload: {}/{} is stored, but the hoist-server could not tell its application \
+             (upload.completed still pending after {} repeated Completes); the application \
+             has not learnt of this upload yet",
+            o.bucket, o.key, args.hook_retries
+        ));
+    }
     if args.json {
         let line = serde_json::json!({
             "event": "result", "bucket": o.bucket, "key": o.key, "etag": o.etag, "size": o.size,
             "checksum_algorithm": args.checksum, "checksum": o.checksum, "multipart": o.multipart,
             "parts_sent": o.parts_sent, "parts_resumed": o.parts_resumed,
-            "elapsed_ms": o.elapsed.as_millis() as u64,
+            "elapsed_ms": o.elapsed.as_millis() as u64, "hook_pending": o.hook_pending,
         });
         output::line(&line.to_string());
         return;
