@@ -3,16 +3,22 @@
 # file as one presigned PUT. Reports MB/s, the store's CPU seconds per GiB and its peak RSS.
 # When garage is installed (on PATH, at $GARAGE_BIN or /opt/garage/bin/garage; `cargo install
 # garage --locked`), a single-node garage on loopback gets the same two uploads.
-# Usage: bench/store.sh [SIZE_MIB]   (default 2048). Needs s5cmd, curl, python3 with boto3.
+# Usage: [HOIST_BIN=PATH] bench/store.sh [SIZE_MIB]   (default 2048). Needs s5cmd, curl, python3 with boto3.
 set -euo pipefail
 
 SIZE_MIB="${1:-2048}"
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$REPO"
 
-echo "building hoist (release)..." >&2
-cargo build --release -p hoist --quiet
-BIN="$REPO/target/release/hoist"
+# HOIST_BIN: measure that binary instead of building target/release/hoist (to compare builds,
+# e.g. release profiles, side by side).
+if [[ -n "${HOIST_BIN:-}" ]]; then
+  BIN="$HOIST_BIN"
+else
+  echo "building hoist (release)..." >&2
+  cargo build --release -p hoist --quiet
+  BIN="$REPO/target/release/hoist"
+fi
 
 WORK="$(mktemp -d)"
 STORE_PID=""

@@ -21,6 +21,9 @@ pub struct UploadConfig {
     pub state_dir: Option<PathBuf>,
     /// Continue the journaled upload of the same source and destination, if any.
     pub resume: bool,
+    /// With `resume`, fail ([`crate::Error::NothingToResume`]) instead of starting a new
+    /// upload when there is none to continue.
+    pub resume_strict: bool,
     /// Leave a failed multipart upload in place instead of aborting it.
     pub keep_partial: bool,
     pub content_type: Option<String>,
@@ -69,6 +72,7 @@ impl Default for UploadConfig {
             retry: RetryPolicy::default(),
             state_dir: crate::journal::default_state_dir(),
             resume: false,
+            resume_strict: false,
             keep_partial: false,
             content_type: None,
             hook_retry: HookRetry::default(),

@@ -8,8 +8,14 @@
 //! for once the part is read, with its checksum, which the coordinator signs into the URL
 //! (so the store refuses any other body), and completion names every part's checksum and the
 //! object's, which the store checks and the answer reports back.
+//!
+//! Given several coordinators (replicas sharing a token secret), it talks to one at a time
+//! and moves to the next when one stops answering (a connection refused or broken, a
+//! timeout, a 5xx), keeping the upload id: the token opens on every replica, and the store
+//! holds the upload's state.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use hoist_core::checksum::ChecksumAlgorithm;
@@ -21,6 +27,7 @@ use serde_json::{Value, json};
 
 use crate::checksum::multipart_type;
 use crate::error::{Error, Result};
+use crate::progress::{Progress, ProgressFn};
 use crate::transport::{
     CreateOptions, ObjectInfo, PartSpec, PresignedRequest, Session, StoredPart, Transport, planned,
 };
@@ -31,11 +38,13 @@ const BATCH: u32 = 16;
 /// A call to the coordinator that has not answered after this long is given up (and retried).
 const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Uploads through a hoist-server's JSON API.
-#[derive(Debug)]
+/// Uploads through a hoist-server's JSON API, failing over between replicas.
 pub struct CoordinatorTransport {
     http: Http,
-    base: String,
+    /// The replicas, in the order they were given; `current` is the one talked to.
+    bases: Vec<String>,
+    current: AtomicUsize,
+    progress: std::sync::Mutex<Option<ProgressFn>>,
     token: Option<String>,
     filename: Option<String>,
     key: Option<String>,
@@ -47,15 +56,32 @@ impl CoordinatorTransport {
     /// A transport for the coordinator at `base` (`http://host:port`), with an optional
     /// API key or grant sent as `Authorization: Bearer`.
     pub fn new(http: Http, base: &str, token: Option<String>) -> Result<Self> {
-        let base = base.trim_end_matches('/').to_owned();
-        if !(base.starts_with("http://") || base.starts_with("https://")) {
-            return Err(Error::Config(format!(
-                "coordinator URL {base:?} must start with http:// or https://"
-            )));
+        Self::replicas(http, &[base], token)
+    }
+
+    /// A transport for several replicas of one coordinator (sharing a token secret): the
+    /// first is used until it stops answering, then the next, and so on around.
+    pub fn replicas(http: Http, bases: &[impl AsRef<str>], token: Option<String>) -> Result<Self> {
+        let mut list = Vec::new();
+        for base in bases {
+            let base = base.as_ref().trim().trim_end_matches('/').to_owned();
+            if !(base.starts_with("http://") || base.starts_with("https://")) {
+                return Err(Error::Config(format!(
+                    "coordinator URL {base:?} must start with http:// or https://"
+                )));
+            }
+            if !list.contains(&base) {
+                list.push(base);
+            }
+        }
+        if list.is_empty() {
+            return Err(Error::Config("no coordinator URL given".into()));
         }
         Ok(CoordinatorTransport {
             http,
-            base,
+            bases: list,
+            current: AtomicUsize::new(0),
+            progress: std::sync::Mutex::new(None),
             token,
             filename: None,
             key: None,
@@ -83,8 +109,67 @@ impl CoordinatorTransport {
         self
     }
 
-    /// One call of the JSON API: `method path` with `body`, answered with JSON.
+    /// The coordinator talked to now.
+    pub fn current(&self) -> &str {
+        &self.bases[self.current.load(Ordering::Relaxed) % self.bases.len()]
+    }
+
+    /// One call of the JSON API: `method path` with `body`, answered with JSON. A replica
+    /// that does not answer is left for the next (each tried once per call); the engine's
+    /// retry loop calls again after its backoff.
     async fn call(&self, method: &str, path: &str, body: Option<Value>, op: &str) -> Result<Value> {
+        let n = self.bases.len();
+        let start = self.current.load(Ordering::Relaxed) % n;
+        let mut failed: Option<Error> = None;
+        for i in 0..n {
+            let at = (start + i) % n;
+            match self.call_at(at, method, path, body.as_ref(), op).await {
+                Ok(v) => {
+                    if let Some(e) = failed {
+                        self.moved(start, at, &e);
+                    }
+                    return Ok(v);
+                }
+                Err(e) if n > 1 && fails_over(&e) => {
+                    tracing::debug!(server = %self.bases[at], error = %e, "coordinator not answering");
+                    failed = Some(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(failed.expect("at least one coordinator was tried"))
+    }
+
+    /// Records a move from replica `from` to `to`, and tells the user once: concurrent calls
+    /// that failed on the same replica make one move between them.
+    fn moved(&self, from: usize, to: usize, why: &Error) {
+        if self
+            .current
+            .compare_exchange(from, to, Ordering::Relaxed, Ordering::Relaxed)
+            .is_err()
+        {
+            return;
+        }
+        let (from, to) = (self.bases[from].clone(), self.bases[to].clone());
+        tracing::info!(%from, %to, "coordinator failover");
+        let progress = self.progress.lock().unwrap().clone();
+        if let Some(p) = progress {
+            p(&Progress::Failover {
+                from,
+                to,
+                reason: why.to_string(),
+            });
+        }
+    }
+
+    async fn call_at(
+        &self,
+        at: usize,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+        op: &str,
+    ) -> Result<Value> {
         let mut headers = Vec::new();
         if let Some(t) = &self.token {
             headers.push(("authorization".to_owned(), format!("Bearer {t}")));
@@ -92,7 +177,7 @@ impl CoordinatorTransport {
         if body.is_some() {
             headers.push(("content-type".to_owned(), "application/json".to_owned()));
         }
-        let url = format!("{}{path}", self.base);
+        let url = format!("{}{path}", self.bases[at]);
         let failed = |e| not_reached(op, e);
         let mut rb = self
             .http
@@ -173,6 +258,16 @@ fn refusal(operation: &str, answer: &Answer) -> Error {
     }
 }
 
+/// Whether another replica should be asked: this one did not answer (connection refused
+/// or broken, a timeout) or failed (5xx, the proxy in front of it included).
+fn fails_over(e: &Error) -> bool {
+    match e {
+        Error::Network { .. } => true,
+        Error::Coordinator { status, .. } => *status >= 500,
+        _ => false,
+    }
+}
+
 /// A call that got no answer: a network failure (hoist-s3 has shortened any secret in it).
 fn not_reached(operation: &str, e: hoist_s3::Error) -> Error {
     match e {
@@ -233,16 +328,43 @@ fn field_u64(v: &Value, name: &str, op: &str) -> Result<u64> {
         .ok_or_else(|| Error::protocol(op, format!("answer has no {name}")))
 }
 
+impl std::fmt::Debug for CoordinatorTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CoordinatorTransport")
+            .field("bases", &self.bases)
+            .field("current", &self.current())
+            .field("token", &self.token.as_deref().map(redact_text))
+            .field("filename", &self.filename)
+            .field("key", &self.key)
+            .field("no_clobber", &self.no_clobber)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Transport for CoordinatorTransport {
+    /// The caller (a digest of its API key or grant) and the key or file name asked for:
+    /// which replica carries the upload is no part of it, and the store behind replicas
+    /// sharing a token secret is theirs to know (a replica that does not share it refuses
+    /// the upload's token, and the upload starts over).
     fn destination(&self) -> String {
-        format!(
-            "{}#{}",
-            self.base,
-            self.key
-                .as_deref()
-                .or(self.filename.as_deref())
-                .unwrap_or_default()
-        )
+        let caller = match &self.token {
+            Some(t) => {
+                let mut h = ChecksumAlgorithm::Sha256.hasher();
+                h.update(t.as_bytes());
+                hoist_core::encoding::hex(&h.finish().as_bytes()[..8])
+            }
+            None => "anonymous".to_owned(),
+        };
+        let (what, name) = match (&self.key, &self.filename) {
+            (Some(k), _) => ("key", k.as_str()),
+            (None, Some(f)) => ("file", f.as_str()),
+            (None, None) => ("file", ""),
+        };
+        format!("hoist:{caller}/{what}:{name}")
+    }
+
+    fn listen(&self, progress: ProgressFn) {
+        *self.progress.lock().unwrap() = Some(progress);
     }
 
     fn stream_part_size(&self, _part_size: Option<u64>) -> Result<u64> {

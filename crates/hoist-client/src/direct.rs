@@ -130,14 +130,8 @@ impl DirectTransport {
 
 impl Transport for DirectTransport {
     fn destination(&self) -> String {
-        let endpoint = self.bucket.endpoint();
-        format!(
-            "{}://{}/{}/{}",
-            endpoint.scheme(),
-            endpoint.host(),
-            self.bucket.name(),
-            self.key
-        )
+        // Not the endpoint: any endpoint of the same store continues the upload.
+        format!("s3://{}/{}", self.bucket.name(), self.key)
     }
 
     fn stream_part_size(&self, part_size: Option<u64>) -> Result<u64> {

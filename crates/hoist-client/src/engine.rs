@@ -71,12 +71,15 @@ impl<T: Transport> Uploader<T> {
         cancel: CancellationToken,
     ) -> Result<UploadOutcome> {
         let started = Instant::now();
+        let stage = &self.stage;
+        if let Some(f) = &progress {
+            stage.transport.listen(f.clone());
+        }
         let emit: Emit = Arc::new(move |p: Progress| {
             if let Some(f) = &progress {
                 f(&p)
             }
         });
-        let stage = &self.stage;
         let Prepared {
             feed,
             session,
@@ -84,7 +87,7 @@ impl<T: Transport> Uploader<T> {
             journal,
             total,
         } = match source {
-            Source::File(path) => prepare::file(stage, path, &cancel).await?,
+            Source::File(path) => prepare::file(stage, path, &emit, &cancel).await?,
             Source::Stream(reader) => prepare::stream(stage, reader, &cancel).await?,
         };
         let parts_resumed = resumed.len() as u32;

@@ -76,6 +76,9 @@ pub enum Error {
     Unsupported(String),
     #[error("unexpected answer to {operation}: {}", redact_text(message))]
     Protocol { operation: String, message: String },
+    /// A strict resume found no upload to continue.
+    #[error("nothing to resume: {}", redact_text(.0))]
+    NothingToResume(String),
 }
 
 impl Error {
@@ -93,6 +96,7 @@ impl Error {
             Error::AlreadyExists(_) => ErrorKind::AlreadyExists,
             Error::Unsupported(_) => ErrorKind::Unsupported,
             Error::Protocol { .. } => ErrorKind::Refused,
+            Error::NothingToResume(_) => ErrorKind::Usage,
         }
     }
 
@@ -242,6 +246,10 @@ impl Error {
             Error::Protocol { .. } => Advice::next(
                 "the answer is not what a hoist coordinator or an S3 store sends: check the URL \
                  (hoist doctor checks a live setup)",
+            ),
+            Error::NothingToResume(_) => Advice::next(
+                "check the file, the destination and --state-dir are those of the interrupted \
+                 upload, or run with --resume (not strict) to start a new upload",
             ),
         }
     }

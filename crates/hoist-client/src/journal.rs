@@ -1,9 +1,18 @@
 //! The resume journal: what an interrupted upload had stored, kept in a state directory.
 //!
-//! One JSON file per (source path, size, mtime, destination). It is written to a temporary
-//! file and renamed over the old one, so a `kill -9` leaves either the previous or the new
-//! journal, never a torn one. The store's ListParts stays the truth: the journal only says
-//! which upload to continue and which part checksums were sent.
+//! One JSON file per upload, named by what the upload is: the source file's identity (path,
+//! size, modification time and a fingerprint of its first and last bytes) and its destination
+//! (the bucket and key, or what the coordinator is asked for), never the address of the
+//! server that carried it. Any coordinator sharing the token secret, or any endpoint of the
+//! same store, continues it.
+//!
+//! It is written to a temporary file and renamed over the old one, so a `kill -9` leaves
+//! either the previous or the new journal, never a torn one. The store's ListParts stays the
+//! truth: the journal only says which upload to continue and which part checksums were sent.
+//!
+//! Journals of version 1 (keyed by the server's address) are ignored: their names differ, so
+//! they are never found, and the parts they left are aborted by the store's lifecycle rule or
+//! `hoist gc`.
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -22,8 +31,32 @@ pub struct JournalKey {
     pub size: u64,
     /// Modification time in nanoseconds since the epoch; a changed file is a new upload.
     pub mtime_ns: u128,
-    /// `s3://bucket/key` or the coordinator URL plus the requested key.
+    /// A digest of the file's first and last bytes ([`fingerprint`]): a file rewritten in
+    /// place with its size and time restored is a new upload too.
+    pub fingerprint: String,
+    /// Where the object goes, whichever server carries it ([`crate::Transport::destination`]):
+    /// `s3://bucket/key` in direct mode; through a coordinator, the caller and the key or file
+    /// name asked for.
     pub destination: String,
+}
+
+/// How many bytes of each end of a file its fingerprint reads.
+pub const FINGERPRINT_SPAN: u64 = 64 * 1024;
+
+/// The fingerprint of a file of `size` bytes: SHA-256 over its first and last
+/// [`FINGERPRINT_SPAN`] bytes (the whole file when smaller), in hex, shortened to 128 bits.
+pub fn fingerprint(file: &std::fs::File, size: u64) -> std::io::Result<String> {
+    use std::os::unix::fs::FileExt as _;
+    let mut h = ChecksumAlgorithm::Sha256.hasher();
+    let head = size.min(FINGERPRINT_SPAN);
+    let tail_at = size.saturating_sub(FINGERPRINT_SPAN).max(head);
+    for (offset, len) in [(0, head), (tail_at, size - tail_at)] {
+        let mut buf = vec![0u8; len as usize];
+        file.read_exact_at(&mut buf, offset)?;
+        h.update(&buf);
+    }
+    h.update(&size.to_be_bytes());
+    Ok(hoist_core::encoding::hex(&h.finish().as_bytes()[..16]))
 }
 
 impl JournalKey {
@@ -34,6 +67,7 @@ impl JournalKey {
         h.update(&[0]);
         h.update(&self.size.to_be_bytes());
         h.update(&self.mtime_ns.to_be_bytes());
+        h.update(self.fingerprint.as_bytes());
         h.update(&[0]);
         h.update(self.destination.as_bytes());
         let digest = h.finish();
@@ -72,7 +106,7 @@ pub struct Journal {
 }
 
 impl Journal {
-    pub const VERSION: u32 = 1;
+    pub const VERSION: u32 = 2;
 
     /// The journal's path inside `state_dir`.
     pub fn path_in(state_dir: &Path, key: &JournalKey) -> PathBuf {
@@ -87,8 +121,17 @@ impl Journal {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(journal_err(&path, e)),
         };
+        // Another version is not this key's journal, whatever its shape.
+        #[derive(Deserialize)]
+        struct Version {
+            version: u32,
+        }
+        let version: Version = serde_json::from_slice(&text).map_err(|e| journal_err(&path, e))?;
+        if version.version != Self::VERSION {
+            return Ok(None);
+        }
         let journal: Journal = serde_json::from_slice(&text).map_err(|e| journal_err(&path, e))?;
-        if journal.version != Self::VERSION || &journal.key != key {
+        if &journal.key != key {
             return Ok(None);
         }
         Ok(Some(journal))
@@ -150,6 +193,7 @@ mod tests {
             source: "/data/a b.bin".into(),
             size: 10,
             mtime_ns: 5,
+            fingerprint: "f0".into(),
             destination: "s3://b/k".into(),
         }
     }
@@ -195,17 +239,15 @@ mod tests {
     }
 
     #[test]
-    fn journals_written_before_core_checksums_still_read() {
-        // As the engine wrote them when it had its own checksum type: lowercase names,
-        // `none` for no checksum, part checksums in base64.
+    fn checksum_names_are_written_as_before() {
+        // Lowercase names, `none` for no checksum, part checksums in base64, as every
+        // version of the journal has written them.
         let dir = tempfile::tempdir().unwrap();
         let path = Journal::path_in(dir.path(), &key());
-        // The name is the same hash as before, so the journal is found.
-        assert!(path.ends_with("uploads/bfddd20abf6ad3e0266c76e910daf64a.json"));
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        let old = |checksum: &str, part_sum: &str| {
+        let text = |checksum: &str, part_sum: &str| {
             format!(
-                r#"{{"version":1,"key":{{"source":"/data/a b.bin","size":10,"mtime_ns":5,"destination":"s3://b/k"}},"upload_id":"u1","bucket":"b","object_key":"k","part_size":5,"part_count":2,"checksum":"{checksum}","parts":{{"1":{{"etag":"\"e\"","size":5{part_sum}}}}}}}"#
+                r#"{{"version":2,"key":{{"source":"/data/a b.bin","size":10,"mtime_ns":5,"fingerprint":"f0","destination":"s3://b/k"}},"upload_id":"u1","bucket":"b","object_key":"k","part_size":5,"part_count":2,"checksum":"{checksum}","parts":{{"1":{{"etag":"\"e\"","size":5{part_sum}}}}}}}"#
             )
         };
         for (name, alg, part_sum) in [
@@ -222,7 +264,7 @@ mod tests {
             ("sha256", Some(ChecksumAlgorithm::Sha256), ""),
             ("none", None, ""),
         ] {
-            let text = old(name, part_sum);
+            let text = text(name, part_sum);
             std::fs::write(&path, &text).unwrap();
             let j = Journal::load(dir.path(), &key()).unwrap().unwrap();
             assert_eq!(j.checksum, alg, "{name}");
@@ -232,9 +274,43 @@ mod tests {
                 !part_sum.is_empty(),
                 "{name}"
             );
-            // Written back the same way, so an older hoist reads it too.
             assert_eq!(serde_json::to_string(&j).unwrap(), text, "{name}");
         }
+    }
+
+    #[test]
+    fn journals_keyed_by_the_server_address_are_ignored() {
+        // Version 1 was keyed by the coordinator's URL: it is another file name, and even
+        // copied onto this key's name it is not taken for this upload.
+        let dir = tempfile::tempdir().unwrap();
+        let path = Journal::path_in(dir.path(), &key());
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let v1 = r#"{"version":1,"key":{"source":"/data/a b.bin","size":10,"mtime_ns":5,"destination":"http://a:8080#k"},"upload_id":"u1","bucket":"b","object_key":"k","part_size":5,"part_count":2,"checksum":"none","parts":{}}"#;
+        std::fs::write(&path, v1).unwrap();
+        assert_eq!(Journal::load(dir.path(), &key()).unwrap(), None);
+    }
+
+    #[test]
+    fn fingerprints_see_both_ends_of_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let size = 3 * FINGERPRINT_SPAN;
+        let mut data = vec![7u8; size as usize];
+        let print = |data: &[u8]| {
+            std::fs::write(&path, data).unwrap();
+            fingerprint(&std::fs::File::open(&path).unwrap(), data.len() as u64).unwrap()
+        };
+        let base = print(&data);
+        assert_eq!(base.len(), 32);
+        assert_eq!(print(&data), base);
+        data[size as usize - 1] = 8;
+        let tail = print(&data);
+        assert_ne!(tail, base);
+        data[0] = 8;
+        assert_ne!(print(&data), tail);
+        // Small and empty files are read whole.
+        assert_ne!(print(b"ab"), print(b"ba"));
+        assert_eq!(print(b"").len(), 32);
     }
 
     #[test]

@@ -15,9 +15,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::checksum::checksum_name;
 use crate::error::{Error, Result, log_retry};
-use crate::journal::{Journal, JournalKey, JournalPart};
+use crate::journal::{Journal, JournalKey, JournalPart, fingerprint};
+use crate::progress::Progress;
 use crate::source::{Feed, read_full};
-use crate::stage::{Stage, Stored};
+use crate::stage::{Emit, Stage, Stored};
 use crate::transport::{CreateOptions, Session, StoredPart, Transport, planned};
 
 /// Everything the engine needs to start sending.
@@ -47,6 +48,7 @@ fn journaled(journal: &Journal) -> Option<Session> {
 pub(crate) async fn file<T: Transport>(
     stage: &Stage<T>,
     path: PathBuf,
+    emit: &Emit,
     cancel: &CancellationToken,
 ) -> Result<Prepared> {
     let source_err = |source| Error::Source {
@@ -67,16 +69,33 @@ pub(crate) async fn file<T: Transport>(
         .ok()
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_nanos());
+    let file = Arc::new(file);
+    let fingerprint = {
+        let file = file.clone();
+        tokio::task::spawn_blocking(move || fingerprint(&file, size))
+            .await
+            .map_err(|e| Error::Config(format!("reading {}: {e}", path.display())))?
+            .map_err(source_err)?
+    };
     let key = JournalKey {
         source: std::path::absolute(&path).unwrap_or_else(|_| path.clone()),
         size,
         mtime_ns,
+        fingerprint,
         destination: stage.transport.destination(),
     };
-    let file = Arc::new(file);
 
     let resumed = if stage.config.resume {
-        resume_from_journal(stage, &key, &file, cancel).await?
+        match resume_from_journal(stage, &key, &file, cancel).await? {
+            Ok(resumed) => Some(resumed),
+            Err(reason) if stage.config.resume_strict => {
+                return Err(Error::NothingToResume(reason));
+            }
+            Err(reason) => {
+                emit(Progress::NothingToResume { reason });
+                None
+            }
+        }
     } else {
         abort_previous(stage, &key).await;
         None
@@ -140,19 +159,26 @@ async fn abort_previous<T: Transport>(stage: &Stage<T>, key: &JournalKey) {
     let _ = Journal::remove(dir, key);
 }
 
-/// Continues the journaled upload, if there is one and the store still has it.
+/// An upload to continue: its session, the parts stored, and its journal.
+type Resumed = (Session, Stored, Option<Journal>);
+
+/// Continues the journaled upload, if there is one and the store still has it; else says
+/// why there is nothing to continue.
 async fn resume_from_journal<T: Transport>(
     stage: &Stage<T>,
     key: &JournalKey,
     file: &Arc<File>,
     cancel: &CancellationToken,
-) -> Result<Option<(Session, Stored, Option<Journal>)>> {
+) -> Result<std::result::Result<Resumed, String>> {
     let Some(dir) = &stage.config.state_dir else {
-        return Ok(None);
+        return Ok(Err("no state directory keeps journals".into()));
     };
     let Some(mut journal) = Journal::load(dir, key)? else {
-        tracing::info!("no journal for this source and destination: starting a new upload");
-        return Ok(None);
+        return Ok(Err(format!(
+            "no journal in {} for this file (same path, size, modification time and \
+             contents at both ends) and destination",
+            dir.display()
+        )));
     };
     if journal.checksum != stage.config.checksum {
         return Err(Error::Config(format!(
@@ -161,8 +187,7 @@ async fn resume_from_journal<T: Transport>(
         )));
     }
     let Some(session) = journaled(&journal) else {
-        tracing::warn!("the journal's parts are not a plan of this file: starting a new upload");
-        return Ok(None);
+        return Ok(Err("the journal's parts are not a plan of this file".into()));
     };
     let listed = with_retries(&stage.config.retry, cancel, log_retry, |_| {
         stage.transport.list_parts(&session)
@@ -172,8 +197,17 @@ async fn resume_from_journal<T: Transport>(
     let stored = match listed {
         Ok(s) => s,
         Err(e) if e.status() == Some(404) => {
-            tracing::warn!("the interrupted upload no longer exists: starting a new one");
-            return Ok(None);
+            return Ok(Err("the interrupted upload no longer exists".into()));
+        }
+        Err(Error::Coordinator { status, code, .. })
+            if matches!(status, 401 | 403)
+                && matches!(code.as_str(), "bad_token" | "token_expired" | "forbidden") =>
+        {
+            // A coordinator with another token secret, or serving another bucket.
+            return Ok(Err(format!(
+                "this coordinator does not accept the interrupted upload's token ({code}): \
+                 only coordinators sharing its token secret and bucket continue it"
+            )));
         }
         Err(e) => return Err(e),
     };
@@ -192,7 +226,7 @@ async fn resume_from_journal<T: Transport>(
             )
         })
         .collect();
-    Ok(Some((session, resumed, Some(journal))))
+    Ok(Ok((session, resumed, Some(journal))))
 }
 
 /// Keeps the stored parts that are known good: of the planned size and either recorded

@@ -41,6 +41,18 @@ pub enum Progress {
         completes: u32,
         delay_ms: Option<u64>,
     },
+    /// `resume` was asked for but found no upload to continue (no journal for this file and
+    /// destination, or the store or coordinator no longer knows its upload): a new upload
+    /// starts. Reported once, before `started`.
+    NothingToResume { reason: String },
+    /// A coordinator stopped answering (connection refused or broken, a timeout, a 5xx):
+    /// the upload goes on through the next one, with the same upload id. Reported once for
+    /// each move.
+    Failover {
+        from: String,
+        to: String,
+        reason: String,
+    },
     /// The upload is complete and its size and checksum were checked.
     Completed {
         bytes: u64,

@@ -13,6 +13,7 @@ use hoist_core::s3::{CompletedPart, ObjectAttributes};
 use hoist_s3::Answer;
 
 use crate::error::Result;
+use crate::progress::ProgressFn;
 
 /// A request to send exactly as given: method, presigned URL and the headers it was signed
 /// with (`host` and `content-length` are set by the HTTP client and must match).
@@ -102,8 +103,16 @@ pub struct ObjectInfo {
 /// The protocol side of an upload. Implemented by [`crate::DirectTransport`] (credentials,
 /// signs locally) and [`crate::CoordinatorTransport`] (asks a hoist-server for URLs).
 pub trait Transport: Send + Sync + 'static {
-    /// A stable description of where the object goes, used to key the resume journal.
+    /// A stable description of where the object goes, used to key the resume journal: what
+    /// the upload is, never which server or store endpoint carries it, so that another
+    /// replica or endpoint continues it.
     fn destination(&self) -> String;
+
+    /// Hands the transport the upload's progress callback, for the events only it sees (a
+    /// move to another coordinator). Nothing by default.
+    fn listen(&self, progress: ProgressFn) {
+        let _ = progress;
+    }
 
     /// The part size for input of unknown length (the planner's unknown-size policy, or the
     /// caller's override), or an error when this transport cannot take such input.

@@ -48,14 +48,18 @@ pub struct Args {
     /// Destination `s3://BUCKET/KEY` (direct mode). A key ending in `/` gets the file name.
     #[arg(value_name = "DEST", required_unless_present = "server")]
     pub dest: Option<String>,
-    /// Upload through this hoist-server (presigned URLs only, no credentials needed).
+    /// Upload through this hoist-server (presigned URLs only, no credentials needed). Repeat
+    /// the flag or give a comma-separated list for replicas sharing a token secret: the first
+    /// is used until it stops answering (connection refused, timeout, 5xx), then the next,
+    /// with the same upload.
     #[arg(
         long,
         value_name = "URL",
         env = "HOIST_SERVER",
-        conflicts_with = "dest"
+        conflicts_with = "dest",
+        value_delimiter = ','
     )]
-    pub server: Option<String>,
+    pub server: Vec<String>,
     /// API key or grant for the hoist-server (sent as a bearer token).
     #[arg(
         long,
@@ -98,9 +102,19 @@ pub struct Args {
     /// ends with exit code 7. The store must support conditional writes.
     #[arg(long)]
     pub no_clobber: bool,
-    /// Continue the interrupted upload of the same file to the same destination.
-    #[arg(long)]
-    pub resume: bool,
+    /// Continue the interrupted upload of the same file (path, size, modification time and
+    /// contents at both ends) to the same destination, through any of the coordinators that
+    /// share its token secret (or any endpoint of the same store), sending only the parts the
+    /// store lacks. When there is none to continue it says so and starts a new upload;
+    /// `--resume=strict` fails instead (exit code 2).
+    #[arg(
+        long,
+        value_name = "MODE",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "auto"
+    )]
+    pub resume: Option<ResumeMode>,
     /// On a fatal error, leave the multipart upload in place instead of aborting it.
     #[arg(long)]
     pub keep_partial: bool,
@@ -127,6 +141,15 @@ pub struct Args {
     pub quiet: bool,
 }
 
+/// What `--resume` does when there is nothing to continue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ResumeMode {
+    /// Say so on standard error and start a new upload.
+    Auto,
+    /// Fail with exit code 2.
+    Strict,
+}
+
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -146,8 +169,8 @@ async fn upload(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         Source::File(args.file.clone())
     };
-    if let Some(server) = &args.server {
-        match coordinator(&args, server, http.clone()) {
+    if !args.server.is_empty() {
+        match coordinator(&args, &args.server, http.clone()) {
             Ok(t) => go(&args, Uploader::new(t, http, config), source).await,
             Err(e) => Ok(usage(&args, &e.to_string())),
         }
@@ -161,10 +184,10 @@ async fn upload(args: Args) -> anyhow::Result<ExitCode> {
 
 fn coordinator(
     args: &Args,
-    server: &str,
+    servers: &[String],
     http: HttpClient,
 ) -> hoist_client::Result<CoordinatorTransport> {
-    let mut t = CoordinatorTransport::new(http, server, args.token.clone())?;
+    let mut t = CoordinatorTransport::replicas(http, servers, args.token.clone())?;
     if let Some(name) = file_name(&args.file) {
         t = t.with_filename(name);
     }
@@ -186,7 +209,7 @@ fn file_name(p: &Path) -> Option<String> {
 /// Resolves flags and environment into the engine's settings.
 fn settings(args: &Args) -> anyhow::Result<UploadConfig> {
     let checksum = hoist_client::parse_checksum(&args.checksum)?;
-    if args.resume && args.file.as_os_str() == "-" {
+    if args.resume.is_some() && args.file.as_os_str() == "-" {
         bail!("--resume needs a file: standard input cannot be read again");
     }
     Ok(UploadConfig {
@@ -201,7 +224,8 @@ fn settings(args: &Args) -> anyhow::Result<UploadConfig> {
             .state_dir
             .clone()
             .or_else(hoist_client::default_state_dir),
-        resume: args.resume,
+        resume: args.resume.is_some(),
+        resume_strict: args.resume == Some(ResumeMode::Strict),
         keep_partial: args.keep_partial,
         content_type: args.content_type.clone(),
         hook_retry: HookRetry {
@@ -318,9 +342,7 @@ async fn go<T: Transport>(
         if json && let Ok(line) = serde_json::to_string(p) {
             output::line(&line);
         }
-        if !quiet {
-            notice(p);
-        }
+        notice(p, quiet);
         if let Some(b) = &bar_cb {
             b.on(p);
         }
@@ -376,18 +398,27 @@ async fn go<T: Transport>(
     }
 }
 
-/// What the user is told on standard error as it happens, whatever the output mode.
-fn notice(p: &Progress) {
-    if let Progress::HookPending {
-        completes: 1,
-        delay_ms: Some(ms),
-    } = p
-    {
-        output::message(&format!(
+/// What the user is told on standard error as it happens, whatever the output mode: a resume
+/// that found nothing to continue, a move to another coordinator (even with --quiet), and an
+/// application not yet told of a stored upload.
+fn notice(p: &Progress, quiet: bool) {
+    match p {
+        Progress::NothingToResume { reason } => output::message(&format!(
+            "hoist upload: nothing to resume ({reason}): starting a new upload"
+        )),
+        Progress::Failover { from, to, reason } => output::message(&format!(
+            "hoist upload: coordinator {from} is not answering ({reason}); continuing the \
+             same upload through {to}"
+        )),
+        Progress::HookPending {
+            completes: 1,
+            delay_ms: Some(ms),
+        } if !quiet => output::message(&format!(
             "hoist upload: stored; the hoist-server could not tell its application yet \
              (upload.completed pending): completing again in {:.0} s",
             *ms as f64 / 1000.0
-        ));
+        )),
+        _ => {}
     }
 }
 
