@@ -209,7 +209,8 @@ fn failing_commands_never_show_a_secret_whole() {
     };
     tampered.replace_range(mid..=mid, flipped);
     std::fs::write(&journal_path, original.replace(&token, &tampered)).unwrap();
-    let out = through(&["--resume"]).output().unwrap();
+    // Strict: a token the coordinator refuses is nothing to resume, and the refusal is shown.
+    let out = through(&["--resume=strict"]).output().unwrap();
     assert_ne!(out.status.code(), Some(0), "{}", text(&out));
     outputs.push(("tampered token", text(&out)));
 
