@@ -10,7 +10,7 @@ use hoist_core::s3::{CompletedPart, SentPart, check_parts};
 use hoist_s3::with_retries;
 use tokio_util::sync::CancellationToken;
 
-use crate::checksum::object_checksum;
+use crate::checksum::{checksums_agree, object_checksum};
 use crate::error::{Error, ErrorKind, Result, log_retry};
 use crate::landed::{Sent, is_ours};
 use crate::progress::Progress;
@@ -298,10 +298,4 @@ async fn verify_parts<T: Transport>(
             Ok(())
         }
     }
-}
-
-/// Compares checksums, tolerating a `-N` part-count suffix present on one side only.
-pub(crate) fn checksums_agree(want: &str, got: &str) -> bool {
-    let strip = |s: &str| s.split('-').next().unwrap_or(s).to_owned();
-    want == got || strip(want) == strip(got) && (want.contains('-') != got.contains('-'))
 }

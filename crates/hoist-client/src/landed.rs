@@ -7,7 +7,7 @@
 
 use hoist_core::checksum::etag;
 
-use crate::finish::checksums_agree;
+use crate::checksum::checksums_agree;
 use crate::transport::ObjectInfo;
 
 /// What an upload sent, as far as the stored object can be compared with it.
