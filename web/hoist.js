@@ -10,7 +10,13 @@
 // bounded whatever the file size, and XHR is used because fetch cannot report upload progress.
 //
 // Options (all optional):
-//   endpoint       the coordinator's origin [the page's origin]
+//   endpoint       the coordinator's origin [the page's origin]; or several replicas sharing a
+//                  token secret (an array, or a comma-separated string): the first is used until
+//                  it stops answering (network error, timeout, 5xx), then the next, with the same
+//                  upload
+//   resumeScope    what remembered uploads are filed under in localStorage, beside the file's
+//                  name, size and time ['hoist']: not the endpoint, so a reloaded page continues
+//                  through any replica
 //   token          API key or grant, sent as `Authorization: Bearer …` [anonymous]
 //   concurrency    parts in flight at once [4]
 //   key, filename, contentType, metadata   passed to POST /v1/uploads
@@ -30,6 +36,7 @@
 //   onWarning({causeId, message})   e.g. cors-etag-hidden: it still completes, but fix the setup
 //   onRetry({part, reason, status, attempt, delayMs})
 //   onResume({partsStored, partsTotal})
+//   onFailover({from, to, reason})   a coordinator stopped answering; the upload goes on at `to`
 //   onHookPending({completes, delayMs})   stored, but the coordinator's application not yet
 //                          told; delayMs null: no repeat left (result.hookPending is true)
 //
@@ -93,7 +100,7 @@ export function upload(file, options = {}) {
 /** Forgets any remembered unfinished upload of `file` (it is not aborted on the store). */
 export function forget(file, options = {}) {
   const store = storage(options);
-  if (store) store.removeItem(resumeKey(file, endpointOf(options)));
+  if (store) store.removeItem(resumeKey(file, scopeOf(options)));
 }
 
 /** The remembered unfinished upload of `file`, or null. */
@@ -101,16 +108,16 @@ export function remembered(file, options = {}) {
   const store = storage(options);
   if (!store) return null;
   try {
-    return JSON.parse(store.getItem(resumeKey(file, endpointOf(options))) || 'null');
+    return JSON.parse(store.getItem(resumeKey(file, scopeOf(options))) || 'null');
   } catch {
     return null;
   }
 }
 
-/** Unfinished uploads remembered for this endpoint: [{name, size, saved_at, …}]. */
+/** Unfinished uploads remembered under this resume scope: [{name, size, saved_at, …}]. */
 export function pending(options = {}) {
   const store = storage(options);
-  const endpoint = endpointOf(options);
+  const scope = scopeOf(options);
   const found = [];
   if (!store) return found;
   for (let i = 0; i < store.length; i++) {
@@ -118,7 +125,7 @@ export function pending(options = {}) {
     if (!k || !k.startsWith(STORAGE_PREFIX)) continue;
     const id = safeParse(k.slice(STORAGE_PREFIX.length));
     const record = safeParse(store.getItem(k));
-    if (!Array.isArray(id) || id[0] !== endpoint || !record) continue;
+    if (!Array.isArray(id) || id[0] !== scope || !record) continue;
     // The coordinator no longer accepts an expired upload id: nothing is left to resume.
     const expires = parseTime(record.expires_at);
     if (expires && expires < Date.now()) continue;
@@ -137,7 +144,8 @@ class Upload {
     this.options = { ...DEFAULTS };
     for (const [name, value] of Object.entries(options)) if (value !== undefined) this.options[name] = value;
     this.options.concurrency = Math.max(1, Math.floor(this.options.concurrency || 1));
-    this.endpoint = endpointOf(options);
+    this.endpoints = endpointsOf(options);
+    this._at = 0; // the replica talked to now
     this.state = 'starting';
     this.id = null;
     this.plan = null;
@@ -285,7 +293,7 @@ class Upload {
 
   async _createOrResume() {
     const store = this.options.resume ? storage(this.options) : null;
-    const key = resumeKey(this.file, this.endpoint);
+    const key = resumeKey(this.file, scopeOf(this.options));
     const saved = store && safeParse(store.getItem(key));
     if (saved && saved.strategy === 'multipart' && saved.id) {
       const state = await this._api('GET', `/v1/uploads/${encodeURIComponent(saved.id)}`).catch((err) => {
@@ -632,7 +640,7 @@ class Upload {
 
   _forgetResume() {
     const store = storage(this.options);
-    if (store) store.removeItem(resumeKey(this.file, this.endpoint));
+    if (store) store.removeItem(resumeKey(this.file, scopeOf(this.options)));
   }
 
   async _abort() {
@@ -787,7 +795,30 @@ class Upload {
     }
   }
 
+  /** The coordinator talked to now. */
+  get endpoint() {
+    return this.endpoints[this._at];
+  }
+
+  /**
+   * One call of the JSON API. A replica that does not answer (network error, timeout, 5xx) is
+   * left for the next, each tried once per call; the caller's retries come after.
+   */
   async _fetchJson(method, path, body) {
+    for (let tried = 1; ; tried++) {
+      try {
+        return await this._fetchJsonAt(method, path, body);
+      } catch (err) {
+        const down = err.status === 0 || err.status >= 500;
+        if (err.canceled || !down || tried >= this.endpoints.length) throw err;
+        const from = this.endpoint;
+        this._at = (this._at + 1) % this.endpoints.length;
+        if (this.options.onFailover) this.options.onFailover({ from, to: this.endpoint, reason: err.message });
+      }
+    }
+  }
+
+  async _fetchJsonAt(method, path, body) {
     const headers = { Accept: 'application/json' };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     if (this.options.token) headers.Authorization = `Bearer ${this.options.token}`;
@@ -1067,9 +1098,25 @@ function finalResult(answer, fallback, size) {
   return result;
 }
 
+/** The coordinators `options.endpoint` names (a string, a comma list or an array), in order. */
+function endpointsOf(options) {
+  const given = options.endpoint;
+  const list = Array.isArray(given) ? given : String(given || '').split(',');
+  const out = [];
+  for (const e of list) {
+    const base = String(e).trim().replace(/\/+$/, '');
+    if (base && !out.includes(base)) out.push(base);
+  }
+  if (!out.length) out.push(typeof location !== 'undefined' ? location.origin : '');
+  return out;
+}
+
 function endpointOf(options) {
-  const base = options.endpoint || (typeof location !== 'undefined' ? location.origin : '');
-  return String(base).replace(/\/+$/, '');
+  return endpointsOf(options)[0];
+}
+
+function scopeOf(options) {
+  return String(options.resumeScope || 'hoist');
 }
 
 function storeHost(upload) {
@@ -1085,8 +1132,8 @@ function originOf() {
   return typeof location !== 'undefined' ? location.origin : 'this page';
 }
 
-function resumeKey(file, endpoint) {
-  return STORAGE_PREFIX + JSON.stringify([endpoint, file.name || '', file.size, file.lastModified || 0]);
+function resumeKey(file, scope) {
+  return STORAGE_PREFIX + JSON.stringify([scope, file.name || '', file.size, file.lastModified || 0]);
 }
 
 function storage(options) {

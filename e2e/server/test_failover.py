@@ -174,3 +174,73 @@ def test_a_dead_first_coordinator_is_passed_over(start_serve, tmp_path):
         assert stored_md5(store, up.result()["key"]) == md5
     finally:
         store.stop()
+
+
+def s3_call(method, url, headers, body=b""):
+    """One request on a URL a coordinator signed: (status, headers, body)."""
+    import urllib.error
+    import urllib.request
+    req = urllib.request.Request(url, data=body, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return r.status, {k.lower(): v for k, v in r.headers.items()}, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, {k.lower(): v for k, v in e.headers.items()}, e.read()
+
+
+def test_the_uppy_routes_and_s3_sign_work_across_replicas(start_serve, tmp_path):
+    import re
+    from urllib.parse import quote
+    store = ExternalStore(tmp_path / "store")
+    try:
+        a, b = replicas(start_serve, store)
+        body = os.urandom(PART + 1000)
+        first, second = body[:PART], body[PART:]
+
+        # Companion routes (@uppy/aws-s3 4.x/5.x): create on A, sign on B, list on A, complete on B.
+        status, up = a.api("POST", "/s3/multipart", {"filename": "uppy.bin", "type": "application/octet-stream"},
+                           token=API_KEY)
+        assert status == 200, up
+        upload_id, key = up["uploadId"], up["key"]
+        q = f"key={quote(key, safe='')}"
+        status, signed = b.api("GET", f"/s3/multipart/{quote(upload_id, safe='')}/batch?{q}&partNumbers=1,2",
+                               token=API_KEY)
+        assert status == 200, signed
+        etags = []
+        for n, chunk in [(1, first), (2, second)]:
+            code, headers, _ = s3_call("PUT", signed["presignedUrls"][str(n)], {}, chunk)
+            assert code == 200
+            etags.append({"PartNumber": n, "ETag": headers["etag"]})
+        status, listed = a.api("GET", f"/s3/multipart/{quote(upload_id, safe='')}?{q}", token=API_KEY)
+        assert status == 200 and [p["PartNumber"] for p in listed] == [1, 2], listed
+        status, done = b.api("POST", f"/s3/multipart/{quote(upload_id, safe='')}/complete?{q}", {"parts": etags},
+                             token=API_KEY)
+        assert status == 200, done
+        assert stored_md5(store, key) == hashlib.md5(body).hexdigest()
+
+        # POST /s3/sign (@uppy/aws-s3 6.x signRequest): the browser's own S3 calls, each signed
+        # by either replica.
+        def sign(s, **fields):
+            status, answer = s.api("POST", "/s3/sign", fields, token=API_KEY)
+            assert status == 200, answer
+            return answer
+
+        created = sign(a, method="POST", key="six.bin")
+        code, _, xml = s3_call("POST", created["url"], created.get("headers") or {})
+        assert code == 200, xml
+        s3_upload = re.search(rb"<UploadId>([^<]+)</UploadId>", xml).group(1).decode()
+        key6 = created["key"]
+        parts = []
+        for n, chunk, s in [(1, first, b), (2, second, a)]:
+            signed = sign(s, method="PUT", key=key6, uploadId=s3_upload, partNumber=n)
+            code, headers, _ = s3_call("PUT", signed["url"], signed.get("headers") or {}, chunk)
+            assert code == 200
+            parts.append((n, headers["etag"]))
+        completion = "<CompleteMultipartUpload>" + "".join(
+            f"<Part><PartNumber>{n}</PartNumber><ETag>{e}</ETag></Part>" for n, e in parts) + "</CompleteMultipartUpload>"
+        signed = sign(b, method="POST", key=key6, uploadId=s3_upload)
+        code, _, xml = s3_call("POST", signed["url"], signed.get("headers") or {}, completion.encode())
+        assert code == 200 and b"<ETag>" in xml, xml
+        assert stored_md5(store, key6) == hashlib.md5(body).hexdigest()
+    finally:
+        store.stop()
