@@ -30,7 +30,7 @@ fn unsupported(state: &AppState, verdict: &ConditionalWrites) -> ApiError {
             "this upload may not replace an object (no-clobber), and the store at {} cannot \
              promise that: {verdict}. Nothing was uploaded; upload without no-clobber, or use \
              a store that honours conditional writes",
-            state.config().store.endpoint
+            state.store().endpoint().host()
         ),
     )
 }

@@ -46,7 +46,8 @@ pub type ExtraMetrics = std::sync::Arc<dyn Fn() -> String + Send + Sync>;
 /// Where the S3 store is and how to address it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreTarget {
-    /// Base URL, e.g. `http://127.0.0.1:9000` or `https://s3.eu-west-1.amazonaws.com`.
+    /// Base URL, e.g. `http://127.0.0.1:9000` or `https://s3.eu-west-1.amazonaws.com`; or
+    /// several, comma-separated: the nodes of one cluster ([`StoreTarget::endpoints`]).
     pub endpoint: String,
     pub region: String,
     /// Virtual-host addressing (`bucket.host`) instead of path style.
@@ -104,6 +105,24 @@ pub struct ServerConfig {
     pub hooks: crate::hooks::HookConfig,
     /// Every upload is no-clobber, whatever its caller asks.
     pub no_clobber: bool,
+}
+
+impl StoreTarget {
+    /// Each endpoint [`StoreTarget::endpoint`] names, in order, without repeats.
+    pub fn endpoints(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for e in self
+            .endpoint
+            .split(',')
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+        {
+            if !out.iter().any(|o| o == e) {
+                out.push(e.to_owned());
+            }
+        }
+        out
+    }
 }
 
 impl ServerConfig {

@@ -60,16 +60,23 @@ pub use openapi::OPENAPI;
 pub use state::{AppState, StateError};
 pub use token::{TokenKey, TokenSecret, UploadToken};
 
+/// How often each endpoint of a store given as several (a cluster's nodes) is asked whether it
+/// answers.
+pub const STORE_WATCH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Serve the coordinator on `listener` until `shutdown` resolves, then finish the requests in
 /// flight (within [`ServerConfig::connections`]' shutdown grace). Connections get the
 /// header-read and idle timeouts and the cap of [`ServerConfig::connections`], request bodies
-/// the stall timeout. Also measures the store's clock now and every `clock_interval`.
+/// the stall timeout. Also measures the store's clock now and every `clock_interval`, and,
+/// given several store endpoints, signs for one that answers (checked every
+/// [`STORE_WATCH_INTERVAL`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let clock_task = tokio::spawn(state.clone().measure_clock_forever());
+    let watch_task = tokio::spawn(state.clone().watch_stores_forever(STORE_WATCH_INTERVAL));
     let limits = state.config().connections;
     let stall = state.config().body_stall_timeout;
     let table = hoist_net::Table::for_limits(&limits);
@@ -90,6 +97,7 @@ pub async fn serve(
     )
     .await;
     clock_task.abort();
+    watch_task.abort();
     Ok(())
 }
 

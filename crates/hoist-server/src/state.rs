@@ -24,7 +24,7 @@ struct Inner {
     secret: TokenSecret,
     tokens: TokenKey,
     metrics: Arc<Metrics>,
-    store: Bucket,
+    store: crate::store::Stores,
     limits: Limits,
     /// `/openapi.json` with this coordinator's limits written in.
     openapi: String,
@@ -63,7 +63,7 @@ impl AppState {
             });
         }
         let metrics = Arc::new(Metrics::default());
-        let store = crate::store::open(&config, metrics.clone())?;
+        let store = crate::store::Stores::open(&config, metrics.clone())?;
         let auth = Authenticator::new(
             &config.api_keys,
             config.grant_secret.as_deref(),
@@ -119,12 +119,12 @@ impl AppState {
 
     /// The clock corrected to the store's.
     pub fn clock(&self) -> &Clock {
-        self.0.store.clock()
+        self.store().clock()
     }
 
     /// The bucket uploads go to.
     pub fn store(&self) -> &Bucket {
-        &self.0.store
+        self.0.store.current()
     }
 
     /// Whether the store honours `If-None-Match: *`, which no-clobber uploads rest on: probed
@@ -136,8 +136,8 @@ impl AppState {
             .0
             .conditional_writes
             .get_or_try_init(|| async {
-                let verdict = self.0.store.probe_conditional_writes().await?;
-                let endpoint = &self.0.config.store.endpoint;
+                let verdict = self.store().probe_conditional_writes().await?;
+                let endpoint = self.store().endpoint().host().to_owned();
                 if verdict.honoured() {
                     tracing::info!(%endpoint, "the store honours conditional writes (If-None-Match: *)");
                 } else {
@@ -202,7 +202,7 @@ impl AppState {
 
     /// Corrected now.
     pub fn now(&self) -> Timestamp {
-        self.0.store.now()
+        self.store().now()
     }
 
     fn now_unix(&self) -> u64 {
@@ -217,7 +217,7 @@ impl AppState {
     /// credentials that sign it.
     pub fn url_ttl(&self, kind: UrlKind) -> Result<Duration, ApiError> {
         let now = self.now();
-        let creds = self.0.store.credentials(now);
+        let creds = self.store().credentials(now);
         self.0
             .config
             .ttl
@@ -289,6 +289,24 @@ impl AppState {
         }
     }
 
+    /// With several store endpoints: asks each every `interval` and signs for one that
+    /// answers ([`crate::store::Stores::check`]), forever. Nothing with one endpoint.
+    pub async fn watch_stores_forever(self, interval: std::time::Duration) {
+        if self.0.store.len() < 2 {
+            return;
+        }
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if self.0.store.check().await.is_some() {
+                self.0
+                    .metrics
+                    .set_clock_offset(self.clock().offset().millis);
+            }
+        }
+    }
+
     /// One quick clock measurement (one request) against the store.
     pub async fn measure_clock_once(&self) {
         self.measure_clock(false).await;
@@ -297,7 +315,7 @@ impl AppState {
     /// One clock measurement against the store, `precise` or quick; failures are logged and
     /// the old offset kept.
     pub async fn measure_clock(&self, precise: bool) {
-        match self.0.store.measure_clock(precise).await {
+        match self.store().measure_clock(precise).await {
             Ok(m) => {
                 let offset = self.clock().offset();
                 self.0.metrics.set_clock_offset(offset.millis);

@@ -2,6 +2,7 @@
 //! rules `hoist serve` keeps in its embedded store's bucket.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use hoist_core::presign::Endpoint;
@@ -23,11 +24,97 @@ pub const SERVE_LIFECYCLE_RULE: &str = "hoist-serve-abort-incomplete";
 /// A control call should never take long; a hung store must not hang API callers.
 const CONTROL_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The bucket `config` names, signing with its credentials; each control call signed is
+/// How long a health probe of one store endpoint may take before the endpoint counts as down.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The endpoints of one store (the nodes of a cluster, each serving the same buckets), each a
+/// [`Bucket`] with its own clock; the coordinator signs for one of them at a time and moves
+/// to the next that answers when it stops answering ([`Stores::check`]).
+#[derive(Debug)]
+pub(crate) struct Stores {
+    all: Vec<Bucket>,
+    current: AtomicUsize,
+    down: Vec<AtomicBool>,
+}
+
+impl Stores {
+    /// The bucket on each endpoint `config` names (`--s3-endpoint`, comma-separated for the
+    /// nodes of one cluster), signing with its credentials; each control call signed is
+    /// counted in `metrics`.
+    pub(crate) fn open(config: &ServerConfig, metrics: Arc<Metrics>) -> Result<Self, StateError> {
+        let endpoints = config.store.endpoints();
+        if endpoints.is_empty() {
+            return Err(StateError::BadEndpoint("no store endpoint given".into()));
+        }
+        let all = endpoints
+            .iter()
+            .map(|e| open(config, e, metrics.clone()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let down = all.iter().map(|_| AtomicBool::new(false)).collect();
+        Ok(Stores {
+            all,
+            current: AtomicUsize::new(0),
+            down,
+        })
+    }
+
+    /// The endpoint signed for now.
+    pub(crate) fn current(&self) -> &Bucket {
+        &self.all[self.current.load(Ordering::Relaxed)]
+    }
+
+    /// How many endpoints there are.
+    pub(crate) fn len(&self) -> usize {
+        self.all.len()
+    }
+
+    /// Asks every endpoint once (its clock probe, a presigned HeadBucket: any answer counts,
+    /// a refusal too; no answer within [`PROBE_TIMEOUT`] does not). When the endpoint signed
+    /// for did not answer and another did, the first of those in the given order is signed
+    /// for from now on. Answers the move, if one was made.
+    pub(crate) async fn check(&self) -> Option<(String, String)> {
+        let probes = self.all.iter().map(|b| async move {
+            matches!(
+                tokio::time::timeout(PROBE_TIMEOUT, b.measure_clock(false)).await,
+                Ok(Ok(_))
+            )
+        });
+        let answered = futures_util::future::join_all(probes).await;
+        for (i, up) in answered.iter().enumerate() {
+            let was_down = self.down[i].swap(!up, Ordering::Relaxed);
+            let host = self.all[i].endpoint().host();
+            if was_down && *up {
+                tracing::info!(endpoint = %host, "store endpoint answers again");
+            } else if !was_down && !up {
+                tracing::warn!(endpoint = %host, "store endpoint does not answer");
+            }
+        }
+        let now = self.current.load(Ordering::Relaxed);
+        if answered[now] {
+            return None;
+        }
+        let next = (1..self.all.len())
+            .map(|k| (now + k) % self.all.len())
+            .find(|&i| answered[i])?;
+        self.current.store(next, Ordering::Relaxed);
+        let (from, to) = (
+            self.all[now].endpoint().host().to_owned(),
+            self.all[next].endpoint().host().to_owned(),
+        );
+        tracing::warn!(%from, %to, "the store endpoint signed for stopped answering; signing for another");
+        Some((from, to))
+    }
+}
+
+/// The bucket on `endpoint`, signing with `config`'s credentials; each control call signed is
 /// counted in `metrics`.
-pub(crate) fn open(config: &ServerConfig, metrics: Arc<Metrics>) -> Result<Bucket, StateError> {
-    let endpoint = Endpoint::parse(&config.store.endpoint, config.store.region.clone())
-        .map_err(|e| StateError::BadEndpoint(format!("{}: {e}", config.store.endpoint)))?;
+fn open(
+    config: &ServerConfig,
+    endpoint: &str,
+    metrics: Arc<Metrics>,
+) -> Result<Bucket, StateError> {
+    let endpoint = Endpoint::parse(endpoint, config.store.region.clone())
+        .map_err(|e| StateError::BadEndpoint(format!("{endpoint}: {e}")))?;
     let endpoint = if config.store.virtual_host {
         endpoint.virtual_host()
     } else {

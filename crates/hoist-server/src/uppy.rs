@@ -591,7 +591,8 @@ async fn complete_parts(
 }
 
 fn location(state: &AppState, token: &UploadToken) -> Value {
-    let endpoint = state.config().store.endpoint.trim_end_matches('/');
+    let at = state.store().endpoint();
+    let endpoint = format!("{}://{}", at.scheme(), at.host());
     let key = hoist_core::encoding::uri_encode_path(&token.key);
     json!({
         "location": format!("{endpoint}/{}/{key}", token.bucket),

@@ -23,30 +23,43 @@ pub fn run(s: &Settings) -> anyhow::Result<ExitCode> {
         ));
     }
     match &s.s3_endpoint {
-        Some(endpoint) => {
+        Some(endpoints) => {
             let credentials = CredentialSource::from_env(None, hoist_s3::local_now())
                 .context("credentials for the external store")?;
-            let config = server_config(s, endpoint.clone(), credentials, false, secret);
-            let state = AppState::new(config).context("coordinator settings")?;
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .context("starting the async runtime")?;
-            let answer = runtime.block_on(async {
-                tokio::time::timeout(STORE_TIMEOUT, state.store().head_bucket()).await
-            });
             let bucket = &s.bucket;
-            match answer {
-                Err(_) => bail!(
-                    "the store at {endpoint} did not answer a HEAD of bucket {bucket} within {}s",
-                    STORE_TIMEOUT.as_secs()
-                ),
-                Ok(Err(err)) => {
-                    bail!("the store at {endpoint} failed a HEAD of bucket {bucket}: {err}")
+            // Every node of a store given as several: each must answer for the bucket.
+            for endpoint in endpoints
+                .split(',')
+                .map(str::trim)
+                .filter(|e| !e.is_empty())
+            {
+                let config = server_config(
+                    s,
+                    endpoint.to_owned(),
+                    credentials.clone(),
+                    false,
+                    secret.clone(),
+                );
+                let state = AppState::new(config).context("coordinator settings")?;
+                let answer = runtime.block_on(async {
+                    tokio::time::timeout(STORE_TIMEOUT, state.store().head_bucket()).await
+                });
+                match answer {
+                    Err(_) => bail!(
+                        "the store at {endpoint} did not answer a HEAD of bucket {bucket} within {}s",
+                        STORE_TIMEOUT.as_secs()
+                    ),
+                    Ok(Err(err)) => {
+                        bail!("the store at {endpoint} failed a HEAD of bucket {bucket}: {err}")
+                    }
+                    Ok(Ok(())) => crate::output::line(&format!(
+                        "ok: the store at {endpoint} answers for bucket {bucket} with these credentials"
+                    )),
                 }
-                Ok(Ok(())) => crate::output::line(&format!(
-                    "ok: the store at {endpoint} answers for bucket {bucket} with these credentials"
-                )),
             }
         }
         None => {

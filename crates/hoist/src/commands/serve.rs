@@ -52,7 +52,9 @@ settings! {
         data: PathBuf = "./hoist-data", env "HOIST_DATA", value "DIR";
         /// Bucket that uploads go to; created in the embedded store.
         bucket: String = DEFAULT_BUCKET, env "HOIST_BUCKET";
-        /// Use this S3 endpoint instead of the embedded store. Credentials come from
+        /// Use this S3 endpoint instead of the embedded store; several, comma-separated, for
+        /// the nodes of one cluster: each is checked every 2 s and URLs are signed for one that
+        /// answers. Credentials come from
         /// AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN or the AWS_PROFILE of the
         /// shared credentials file, and are read again before they expire.
         s3_endpoint: Option<String>, env "HOIST_S3_ENDPOINT", fallback "AWS_ENDPOINT_URL",
