@@ -244,3 +244,42 @@ def test_the_uppy_routes_and_s3_sign_work_across_replicas(start_serve, tmp_path)
         assert stored_md5(store, key6) == hashlib.md5(body).hexdigest()
     finally:
         store.stop()
+
+
+def test_a_direct_upload_resumes_through_another_endpoint_of_the_same_store(tmp_path):
+    # Direct mode: the journal names the bucket and key, not the endpoint, so the same store
+    # reached under another name (localhost instead of 127.0.0.1) continues the upload.
+    store = ExternalStore(tmp_path / "store")
+    try:
+        src = tmp_path / "direct.bin"
+        md5 = make_file(src, PART * 24)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "HOIST_"))}
+        env.update(store.env())
+
+        def run(endpoint, *more):
+            return subprocess.Popen(
+                [HOIST_BIN, "upload", "--json", "--endpoint", endpoint, "--state-dir", str(tmp_path / "state"),
+                 "--part-size", "5MiB", "--concurrency", "2", *more, str(src), "s3://hooks/direct.bin"],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+        first = run(store.endpoint)
+        done = 0
+        for line in first.stdout:
+            e = json.loads(line)
+            if e["event"] == "part_done":
+                done += 1
+                if done == 10:
+                    first.send_signal(signal.SIGINT)
+                    break
+        first.wait(timeout=60)
+        assert first.returncode != 0
+        other = store.endpoint.replace("127.0.0.1", "localhost")
+        assert other != store.endpoint
+        second = run(other, "--resume=strict")
+        out, err = second.communicate(timeout=300)
+        assert second.returncode == 0, err
+        result = [json.loads(l) for l in out.splitlines()][-1]
+        assert result["parts_resumed"] >= 10 and result["parts_resumed"] + result["parts_sent"] == 24, result
+        assert stored_md5(store, "direct.bin") == md5
+    finally:
+        store.stop()
