@@ -290,7 +290,7 @@ impl AppState {
     }
 
     /// With several store endpoints: asks each every `interval` and signs for one that
-    /// answers ([`crate::store::Stores::check`]), forever. Nothing with one endpoint.
+    /// answers, moving away from one that stops answering, forever. Nothing with one endpoint.
     pub async fn watch_stores_forever(self, interval: std::time::Duration) {
         if self.0.store.len() < 2 {
             return;

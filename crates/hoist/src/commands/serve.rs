@@ -38,7 +38,7 @@ settings! {
         store_listen: SocketAddr = crate::commands::store::DEFAULT_LISTEN,
             env "HOIST_STORE_LISTEN", value "ADDR";
         /// URL at which browsers and clients reach the embedded store, which part URLs are
-        /// signed for (e.g. https://uploads.example.com:9000); the coordinator itself still
+        /// signed for (e.g. `https://uploads.example.com:9000`); the coordinator itself still
         /// connects to the store's own address when the URL's port is the one it listens on.
         store_url: Option<String>, env "HOIST_STORE_URL", value "URL",
             unset "http(s)://STORE_LISTEN";
