@@ -31,7 +31,7 @@ pub struct JournalKey {
     pub size: u64,
     /// Modification time in nanoseconds since the epoch; a changed file is a new upload.
     pub mtime_ns: u128,
-    /// A digest of the file's first and last bytes ([`fingerprint`]): a file rewritten in
+    /// A digest of the file's first and last 64 KiB (`fingerprint`): a file rewritten in
     /// place with its size and time restored is a new upload too.
     pub fingerprint: String,
     /// Where the object goes, whichever server carries it ([`crate::Transport::destination`]):
