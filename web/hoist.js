@@ -419,7 +419,10 @@ class Upload {
         attempts += 1;
         if (res.status === 0 && isOffline()) attempts -= 1;
         await this._backoff(attempts, verdict);
-        if (target.expiresAt && Date.now() + this._clockOffsetMs > target.expiresAt - 1000) target = await this._resignSingle();
+        // An expired URL is signed again; so is one whose store answered nothing twice, since
+        // the coordinator may sign for another node of the store by now.
+        const expired = target.expiresAt && Date.now() + this._clockOffsetMs > target.expiresAt - 1000;
+        if (expired || (res.status === 0 && attempts >= 2 && !isOffline())) target = await this._resignSingle();
         continue;
       }
       throw await this._storeError(verdict, res, attempts);
