@@ -241,7 +241,12 @@ fn failing_commands_never_show_a_secret_whole() {
     outputs.push(("aborted mid-way", text(&out)));
     faults(&store.url, r#"{"latency_ms":0}"#);
 
-    // Direct, with a wrong secret key (and a session token the store does not know).
+    // Direct, with a wrong secret key (and a session token the store does not know). A small
+    // file: the store refuses a PUT before reading its body and closes the connection, and a
+    // client still writing 20 MiB may meet the closed socket before it reads the 403.
+    let small = dir.join("small.bin");
+    std::fs::write(&small, vec![7u8; 64 * 1024]).unwrap();
+    let file = small.to_str().unwrap();
     let wrong = [
         ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
         ("AWS_SECRET_ACCESS_KEY", WRONG_SECRET),
