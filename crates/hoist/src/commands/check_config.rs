@@ -32,14 +32,17 @@ pub fn run(s: &Settings) -> anyhow::Result<ExitCode> {
                 .context("starting the async runtime")?;
             let bucket = &s.bucket;
             // Every node of a store given as several: each must answer for the bucket.
-            for endpoint in endpoints
-                .split(',')
-                .map(str::trim)
-                .filter(|e| !e.is_empty())
-            {
+            let all = server_config(
+                s,
+                endpoints.clone(),
+                credentials.clone(),
+                false,
+                secret.clone(),
+            );
+            for endpoint in all.store.endpoints() {
                 let config = server_config(
                     s,
-                    endpoint.to_owned(),
+                    endpoint.clone(),
                     credentials.clone(),
                     false,
                     secret.clone(),
