@@ -29,6 +29,24 @@ pub struct UploadConfig {
     pub content_type: Option<String>,
     /// Completes sent again while the coordinator says the application was not yet told.
     pub hook_retry: HookRetry,
+    /// Bounds shared with other uploads (a batch's): every part takes one of their
+    /// connections while it is sent.
+    pub limits: Option<SharedLimits>,
+}
+
+/// Bounds several uploads share: requests to the store in flight across all of them.
+#[derive(Debug, Clone)]
+pub struct SharedLimits {
+    pub(crate) connections: std::sync::Arc<tokio::sync::Semaphore>,
+}
+
+impl SharedLimits {
+    /// At most `connections` requests in flight across the uploads that share these limits.
+    pub fn new(connections: usize) -> Self {
+        SharedLimits {
+            connections: std::sync::Arc::new(tokio::sync::Semaphore::new(connections.max(1))),
+        }
+    }
 }
 
 /// How often, and how far apart, Complete is sent again while the coordinator answers
@@ -76,6 +94,7 @@ impl Default for UploadConfig {
             keep_partial: false,
             content_type: None,
             hook_retry: HookRetry::default(),
+            limits: None,
         }
     }
 }

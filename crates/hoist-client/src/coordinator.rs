@@ -43,7 +43,8 @@ pub struct CoordinatorTransport {
     http: Http,
     /// The replicas, in the order they were given; `current` is the one talked to.
     bases: Vec<String>,
-    current: AtomicUsize,
+    /// Shared by the transports of one batch's files: a move is made once for all.
+    current: std::sync::Arc<AtomicUsize>,
     progress: std::sync::Mutex<Option<ProgressFn>>,
     token: Option<String>,
     filename: Option<String>,
@@ -80,7 +81,7 @@ impl CoordinatorTransport {
         Ok(CoordinatorTransport {
             http,
             bases: list,
-            current: AtomicUsize::new(0),
+            current: std::sync::Arc::new(AtomicUsize::new(0)),
             progress: std::sync::Mutex::new(None),
             token,
             filename: None,
@@ -88,6 +89,22 @@ impl CoordinatorTransport {
             no_clobber: false,
             urls: tokio::sync::Mutex::new(HashMap::new()),
         })
+    }
+
+    /// A transport for another file of the same batch: the same coordinators (a move to
+    /// another is shared), caller and no-clobber choice, with this file's name and key.
+    pub fn for_file(&self, filename: Option<String>, key: Option<String>) -> Self {
+        CoordinatorTransport {
+            http: self.http.clone(),
+            bases: self.bases.clone(),
+            current: self.current.clone(),
+            progress: std::sync::Mutex::new(None),
+            token: self.token.clone(),
+            filename,
+            key,
+            no_clobber: self.no_clobber,
+            urls: tokio::sync::Mutex::new(HashMap::new()),
+        }
     }
 
     /// The file name the coordinator uses when it generates the key.

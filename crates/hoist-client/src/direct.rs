@@ -33,12 +33,15 @@ const CONTROL_TIMEOUT: Duration = Duration::from_secs(120);
 /// Uploads straight to an S3 endpoint with credentials.
 #[derive(Debug)]
 pub struct DirectTransport {
-    bucket: Bucket,
+    bucket: std::sync::Arc<Bucket>,
     key: String,
     plan_policy: PlanPolicy,
     ttl: TtlPolicy,
     stream_expected: u64,
     no_clobber: bool,
+    /// Whether the store honours conditional writes, asked once and shared by every key's
+    /// transport (`None`: it does; else why not).
+    conditional: std::sync::Arc<tokio::sync::OnceCell<Option<String>>>,
 }
 
 impl DirectTransport {
@@ -57,13 +60,52 @@ impl DirectTransport {
             ));
         }
         Ok(DirectTransport {
-            bucket: Bucket::new(http, endpoint, bucket, credentials),
+            bucket: std::sync::Arc::new(Bucket::new(http, endpoint, bucket, credentials)),
             key,
             plan_policy: PlanPolicy::default(),
             ttl: TtlPolicy::default(),
             stream_expected: DEFAULT_STREAM_EXPECTED,
             no_clobber: false,
+            conditional: Default::default(),
         })
+    }
+
+    /// A transport for another key of the same bucket, sharing this one's signer, clock and
+    /// credentials (a batch's files).
+    pub fn for_key(&self, key: impl Into<String>) -> Result<Self> {
+        let key = key.into();
+        if key.is_empty() {
+            return Err(Error::Config("the destination needs a key".into()));
+        }
+        Ok(DirectTransport {
+            bucket: self.bucket.clone(),
+            key,
+            plan_policy: self.plan_policy,
+            ttl: self.ttl,
+            stream_expected: self.stream_expected,
+            no_clobber: self.no_clobber,
+            conditional: self.conditional.clone(),
+        })
+    }
+
+    /// The objects already stored under `prefix`: key → size and ETag (ListObjectsV2).
+    pub async fn stored_under(
+        &self,
+        prefix: &str,
+    ) -> Result<std::collections::HashMap<String, crate::batch::Stored>> {
+        let list = self
+            .control("ListObjectsV2", self.bucket.list_objects(prefix))
+            .await?;
+        Ok(list
+            .into_iter()
+            .map(|o| {
+                let stored = crate::batch::Stored {
+                    size: o.size,
+                    etag: o.etag,
+                };
+                (o.key, stored)
+            })
+            .collect())
     }
 
     /// Replaces the planner's policy (single-PUT threshold, default part size).
@@ -96,22 +138,31 @@ impl DirectTransport {
     /// (a probe object written twice, then deleted). A probe that cannot be made (a key
     /// allowed to write only under some prefix) is warned of, and the upload goes on.
     async fn check_conditional_writes(&self) -> Result<()> {
-        let probe = self.bucket.probe_conditional_writes();
-        match self.control("PutObject", probe).await {
-            Ok(verdict) if verdict.honoured() => Ok(()),
-            Ok(verdict) => Err(Error::Unsupported(format!(
-                "--no-clobber needs a store that honours conditional writes, and {} does not: \
-                 {verdict}; nothing was uploaded",
-                self.bucket.endpoint().host()
-            ))),
-            Err(e) => {
-                tracing::warn!(
-                    error = %e,
-                    "could not check that the store honours If-None-Match: *; a store that \
-                     ignores it replaces the object"
-                );
-                Ok(())
-            }
+        let refused = self
+            .conditional
+            .get_or_init(|| async {
+                let probe = self.bucket.probe_conditional_writes();
+                match self.control("PutObject", probe).await {
+                    Ok(verdict) if verdict.honoured() => None,
+                    Ok(verdict) => Some(format!(
+                        "--no-clobber needs a store that honours conditional writes, and {} \
+                         does not: {verdict}; nothing was uploaded",
+                        self.bucket.endpoint().host()
+                    )),
+                    Err(e) => {
+                        tracing::warn!(
+                            error = %e,
+                            "could not check that the store honours If-None-Match: *; a store \
+                             that ignores it replaces the object"
+                        );
+                        None
+                    }
+                }
+            })
+            .await;
+        match refused {
+            Some(why) => Err(Error::Unsupported(why.clone())),
+            None => Ok(()),
         }
     }
 

@@ -174,7 +174,7 @@ impl Advice {
         }
     }
 
-    fn next(next: impl Into<String>) -> Self {
+    pub(crate) fn next(next: impl Into<String>) -> Self {
         Advice {
             cause: None,
             next: next.into(),

@@ -43,6 +43,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod batch;
 mod checksum;
 mod config;
 mod coordinator;
@@ -60,7 +61,7 @@ mod stage;
 mod transport;
 
 pub use checksum::{checksum_name, parse_checksum};
-pub use config::{HookRetry, UploadConfig};
+pub use config::{HookRetry, SharedLimits, UploadConfig};
 pub use coordinator::CoordinatorTransport;
 pub use direct::{DEFAULT_STREAM_EXPECTED, DirectTransport};
 pub use engine::{HttpClient, Uploader, http_client};

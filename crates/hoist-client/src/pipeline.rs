@@ -29,6 +29,8 @@ struct Ctx<T> {
     emit: Emit,
     cancel: CancellationToken,
     retry: RetryPolicy,
+    /// Connections shared with other uploads, when there are any.
+    limits: Option<crate::config::SharedLimits>,
 }
 
 /// Sends every part of `feed`; returns what the producer read.
@@ -64,6 +66,7 @@ pub(crate) async fn transfer<T: Transport>(
             max_resigns: stage.config.retry.max_resigns.max(PART_RESIGNS),
             ..stage.config.retry.clone()
         },
+        limits: stage.config.limits.clone(),
     });
     let jobs = Arc::new(tokio::sync::Mutex::new(job_rx));
     let workers: Vec<_> = (0..n)
@@ -99,7 +102,16 @@ async fn worker<T: Transport>(
             }
         };
         let Some(job) = job else { break };
-        match send_part(&ctx, &job).await {
+        let connection = match &ctx.limits {
+            Some(l) => tokio::select! {
+                _ = ctx.cancel.cancelled() => break,
+                permit = l.connections.acquire() => permit.ok(),
+            },
+            None => None,
+        };
+        let sent = send_part(&ctx, &job).await;
+        drop(connection);
+        match sent {
             Ok(etag) => {
                 let len = job.data.len() as u64;
                 let done_bytes = {

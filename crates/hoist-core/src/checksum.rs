@@ -491,6 +491,22 @@ pub mod etag {
         md5::Md5::digest(data).into()
     }
 
+    /// An MD5 fed piece by piece, for a body too large to hold at once.
+    #[derive(Debug, Clone, Default)]
+    pub struct Md5Hasher(md5::Md5);
+
+    impl Md5Hasher {
+        /// Adds `data` to the digest.
+        pub fn update(&mut self, data: &[u8]) {
+            md5::Digest::update(&mut self.0, data);
+        }
+
+        /// The MD5 of everything added.
+        pub fn finish(self) -> [u8; 16] {
+            md5::Digest::finalize(self.0).into()
+        }
+    }
+
     /// The quoted ETag of a multipart object from its parts' MD5s in order.
     pub fn multipart(part_md5s: &[[u8; 16]]) -> String {
         let mut md5 = md5::Md5::new();

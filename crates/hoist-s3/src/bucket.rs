@@ -8,12 +8,14 @@ use std::time::{Duration, Instant};
 use hoist_core::checksum::{ChecksumAlgorithm, ChecksumType};
 use hoist_core::credentials::Credentials;
 use hoist_core::error::S3ErrorCode;
-use hoist_core::presign::{Endpoint, ListUploadsParams, PresignRequest, PresignedUrl, Presigner};
+use hoist_core::presign::{
+    Endpoint, ListObjectsParams, ListUploadsParams, PresignRequest, PresignedUrl, Presigner,
+};
 use hoist_core::s3::{
     self, CompleteMultipartUploadResult, CompletedPart, CorsConfiguration, CorsRule,
     InitiateMultipartUploadResult, LifecycleConfiguration, ListMultipartUploadsResult,
-    ListPartsResult, OBJECT_ATTRIBUTES, ObjectAttributes, ObjectHead, PartInfo, ResponseError,
-    UploadInfo, WriteCondition,
+    ListObjectsV2Result, ListPartsResult, OBJECT_ATTRIBUTES, ObjectAttributes, ObjectHead,
+    PartInfo, ResponseError, UploadInfo, WriteCondition,
 };
 use hoist_core::time::Timestamp;
 
@@ -387,6 +389,32 @@ impl Bucket {
     pub async fn head_bucket(&self) -> Result<(), Error> {
         let req = PresignRequest::head_bucket(self.name.as_str());
         self.send("HeadBucket", req, Vec::new()).await.map(drop)
+    }
+
+    /// Every object whose key starts with `prefix` (ListObjectsV2), all pages joined.
+    pub async fn list_objects(&self, prefix: &str) -> Result<Vec<s3::ObjectInfo>, Error> {
+        const OP: &str = "ListObjectsV2";
+        let mut params = ListObjectsParams {
+            prefix: (!prefix.is_empty()).then(|| prefix.to_owned()),
+            max_keys: Some(1000),
+            ..Default::default()
+        };
+        let mut out = Vec::new();
+        for _ in 0..MAX_UPLOAD_PAGES {
+            let req = PresignRequest::list_objects_v2(self.name.as_str(), &params);
+            let a = self.call(OP, req, Vec::new()).await?;
+            let page = parsed(OP, ListObjectsV2Result::from_response(a.status, &a.body))?;
+            out.extend(page.contents);
+            match page.next_continuation_token {
+                Some(next)
+                    if page.is_truncated && params.continuation_token.as_ref() != Some(&next) =>
+                {
+                    params.continuation_token = Some(next);
+                }
+                _ => return Ok(out),
+            }
+        }
+        Err(Error::unexpected(OP, "the pages did not end"))
     }
 
     /// Every incomplete multipart upload (under `prefix`), all pages joined.

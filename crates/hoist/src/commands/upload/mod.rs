@@ -17,6 +17,8 @@ use hoist_core::units::{parse_duration, parse_size};
 
 use crate::output;
 
+mod batch;
+
 /// Exit codes, one per failure class, so scripts can tell them apart.
 const EXIT_HELP: &str = "\
 Exit codes:
@@ -32,33 +34,37 @@ Exit codes:
        (the upload is aborted)
   8    unsupported: --no-clobber, and the store does not honour conditional writes
        (If-None-Match: *, checked before anything is sent); nothing was uploaded
+  9    several files: some failed and others were stored (the summary lists each
+       failure with its cause; when every file failed the same way, that way's code)
   130  interrupted (Ctrl-C); the upload is kept: run again with --resume
 
 Direct mode reads AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, else the
 profile (--profile, AWS_PROFILE, default \"default\") of AWS_SHARED_CREDENTIALS_FILE or
 ~/.aws/credentials. With an endpoint, buckets are addressed path-style.";
 
-/// Upload a file (or `-` for standard input) to S3 directly or through a hoist-server.
+/// Upload files, folders or standard input to S3 directly or through a hoist-server.
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = EXIT_HELP, after_help = EXIT_HELP)]
 pub struct Args {
-    /// The file to upload, or `-` to read standard input (length unknown).
-    #[arg(value_name = "FILE")]
+    /// What to upload: files, folders (their files, recursively), glob patterns (quoted, so
+    /// that hoist expands them: 'logs/**/*.gz'), or `-` alone for standard input (length
+    /// unknown). In direct mode the last argument is the destination: `s3://BUCKET/KEY`
+    /// for one file (a key ending in `/` gets the file's name), `s3://BUCKET/PREFIX/` for
+    /// several, each stored at the prefix plus its path relative to the argument that named
+    /// it (a folder's contents, a glob's base folder, a file's own name).
+    #[arg(value_name = "PATH", required = true, num_args = 1..)]
+    pub targets: Vec<PathBuf>,
+    /// The one file (or `-`) of a single-file upload, from `targets`.
+    #[arg(skip)]
     pub file: PathBuf,
-    /// Destination `s3://BUCKET/KEY` (direct mode). A key ending in `/` gets the file name.
-    #[arg(value_name = "DEST", required_unless_present = "server")]
+    /// The destination, from `targets` (direct mode).
+    #[arg(skip)]
     pub dest: Option<String>,
     /// Upload through this hoist-server (presigned URLs only, no credentials needed). Repeat
     /// the flag or give a comma-separated list for replicas sharing a token secret: the first
     /// is used until it stops answering (connection refused, timeout, 5xx), then the next,
     /// with the same upload.
-    #[arg(
-        long,
-        value_name = "URL",
-        env = "HOIST_SERVER",
-        conflicts_with = "dest",
-        value_delimiter = ','
-    )]
+    #[arg(long, value_name = "URL", env = "HOIST_SERVER", value_delimiter = ',')]
     pub server: Vec<String>,
     /// API key or grant for the hoist-server (sent as a bearer token).
     #[arg(
@@ -68,7 +74,8 @@ pub struct Args {
         hide_env_values = true
     )]
     pub token: Option<String>,
-    /// With --server: the object key to ask for (when the grant allows choosing).
+    /// With --server: the object key to ask for (when the grant allows choosing); for
+    /// several files, a prefix ending in `/` that each file's relative path is added to.
     #[arg(long, value_name = "KEY", requires = "server")]
     pub key: Option<String>,
     /// S3 endpoint URL (direct mode); Amazon S3 when absent.
@@ -80,9 +87,34 @@ pub struct Args {
     /// Profile of the shared credentials file.
     #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
-    /// Parts sent at once; memory is about this many part sizes.
-    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
-    pub concurrency: u16,
+    /// Requests sent at once: the parts of one file (default 8; memory is about this many
+    /// part sizes), or across every file of several (default 32).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: Option<u16>,
+    /// Several files: the most memory their part buffers take at once, across the files.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "512MiB")]
+    pub memory: u64,
+    /// Several files: upload only those whose path (relative to the argument that named
+    /// them) matches this glob; a pattern without `/` matches the file name. Repeatable.
+    #[arg(long, value_name = "GLOB")]
+    pub include: Vec<String>,
+    /// Several files: leave out those that match this glob (it wins over --include).
+    /// Repeatable.
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+    /// Several files: follow symbolic links met inside folders (each folder is walked
+    /// once). Without it they are skipped; a link given as an argument is always followed.
+    #[arg(long)]
+    pub follow_symlinks: bool,
+    /// Do not send a file whose object is already stored with the same size and content
+    /// (its ETag: the file's MD5, or the multipart ETag of hoist's plan for it), so a rerun
+    /// sends only what is new or changed.
+    #[arg(long)]
+    pub skip_existing: bool,
+    /// Several files: stop at the first file that fails (the files being sent are kept
+    /// resumable) instead of going on with the others.
+    #[arg(long)]
+    pub fail_fast: bool,
     /// Part size (bytes, or with a unit: 16MiB); default: the planner's choice.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub part_size: Option<u64>,
@@ -150,12 +182,56 @@ pub enum ResumeMode {
     Strict,
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(mut args: Args) -> anyhow::Result<ExitCode> {
+    let paths = match split_targets(&mut args) {
+        Ok(p) => p,
+        Err(message) => return Ok(usage(&args, &message)),
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the runtime")?;
-    runtime.block_on(upload(args))
+    if batch::wanted(&paths) {
+        runtime.block_on(batch::upload(args, paths))
+    } else {
+        runtime.block_on(upload(args))
+    }
+}
+
+/// Splits the positional arguments into what to upload and (direct mode) the destination.
+fn split_targets(args: &mut Args) -> Result<Vec<PathBuf>, String> {
+    let mut paths = args.targets.clone();
+    let is_dest = |p: &PathBuf| p.to_str().is_some_and(|s| s.starts_with("s3://"));
+    let last_is_dest = paths.last().is_some_and(is_dest);
+    if args.server.is_empty() {
+        if !last_is_dest {
+            return Err(
+                "give the destination last (s3://BUCKET/KEY, or s3://BUCKET/PREFIX/ \
+                        for several files), or upload through a hoist-server with --server URL"
+                    .into(),
+            );
+        }
+        args.dest = paths.pop().map(|p| p.to_string_lossy().into_owned());
+        if paths.is_empty() {
+            return Err(
+                "nothing to upload: name the files or folders before the destination".into(),
+            );
+        }
+    } else if last_is_dest {
+        return Err(
+            "with --server no s3:// destination is given: the hoist-server decides \
+                    where objects go (ask for a key or a prefix with --key)"
+                .into(),
+        );
+    }
+    if let Some(p) = paths.iter().find(|p| is_dest(p)) {
+        return Err(format!("{} can only be the last argument", p.display()));
+    }
+    if paths.len() > 1 && paths.iter().any(|p| p.as_os_str() == "-") {
+        return Err("- (standard input) is uploaded alone, not with other paths".into());
+    }
+    args.file = paths[0].clone();
+    Ok(paths)
 }
 
 async fn upload(args: Args) -> anyhow::Result<ExitCode> {
@@ -213,7 +289,7 @@ fn settings(args: &Args) -> anyhow::Result<UploadConfig> {
         bail!("--resume needs a file: standard input cannot be read again");
     }
     Ok(UploadConfig {
-        concurrency: args.concurrency as usize,
+        concurrency: args.concurrency.map_or(8, usize::from),
         part_size: args.part_size,
         checksum,
         retry: RetryPolicy {
@@ -232,23 +308,40 @@ fn settings(args: &Args) -> anyhow::Result<UploadConfig> {
             retries: args.hook_retries,
             first_wait: args.hook_retry_wait,
         },
+        limits: None,
     })
+}
+
+/// Reads `s3://BUCKET/KEY` into the bucket and the key (empty when only the bucket is
+/// given).
+fn parse_dest(dest: &str) -> anyhow::Result<(String, String)> {
+    let rest = dest
+        .strip_prefix("s3://")
+        .with_context(|| format!("destination {dest:?} must look like s3://BUCKET/KEY"))?;
+    let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+    Ok((bucket.to_owned(), key.to_owned()))
 }
 
 /// Builds the direct transport from `s3://bucket/key`, the endpoint and the credentials.
 fn direct(args: &Args, http: HttpClient) -> anyhow::Result<DirectTransport> {
     let dest = args.dest.as_deref().unwrap_or_default();
-    let rest = dest
-        .strip_prefix("s3://")
-        .with_context(|| format!("destination {dest:?} must look like s3://BUCKET/KEY"))?;
-    let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
-    let mut key = key.to_owned();
+    let (bucket, mut key) = parse_dest(dest)?;
     if key.is_empty() || key.ends_with('/') {
         let name = file_name(&args.file).with_context(|| {
             format!("destination {dest:?} needs a key when reading standard input")
         })?;
         key.push_str(&name);
     }
+    direct_for(args, http, &bucket, &key)
+}
+
+/// The direct transport for `bucket`/`key` at the endpoint, with the credentials.
+fn direct_for(
+    args: &Args,
+    http: HttpClient,
+    bucket: &str,
+    key: &str,
+) -> anyhow::Result<DirectTransport> {
     let endpoint = match &args.endpoint {
         Some(url) => Endpoint::parse(url, args.region.as_str())
             .map_err(|e| anyhow::anyhow!("endpoint {url:?} {}", e.reason))?,
