@@ -32,6 +32,9 @@ pub struct UploadConfig {
     /// Bounds shared with other uploads (a batch's): every part takes one of their
     /// connections while it is sent.
     pub limits: Option<SharedLimits>,
+    /// Ask a coordinator to create nothing when the object at the key already holds the
+    /// file's bytes (the file's MD5 and checksum are sent with the create).
+    pub unless_stored: bool,
 }
 
 /// Bounds several uploads share: requests to the store in flight across all of them.
@@ -95,6 +98,7 @@ impl Default for UploadConfig {
             content_type: None,
             hook_retry: HookRetry::default(),
             limits: None,
+            unless_stored: false,
         }
     }
 }

@@ -27,6 +27,7 @@ use serde_json::{Value, json};
 
 use crate::checksum::multipart_type;
 use crate::error::{Error, Result};
+use crate::gather::{Batching, item_answer};
 use crate::progress::{Progress, ProgressFn};
 use crate::transport::{
     CreateOptions, ObjectInfo, PartSpec, PresignedRequest, Session, StoredPart, Transport, planned,
@@ -50,7 +51,13 @@ pub struct CoordinatorTransport {
     filename: Option<String>,
     key: Option<String>,
     no_clobber: bool,
+    /// A file of a folder: its path relative to the folder (a batch's `path`).
+    path: Option<String>,
+    /// The calls gathered with the other files of a batch, when there is one.
+    batching: Option<std::sync::Arc<Batching>>,
     urls: tokio::sync::Mutex<HashMap<u32, PresignedRequest>>,
+    /// A single PUT's URL signed at creation with the whole file's checksum (base64).
+    pinned: std::sync::Mutex<Option<(String, PresignedRequest)>>,
 }
 
 impl CoordinatorTransport {
@@ -87,7 +94,10 @@ impl CoordinatorTransport {
             filename: None,
             key: None,
             no_clobber: false,
+            path: None,
+            batching: None,
             urls: tokio::sync::Mutex::new(HashMap::new()),
+            pinned: std::sync::Mutex::new(None),
         })
     }
 
@@ -103,8 +113,56 @@ impl CoordinatorTransport {
             filename,
             key,
             no_clobber: self.no_clobber,
+            path: None,
+            batching: self.batching.clone(),
             urls: tokio::sync::Mutex::new(HashMap::new()),
+            pinned: std::sync::Mutex::new(None),
         }
+    }
+
+    /// Gathers this transport's creates and single-PUT confirmations with those of the
+    /// other files of `batching` (`POST /v1/uploads/batch`, `/v1/uploads/batch/complete`),
+    /// and puts files given a folder path ([`Self::in_folder`]) in the batch's folder.
+    pub fn with_batching(mut self, batching: std::sync::Arc<Batching>) -> Self {
+        self.batching = Some(batching);
+        self
+    }
+
+    /// A file stored at `path` inside the batch's folder: the coordinator makes one folder
+    /// under the caller's prefix, and every file's key is that folder plus its path.
+    pub fn in_folder(mut self, path: impl Into<String>) -> Self {
+        self.path = Some(path.into());
+        self
+    }
+
+    /// Creates through the batch route, with the other files' creates.
+    async fn create_gathered(&self, b: &Batching, item: Value) -> Result<Value> {
+        let call = |items: Vec<Value>| async move {
+            let mut body = json!({ "uploads": items });
+            if let Some(f) = b.folder() {
+                body["folder"] = json!(f);
+            }
+            let v = self
+                .call("POST", "/v1/uploads/batch", Some(body), BATCH_CREATE)
+                .await?;
+            if let Some(f) = v.get("folder").and_then(Value::as_str) {
+                b.learn_folder(f);
+            }
+            answers(&v, "create upload")
+        };
+        b.creates.submit(item, call).await
+    }
+
+    /// Confirms a single PUT through the batch route, with the other files' confirmations.
+    async fn confirm_gathered(&self, b: &Batching, id: &str) -> Result<Value> {
+        let call = |items: Vec<Value>| async move {
+            let body = json!({ "uploads": items });
+            let v = self
+                .call("POST", "/v1/uploads/batch/complete", Some(body), BATCH_CONFIRM)
+                .await?;
+            answers(&v, "confirm")
+        };
+        b.confirms.submit(json!({ "id": id }), call).await
     }
 
     /// The file name the coordinator uses when it generates the key.
@@ -244,6 +302,24 @@ impl CoordinatorTransport {
     }
 }
 
+/// Each item's answer of a batch route's answer, in order.
+fn answers(v: &Value, operation: &str) -> Result<Vec<Result<Value>>> {
+    let items = v
+        .get("uploads")
+        .and_then(Value::as_array)
+        .ok_or_else(|| Error::protocol(operation, "the batch answer has no uploads"))?;
+    Ok(items.iter().map(|i| item_answer(i, operation)).collect())
+}
+
+/// Whether a batch route is missing on this coordinator (an older one): the whole request
+/// was answered 404 or 405, not one of its items.
+fn no_route(e: &Error) -> bool {
+    matches!(e, Error::Coordinator { operation, status: 404 | 405, .. } if operation.as_str() == BATCH_CREATE || operation.as_str() == BATCH_CONFIRM)
+}
+
+const BATCH_CREATE: &str = "create uploads";
+const BATCH_CONFIRM: &str = "confirm uploads";
+
 /// The coordinator's refusal as the engine's error: its JSON error
 /// (`{"error": code, "message": …}`), or, from a proxy or anything else in between, a body
 /// read as S3 reads one. What it says is shortened where it quotes a secret.
@@ -345,6 +421,18 @@ fn field_u64(v: &Value, name: &str, op: &str) -> Result<u64> {
         .ok_or_else(|| Error::protocol(op, format!("answer has no {name}")))
 }
 
+impl CoordinatorTransport {
+    async fn confirm_one(&self, id: &str) -> Result<Value> {
+        self.call(
+            "POST",
+            &format!("/v1/uploads/{id}/complete"),
+            Some(json!({})),
+            "confirm",
+        )
+        .await
+    }
+}
+
 impl std::fmt::Debug for CoordinatorTransport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CoordinatorTransport")
@@ -372,10 +460,18 @@ impl Transport for CoordinatorTransport {
             }
             None => "anonymous".to_owned(),
         };
-        let (what, name) = match (&self.key, &self.filename) {
-            (Some(k), _) => ("key", k.as_str()),
-            (None, Some(f)) => ("file", f.as_str()),
-            (None, None) => ("file", ""),
+        let (what, name) = match (&self.key, &self.path, &self.filename) {
+            (Some(k), _, _) => ("key", k.clone()),
+            // A folder's file: the batch (named by what it uploads) and the path in it.
+            (None, Some(p), _) => (
+                "folder",
+                format!(
+                    "{}/{p}",
+                    self.batching.as_deref().map_or("", |b| b.id.as_str())
+                ),
+            ),
+            (None, None, Some(f)) => ("file", f.clone()),
+            (None, None, None) => ("file", String::new()),
         };
         format!("hoist:{caller}/{what}:{name}")
     }
@@ -389,6 +485,12 @@ impl Transport for CoordinatorTransport {
             "a coordinator needs the size in advance: standard input works only in direct mode"
                 .into(),
         ))
+    }
+
+    fn pins_whole_checksum(&self, size: u64) -> bool {
+        // Below S3's smallest part no coordinator plans parts: the upload is one PUT, whose
+        // URL a batch's create signs with the whole file's checksum.
+        self.batching.is_some() && size < 5 * 1024 * 1024
     }
 
     async fn create(&self, opts: &CreateOptions) -> Result<Session> {
@@ -411,9 +513,49 @@ impl Transport for CoordinatorTransport {
         if let Some(alg) = opts.checksum {
             // The type only matters for multipart; the coordinator picks that.
             body["checksum"] = json!({ "algorithm": alg, "type": multipart_type(alg) });
+            if let Some(sum) = opts.whole_checksum.filter(|s| s.algorithm() == alg) {
+                body["checksum"]["value"] = json!(sum.to_base64());
+            }
         }
         let op = "create upload";
-        let v = self.call("POST", "/v1/uploads", Some(body), op).await?;
+        let gathered = self
+            .batching
+            .as_deref()
+            .filter(|b| !b.creates.unsupported.load(Ordering::Relaxed));
+        let v = match gathered {
+            Some(b) => {
+                let mut item = body.clone();
+                if let Some(p) = &self.path {
+                    item["path"] = json!(p);
+                    if let Some(m) = item.as_object_mut() {
+                        m.remove("filename");
+                    }
+                }
+                if let Some(u) = &opts.unless_stored {
+                    item["unless_stored"] = json!({ "md5": u.md5_hex });
+                    if let Some(c) = &u.checksum {
+                        item["unless_stored"]["checksum"] =
+                            json!({ "algorithm": c.algorithm(), "value": c.to_base64() });
+                    }
+                }
+                match self.create_gathered(b, item).await {
+                    Err(e) if no_route(&e) => {
+                        b.creates.unsupported.store(true, Ordering::Relaxed);
+                        tracing::info!("the coordinator has no batch routes: one create per file");
+                        self.call("POST", "/v1/uploads", Some(body), op).await?
+                    }
+                    other => other?,
+                }
+            }
+            None => self.call("POST", "/v1/uploads", Some(body), op).await?,
+        };
+        if v.get("skipped").and_then(Value::as_bool) == Some(true) {
+            let text = |n: &str| v.get(n).and_then(Value::as_str).unwrap_or_default().to_owned();
+            return Err(Error::AlreadyStored {
+                key: text("key"),
+                etag: text("etag"),
+            });
+        }
         let id = v
             .get("id")
             .and_then(Value::as_str)
@@ -459,7 +601,12 @@ impl Transport for CoordinatorTransport {
                 }
             }
         } else if let Some(r) = presigned(&v, "PUT") {
-            urls.insert(1, r);
+            match opts.whole_checksum.filter(|_| v.get("checksum_algorithm").is_some()) {
+                Some(sum) => *self.pinned.lock().unwrap() = Some((sum.to_base64(), r)),
+                None => {
+                    urls.insert(1, r);
+                }
+            }
         }
         Ok(session)
     }
@@ -470,6 +617,15 @@ impl Transport for CoordinatorTransport {
         part: &PartSpec,
         fresh: bool,
     ) -> Result<PresignedRequest> {
+        if let Some(sum) = &part.checksum
+            && !fresh
+            && !session.multipart()
+        {
+            let pinned = self.pinned.lock().unwrap().take();
+            if let Some((_, r)) = pinned.filter(|(v, _)| *v == sum.to_base64()) {
+                return Ok(r);
+            }
+        }
         if let Some(sum) = &part.checksum {
             // The part's checksum is signed into its URL, so the URL can only be asked for
             // now that the part is read: one at a time.
@@ -592,15 +748,21 @@ impl Transport for CoordinatorTransport {
         }
         // A single PUT is confirmed with a complete call, which answers the object as the
         // store holds it (size, checksum) and lets the coordinator count it.
-        match self
-            .call(
-                "POST",
-                &format!("/v1/uploads/{}/complete", session.upload_id),
-                Some(json!({})),
-                "confirm",
-            )
-            .await
-        {
+        let gathered = self
+            .batching
+            .as_deref()
+            .filter(|b| !b.confirms.unsupported.load(Ordering::Relaxed));
+        let confirmed = match gathered {
+            Some(b) => match self.confirm_gathered(b, &session.upload_id).await {
+                Err(e) if no_route(&e) => {
+                    b.confirms.unsupported.store(true, Ordering::Relaxed);
+                    self.confirm_one(&session.upload_id).await
+                }
+                other => other,
+            },
+            None => self.confirm_one(&session.upload_id).await,
+        };
+        match confirmed {
             Ok(v) => Ok(Some(completed(&v, c))),
             Err(e) if e.kind() == crate::error::ErrorKind::Integrity => Err(e),
             Err(e) => {

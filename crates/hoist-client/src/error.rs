@@ -76,6 +76,10 @@ pub enum Error {
     Unsupported(String),
     #[error("unexpected answer to {operation}: {}", redact_text(message))]
     Protocol { operation: String, message: String },
+    /// The coordinator found the object already stored with this content (a batch's
+    /// `unless_stored`): nothing was created or sent.
+    #[error("{key} is already stored with the same content (ETag {etag})")]
+    AlreadyStored { key: String, etag: String },
     /// A strict resume found no upload to continue.
     #[error("nothing to resume: {}", redact_text(.0))]
     NothingToResume(String),
@@ -97,6 +101,7 @@ impl Error {
             Error::Unsupported(_) => ErrorKind::Unsupported,
             Error::Protocol { .. } => ErrorKind::Refused,
             Error::NothingToResume(_) => ErrorKind::Usage,
+            Error::AlreadyStored { .. } => ErrorKind::Refused,
         }
     }
 
@@ -251,6 +256,9 @@ impl Error {
                 "check the file, the destination and --state-dir are those of the interrupted \
                  upload, or run with --resume (not strict) to start a new upload",
             ),
+            Error::AlreadyStored { .. } => {
+                Advice::next("nothing to do: the object already holds this file's bytes")
+            }
         }
     }
 }

@@ -51,6 +51,7 @@ mod direct;
 mod engine;
 mod error;
 mod finish;
+mod gather;
 mod journal;
 mod landed;
 mod pipeline;
@@ -67,6 +68,7 @@ pub use direct::{DEFAULT_STREAM_EXPECTED, DirectTransport};
 pub use engine::{HttpClient, Uploader, http_client};
 pub use error::{Advice, Error, ErrorKind, Result};
 pub use finish::UploadOutcome;
+pub use gather::Batching;
 pub use hoist_core::checksum::{Checksum, ChecksumAlgorithm, PartChecksum};
 pub use hoist_core::s3::CompletedPart;
 pub use hoist_s3::{Answer, CredentialSource, Http, RetryPolicy, Verdict, local_now};
@@ -76,4 +78,5 @@ pub use source::Source;
 pub use tokio_util::sync::CancellationToken;
 pub use transport::{
     CreateOptions, ObjectInfo, PartSpec, PresignedRequest, Session, StoredPart, Transport,
+    UnlessStored,
 };

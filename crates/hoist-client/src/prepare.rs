@@ -19,7 +19,7 @@ use crate::journal::{Journal, JournalKey, JournalPart, fingerprint};
 use crate::progress::Progress;
 use crate::source::{Feed, read_full};
 use crate::stage::{Emit, Stage, Stored};
-use crate::transport::{CreateOptions, Session, StoredPart, Transport, planned};
+use crate::transport::{CreateOptions, Session, StoredPart, Transport, UnlessStored, planned};
 
 /// Everything the engine needs to start sending.
 pub(crate) struct Prepared {
@@ -103,11 +103,14 @@ pub(crate) async fn file<T: Transport>(
     let (session, resumed, journal) = match resumed {
         Some(r) => r,
         None => {
+            let (whole_checksum, unless_stored) = digests(stage, &file, &path, size).await?;
             let opts = CreateOptions {
                 size: Some(size),
                 part_size: stage.config.part_size,
                 checksum: stage.config.checksum,
                 content_type: stage.config.content_type.clone(),
+                whole_checksum,
+                unless_stored,
             };
             let session = with_retries(&stage.config.retry, cancel, log_retry, |_| {
                 stage.transport.create(&opts)
@@ -140,6 +143,58 @@ pub(crate) async fn file<T: Transport>(
         journal,
         total: Some(size),
     })
+}
+
+/// What the create needs read from the whole file first: its checksum, when the transport
+/// pins it into a single PUT's URL, and its MD5 and checksum when nothing is to be created
+/// for an object that already holds them.
+async fn digests<T: Transport>(
+    stage: &Stage<T>,
+    file: &Arc<File>,
+    path: &std::path::Path,
+    size: u64,
+) -> Result<(Option<Checksum>, Option<UnlessStored>)> {
+    let alg = stage.config.checksum;
+    let pin = alg.filter(|_| stage.transport.pins_whole_checksum(size));
+    let unless = stage.config.unless_stored;
+    if pin.is_none() && !unless {
+        return Ok((None, None));
+    }
+    let file = file.clone();
+    let read = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
+        let mut hasher = alg.map(|a| a.hasher());
+        let mut md5 = etag::Md5Hasher::default();
+        let mut buf = vec![0u8; (1 << 20).min(size.max(1) as usize)];
+        let mut offset = 0u64;
+        while offset < size {
+            let want = buf.len().min((size - offset) as usize);
+            let n = file.read_at(&mut buf[..want], offset)?;
+            if n == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            if let Some(h) = &mut hasher {
+                h.update(&buf[..n]);
+            }
+            if unless {
+                md5.update(&buf[..n]);
+            }
+            offset += n as u64;
+        }
+        Ok((hasher.map(|h| h.finish()), md5.finish()))
+    })
+    .await
+    .map_err(|e| Error::Config(format!("reading {}: {e}", path.display())))?
+    .map_err(|source| Error::Source {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let (sum, md5) = read;
+    let unless_stored = unless.then(|| UnlessStored {
+        md5_hex: hoist_core::encoding::hex(&md5),
+        // A multipart object's whole checksum is only comparable when it is FULL_OBJECT.
+        checksum: sum.filter(|s| s.algorithm().allowed_types().contains(&hoist_core::checksum::ChecksumType::FullObject)),
+    });
+    Ok((sum.filter(|_| pin.is_some()), unless_stored))
 }
 
 /// Starting afresh over an interrupted upload of the same file: abort the old one so its
@@ -304,6 +359,8 @@ pub(crate) async fn stream<T: Transport>(
         part_size: Some(part_size),
         checksum: stage.config.checksum,
         content_type: stage.config.content_type.clone(),
+        whole_checksum: None,
+        unless_stored: None,
     };
     let session = with_retries(&stage.config.retry, cancel, log_retry, |_| {
         stage.transport.create(&opts)

@@ -34,6 +34,19 @@ pub struct CreateOptions {
     /// The checksum every part carries and the object is checked with; `None` for none.
     pub checksum: Option<ChecksumAlgorithm>,
     pub content_type: Option<String>,
+    /// The whole file's checksum in the upload's algorithm, read before the create when
+    /// the transport pins it into a single PUT's URL ([`Transport::pins_whole_checksum`]).
+    pub whole_checksum: Option<Checksum>,
+    /// Nothing is to be created when the object at the key already holds these bytes.
+    pub unless_stored: Option<UnlessStored>,
+}
+
+/// What the object at a key must be for an upload to be needless: the file's MD5 (a
+/// single-part object's ETag) and its whole checksum (a FULL_OBJECT one's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnlessStored {
+    pub md5_hex: String,
+    pub checksum: Option<Checksum>,
 }
 
 /// A started upload, as the transport planned (and possibly created) it.
@@ -117,6 +130,13 @@ pub trait Transport: Send + Sync + 'static {
     /// The part size for input of unknown length (the planner's unknown-size policy, or the
     /// caller's override), or an error when this transport cannot take such input.
     fn stream_part_size(&self, part_size: Option<u64>) -> Result<u64>;
+
+    /// Whether a file of `size` bytes gets its whole checksum signed into its single PUT's
+    /// URL at creation (so it needs no other signing call): the engine then reads it first.
+    fn pins_whole_checksum(&self, size: u64) -> bool {
+        let _ = size;
+        false
+    }
 
     /// Plans the upload and, when multipart, creates it.
     fn create(&self, opts: &CreateOptions) -> impl Future<Output = Result<Session>> + Send;

@@ -425,6 +425,16 @@ where
                     resumed: outcome.parts_resumed > 0,
                 }
             }
+            Err(Error::AlreadyStored { key, .. }) => {
+                status.files_done.fetch_add(1, Ordering::Relaxed);
+                status.bytes_done.fetch_add(file.size, Ordering::Relaxed);
+                (self.on_event)(&BatchEvent::Skipped {
+                    file: &file,
+                    key: &key,
+                    reason: "the coordinator found an object with the same size and content at the key",
+                });
+                FileEnd::Skipped { size: file.size }
+            }
             Err(Error::Cancelled) => FileEnd::Interrupted,
             Err(e) if self.cancel.is_cancelled() && e.kind() == ErrorKind::Network => {
                 FileEnd::Interrupted

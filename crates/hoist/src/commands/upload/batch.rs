@@ -100,6 +100,19 @@ pub(super) async fn upload(args: Args, paths: Vec<PathBuf>) -> anyhow::Result<Ex
             Err(e) => return Ok(usage(&args, &e.to_string())),
         };
         let prefix = args.key.clone();
+        let id = batch_id(&paths);
+        let rerun = args.skip_existing || args.resume.is_some();
+        let folder_file = uploads
+            .state_dir
+            .as_ref()
+            .map(|d| d.join("folders").join(format!("{id}.token")));
+        if !rerun && let Some(f) = &folder_file {
+            // A new run makes a new folder; --resume and --skip-existing continue the last.
+            let _ = std::fs::remove_file(f);
+        }
+        let batching = Arc::new(hoist_client::Batching::new(id, folder_file));
+        let base = base.with_batching(batching);
+        uploads.unless_stored = rerun;
         let key_of = {
             let prefix = prefix.clone();
             move |f: &BatchFile| match &prefix {
@@ -108,11 +121,10 @@ pub(super) async fn upload(args: Args, paths: Vec<PathBuf>) -> anyhow::Result<Ex
             }
         };
         let make = move |f: &BatchFile, key: &str| {
-            let (name, key) = match &prefix {
-                Some(_) => (Some(f.relative.clone()), Some(key.to_owned())),
-                None => (Some(f.relative.clone()), None),
-            };
-            Ok(base.for_file(name, key))
+            Ok(match &prefix {
+                Some(_) => base.for_file(Some(f.relative.clone()), Some(key.to_owned())),
+                None => base.for_file(None, None).in_folder(f.relative.clone()),
+            })
         };
         batch::run(
             files,
@@ -184,6 +196,27 @@ pub(super) async fn upload(args: Args, paths: Vec<PathBuf>) -> anyhow::Result<Ex
     summary.files += unlisted.len();
     summary.failed.splice(0..0, unlisted);
     Ok(view.summary(&summary, cancel.is_cancelled()))
+}
+
+/// Names a batch by the caller's arguments (their absolute paths), so that a rerun of the
+/// same command continues the same folder and journals.
+fn batch_id(paths: &[PathBuf]) -> String {
+    let mut names: Vec<String> = paths
+        .iter()
+        .map(|p| {
+            std::path::absolute(p)
+                .unwrap_or_else(|_| p.clone())
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    names.sort();
+    let mut h = hoist_client::ChecksumAlgorithm::Sha256.hasher();
+    for n in &names {
+        h.update(n.as_bytes());
+        h.update(b"\0");
+    }
+    hoist_core::encoding::hex(&h.finish().as_bytes()[..12])
 }
 
 fn selection(args: &Args) -> hoist_client::Result<Selection> {

@@ -309,6 +309,7 @@ fn settings(args: &Args) -> anyhow::Result<UploadConfig> {
             first_wait: args.hook_retry_wait,
         },
         limits: None,
+        unless_stored: false,
     })
 }
 
