@@ -213,6 +213,149 @@ pub struct Completed {
     pub hook_pending: Option<bool>,
 }
 
+/// The most uploads one batch request names (`POST /v1/uploads/batch` and
+/// `POST /v1/uploads/batch/complete`).
+pub const MAX_BATCH_ITEMS: usize = 1000;
+
+/// `POST /v1/uploads/batch`: many uploads created in one request.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchCreate {
+    /// The folder token of an earlier answer: `path`s continue into the same folder.
+    #[serde(default)]
+    pub folder: Option<String>,
+    pub uploads: Vec<BatchUpload>,
+}
+
+/// One upload of a batch: the fields of [`CreateUpload`], and `path` and `unless_stored`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchUpload {
+    #[serde(deserialize_with = "whole::u64")]
+    pub size: u64,
+    #[serde(default)]
+    pub filename: Option<String>,
+    #[serde(default)]
+    pub key: Option<String>,
+    #[serde(default)]
+    pub content_type: Option<String>,
+    #[serde(default)]
+    pub checksum: Option<Checksum>,
+    #[serde(default)]
+    pub metadata: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    pub if_none_match: Option<String>,
+    /// The file's path relative to the folder the caller uploads, `/`-separated; its key is
+    /// `{caller's prefix}/{folder id}/{path}`.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// Nothing is created when an object of this size with this content is at the key.
+    #[serde(default)]
+    pub unless_stored: Option<UnlessStored>,
+}
+
+impl BatchUpload {
+    /// The creation request this item makes, and its own fields.
+    pub fn split(self) -> (CreateUpload, Option<String>, Option<UnlessStored>) {
+        let create = CreateUpload {
+            size: self.size,
+            filename: self.filename,
+            key: self.key,
+            content_type: self.content_type,
+            checksum: self.checksum,
+            metadata: self.metadata,
+            if_none_match: self.if_none_match,
+        };
+        (create, self.path, self.unless_stored)
+    }
+}
+
+/// What the object at an item's key must be for the item to be skipped.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnlessStored {
+    /// The whole file's MD5, 32 hex digits: a single-PUT object's ETag.
+    #[serde(default)]
+    pub md5: Option<String>,
+    /// The whole file's checksum (FULL_OBJECT), as the store reports it.
+    #[serde(default)]
+    pub checksum: Option<StoredChecksum>,
+}
+
+/// A whole object's checksum: algorithm and base64 value.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoredChecksum {
+    pub algorithm: ChecksumAlgorithm,
+    pub value: String,
+}
+
+/// The answer to `POST /v1/uploads/batch`.
+#[derive(Debug, Clone, Serialize)]
+pub struct BatchCreated {
+    /// The folder's token, when the folder was used: pass it back to continue into it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub folder: Option<String>,
+    /// The folder's key prefix (ending in `/`), when the folder was used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    pub uploads: Vec<BatchItem>,
+}
+
+/// An object that was already stored, so nothing was created for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Skipped {
+    pub key: String,
+    pub etag: String,
+    pub size: u64,
+}
+
+/// One item's answer in a batch: its own status and exactly one of the others.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum BatchItem {
+    Created {
+        status: u16,
+        upload: Box<Upload>,
+    },
+    Skipped {
+        status: u16,
+        skipped: Skipped,
+    },
+    Completed {
+        status: u16,
+        completed: Completed,
+    },
+    Failed {
+        status: u16,
+        error: crate::error::ApiError,
+    },
+}
+
+/// `POST /v1/uploads/batch/complete`: many uploads completed (or single PUTs confirmed).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchComplete {
+    pub uploads: Vec<BatchCompleteItem>,
+}
+
+/// One completion of a batch: the upload's id and the fields of [`CompleteRequest`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchCompleteItem {
+    pub id: String,
+    #[serde(default)]
+    pub parts: Option<Vec<CompletePart>>,
+    #[serde(default)]
+    pub checksum: Option<String>,
+}
+
+/// The answer to `POST /v1/uploads/batch/complete`.
+#[derive(Debug, Clone, Serialize)]
+pub struct BatchCompleted {
+    pub uploads: Vec<BatchItem>,
+}
+
 /// Integer fields read as JSON Schema reads `"type": "integer"`: any number without a
 /// fraction, so `5` and `5.0` are the same part number. A fraction, a value out of range or
 /// a string is refused with the field's path, as every other type error.
