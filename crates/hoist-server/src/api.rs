@@ -18,7 +18,7 @@ pub struct CreateUpload {
     pub key: Option<String>,
     #[serde(default)]
     pub content_type: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "objects::opt")]
     pub checksum: Option<Checksum>,
     #[serde(default)]
     pub metadata: Option<BTreeMap<String, String>>,
@@ -172,7 +172,7 @@ pub struct UploadState {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CompleteRequest {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "objects::opt_vec")]
     pub parts: Option<Vec<CompletePart>>,
     /// base64 of the whole object's checksum as the uploader computed it; the store is asked
     /// to refuse the completion when its own differs.
@@ -224,6 +224,7 @@ pub struct BatchCreate {
     /// The folder token of an earlier answer: `path`s continue into the same folder.
     #[serde(default)]
     pub folder: Option<String>,
+    #[serde(deserialize_with = "objects::vec")]
     pub uploads: Vec<BatchUpload>,
 }
 
@@ -239,7 +240,7 @@ pub struct BatchUpload {
     pub key: Option<String>,
     #[serde(default)]
     pub content_type: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "objects::opt")]
     pub checksum: Option<Checksum>,
     #[serde(default)]
     pub metadata: Option<BTreeMap<String, String>>,
@@ -250,7 +251,7 @@ pub struct BatchUpload {
     #[serde(default)]
     pub path: Option<String>,
     /// Nothing is created when an object of this size with this content is at the key.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "objects::opt")]
     pub unless_stored: Option<UnlessStored>,
 }
 
@@ -278,7 +279,7 @@ pub struct UnlessStored {
     #[serde(default)]
     pub md5: Option<String>,
     /// The whole file's checksum (FULL_OBJECT), as the store reports it.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "objects::opt")]
     pub checksum: Option<StoredChecksum>,
 }
 
@@ -336,6 +337,7 @@ pub enum BatchItem {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BatchComplete {
+    #[serde(deserialize_with = "objects::vec")]
     pub uploads: Vec<BatchCompleteItem>,
 }
 
@@ -344,7 +346,7 @@ pub struct BatchComplete {
 #[serde(deny_unknown_fields)]
 pub struct BatchCompleteItem {
     pub id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "objects::opt_vec")]
     pub parts: Option<Vec<CompletePart>>,
     #[serde(default)]
     pub checksum: Option<String>,
@@ -354,6 +356,100 @@ pub struct BatchCompleteItem {
 #[derive(Debug, Clone, Serialize)]
 pub struct BatchCompleted {
     pub uploads: Vec<BatchItem>,
+}
+
+/// Nested objects read as JSON objects only. serde's derived structs also read a JSON array
+/// (their fields in order), which no schema of this API allows: `[null, null]` for an object
+/// field is refused like every other wrong type, with its path.
+pub(crate) mod objects {
+    use serde::de::{Deserialize, Deserializer, Visitor};
+
+    /// A deserializer that reads whatever is asked of it as a map.
+    struct MapOnly<D>(D);
+
+    impl<'de, D: Deserializer<'de>> Deserializer<'de> for MapOnly<D> {
+        type Error = D::Error;
+
+        fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+            self.0.deserialize_map(visitor)
+        }
+
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+            byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map struct
+            enum identifier ignored_any
+        }
+    }
+
+    /// A `T` read from a JSON object only.
+    struct Obj<T>(T);
+
+    impl<'de, T: Deserialize<'de>> Deserialize<'de> for Obj<T> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            T::deserialize(MapOnly(d)).map(Obj)
+        }
+    }
+
+    pub(crate) fn opt<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+        d: D,
+    ) -> Result<Option<T>, D::Error> {
+        Ok(Option::<Obj<T>>::deserialize(d)?.map(|o| o.0))
+    }
+
+    pub(crate) fn vec<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+        d: D,
+    ) -> Result<Vec<T>, D::Error> {
+        Ok(Vec::<Obj<T>>::deserialize(d)?
+            .into_iter()
+            .map(|o| o.0)
+            .collect())
+    }
+
+    pub(crate) fn opt_vec<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+        d: D,
+    ) -> Result<Option<Vec<T>>, D::Error> {
+        Ok(Option::<Vec<Obj<T>>>::deserialize(d)?.map(|v| v.into_iter().map(|o| o.0).collect()))
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use crate::api::{BatchCreate, CompleteRequest, CreateUpload};
+        use crate::error::parse_json;
+
+        #[test]
+        fn an_array_is_no_object() {
+            let field = |json: &str| {
+                parse_json::<BatchCreate>(json.as_bytes())
+                    .unwrap_err()
+                    .field
+            };
+            assert_eq!(
+                field(r#"{"uploads": [[1]]}"#).as_deref(),
+                Some("uploads[0]")
+            );
+            assert_eq!(
+                field(r#"{"uploads": [{"size": 1, "unless_stored": [null, null]}]}"#).as_deref(),
+                Some("uploads[0].unless_stored")
+            );
+            assert_eq!(
+                field(r#"{"uploads": [{"size": 1, "checksum": ["crc32"]}]}"#).as_deref(),
+                Some("uploads[0].checksum")
+            );
+            assert_eq!(
+                field(r#"{"uploads": [{"size": "1"}]}"#).as_deref(),
+                Some("uploads[0].size")
+            );
+            let e = parse_json::<CreateUpload>(br#"{"size": 1, "checksum": ["crc32"]}"#);
+            assert_eq!(e.unwrap_err().field.as_deref(), Some("checksum"));
+            let e = parse_json::<CompleteRequest>(br#"{"parts": [[1]]}"#);
+            assert_eq!(e.unwrap_err().field.as_deref(), Some("parts[0]"));
+            // Objects and nulls read as before.
+            parse_json::<BatchCreate>(
+                br#"{"uploads": [{"size": 1, "checksum": null, "unless_stored": {"md5": null}}]}"#,
+            )
+            .unwrap();
+        }
+    }
 }
 
 /// Integer fields read as JSON Schema reads `"type": "integer"`: any number without a

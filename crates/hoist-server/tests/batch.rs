@@ -555,6 +555,28 @@ async fn a_whole_request_is_refused_only_for_what_concerns_it_all() {
         (400, Some("uploads[0].parts[0].number")),
         "{v}"
     );
+    let (status, v) = post(
+        &format!("{base}/v1/uploads/batch/complete"),
+        Some(API_KEY),
+        json!({"uploads": [{"id": "x"}, {"id": "y", "parts": [{"number": 1}, {"number": 0}]}]}),
+    )
+    .await;
+    assert_eq!(
+        (status, v["field"].as_str()),
+        (400, Some("uploads[1].parts[1].number")),
+        "{v}"
+    );
+    let (status, v) = batch(
+        base,
+        Some(API_KEY),
+        json!({"uploads": [{"size": 1, "unless_stored": [null, null]}]}),
+    )
+    .await;
+    assert_eq!(
+        (status, v["field"].as_str()),
+        (400, Some("uploads[0].unless_stored")),
+        "{v}"
+    );
     // A body over the batch routes' limit.
     let huge = json!({"uploads": [{"size": 1, "filename": "x".repeat(9 << 20)}]});
     let (status, v) = batch(base, Some(API_KEY), huge).await;

@@ -269,6 +269,17 @@ pub(crate) async fn complete_batch(
     let who = state.authenticate(&headers)?;
     let ApiJson(req) = body?;
     check_count(req.uploads.len())?;
+    // Outside S3's part numbers, as the document says, the request is malformed.
+    for (i, item) in req.uploads.iter().enumerate() {
+        for (j, part) in item.parts.iter().flatten().enumerate() {
+            if !(1..=10_000).contains(&part.number) {
+                return Err(ApiError::field(
+                    format!("uploads[{i}].parts[{j}].number"),
+                    format!("{} is no part number (1 to 10000)", part.number),
+                ));
+            }
+        }
+    }
     let (state, who) = (&state, &who);
     let uploads: Vec<BatchItem> = stream::iter(req.uploads)
         .map(|item| async move {
