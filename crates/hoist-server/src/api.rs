@@ -18,7 +18,7 @@ pub struct CreateUpload {
     pub key: Option<String>,
     #[serde(default)]
     pub content_type: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "objects::opt")]
     pub checksum: Option<Checksum>,
     #[serde(default)]
     pub metadata: Option<BTreeMap<String, String>>,
@@ -172,7 +172,7 @@ pub struct UploadState {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CompleteRequest {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "objects::opt_vec")]
     pub parts: Option<Vec<CompletePart>>,
     /// base64 of the whole object's checksum as the uploader computed it; the store is asked
     /// to refuse the completion when its own differs.
@@ -211,6 +211,245 @@ pub struct Completed {
     /// The upload is complete all the same; Complete it again to deliver the event again.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hook_pending: Option<bool>,
+}
+
+/// The most uploads one batch request names (`POST /v1/uploads/batch` and
+/// `POST /v1/uploads/batch/complete`).
+pub const MAX_BATCH_ITEMS: usize = 1000;
+
+/// `POST /v1/uploads/batch`: many uploads created in one request.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchCreate {
+    /// The folder token of an earlier answer: `path`s continue into the same folder.
+    #[serde(default)]
+    pub folder: Option<String>,
+    #[serde(deserialize_with = "objects::vec")]
+    pub uploads: Vec<BatchUpload>,
+}
+
+/// One upload of a batch: the fields of [`CreateUpload`], and `path` and `unless_stored`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchUpload {
+    #[serde(deserialize_with = "whole::u64")]
+    pub size: u64,
+    #[serde(default)]
+    pub filename: Option<String>,
+    #[serde(default)]
+    pub key: Option<String>,
+    #[serde(default)]
+    pub content_type: Option<String>,
+    #[serde(default, deserialize_with = "objects::opt")]
+    pub checksum: Option<Checksum>,
+    #[serde(default)]
+    pub metadata: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    pub if_none_match: Option<String>,
+    /// The file's path relative to the folder the caller uploads, `/`-separated; its key is
+    /// `{caller's prefix}/{folder id}/{path}`.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// Nothing is created when an object of this size with this content is at the key.
+    #[serde(default, deserialize_with = "objects::opt")]
+    pub unless_stored: Option<UnlessStored>,
+}
+
+impl BatchUpload {
+    /// The creation request this item makes, and its own fields.
+    pub fn split(self) -> (CreateUpload, Option<String>, Option<UnlessStored>) {
+        let create = CreateUpload {
+            size: self.size,
+            filename: self.filename,
+            key: self.key,
+            content_type: self.content_type,
+            checksum: self.checksum,
+            metadata: self.metadata,
+            if_none_match: self.if_none_match,
+        };
+        (create, self.path, self.unless_stored)
+    }
+}
+
+/// What the object at an item's key must be for the item to be skipped.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnlessStored {
+    /// The whole file's MD5, 32 hex digits: a single-PUT object's ETag.
+    #[serde(default)]
+    pub md5: Option<String>,
+    /// The whole file's checksum (FULL_OBJECT), as the store reports it.
+    #[serde(default, deserialize_with = "objects::opt")]
+    pub checksum: Option<StoredChecksum>,
+}
+
+/// A whole object's checksum: algorithm and base64 value.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoredChecksum {
+    pub algorithm: ChecksumAlgorithm,
+    pub value: String,
+}
+
+/// The answer to `POST /v1/uploads/batch`.
+#[derive(Debug, Clone, Serialize)]
+pub struct BatchCreated {
+    /// The folder's token, when the folder was used: pass it back to continue into it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub folder: Option<String>,
+    /// The folder's key prefix (ending in `/`), when the folder was used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    pub uploads: Vec<BatchItem>,
+}
+
+/// An object that was already stored, so nothing was created for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Skipped {
+    pub key: String,
+    pub etag: String,
+    pub size: u64,
+}
+
+/// One item's answer in a batch: its own status and exactly one of the others.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum BatchItem {
+    Created {
+        status: u16,
+        upload: Box<Upload>,
+    },
+    Skipped {
+        status: u16,
+        skipped: Skipped,
+    },
+    Completed {
+        status: u16,
+        completed: Completed,
+    },
+    Failed {
+        status: u16,
+        error: crate::error::ApiError,
+    },
+}
+
+/// `POST /v1/uploads/batch/complete`: many uploads completed (or single PUTs confirmed).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchComplete {
+    #[serde(deserialize_with = "objects::vec")]
+    pub uploads: Vec<BatchCompleteItem>,
+}
+
+/// One completion of a batch: the upload's id and the fields of [`CompleteRequest`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchCompleteItem {
+    pub id: String,
+    #[serde(default, deserialize_with = "objects::opt_vec")]
+    pub parts: Option<Vec<CompletePart>>,
+    #[serde(default)]
+    pub checksum: Option<String>,
+}
+
+/// The answer to `POST /v1/uploads/batch/complete`.
+#[derive(Debug, Clone, Serialize)]
+pub struct BatchCompleted {
+    pub uploads: Vec<BatchItem>,
+}
+
+/// Nested objects read as JSON objects only. serde's derived structs also read a JSON array
+/// (their fields in order), which no schema of this API allows: `[null, null]` for an object
+/// field is refused like every other wrong type, with its path.
+pub(crate) mod objects {
+    use serde::de::{Deserialize, Deserializer, Visitor};
+
+    /// A deserializer that reads whatever is asked of it as a map.
+    struct MapOnly<D>(D);
+
+    impl<'de, D: Deserializer<'de>> Deserializer<'de> for MapOnly<D> {
+        type Error = D::Error;
+
+        fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+            self.0.deserialize_map(visitor)
+        }
+
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+            byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map struct
+            enum identifier ignored_any
+        }
+    }
+
+    /// A `T` read from a JSON object only.
+    struct Obj<T>(T);
+
+    impl<'de, T: Deserialize<'de>> Deserialize<'de> for Obj<T> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            T::deserialize(MapOnly(d)).map(Obj)
+        }
+    }
+
+    pub(crate) fn opt<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+        d: D,
+    ) -> Result<Option<T>, D::Error> {
+        Ok(Option::<Obj<T>>::deserialize(d)?.map(|o| o.0))
+    }
+
+    pub(crate) fn vec<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+        d: D,
+    ) -> Result<Vec<T>, D::Error> {
+        Ok(Vec::<Obj<T>>::deserialize(d)?
+            .into_iter()
+            .map(|o| o.0)
+            .collect())
+    }
+
+    pub(crate) fn opt_vec<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+        d: D,
+    ) -> Result<Option<Vec<T>>, D::Error> {
+        Ok(Option::<Vec<Obj<T>>>::deserialize(d)?.map(|v| v.into_iter().map(|o| o.0).collect()))
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use crate::api::{BatchCreate, CompleteRequest, CreateUpload};
+        use crate::error::parse_json;
+
+        #[test]
+        fn an_array_is_no_object() {
+            let field = |json: &str| {
+                parse_json::<BatchCreate>(json.as_bytes())
+                    .unwrap_err()
+                    .field
+            };
+            assert_eq!(
+                field(r#"{"uploads": [[1]]}"#).as_deref(),
+                Some("uploads[0]")
+            );
+            assert_eq!(
+                field(r#"{"uploads": [{"size": 1, "unless_stored": [null, null]}]}"#).as_deref(),
+                Some("uploads[0].unless_stored")
+            );
+            assert_eq!(
+                field(r#"{"uploads": [{"size": 1, "checksum": ["crc32"]}]}"#).as_deref(),
+                Some("uploads[0].checksum")
+            );
+            assert_eq!(
+                field(r#"{"uploads": [{"size": "1"}]}"#).as_deref(),
+                Some("uploads[0].size")
+            );
+            let e = parse_json::<CreateUpload>(br#"{"size": 1, "checksum": ["crc32"]}"#);
+            assert_eq!(e.unwrap_err().field.as_deref(), Some("checksum"));
+            let e = parse_json::<CompleteRequest>(br#"{"parts": [[1]]}"#);
+            assert_eq!(e.unwrap_err().field.as_deref(), Some("parts[0]"));
+            // Objects and nulls read as before.
+            parse_json::<BatchCreate>(
+                br#"{"uploads": [{"size": 1, "checksum": null, "unless_stored": {"md5": null}}]}"#,
+            )
+            .unwrap();
+        }
+    }
 }
 
 /// Integer fields read as JSON Schema reads `"type": "integer"`: any number without a

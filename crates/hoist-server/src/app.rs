@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
@@ -28,6 +28,17 @@ pub fn routes() -> Vec<(&'static str, &'static [Method], MethodRouter<AppState>)
         ("/openapi.json", &[Method::GET], get(openapi)),
         ("/v1/causes", &[Method::GET], get(causes)),
         ("/v1/uploads", &[Method::POST], post(uploads::create)),
+        // matchit prefers these literal segments over `/v1/uploads/{id}`'s capture.
+        (
+            "/v1/uploads/batch",
+            &[Method::POST],
+            post(uploads::create_batch).layer(DefaultBodyLimit::max(uploads::BATCH_BODY_LIMIT)),
+        ),
+        (
+            "/v1/uploads/batch/complete",
+            &[Method::POST],
+            post(uploads::complete_batch).layer(DefaultBodyLimit::max(uploads::BATCH_BODY_LIMIT)),
+        ),
         (
             "/v1/uploads/{id}",
             &[Method::GET, Method::DELETE],
@@ -256,6 +267,16 @@ mod tests {
         know_routes(super::routes().iter().map(|(path, _, _)| *path));
         assert_eq!(route("/"), "/");
         assert_eq!(route("/v1/uploads"), "/v1/uploads");
+        assert_eq!(route("/v1/uploads/batch"), "/v1/uploads/batch");
+        assert_eq!(
+            route("/v1/uploads/batch/complete"),
+            "/v1/uploads/batch/complete"
+        );
+        // An upload's own routes still name it, as every upload id is a token.
+        assert_eq!(
+            route("/v1/uploads/SECRETTOKEN/complete"),
+            "/v1/uploads/{id}/complete"
+        );
         assert_eq!(route("/v1/uploads/SECRETTOKEN"), "/v1/uploads/{id}");
         assert_eq!(
             route("/v1/uploads/SECRETTOKEN/parts"),

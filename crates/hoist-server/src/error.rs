@@ -119,15 +119,22 @@ impl ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let body = Body {
+/// The JSON shape every error is answered in, also an item's error in a batch answer.
+impl Serialize for ApiError {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        Body {
             error: &self.message,
             message: &self.message,
             code: self.code,
             field: self.field.as_deref(),
-        };
-        let mut resp = (self.status, Json(body)).into_response();
+        }
+        .serialize(s)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut resp = (self.status, Json(&self)).into_response();
         // A client that shows only the status text (Uppy 6's `companionEndpoint` mode) shows
         // an application's refusal reason too: HTTP/1.1 lets the reason phrase carry it.
         if self.code == "refused"

@@ -10,11 +10,21 @@ const MAX_FILENAME_BYTES: usize = 200;
 
 /// A random (version 4) UUID in its usual text form.
 pub fn uuid_v4() -> String {
+    uuid_text(&uuid_v4_bytes())
+}
+
+/// The 16 bytes of a random (version 4) UUID.
+pub fn uuid_v4_bytes() -> [u8; 16] {
     let mut b = [0u8; 16];
     // The OS random source failing is not recoverable in any useful way.
     getrandom::fill(&mut b).expect("the OS random source works");
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
+    b
+}
+
+/// A UUID's 16 bytes in its usual text form (`8-4-4-4-12` lower-case hex digits).
+pub fn uuid_text(b: &[u8; 16]) -> String {
     let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
     format!(
         "{}-{}-{}-{}-{}",

@@ -56,6 +56,21 @@ pub enum PreCreateVerdict {
     Unavailable,
 }
 
+/// What became of one item of a batch request, as counted in
+/// `hoist_batch_items_total{result}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchResult {
+    Created,
+    /// Not created: the object was already stored (`unless_stored`).
+    Skipped,
+    Completed,
+    Failed,
+}
+
+impl BatchResult {
+    const LABELS: [&'static str; 4] = ["created", "skipped", "completed", "failed"];
+}
+
 /// Upper bounds of the hook-latency histogram, in seconds: a hook is another web service.
 const HOOK_BUCKETS: [f64; 9] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
 
@@ -83,6 +98,7 @@ pub struct Metrics {
     hook_count: AtomicU64,
     hook_sum_ns: AtomicU64,
     pre_create: [AtomicU64; 3],
+    batch_items: [AtomicU64; 4],
 }
 
 impl Metrics {
@@ -152,6 +168,11 @@ impl Metrics {
 
     pub fn pre_create(&self, verdict: PreCreateVerdict) {
         self.pre_create[verdict as usize].fetch_add(1, Relaxed);
+    }
+
+    /// One item of a batch request answered.
+    pub fn batch_item(&self, result: BatchResult) {
+        self.batch_items[result as usize].fetch_add(1, Relaxed);
     }
 
     pub fn presigns_total(&self) -> u64 {
@@ -296,6 +317,15 @@ impl Metrics {
             let v = self.pre_create[i].load(Relaxed);
             let _ = writeln!(s, "hoist_pre_create_total{{verdict=\"{verdict}\"}} {v}");
         }
+        let _ = writeln!(
+            s,
+            "# HELP hoist_batch_items_total Items of batch requests, by what became of each."
+        );
+        let _ = writeln!(s, "# TYPE hoist_batch_items_total counter");
+        for (i, result) in BatchResult::LABELS.iter().enumerate() {
+            let v = self.batch_items[i].load(Relaxed);
+            let _ = writeln!(s, "hoist_batch_items_total{{result=\"{result}\"}} {v}");
+        }
     }
 }
 
@@ -336,7 +366,17 @@ mod tests {
         m.hook_retried();
         m.hook_attempt(Duration::from_millis(20));
         m.pre_create(PreCreateVerdict::Refused);
+        m.batch_item(BatchResult::Skipped);
+        m.batch_item(BatchResult::Skipped);
         let t = m.render();
+        assert!(
+            t.contains("hoist_batch_items_total{result=\"skipped\"} 2"),
+            "{t}"
+        );
+        assert!(
+            t.contains("hoist_batch_items_total{result=\"failed\"} 0"),
+            "{t}"
+        );
         assert!(
             t.contains("hoist_hook_deliveries_total{outcome=\"sent\"} 1"),
             "{t}"

@@ -24,8 +24,10 @@ use sha2::Sha256;
 
 use crate::api::{ChecksumAlgorithm, ChecksumType};
 
+mod folder;
 mod secret;
 
+pub use folder::{FolderError, FolderId};
 pub use secret::{MIN_TOKEN_SECRET_LEN, TOKEN_SECRET_FILE, TokenSecret, TokenSecretError};
 
 const VERSION: u8 = 1;

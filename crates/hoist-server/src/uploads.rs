@@ -1,8 +1,11 @@
 //! The `/v1/uploads` flows: create, sign parts, state, complete, abort. The Uppy routes call the
 //! same functions.
 
+mod batch;
 mod complete;
 mod integrity;
+
+pub(crate) use batch::{BATCH_BODY_LIMIT, complete_batch, create_batch};
 
 use complete::finished_object;
 pub(crate) use complete::{complete_upload, proven_ours};
@@ -20,7 +23,7 @@ use hoist_core::presign::PresignRequest;
 use hoist_core::s3::WriteCondition;
 use hoist_core::ttl::UrlKind;
 
-use crate::admit::{Asked, admit};
+use crate::admit::{Asked, admit_as};
 use crate::api::*;
 use crate::auth::Principal;
 use crate::conditional;
@@ -141,6 +144,18 @@ pub(crate) async fn create_upload(
     who: &Principal,
     req: CreateUpload,
 ) -> Result<Upload, ApiError> {
+    create_upload_at(state, who, req, "/v1/uploads", None).await
+}
+
+/// [`create_upload`] as `route` does it (the route hooks are told), at `key` when the route
+/// chose one (it is still checked and offered to the pre-create hook as the caller's own).
+pub(crate) async fn create_upload_at(
+    state: &AppState,
+    who: &Principal,
+    req: CreateUpload,
+    route: &'static str,
+    key: Option<String>,
+) -> Result<Upload, ApiError> {
     let no_clobber =
         validate::no_clobber(state, who, req.if_none_match.as_deref(), "if_none_match")?;
     conditional::require(state, no_clobber).await?;
@@ -148,14 +163,14 @@ pub(crate) async fn create_upload(
     let p = plan(ObjectSize::Known(req.size), &cfg.plan)
         .map_err(|e| ApiError::field("size", e.to_string()))?;
     let asked = Asked {
-        route: "/v1/uploads",
+        route,
         strategy: Some(match p.strategy {
             Strategy::Single => "single",
             Strategy::Multipart => "multipart",
         }),
         size: Some(req.size),
     };
-    let admitted = admit(state, who, &req, asked).await?;
+    let admitted = admit_as(state, who, &req, asked, key).await?;
     let (key, content_type) = (admitted.key.clone(), admitted.content_type.clone());
     let now = state.now();
     let expires_at = u64::try_from(now.unix_seconds()).unwrap_or(0) + cfg.upload_ttl.as_secs();
@@ -608,12 +623,40 @@ pub(crate) async fn complete(
     } else {
         parse_json(&body)?
     };
-    let mut done = complete_upload(&state, &token, &plan, checksum.as_ref(), req).await?;
+    let opened = (token, checksum, plan);
+    Ok(Json(
+        complete_opened(&state, &who, &id, opened, req, "/v1/uploads").await?,
+    ))
+}
+
+/// Completes the upload `id` for `who` as `route` does it: opened, completed, and
+/// `upload.completed` delivered before the answer.
+pub(crate) async fn complete_by_id(
+    state: &AppState,
+    who: &Principal,
+    id: &str,
+    req: CompleteRequest,
+    route: &'static str,
+) -> Result<Completed, ApiError> {
+    let (token, checksum) = state.open_upload(id, who)?;
+    let plan = plan_of(&token)?;
+    complete_opened(state, who, id, (token, checksum, plan), req, route).await
+}
+
+async fn complete_opened(
+    state: &AppState,
+    who: &Principal,
+    id: &str,
+    (token, checksum, plan): (UploadToken, Option<TokenChecksum>, Plan),
+    req: CompleteRequest,
+    route: &'static str,
+) -> Result<Completed, ApiError> {
+    let mut done = complete_upload(state, &token, &plan, checksum.as_ref(), req).await?;
     // Delivered before the answer, on every Complete: a client that retries one whose event
     // is still pending delivers it again.
-    let delivered = crate::notify::completed(&state, &who, &token, &id, "/v1/uploads").await;
+    let delivered = crate::notify::completed(state, who, &token, id, route).await;
     done.hook_pending = delivered.map(|d| !d);
-    Ok(Json(done))
+    Ok(done)
 }
 
 pub(crate) async fn abort(

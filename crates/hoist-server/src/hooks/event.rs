@@ -80,8 +80,9 @@ pub struct UploadEvent {
     pub key: String,
     /// `single` or `multipart`.
     pub strategy: &'static str,
-    /// The route the upload was made through: `/v1/uploads`, `/s3/multipart`, `/s3/params`
-    /// or `/s3/sign`.
+    /// The route the upload was made through: `/v1/uploads`, `/v1/uploads/batch` (and
+    /// `/v1/uploads/batch/complete` for its completions), `/s3/multipart`, `/s3/params` or
+    /// `/s3/sign`.
     pub route: &'static str,
     /// Bytes: declared at creation (absent where the uploader does not say), stored at
     /// completion.

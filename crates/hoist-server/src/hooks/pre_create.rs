@@ -24,7 +24,8 @@ const MAX_REASON_CHARS: usize = 500;
 /// The `data` of a pre-create request: the upload as it would be created.
 #[derive(Debug, Clone, Serialize)]
 pub struct PreCreate {
-    /// The route asked: `/v1/uploads`, `/s3/multipart`, `/s3/params` or `/s3/sign`.
+    /// The route asked: `/v1/uploads`, `/v1/uploads/batch` (once per item), `/s3/multipart`,
+    /// `/s3/params` or `/s3/sign`.
     pub route: &'static str,
     pub bucket: String,
     /// The key the coordinator chose or the caller asked for.
