@@ -11,6 +11,9 @@
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use hoist_s3::{Retryable as _, Verdict};
 
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
@@ -20,6 +23,23 @@ use crate::error::{Error, Result};
 /// Items in one call (the coordinator takes up to 1000).
 pub(crate) const MAX_ITEMS: usize = 100;
 
+/// How long the first item waits for others before its call is made.
+const GATHER_WINDOW: Duration = Duration::from_millis(3);
+
+/// The least time between two calls of one kind, unless a whole call's worth of items is
+/// waiting: a coordinator limits each caller's request rate, and a batch of files must stay
+/// well within it (two kinds of calls at most 20 a second each).
+const SPACING: Duration = Duration::from_millis(50);
+
+/// A call that failed as a whole, retryably (a 429, a 5xx, no answer), is made again after
+/// these waits before its items fail.
+const CALL_RETRIES: [Duration; 4] = [
+    Duration::from_millis(250),
+    Duration::from_millis(500),
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+];
+
 type Waiting = (Value, oneshot::Sender<Result<Value>>);
 
 /// One kind of gathered call.
@@ -27,6 +47,8 @@ type Waiting = (Value, oneshot::Sender<Result<Value>>);
 pub(crate) struct Gather {
     waiting: Mutex<Vec<Waiting>>,
     calling: AtomicBool,
+    /// When the last call was made.
+    last_call: Mutex<Option<Instant>>,
     /// The coordinator answered 404 or 405: it has no batch routes.
     pub(crate) unsupported: AtomicBool,
 }
@@ -106,9 +128,14 @@ impl Gather {
             }
             // Whoever makes the calls gives the turn back even when its task is dropped.
             let turn = Turn(&self.calling);
-            // Let the other files' tasks add theirs before the call.
-            tokio::task::yield_now().await;
             loop {
+                // Let the other files' tasks add theirs: a short while, and never two calls
+                // closer than SPACING unless a whole call's worth is waiting.
+                let since = self.last_call.lock().unwrap().map(|t| t.elapsed());
+                let wait = since.map_or(GATHER_WINDOW, |s| SPACING.saturating_sub(s).max(GATHER_WINDOW));
+                if self.waiting.lock().unwrap().len() < MAX_ITEMS {
+                    tokio::time::sleep(wait).await;
+                }
                 let taken: Vec<Waiting> = {
                     let mut w = self.waiting.lock().unwrap();
                     let n = w.len().min(MAX_ITEMS);
@@ -118,7 +145,19 @@ impl Gather {
                     break;
                 }
                 let (items, senders): (Vec<Value>, Vec<_>) = taken.into_iter().unzip();
-                match call(items).await {
+                let mut answered = None;
+                for wait in std::iter::once(Duration::ZERO).chain(CALL_RETRIES) {
+                    tokio::time::sleep(wait).await;
+                    *self.last_call.lock().unwrap() = Some(Instant::now());
+                    let a = call(items.clone()).await;
+                    let again = matches!(&a, Err(e) if e.verdict() == Verdict::Retry);
+                    answered = Some(a);
+                    if !again {
+                        break;
+                    }
+                }
+                let answered = answered.expect("the call was made at least once");
+                match answered {
                     Ok(answers) => {
                         let mut answers = answers.into_iter();
                         for tx in senders {

@@ -222,7 +222,9 @@ where
         ..BatchSummary::default()
     };
     let files: Vec<Arc<BatchFile>> = files.into_iter().map(Arc::new).collect();
-    let max_files = (connections * 2).max(16);
+    // Files wait on round trips more than on connections: many in flight keep both busy,
+    // and give a coordinator's gathered calls many items each.
+    let max_files = (connections * 4).max(64);
     let mut pending: VecDeque<usize> = (0..files.len()).collect();
     let mut waiting: VecDeque<usize> = VecDeque::new();
     let mut set: JoinSet<FileEnd> = JoinSet::new();
