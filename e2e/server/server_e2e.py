@@ -13,11 +13,14 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import boto3
 from botocore.config import Config
+from standardwebhooks.webhooks import Webhook
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 HOIST_BIN = os.environ.get("HOIST_BIN", str(REPO / "target" / "debug" / "hoist"))
@@ -118,6 +121,82 @@ def put(url, headers, body):
             return resp.status, dict(resp.headers)
     except urllib.error.HTTPError as e:
         return e.code, dict(e.headers)
+
+
+class HookReceiver:
+    """A webhook receiver on port 0 that verifies every signature with `secret` (the
+    `standardwebhooks` package, independent of hoist's): `/events` fails each message's first
+    `fail` deliveries with 500, then records it; `/pre` records the pre-create request and
+    answers with `pre_create(payload)` (status, body), by default 204 (allowed as asked)."""
+
+    def __init__(self, secret, fail=2, pre_create=None):
+        self.fail = fail
+        self.attempts = {}  # webhook-id -> deliveries seen
+        self.accepted = []  # (webhook-id, payload) accepted
+        self.pre_creates = []  # pre-create payloads, in arrival order
+        self.refused_signatures = 0
+        self.hang = threading.Event()  # set: hold upload.completed deliveries
+        self.hung = threading.Event()  # set once a held delivery arrived
+        self.lock = threading.Lock()
+        answer_pre = pre_create or (lambda payload: (204, b""))
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def answer(self, status, body=b""):
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self):
+                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                try:
+                    payload = Webhook(secret).verify(raw, headers)
+                except Exception:
+                    with receiver.lock:
+                        receiver.refused_signatures += 1
+                    return self.answer(401)
+                if self.path == "/pre":
+                    with receiver.lock:
+                        receiver.pre_creates.append(payload)
+                    return self.answer(*answer_pre(payload))
+                msg_id = headers["webhook-id"]
+                if payload["type"] == "upload.completed" and receiver.hang.is_set():
+                    receiver.hung.set()
+                    time.sleep(60)  # the coordinator is killed meanwhile
+                    return self.answer(500)
+                with receiver.lock:
+                    n = receiver.attempts[msg_id] = receiver.attempts.get(msg_id, 0) + 1
+                    if n <= receiver.fail:
+                        return self.answer(500)
+                    receiver.accepted.append((msg_id, payload))
+                self.answer(204)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def events(self, kind):
+        with self.lock:
+            return [(i, p) for i, p in self.accepted if p["type"] == kind]
+
+    def wait_for(self, kind, n=1, timeout=20):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            got = self.events(kind)
+            if len(got) >= n:
+                return got
+            time.sleep(0.05)
+        raise AssertionError(f"{kind} did not arrive: {self.accepted}")
+
+    def close(self):
+        self.server.shutdown()
 
 
 def make_certificates(directory, names=("a",)):

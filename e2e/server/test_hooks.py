@@ -15,13 +15,11 @@ import signal
 import subprocess
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import boto3
 from botocore.config import Config
-from standardwebhooks.webhooks import Webhook
 
-from server_e2e import HOIST_BIN, put
+from server_e2e import HOIST_BIN, HookReceiver, put
 
 SECRET = "whsec_" + base64.b64encode(b"hook secret for the e2e tests!!").decode()
 API_KEY = "hooks-api-key"
@@ -30,74 +28,11 @@ TOKEN_SECRET = "token-secret-shared-by-replicas-0123"
 MIB = 1024 * 1024
 
 
-class Receiver:
-    """A webhook receiver on port 0: `/events` verifies, fails each message's first `fail`
-    deliveries with 500, then records it; `/pre` answers the pre-create hook."""
+class Receiver(HookReceiver):
+    """The shared receiver with this module's secret and pre-create answers."""
 
     def __init__(self, fail=2):
-        self.fail = fail
-        self.attempts = {}  # webhook-id -> deliveries seen
-        self.accepted = []  # (webhook-id, payload) accepted
-        self.refused_signatures = 0
-        self.hang = threading.Event()  # set: hold upload.completed deliveries
-        self.hung = threading.Event()  # set once a held delivery arrived
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def answer(self, status, body=b""):
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_POST(self):
-                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                try:
-                    payload = Webhook(SECRET).verify(raw, headers)
-                except Exception:
-                    with receiver.lock:
-                        receiver.refused_signatures += 1
-                    return self.answer(401)
-                if self.path == "/pre":
-                    return self.answer(*pre_create(payload))
-                msg_id = headers["webhook-id"]
-                if payload["type"] == "upload.completed" and receiver.hang.is_set():
-                    receiver.hung.set()
-                    time.sleep(60)  # the coordinator is killed meanwhile
-                    return self.answer(500)
-                with receiver.lock:
-                    n = receiver.attempts[msg_id] = receiver.attempts.get(msg_id, 0) + 1
-                    if n <= receiver.fail:
-                        return self.answer(500)
-                    receiver.accepted.append((msg_id, payload))
-                self.answer(204)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def events(self, kind):
-        with self.lock:
-            return [(i, p) for i, p in self.accepted if p["type"] == kind]
-
-    def wait_for(self, kind, n=1, timeout=20):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            got = self.events(kind)
-            if len(got) >= n:
-                return got
-            time.sleep(0.05)
-        raise AssertionError(f"{kind} did not arrive: {self.accepted}")
-
-    def close(self):
-        self.server.shutdown()
+        super().__init__(SECRET, fail=fail, pre_create=pre_create)
 
 
 def pre_create(payload):
