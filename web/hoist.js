@@ -1083,6 +1083,10 @@ class UploadQueue {
     this._confirmTimer = 0;
     this._saveTimer = 0;
     this._remembered = this._loadRecord();
+    // A reload must not lose the files done in the last moment before it.
+    globalThis.addEventListener?.('pagehide', () => {
+      if (this._saveTimer) this._saveRecordNow();
+    });
     this._round();
   }
 
@@ -1325,7 +1329,7 @@ class UploadQueue {
     if (type) item.content_type = type;
     if (this.options.metadata) item.metadata = this.options.metadata;
     if (this.options.noClobber) item.if_none_match = '*';
-    if (this._remembered && f.size <= this.options.unlessStoredMaxBytes) {
+    if (this._remembered && this.folder && f.size <= this.options.unlessStoredMaxBytes) {
       item.unless_stored = { md5: await md5OfBlob(f.file) };
     }
     return item;
@@ -1557,7 +1561,8 @@ class UploadQueue {
   _loadRecord() {
     const store = this.options.resume ? storage(this.options) : null;
     const record = store && safeParse(store.getItem(this._recordKey()));
-    if (!record || typeof record !== 'object' || typeof record.folder !== 'string') return null;
+    // A queue on a coordinator without the batch routes has no folder: its files done still count.
+    if (!record || typeof record !== 'object' || (typeof record.folder !== 'string' && record.folder !== null)) return null;
     this.folder = record.folder;
     this.prefix = record.prefix ?? null;
     const done = record.done && typeof record.done === 'object' ? record.done : {};
@@ -1573,7 +1578,7 @@ class UploadQueue {
   }
 
   _rememberDone(f) {
-    if (!this.options.resume || !this.folder) return;
+    if (!this.options.resume || (!this.folder && this.batch !== false)) return;
     this._done_record = this._done_record || {};
     const r = f.result || {};
     this._done_record[f.path] = [f.size, f.file.lastModified || 0, r.key ?? null, r.etag ?? null, r.bucket ?? null];
@@ -1586,7 +1591,7 @@ class UploadQueue {
     clearTimeout(this._saveTimer);
     this._saveTimer = 0;
     const store = this.options.resume ? storage(this.options) : null;
-    if (!store || !this.folder || this._forgotten) return;
+    if (!store || (!this.folder && this.batch !== false) || this._forgotten) return;
     const record = {
       folder: this.folder,
       prefix: this.prefix,
