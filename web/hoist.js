@@ -5,6 +5,16 @@
 //   u.pause(); u.resume(); u.cancel();
 //   const { bucket, key, etag, size, hookPending } = await u.done;
 //
+//   import { uploadMany } from '/hoist.js';
+//   const q = uploadMany(input.files, { endpoint, token, concurrency: 6, onProgress, onFileDone });
+//   q.files[0].cancel(); q.files[0].retry(); q.pause(); q.resume(); q.cancel();
+//   const { uploaded, skipped, failed, cancelled } = await q.done;
+//
+// A queue (uploadMany) runs every file through the same code as upload(), with one concurrency
+// limit for all of them; files are created with POST /v1/uploads/batch under one folder, and
+// options are upload()'s plus onProgress({filesDone, filesTotal, bytesDone, bytesTotal, rate,
+// active}), onFileStart(file), onFileDone(file), onFileError(file, error), unlessStoredMaxBytes.
+//
 // The bytes go straight from the browser to the store on presigned URLs; the coordinator
 // only plans, signs, completes and aborts. Every part is a `File.slice`, so memory stays
 // bounded whatever the file size, and XHR is used because fetch cannot report upload progress.
@@ -40,7 +50,8 @@
 //   onHookPending({completes, delayMs})   stored, but the coordinator's application not yet
 //                          told; delayMs null: no repeat left (result.hookPending is true)
 //
-// One file on purpose: the coordinator serves it as /hoist.js, with no build step.
+// One file on purpose: the coordinator serves it as /hoist.js, with no build step; web/ is also
+// the npm package @hoist-rs/hoist-js, declared in hoist.d.ts.
 //
 // What a cause means and how to fix it is written once, in the coordinator's catalogue
 // (GET /v1/causes): hoist.js decides which cause an answer shows and reads the words from
@@ -69,6 +80,9 @@ export const DEFAULTS = Object.freeze({
   hookRetries: 3,
   hookRetryWaitMs: 4_000,
   resume: true,
+  // uploadMany, continuing a remembered folder: files up to this size are sent with their MD5,
+  // and the coordinator skips the ones stored already.
+  unlessStoredMaxBytes: 64 * MiB,
 });
 
 const STORAGE_PREFIX = 'hoist:upload:';
@@ -97,18 +111,21 @@ export function upload(file, options = {}) {
   return new Upload(file, options);
 }
 
-/** Forgets any remembered unfinished upload of `file` (it is not aborted on the store). */
+/**
+ * Forgets any remembered unfinished upload of `file` (it is not aborted on the store).
+ * `options.path`: the file's path in a queue (`uploadMany`), which its record is filed under.
+ */
 export function forget(file, options = {}) {
   const store = storage(options);
-  if (store) store.removeItem(resumeKey(file, scopeOf(options)));
+  if (store) store.removeItem(resumeKey(file, scopeOf(options), options.path ?? file.name));
 }
 
-/** The remembered unfinished upload of `file`, or null. */
+/** The remembered unfinished upload of `file` (of `options.path` in a queue), or null. */
 export function remembered(file, options = {}) {
   const store = storage(options);
   if (!store) return null;
   try {
-    return JSON.parse(store.getItem(resumeKey(file, scopeOf(options))) || 'null');
+    return JSON.parse(store.getItem(resumeKey(file, scopeOf(options), options.path ?? file.name)) || 'null');
   } catch {
     return null;
   }
@@ -135,7 +152,14 @@ export function pending(options = {}) {
 }
 
 class Upload {
-  constructor(file, options) {
+  /**
+   * `internal` is how a queue runs its files through the same code: `coordinator` and `slots`
+   * shared by all of them, `created` (the upload a batch create answered), `create(body, upload)`
+   * (how a new upload of this file is made), `confirm(id, upload)` (a single PUT's Complete),
+   * `resumeName` (what the resume record is filed under instead of the file's name) and `slot`
+   * (the release of a slot the queue took for this file's first request).
+   */
+  constructor(file, options, internal = {}) {
     if (!file || typeof file.size !== 'number' || typeof file.slice !== 'function') {
       throw new TypeError('upload(file): file must be a File or a Blob');
     }
@@ -144,8 +168,11 @@ class Upload {
     this.options = { ...DEFAULTS };
     for (const [name, value] of Object.entries(options)) if (value !== undefined) this.options[name] = value;
     this.options.concurrency = Math.max(1, Math.floor(this.options.concurrency || 1));
-    this.endpoints = endpointsOf(options);
-    this._at = 0; // the replica talked to now
+    // The coordinator replicas (shared by every upload of a queue) and the slots every request
+    // to the store takes (shared likewise: one concurrency limit across a queue).
+    this._coord = internal.coordinator || new Coordinator(this.options);
+    this._slots = internal.slots || new Slots(this.options.concurrency);
+    this._internal = internal;
     this.state = 'starting';
     this.id = null;
     this.plan = null;
@@ -159,17 +186,20 @@ class Upload {
     this._inflight = new Set(); // live XHRs and fetch controllers
     this._urls = new Map(); // part number -> {url, headers, expiresAt, offset, length}
     this._signing = new Map(); // part number -> promise of a batch being signed
-    this._clockOffsetMs = 0; // coordinator time minus local time
     this._warned = new Set(); // cause ids already warned of
     this._warningsTold = Promise.resolve(); // warnings whose words are being fetched
     this._progress = new Progress(file.size);
+    this._handedSlot = internal.slot || null;
     this.done = this._run().then(
       (result) => {
+        this._releaseHandedSlot();
         this._setState('done');
         return result;
       },
       (err) => {
-        const error = err instanceof HoistError ? err : new HoistError(String(err && err.message || err));
+        this._releaseHandedSlot();
+        this._slots.drop(this);
+        const error = err instanceof HoistError ? err : new HoistError(redact(String(err && err.message || err)));
         this._setState(error.canceled ? 'canceled' : 'error');
         if (!error.canceled) this.options.onError?.(error);
         throw error;
@@ -234,6 +264,15 @@ class Upload {
   _abortInflight(reason) {
     for (const req of this._inflight) req.abort(reason);
     this._inflight.clear();
+    // Nothing waits for a slot it would not use; a slot the queue handed over goes back.
+    this._slots.drop(this);
+    this._releaseHandedSlot();
+  }
+
+  _releaseHandedSlot() {
+    const release = this._handedSlot;
+    this._handedSlot = null;
+    release?.();
   }
 
   _checkCanceled() {
@@ -293,9 +332,11 @@ class Upload {
 
   async _createOrResume() {
     const store = this.options.resume ? storage(this.options) : null;
-    const key = resumeKey(this.file, scopeOf(this.options));
+    const key = resumeKey(this.file, scopeOf(this.options), this._resumeName());
     const saved = store && safeParse(store.getItem(key));
-    if (saved && saved.strategy === 'multipart' && saved.id) {
+    const preset = this._internal.created;
+    this._internal.created = null;
+    if (!preset && saved && saved.strategy === 'multipart' && saved.id) {
       const state = await this._api('GET', `/v1/uploads/${encodeURIComponent(saved.id)}`).catch((err) => {
         if (err.canceled) throw err;
         // Expired, aborted, completed or foreign: start afresh rather than fail.
@@ -321,7 +362,7 @@ class Upload {
     if (this.options.metadata) body.metadata = this.options.metadata;
     if (this.options.noClobber) body.if_none_match = '*';
     this._createBody = body;
-    const created = await this._api('POST', '/v1/uploads', body);
+    const created = preset || (await this._create());
     this.id = created.id;
     if (created.strategy === 'single') {
       this.single = created;
@@ -329,26 +370,18 @@ class Upload {
     }
     this._usePlan(created, []);
     for (const part of created.parts || []) this._rememberUrl(part);
-    if (store) {
-      const record = {
-        id: created.id,
-        bucket: created.bucket,
-        key: created.key,
-        strategy: 'multipart',
-        part_size: created.part_size,
-        part_count: created.part_count,
-        size: this.file.size,
-        expires_at: created.expires_at,
-        name: this.file.name,
-        saved_at: new Date().toISOString(),
-      };
-      try {
-        store.setItem(key, JSON.stringify(record));
-      } catch {
-        // A full or disabled localStorage only loses resume, not the upload.
-      }
-    }
+    if (store) rememberMultipart(store, key, created, this.file, this._resumeName());
     return created;
+  }
+
+  /** A new upload of this file: the queue's way (its batch route, its folder) or POST /v1/uploads. */
+  _create() {
+    if (this._internal.create) return this._internal.create(this._createBody, this);
+    return this._api('POST', '/v1/uploads', this._createBody);
+  }
+
+  _resumeName() {
+    return this._internal.resumeName ?? this.file.name ?? '';
   }
 
   _usePlan(info, storedParts) {
@@ -388,7 +421,7 @@ class Upload {
         if (!etag) this._noteEtagHidden();
         this._setState('completing');
         const confirm = () =>
-          this._api('POST', `/v1/uploads/${encodeURIComponent(this.id)}/complete`).catch((err) => {
+          this._confirmSingle().catch((err) => {
             // Coordinators that treat the single PUT as final have no complete step to call.
             if (err.status === 404 || err.status === 405) return null;
             throw err;
@@ -421,7 +454,7 @@ class Upload {
         await this._backoff(attempts, verdict);
         // An expired URL is signed again; so is one whose store answered nothing twice, since
         // the coordinator may sign for another node of the store by now.
-        const expired = target.expiresAt && Date.now() + this._clockOffsetMs > target.expiresAt - 1000;
+        const expired = target.expiresAt && Date.now() + this._coord.clockOffsetMs > target.expiresAt - 1000;
         if (expired || (res.status === 0 && attempts >= 2 && !isOffline())) target = await this._resignSingle();
         continue;
       }
@@ -458,10 +491,16 @@ class Upload {
     return { done: result };
   }
 
+  /** A single PUT's Complete: the queue's (gathered into batch completes) or this upload's own. */
+  _confirmSingle() {
+    if (this._internal.confirm) return this._internal.confirm(this.id, this);
+    return this._api('POST', `/v1/uploads/${encodeURIComponent(this.id)}/complete`);
+  }
+
   async _resignSingle() {
     // A single-PUT upload has nothing stored until its PUT succeeds, so an expired URL is
     // replaced by creating the upload again.
-    const created = await this._api('POST', '/v1/uploads', this._createBody);
+    const created = await this._create();
     this.id = created.id;
     this.single = created;
     return { url: created.url, method: created.method || 'PUT', headers: created.headers || {}, expiresAt: parseTime(created.url_expires_at) };
@@ -559,7 +598,7 @@ class Upload {
   /** A usable URL for `number`: cached when still valid, else signed now with a small batch. */
   async _partUrl(number, fresh) {
     const cached = this._urls.get(number);
-    const now = Date.now() + this._clockOffsetMs;
+    const now = Date.now() + this._coord.clockOffsetMs;
     if (!fresh && cached && (!cached.expiresAt || cached.expiresAt - now > 1000)) return cached;
     this._urls.delete(number);
     let pending = this._signing.get(number);
@@ -643,7 +682,7 @@ class Upload {
 
   _forgetResume() {
     const store = storage(this.options);
-    if (store) store.removeItem(resumeKey(this.file, scopeOf(this.options)));
+    if (store) store.removeItem(resumeKey(this.file, scopeOf(this.options), this._resumeName()));
   }
 
   async _abort() {
@@ -663,8 +702,27 @@ class Upload {
 
   // ---- sending bytes ----------------------------------------------------------------------
 
-  /** PUTs `body` with XHR; resolves (never rejects) with {ok, status, etag, text, reason}. */
-  _send(method, url, headers, body, number) {
+  /**
+   * PUTs `body` with XHR once a slot is free (the concurrency limit, one across a queue);
+   * resolves (never rejects) with {ok, status, etag, text, reason}.
+   */
+  async _send(method, url, headers, body, number) {
+    let release = this._handedSlot;
+    this._handedSlot = null;
+    if (!release) release = await this._slots.acquire(this);
+    if (!release || this._canceled || this._paused || this._failure) {
+      release?.();
+      const reason = this._canceled ? 'cancel' : this._failure ? 'failure' : 'pause';
+      return { ok: false, status: 0, etag: null, text: '', reason, sentAny: false };
+    }
+    try {
+      return await this._xhr(method, url, headers, body, number);
+    } finally {
+      release();
+    }
+  }
+
+  _xhr(method, url, headers, body, number) {
     return new Promise((resolve) => {
       const xhr = new XMLHttpRequest();
       let reason = null;
@@ -786,11 +844,16 @@ class Upload {
   // ---- the coordinator's API --------------------------------------------------------------
 
   /** A coordinator call, retried on network errors and 5xx; 4xx are final. */
-  async _api(method, path, body) {
+  _api(method, path, body) {
+    return this._retrying(() => this._fetchJson(method, path, body));
+  }
+
+  /** `call()` again on network errors and 5xx while this upload goes on; 4xx are final. */
+  async _retrying(call) {
     for (let attempt = 0; ; attempt++) {
       await this._ready();
       try {
-        return await this._fetchJson(method, path, body);
+        return await call();
       } catch (err) {
         if (err.canceled || !err.retryable || attempt >= this.options.maxRetries) throw err;
         await this._backoff(attempt + 1, { causeId: null, code: err.code, status: err.status });
@@ -800,35 +863,58 @@ class Upload {
 
   /** The coordinator talked to now. */
   get endpoint() {
-    return this.endpoints[this._at];
+    return this._coord.endpoint;
+  }
+
+  /** One call of the JSON API, on the replicas in turn; this upload's cancel aborts it. */
+  _fetchJson(method, path, body) {
+    return this._coord.fetchJson(method, path, body, { inflight: this._inflight, canceled: () => this._canceled });
+  }
+}
+
+/**
+ * The coordinator replicas one upload, or every upload of a queue, talks to: which one is used
+ * now, the clock offset its answers show, and the one way a JSON call is made.
+ */
+class Coordinator {
+  constructor(options) {
+    this.options = options;
+    this.endpoints = endpointsOf(options);
+    this.at = 0; // the replica talked to now
+    this.clockOffsetMs = 0; // coordinator time minus local time
+  }
+
+  get endpoint() {
+    return this.endpoints[this.at];
   }
 
   /**
    * One call of the JSON API. A replica that does not answer (network error, timeout, 5xx) is
-   * left for the next, each tried once per call; the caller's retries come after.
+   * left for the next, each tried once per call; the caller's retries come after. `inflight`
+   * (a Set) holds the call's abort while it runs; `canceled()` says a failure is a cancel.
    */
-  async _fetchJson(method, path, body) {
+  async fetchJson(method, path, body, { inflight = null, canceled = () => false } = {}) {
     for (let tried = 1; ; tried++) {
       try {
-        return await this._fetchJsonAt(method, path, body);
+        return await this._fetchJsonAt(method, path, body, inflight, canceled);
       } catch (err) {
         const down = err.status === 0 || err.status >= 500;
         if (err.canceled || !down || tried >= this.endpoints.length) throw err;
         const from = this.endpoint;
-        this._at = (this._at + 1) % this.endpoints.length;
+        this.at = (this.at + 1) % this.endpoints.length;
         if (this.options.onFailover) this.options.onFailover({ from, to: this.endpoint, reason: err.message });
       }
     }
   }
 
-  async _fetchJsonAt(method, path, body) {
+  async _fetchJsonAt(method, path, body, inflight, canceled) {
     const headers = { Accept: 'application/json' };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     if (this.options.token) headers.Authorization = `Bearer ${this.options.token}`;
     const controller = new AbortController();
     const entry = { abort: () => controller.abort() };
-    const timer = setTimeout(() => controller.abort(), this.options.stallTimeoutMs);
-    this._inflight.add(entry);
+    const timer = setTimeout(() => controller.abort(), this.options.stallTimeoutMs ?? DEFAULTS.stallTimeoutMs);
+    inflight?.add(entry);
     let res;
     try {
       res = await fetch(this.endpoint + path, {
@@ -838,14 +924,14 @@ class Upload {
         signal: controller.signal,
       });
     } catch (err) {
-      if (this._canceled && method !== 'DELETE') throw new HoistError('The upload was canceled.', { canceled: true });
-      throw new HoistError(`Could not reach the upload service at ${this.endpoint} (${err && err.message || 'network error'}).`, { retryable: true });
+      if (canceled() && method !== 'DELETE') throw new HoistError('The upload was canceled.', { canceled: true });
+      throw new HoistError(`Could not reach the upload service at ${this.endpoint} (${redact(err && err.message || 'network error')}).`, { retryable: true });
     } finally {
       clearTimeout(timer);
-      this._inflight.delete(entry);
+      inflight?.delete(entry);
     }
     const date = Date.parse(res.headers.get('Date') || '');
-    if (!Number.isNaN(date)) this._clockOffsetMs = date - Date.now();
+    if (!Number.isNaN(date)) this.clockOffsetMs = date - Date.now();
     const text = await res.text();
     let json = null;
     try {
@@ -855,6 +941,678 @@ class Upload {
     }
     if (res.ok && json && !json.error) return json;
     throw apiError(res.status, json, text);
+  }
+}
+
+// ---- many files: the queue ----------------------------------------------------------------------
+
+const QUEUE_PREFIX = 'hoist:queue:';
+// Items per batch request (the coordinator takes up to 1000; smaller requests start sooner).
+const BATCH_ITEMS = 100;
+// How long a single PUT's Complete waits for others to share its batch request.
+const CONFIRM_GATHER_MS = 20;
+const FINAL = new Set(['done', 'skipped', 'failed', 'cancelled']);
+// Options only the queue reads: its files' uploads get the rest.
+const QUEUE_ONLY = ['onProgress', 'onFileStart', 'onFileDone', 'onFileError', 'onStateChange', 'onError', 'key', 'filename', 'queueName'];
+
+/**
+ * Starts uploading several files through one queue and returns it. `files` holds Files or
+ * Blobs, or `{file, path}` (path: where the file sits in a chosen or dropped folder,
+ * `/`-separated; default `file.webkitRelativePath || file.name`). Every file lands under one
+ * folder the coordinator makes (`{prefix}/{folder id}/{path}`), created in batches.
+ */
+export function uploadMany(files, options = {}) {
+  return new UploadQueue(files, options);
+}
+
+/**
+ * Interrupted queues remembered under this resume scope: [{name, files, filesDone, bytes,
+ * prefix, saved_at}]. Picking the same files again (`uploadMany`) continues one.
+ */
+export function pendingQueues(options = {}) {
+  const store = storage(options);
+  const scope = scopeOf(options);
+  const found = [];
+  if (!store) return found;
+  for (let i = 0; i < store.length; i++) {
+    const k = store.key(i);
+    if (!k || !k.startsWith(QUEUE_PREFIX)) continue;
+    const id = safeParse(k.slice(QUEUE_PREFIX.length));
+    const record = safeParse(store.getItem(k));
+    if (!Array.isArray(id) || id[0] !== scope || !record || typeof record !== 'object') continue;
+    found.push({
+      name: id[1],
+      files: Number(record.total) || 0,
+      filesDone: Object.keys(record.done || {}).length,
+      bytes: Number(record.bytes) || 0,
+      prefix: record.prefix ?? null,
+      saved_at: record.saved_at ?? null,
+    });
+  }
+  return found;
+}
+
+/** A relative path as a queue keeps it, or a TypeError naming what is wrong with it. */
+function checkPath(path, index) {
+  const fail = (why) => new TypeError(`uploadMany(files): file ${index}: path ${JSON.stringify(String(path)).slice(0, 120)} ${why}`);
+  if (typeof path !== 'string' || !path) throw fail('must be a non-empty string');
+  const clean = path.replace(/^\/+/, '');
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f\\]/.test(clean)) throw fail('must not hold control characters or backslashes');
+  const segments = clean.split('/');
+  if (segments.some((s) => s === '' || s === '.' || s === '..')) throw fail('must not hold empty, "." or ".." segments');
+  return clean;
+}
+
+/** One file of a queue: its path, state and progress, and what can be done to it. */
+class QueueFile {
+  constructor(queue, index, file, path) {
+    this._queue = queue;
+    this.index = index;
+    this.file = file;
+    this.path = path;
+    this.size = file.size;
+    /** queued | uploading | paused | done | failed | cancelled | skipped */
+    this.state = 'queued';
+    /** Bytes stored or on their way. */
+    this.progress = 0;
+    /** What `upload().done` gives: {bucket, key, etag, size, …}; `skipped: true` when not sent. */
+    this.result = null;
+    /** The HoistError it failed with. */
+    this.error = null;
+    /** The upload sending it now (the object `upload()` returns), or null. */
+    this.upload = null;
+    this._created = null; // the upload a batch create answered, not started yet
+    this._tried = false; // a batch create was asked for it
+  }
+
+  pause() {
+    this._queue._pauseFile(this);
+  }
+
+  resume() {
+    this._queue._resumeFile(this);
+  }
+
+  cancel() {
+    return this._queue._cancelFile(this);
+  }
+
+  /** Sends a failed or cancelled file again (a multipart one continues from its parts). */
+  retry() {
+    this._queue._retryFile(this);
+  }
+}
+
+class UploadQueue {
+  constructor(files, options) {
+    if (!files || typeof files[Symbol.iterator] !== 'function') throw new TypeError('uploadMany(files): files must be an array of File, Blob or {file, path}');
+    this.options = { ...DEFAULTS };
+    for (const [name, value] of Object.entries(options)) if (value !== undefined) this.options[name] = value;
+    this.options.concurrency = Math.max(1, Math.floor(this.options.concurrency || 1));
+    const seen = new Set();
+    this.files = [...files].map((entry, i) => {
+      const file = entry && typeof entry.slice === 'function' ? entry : entry && entry.file;
+      if (!file || typeof file.size !== 'number' || typeof file.slice !== 'function') {
+        throw new TypeError(`uploadMany(files): file ${i} is not a File, a Blob or {file, path}`);
+      }
+      const path = checkPath(entry.file ? entry.path ?? (file.webkitRelativePath || file.name) : file.webkitRelativePath || file.name, i);
+      if (seen.has(path)) throw new TypeError(`uploadMany(files): file ${i}: the path ${JSON.stringify(path).slice(0, 120)} is given twice`);
+      seen.add(path);
+      return new QueueFile(this, i, file, path);
+    });
+    this._coord = new Coordinator(this.options);
+    this._slots = new Slots(this.options.concurrency);
+    /** The folder token the coordinator answered; later batch requests continue in it. */
+    this.folder = null;
+    /** The key prefix every file of the folder is under, when the coordinator says. */
+    this.prefix = null;
+    /** Whether the coordinator has the batch routes: null until its first answer. */
+    this.batch = null;
+    this.state = 'running';
+    this.name = this.options.queueName ?? [...new Set(this.files.map((f) => f.path.split('/')[0]))].sort().join(', ');
+    this.bytesTotal = this.files.reduce((n, f) => n + f.size, 0);
+    this._bytesDone = 0;
+    this._sampler = new Progress(Math.max(1, this.bytesTotal));
+    this._paused = false;
+    this._canceled = false;
+    this._inflight = new Set();
+    this._wake = null;
+    this._creating = Promise.resolve();
+    this._confirms = [];
+    this._confirmTimer = 0;
+    this._saveTimer = 0;
+    this._remembered = this._loadRecord();
+    // A reload must not lose the files done in the last moment before it.
+    globalThis.addEventListener?.('pagehide', () => {
+      if (this._saveTimer) this._saveRecordNow();
+    });
+    this._round();
+  }
+
+  /** A Promise of the summary once every file has ended (again, after a retry). */
+  get done() {
+    return this._done;
+  }
+
+  /** Stops sending every file; resume() goes on where each stopped. */
+  pause() {
+    if (this._paused || this.state !== 'running') return;
+    this._paused = true;
+    this.state = 'paused';
+    this._slots.drop(this);
+    for (const f of this.files) {
+      if (f.state === 'uploading' || f.state === 'queued') {
+        f._pausedByQueue = true;
+        this._pauseFile(f);
+      }
+    }
+    this._emit();
+  }
+
+  resume() {
+    if (!this._paused || this._canceled) return;
+    this._paused = false;
+    this.state = 'running';
+    for (const f of this.files) {
+      if (f._pausedByQueue) {
+        f._pausedByQueue = false;
+        this._resumeFile(f);
+      }
+    }
+    this._changed();
+  }
+
+  /** Stops every file for good: multipart uploads are aborted, the queue is forgotten. */
+  async cancel() {
+    if (this._canceled) return this._done.catch(() => {});
+    this._canceled = true;
+    this._paused = false;
+    this._slots.drop(this);
+    for (const req of this._inflight) req.abort('cancel');
+    await Promise.all(this.files.map((f) => this._cancelFile(f)));
+    this._forgetRecord();
+    this._changed();
+    return this._done.catch(() => {});
+  }
+
+  // ---- rounds: from queued to every file ended ---------------------------------------------
+
+  _round() {
+    if (this._running) return;
+    this._running = true;
+    this.state = this._canceled ? 'cancelled' : this._paused ? 'paused' : 'running';
+    this._done = this._schedule().then(
+      (summary) => {
+        this._running = false;
+        return summary;
+      },
+      (err) => {
+        this._running = false;
+        throw err;
+      },
+    );
+    this._done.catch(() => {});
+  }
+
+  async _schedule() {
+    for (;;) {
+      this._emit();
+      if (this.files.every((f) => FINAL.has(f.state))) break;
+      const next = this._canceled || this._paused ? null : this.files.find((f) => f.state === 'queued');
+      if (!next) {
+        await new Promise((resolve) => (this._wake = resolve));
+        continue;
+      }
+      if (!next._tried && !next._created && this.batch !== false) await this._createFrom(next);
+      if (next.state !== 'queued' || this._paused || this._canceled) continue;
+      // The file's first request waits its turn for a slot like every part of every file.
+      const slot = await this._slots.acquire(this);
+      if (!slot) continue;
+      if (next.state !== 'queued' || this._paused || this._canceled) {
+        slot();
+        continue;
+      }
+      this._start(next, slot);
+      this._prefetch(next);
+    }
+    const summary = this._summary();
+    if (!this._canceled && summary.failed.length === 0) this._forgetRecord();
+    else this._saveRecordNow();
+    this.state = this._canceled ? 'cancelled' : 'done';
+    this._emit();
+    return summary;
+  }
+
+  _changed() {
+    const wake = this._wake;
+    this._wake = null;
+    wake?.();
+  }
+
+  _summary() {
+    const entry = (f) => ({ path: f.path, ...f.result });
+    return {
+      uploaded: this.files.filter((f) => f.state === 'done').map(entry),
+      skipped: this.files.filter((f) => f.state === 'skipped').map(entry),
+      failed: this.files
+        .filter((f) => f.state === 'failed')
+        .map((f) => ({ path: f.path, error: f.error, causeId: f.error?.causeId ?? null, message: f.error?.message ?? '' })),
+      cancelled: this.files.filter((f) => f.state === 'cancelled').map((f) => ({ path: f.path })),
+    };
+  }
+
+  _start(f, slot) {
+    f.state = 'uploading';
+    f.error = null;
+    const created = f._created;
+    f._created = null;
+    const options = {};
+    for (const [name, value] of Object.entries(this.options)) if (!QUEUE_ONLY.includes(name)) options[name] = value;
+    let u = null;
+    const tell = (name) => (event) => this.options[name]?.({ ...event, path: f.path, file: f });
+    Object.assign(options, {
+      onWarning: tell('onWarning'),
+      onRetry: tell('onRetry'),
+      onResume: tell('onResume'),
+      onHookPending: tell('onHookPending'),
+      onProgress: (p) => {
+        this._setProgress(f, p.loaded);
+        this._emit();
+      },
+      onStateChange: (state) => {
+        if (!u || f.upload !== u || FINAL.has(f.state)) return;
+        if (state === 'paused') f.state = 'paused';
+        else if (['starting', 'uploading', 'offline', 'completing'].includes(state)) f.state = 'uploading';
+        this._emit();
+      },
+    });
+    u = new Upload(f.file, options, {
+      coordinator: this._coord,
+      slots: this._slots,
+      created,
+      create: (body, upload) => this._createOne(f, body, upload),
+      confirm: (id, upload) => this._confirm(id, upload),
+      resumeName: f.path,
+      slot,
+    });
+    f.upload = u;
+    this.options.onFileStart?.(f);
+    u.done.then(
+      (result) => {
+        if (f.upload !== u) return;
+        f.state = 'done';
+        f.result = result;
+        this._setProgress(f, f.size);
+        this._rememberDone(f);
+        this.options.onFileDone?.(f);
+      },
+      (error) => {
+        if (f.upload !== u) return;
+        f.error = error;
+        if (error.canceled) {
+          f.state = 'cancelled';
+          this._setProgress(f, 0);
+        } else {
+          f.state = 'failed';
+          this.options.onFileError?.(f, error);
+        }
+      },
+    ).finally(() => {
+      this._emit();
+      this._changed();
+    });
+  }
+
+  // ---- per-file controls ------------------------------------------------------------------
+
+  _pauseFile(f) {
+    if (f.state === 'uploading' && f.upload) {
+      f.upload.pause();
+      f.state = 'paused';
+    } else if (f.state === 'queued') {
+      f.state = 'paused';
+    }
+    this._emit();
+  }
+
+  _resumeFile(f) {
+    if (f.state !== 'paused') return;
+    if (f.upload) {
+      f.state = 'uploading';
+      f.upload.resume();
+    } else {
+      f.state = 'queued';
+    }
+    if (!this._paused) this._changed();
+    this._emit();
+  }
+
+  async _cancelFile(f) {
+    if (FINAL.has(f.state)) return;
+    if (f.upload) {
+      await f.upload.cancel();
+      return;
+    }
+    f.state = 'cancelled';
+    const created = f._created;
+    f._created = null;
+    // A multipart upload the batch made for it holds nothing yet; it is aborted all the same.
+    if (created && created.strategy !== 'single' && created.id) {
+      const store = this.options.resume ? storage(this.options) : null;
+      store?.removeItem(resumeKey(f.file, scopeOf(this.options), f.path));
+      await this._coord.fetchJson('DELETE', `/v1/uploads/${encodeURIComponent(created.id)}`).catch(() => {});
+    }
+    this._emit();
+    this._changed();
+  }
+
+  _retryFile(f) {
+    if (f.state !== 'failed' && f.state !== 'cancelled') return;
+    if (this._canceled) throw new TypeError('retry(): the queue was cancelled');
+    f.state = 'queued';
+    f.error = null;
+    f.upload = null;
+    f.result = null;
+    this._setProgress(f, 0);
+    if (!this._running) this._round();
+    this._changed();
+    this._emit();
+  }
+
+  // ---- creating: the batch route --------------------------------------------------------------
+
+  /** What the batch create is asked for `f` (its MD5 when continuing a folder: done files are skipped). */
+  async _item(f) {
+    const item = { size: f.size, path: f.path };
+    const type = this.options.contentType ?? f.file.type;
+    if (type) item.content_type = type;
+    if (this.options.metadata) item.metadata = this.options.metadata;
+    if (this.options.noClobber) item.if_none_match = '*';
+    if (this._remembered && this.folder && f.size <= this.options.unlessStoredMaxBytes) {
+      item.unless_stored = { md5: await md5OfBlob(f.file) };
+    }
+    return item;
+  }
+
+  /** Creates the files from `first` on that have not been asked for yet, one batch request. */
+  _createFrom(first) {
+    const start = this.files.indexOf(first);
+    const chunk = [];
+    for (let i = start; i < this.files.length && chunk.length < BATCH_ITEMS; i++) {
+      const f = this.files[i];
+      if (f._tried || f._created || f.state !== 'queued') continue;
+      // A multipart upload remembered from before a reload continues from its parts instead.
+      if (this._rememberedMultipart(f)) continue;
+      chunk.push(f);
+    }
+    for (const f of chunk) f._tried = true;
+    // One request after the other: the first one's answer names the folder the next continue.
+    this._creating = this._creating.then(() => (chunk.length ? this._createChunk(chunk) : null)).catch(() => {});
+    return this._creating;
+  }
+
+  /** Creates the next batch ahead, while fewer than half a batch wait created. */
+  _prefetch(after) {
+    if (this.batch === false) return;
+    const waiting = this.files.filter((f) => f._created && f.state === 'queued').length;
+    if (waiting >= BATCH_ITEMS / 2) return;
+    const next = this.files.slice(after.index + 1).find((f) => f.state === 'queued' && !f._tried && !f._created && !this._rememberedMultipart(f));
+    if (next) this._createFrom(next);
+  }
+
+  _rememberedMultipart(f) {
+    if (!this.options.resume) return false;
+    const record = safeParse(storage(this.options)?.getItem(resumeKey(f.file, scopeOf(this.options), f.path)));
+    return !!(record && record.strategy === 'multipart' && record.id);
+  }
+
+  async _createChunk(chunk) {
+    if (this.batch === false || this._canceled) return;
+    let answer;
+    try {
+      const items = [];
+      for (const f of chunk) items.push(await this._item(f));
+      const body = { uploads: items };
+      if (this.folder) body.folder = this.folder;
+      answer = await this._call('POST', '/v1/uploads/batch', body);
+    } catch (err) {
+      if (err.status === 404 || err.status === 405) {
+        // An older coordinator: every file is created on its own, POST /v1/uploads.
+        this.batch = false;
+        return;
+      }
+      for (const f of chunk) this._failCreate(f, err);
+      return;
+    }
+    this.batch = true;
+    this._useFolder(answer);
+    const answers = Array.isArray(answer && answer.uploads) ? answer.uploads : [];
+    chunk.forEach((f, i) => {
+      const a = answers[i];
+      if (!a) return this._failCreate(f, new HoistError(`The coordinator's batch answer has no entry for ${f.path}.`, { detail: answer }));
+      this._useCreated(f, a);
+    });
+  }
+
+  _useFolder(answer) {
+    if (answer && typeof answer.folder === 'string' && answer.folder && answer.folder !== this.folder) {
+      this.folder = answer.folder;
+      if (answer.prefix != null) this.prefix = answer.prefix;
+      this._saveRecordNow();
+    } else if (answer && answer.prefix != null && this.prefix == null) {
+      this.prefix = answer.prefix;
+    }
+  }
+
+  _useCreated(f, a) {
+    if (f.state !== 'queued' && f.state !== 'paused') {
+      // Cancelled meanwhile: what the batch made for it goes.
+      if (a.upload && a.upload.strategy !== 'single' && a.upload.id) {
+        this._coord.fetchJson('DELETE', `/v1/uploads/${encodeURIComponent(a.upload.id)}`).catch(() => {});
+      }
+      return;
+    }
+    if (a.skipped) {
+      const s = a.skipped;
+      f.state = 'skipped';
+      f.result = { bucket: s.bucket ?? null, key: s.key, etag: stripQuotes(s.etag), size: s.size != null ? Number(s.size) : f.size, skipped: true };
+      this._setProgress(f, f.size);
+      this._rememberDone(f);
+      this.options.onFileDone?.(f);
+      return;
+    }
+    if (a.upload && (!a.status || a.status < 300)) {
+      f._created = a.upload;
+      if (a.upload.strategy !== 'single' && this.options.resume) {
+        const store = storage(this.options);
+        if (store) rememberMultipart(store, resumeKey(f.file, scopeOf(this.options), f.path), a.upload, f.file, f.path);
+      }
+      return;
+    }
+    this._failCreate(f, apiError(Number(a.status) || 0, a.error || null, ''));
+  }
+
+  _failCreate(f, err) {
+    if (f.state !== 'queued' && f.state !== 'paused') return;
+    f.state = 'failed';
+    f.error = err instanceof HoistError ? err : new HoistError(redact(String(err && err.message || err)));
+    this.options.onFileError?.(f, f.error);
+    this._changed();
+  }
+
+  /**
+   * A new upload of one file, for its Upload: a retry, a single PUT whose URL expired, or a
+   * remembered multipart upload that is gone. Through the batch route, into the same folder.
+   */
+  async _createOne(f, body, upload) {
+    if (this.batch !== false) {
+      const item = { ...body, path: f.path };
+      delete item.filename;
+      delete item.key;
+      const request = { uploads: [item] };
+      if (this.folder) request.folder = this.folder;
+      try {
+        const answer = await upload._retrying(() => upload._fetchJson('POST', '/v1/uploads/batch', request));
+        this.batch = true;
+        this._useFolder(answer);
+        const a = answer && Array.isArray(answer.uploads) ? answer.uploads[0] : null;
+        if (a && a.upload && (!a.status || a.status < 300)) return a.upload;
+        if (a && a.error) throw apiError(Number(a.status) || 0, a.error, '');
+        throw new HoistError(`The coordinator's batch answer has no upload for ${f.path}.`, { detail: answer });
+      } catch (err) {
+        if (err.status !== 404 && err.status !== 405) throw err;
+        this.batch = false;
+      }
+    }
+    return upload._api('POST', '/v1/uploads', body);
+  }
+
+  // ---- completing single PUTs: the batch route ---------------------------------------------
+
+  /** A single PUT's Complete, gathered with the others of a moment into one batch request. */
+  _confirm(id, upload) {
+    const own = () => upload._api('POST', `/v1/uploads/${encodeURIComponent(id)}/complete`);
+    if (this.batch === false || this._batchComplete === false) return own();
+    return new Promise((resolve, reject) => {
+      this._confirms.push({ id, resolve, reject, own });
+      if (this._confirms.length >= BATCH_ITEMS) this._flushConfirms();
+      else if (!this._confirmTimer) this._confirmTimer = setTimeout(() => this._flushConfirms(), CONFIRM_GATHER_MS);
+    });
+  }
+
+  async _flushConfirms() {
+    clearTimeout(this._confirmTimer);
+    this._confirmTimer = 0;
+    const batch = this._confirms.splice(0, BATCH_ITEMS);
+    if (this._confirms.length) this._confirmTimer = setTimeout(() => this._flushConfirms(), 0);
+    if (!batch.length) return;
+    let answer;
+    try {
+      answer = await this._call('POST', '/v1/uploads/batch/complete', { uploads: batch.map((b) => ({ id: b.id })) });
+    } catch (err) {
+      if (err.status === 404 || err.status === 405) {
+        this._batchComplete = false;
+        for (const b of batch) b.own().then(b.resolve, b.reject);
+      } else {
+        for (const b of batch) b.reject(err);
+      }
+      return;
+    }
+    const answers = Array.isArray(answer && answer.uploads) ? answer.uploads : [];
+    batch.forEach((b, i) => {
+      const a = answers[i];
+      if (a && a.completed && (!a.status || a.status < 300)) b.resolve(a.completed);
+      else if (a && a.error) b.reject(apiError(Number(a.status) || 0, a.error, ''));
+      else b.reject(new HoistError('The coordinator\'s batch complete answer has no entry for an upload.', { detail: answer }));
+    });
+  }
+
+  /** A queue-level coordinator call, retried on network errors and 5xx; 4xx are final. */
+  async _call(method, path, body) {
+    for (let attempt = 0; ; attempt++) {
+      if (this._canceled) throw new HoistError('The upload was canceled.', { canceled: true });
+      try {
+        return await this._coord.fetchJson(method, path, body, { inflight: this._inflight, canceled: () => this._canceled });
+      } catch (err) {
+        if (err.canceled || !err.retryable || attempt >= this.options.maxRetries) throw err;
+        await sleep(backoffDelay(attempt + 1, this.options));
+      }
+    }
+  }
+
+  // ---- progress -------------------------------------------------------------------------------
+
+  _setProgress(f, bytes) {
+    const delta = bytes - f.progress;
+    f.progress = bytes;
+    this._bytesDone += delta;
+    // The rate counts what is sent now, not files skipped as stored before.
+    if (delta > 0 && f.state !== 'skipped') this._sampler.update(0, this._sampler.sent(0) + delta);
+  }
+
+  _emit() {
+    if (!this.options.onProgress) return;
+    let filesDone = 0;
+    let active = 0;
+    for (const f of this.files) {
+      if (f.state === 'done' || f.state === 'skipped') filesDone += 1;
+      else if (f.state === 'uploading') active += 1;
+    }
+    const rate = this._sampler.snapshot().bytesPerSecond;
+    this.options.onProgress({
+      filesDone,
+      filesTotal: this.files.length,
+      bytesDone: Math.max(0, this._bytesDone),
+      bytesTotal: this.bytesTotal,
+      rate,
+      active,
+      state: this.state,
+    });
+  }
+
+  // ---- what survives a reload ---------------------------------------------------------------
+
+  _recordKey() {
+    return QUEUE_PREFIX + JSON.stringify([scopeOf(this.options), this.name]);
+  }
+
+  /** The remembered queue of these files: its folder, and the files already stored skipped. */
+  _loadRecord() {
+    const store = this.options.resume ? storage(this.options) : null;
+    const record = store && safeParse(store.getItem(this._recordKey()));
+    // A queue on a coordinator without the batch routes has no folder: its files done still count.
+    if (!record || typeof record !== 'object' || (typeof record.folder !== 'string' && record.folder !== null)) return null;
+    this.folder = record.folder;
+    this.prefix = record.prefix ?? null;
+    const done = record.done && typeof record.done === 'object' ? record.done : {};
+    for (const f of this.files) {
+      const d = done[f.path];
+      if (!Array.isArray(d) || d[0] !== f.size || d[1] !== (f.file.lastModified || 0)) continue;
+      f.state = 'skipped';
+      f.result = { bucket: d[4] ?? null, key: d[2], etag: d[3], size: f.size, skipped: true };
+      this._setProgress(f, f.size);
+    }
+    this._done_record = done;
+    return record;
+  }
+
+  _rememberDone(f) {
+    if (!this.options.resume || (!this.folder && this.batch !== false)) return;
+    this._done_record = this._done_record || {};
+    const r = f.result || {};
+    this._done_record[f.path] = [f.size, f.file.lastModified || 0, r.key ?? null, r.etag ?? null, r.bucket ?? null];
+    // Written a moment later, once for many files; a file finished in that moment is skipped
+    // after a reload all the same, by the coordinator comparing its MD5.
+    if (!this._saveTimer) this._saveTimer = setTimeout(() => this._saveRecordNow(), 250);
+  }
+
+  _saveRecordNow() {
+    clearTimeout(this._saveTimer);
+    this._saveTimer = 0;
+    const store = this.options.resume ? storage(this.options) : null;
+    if (!store || (!this.folder && this.batch !== false) || this._forgotten) return;
+    const record = {
+      folder: this.folder,
+      prefix: this.prefix,
+      total: this.files.length,
+      bytes: this.bytesTotal,
+      done: this._done_record || {},
+      saved_at: new Date().toISOString(),
+    };
+    try {
+      store.setItem(this._recordKey(), JSON.stringify(record));
+    } catch {
+      // A full or disabled localStorage only loses resume, not the uploads.
+    }
+  }
+
+  _forgetRecord() {
+    clearTimeout(this._saveTimer);
+    this._saveTimer = 0;
+    const store = this.options.resume ? storage(this.options) : null;
+    store?.removeItem(this._recordKey());
+    if (this._canceled) this._forgotten = true;
   }
 }
 
@@ -918,7 +1676,7 @@ export function classifyStore(res) {
 }
 
 function apiError(status, json, text) {
-  const message = (json && (json.error || json.message)) || (text && text.slice(0, 200)) || `HTTP ${status}`;
+  const message = redact((json && (json.error || json.message)) || (text && text.slice(0, 200)) || `HTTP ${status}`);
   const code = (json && json.code) || null;
   const retryable = status === 408 || status === 429 || status >= 500;
   let causeId = (json && (json.cause || json.cause_id)) || null;
@@ -969,6 +1727,105 @@ async function fetchCatalogue(endpoint) {
     return null;
   } finally {
     clearTimeout(timer);
+  }
+}
+
+// ---- secrets in text ---------------------------------------------------------------------------
+
+// How many characters of a secret a message may show (as hoist_core::redact).
+const REDACT_SHOWN = 6;
+// Where a secret's value starts; `path`: a `/` ends it (a route's segment).
+const REDACT_MARKERS = [
+  ['x-amz-signature=', false], ['x-amz-credential=', false], ['x-amz-security-token=', false],
+  ['x-amz-security-token:', false], ['signature=', false], ['credential=', false], ['bearer ', false],
+  ['/v1/uploads/', true], ['/s3/multipart/', true], ['whsec_', false], ['"folder":"', false],
+];
+// Runs of token characters this long are opaque credentials: no identifier a message needs is.
+const REDACT_LONG_TOKEN = 64;
+
+function shorten(secret) {
+  const chars = [...secret];
+  if (!chars.length) return '';
+  return chars.length > REDACT_SHOWN ? `${chars.slice(0, REDACT_SHOWN).join('')}…` : '…';
+}
+
+/**
+ * `text` with every secret shortened to six characters and `…`: presigned URLs' signatures,
+ * credentials and session tokens, `Bearer` credentials, upload ids in the coordinator's routes,
+ * folder tokens, JWTs (grants) and any other run of 64 or more token characters. The same rule
+ * as the coordinator's logs; every message hoist.js makes from what a server said passes here.
+ */
+export function redact(text) {
+  let out = '';
+  let rest = String(text ?? '');
+  for (;;) {
+    const lower = rest.toLowerCase();
+    let best = null;
+    for (const [marker, path] of REDACT_MARKERS) {
+      const i = lower.indexOf(marker);
+      if (i >= 0 && (!best || i + marker.length < best.start)) best = { start: i + marker.length, path };
+    }
+    if (!best) break;
+    let start = best.start;
+    while (rest[start] === ' ' || rest[start] === '\t') start++;
+    out += rest.slice(0, start);
+    const tail = rest.slice(start);
+    const stop = best.path ? /[\s&"'<>,;)/?#]/ : /[\s&"'<>,;)]/;
+    const m = stop.exec(tail);
+    const end = m ? m.index : tail.length;
+    const value = tail.slice(0, end);
+    out += best.path && value.startsWith('{') && value.endsWith('}') ? value : shorten(value);
+    rest = tail.slice(end);
+  }
+  out += rest;
+  // JWTs (dots included) and long runs of token characters.
+  return out.replace(/eyJ[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*){2,}|[A-Za-z0-9_-]+/g, (word) =>
+    (word.startsWith('eyJ') && word.split('.').length >= 3) || word.length >= REDACT_LONG_TOKEN ? shorten(word) : word,
+  );
+}
+
+// ---- one concurrency limit ----------------------------------------------------------------------
+
+/**
+ * `limit` slots handed out first come, first served: every request that sends bytes to the store
+ * holds one while it runs. A queue's files share one, so a big file's parts and small files take
+ * turns and never more than `limit` requests are in flight.
+ */
+class Slots {
+  constructor(limit) {
+    this.limit = Math.max(1, Math.floor(limit || 1));
+    this.used = 0;
+    this.waiting = []; // [{owner, resolve}]
+    this.peak = 0;
+  }
+
+  /** Resolves with a release function once a slot is free, or with null if `drop(owner)` ran. */
+  acquire(owner) {
+    if (this.used < this.limit && !this.waiting.length) return Promise.resolve(this._grant());
+    return new Promise((resolve) => this.waiting.push({ owner, resolve }));
+  }
+
+  /** Whoever `owner` is no longer waits. */
+  drop(owner) {
+    const kept = [];
+    for (const w of this.waiting) {
+      if (w.owner === owner) w.resolve(null);
+      else kept.push(w);
+    }
+    this.waiting = kept;
+  }
+
+  _grant() {
+    this.used += 1;
+    this.peak = Math.max(this.peak, this.used);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.used -= 1;
+      const next = this.waiting.shift();
+      if (next) next.resolve(this._grant());
+    };
   }
 }
 
@@ -1135,8 +1992,29 @@ function originOf() {
   return typeof location !== 'undefined' ? location.origin : 'this page';
 }
 
-function resumeKey(file, scope) {
-  return STORAGE_PREFIX + JSON.stringify([scope, file.name || '', file.size, file.lastModified || 0]);
+/** Files a multipart upload's resume record (what `_createOrResume` reads after a reload). */
+function rememberMultipart(store, key, created, file, name) {
+  const record = {
+    id: created.id,
+    bucket: created.bucket,
+    key: created.key,
+    strategy: 'multipart',
+    part_size: created.part_size,
+    part_count: created.part_count,
+    size: file.size,
+    expires_at: created.expires_at,
+    name,
+    saved_at: new Date().toISOString(),
+  };
+  try {
+    store.setItem(key, JSON.stringify(record));
+  } catch {
+    // A full or disabled localStorage only loses resume, not the upload.
+  }
+}
+
+function resumeKey(file, scope, name = file.name) {
+  return STORAGE_PREFIX + JSON.stringify([scope, name || '', file.size, file.lastModified || 0]);
 }
 
 function storage(options) {
