@@ -259,3 +259,67 @@ def test_batch_through_the_coordinator_keeps_relative_paths(store, start_coordin
     # A prefix must end in /: a single key cannot hold several files.
     r = run(env, "--server", coordinator.url, "--token", Coordinator.API_KEY, "--key", "one-key", str(src))
     assert r.returncode == 2 and b"ending in /" in r.stderr
+
+
+def coordinator_requests(coordinator, route):
+    text = urllib.request.urlopen(f"{coordinator.url}/metrics", timeout=10).read().decode()
+    return sum(int(float(v)) for v in re.findall(
+        rf'^hoist_requests_total{{route="{re.escape(route)}",status="\d+"}} (\S+)$', text, re.M))
+
+
+def test_folder_through_the_coordinator_lands_in_one_folder_with_gathered_calls(store, start_coordinator, tmp_path):
+    coordinator = start_coordinator(store)
+    src = tmp_path / "photos"
+    want = tree(src, big=12 * MIB)
+    for i in range(300):
+        rel = f"small/{i % 7}/s{i}.txt"
+        p = src / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(os.urandom(100 + i))
+        want[rel] = md5_of(p)
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "HOIST_STATE_DIR": str(tmp_path / "state")}
+    auth = ["--server", coordinator.url, "--token", Coordinator.API_KEY]
+    r = run(env, "--json", *auth, str(src))
+    assert r.returncode == 0, r.stderr.decode()
+    ev = events(r.stdout)
+    keys = [e["key"] for e in ev if e["event"] == "file_done"]
+    assert len(keys) == len(want)
+    # One folder the coordinator made, under which every file keeps its relative path.
+    folder = os.path.commonprefix([k for k in keys]).rsplit("/", 1)[0] + "/"
+    assert folder.count("/") >= 2 and sorted(k[len(folder):] for k in keys) == sorted(want)
+    assert stored(store.client(), folder) == {rel: (md5, os.path.getsize(src / rel)) for rel, md5 in want.items()}
+    # Creating and confirming the small files took a few gathered calls, not one each.
+    creates = coordinator_requests(coordinator, "/v1/uploads/batch")
+    confirms = coordinator_requests(coordinator, "/v1/uploads/batch/complete")
+    assert coordinator_requests(coordinator, "/v1/uploads") == 0
+    assert 1 <= creates <= len(want) // 10 and 1 <= confirms <= len(want) // 10, (creates, confirms)
+    # A rerun with --skip-existing continues the same folder and sends nothing.
+    puts = store_requests(store, "PutObject")
+    r = run(env, "--json", "--skip-existing", *auth, str(src))
+    assert r.returncode == 0, r.stderr.decode()
+    summary = events(r.stdout)[-1]
+    assert (summary["skipped"], summary["uploaded"], summary["bytes_sent"]) == (len(want), 0, 0)
+    assert store_requests(store, "PutObject") == puts
+    # A new run without it makes a new folder.
+    r = run(env, "--json", *auth, str(src / "a b"))
+    assert r.returncode == 0, r.stderr.decode()
+    new_keys = [e["key"] for e in events(r.stdout) if e["event"] == "file_done"]
+    assert new_keys and not any(k.startswith(folder) for k in new_keys)
+
+
+def test_small_files_do_not_wait_behind_a_large_one(start_store, tmp_path):
+    # Each connection is slow, so the large file takes seconds; it is named first.
+    store = start_store(["--fault-bandwidth", "16MiB"])
+    env = {"AWS_ACCESS_KEY_ID": "AKIDHOISTCLIENT", "AWS_SECRET_ACCESS_KEY": "clientE2eSecretKey0123456789abcdefghij",
+           "AWS_ENDPOINT_URL": store.endpoint, "HOIST_STATE_DIR": str(tmp_path / "state"), "HOME": str(tmp_path),
+           "PATH": "/usr/bin:/bin"}
+    big = tmp_path / "big.bin"
+    write_random(big, 110 * MIB, seed=3)
+    small = tmp_path / "small"
+    small.mkdir()
+    for i in range(40):
+        (small / f"s{i:02}").write_bytes(os.urandom(2000))
+    r = run(env, "--json", "--concurrency", "8", "--memory", "96MiB", str(big), str(small), f"s3://{BUCKET}/order/")
+    assert r.returncode == 0, r.stderr.decode()
+    done = [e["key"] for e in events(r.stdout) if e["event"] == "file_done"]
+    assert done[-1] == "order/big.bin" and len(done) == 41, done
