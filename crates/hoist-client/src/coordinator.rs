@@ -158,7 +158,12 @@ impl CoordinatorTransport {
         let call = |items: Vec<Value>| async move {
             let body = json!({ "uploads": items });
             let v = self
-                .call("POST", "/v1/uploads/batch/complete", Some(body), BATCH_CONFIRM)
+                .call(
+                    "POST",
+                    "/v1/uploads/batch/complete",
+                    Some(body),
+                    BATCH_CONFIRM,
+                )
                 .await?;
             answers(&v, "confirm")
         };
@@ -550,7 +555,12 @@ impl Transport for CoordinatorTransport {
             None => self.call("POST", "/v1/uploads", Some(body), op).await?,
         };
         if v.get("skipped").and_then(Value::as_bool) == Some(true) {
-            let text = |n: &str| v.get(n).and_then(Value::as_str).unwrap_or_default().to_owned();
+            let text = |n: &str| {
+                v.get(n)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned()
+            };
             return Err(Error::AlreadyStored {
                 key: text("key"),
                 etag: text("etag"),
@@ -601,7 +611,10 @@ impl Transport for CoordinatorTransport {
                 }
             }
         } else if let Some(r) = presigned(&v, "PUT") {
-            match opts.whole_checksum.filter(|_| v.get("checksum_algorithm").is_some()) {
+            match opts
+                .whole_checksum
+                .filter(|_| v.get("checksum_algorithm").is_some())
+            {
                 Some(sum) => *self.pinned.lock().unwrap() = Some((sum.to_base64(), r)),
                 None => {
                     urls.insert(1, r);

@@ -132,7 +132,9 @@ impl Gather {
                 // Let the other files' tasks add theirs: a short while, and never two calls
                 // closer than SPACING unless a whole call's worth is waiting.
                 let since = self.last_call.lock().unwrap().map(|t| t.elapsed());
-                let wait = since.map_or(GATHER_WINDOW, |s| SPACING.saturating_sub(s).max(GATHER_WINDOW));
+                let wait = since.map_or(GATHER_WINDOW, |s| {
+                    SPACING.saturating_sub(s).max(GATHER_WINDOW)
+                });
                 if self.waiting.lock().unwrap().len() < MAX_ITEMS {
                     tokio::time::sleep(wait).await;
                 }

@@ -192,7 +192,11 @@ async fn digests<T: Transport>(
     let unless_stored = unless.then(|| UnlessStored {
         md5_hex: hoist_core::encoding::hex(&md5),
         // A multipart object's whole checksum is only comparable when it is FULL_OBJECT.
-        checksum: sum.filter(|s| s.algorithm().allowed_types().contains(&hoist_core::checksum::ChecksumType::FullObject)),
+        checksum: sum.filter(|s| {
+            s.algorithm()
+                .allowed_types()
+                .contains(&hoist_core::checksum::ChecksumType::FullObject)
+        }),
     });
     Ok((sum.filter(|_| pin.is_some()), unless_stored))
 }
