@@ -492,6 +492,10 @@ impl Transport for CoordinatorTransport {
         ))
     }
 
+    fn confirms_single_put(&self) -> bool {
+        true
+    }
+
     fn pins_whole_checksum(&self, size: u64) -> bool {
         // Below S3's smallest part no coordinator plans parts: the upload is one PUT, whose
         // URL a batch's create signs with the whole file's checksum.

@@ -254,6 +254,12 @@ async fn try_part<T: Transport>(
             sent.to_base64()
         )));
     }
+    if let Some(sent) = &spec.checksum
+        && !ctx.session.multipart()
+        && answer.header(sent.algorithm().header()) == Some(sent.to_base64().as_str())
+    {
+        ctx.run.lock().unwrap().echoed = Some(sent.to_base64());
+    }
     let etag = answer.header("etag").ok_or_else(|| {
         hoist_s3::Error::unexpected(op, format!("part {} answered without an ETag", spec.number))
     })?;

@@ -39,6 +39,9 @@ pub(crate) struct Run {
     pub(crate) done_bytes: u64,
     pub(crate) sent: u32,
     pub(crate) error: Option<Error>,
+    /// A single PUT's checksum as the store echoed it in its answer, equal to the one sent
+    /// (the store computed it from the bytes it kept).
+    pub(crate) echoed: Option<String>,
 }
 
 impl Run {
@@ -56,6 +59,7 @@ impl Run {
             last_flush: Instant::now() - Duration::from_secs(1),
             sent: 0,
             error: None,
+            echoed: None,
         }
     }
 

@@ -138,6 +138,13 @@ pub trait Transport: Send + Sync + 'static {
         false
     }
 
+    /// Whether a single PUT is confirmed through this transport after it is stored (a
+    /// coordinator counts it and tells its application); without that, a PUT whose answer
+    /// echoed the checksum sent needs no reading back.
+    fn confirms_single_put(&self) -> bool {
+        false
+    }
+
     /// Plans the upload and, when multipart, creates it.
     fn create(&self, opts: &CreateOptions) -> impl Future<Output = Result<Session>> + Send;
 
