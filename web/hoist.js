@@ -133,22 +133,28 @@ export function remembered(file, options = {}) {
 
 /** Unfinished uploads remembered under this resume scope: [{name, size, saved_at, …}]. */
 export function pending(options = {}) {
-  const store = storage(options);
-  const scope = scopeOf(options);
   const found = [];
-  if (!store) return found;
-  for (let i = 0; i < store.length; i++) {
-    const k = store.key(i);
-    if (!k || !k.startsWith(STORAGE_PREFIX)) continue;
-    const id = safeParse(k.slice(STORAGE_PREFIX.length));
-    const record = safeParse(store.getItem(k));
-    if (!Array.isArray(id) || id[0] !== scope || !record) continue;
+  for (const { id, record } of rememberedUnder(STORAGE_PREFIX, options)) {
     // The coordinator no longer accepts an expired upload id: nothing is left to resume.
     const expires = parseTime(record.expires_at);
     if (expires && expires < Date.now()) continue;
     found.push({ ...record, name: id[1], size: id[2], lastModified: id[3] });
   }
   return found;
+}
+
+/** The records kept in localStorage under `prefix` for this resume scope: [{id, record}]. */
+function* rememberedUnder(prefix, options) {
+  const store = storage(options);
+  if (!store) return;
+  const scope = scopeOf(options);
+  for (let i = 0; i < store.length; i++) {
+    const k = store.key(i);
+    if (!k || !k.startsWith(prefix)) continue;
+    const id = safeParse(k.slice(prefix.length));
+    const record = safeParse(store.getItem(k));
+    if (Array.isArray(id) && id[0] === scope && record) yield { id, record };
+  }
 }
 
 class Upload {
@@ -970,16 +976,9 @@ export function uploadMany(files, options = {}) {
  * prefix, saved_at}]. Picking the same files again (`uploadMany`) continues one.
  */
 export function pendingQueues(options = {}) {
-  const store = storage(options);
-  const scope = scopeOf(options);
   const found = [];
-  if (!store) return found;
-  for (let i = 0; i < store.length; i++) {
-    const k = store.key(i);
-    if (!k || !k.startsWith(QUEUE_PREFIX)) continue;
-    const id = safeParse(k.slice(QUEUE_PREFIX.length));
-    const record = safeParse(store.getItem(k));
-    if (!Array.isArray(id) || id[0] !== scope || !record || typeof record !== 'object') continue;
+  for (const { id, record } of rememberedUnder(QUEUE_PREFIX, options)) {
+    if (typeof record !== 'object') continue;
     found.push({
       name: id[1],
       files: Number(record.total) || 0,

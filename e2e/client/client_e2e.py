@@ -76,5 +76,11 @@ class Coordinator:
 
     def stop(self):
         return stop_process(self.proc)
+def store_env(store, tmp_path):
+    """A minimal environment for `hoist upload` in direct mode against `store`."""
+    return {"AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY, "AWS_ENDPOINT_URL": store.endpoint,
+            "HOIST_STATE_DIR": str(tmp_path / "state"), "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+
+
 def object_md5(client, key):
     return object_md5_in(client, BUCKET, key)

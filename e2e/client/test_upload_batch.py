@@ -10,11 +10,12 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import time
 import urllib.request
 
 import pytest
 
-from client_e2e import BUCKET, HOIST_BIN, Coordinator, write_random
+from client_e2e import BUCKET, HOIST_BIN, Coordinator, store_env, write_random
 
 MIB = 1 << 20
 
@@ -125,9 +126,7 @@ def test_rerun_with_skip_existing_sends_nothing_then_only_what_changed(store, cl
 
 def test_batch_killed_half_way_resumes_finished_files_skipped_and_parts_kept(start_store, tmp_path):
     store = start_store(["--fault-bandwidth", "24MiB"])
-    env = {"AWS_ACCESS_KEY_ID": "AKIDHOISTCLIENT", "AWS_SECRET_ACCESS_KEY": "clientE2eSecretKey0123456789abcdefghij",
-           "AWS_ENDPOINT_URL": store.endpoint, "HOIST_STATE_DIR": str(tmp_path / "state"), "HOME": str(tmp_path),
-           "PATH": "/usr/bin:/bin"}
+    env = store_env(store, tmp_path)
     src = tmp_path / "src"
     want = tree(src)
     for n in range(2):
@@ -147,7 +146,6 @@ def test_batch_killed_half_way_resumes_finished_files_skipped_and_parts_kept(sta
         if len(finished) >= 10 and parts_seen >= 1:
             break
     # Wait until the large files have stored some parts (their journals are written).
-    import time
     deadline = time.time() + 60
     while store_requests(store, "UploadPart") < 8 and time.time() < deadline:
         time.sleep(0.2)
@@ -310,9 +308,7 @@ def test_folder_through_the_coordinator_lands_in_one_folder_with_gathered_calls(
 def test_small_files_do_not_wait_behind_a_large_one(start_store, tmp_path):
     # Each connection is slow, so the large file takes seconds; it is named first.
     store = start_store(["--fault-bandwidth", "16MiB"])
-    env = {"AWS_ACCESS_KEY_ID": "AKIDHOISTCLIENT", "AWS_SECRET_ACCESS_KEY": "clientE2eSecretKey0123456789abcdefghij",
-           "AWS_ENDPOINT_URL": store.endpoint, "HOIST_STATE_DIR": str(tmp_path / "state"), "HOME": str(tmp_path),
-           "PATH": "/usr/bin:/bin"}
+    env = store_env(store, tmp_path)
     big = tmp_path / "big.bin"
     write_random(big, 110 * MIB, seed=3)
     small = tmp_path / "small"
