@@ -37,7 +37,7 @@ enum Command {
     Serve(Box<commands::serve::Args>),
     /// Run the embedded S3-compatible store alone.
     Store(Box<commands::store::Args>),
-    /// Upload a file (or standard input) directly or through a coordinator.
+    /// Upload files, folders or standard input, directly or through a coordinator.
     Upload(commands::upload::Args),
     /// Print one SigV4 presigned URL.
     Presign(commands::presign::Args),
