@@ -240,10 +240,13 @@ impl Transport for DirectTransport {
         } else {
             // A single PUT's body goes out before any other call: a store that refuses a
             // skewed signature may close the connection mid-body, and its Date header is lost.
-            // One small call first teaches the clock (its outcome does not matter).
-            let _ = self
-                .control("HeadBucket", self.bucket.measure_clock(false))
-                .await;
+            // One small call first teaches the clock (its outcome does not matter), unless an
+            // answer already has (a batch's earlier files share this clock).
+            if !self.bucket.clock().learned() {
+                let _ = self
+                    .control("HeadBucket", self.bucket.measure_clock(false))
+                    .await;
+            }
         }
         Ok(session)
     }

@@ -63,6 +63,14 @@ impl Clock {
         self.offset().apply(local_now())
     }
 
+    /// Whether any answer has taught this clock yet.
+    pub fn learned(&self) -> bool {
+        self.known
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
+    }
+
     /// The offset in use (store minus local).
     pub fn offset(&self) -> ClockOffset {
         ClockOffset::from_millis(self.offset_ms.load(Relaxed))
