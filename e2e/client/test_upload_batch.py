@@ -319,3 +319,20 @@ def test_small_files_do_not_wait_behind_a_large_one(start_store, tmp_path):
     assert r.returncode == 0, r.stderr.decode()
     done = [e["key"] for e in events(r.stdout) if e["event"] == "file_done"]
     assert done[-1] == "order/big.bin" and len(done) == 41, done
+
+
+def test_on_a_terminal_one_bar_counts_files_and_bytes(store, cli_env, tmp_path):
+    src = tmp_path / "src"
+    want = tree(src)
+    total = sum(os.path.getsize(src / rel) for rel in want)
+    cmd = f"{HOIST_BIN} upload --concurrency 2 '{src}' s3://{BUCKET}/tty/"
+    # `script` gives the command a terminal, as a user at a shell has.
+    r = subprocess.run(["script", "-qefc", cmd, "/dev/null"], env=cli_env, capture_output=True, timeout=300)
+    assert r.returncode == 0, r.stdout.decode(errors="replace")
+    screen = r.stdout.decode(errors="replace").replace("\r", "\n")
+    n = len(want)
+    assert re.search(rf"\] {n}/{n} files ", screen), screen[-2000:]
+    assert f"{n} files: {n} uploaded" in screen
+    # No line per file on a terminal: the bar stands for them.
+    assert "uploaded " + str(src) not in screen
+    assert len(stored(store.client(), "tty/")) == n and total > 0
