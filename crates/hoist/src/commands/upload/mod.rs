@@ -187,6 +187,9 @@ pub fn run(mut args: Args) -> anyhow::Result<ExitCode> {
         Ok(p) => p,
         Err(message) => return Ok(usage(&args, &message)),
     };
+    if batch::wanted(&paths) {
+        batch::bound_allocator();
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
