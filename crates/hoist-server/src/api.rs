@@ -557,6 +557,12 @@ pub(crate) mod whole {
             assert_eq!(n(r#"{"n": 1e30}"#), None);
             assert_eq!(n(r#"{"n": "10"}"#), None);
             assert_eq!(n(r#"{"n": 18446744073709551615}"#), Some(u64::MAX));
+            // A whole number written as a float is read exactly (serde_json's
+            // float_roundtrip), not as its nearest neighbour with a fraction.
+            assert_eq!(
+                n(r#"{"n": 1907445324111423.0}"#),
+                Some(1_907_445_324_111_423)
+            );
         }
     }
 }
