@@ -318,10 +318,13 @@ where
     K: Fn(&BatchFile) -> String + Send + Sync + 'static,
     M: Fn(&BatchFile, &str) -> crate::error::Result<T> + Send + Sync + 'static,
 {
-    /// Whether `file` would be sent in parts (else in one PUT), as hoist plans it.
-    fn multipart(&self, file: &BatchFile) -> bool {
+    /// The part size when `file` would be sent in parts (`None`: in one PUT), as hoist
+    /// plans it.
+    fn part_size(&self, file: &BatchFile) -> Option<u64> {
         plan(ObjectSize::Known(file.size), &self.policy)
-            .is_ok_and(|p| p.strategy == Strategy::Multipart)
+            .ok()
+            .filter(|p| p.strategy == Strategy::Multipart)
+            .map(|p| p.part_size)
     }
 
     /// The part buffers `file` may hold at once, reserved from the batch's memory; `None`
@@ -332,12 +335,9 @@ where
         memory: &Arc<Semaphore>,
         budget_kib: u32,
     ) -> Option<OwnedSemaphorePermit> {
-        let bytes = if self.multipart(file) {
-            let part =
-                plan(ObjectSize::Known(file.size), &self.policy).map_or(8 << 20, |p| p.part_size);
-            part * self.per_file() as u64
-        } else {
-            file.size
+        let bytes = match self.part_size(file) {
+            Some(part) => part * self.per_file() as u64,
+            None => file.size,
         };
         let kib = u32::try_from(bytes.div_ceil(1024))
             .unwrap_or(u32::MAX)
@@ -380,7 +380,7 @@ where
         };
         let mut config = self.uploads.clone();
         config.limits = Some(self.limits.clone());
-        config.concurrency = if self.multipart(&file) {
+        config.concurrency = if self.part_size(&file).is_some() {
             self.per_file()
         } else {
             1
