@@ -161,7 +161,7 @@ pub(crate) async fn delete_bucket(
     storage: &Storage,
     name: &str,
 ) -> S3Result<S3Response<DeleteBucketOutput>> {
-    let _commit = storage.commit.lock().await;
+    let _commit = storage.commit.every().await;
     let uploads: Vec<String> = {
         let state = storage.state();
         let bucket = state

@@ -230,10 +230,10 @@ pub(crate) async fn complete(
             .ok_or(err);
         }
     };
-    // Under the commit lock from here: no part can be replaced while it is being linked,
+    // The key's commit turn from here: no part can be replaced while it is being linked,
     // the conditions hold until the commit, and the upload disappears in the same step the
     // object appears.
-    let _commit = storage.commit.lock().await;
+    let _commit = storage.commit.key(&upload.bucket, &upload.key).await;
     let parts = {
         let state = storage.state();
         let entry = state

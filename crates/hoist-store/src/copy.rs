@@ -299,7 +299,7 @@ pub(crate) async fn copy_object(
         let to_dir = storage.layout.objects(&input.bucket);
         meta.data = format!("{}.{}.data", key_stem(&meta.key), random_hex(8));
         let to = to_dir.join(&meta.data);
-        let _commit = storage.commit.lock().await;
+        let _commit = storage.commit.key(&input.bucket, &meta.key).await;
         if storage.bucket_meta(&input.bucket).is_none() {
             return Err(no_such_bucket(&input.bucket));
         }

@@ -119,8 +119,72 @@ impl Layout {
 }
 
 /// fsync of a directory, so a rename inside it survives a crash.
+///
+/// Many requests change the same few directories at once (`uploads/`, a bucket's `objects/`).
+/// A directory's fsync makes durable every change made in it before the fsync began, so the
+/// callers that arrive while one runs wait for the next, and that one fsync serves them all
+/// (group commit): N concurrent creates cost about two directory fsyncs, not N.
 pub(crate) fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::File::open(dir)?.sync_all()
+    let entry = {
+        let mut syncs = DIR_SYNCS.lock().unwrap_or_else(|e| e.into_inner());
+        syncs.entry(dir.to_path_buf()).or_default().clone()
+    };
+    let result = entry.sync(dir);
+    let mut syncs = DIR_SYNCS.lock().unwrap_or_else(|e| e.into_inner());
+    // The map and this caller hold the only references: nobody waits, the entry can go.
+    if std::sync::Arc::strong_count(&entry) == 2 {
+        syncs.remove(dir);
+    }
+    result
+}
+
+/// Directories with an fsync in progress or callers waiting for one.
+static DIR_SYNCS: std::sync::LazyLock<
+    std::sync::Mutex<std::collections::HashMap<PathBuf, std::sync::Arc<DirSync>>>,
+> = std::sync::LazyLock::new(Default::default);
+
+/// One directory's fsyncs: how many began, how many finished well, whether one runs now.
+#[derive(Default)]
+struct DirSync {
+    state: std::sync::Mutex<DirSyncState>,
+    finished: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct DirSyncState {
+    started: u64,
+    done: u64,
+    running: bool,
+}
+
+impl DirSync {
+    fn sync(&self, dir: &Path) -> std::io::Result<()> {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        // The caller's changes were made before now: any fsync that begins from here covers
+        // them, and the next to begin is number `started + 1`.
+        let needed = state.started + 1;
+        loop {
+            if state.done >= needed {
+                return Ok(());
+            }
+            if !state.running {
+                state.running = true;
+                state.started += 1;
+                let this = state.started;
+                drop(state);
+                let result = std::fs::File::open(dir).and_then(|d| d.sync_all());
+                state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+                state.running = false;
+                if result.is_ok() {
+                    state.done = state.done.max(this);
+                }
+                self.finished.notify_all();
+                // On failure the waiters find `done` short and try an fsync of their own.
+                return result;
+            }
+            state = self.finished.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+    }
 }
 
 /// Writes JSON durably: temp file, fsync, rename over `dest`, fsync of the directory.
@@ -313,6 +377,34 @@ fn body_error(err: &(dyn std::error::Error + Send + Sync + 'static)) -> s3s::S3E
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn concurrent_directory_syncs_all_answer_and_leave_nothing_behind() {
+        let dir = std::env::temp_dir().join(format!("hoist-dirsync-{}", random_hex(8)));
+        std::fs::create_dir(&dir).unwrap();
+        std::thread::scope(|scope| {
+            for t in 0..16 {
+                let dir = &dir;
+                scope.spawn(move || {
+                    for i in 0..20 {
+                        std::fs::write(dir.join(format!("{t}-{i}")), b"x").unwrap();
+                        sync_dir(dir).unwrap();
+                    }
+                });
+            }
+        });
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 16 * 20);
+        // A directory that is not there fails for every caller, each on its own.
+        let missing = dir.join("missing");
+        std::thread::scope(|scope| {
+            for _ in 0..4 {
+                scope.spawn(|| assert!(sync_dir(&missing).is_err()));
+            }
+        });
+        assert!(!DIR_SYNCS.lock().unwrap().contains_key(&dir));
+        assert!(!DIR_SYNCS.lock().unwrap().contains_key(&missing));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn keys_that_look_like_escapes_are_refused() {

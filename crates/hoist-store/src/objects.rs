@@ -442,7 +442,7 @@ pub(crate) async fn delete_object(
     key: &str,
 ) -> S3Result<S3Response<DeleteObjectOutput>> {
     check_key(key)?;
-    let _commit = storage.commit.lock().await;
+    let _commit = storage.commit.key(bucket, key).await;
     let removed = {
         let mut state = storage.state();
         let entry = state

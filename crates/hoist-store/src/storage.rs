@@ -276,8 +276,9 @@ pub(crate) struct Storage {
     pub max_put_size: u64,
     pub region: String,
     state: Mutex<State>,
-    /// Serializes commits (renames of metadata plus index updates) so disk and index agree.
-    pub commit: tokio::sync::Mutex<()>,
+    /// Orders commits (renames of metadata plus index updates) per key, so disk and index
+    /// agree.
+    pub commit: crate::commit::CommitLocks,
 }
 
 impl Storage {
@@ -307,7 +308,7 @@ impl Storage {
             max_put_size,
             region,
             state: Mutex::new(state),
-            commit: tokio::sync::Mutex::new(()),
+            commit: crate::commit::CommitLocks::new(),
         })
     }
 

@@ -99,7 +99,7 @@ async fn expire_objects(storage: &Storage, day: Duration) -> usize {
     };
     let mut expired = 0;
     for (bucket, key, etag, modified) in doomed {
-        let _commit = storage.commit.lock().await;
+        let _commit = storage.commit.key(&bucket, &key).await;
         let removed = {
             let mut state = storage.state();
             let Some(entry) = state.buckets.get_mut(&bucket) else {

@@ -27,11 +27,22 @@ pub(crate) fn find(storage: &Storage, bucket: &str, key: &str, id: &str) -> S3Re
 
 /// Removes an upload and its parts (AbortMultipartUpload, the lifecycle sweeper).
 pub(crate) async fn remove_upload(storage: &Storage, id: &str) -> std::io::Result<bool> {
-    let _commit = storage.commit.lock().await;
+    let Some((bucket, key)) = upload_key(storage, id) else {
+        return Ok(false);
+    };
+    let _commit = storage.commit.key(&bucket, &key).await;
     remove_upload_locked(storage, id).await
 }
 
-/// [`remove_upload`] for callers that already hold the commit lock (Complete, DeleteBucket).
+/// The bucket and key an open upload will commit to: the commit turn its parts take.
+fn upload_key(storage: &Storage, id: &str) -> Option<(String, String)> {
+    let state = storage.state();
+    let upload = &state.uploads.get(id)?.meta;
+    Some((upload.bucket.clone(), upload.key.clone()))
+}
+
+/// [`remove_upload`] for callers that already hold the key's commit turn (Complete) or every
+/// commit (DeleteBucket).
 pub(crate) async fn remove_upload_locked(storage: &Storage, id: &str) -> std::io::Result<bool> {
     if storage.state().uploads.remove(id).is_none() {
         return Ok(false);
@@ -66,8 +77,11 @@ pub(crate) async fn commit_part(
     let dir = storage.layout.upload(id);
     let layout = storage.layout.clone();
     let to_write = part.clone();
-    let _commit = storage.commit.lock().await;
-    if !storage.state().uploads.contains_key(id) {
+    let turn = match upload_key(storage, id) {
+        Some((bucket, key)) => Some(storage.commit.key(&bucket, &key).await),
+        None => None,
+    };
+    if turn.is_none() || !storage.state().uploads.contains_key(id) {
         if let PartBytes::Received(tmp) = &bytes {
             let _ = tokio::fs::remove_file(tmp).await;
         }
