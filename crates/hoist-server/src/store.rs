@@ -120,7 +120,12 @@ fn open(
     } else {
         endpoint.path_style()
     };
-    let mut options = HttpOptions::default().with_timeout(CONTROL_TIMEOUT);
+    // As many idle connections to the store as requests the coordinator serves at once: with
+    // fewer, a busy coordinator drops connections it needs again a moment later and pays a new
+    // connection to the store for many of its calls.
+    let mut options = HttpOptions::default()
+        .with_timeout(CONTROL_TIMEOUT)
+        .with_pool(config.connections.max_connections);
     options.pinned_certificate = config.store.pinned_certificate.clone();
     if let Some(addr) = config.store.connect_to {
         let default_port = if endpoint.scheme() == "https" {
