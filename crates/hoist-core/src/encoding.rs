@@ -14,25 +14,54 @@ const fn unreserved_table() -> [bool; 256] {
 }
 
 static UNRESERVED: [bool; 256] = unreserved_table();
+/// [`UNRESERVED`] and `/`: what a path keeps.
+static UNRESERVED_PATH: [bool; 256] = {
+    let mut t = unreserved_table();
+    t[b'/' as usize] = true;
+    t
+};
 const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
 const HEX_LOWER: &[u8; 16] = b"0123456789abcdef";
+
+/// `%00%01…%FF`: the escape of byte `b` is `ESCAPES[3 * b..3 * b + 3]`.
+static ESCAPES: &str = {
+    const BYTES: [u8; 768] = {
+        let mut t = [0u8; 768];
+        let mut i = 0;
+        while i < 256 {
+            t[3 * i] = b'%';
+            t[3 * i + 1] = HEX_UPPER[i >> 4];
+            t[3 * i + 2] = HEX_UPPER[i & 15];
+            i += 1;
+        }
+        t
+    };
+    match std::str::from_utf8(&BYTES) {
+        Ok(s) => s,
+        Err(_) => panic!("ASCII"),
+    }
+};
 
 /// Appends `s` URI-encoded: unreserved bytes kept, every other UTF-8 byte as `%XX` (uppercase),
 /// space as `%20`. With `keep_slash`, `/` is kept (object keys in paths).
 pub(crate) fn uri_encode_into(out: &mut String, s: &str, keep_slash: bool) {
+    let kept = if keep_slash {
+        &UNRESERVED_PATH
+    } else {
+        &UNRESERVED
+    };
     let bytes = s.as_bytes();
     let mut run = 0;
     for (i, &b) in bytes.iter().enumerate() {
-        if UNRESERVED[b as usize] || (keep_slash && b == b'/') {
+        if kept[b as usize] {
             continue;
         }
         // A non-empty run holds only kept ASCII bytes, so its ends are char boundaries.
         if run < i {
             out.push_str(&s[run..i]);
         }
-        out.push('%');
-        out.push(HEX_UPPER[(b >> 4) as usize] as char);
-        out.push(HEX_UPPER[(b & 15) as usize] as char);
+        let e = 3 * b as usize;
+        out.push_str(&ESCAPES[e..e + 3]);
         run = i + 1;
     }
     if run < bytes.len() {
@@ -41,25 +70,19 @@ pub(crate) fn uri_encode_into(out: &mut String, s: &str, keep_slash: bool) {
 }
 
 /// Orders two strings as their URI encodings would order, without encoding them.
+///
+/// Up to the first byte where they differ, their encodings are equal too. There, `%XX` sorts
+/// below every unreserved byte (all of them are above `%`), two escapes sort as their bytes
+/// (uppercase hex keeps the order), and so do two unreserved bytes.
 pub(crate) fn cmp_encoded(a: &str, b: &str) -> std::cmp::Ordering {
-    fn encoded(s: &str) -> impl Iterator<Item = u8> + '_ {
-        s.bytes().flat_map(|b| {
-            let (bytes, n) = if UNRESERVED[b as usize] {
-                ([b, 0, 0], 1)
-            } else {
-                (
-                    [
-                        b'%',
-                        HEX_UPPER[(b >> 4) as usize],
-                        HEX_UPPER[(b & 15) as usize],
-                    ],
-                    3,
-                )
-            };
-            bytes.into_iter().take(n)
-        })
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    match a.iter().zip(b).position(|(x, y)| x != y) {
+        Some(i) => {
+            let rank = |c: u8| (UNRESERVED[c as usize], c);
+            rank(a[i]).cmp(&rank(b[i]))
+        }
+        None => a.len().cmp(&b.len()),
     }
-    encoded(a).cmp(encoded(b))
 }
 
 /// The encoded length of `s`, to size buffers once.
@@ -75,12 +98,22 @@ pub(crate) fn uri_encoded_len(s: &str, keep_slash: bool) -> usize {
         .sum()
 }
 
+/// The two lowercase hex digits of every byte.
+static HEX_PAIRS: [[u8; 2]; 256] = {
+    let mut t = [[0u8; 2]; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = [HEX_LOWER[i >> 4], HEX_LOWER[i & 15]];
+        i += 1;
+    }
+    t
+};
+
 /// Lowercase hex of 32 bytes (a SHA-256 digest or an HMAC).
 pub(crate) fn hex32(bytes: &[u8]) -> [u8; 64] {
     let mut out = [0u8; 64];
-    for (i, &b) in bytes.iter().take(32).enumerate() {
-        out[2 * i] = HEX_LOWER[(b >> 4) as usize];
-        out[2 * i + 1] = HEX_LOWER[(b & 15) as usize];
+    for (pair, &b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair.copy_from_slice(&HEX_PAIRS[b as usize]);
     }
     out
 }
@@ -240,12 +273,41 @@ mod tests {
             ("a", "a b"),
             ("Z", "a"),
             ("a=", "a"),
+            ("%", "-"),
+            ("~", "\u{7f}"),
+            ("", ""),
+            ("ab", "ab"),
+            ("X-Amz-", "partNumber"),
         ] {
             assert_eq!(
                 cmp_encoded(a, b),
                 uri_encode(a).cmp(&uri_encode(b)),
                 "{a} {b}"
             );
+        }
+    }
+
+    #[test]
+    fn compares_as_the_encodings_would() {
+        let chars = [
+            'a', 'Z', '0', '-', '.', '_', '~', '%', ' ', '/', '=', '\u{7f}', 'é', 'ሴ',
+        ];
+        let mut all = vec![String::new()];
+        for _ in 0..2 {
+            let longer: Vec<String> = all
+                .iter()
+                .flat_map(|s| chars.iter().map(move |&c| format!("{s}{c}")))
+                .collect();
+            all.extend(longer);
+        }
+        for a in &all {
+            for b in &all {
+                assert_eq!(
+                    cmp_encoded(a, b),
+                    uri_encode(a).cmp(&uri_encode(b)),
+                    "{a:?} {b:?}"
+                );
+            }
         }
     }
 

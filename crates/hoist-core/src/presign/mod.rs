@@ -236,12 +236,21 @@ impl Endpoint {
     /// The host a request for `bucket` goes to. In virtual-host style the bucket is prefixed,
     /// unless the endpoint already names it (`https://examplebucket.s3.amazonaws.com`).
     pub fn host_for<'b>(&'b self, bucket: &str) -> Cow<'b, str> {
+        match self.host_parts(bucket) {
+            ("", host) => Cow::Borrowed(host),
+            (label, host) => Cow::Owned(format!("{label}.{host}")),
+        }
+    }
+
+    /// [`Endpoint::host_for`] in two parts, `(bucket label, endpoint host)`, the label empty
+    /// when the host is the endpoint's own: written in place, without building a string.
+    pub(crate) fn host_parts<'s, 'b>(&'s self, bucket: &'b str) -> (&'b str, &'s str) {
         if self.style == AddressingStyle::Path || bucket.is_empty() {
-            return Cow::Borrowed(&self.host);
+            return ("", &self.host);
         }
         match self.host.strip_prefix(bucket) {
-            Some(rest) if rest.starts_with('.') => Cow::Borrowed(&self.host),
-            _ => Cow::Owned(format!("{bucket}.{}", self.host)),
+            Some(rest) if rest.starts_with('.') => ("", &self.host),
+            _ => (bucket, &self.host),
         }
     }
 }
@@ -320,9 +329,20 @@ pub enum PresignError {
 pub struct Presigner {
     credentials: Credentials,
     endpoint: Endpoint,
-    // The HMAC state keyed with the day's signing key: computing it costs four HMACs, so it
-    // is done once per (date); secret, region and service are fixed for a Presigner.
-    key_cache: RwLock<Option<([u8; 8], HmacSha256)>>,
+    // What every URL of this signer repeats, encoded once.
+    fixed: sign::Fixed,
+    // The HMAC state keyed with the day's signing key (four HMACs to compute, so once a day;
+    // secret, region and service are fixed for a Presigner), and that state fed the string to
+    // sign's prefix for the last second signed at, which every URL of that second shares.
+    key_cache: RwLock<Option<KeyCache>>,
+}
+
+struct KeyCache {
+    date: [u8; 8],
+    keyed: HmacSha256,
+    second: i64,
+    amz_date: [u8; 16],
+    prefixed: HmacSha256,
 }
 
 impl fmt::Debug for Presigner {
@@ -381,6 +401,7 @@ impl Presigner {
     /// A signer for `credentials` at `endpoint`.
     pub fn new(credentials: Credentials, endpoint: Endpoint) -> Self {
         Presigner {
+            fixed: sign::Fixed::new(&credentials, &endpoint),
             credentials,
             endpoint,
             key_cache: RwLock::new(None),
@@ -399,24 +420,72 @@ impl Presigner {
 
     /// The HMAC state keyed with the signing key of `date`, from the cache when it is there.
     pub(crate) fn keyed_mac(&self, date: &str) -> HmacSha256 {
-        let date_bytes: [u8; 8] = date.as_bytes().try_into().expect("yyyymmdd");
+        let date: [u8; 8] = date.as_bytes().try_into().expect("yyyymmdd");
         if let Ok(guard) = self.key_cache.read()
-            && let Some((d, mac)) = guard.as_ref()
-            && *d == date_bytes
+            && let Some(c) = guard.as_ref()
+            && c.date == date
         {
-            return mac.clone();
+            return c.keyed.clone();
         }
-        let key = signing_key(
-            &self.credentials.secret_key,
+        self.fill_cache(date, None).keyed
+    }
+
+    /// The `X-Amz-Date` of `now` (whole seconds) and the keyed HMAC state already fed the
+    /// string to sign up to the canonical request's hash, from the cache when it is there.
+    pub(crate) fn second_state(&self, now: Timestamp) -> ([u8; 16], HmacSha256) {
+        let second = now.unix_seconds();
+        if let Ok(guard) = self.key_cache.read()
+            && let Some(c) = guard.as_ref()
+            && c.second == second
+        {
+            return (c.amz_date, c.prefixed.clone());
+        }
+        let c = self.fill_cache(now.amz_date_bytes()[..8].try_into().expect("8"), Some(now));
+        (c.amz_date, c.prefixed)
+    }
+
+    /// Computes what is missing for `date` (and the second of `now`), stores it and returns it.
+    fn fill_cache(&self, date: [u8; 8], now: Option<Timestamp>) -> KeyCache {
+        let cached = self.key_cache.read().ok().and_then(|g| {
+            g.as_ref()
+                .filter(|c| c.date == date)
+                .map(|c| (c.keyed.clone(), c.second, c.amz_date, c.prefixed.clone()))
+        });
+        let (keyed, mut second, mut amz_date, mut prefixed) = match cached {
+            Some(hit) => hit,
+            None => {
+                let key = signing_key(
+                    &self.credentials.secret_key,
+                    std::str::from_utf8(&date).expect("ASCII digits"),
+                    &self.endpoint.region,
+                    &self.endpoint.service,
+                );
+                let keyed =
+                    HmacSha256::new_from_slice(&key).expect("HMAC takes keys of any length");
+                (keyed.clone(), i64::MIN, [0; 16], keyed)
+            }
+        };
+        if let Some(now) = now {
+            second = now.unix_seconds();
+            amz_date = now.amz_date_bytes();
+            prefixed = keyed.clone();
+            self.fixed.string_to_sign_prefix(&mut prefixed, &amz_date);
+        }
+        let c = KeyCache {
             date,
-            &self.endpoint.region,
-            &self.endpoint.service,
-        );
-        let mac = HmacSha256::new_from_slice(&key).expect("HMAC takes keys of any length");
+            keyed,
+            second,
+            amz_date,
+            prefixed,
+        };
         if let Ok(mut guard) = self.key_cache.write() {
-            *guard = Some((date_bytes, mac.clone()));
+            *guard = Some(KeyCache {
+                keyed: c.keyed.clone(),
+                prefixed: c.prefixed.clone(),
+                ..c
+            });
         }
-        mac
+        c
     }
 }
 

@@ -46,6 +46,55 @@ pub struct PresignRequest<'a> {
     pub expires: Duration,
 }
 
+/// The decimal numbers 1 to 10,000 (S3's part numbers) written one after the other.
+static PART_NUMBERS: &str = {
+    const LEN: usize = 9 + 90 * 2 + 900 * 3 + 9000 * 4 + 5;
+    static BYTES: [u8; LEN] = {
+        let mut t = [0u8; LEN];
+        let (mut n, mut at) = (1u32, 0);
+        while n <= 10_000 {
+            let digits = part_digits(n);
+            let mut i = digits;
+            let mut v = n;
+            while i > 0 {
+                i -= 1;
+                t[at + i] = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+            at += digits;
+            n += 1;
+        }
+        t
+    };
+    match std::str::from_utf8(&BYTES) {
+        Ok(s) => s,
+        Err(_) => panic!("ASCII digits"),
+    }
+};
+
+const fn part_digits(n: u32) -> usize {
+    match n {
+        0..=9 => 1,
+        10..=99 => 2,
+        100..=999 => 3,
+        1000..=9999 => 4,
+        _ => 5,
+    }
+}
+
+/// A part number as text, borrowed from [`PART_NUMBERS`] for S3's 1 to 10,000.
+fn part_number_text(n: u32) -> Cow<'static, str> {
+    let start = match n {
+        1..=9 => n - 1,
+        10..=99 => 9 + 2 * (n - 10),
+        100..=999 => 189 + 3 * (n - 100),
+        1000..=9999 => 2889 + 4 * (n - 1000),
+        10_000 => 38_889,
+        _ => return Cow::Owned(n.to_string()),
+    } as usize;
+    Cow::Borrowed(&PART_NUMBERS[start..start + part_digits(n)])
+}
+
 /// Query of a ListMultipartUploads call.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListUploadsParams {
@@ -108,10 +157,8 @@ impl<'a> PresignRequest<'a> {
     ) -> Self {
         let mut r = Self::new(Method::Put, bucket, key);
         r.query.reserve_exact(2);
-        r.query.push((
-            Cow::Borrowed("partNumber"),
-            Cow::Owned(part_number.to_string()),
-        ));
+        r.query
+            .push((Cow::Borrowed("partNumber"), part_number_text(part_number)));
         r.query.push((Cow::Borrowed("uploadId"), upload_id.into()));
         r
     }
@@ -293,6 +340,33 @@ impl<'a> PresignRequest<'a> {
         if let Some(v) = value {
             self.query
                 .push((Cow::Borrowed(name), Cow::Owned(v.to_owned())));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn part_numbers_read_as_written() {
+        for n in [
+            0,
+            1,
+            9,
+            10,
+            99,
+            100,
+            999,
+            1000,
+            5005,
+            9999,
+            10_000,
+            10_001,
+            u32::MAX,
+        ] {
+            assert_eq!(super::part_number_text(n), n.to_string());
+        }
+        for n in 1..=10_000 {
+            assert_eq!(super::part_number_text(n), n.to_string());
         }
     }
 }

@@ -1,19 +1,25 @@
 //! The signing itself: canonical request, string to sign, signature, URL.
 //!
-//! The canonical request is written once into one buffer; its path and query are then copied
-//! into the URL, and the same buffer holds the string to sign. The query is ordered without
-//! encoding it twice, and the day's keyed HMAC state comes from the signer's cache, so a part
-//! URL costs two short SHA-256 runs and a handful of small copies.
+//! The canonical request is written into a buffer each thread reuses; its path and query are
+//! then copied into the URL, the one allocation a signature makes. What a signer repeats in
+//! every URL (the credential, the scope, the encoded session token) is encoded once, the query
+//! is ordered without encoding it twice, and the signer's cache holds the HMAC state already
+//! fed the string to sign up to the request's hash, for the current second. So a part URL
+//! costs the SHA-256 of its canonical request, three more SHA-256 blocks and a few copies.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::cmp::Ordering;
 use std::time::Duration;
 
 use hmac::Mac;
 use sha2::{Digest, Sha256};
 
-use super::{ALGORITHM, AddressingStyle, PresignError, PresignRequest, PresignedUrl, Presigner};
-use crate::encoding::{cmp_encoded, hex32, uri_encode_into, uri_encoded_len};
+use super::{
+    ALGORITHM, AddressingStyle, Credentials, Endpoint, HmacSha256, Method, PresignError,
+    PresignRequest, PresignedUrl, Presigner,
+};
+use crate::encoding::{cmp_encoded, hex32, uri_encode_into};
 use crate::time::Timestamp;
 use crate::ttl::MAX_PRESIGN_TTL;
 
@@ -22,6 +28,17 @@ type HeaderList<'r> = Vec<(&'r str, Cow<'r, str>)>;
 
 /// The signer writes these; a caller's parameter of the same family would be ambiguous.
 const RESERVED_PREFIX: &str = "X-Amz-";
+
+/// The URL's last parameter, before the signature's 64 hex digits.
+const SIGNATURE_PARAM: &str = "&X-Amz-Signature=";
+
+/// A canonical request buffer larger than this (a huge key or query) is not kept.
+const MAX_KEPT_BUFFER: usize = 16 << 10;
+
+thread_local! {
+    /// Each thread's canonical request buffer, reused from one signature to the next.
+    static CANONICAL: RefCell<String> = RefCell::new(String::with_capacity(1024));
+}
 
 impl Presigner {
     /// When something signed at `now` for `lifetime` expires, if that is allowed: 1 s to 7
@@ -35,7 +52,8 @@ impl Presigner {
         if !(1..=MAX_PRESIGN_TTL.as_secs()).contains(&secs) {
             return Err(PresignError::ExpiresOutOfRange { secs });
         }
-        if !(0..=9999).contains(&now.civil().0) {
+        // 0000-01-01T00:00:00Z to 9999-12-31T23:59:59Z: four-digit years.
+        if !(-62_167_219_200..=253_402_300_799).contains(&now.unix_seconds()) {
             return Err(PresignError::TimeOutOfRange(now));
         }
         let expires_at = now.plus(Duration::from_secs(secs));
@@ -73,108 +91,82 @@ impl Presigner {
             return Err(PresignError::ReservedQueryParam(name.to_string()));
         }
         let headers = canonical_headers(req)?;
-        let host = self.endpoint.host_for(&req.bucket);
-        let amz_date_bytes = now.amz_date_bytes();
+        let (amz_date_bytes, mut mac) = self.second_state(now);
         let amz_date = std::str::from_utf8(&amz_date_bytes).expect("ASCII digits");
-        let date = &amz_date[..8];
+        let (bucket_label, endpoint_host) = self.endpoint.host_parts(&req.bucket);
 
-        let mut buf = String::with_capacity(self.capacity_hint(req, &headers, host.len()));
-        buf.push_str(req.method.as_str());
-        buf.push('\n');
-        let path = buf.len();
-        buf.push('/');
-        if self.endpoint.style == AddressingStyle::Path && !req.bucket.is_empty() {
-            uri_encode_into(&mut buf, &req.bucket, false);
-            if !req.key.is_empty() {
-                buf.push('/');
+        CANONICAL.with(|cell| {
+            // A signature computed while this thread's buffer is in use (never, today) gets
+            // its own.
+            let mut own = String::new();
+            let mut borrowed = cell.try_borrow_mut();
+            let buf: &mut String = match &mut borrowed {
+                Ok(b) => b,
+                Err(_) => &mut own,
+            };
+            buf.clear();
+            buf.push_str(method_line(req.method));
+            let path = buf.len();
+            buf.push('/');
+            if self.endpoint.style == AddressingStyle::Path && !req.bucket.is_empty() {
+                uri_encode_into(buf, &req.bucket, false);
+                if !req.key.is_empty() {
+                    buf.push('/');
+                }
             }
-        }
-        uri_encode_into(&mut buf, &req.key, true);
-        let path_end = buf.len();
-        buf.push('\n');
-        let query = buf.len();
-        self.write_query(&mut buf, req, amz_date, date, expires, &headers);
-        let query_end = buf.len();
-        buf.push('\n');
-        for (name, value) in with_host(&headers, &host) {
-            buf.push_str(name);
-            buf.push(':');
-            buf.push_str(value);
+            uri_encode_into(buf, &req.key, true);
+            let path_end = buf.len();
             buf.push('\n');
-        }
-        buf.push('\n');
-        write_signed_headers(&mut buf, &headers, ";");
-        buf.push('\n');
-        buf.push_str(&req.payload_hash);
-        let creq_hash = hex32(&Sha256::digest(buf.as_bytes()));
+            let query = buf.len();
+            self.write_query(buf, req, amz_date, expires, &headers);
+            let query_end = buf.len();
+            buf.push('\n');
+            let after_host = headers.partition_point(|(n, _)| *n < "host");
+            for (name, value) in &headers[..after_host] {
+                push_header(buf, name, value);
+            }
+            buf.push_str("host:");
+            push_host(buf, bucket_label, endpoint_host);
+            buf.push('\n');
+            for (name, value) in &headers[after_host..] {
+                push_header(buf, name, value);
+            }
+            buf.push('\n');
+            write_signed_headers(buf, &headers, ";");
+            buf.push('\n');
+            buf.push_str(&req.payload_hash);
+            let creq_hash = hex32(&Sha256::digest(buf.as_bytes()));
+            mac.update(&creq_hash);
+            let signature = hex32(&mac.finalize().into_bytes());
 
-        let scheme = self.endpoint.scheme();
-        let mut url =
-            String::with_capacity(scheme.len() + 3 + host.len() + (query_end - path) + 18 + 64);
-        url.push_str(scheme);
-        url.push_str("://");
-        url.push_str(&host);
-        url.push_str(&buf[path..path_end]);
-        url.push('?');
-        url.push_str(&buf[query..query_end]);
-
-        // The string to sign reuses the buffer.
-        buf.clear();
-        buf.push_str(ALGORITHM);
-        buf.push('\n');
-        buf.push_str(amz_date);
-        buf.push('\n');
-        buf.push_str(date);
-        buf.push('/');
-        buf.push_str(&self.endpoint.region);
-        buf.push('/');
-        buf.push_str(&self.endpoint.service);
-        buf.push_str("/aws4_request\n");
-        buf.push_str(std::str::from_utf8(&creq_hash).expect("hex is ASCII"));
-        let mut mac = self.keyed_mac(date);
-        mac.update(buf.as_bytes());
-        let signature = hex32(&mac.finalize().into_bytes());
-
-        url.push_str("&X-Amz-Signature=");
-        url.push_str(std::str::from_utf8(&signature).expect("hex is ASCII"));
-        Ok(PresignedUrl {
-            method: req.method,
-            url,
-            headers: headers
-                .into_iter()
-                .map(|(n, v)| (n.to_owned(), v.into_owned()))
-                .collect(),
-            signed_at: now,
-            expires_at,
+            let host_len =
+                bucket_label.len() + usize::from(!bucket_label.is_empty()) + endpoint_host.len();
+            let scheme = self.endpoint.scheme();
+            let mut url = String::with_capacity(
+                scheme.len() + 3 + host_len + (query_end - path) + SIGNATURE_PARAM.len() + 64,
+            );
+            url.push_str(scheme);
+            url.push_str("://");
+            push_host(&mut url, bucket_label, endpoint_host);
+            url.push_str(&buf[path..path_end]);
+            url.push('?');
+            url.push_str(&buf[query..query_end]);
+            url.push_str(SIGNATURE_PARAM);
+            url.push_str(std::str::from_utf8(&signature).expect("hex is ASCII"));
+            if buf.capacity() > MAX_KEPT_BUFFER {
+                *buf = String::new();
+            }
+            Ok(PresignedUrl {
+                method: req.method,
+                url,
+                headers: headers
+                    .into_iter()
+                    .map(|(n, v)| (n.to_owned(), v.into_owned()))
+                    .collect(),
+                signed_at: now,
+                expires_at,
+            })
         })
-    }
-
-    /// Enough bytes for the canonical request, so the buffer never grows.
-    fn capacity_hint(
-        &self,
-        req: &PresignRequest<'_>,
-        headers: &HeaderList<'_>,
-        host_len: usize,
-    ) -> usize {
-        let c = &self.credentials;
-        let headers_len: usize = headers.iter().map(|(n, v)| 2 * n.len() + v.len() + 5).sum();
-        let query_len: usize = req
-            .query
-            .iter()
-            .map(|(k, v)| uri_encoded_len(k, false) + uri_encoded_len(v, false) + 2)
-            .sum();
-        200 + host_len
-            + req.bucket.len() * 3
-            + uri_encoded_len(&req.key, true)
-            + uri_encoded_len(&c.access_key, false)
-            + self.endpoint.region.len()
-            + self.endpoint.service.len()
-            + c.session_token
-                .as_ref()
-                .map_or(0, |t| uri_encoded_len(t, false) + 22)
-            + query_len
-            + 2 * headers_len
-            + req.payload_hash.len()
     }
 
     /// Writes the canonical (sorted, encoded) query without the signature.
@@ -186,7 +178,6 @@ impl Presigner {
         out: &mut String,
         req: &PresignRequest<'_>,
         amz_date: &str,
-        date: &str,
         expires: u64,
         headers: &HeaderList<'_>,
     ) {
@@ -211,59 +202,121 @@ impl Presigner {
             uri_encode_into(out, &q[i].0, false);
             out.push('=');
             uri_encode_into(out, &q[i].1, false);
-            out.push('&');
         };
         for &i in &order[..split] {
             write_param(out, i);
+            out.push('&');
         }
-        let c = &self.credentials;
-        out.push_str("X-Amz-Algorithm=");
-        out.push_str(ALGORITHM);
-        out.push_str("&X-Amz-Credential=");
-        uri_encode_into(out, &c.access_key, false);
-        out.push_str("%2F");
-        out.push_str(date);
-        out.push_str("%2F");
-        uri_encode_into(out, &self.endpoint.region, false);
-        out.push_str("%2F");
-        uri_encode_into(out, &self.endpoint.service, false);
-        out.push_str("%2Faws4_request&X-Amz-Date=");
+        let f = &self.fixed;
+        out.push_str(&f.credential);
+        out.push_str(&amz_date[..8]);
+        out.push_str(&f.scope);
         out.push_str(amz_date);
         out.push_str("&X-Amz-Expires=");
         push_u64(out, expires);
-        if let Some(token) = &c.session_token {
-            out.push_str("&X-Amz-Security-Token=");
-            uri_encode_into(out, token, false);
+        if !f.token.is_empty() {
+            out.push_str(&f.token);
         }
         out.push_str("&X-Amz-SignedHeaders=");
         write_signed_headers(out, headers, "%3B");
         for &i in &order[split..] {
             out.push('&');
             write_param(out, i);
-            out.pop();
         }
     }
 }
 
-/// The extra headers and `host`, in name order.
-fn with_host<'a>(
-    headers: &'a HeaderList<'_>,
-    host: &'a str,
-) -> impl Iterator<Item = (&'a str, &'a str)> {
-    let p = headers.partition_point(|(n, _)| *n < "host");
-    let pair = |(n, v): &'a (&str, Cow<'_, str>)| (*n, v.as_ref());
-    headers[..p]
-        .iter()
-        .map(pair)
-        .chain(std::iter::once(("host", host)))
-        .chain(headers[p..].iter().map(pair))
+/// What every URL of one signer repeats, encoded once when the signer is made.
+#[derive(Debug, Clone)]
+pub(super) struct Fixed {
+    /// `X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=<access key>%2F`
+    credential: String,
+    /// `%2F<region>%2F<service>%2Faws4_request&X-Amz-Date=`
+    scope: String,
+    /// `&X-Amz-Security-Token=<token>`, or nothing.
+    token: String,
+    /// `/<region>/<service>/aws4_request\n`: the string to sign's scope after the date.
+    sts_scope: String,
+}
+
+impl Fixed {
+    pub(super) fn new(credentials: &Credentials, endpoint: &Endpoint) -> Self {
+        let mut credential = String::from("X-Amz-Algorithm=");
+        credential.push_str(ALGORITHM);
+        credential.push_str("&X-Amz-Credential=");
+        uri_encode_into(&mut credential, &credentials.access_key, false);
+        credential.push_str("%2F");
+        let mut scope = String::from("%2F");
+        uri_encode_into(&mut scope, endpoint.region(), false);
+        scope.push_str("%2F");
+        uri_encode_into(&mut scope, endpoint.service(), false);
+        scope.push_str("%2Faws4_request&X-Amz-Date=");
+        let mut token = String::new();
+        if let Some(t) = &credentials.session_token {
+            token.push_str("&X-Amz-Security-Token=");
+            uri_encode_into(&mut token, t, false);
+        }
+        let sts_scope = format!(
+            "/{}/{}/aws4_request\n",
+            endpoint.region(),
+            endpoint.service()
+        );
+        Fixed {
+            credential,
+            scope,
+            token,
+            sts_scope,
+        }
+    }
+
+    /// Feeds `mac` the string to sign up to the canonical request's hash:
+    /// `AWS4-HMAC-SHA256\n<amz date>\n<date>/<region>/<service>/aws4_request\n`.
+    pub(super) fn string_to_sign_prefix(&self, mac: &mut HmacSha256, amz_date: &[u8; 16]) {
+        mac.update(ALGORITHM.as_bytes());
+        mac.update(b"\n");
+        mac.update(amz_date);
+        mac.update(b"\n");
+        mac.update(&amz_date[..8]);
+        mac.update(self.sts_scope.as_bytes());
+    }
+}
+
+/// `GET\n` and so on: the canonical request's first line.
+const fn method_line(m: Method) -> &'static str {
+    match m {
+        Method::Get => "GET\n",
+        Method::Put => "PUT\n",
+        Method::Post => "POST\n",
+        Method::Head => "HEAD\n",
+        Method::Delete => "DELETE\n",
+    }
+}
+
+/// `bucket.endpoint-host` in virtual-host style, or the endpoint's host.
+fn push_host(out: &mut String, bucket_label: &str, endpoint_host: &str) {
+    if !bucket_label.is_empty() {
+        out.push_str(bucket_label);
+        out.push('.');
+    }
+    out.push_str(endpoint_host);
+}
+
+fn push_header(out: &mut String, name: &str, value: &str) {
+    out.push_str(name);
+    out.push(':');
+    out.push_str(value);
+    out.push('\n');
 }
 
 fn write_signed_headers(out: &mut String, headers: &HeaderList<'_>, separator: &str) {
-    for (i, (name, _)) in with_host(headers, "").enumerate() {
-        if i > 0 {
-            out.push_str(separator);
-        }
+    let after_host = headers.partition_point(|(n, _)| *n < "host");
+    for (name, _) in &headers[..after_host] {
+        out.push_str(name);
+        out.push_str(separator);
+    }
+    out.push_str("host");
+    for (name, _) in &headers[after_host..] {
+        out.push_str(separator);
         out.push_str(name);
     }
 }
