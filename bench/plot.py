@@ -104,7 +104,9 @@ def bar_svg(plot):
     bars = plot["bars"]
     log = plot.get("log", False)
     unit = plot.get("unit", "")
-    left, right, row = 190, 90, 26
+    # Room on the left for the longest label (about 6.6 px a character at 12 px).
+    left = max(120, int(max((len(b["label"]) for b in bars), default=10) * 6.6) + 16)
+    right, row = 90, 26
     top = 50 if "target" in plot else 36
     height = top + row * len(bars) + 40
     values = [b["value"] for b in bars] + [b.get("high", b["value"]) for b in bars]
@@ -167,7 +169,8 @@ def line_svg(plot):
     series = plot["series"]
     unit = plot.get("unit", "")
     xlog = plot.get("xlog", False)
-    left, right, top, bottom = 70, 150, 36, 50
+    left, top, bottom = 70, 36, 50
+    right = max(150, int(max((len(s["label"]) for s in series), default=10) * 6.6) + 50)
     height = 340
     xs = [p[0] for s in series for p in s["points"]]
     ys = [p[1] for s in series for p in s["points"]]
