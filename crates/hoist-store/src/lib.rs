@@ -69,6 +69,7 @@ mod faults;
 mod host;
 mod lifecycle;
 mod limits;
+mod locks;
 mod query;
 
 // 2. Storage.

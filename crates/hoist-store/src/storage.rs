@@ -278,7 +278,7 @@ pub(crate) struct Storage {
     state: Mutex<State>,
     /// Orders commits (renames of metadata plus index updates) per key, so disk and index
     /// agree.
-    pub commit: crate::commit::CommitLocks,
+    pub commit: crate::locks::CommitLocks,
 }
 
 impl Storage {
@@ -308,7 +308,7 @@ impl Storage {
             max_put_size,
             region,
             state: Mutex::new(state),
-            commit: crate::commit::CommitLocks::new(),
+            commit: crate::locks::CommitLocks::new(),
         })
     }
 
