@@ -379,6 +379,35 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_directory_sync_never_counts_an_fsync_that_began_before_it() {
+        let dir = std::env::temp_dir();
+        let sync = DirSync::default();
+        let started = |s: &DirSync| s.state.lock().unwrap().started;
+        // Alone, every caller runs an fsync of its own.
+        sync.sync(&dir).unwrap();
+        sync.sync(&dir).unwrap();
+        assert_eq!(started(&sync), 2);
+        // A caller arriving while an fsync runs is not served by that one, but by the next.
+        {
+            let mut state = sync.state.lock().unwrap();
+            state.running = true;
+            state.started += 1;
+        }
+        std::thread::scope(|scope| {
+            let waiter = scope.spawn(|| sync.sync(&dir));
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            {
+                let mut state = sync.state.lock().unwrap();
+                state.running = false;
+                state.done = state.started;
+            }
+            sync.finished.notify_all();
+            waiter.join().unwrap().unwrap();
+        });
+        assert_eq!(started(&sync), 4);
+    }
+
+    #[test]
     fn concurrent_directory_syncs_all_answer_and_leave_nothing_behind() {
         let dir = std::env::temp_dir().join(format!("hoist-dirsync-{}", random_hex(8)));
         std::fs::create_dir(&dir).unwrap();
