@@ -138,6 +138,14 @@ pub(crate) fn sync_dir(dir: &Path) -> std::io::Result<()> {
     result
 }
 
+/// [`sync_dir`] from async code: the fsync, and any wait for another caller's, runs on a
+/// blocking thread instead of stalling a runtime worker.
+pub(crate) async fn sync_dir_async(dir: PathBuf) -> std::io::Result<()> {
+    tokio::task::spawn_blocking(move || sync_dir(&dir))
+        .await
+        .map_err(std::io::Error::other)?
+}
+
 /// Directories with an fsync in progress or callers waiting for one.
 static DIR_SYNCS: std::sync::LazyLock<
     std::sync::Mutex<std::collections::HashMap<PathBuf, std::sync::Arc<DirSync>>>,

@@ -99,13 +99,10 @@ pub(crate) async fn create(
     .await
     .map_err(internal)?
     .map_err(internal)?;
-    storage.state().uploads.insert(
-        meta.id.clone(),
-        UploadEntry {
-            meta: meta.clone(),
-            parts: Default::default(),
-        },
-    );
+    storage.state().uploads.insert(UploadEntry {
+        meta: meta.clone(),
+        parts: Default::default(),
+    });
     Ok(S3Response::new(CreateMultipartUploadOutput {
         bucket: Some(meta.bucket),
         key: Some(meta.key),
@@ -261,19 +258,21 @@ pub(crate) fn list_uploads(
         .upload_id_marker
         .clone()
         .filter(|_| !key_marker.is_empty());
+    // Uploads are ordered by (key, upload id): a page begins after the marker pair, or after
+    // every upload of the marker key when no upload id goes with it, and at the prefix.
+    let (start_key, start_id) = match &id_marker {
+        Some(id) if key_marker.as_str() >= prefix.as_str() => (key_marker.as_str(), id.as_str()),
+        _ => (key_marker.as_str().max(prefix.as_str()), ""),
+    };
     let state = storage.state();
-    let mut all: Vec<&UploadMeta> = state
+    let all = state
         .uploads
-        .values()
-        .map(|u| &u.meta)
-        .filter(|u| u.bucket == input.bucket && u.key.starts_with(&prefix))
+        .in_order_from(&input.bucket, start_key, start_id)
+        .take_while(|u| u.key.starts_with(&prefix))
         .filter(|u| match &id_marker {
-            // Uploads are ordered by (key, upload id); resume after the marker pair.
             Some(id) => u.key > key_marker || (u.key == key_marker && u.id.as_str() > id.as_str()),
             None => key_marker.is_empty() || u.key > key_marker,
-        })
-        .collect();
-    all.sort_by(|a, b| (&a.key, &a.id).cmp(&(&b.key, &b.id)));
+        });
     // Keys rolled up at the delimiter count as one entry each, as in ListObjects.
     let mut uploads = Vec::new();
     let mut prefixes: Vec<String> = Vec::new();

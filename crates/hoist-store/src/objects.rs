@@ -456,7 +456,7 @@ pub(crate) async fn delete_object(
     if let Some(meta) = removed {
         let dir = storage.layout.objects(bucket);
         let _ = tokio::fs::remove_file(dir.join(format!("{}.json", key_stem(key)))).await;
-        let _ = crate::fs::sync_dir(&dir);
+        let _ = crate::fs::sync_dir_async(dir).await;
         // The bytes go when the last reader is done with them.
         let_go(meta).await;
     }

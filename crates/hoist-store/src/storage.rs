@@ -1,7 +1,7 @@
 //! The store's state: an in-memory index of buckets, objects and uploads, rebuilt from disk
 //! at start (which also sweeps away whatever a crash left half-written).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -265,7 +265,69 @@ pub(crate) struct UploadEntry {
 #[derive(Debug, Default)]
 pub(crate) struct State {
     pub buckets: BTreeMap<String, BucketEntry>,
-    pub uploads: BTreeMap<String, UploadEntry>,
+    pub uploads: Uploads,
+}
+
+/// The open multipart uploads, by id and in the order ListMultipartUploads answers them
+/// (bucket, key, upload id), so a page is read from where it starts instead of sorting
+/// every upload for each page.
+#[derive(Debug, Default)]
+pub(crate) struct Uploads {
+    by_id: BTreeMap<String, UploadEntry>,
+    listed: BTreeSet<(String, String, String)>,
+}
+
+impl Uploads {
+    pub fn get(&self, id: &str) -> Option<&UploadEntry> {
+        self.by_id.get(id)
+    }
+
+    pub fn contains_key(&self, id: &str) -> bool {
+        self.by_id.contains_key(id)
+    }
+
+    /// An upload's parts, to change; its bucket and key, which order it, stay as they are.
+    pub fn parts_mut(&mut self, id: &str) -> Option<&mut BTreeMap<i32, PartMeta>> {
+        self.by_id.get_mut(id).map(|u| &mut u.parts)
+    }
+
+    pub fn insert(&mut self, entry: UploadEntry) {
+        self.remove(&entry.meta.id);
+        let meta = &entry.meta;
+        self.listed
+            .insert((meta.bucket.clone(), meta.key.clone(), meta.id.clone()));
+        self.by_id.insert(meta.id.clone(), entry);
+    }
+
+    pub fn remove(&mut self, id: &str) -> Option<UploadEntry> {
+        let entry = self.by_id.remove(id)?;
+        let m = &entry.meta;
+        self.listed
+            .remove(&(m.bucket.clone(), m.key.clone(), m.id.clone()));
+        Some(entry)
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &UploadEntry> {
+        self.by_id.values()
+    }
+
+    /// A bucket's uploads in (key, upload id) order, from the first at or after `(key, id)`.
+    pub fn in_order_from<'a>(
+        &'a self,
+        bucket: &'a str,
+        key: &str,
+        id: &str,
+    ) -> impl Iterator<Item = &'a UploadMeta> + 'a {
+        let start = (bucket.to_owned(), key.to_owned(), id.to_owned());
+        self.listed
+            .range(start..)
+            .take_while(move |(b, _, _)| b == bucket)
+            .filter_map(|(_, _, id)| self.by_id.get(id).map(|u| &u.meta))
+    }
 }
 
 /// Everything the S3 operations share.
@@ -442,8 +504,8 @@ fn load_buckets(layout: &Layout) -> std::io::Result<BTreeMap<String, BucketEntry
     Ok(buckets)
 }
 
-fn load_uploads(layout: &Layout) -> std::io::Result<BTreeMap<String, UploadEntry>> {
-    let mut uploads = BTreeMap::new();
+fn load_uploads(layout: &Layout) -> std::io::Result<Uploads> {
+    let mut uploads = Uploads::default();
     for entry in dir_entries(&layout.uploads())? {
         let dir = entry.path();
         let Some(meta) = read_json::<UploadMeta>(&dir.join("upload.json")) else {
@@ -470,7 +532,7 @@ fn load_uploads(layout: &Layout) -> std::io::Result<BTreeMap<String, UploadEntry
         for orphan in data_files.iter().filter(|f| !referenced.contains(*f)) {
             let _ = std::fs::remove_file(dir.join(orphan));
         }
-        uploads.insert(meta.id.clone(), UploadEntry { meta, parts });
+        uploads.insert(UploadEntry { meta, parts });
     }
     Ok(uploads)
 }
@@ -508,6 +570,83 @@ fn finish_completed_uploads(layout: &Layout, state: &mut State) -> std::io::Resu
 mod tests {
     use super::*;
     use crate::faults::FaultControl;
+
+    fn upload(bucket: &str, key: &str, id: &str) -> UploadEntry {
+        UploadEntry {
+            meta: UploadMeta {
+                id: id.into(),
+                bucket: bucket.into(),
+                key: key.into(),
+                initiated_ms: 0,
+                content_type: None,
+                metadata: BTreeMap::new(),
+                headers: Headers::default(),
+                checksum: None,
+                checksum_type: None,
+                seen: None,
+            },
+            parts: BTreeMap::new(),
+        }
+    }
+
+    fn listed<'a>(
+        uploads: &'a Uploads,
+        bucket: &'a str,
+        key: &str,
+        id: &str,
+    ) -> Vec<(String, String)> {
+        uploads
+            .in_order_from(bucket, key, id)
+            .map(|u| (u.key.clone(), u.id.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn open_uploads_are_listed_per_bucket_in_key_then_id_order_and_leave_with_their_removal() {
+        let mut uploads = Uploads::default();
+        for (bucket, key, id) in [
+            ("b", "k2", "c"),
+            ("b", "k1", "b"),
+            ("a", "k1", "d"),
+            ("b", "k1", "a"),
+            ("c", "k0", "e"),
+        ] {
+            uploads.insert(upload(bucket, key, id));
+        }
+        let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+            v.iter()
+                .map(|(k, i)| ((*k).to_owned(), (*i).to_owned()))
+                .collect()
+        };
+        assert_eq!(
+            listed(&uploads, "b", "", ""),
+            pairs(&[("k1", "a"), ("k1", "b"), ("k2", "c")])
+        );
+        assert_eq!(
+            listed(&uploads, "b", "k1", "b"),
+            pairs(&[("k1", "b"), ("k2", "c")])
+        );
+        assert_eq!(listed(&uploads, "b", "k10", ""), pairs(&[("k2", "c")]));
+        assert_eq!(listed(&uploads, "a", "", ""), pairs(&[("k1", "d")]));
+        assert!(listed(&uploads, "bb", "", "").is_empty());
+
+        // Inserting an id again replaces it in both orders: one entry, listed once.
+        uploads.insert(upload("b", "k3", "b"));
+        assert_eq!(uploads.len(), 5);
+        assert_eq!(
+            listed(&uploads, "b", "", ""),
+            pairs(&[("k1", "a"), ("k2", "c"), ("k3", "b")])
+        );
+
+        assert!(uploads.remove("a").is_some());
+        assert!(uploads.remove("a").is_none());
+        assert!(!uploads.contains_key("a"));
+        assert_eq!(
+            listed(&uploads, "b", "", ""),
+            pairs(&[("k2", "c"), ("k3", "b")])
+        );
+        assert_eq!(uploads.values().count(), 4);
+    }
 
     /// Metadata as the store wrote it while it had checksum types of its own: algorithms and
     /// types under their Rust variant names (`"Crc64Nvme"`, `"FullObject"`).
@@ -552,7 +691,11 @@ mod tests {
             Some((ChecksumAlgorithm::Crc64Nvme, "nGr/2JJjFtE=".to_owned()))
         );
         assert_eq!(object.checksum_type, Some(ChecksumType::FullObject));
-        let upload = &state.uploads["0123456789abcdef0123456789abcdef"].meta;
+        let upload = &state
+            .uploads
+            .get("0123456789abcdef0123456789abcdef")
+            .unwrap()
+            .meta;
         assert_eq!(upload.checksum, Some(ChecksumAlgorithm::Sha256));
         assert_eq!(upload.checksum_type, Some(ChecksumType::Composite));
 

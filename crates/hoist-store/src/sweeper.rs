@@ -10,7 +10,7 @@ use std::time::Duration;
 use hoist_core::time::Timestamp;
 
 use crate::commit::let_go;
-use crate::fs::{key_stem, sync_dir};
+use crate::fs::{key_stem, sync_dir_async};
 use crate::lifecycle;
 use crate::storage::{Storage, from_ms};
 use crate::uploads;
@@ -118,7 +118,7 @@ async fn expire_objects(storage: &Storage, day: Duration) -> usize {
         if let Some(meta) = removed {
             let dir = storage.layout.objects(&bucket);
             let _ = tokio::fs::remove_file(dir.join(format!("{}.json", key_stem(&key)))).await;
-            let _ = sync_dir(&dir);
+            let _ = sync_dir_async(dir).await;
             let_go(meta).await;
             tracing::info!(%bucket, %key, "lifecycle rule expired an object");
             expired += 1;

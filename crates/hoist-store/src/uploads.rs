@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use s3s::S3Result;
 
 use crate::errors::{internal, no_such_bucket, no_such_upload};
-use crate::fs::{commit_file, link_all, safe_upload_id, sync_dir, write_json_atomic};
+use crate::fs::{commit_file, link_all, safe_upload_id, sync_dir_async, write_json_atomic};
 use crate::storage::{PartMeta, Storage, UploadMeta};
 
 /// The upload, checked against the bucket and key of the request.
@@ -50,7 +50,7 @@ pub(crate) async fn remove_upload_locked(storage: &Storage, id: &str) -> std::io
     // Rename first: the upload disappears atomically, the deletion can take its time.
     let trash = storage.layout.temp_file();
     tokio::fs::rename(storage.layout.upload(id), &trash).await?;
-    let _ = sync_dir(&storage.layout.uploads());
+    let _ = sync_dir_async(storage.layout.uploads()).await;
     let _ = tokio::fs::remove_dir_all(&trash).await;
     Ok(true)
 }
@@ -107,8 +107,8 @@ pub(crate) async fn commit_part(
     let old = storage
         .state()
         .uploads
-        .get_mut(id)
-        .and_then(|u| u.parts.insert(part.number, part.clone()));
+        .parts_mut(id)
+        .and_then(|parts| parts.insert(part.number, part.clone()));
     if let Some(old) = old.filter(|old| old.data != part.data) {
         let _ = tokio::fs::remove_file(storage.layout.upload(id).join(old.data)).await;
     }
