@@ -4,6 +4,7 @@
 //! request makes to the store ([`hoist_s3::request_id`]), whose own line then carries it.
 //! Each request is counted in `hoist_requests_total{route,status}` too.
 
+use std::cell::Cell;
 use std::sync::OnceLock;
 use std::time::Instant;
 
@@ -44,9 +45,23 @@ pub(crate) async fn log(
 }
 
 fn new_id() -> String {
-    let mut raw = [0u8; 8];
-    getrandom::fill(&mut raw).expect("the OS random source works");
-    raw.iter().map(|b| format!("{b:02x}")).collect()
+    thread_local! {
+        /// SplitMix64's state, seeded once per thread from the OS: request ids must differ,
+        /// not be secret, so a request costs no system call for its id.
+        static STATE: Cell<u64> = Cell::new({
+            let mut seed = [0u8; 8];
+            getrandom::fill(&mut seed).expect("the OS random source works");
+            u64::from_le_bytes(seed)
+        });
+    }
+    let mut z = STATE.with(|state| {
+        let next = state.get().wrapping_add(0x9E37_79B9_7F4A_7C15);
+        state.set(next);
+        next
+    });
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    format!("{:016x}", z ^ (z >> 31))
 }
 
 fn content_length(headers: &HeaderMap) -> u64 {
@@ -71,29 +86,76 @@ pub(crate) fn route(path: &str) -> &'static str {
     let Some(templates) = TEMPLATES.get() else {
         return "unmatched";
     };
-    let segments: Vec<&str> = path.split('/').collect();
-    templates
-        .iter()
-        .copied()
-        .filter_map(|template| {
-            let parts: Vec<&str> = template.split('/').collect();
-            if parts.len() != segments.len() {
-                return None;
-            }
-            let mut literal = 0;
-            for (part, segment) in parts.iter().zip(&segments) {
-                if part.starts_with('{') {
+    // The template with the most literal segments wins; of equals, the later one.
+    let mut best: Option<(usize, &'static str)> = None;
+    'templates: for &template in templates {
+        let (mut parts, mut segments) = (template.split('/'), path.split('/'));
+        let mut literal = 0;
+        loop {
+            match (parts.next(), segments.next()) {
+                (None, None) => break,
+                (Some(part), Some(segment)) if part.starts_with('{') => {
                     if segment.is_empty() {
-                        return None;
+                        continue 'templates;
                     }
-                } else if part == segment {
-                    literal += 1;
-                } else {
-                    return None;
                 }
+                (Some(part), Some(segment)) if part == segment => literal += 1,
+                _ => continue 'templates,
             }
-            Some((literal, template))
-        })
-        .max_by_key(|(literal, _)| *literal)
-        .map_or("unmatched", |(_, template)| template)
+        }
+        if best.is_none_or(|(most, _)| literal >= most) {
+            best = Some((literal, template));
+        }
+    }
+    best.map_or("unmatched", |(_, template)| template)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_path_is_logged_as_the_template_that_serves_it() {
+        know_routes(crate::app::routes().iter().map(|(path, _, _)| *path));
+        let cases = [
+            ("/v1/uploads", "/v1/uploads"),
+            ("/v1/uploads/batch", "/v1/uploads/batch"),
+            ("/v1/uploads/batch/complete", "/v1/uploads/batch/complete"),
+            ("/v1/uploads/tok_abc", "/v1/uploads/{id}"),
+            ("/v1/uploads/tok_abc/parts", "/v1/uploads/{id}/parts"),
+            ("/s3/multipart/abc/batch", "/s3/multipart/{uploadId}/batch"),
+            (
+                "/s3/multipart/abc/complete",
+                "/s3/multipart/{uploadId}/complete",
+            ),
+            (
+                "/s3/multipart/abc/7",
+                "/s3/multipart/{uploadId}/{partNumber}",
+            ),
+            ("/", "/"),
+            // An empty segment is no capture, and a path longer or shorter than every
+            // template is no route.
+            ("/v1/uploads/", "unmatched"),
+            ("/s3/multipart//7", "unmatched"),
+            ("/v1/uploads/a/parts/extra", "unmatched"),
+            ("/nowhere", "unmatched"),
+            ("", "unmatched"),
+        ];
+        for (path, template) in cases {
+            assert_eq!(route(path), template, "{path:?}");
+        }
+    }
+
+    #[test]
+    fn new_request_ids_are_sixteen_hex_digits_and_differ() {
+        let ids: std::collections::HashSet<String> = (0..10_000).map(|_| new_id()).collect();
+        assert_eq!(ids.len(), 10_000);
+        assert!(
+            ids.iter()
+                .all(|id| id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+        );
+        // Another thread starts from a seed of its own.
+        let other = std::thread::spawn(new_id).join().unwrap();
+        assert!(!ids.contains(&other));
+    }
 }

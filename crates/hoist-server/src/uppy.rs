@@ -399,10 +399,17 @@ pub(crate) async fn sign_one(
     State(state): State<AppState>,
     UppyUpload { token, .. }: UppyUpload,
     Path((_, number)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SignedPart>, ApiError> {
     let n = part_number(&number, "partNumber")?;
     let (url, expires) = sign_part(&state, &token, n)?;
-    Ok(Json(json!({ "url": url, "expires": expires })))
+    Ok(Json(SignedPart { expires, url }))
+}
+
+/// A signed part URL as Uppy reads it; written straight from these fields.
+#[derive(serde::Serialize)]
+pub(crate) struct SignedPart {
+    expires: u64,
+    url: String,
 }
 
 /// `GET /s3/multipart/{uploadId}/batch?key=&partNumbers=1,2`.
