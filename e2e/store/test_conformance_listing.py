@@ -118,6 +118,55 @@ def test_multipart_upload_listing_is_url_encoded_and_grouped(store):
     assert texts(root, "NextKeyMarker") == ["up+one/x+y/1"]
 
 
+def test_multipart_uploads_page_in_key_then_upload_id_order_from_the_markers(store):
+    """ListMultipartUploads: keys in order, and within a key the upload ids in order (what
+    upload-id-marker compares); key-marker alone skips every upload of that key; another
+    bucket's uploads never show."""
+    s3 = store.client()
+    # Buckets named to sort on both sides of this one, with uploads of a key listed here and
+    # of a key after every key here.
+    for other in ("0-" + BUCKET, BUCKET + "-z"):
+        s3.create_bucket(Bucket=other)
+        for key in ("k/a", "z"):
+            s3.create_multipart_upload(Bucket=other, Key=key)
+    made = []
+    for key in ["k/b", "k/a", "l", "k/a", "k/b", "k/a", "j"]:
+        made.append((key, s3.create_multipart_upload(Bucket=BUCKET, Key=key)["UploadId"]))
+    expected = sorted(made)
+
+    pages = s3.get_paginator("list_multipart_uploads").paginate(
+        Bucket=BUCKET, PaginationConfig={"PageSize": 2})
+    seen, truncated = [], []
+    for page in pages:
+        seen += [(u["Key"], u["UploadId"]) for u in page.get("Uploads", [])]
+        truncated.append(page["IsTruncated"])
+    assert seen == expected
+    assert truncated == [True, True, True, False]
+
+    page = s3.list_multipart_uploads(Bucket=BUCKET, Prefix="k/", MaxUploads=1000)
+    assert [(u["Key"], u["UploadId"]) for u in page["Uploads"]] == [
+        u for u in expected if u[0].startswith("k/")]
+
+    page = s3.list_multipart_uploads(Bucket=BUCKET, KeyMarker="k/a")
+    assert [(u["Key"], u["UploadId"]) for u in page["Uploads"]] == [
+        u for u in expected if u[0] > "k/a"]
+
+    second_a = [u for u in expected if u[0] == "k/a"][1]
+    page = s3.list_multipart_uploads(
+        Bucket=BUCKET, KeyMarker="k/a", UploadIdMarker=second_a[1], MaxUploads=2)
+    assert [(u["Key"], u["UploadId"]) for u in page["Uploads"]] == [
+        u for u in expected if u > second_a][:2]
+    assert page["IsTruncated"] is True
+    assert (page["NextKeyMarker"], page["NextUploadIdMarker"]) == [
+        u for u in expected if u > second_a][1]
+
+    # An aborted upload leaves the listing.
+    s3.abort_multipart_upload(Bucket=BUCKET, Key=second_a[0], UploadId=second_a[1])
+    page = s3.list_multipart_uploads(Bucket=BUCKET, Prefix="k/a")
+    assert second_a not in [(u["Key"], u["UploadId"]) for u in page["Uploads"]]
+    assert len(page["Uploads"]) == 2
+
+
 # 3. Listing details
 
 def test_max_keys_zero_is_an_empty_page_that_is_not_truncated(keyed):
