@@ -7,8 +7,12 @@
 #          in a tree of folders (5–6 GiB with the defaults: the mean of that distribution is
 #          5.8 MiB; the total is reported)
 # ROUNDS rounds; in each, every dataset is sent by every client, the order rotating each round
-# so that no client always goes first. Every run writes to a fresh prefix, is checked (object
-# count and bytes under the prefix), then deleted. Per run: wall seconds, files/s, MiB/s, the
+# so that no client always goes first. Every run writes to a fresh prefix and is checked (object
+# count and bytes under the prefix). The runs of the datasets in KEEP (default "small") stay in
+# the store until the end; the others are deleted after their check. Deleting 10,000 files just
+# before a run would slow it down on some file systems: ext4 without a journal (this machine's)
+# passes over inodes freed in the last 60-300 s on every create, so a client that followed a
+# deletion paid for it. Per run: wall seconds, files/s, MiB/s, the
 # client's CPU seconds (user + sys) and peak RSS (/usr/bin/time), the store's and the
 # coordinator's CPU seconds (/proc), the 1-minute load average, and the requests the store and
 # the coordinator answered (their metrics, before and after).
@@ -16,7 +20,7 @@
 # Usage: bench/batch.sh [WORKDIR]   (default: a temporary directory whose datasets are removed at
 #        the end, the logs kept; a WORKDIR given keeps its datasets for the next run)
 # Environment: ROUNDS (3), CLIENTS ("hoist hoist-server s5cmd aws-cli rclone"), DATASETS
-# ("small mixed"), HOIST_BIN (a hoist binary to use; default: cargo build --release -p hoist),
+# ("small mixed"), KEEP (datasets whose runs are not deleted, "small"), HOIST_BIN (a hoist binary to use; default: cargo build --release -p hoist),
 # STORE_DATA (the store's data directory, default WORKDIR/store, on disk; put it on tmpfs, e.g.
 # /dev/shm/x, to take the disk out), OUT (results folder, default bench/batch), RATE_LIMIT
 # (the coordinator's --rate-limit and --rate-burst, default 100000), SMALL_FILES, MIXED_FILES,
@@ -30,6 +34,7 @@ WORK="${1:-$(mktemp -d /tmp/hoist-batch.XXXXXX)}"
 ROUNDS="${ROUNDS:-3}"
 CLIENTS="${CLIENTS:-hoist hoist-server s5cmd aws-cli rclone}"
 DATASETS="${DATASETS:-small mixed}"
+KEEP="${KEEP-small}"
 OUT="${OUT:-$REPO/bench/batch}"
 RATE_LIMIT="${RATE_LIMIT:-100000}"
 SMALL_FILES="${SMALL_FILES:-10000}"
@@ -193,7 +198,10 @@ measure() {
       -v n="${NFILES[$ds]}" -v b="${NBYTES[$ds]}" -v sc="$store" -v cc="$coord" -v l="$load" -v st="$status" \
     'BEGIN { printf "%s,%s,%d,%.2f,%.1f,%.1f,%.2f,%d,%s,%s,%s,%s\n", ds, c, r, w, n / w, b / 1048576 / w, u + s, rss, sc, cc, l, st }' >> "$CSV"
   echo "$tag: ${wall}s, $(awk -v n="${NFILES[$ds]}" -v w="$wall" 'BEGIN { printf "%.0f", n / w }') files/s, client CPU $(awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }') s, ${rss} KiB; store ${store} s, coordinator ${coord} s; load $load; $status" >&2
-  s5cmd --endpoint-url "$EP" rm "s3://$BUCKET/$prefix*" > /dev/null 2>&1 || true
+  case " $KEEP " in
+    *" $ds "*) ;;
+    *) s5cmd --endpoint-url "$EP" rm "s3://$BUCKET/$prefix*" > /dev/null 2>&1 || true ;;
+  esac
 }
 
 run_client() {
@@ -232,6 +240,7 @@ LOAD_END="$(cut -d' ' -f1-3 /proc/loadavg)"
   echo "rclone=$(rclone version 2>/dev/null | head -1)"
   echo "store=$STORE_DATA ($(df -h --output=fstype "$(dirname "$STORE_DATA")" | tail -1 | tr -d ' '))"
   echo "rate=$RATE_LIMIT"
+  echo "keep=$KEEP"
   for ds in $DATASETS; do echo "data.$ds=${NFILES[$ds]} ${NBYTES[$ds]}"; done
   echo "mixed=log-uniform 1 KiB–$MIXED_MAX_MIB MiB, seed $MIXED_SEED"
 } > "$WORK/meta"
@@ -266,6 +275,8 @@ for ds in datasets:
     print(f"- dataset {ds}: {n:,} files, {b / 2**30:.2f} GiB ({b:,} bytes): {what}")
 print(f"- {max(int(r['round']) for r in rows)} interleaved rounds, order rotating; medians (min–max) of the runs "
       f"that succeeded; peak RSS is the largest over the rounds")
+kept = meta.get("keep", "").split()
+print(f"- runs kept in the store until the end: {', '.join(kept) or 'none'}; the others deleted after their check")
 print()
 print("| dataset | client | runs | files/s | MiB/s | client CPU s | client peak RSS MiB | store CPU s | coordinator CPU s |")
 print("|---|---|---|---|---|---|---|---|---|")
