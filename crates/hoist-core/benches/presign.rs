@@ -11,7 +11,8 @@
 //! Environment: `BENCH_OUT=DIR` also writes `DIR/results.csv` (`case,signer,round,ns_per_url`)
 //! and `DIR/summary.json` (a relative DIR is taken from the workspace root); `BENCH_ROUNDS` (default 9, at least 7); `BENCH_CRITERION=0` skips
 //! the criterion part; `BENCH_LOOP=N` only signs N URLs of each case with hoist (or with
-//! rusty-s3 when `BENCH_LOOP_SIGNER=rusty-s3`) and exits, for a profiler
+//! rusty-s3 when `BENCH_LOOP_SIGNER=rusty-s3`; only the case `BENCH_LOOP_CASE` names, e.g.
+//! `UploadPart+token`, when set) and exits, for a profiler
 //! (`valgrind --tool=callgrind`, `perf record`).
 
 use std::fmt::Write as _;
@@ -184,8 +185,76 @@ fn check_same_signature(s: &Signers, case: Case) {
     assert_eq!(case.token, a.contains("X-Amz-Security-Token="));
 }
 
+/// The work no SigV4 signer can skip for one URL, given the day's signing key and the string
+/// to sign's prefix already fed to the HMAC (as hoist keeps them): the SHA-256 of the canonical
+/// request, its hex, and the HMAC's last blocks. hoist's time above this is its own overhead.
+struct Floor {
+    canonical_request: String,
+    keyed_prefix: hmac::Hmac<sha2::Sha256>,
+}
+
+impl Floor {
+    /// The canonical request read back from hoist's URL for `case`, checked by signing it.
+    fn new(s: &Signers, case: Case) -> Self {
+        use hmac::{KeyInit as _, Mac as _};
+        let url = s.hoist(case);
+        let (unsigned, signature) = url.rsplit_once("&X-Amz-Signature=").unwrap();
+        let rest = unsigned.strip_prefix(ENDPOINT).unwrap();
+        let (path, query) = rest.split_once('?').unwrap();
+        let method = if case.action == Action::Get {
+            "GET"
+        } else {
+            "PUT"
+        };
+        let host = ENDPOINT.strip_prefix("https://").unwrap();
+        let canonical_request =
+            format!("{method}\n{path}\n{query}\nhost:{host}\n\nhost\nUNSIGNED-PAYLOAD");
+        let date = "20251129";
+        let key = hoist_core::presign::signing_key(SECRET_KEY, date, "us-east-1", "s3");
+        let mut keyed_prefix = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
+        keyed_prefix.update(
+            format!("AWS4-HMAC-SHA256\n{date}T000000Z\n{date}/us-east-1/s3/aws4_request\n")
+                .as_bytes(),
+        );
+        let floor = Floor {
+            canonical_request,
+            keyed_prefix,
+        };
+        assert_eq!(
+            hex(&floor.sign()),
+            signature,
+            "{}: the floor must be the same signature",
+            case.name()
+        );
+        floor
+    }
+
+    fn sign(&self) -> [u8; 32] {
+        use hmac::Mac as _;
+        use sha2::Digest as _;
+        let hash = sha2::Sha256::digest(black_box(self.canonical_request.as_bytes()));
+        let mut mac = self.keyed_prefix.clone();
+        mac.update(&hex_bytes(&hash));
+        mac.finalize().into_bytes().into()
+    }
+}
+
+fn hex_bytes(bytes: &[u8]) -> [u8; 64] {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [0u8; 64];
+    for (i, b) in bytes.iter().enumerate() {
+        out[2 * i] = DIGITS[usize::from(b >> 4)];
+        out[2 * i + 1] = DIGITS[usize::from(b & 15)];
+    }
+    out
+}
+
+fn hex(bytes: &[u8]) -> String {
+    String::from_utf8(hex_bytes(bytes).to_vec()).unwrap()
+}
+
 /// How many URLs one timed batch signs: about 20 ms worth, whatever the machine's speed.
-fn batch_size(f: &dyn Fn() -> String) -> u32 {
+fn batch_size<T>(f: &dyn Fn() -> T) -> u32 {
     let t = Instant::now();
     for _ in 0..200 {
         black_box(f());
@@ -209,7 +278,7 @@ fn thread_cpu() -> Duration {
 }
 
 /// `(CPU, wall)` ns per URL over `n` URLs.
-fn time_batch(n: u32, f: &dyn Fn() -> String) -> (f64, f64) {
+fn time_batch<T>(n: u32, f: &dyn Fn() -> T) -> (f64, f64) {
     let (cpu, wall) = (thread_cpu(), Instant::now());
     for _ in 0..n {
         black_box(f());
@@ -222,12 +291,22 @@ fn time_batch(n: u32, f: &dyn Fn() -> String) -> (f64, f64) {
 #[derive(Default)]
 struct Rounds {
     hoist: Vec<f64>,
+    floor: Vec<f64>,
     rusty: Vec<f64>,
     hoist_wall: Vec<f64>,
     rusty_wall: Vec<f64>,
 }
 
 impl Rounds {
+    /// hoist's ns per URL above the floor, per round.
+    fn overheads(&self) -> Vec<f64> {
+        self.hoist
+            .iter()
+            .zip(&self.floor)
+            .map(|(h, f)| h - f)
+            .collect()
+    }
+
     fn ratios(&self) -> Vec<f64> {
         self.rusty
             .iter()
@@ -244,6 +323,7 @@ fn interleaved(s: &Signers, rounds: usize) -> Vec<Rounds> {
         .iter()
         .map(|&c| (batch_size(&|| s.hoist(c)), batch_size(&|| s.rusty(c))))
         .collect();
+    let floors: Vec<Floor> = Case::ALL.iter().map(|&c| Floor::new(s, c)).collect();
     let mut out: Vec<Rounds> = Case::ALL.iter().map(|_| Rounds::default()).collect();
     for round in 0..rounds {
         for (i, &c) in Case::ALL.iter().enumerate() {
@@ -257,7 +337,9 @@ fn interleaved(s: &Signers, rounds: usize) -> Vec<Rounds> {
                 let r = rusty();
                 (hoist(), r)
             };
+            let floor = time_batch(nh, &|| floors[i].sign());
             let rounds = &mut out[i];
+            rounds.floor.push(floor.0);
             rounds.hoist.push(h.0);
             rounds.hoist_wall.push(h.1);
             rounds.rusty.push(r.0);
@@ -311,7 +393,11 @@ fn write_results(dir: &Path, results: &[Rounds]) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let mut csv = String::from("case,signer,round,ns_per_url\n");
     for (c, r) in Case::ALL.iter().zip(results) {
-        for (signer, v) in [("hoist", &r.hoist), ("rusty-s3", &r.rusty)] {
+        for (signer, v) in [
+            ("hoist", &r.hoist),
+            ("rusty-s3", &r.rusty),
+            ("sha256-floor", &r.floor),
+        ] {
             for (round, ns) in v.iter().enumerate() {
                 writeln!(csv, "{},{signer},{},{ns:.1}", c.name(), round + 1).unwrap();
             }
@@ -344,6 +430,8 @@ fn write_results(dir: &Path, results: &[Rounds]) -> std::io::Result<()> {
             range(h, 0),
             range(rs, 0),
             range(ratio, 2),
+            range(stats(&r.floor), 0),
+            range(stats(&r.overheads()), 0),
             target,
         ]));
         ratio_bars.push(bar(c.name(), ratio, 2));
@@ -382,10 +470,15 @@ fn write_results(dir: &Path, results: &[Rounds]) -> std::io::Result<()> {
             ),
             "rusty-s3 derives the signing key for every URL; hoist keeps it for the day, and \
              the string to sign's keyed prefix for the second.",
+            "SHA-256 floor: the work no signer can skip for one URL once the signing key and \
+             the string to sign's keyed prefix are kept: the SHA-256 of the case's canonical \
+             request, its hex and the HMAC's last blocks (checked to give the same signature), \
+             timed in the same rounds. hoist − floor is what formatting, encoding, allocation \
+             and copying cost on top.",
             format!("Load average at the end of the run: {}.", load_average()),
         ],
         "table": {
-            "columns": ["case", "hoist ns/URL", "rusty-s3 ns/URL", "ratio", "target"],
+            "columns": ["case", "hoist ns/URL", "rusty-s3 ns/URL", "ratio", "SHA-256 floor ns/URL", "hoist − floor ns", "target"],
             "rows": rows,
         },
         "plots": [
@@ -418,7 +511,11 @@ fn main() {
         .and_then(|v| v.parse::<u32>().ok())
     {
         let rusty = std::env::var("BENCH_LOOP_SIGNER").as_deref() == Ok("rusty-s3");
-        for case in Case::ALL {
+        let only = std::env::var("BENCH_LOOP_CASE").ok();
+        for case in Case::ALL
+            .into_iter()
+            .filter(|c| only.as_deref().is_none_or(|o| o == c.name()))
+        {
             for _ in 0..n {
                 black_box(if rusty { s.rusty(case) } else { s.hoist(case) });
             }
@@ -452,17 +549,20 @@ fn main() {
         load_average()
     );
     println!(
-        "{:<17} {:>22} {:>22} {:>20}",
-        "case", "hoist ns/URL", "rusty-s3 ns/URL", "ratio"
+        "{:<17} {:>22} {:>22} {:>20} {:>18} {:>14}",
+        "case", "hoist ns/URL", "rusty-s3 ns/URL", "ratio", "SHA-256 floor ns", "hoist − floor"
     );
     for (c, r) in Case::ALL.iter().zip(&results) {
         let (h, rs, ratio) = (stats(&r.hoist), stats(&r.rusty), stats(&r.ratios()));
+        let floor = stats(&r.floor);
         println!(
-            "{:<17} {:>22} {:>22} {:>20}",
+            "{:<17} {:>22} {:>22} {:>20} {:>18} {:>14}",
             c.name(),
             format!("{:.0} ({:.0}–{:.0})", h.0, h.1, h.2),
             format!("{:.0} ({:.0}–{:.0})", rs.0, rs.1, rs.2),
             format!("{:.2}× ({:.2}–{:.2})", ratio.0, ratio.1, ratio.2),
+            format!("{:.0}", floor.0),
+            format!("{:.0}", stats(&r.overheads()).0),
         );
     }
     for (c, r) in Case::ALL.iter().zip(&results) {
