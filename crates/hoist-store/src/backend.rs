@@ -39,7 +39,7 @@ impl S3 for Backend {
         &self,
         req: S3Request<CreateBucketInput>,
     ) -> S3Result<S3Response<CreateBucketOutput>> {
-        buckets::create_bucket(&self.storage, req)
+        buckets::create_bucket(&self.storage, req).await
     }
 
     async fn head_bucket(
@@ -74,7 +74,7 @@ impl S3 for Backend {
         &self,
         req: S3Request<PutBucketCorsInput>,
     ) -> S3Result<S3Response<PutBucketCorsOutput>> {
-        buckets::put_bucket_cors(&self.storage, req)
+        buckets::put_bucket_cors(&self.storage, req).await
     }
 
     async fn get_bucket_cors(
@@ -88,14 +88,14 @@ impl S3 for Backend {
         &self,
         req: S3Request<DeleteBucketCorsInput>,
     ) -> S3Result<S3Response<DeleteBucketCorsOutput>> {
-        buckets::delete_bucket_cors(&self.storage, &req.input.bucket)
+        buckets::delete_bucket_cors(&self.storage, &req.input.bucket).await
     }
 
     async fn put_bucket_lifecycle_configuration(
         &self,
         req: S3Request<PutBucketLifecycleConfigurationInput>,
     ) -> S3Result<S3Response<PutBucketLifecycleConfigurationOutput>> {
-        buckets::put_lifecycle(&self.storage, req)
+        buckets::put_lifecycle(&self.storage, req).await
     }
 
     async fn get_bucket_lifecycle_configuration(
@@ -109,7 +109,7 @@ impl S3 for Backend {
         &self,
         req: S3Request<DeleteBucketLifecycleInput>,
     ) -> S3Result<S3Response<DeleteBucketLifecycleOutput>> {
-        buckets::delete_lifecycle(&self.storage, &req.input.bucket)
+        buckets::delete_lifecycle(&self.storage, &req.input.bucket).await
     }
 
     async fn put_object(

@@ -45,7 +45,7 @@ fn check_location(storage: &Storage, input: &CreateBucketInput) -> S3Result<()> 
     }
 }
 
-pub(crate) fn create_bucket(
+pub(crate) async fn create_bucket(
     storage: &Storage,
     req: S3Request<CreateBucketInput>,
 ) -> S3Result<S3Response<CreateBucketOutput>> {
@@ -60,7 +60,8 @@ pub(crate) fn create_bucket(
     }
     // Creating a bucket one already owns succeeds in us-east-1 (S3's legacy answer) and is
     // BucketAlreadyOwnedByYou everywhere else.
-    if !storage.create_bucket(&name).map_err(internal)? && storage.region != "us-east-1" {
+    if !storage.create_bucket_async(&name).await.map_err(internal)? && storage.region != "us-east-1"
+    {
         return Err(s3_error(
             S3ErrorCode::BucketAlreadyOwnedByYou,
             "Your previous request to create the named bucket succeeded and you already own it.",
@@ -161,6 +162,7 @@ pub(crate) async fn delete_bucket(
     storage: &Storage,
     name: &str,
 ) -> S3Result<S3Response<DeleteBucketOutput>> {
+    let _buckets = storage.buckets_turn.lock().await;
     let _commit = storage.commit.every().await;
     let uploads: Vec<String> = {
         let state = storage.state();
@@ -193,6 +195,7 @@ pub(crate) async fn delete_bucket(
         .await
         .map_err(internal)?;
     storage.state().buckets.remove(name);
+    let _ = crate::fs::sync_dir_async(storage.layout.buckets()).await;
     let _ = tokio::fs::remove_dir_all(&trash).await;
     Ok(S3Response::with_status(
         DeleteBucketOutput {},
@@ -215,7 +218,7 @@ pub(crate) fn get_bucket_location(
     }))
 }
 
-pub(crate) fn put_bucket_cors(
+pub(crate) async fn put_bucket_cors(
     storage: &Storage,
     req: S3Request<PutBucketCorsInput>,
 ) -> S3Result<S3Response<PutBucketCorsOutput>> {
@@ -230,6 +233,7 @@ pub(crate) fn put_bucket_cors(
     cors::validate(&rules).map_err(|why| s3_error(S3ErrorCode::InvalidRequest, &why, &vec![]))?;
     storage
         .update_bucket(&bucket, |meta| meta.cors = Some(rules))
+        .await
         .map_err(internal)?
         .ok_or_else(|| no_such_bucket(&bucket))?;
     Ok(S3Response::new(PutBucketCorsOutput {}))
@@ -254,12 +258,13 @@ pub(crate) fn get_bucket_cors(
     }))
 }
 
-pub(crate) fn delete_bucket_cors(
+pub(crate) async fn delete_bucket_cors(
     storage: &Storage,
     bucket: &str,
 ) -> S3Result<S3Response<DeleteBucketCorsOutput>> {
     storage
         .update_bucket(bucket, |meta| meta.cors = None)
+        .await
         .map_err(internal)?
         .ok_or_else(|| no_such_bucket(bucket))?;
     Ok(S3Response::with_status(
@@ -268,7 +273,7 @@ pub(crate) fn delete_bucket_cors(
     ))
 }
 
-pub(crate) fn put_lifecycle(
+pub(crate) async fn put_lifecycle(
     storage: &Storage,
     req: S3Request<PutBucketLifecycleConfigurationInput>,
 ) -> S3Result<S3Response<PutBucketLifecycleConfigurationOutput>> {
@@ -281,6 +286,7 @@ pub(crate) fn put_lifecycle(
     )?;
     storage
         .update_bucket(&bucket, |meta| meta.lifecycle = Some(rules))
+        .await
         .map_err(internal)?
         .ok_or_else(|| no_such_bucket(&bucket))?;
     Ok(S3Response::new(
@@ -308,12 +314,13 @@ pub(crate) fn get_lifecycle(
     }))
 }
 
-pub(crate) fn delete_lifecycle(
+pub(crate) async fn delete_lifecycle(
     storage: &Storage,
     bucket: &str,
 ) -> S3Result<S3Response<DeleteBucketLifecycleOutput>> {
     storage
         .update_bucket(bucket, |meta| meta.lifecycle = None)
+        .await
         .map_err(internal)?
         .ok_or_else(|| no_such_bucket(bucket))?;
     Ok(S3Response::with_status(

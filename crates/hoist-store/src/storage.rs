@@ -341,6 +341,9 @@ pub(crate) struct Storage {
     /// Orders commits (renames of metadata plus index updates) per key, so disk and index
     /// agree.
     pub commit: crate::locks::CommitLocks,
+    /// Bucket creations, settings and deletions one at a time, so the `bucket.json` on disk is
+    /// always the one the index holds.
+    pub buckets_turn: tokio::sync::Mutex<()>,
 }
 
 impl Storage {
@@ -371,6 +374,7 @@ impl Storage {
             region,
             state: Mutex::new(state),
             commit: crate::locks::CommitLocks::new(),
+            buckets_turn: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -384,29 +388,13 @@ impl Storage {
         to_ms(self.clock.now())
     }
 
-    /// Creates a bucket on disk and in the index; false when it already exists.
+    /// Creates a bucket on disk and in the index; false when it already exists. For opening
+    /// the store, before it serves: requests go through [`Storage::create_bucket_async`].
     pub fn create_bucket(&self, name: &str) -> std::io::Result<bool> {
-        if self
-            .state()
-            .buckets
-            .get(name)
-            .is_some_and(|b| b.meta.is_some())
-        {
+        let Some(meta) = self.new_bucket_meta(name) else {
             return Ok(false);
-        }
-        std::fs::create_dir_all(self.layout.objects(name))?;
-        sync_dir(&self.layout.buckets())?;
-        let meta = BucketMeta {
-            name: name.to_owned(),
-            created_ms: self.now_ms(),
-            cors: None,
-            lifecycle: None,
         };
-        write_json_atomic(
-            &self.layout,
-            &self.layout.bucket(name).join("bucket.json"),
-            &meta,
-        )?;
+        write_bucket(&self.layout, &meta, true)?;
         self.state()
             .buckets
             .entry(name.to_owned())
@@ -415,25 +403,66 @@ impl Storage {
         Ok(true)
     }
 
-    /// Saves a bucket's settings after `change`; None when the bucket does not exist.
-    pub fn update_bucket(
+    /// [`Storage::create_bucket`] in the buckets' turn, the files written on a blocking thread.
+    pub async fn create_bucket_async(&self, name: &str) -> std::io::Result<bool> {
+        let _turn = self.buckets_turn.lock().await;
+        let Some(meta) = self.new_bucket_meta(name) else {
+            return Ok(false);
+        };
+        let layout = self.layout.clone();
+        let written = meta.clone();
+        tokio::task::spawn_blocking(move || write_bucket(&layout, &written, true))
+            .await
+            .map_err(std::io::Error::other)??;
+        self.state()
+            .buckets
+            .entry(name.to_owned())
+            .or_default()
+            .meta = Some(meta);
+        Ok(true)
+    }
+
+    /// A new bucket's settings, or None when `name` exists.
+    fn new_bucket_meta(&self, name: &str) -> Option<BucketMeta> {
+        let exists = self
+            .state()
+            .buckets
+            .get(name)
+            .is_some_and(|b| b.meta.is_some());
+        (!exists).then(|| BucketMeta {
+            name: name.to_owned(),
+            created_ms: self.now_ms(),
+            cors: None,
+            lifecycle: None,
+        })
+    }
+
+    /// Saves a bucket's settings after `change`; None when the bucket does not exist. The
+    /// index changes only once the file is durable, in the buckets' turn, so a failed write
+    /// changes nothing and two changes land on disk in the order the index saw them.
+    pub async fn update_bucket(
         &self,
         name: &str,
         change: impl FnOnce(&mut BucketMeta),
     ) -> std::io::Result<Option<()>> {
-        let meta = {
-            let mut state = self.state();
-            let Some(meta) = state.buckets.get_mut(name).and_then(|b| b.meta.as_mut()) else {
-                return Ok(None);
-            };
-            change(meta);
-            meta.clone()
+        let _turn = self.buckets_turn.lock().await;
+        let Some(mut meta) = self.bucket_meta(name) else {
+            return Ok(None);
         };
-        write_json_atomic(
-            &self.layout,
-            &self.layout.bucket(name).join("bucket.json"),
-            &meta,
-        )?;
+        change(&mut meta);
+        let layout = self.layout.clone();
+        let written = meta.clone();
+        tokio::task::spawn_blocking(move || write_bucket(&layout, &written, false))
+            .await
+            .map_err(std::io::Error::other)??;
+        if let Some(slot) = self
+            .state()
+            .buckets
+            .get_mut(name)
+            .and_then(|b| b.meta.as_mut())
+        {
+            *slot = meta;
+        }
         Ok(Some(()))
     }
 
@@ -564,6 +593,15 @@ fn finish_completed_uploads(layout: &Layout, state: &mut State) -> std::io::Resu
         sync_dir(&layout.uploads())?;
     }
     Ok(())
+}
+
+/// Writes a bucket's `bucket.json` durably; `create` makes its folders first.
+fn write_bucket(layout: &Layout, meta: &BucketMeta, create: bool) -> std::io::Result<()> {
+    if create {
+        std::fs::create_dir_all(layout.objects(&meta.name))?;
+        sync_dir(&layout.buckets())?;
+    }
+    write_json_atomic(layout, &layout.bucket(&meta.name).join("bucket.json"), meta)
 }
 
 #[cfg(test)]
