@@ -111,13 +111,16 @@ def main():
         if errs:
             notes.append(f"{proc}: {errs} requests failed during the run.")
     notes += [
-        "What the store keeps per open upload (crates/hoist-store/src/storage.rs): an entry of the "
-        "index `State::uploads: BTreeMap<String, UploadEntry>` (key: the 32-hex upload id; "
+        "What the store keeps per open upload (crates/hoist-store/src/storage.rs, `Uploads`): an "
+        "entry of `by_id: BTreeMap<String, UploadEntry>` (key: the 32-hex upload id; "
         "`UploadEntry` is 304 bytes: `UploadMeta` 280 (id, bucket, key, initiated, content type, "
         "metadata map, five optional headers, checksum algorithm and type, the generation seen at "
         "the key) and an empty parts map), in B-tree leaves of 11, plus the strings on the heap: "
         "about 610 bytes of malloc chunks for the store phase's keys, 690 for the coordinator's "
-        "longer keys with a content type (modelled with a counting allocator); on disk, "
+        "longer keys with a content type (modelled with a counting allocator); and an entry of "
+        "`listed: BTreeSet<(bucket, key, upload id)>`, ListMultipartUploads' order, so a page "
+        "starts at its marker instead of sorting every upload (its own copies of the three "
+        "strings: the rise from about 700 to about 950 bytes since 2026-12-03); on disk, "
         "uploads/<id>/ and its upload.json (two inodes).",
         "What the coordinator keeps per open upload: nothing. An upload is an HMAC-signed token "
         "held by the client; crates/hoist-server/src/limits.rs keeps one `Caller` per caller "
