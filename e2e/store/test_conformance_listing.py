@@ -167,6 +167,40 @@ def test_multipart_uploads_page_in_key_then_upload_id_order_from_the_markers(sto
     assert len(page["Uploads"]) == 2
 
 
+def test_multipart_uploads_roll_up_at_the_delimiter_page_by_page(store):
+    """ListMultipartUploads with a delimiter: every key with the delimiter after the prefix
+    rolls up into one CommonPrefixes entry, which counts as one entry of a page; a page that
+    ends on a common prefix continues after every key under it."""
+    s3 = store.client()
+    made = {}
+    for key in ["g/1", "g/2", "g/\U0010FFFF", "g/\U0010FFFF\U0010FFFF/x", "h", "h", "i/a", "i/b/c", "j/é/1", "j0"]:
+        made.setdefault(key, []).append(s3.create_multipart_upload(Bucket=BUCKET, Key=key)["UploadId"])
+
+    whole = s3.list_multipart_uploads(Bucket=BUCKET, Delimiter="/")
+    assert [(u["Key"], u["UploadId"]) for u in whole["Uploads"]] == sorted(
+        [("h", i) for i in made["h"]] + [("j0", made["j0"][0])])
+    assert [p["Prefix"] for p in whole["CommonPrefixes"]] == ["g/", "i/", "j/"]
+    assert whole["IsTruncated"] is False
+
+    entries = []
+    pages = s3.get_paginator("list_multipart_uploads").paginate(
+        Bucket=BUCKET, Delimiter="/", PaginationConfig={"PageSize": 1})
+    for page in pages:
+        got = [("upload", u["Key"]) for u in page.get("Uploads", [])] + [
+            ("prefix", p["Prefix"]) for p in page.get("CommonPrefixes", [])]
+        assert len(got) == 1, page
+        entries += got
+    assert entries == [("prefix", "g/"), ("upload", "h"), ("upload", "h"), ("prefix", "i/"),
+                       ("prefix", "j/"), ("upload", "j0")]
+
+    inner = s3.list_multipart_uploads(Bucket=BUCKET, Prefix="i/", Delimiter="/")
+    assert [u["Key"] for u in inner["Uploads"]] == ["i/a"]
+    assert [p["Prefix"] for p in inner["CommonPrefixes"]] == ["i/b/"]
+    after = s3.list_multipart_uploads(Bucket=BUCKET, Delimiter="/", KeyMarker="g/")
+    assert [p["Prefix"] for p in after["CommonPrefixes"]] == ["i/", "j/"]
+    assert [u["Key"] for u in after["Uploads"]] == ["h", "h", "j0"]
+
+
 # 3. Listing details
 
 def test_max_keys_zero_is_an_empty_page_that_is_not_truncated(keyed):

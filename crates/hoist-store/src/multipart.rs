@@ -260,60 +260,91 @@ pub(crate) fn list_uploads(
         .filter(|_| !key_marker.is_empty());
     // Uploads are ordered by (key, upload id): a page begins after the marker pair, or after
     // every upload of the marker key when no upload id goes with it, and at the prefix.
-    let (start_key, start_id) = match &id_marker {
-        Some(id) if key_marker.as_str() >= prefix.as_str() => (key_marker.as_str(), id.as_str()),
-        _ => (key_marker.as_str().max(prefix.as_str()), ""),
+    // Where `key` rolls up at the delimiter: the prefix, then everything up to and including
+    // the delimiter's first occurrence after it.
+    let group_of = |key: &str| -> Option<String> {
+        let d = delimiter.as_deref()?;
+        let rest = key.strip_prefix(prefix.as_str())?;
+        rest.find(d)
+            .map(|i| key[..prefix.len() + i + d.len()].to_owned())
     };
+    // Past every key of a group: no key that starts with `group` sorts after this one but a
+    // key with more U+10FFFF after it, which is still skipped one by one.
+    let past = |group: &str| format!("{group}\u{10FFFF}");
+    let (mut from_key, mut from_id) = match &id_marker {
+        Some(id) if key_marker.as_str() >= prefix.as_str() => (key_marker.clone(), id.clone()),
+        _ => (
+            key_marker.as_str().max(prefix.as_str()).to_owned(),
+            String::new(),
+        ),
+    };
+    // A page that continues after a rolled-up group starts past it.
+    if id_marker.is_none() && group_of(&key_marker).as_deref() == Some(key_marker.as_str()) {
+        from_key = past(&key_marker).max(from_key);
+    }
     let state = storage.state();
-    let all = state
-        .uploads
-        .in_order_from(&input.bucket, start_key, start_id)
-        .take_while(|u| u.key.starts_with(&prefix))
-        .filter(|u| match &id_marker {
-            Some(id) => u.key > key_marker || (u.key == key_marker && u.id.as_str() > id.as_str()),
-            None => key_marker.is_empty() || u.key > key_marker,
-        });
-    // Keys rolled up at the delimiter count as one entry each, as in ListObjects.
+    // Keys rolled up at the delimiter count as one entry each, as in ListObjects; once a group
+    // is listed, the walk seeks past its keys instead of reading them.
     let mut uploads = Vec::new();
     let mut prefixes: Vec<String> = Vec::new();
     let mut truncated = false;
     let mut last: Option<(String, Option<String>)> = None;
-    for upload in all {
-        let group = delimiter.as_deref().and_then(|d| {
-            upload.key[prefix.len()..]
-                .find(d)
-                .map(|i| upload.key[..prefix.len() + i + d.len()].to_owned())
-        });
-        if let Some(group) = &group
-            && (prefixes.last() == Some(group) || key_marker == *group)
-        {
-            continue;
-        }
-        if uploads.len() + prefixes.len() >= max as usize {
-            truncated = true;
-            break;
-        }
-        match group {
-            Some(group) => {
-                last = Some((group.clone(), None));
-                prefixes.push(group);
+    loop {
+        let mut seek = None;
+        let walk = state
+            .uploads
+            .in_order_from(&input.bucket, &from_key, &from_id)
+            .take_while(|u| u.key.starts_with(&prefix))
+            .filter(|u| match &id_marker {
+                Some(id) => {
+                    u.key > key_marker || (u.key == key_marker && u.id.as_str() > id.as_str())
+                }
+                None => key_marker.is_empty() || u.key > key_marker,
+            });
+        for upload in walk {
+            let group = group_of(&upload.key);
+            if let Some(group) = &group
+                && (prefixes.last() == Some(group) || key_marker == *group)
+            {
+                continue;
             }
-            None => {
-                last = Some((upload.key.clone(), Some(upload.id.clone())));
-                uploads.push(MultipartUpload {
-                    key: Some(listing::listed(upload.key.clone(), encode)),
-                    upload_id: Some(upload.id.clone()),
-                    initiated: Some(Timestamp::from(from_ms(upload.initiated_ms))),
-                    checksum_algorithm: upload.checksum.map(dto_algorithm),
-                    checksum_type: upload.checksum_type.map(dto_type),
-                    storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
-                    owner: Some(owner()),
-                    initiator: Some(Initiator {
-                        display_name: Some("hoist".into()),
-                        id: Some("hoist".into()),
-                    }),
-                });
+            if uploads.len() + prefixes.len() >= max as usize {
+                truncated = true;
+                break;
             }
+            match group {
+                Some(group) => {
+                    let next = past(&group);
+                    if next > from_key {
+                        seek = Some(next);
+                    }
+                    last = Some((group.clone(), None));
+                    prefixes.push(group);
+                    if seek.is_some() {
+                        break;
+                    }
+                }
+                None => {
+                    last = Some((upload.key.clone(), Some(upload.id.clone())));
+                    uploads.push(MultipartUpload {
+                        key: Some(listing::listed(upload.key.clone(), encode)),
+                        upload_id: Some(upload.id.clone()),
+                        initiated: Some(Timestamp::from(from_ms(upload.initiated_ms))),
+                        checksum_algorithm: upload.checksum.map(dto_algorithm),
+                        checksum_type: upload.checksum_type.map(dto_type),
+                        storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
+                        owner: Some(owner()),
+                        initiator: Some(Initiator {
+                            display_name: Some("hoist".into()),
+                            id: Some("hoist".into()),
+                        }),
+                    });
+                }
+            }
+        }
+        match seek {
+            Some(next) => (from_key, from_id) = (next, String::new()),
+            None => break,
         }
     }
     let (next_key, next_id) = match last.filter(|_| truncated) {
