@@ -49,7 +49,26 @@ impl hyper::service::Service<Request<Incoming>> for FrontService {
         let cap = (!carries_bytes(&req, key.is_some())).then_some(MAX_XML_BODY_SIZE);
         let stall = front.body_stall;
         let req = req.map(|body| Body::http_body(GuardedBody::new(body, cap, stall, trip.clone())));
-        Box::pin(async move { Ok(handle(&front, req, &trip).await) })
+        let method = req.method().clone();
+        // A request runs to its end on a task of its own: when its client goes away, hyper
+        // drops this future, and a request dropped between a commit's files and the index
+        // would leave the two disagreeing until the next start. S3 carries out a request it
+        // received whole whether or not its client is still there to read the answer.
+        let task = tokio::spawn(async move { handle(&front, req, &trip).await });
+        Box::pin(async move {
+            Ok(task.await.unwrap_or_else(|e| {
+                tracing::error!(error = %e, "a request's task failed");
+                error_response(
+                    ErrorAnswer::new(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "InternalError",
+                        "We encountered an internal error. Please try again.",
+                    ),
+                    "",
+                    &method,
+                )
+            }))
+        })
     }
 }
 
