@@ -12,6 +12,7 @@ import hmac
 import json
 import os
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -149,10 +150,10 @@ class ExternalStore:
 
     KEY, SECRET = "AKIDHOOKS", "hooksSecretKey0123456789abcdefghijklmnop"
 
-    def __init__(self, data_dir):
+    def __init__(self, data_dir, *extra):
         self.proc = subprocess.Popen(
             [HOIST_BIN, "store", "--listen", "127.0.0.1:0", "--data", str(data_dir), "--bucket", "hooks",
-             "--access-key", self.KEY, "--secret-key", self.SECRET],
+             "--access-key", self.KEY, "--secret-key", self.SECRET, *extra],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
             env={k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "HOIST_"))},
         )
@@ -230,6 +231,34 @@ def test_a_coordinator_killed_before_delivery_loses_no_event(start_serve, tmp_pa
         assert created_ids == {data["upload_id"]}
     finally:
         receiver.hang.clear()
+        receiver.close()
+        store.stop()
+
+
+def test_a_client_that_leaves_during_complete_still_has_the_application_told(start_serve, tmp_path):
+    """The client sends Complete and goes away while the store is still answering it (every
+    store request is held 600 ms): the upload completes and the application hears of it."""
+    receiver = Receiver(fail=0)
+    store = ExternalStore(tmp_path / "store", "--fault-latency-ms", "600")
+    try:
+        s = start_serve(hook_args(receiver, "--s3-endpoint", store.endpoint, "--bucket", "hooks"),
+                        env=store.env())
+        body = os.urandom(4000)
+        status, up = s.api("POST", "/v1/uploads", {"size": len(body), "filename": "left.bin"}, token=API_KEY)
+        assert status == 201 and up["strategy"] == "single", up
+        assert put(up["url"], up["headers"], body)[0] == 200
+        host, port = s.coordinator.removeprefix("http://").rsplit(":", 1)
+        request = (f"POST /v1/uploads/{up['id']}/complete HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                   f"Authorization: Bearer {API_KEY}\r\nContent-Type: application/json\r\n"
+                   f"Content-Length: 2\r\n\r\n{{}}").encode()
+        sock = socket.create_connection((host, int(port)))
+        sock.sendall(request)
+        time.sleep(0.2)
+        sock.close()
+        [(_, completed)] = receiver.wait_for("upload.completed", timeout=20)
+        assert completed["data"]["key"] == up["key"] and completed["data"]["size"] == len(body)
+        assert store.s3().head_object(Bucket="hooks", Key=up["key"])["ContentLength"] == len(body)
+    finally:
         receiver.close()
         store.stop()
 

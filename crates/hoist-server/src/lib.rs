@@ -113,7 +113,9 @@ struct Connection {
 impl hyper::service::Service<http::Request<hyper::body::Incoming>> for Connection {
     type Response = axum::response::Response;
     type Error = std::convert::Infallible;
-    type Future = <axum::Router as tower::Service<axum::extract::Request>>::Future;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>,
+    >;
 
     fn call(&self, req: http::Request<hyper::body::Incoming>) -> Self::Future {
         let stall = self.stall;
@@ -121,7 +123,25 @@ impl hyper::service::Service<http::Request<hyper::body::Incoming>> for Connectio
             req.map(|body| axum::body::Body::new(hoist_net::StallingBody::new(body, stall)));
         req.extensions_mut()
             .insert(axum::extract::ConnectInfo(self.peer));
-        // A router is always ready: poll_ready has nothing to wait for.
-        tower::Service::call(&mut self.router.clone(), req)
+        let mut router = self.router.clone();
+        // Each request runs to its end on a task of its own. hyper drops the future of a
+        // request whose client went away; a Complete dropped after the store completed would
+        // never tell the application (its `upload.completed` event), nor remember the upload
+        // as ended. A router is always ready: poll_ready has nothing to wait for.
+        let task = tokio::spawn(async move { tower::Service::call(&mut router, req).await });
+        Box::pin(async move {
+            Ok(match task.await {
+                Ok(Ok(response)) => response,
+                Ok(Err(never)) => match never {},
+                Err(e) => {
+                    tracing::error!(error = %e, "a request's task failed");
+                    axum::response::IntoResponse::into_response(crate::error::ApiError::new(
+                        http::StatusCode::INTERNAL_SERVER_ERROR,
+                        "internal_error",
+                        "the request failed inside the coordinator",
+                    ))
+                }
+            })
+        })
     }
 }
