@@ -104,7 +104,7 @@ async fn coordinator_resume_sends_only_missing_parts() {
     assert_eq!(err.kind(), ErrorKind::Cancelled);
     let open = env.open_uploads().await;
     assert_eq!(open.len(), 1);
-    let stored = env.stored_parts(&open[0].0, &open[0].1).await;
+    let stored = env.settled_parts(&open[0].0, &open[0].1).await;
     let second = Recorder::default();
     let done = uploader(
         &base,

@@ -73,7 +73,7 @@ async fn resume_after_cancel_sends_only_missing_parts() {
     // The upload is left in place, with its journal.
     let open = env.open_uploads().await;
     assert_eq!(open.len(), 1, "{open:?}");
-    let stored = env.stored_parts("resume.bin", &open[0].1).await;
+    let stored = env.settled_parts("resume.bin", &open[0].1).await;
     assert!(
         stored.len() >= (parts / 2) as usize && stored.len() < parts as usize,
         "{stored:?}"

@@ -111,6 +111,22 @@ impl Env {
         }
     }
 
+    /// The part numbers the store holds once they stop changing. A part whose request was in
+    /// flight when the client gave up may still land: the store, like S3, carries out a
+    /// request it received whole after its client has gone.
+    pub async fn settled_parts(&self, key: &str, upload_id: &str) -> Vec<i32> {
+        let mut last = self.stored_parts(key, upload_id).await;
+        for _ in 0..50 {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            let now = self.stored_parts(key, upload_id).await;
+            if now == last {
+                break;
+            }
+            last = now;
+        }
+        last
+    }
+
     /// Uploads in progress in the bucket.
     pub async fn open_uploads(&self) -> Vec<(String, String)> {
         let r = self
