@@ -221,7 +221,7 @@ impl Floor {
             keyed_prefix,
         };
         assert_eq!(
-            hex(&floor.sign()),
+            hoist_core::encoding::hex(&floor.sign()),
             signature,
             "{}: the floor must be the same signature",
             case.name()
@@ -247,10 +247,6 @@ fn hex_bytes(bytes: &[u8]) -> [u8; 64] {
         out[2 * i + 1] = DIGITS[usize::from(b & 15)];
     }
     out
-}
-
-fn hex(bytes: &[u8]) -> String {
-    String::from_utf8(hex_bytes(bytes).to_vec()).unwrap()
 }
 
 /// How many URLs one timed batch signs: about 20 ms worth, whatever the machine's speed.

@@ -187,6 +187,15 @@ impl ErrorAnswer {
         }
     }
 
+    /// `500 InternalError`, in S3's words.
+    pub(crate) fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalError",
+            "We encountered an internal error. Please try again.",
+        )
+    }
+
     pub(crate) fn extra(mut self, name: &str, value: impl Into<String>) -> Self {
         self.extras.push((name.to_owned(), value.into()));
         self

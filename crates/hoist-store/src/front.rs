@@ -104,12 +104,7 @@ impl Front {
             Ok(response) => response,
             Err(err) => {
                 tracing::error!(error = ?err, "s3 service failed");
-                let answer = ErrorAnswer::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "InternalError",
-                    "We encountered an internal error. Please try again.",
-                );
-                return error_response(answer, request_id, method);
+                return error_response(ErrorAnswer::internal(), request_id, method);
             }
         };
         if let Some(AnswerStatus(status)) = response.extensions_mut().remove::<AnswerStatus>() {

@@ -258,8 +258,6 @@ pub(crate) fn list_uploads(
         .upload_id_marker
         .clone()
         .filter(|_| !key_marker.is_empty());
-    // Uploads are ordered by (key, upload id): a page begins after the marker pair, or after
-    // every upload of the marker key when no upload id goes with it, and at the prefix.
     // Where `key` rolls up at the delimiter: the prefix, then everything up to and including
     // the delimiter's first occurrence after it.
     let group_of = |key: &str| -> Option<String> {
@@ -271,6 +269,8 @@ pub(crate) fn list_uploads(
     // Past every key of a group: no key that starts with `group` sorts after this one but a
     // key with more U+10FFFF after it, which is still skipped one by one.
     let past = |group: &str| format!("{group}\u{10FFFF}");
+    // Uploads are ordered by (key, upload id): a page begins after the marker pair, or after
+    // every upload of the marker key when no upload id goes with it, and at the prefix.
     let (mut from_key, mut from_id) = match &id_marker {
         Some(id) if key_marker.as_str() >= prefix.as_str() => (key_marker.clone(), id.clone()),
         _ => (
@@ -315,12 +315,10 @@ pub(crate) fn list_uploads(
             match group {
                 Some(group) => {
                     let next = past(&group);
-                    if next > from_key {
-                        seek = Some(next);
-                    }
                     last = Some((group.clone(), None));
                     prefixes.push(group);
-                    if seek.is_some() {
+                    if next > from_key {
+                        seek = Some(next);
                         break;
                     }
                 }

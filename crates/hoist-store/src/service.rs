@@ -58,15 +58,7 @@ impl hyper::service::Service<Request<Incoming>> for FrontService {
         Box::pin(async move {
             Ok(task.await.unwrap_or_else(|e| {
                 tracing::error!(error = %e, "a request's task failed");
-                error_response(
-                    ErrorAnswer::new(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "InternalError",
-                        "We encountered an internal error. Please try again.",
-                    ),
-                    "",
-                    &method,
-                )
+                error_response(ErrorAnswer::internal(), "", &method)
             }))
         })
     }
@@ -142,12 +134,7 @@ pub(crate) async fn handle(front: &Front, req: Request<Body>, trip: &Trip) -> Re
         .faults
         .roll(faults.error_500_fraction, FaultKind::Error500)
     {
-        let answer = ErrorAnswer::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "InternalError",
-            "We encountered an internal error. Please try again.",
-        );
-        error_response(answer, &request_id, &method)
+        error_response(ErrorAnswer::internal(), &request_id, &method)
     } else if front
         .faults
         .roll(faults.slow_down_fraction, FaultKind::SlowDown)
