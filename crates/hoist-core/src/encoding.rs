@@ -127,7 +127,7 @@ static HEX_PAIRS: [[u8; 2]; 256] = {
 };
 
 /// Lowercase hex of 32 bytes (a SHA-256 digest or an HMAC).
-pub(crate) fn hex32(bytes: &[u8]) -> [u8; 64] {
+pub(crate) fn hex32(bytes: &[u8; 32]) -> [u8; 64] {
     let mut out = [0u8; 64];
     for (pair, &b) in out.chunks_exact_mut(2).zip(bytes) {
         pair.copy_from_slice(&HEX_PAIRS[b as usize]);
@@ -300,6 +300,19 @@ mod tests {
                 cmp_encoded(a, b),
                 uri_encode(a).cmp(&uri_encode(b)),
                 "{a} {b}"
+            );
+        }
+    }
+
+    #[test]
+    fn hex32_writes_every_byte_as_hex_does() {
+        // Every byte value at every position.
+        for start in 0..=u8::MAX {
+            let bytes: [u8; 32] = std::array::from_fn(|i| start.wrapping_add(i as u8 * 37));
+            assert_eq!(
+                std::str::from_utf8(&hex32(&bytes)).unwrap(),
+                hex(&bytes),
+                "{bytes:?}"
             );
         }
     }

@@ -337,12 +337,14 @@ pub struct Presigner {
     key_cache: RwLock<Option<KeyCache>>,
 }
 
+/// The signing key of one day, and what every URL signed in one second of it repeats.
 struct KeyCache {
     date: [u8; 8],
     keyed: HmacSha256,
+    /// The second `prefixed` and `query_block` are for (`i64::MIN`: none yet).
     second: i64,
-    amz_date: [u8; 16],
     prefixed: HmacSha256,
+    query_block: String,
 }
 
 impl fmt::Debug for Presigner {
@@ -430,58 +432,62 @@ impl Presigner {
         self.fill_cache(date, None).keyed
     }
 
-    /// The `X-Amz-Date` of `now` (whole seconds) and the keyed HMAC state already fed the
-    /// string to sign up to the canonical request's hash, from the cache when it is there.
-    pub(crate) fn second_state(&self, now: Timestamp) -> ([u8; 16], HmacSha256) {
+    /// Appends the signer's block of the query for `now` (whole seconds), from
+    /// `X-Amz-Algorithm=` to `X-Amz-Expires=` (see [`sign::Fixed`]), and returns the keyed HMAC
+    /// state already fed the string to sign up to the canonical request's hash; both from the
+    /// cache when it holds this second.
+    pub(crate) fn second_state(&self, now: Timestamp, query: &mut String) -> HmacSha256 {
         let second = now.unix_seconds();
         if let Ok(guard) = self.key_cache.read()
             && let Some(c) = guard.as_ref()
             && c.second == second
         {
-            return (c.amz_date, c.prefixed.clone());
+            query.push_str(&c.query_block);
+            return c.prefixed.clone();
         }
         let c = self.fill_cache(now.amz_date_bytes()[..8].try_into().expect("8"), Some(now));
-        (c.amz_date, c.prefixed)
+        query.push_str(&c.query_block);
+        c.prefixed
     }
 
     /// Computes what is missing for `date` (and the second of `now`), stores it and returns it.
     fn fill_cache(&self, date: [u8; 8], now: Option<Timestamp>) -> KeyCache {
         let cached = self.key_cache.read().ok().and_then(|g| {
-            g.as_ref()
-                .filter(|c| c.date == date)
-                .map(|c| (c.keyed.clone(), c.second, c.amz_date, c.prefixed.clone()))
+            g.as_ref().filter(|c| c.date == date).map(|c| KeyCache {
+                keyed: c.keyed.clone(),
+                prefixed: c.prefixed.clone(),
+                query_block: c.query_block.clone(),
+                ..*c
+            })
         });
-        let (keyed, mut second, mut amz_date, mut prefixed) = match cached {
-            Some(hit) => hit,
-            None => {
-                let key = signing_key(
-                    &self.credentials.secret_key,
-                    std::str::from_utf8(&date).expect("ASCII digits"),
-                    &self.endpoint.region,
-                    &self.endpoint.service,
-                );
-                let keyed =
-                    HmacSha256::new_from_slice(&key).expect("HMAC takes keys of any length");
-                (keyed.clone(), i64::MIN, [0; 16], keyed)
+        let mut c = cached.unwrap_or_else(|| {
+            let key = signing_key(
+                &self.credentials.secret_key,
+                std::str::from_utf8(&date).expect("ASCII digits"),
+                &self.endpoint.region,
+                &self.endpoint.service,
+            );
+            let keyed = HmacSha256::new_from_slice(&key).expect("HMAC takes keys of any length");
+            KeyCache {
+                date,
+                prefixed: keyed.clone(),
+                keyed,
+                second: i64::MIN,
+                query_block: String::new(),
             }
-        };
+        });
         if let Some(now) = now {
-            second = now.unix_seconds();
-            amz_date = now.amz_date_bytes();
-            prefixed = keyed.clone();
-            self.fixed.string_to_sign_prefix(&mut prefixed, &amz_date);
+            let amz_date = now.amz_date_bytes();
+            c.second = now.unix_seconds();
+            c.prefixed = c.keyed.clone();
+            self.fixed.string_to_sign_prefix(&mut c.prefixed, &amz_date);
+            c.query_block = self.fixed.query_block(&amz_date);
         }
-        let c = KeyCache {
-            date,
-            keyed,
-            second,
-            amz_date,
-            prefixed,
-        };
         if let Ok(mut guard) = self.key_cache.write() {
             *guard = Some(KeyCache {
                 keyed: c.keyed.clone(),
                 prefixed: c.prefixed.clone(),
+                query_block: c.query_block.clone(),
                 ..c
             });
         }

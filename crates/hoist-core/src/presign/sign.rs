@@ -1,14 +1,15 @@
 //! The signing itself: canonical request, string to sign, signature, URL.
 //!
-//! The canonical request is written into a buffer each thread reuses; its path and query are
-//! then copied into the URL, the one allocation a signature makes. What a signer repeats in
-//! every URL (the credential, the scope, the encoded session token) is encoded once, the query
-//! is ordered without encoding it twice, and the signer's cache holds the HMAC state already
-//! fed the string to sign up to the request's hash, for the current second. So a part URL
-//! costs the SHA-256 of its canonical request, three more SHA-256 blocks and a few copies.
+//! The URL is written once, into one allocation sized for it, and the canonical request is
+//! hashed from the URL's path and query plus a few fixed pieces, never assembled. What a signer
+//! repeats in every URL is encoded once: the credential, scope and date block of the query (for
+//! the current second, cached with the signing key), the encoded session token, and the
+//! canonical request's tail when `host` is the only signed header. The query is ordered without
+//! encoding it twice, and the cache holds the HMAC state already fed the string to sign up to
+//! the request's hash. So a part URL costs the SHA-256 of its canonical request, three more
+//! SHA-256 blocks and the encoding of its key and query.
 
 use std::borrow::Cow;
-use std::cell::RefCell;
 use std::cmp::Ordering;
 use std::time::Duration;
 
@@ -32,13 +33,14 @@ const RESERVED_PREFIX: &str = "X-Amz-";
 /// The URL's last parameter, before the signature's 64 hex digits.
 const SIGNATURE_PARAM: &str = "&X-Amz-Signature=";
 
-/// A canonical request buffer larger than this (a huge key or query) is not kept.
-const MAX_KEPT_BUFFER: usize = 16 << 10;
+/// `&X-Amz-Expires=`, before the lifetime in seconds.
+const EXPIRES_PARAM: &str = "&X-Amz-Expires=";
 
-thread_local! {
-    /// Each thread's canonical request buffer, reused from one signature to the next.
-    static CANONICAL: RefCell<String> = RefCell::new(String::with_capacity(1024));
-}
+/// `&X-Amz-SignedHeaders=`, before the signed headers' names.
+const SIGNED_HEADERS_PARAM: &str = "&X-Amz-SignedHeaders=";
+
+/// Room in a new URL for the escapes of its key and query: eight escapes (`%XX`).
+const ESCAPE_ROOM: usize = 16;
 
 impl Presigner {
     /// When something signed at `now` for `lifetime` expires, if that is allowed: 1 s to 7
@@ -91,85 +93,136 @@ impl Presigner {
             return Err(PresignError::ReservedQueryParam(name.to_string()));
         }
         let headers = canonical_headers(req)?;
-        let (amz_date_bytes, mut mac) = self.second_state(now);
-        let amz_date = std::str::from_utf8(&amz_date_bytes).expect("ASCII digits");
         let (bucket_label, endpoint_host) = self.endpoint.host_parts(&req.bucket);
+        let path_bucket = self.endpoint.style == AddressingStyle::Path && !req.bucket.is_empty();
 
-        CANONICAL.with(|cell| {
-            // A signature computed while this thread's buffer is in use (never, today) gets
-            // its own.
-            let mut own = String::new();
-            let mut borrowed = cell.try_borrow_mut();
-            let buf: &mut String = match &mut borrowed {
-                Ok(b) => b,
-                Err(_) => &mut own,
-            };
-            buf.clear();
-            buf.push_str(method_line(req.method));
-            let path = buf.len();
-            buf.push('/');
-            if self.endpoint.style == AddressingStyle::Path && !req.bucket.is_empty() {
-                uri_encode_into(buf, &req.bucket, false);
-                if !req.key.is_empty() {
-                    buf.push('/');
-                }
+        let scheme = self.endpoint.scheme();
+        let mut url = String::with_capacity(self.url_capacity(req, &headers, bucket_label));
+        url.push_str(scheme);
+        url.push_str("://");
+        let host = url.len();
+        push_host(&mut url, bucket_label, endpoint_host);
+        let path = url.len();
+        url.push('/');
+        if path_bucket {
+            uri_encode_into(&mut url, &req.bucket, false);
+            if !req.key.is_empty() {
+                url.push('/');
             }
-            uri_encode_into(buf, &req.key, true);
-            let path_end = buf.len();
-            buf.push('\n');
-            let query = buf.len();
-            self.write_query(buf, req, amz_date, expires, &headers);
-            let query_end = buf.len();
-            buf.push('\n');
-            let after_host = headers.partition_point(|(n, _)| *n < "host");
-            for (name, value) in &headers[..after_host] {
-                push_header(buf, name, value);
-            }
-            buf.push_str("host:");
-            push_host(buf, bucket_label, endpoint_host);
-            buf.push('\n');
-            for (name, value) in &headers[after_host..] {
-                push_header(buf, name, value);
-            }
-            buf.push('\n');
-            write_signed_headers(buf, &headers, ";");
-            buf.push('\n');
-            buf.push_str(&req.payload_hash);
-            let creq_hash = hex32(&Sha256::digest(buf.as_bytes()));
-            mac.update(&creq_hash);
-            let signature = hex32(&mac.finalize().into_bytes());
-
-            let host_len =
-                bucket_label.len() + usize::from(!bucket_label.is_empty()) + endpoint_host.len();
-            let scheme = self.endpoint.scheme();
-            let mut url = String::with_capacity(
-                scheme.len() + 3 + host_len + (query_end - path) + SIGNATURE_PARAM.len() + 64,
-            );
-            url.push_str(scheme);
-            url.push_str("://");
-            push_host(&mut url, bucket_label, endpoint_host);
-            url.push_str(&buf[path..path_end]);
-            url.push('?');
-            url.push_str(&buf[query..query_end]);
-            url.push_str(SIGNATURE_PARAM);
-            url.push_str(std::str::from_utf8(&signature).expect("hex is ASCII"));
-            if buf.capacity() > MAX_KEPT_BUFFER {
-                *buf = String::new();
-            }
-            Ok(PresignedUrl {
-                method: req.method,
-                url,
-                headers: headers
-                    .into_iter()
-                    .map(|(n, v)| (n.to_owned(), v.into_owned()))
-                    .collect(),
-                signed_at: now,
-                expires_at,
-            })
+        }
+        uri_encode_into(&mut url, &req.key, true);
+        let path_end = url.len();
+        url.push('?');
+        let query = url.len();
+        let mac = self.write_query(&mut url, req, now, expires, &headers);
+        let spans = Spans {
+            host,
+            path,
+            path_end,
+            query,
+            endpoint_host_only: bucket_label.is_empty(),
+        };
+        let signature = self.sign(mac, req, &url, &spans, &headers);
+        url.push_str(SIGNATURE_PARAM);
+        url.push_str(std::str::from_utf8(&signature).expect("hex is ASCII"));
+        Ok(PresignedUrl {
+            method: req.method,
+            url,
+            headers: headers
+                .into_iter()
+                .map(|(n, v)| (n.to_owned(), v.into_owned()))
+                .collect(),
+            signed_at: now,
+            expires_at,
         })
     }
 
-    /// Writes the canonical (sorted, encoded) query without the signature.
+    /// The URL's length if nothing in its bucket, key and query needs an escape, plus room for
+    /// a few: so the URL is allocated once, and only keys and values with several escapes make
+    /// it grow.
+    fn url_capacity(
+        &self,
+        req: &PresignRequest<'_>,
+        headers: &HeaderList<'_>,
+        bucket_label: &str,
+    ) -> usize {
+        let f = &self.fixed;
+        let host = bucket_label.len() + 1 + self.endpoint.host.len();
+        let path = 2 + req.bucket.len() + req.key.len();
+        let params: usize = req.query.iter().map(|(k, v)| 2 + k.len() + v.len()).sum();
+        let signed_headers: usize = headers.iter().map(|(n, _)| n.len() + 3).sum();
+        let signer = f.credential.len()
+            + "yyyymmdd".len()
+            + f.scope.len()
+            + "yyyymmddThhmmssZ".len()
+            + EXPIRES_PARAM.len()
+            + "604800".len()
+            + f.token.len()
+            + SIGNED_HEADERS_PARAM.len()
+            + "host".len()
+            + signed_headers;
+        "https://".len()
+            + host
+            + path
+            + 1
+            + params
+            + signer
+            + SIGNATURE_PARAM.len()
+            + 64
+            + ESCAPE_ROOM
+    }
+
+    /// The signature of `req`, whose URL up to its signature is `url`: the canonical request
+    /// is hashed from the URL's host, path and query and a few fixed pieces, never assembled.
+    /// `mac` has been fed the string to sign up to the canonical request's hash.
+    fn sign(
+        &self,
+        mut mac: HmacSha256,
+        req: &PresignRequest<'_>,
+        url: &str,
+        spans: &Spans,
+        headers: &HeaderList<'_>,
+    ) -> [u8; 64] {
+        let mut creq = Sha256::new();
+        creq.update(method_line(req.method));
+        creq.update(&url[spans.path..spans.path_end]);
+        creq.update(b"\n");
+        creq.update(&url[spans.query..]);
+        if headers.is_empty() && spans.endpoint_host_only {
+            creq.update(&self.fixed.host_only_tail);
+        } else {
+            creq.update(b"\n");
+            let after_host = headers.partition_point(|(n, _)| *n < "host");
+            for (name, value) in &headers[..after_host] {
+                hash_header(&mut creq, name, value);
+            }
+            creq.update(b"host:");
+            creq.update(&url[spans.host..spans.path]);
+            creq.update(b"\n");
+            for (name, value) in &headers[after_host..] {
+                hash_header(&mut creq, name, value);
+            }
+            creq.update(b"\n");
+            for (i, (name, _)) in headers[..after_host].iter().enumerate() {
+                if i > 0 {
+                    creq.update(b";");
+                }
+                creq.update(name);
+            }
+            creq.update(if after_host > 0 { ";host" } else { "host" });
+            for (name, _) in &headers[after_host..] {
+                creq.update(b";");
+                creq.update(name);
+            }
+            creq.update(b"\n");
+        }
+        creq.update(req.payload_hash.as_bytes());
+        mac.update(&hex32(&creq.finalize().into()));
+        hex32(&mac.finalize().into_bytes().into())
+    }
+
+    /// Writes the canonical (sorted, encoded) query without the signature, and returns the
+    /// HMAC state for the string to sign of `now`.
     ///
     /// The caller's parameters are ordered by their encoded form. None starts with `X-Amz-`, so
     /// each sorts entirely before or after the signer's block, which is already in order.
@@ -177,10 +230,10 @@ impl Presigner {
         &self,
         out: &mut String,
         req: &PresignRequest<'_>,
-        amz_date: &str,
+        now: Timestamp,
         expires: u64,
         headers: &HeaderList<'_>,
-    ) {
+    ) -> HmacSha256 {
         let q = &req.query;
         let mut small = [0usize; 16];
         let mut large = Vec::new();
@@ -207,23 +260,29 @@ impl Presigner {
             write_param(out, i);
             out.push('&');
         }
-        let f = &self.fixed;
-        out.push_str(&f.credential);
-        out.push_str(&amz_date[..8]);
-        out.push_str(&f.scope);
-        out.push_str(amz_date);
-        out.push_str("&X-Amz-Expires=");
+        let mac = self.second_state(now, out);
         push_u64(out, expires);
-        if !f.token.is_empty() {
-            out.push_str(&f.token);
-        }
-        out.push_str("&X-Amz-SignedHeaders=");
+        out.push_str(&self.fixed.token);
+        out.push_str(SIGNED_HEADERS_PARAM);
         write_signed_headers(out, headers, "%3B");
         for &i in &order[split..] {
             out.push('&');
             write_param(out, i);
         }
+        mac
     }
+}
+
+/// Where the parts of a URL being signed start and end.
+struct Spans {
+    /// The host's start; it ends where the path starts.
+    host: usize,
+    path: usize,
+    path_end: usize,
+    /// The query's start; it runs to the end of what is written so far.
+    query: usize,
+    /// Whether the host is the endpoint's own (no bucket label before it).
+    endpoint_host_only: bool,
 }
 
 /// What every URL of one signer repeats, encoded once when the signer is made.
@@ -237,6 +296,9 @@ pub(super) struct Fixed {
     token: String,
     /// `/<region>/<service>/aws4_request\n`: the string to sign's scope after the date.
     sts_scope: String,
+    /// The canonical request from the query's end to the payload hash when `host` (the
+    /// endpoint's) is the only signed header: `\nhost:<host>\n\nhost\n`.
+    host_only_tail: String,
 }
 
 impl Fixed {
@@ -261,12 +323,29 @@ impl Fixed {
             endpoint.region(),
             endpoint.service()
         );
+        let host_only_tail = format!("\nhost:{}\n\nhost\n", endpoint.host());
         Fixed {
             credential,
             scope,
             token,
             sts_scope,
+            host_only_tail,
         }
+    }
+
+    /// The query's signer block up to the expiry's value, the same for every URL signed in the
+    /// second of `amz_date`: `X-Amz-Algorithm=…&X-Amz-Credential=…&X-Amz-Date=…&X-Amz-Expires=`.
+    pub(super) fn query_block(&self, amz_date: &[u8; 16]) -> String {
+        let amz_date = std::str::from_utf8(amz_date).expect("ASCII digits");
+        let mut out = String::with_capacity(
+            self.credential.len() + 8 + self.scope.len() + 16 + EXPIRES_PARAM.len(),
+        );
+        out.push_str(&self.credential);
+        out.push_str(&amz_date[..8]);
+        out.push_str(&self.scope);
+        out.push_str(amz_date);
+        out.push_str(EXPIRES_PARAM);
+        out
     }
 
     /// Feeds `mac` the string to sign up to the canonical request's hash:
@@ -301,11 +380,11 @@ fn push_host(out: &mut String, bucket_label: &str, endpoint_host: &str) {
     out.push_str(endpoint_host);
 }
 
-fn push_header(out: &mut String, name: &str, value: &str) {
-    out.push_str(name);
-    out.push(':');
-    out.push_str(value);
-    out.push('\n');
+fn hash_header(sha: &mut Sha256, name: &str, value: &str) {
+    sha.update(name);
+    sha.update(b":");
+    sha.update(value);
+    sha.update(b"\n");
 }
 
 fn write_signed_headers(out: &mut String, headers: &HeaderList<'_>, separator: &str) {
