@@ -65,8 +65,19 @@ class Upload:
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
         self.size = path.stat().st_size
         self.events, self.stderr, self.marks = [], [], []
-        threading.Thread(target=lambda: self.stderr.extend(self.proc.stderr), daemon=True).start()
-        threading.Thread(target=self._read, daemon=True).start()
+        self.readers = [
+            threading.Thread(target=lambda: self.stderr.extend(self.proc.stderr), daemon=True),
+            threading.Thread(target=self._read, daemon=True),
+        ]
+        for reader in self.readers:
+            reader.start()
+
+    def wait(self, timeout):
+        """The exit code, once everything the upload printed has been read."""
+        code = self.proc.wait(timeout=timeout)
+        for reader in self.readers:
+            reader.join(timeout=30)
+        return code
 
     def _read(self):
         for line in self.proc.stdout:
@@ -111,7 +122,7 @@ def test_a_coordinator_killed_at_40_percent_of_1_gib_is_replaced_without_restart
     assert up.when(0.4).wait(600), up.err()
     killed = time.monotonic()
     a.kill()
-    assert up.proc.wait(timeout=900) == 0, up.err()
+    assert up.wait(900) == 0, up.err()
     result = up.result()
     sent = up.sent()
     twice = len(sent) - len(set(sent))
@@ -134,10 +145,10 @@ def test_resume_through_b_after_the_client_was_killed_while_talking_to_a(setup, 
         first = Upload([a.url], src, tmp_path / "state")
         assert first.when(0.4).wait(600), first.err()
         first.proc.kill()
-        first.proc.wait(timeout=10)
+        first.wait(10)
         stored_before = set(first.sent())
         second = Upload([b.url], src, tmp_path / "state", "--resume=strict")
-        assert second.proc.wait(timeout=900) == 0, second.err()
+        assert second.wait(900) == 0, second.err()
         result = second.result()
         resent = set(second.sent())
         print(f"\n[cluster] client killed at 40% through A, resumed through B: {result['parts_resumed']} parts "
@@ -161,7 +172,7 @@ def test_eight_uploads_at_once_alternating_coordinators_leave_nothing_behind(set
             servers = [a.url, b.url] if i % 2 == 0 else [b.url, a.url]
             runs.append((Upload(servers, src, tmp_path / f"state{i}"), md5))
         for up, md5 in runs:
-            assert up.proc.wait(timeout=900) == 0, up.err()
+            assert up.wait(900) == 0, up.err()
             assert object_md5(cluster.client(), up.result()["key"])[0] == md5
         gc = subprocess.run([HOIST_BIN, "gc", "--json", "--bucket", BUCKET, "--older-than", "0s"],
                             env=cluster.env(), capture_output=True, text=True, timeout=120)
@@ -183,7 +194,7 @@ def test_the_store_node_signed_for_killed_mid_upload(setup, tmp_path):
     killed = time.monotonic()
     os.kill(node["proc"].pid, signal.SIGKILL)
     node["proc"].wait(timeout=10)
-    assert up.proc.wait(timeout=900) == 0, up.err()
+    assert up.wait(900) == 0, up.err()
     sent = up.sent()
     after = [e["at"] for e in up.events if e["event"] == "part_done" and e["at"] > killed]
     retries = [e for e in up.events if e["event"] == "retrying"]

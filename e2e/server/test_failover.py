@@ -46,8 +46,12 @@ class Upload:
         self.events = []
         self.stderr = []
         self.reached = {}
-        threading.Thread(target=lambda: self.stderr.extend(self.proc.stderr), daemon=True).start()
-        threading.Thread(target=self._read, daemon=True).start()
+        self.readers = [
+            threading.Thread(target=lambda: self.stderr.extend(self.proc.stderr), daemon=True),
+            threading.Thread(target=self._read, daemon=True),
+        ]
+        for reader in self.readers:
+            reader.start()
 
     def _read(self):
         for line in self.proc.stdout:
@@ -65,7 +69,10 @@ class Upload:
         return self.reached[fraction]
 
     def wait(self, timeout=300):
+        """The exit code, once everything the upload printed has been read."""
         code = self.proc.wait(timeout=timeout)
+        for reader in self.readers:
+            reader.join(timeout=30)
         return code
 
     def sent(self):

@@ -30,13 +30,16 @@ class LoggedStore:
             env={k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "HOIST_", "RUST_LOG"))},
         )
         self.stderr = []
-        threading.Thread(target=lambda: self.stderr.extend(self.proc.stderr), daemon=True).start()
+        self.reader = threading.Thread(target=lambda: self.stderr.extend(self.proc.stderr), daemon=True)
+        self.reader.start()
         self.endpoint = self.proc.stdout.readline().split()[-1]
         threading.Thread(target=lambda: [None for _ in self.proc.stdout], daemon=True).start()
 
     def stop(self):
+        """Stops the store; its log is then read to the end."""
         self.proc.terminate()
         self.proc.wait(timeout=15)
+        self.reader.join(timeout=30)
 
 
 

@@ -72,42 +72,27 @@ fn content_length(headers: &HeaderMap) -> u64 {
         .unwrap_or(0)
 }
 
-/// The route templates of the router, told by [`crate::app::app`] when it builds it.
-static TEMPLATES: OnceLock<Vec<&'static str>> = OnceLock::new();
+/// The route templates of the router, told by [`crate::app::app`] when it builds it, in a
+/// router of their own: the same matching as axum's, on the path alone.
+static TEMPLATES: OnceLock<matchit::Router<&'static str>> = OnceLock::new();
 
 /// Keeps the router's route templates, for [`route`].
 pub(crate) fn know_routes(templates: impl IntoIterator<Item = &'static str>) {
-    let _ = TEMPLATES.set(templates.into_iter().collect());
+    let mut router = matchit::Router::new();
+    for template in templates {
+        // axum has taken the same table, so every template is valid and none conflicts.
+        let _ = router.insert(template, template);
+    }
+    let _ = TEMPLATES.set(router);
 }
 
 /// The route template `path` is served by, among those [`know_routes`] was told; a literal
 /// segment wins over a capture, as in the router. A path no route serves is `unmatched`.
 pub(crate) fn route(path: &str) -> &'static str {
-    let Some(templates) = TEMPLATES.get() else {
-        return "unmatched";
-    };
-    // The template with the most literal segments wins; of equals, the later one.
-    let mut best: Option<(usize, &'static str)> = None;
-    'templates: for &template in templates {
-        let (mut parts, mut segments) = (template.split('/'), path.split('/'));
-        let mut literal = 0;
-        loop {
-            match (parts.next(), segments.next()) {
-                (None, None) => break,
-                (Some(part), Some(segment)) if part.starts_with('{') => {
-                    if segment.is_empty() {
-                        continue 'templates;
-                    }
-                }
-                (Some(part), Some(segment)) if part == segment => literal += 1,
-                _ => continue 'templates,
-            }
-        }
-        if best.is_none_or(|(most, _)| literal >= most) {
-            best = Some((literal, template));
-        }
-    }
-    best.map_or("unmatched", |(_, template)| template)
+    TEMPLATES
+        .get()
+        .and_then(|router| router.at(path).ok())
+        .map_or("unmatched", |found| found.value)
 }
 
 #[cfg(test)]
@@ -133,10 +118,11 @@ mod tests {
                 "/s3/multipart/{uploadId}/{partNumber}",
             ),
             ("/", "/"),
-            // An empty segment is no capture, and a path longer or shorter than every
-            // template is no route.
+            // As axum's router matches: a trailing empty segment is no capture, an inner one
+            // is (the handler then refuses the empty id), and a path longer or shorter than
+            // every template is no route.
             ("/v1/uploads/", "unmatched"),
-            ("/s3/multipart//7", "unmatched"),
+            ("/s3/multipart//7", "/s3/multipart/{uploadId}/{partNumber}"),
             ("/v1/uploads/a/parts/extra", "unmatched"),
             ("/nowhere", "unmatched"),
             ("", "unmatched"),

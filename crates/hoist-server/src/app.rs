@@ -135,7 +135,8 @@ async fn rate_limit(
     next: axum::middleware::Next,
 ) -> Response {
     let path = req.uri().path();
-    if !(path.starts_with("/v1/uploads") || path.starts_with("/s3/"))
+    if !state.limits().limits_requests()
+        || !(path.starts_with("/v1/uploads") || path.starts_with("/s3/"))
         || req.method() == Method::OPTIONS
     {
         return next.run(req).await;

@@ -110,6 +110,11 @@ impl Limits {
         }
     }
 
+    /// Whether requests are rate limited at all.
+    pub fn limits_requests(&self) -> bool {
+        self.policy.rate > 0.0
+    }
+
     /// One request from `who`: refused with 429 `rate_limited` when its bucket is empty.
     pub fn request(&self, who: &str, now: Instant) -> Result<(), ApiError> {
         let rate = self.policy.rate;
