@@ -60,7 +60,9 @@ def test_one_gib_multipart_round_trip(store, tmp_path):
         # A multipart ETag: 64 parts of 16 MiB.
         assert re.fullmatch(r'"[0-9a-f]{32}-64"', head["ETag"]), head["ETag"]
         # Bodies are streamed to disk, never held whole: the store stays small.
-        assert peak_rss_mib(store.proc.pid) < 100
+        peak = peak_rss_mib(store.proc.pid)
+        print(f"\n[s5cmd] store peak RSS {peak:.1f} MiB")
+        assert peak < 100, f"{peak:.1f} MiB"
         listed = s5cmd(store, "ls", f"s3://{BUCKET}/big/")
         assert "one-gib.bin" in listed
         source.unlink()
