@@ -82,6 +82,11 @@ pub fn routes() -> Vec<(&'static str, &'static [Method], MethodRouter<AppState>)
 }
 
 /// The coordinator's whole HTTP surface, ready to serve.
+///
+/// The middleware (access log, CORS, rate limit and JSON 405s) wraps the routed router once, as
+/// one concrete service in front of it, rather than each route: a request then clones and
+/// boxes no middleware on its way, where a layer on every route cloned the boxed routes
+/// beneath it at each layer.
 pub fn app(state: AppState) -> Router {
     let cors = cors_layer(&state.config().cors_origins);
     let mut router = Router::new();
@@ -90,19 +95,19 @@ pub fn app(state: AppState) -> Router {
     for (path, _, handler) in table {
         router = router.route(path, handler);
     }
-    router
-        .fallback(not_found)
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            rate_limit,
-        ))
-        .layer(axum::middleware::from_fn(json_method_not_allowed))
-        .layer(cors)
+    let routed = router.fallback(not_found).with_state(state.clone());
+    let front = tower::ServiceBuilder::new()
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::access::log,
         ))
-        .with_state(state)
+        .layer(cors)
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            rate_limit_then_json_405,
+        ))
+        .service(routed);
+    Router::new().fallback_service(front)
 }
 
 fn cors_layer(origins: &[String]) -> CorsLayer {
@@ -127,45 +132,17 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
 }
 
 /// The request rate of each caller on the upload routes of both APIs (the operational routes
-/// and files are not limited). A caller is its API key or grant; callers without credentials
+/// and files are not limited), then the answer: a wrong method's, which axum leaves empty, in
+/// the JSON error shape. A caller is its API key or grant; callers without credentials
 /// (anonymous, or failing authentication) are told apart by address when it is known.
-async fn rate_limit(
+async fn rate_limit_then_json_405(
     State(state): State<AppState>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let path = req.uri().path();
-    if !state.limits().limits_requests()
-        || !(path.starts_with("/v1/uploads") || path.starts_with("/s3/"))
-        || req.method() == Method::OPTIONS
-    {
-        return next.run(req).await;
+    if let Some(refused) = over_rate(&state, &req) {
+        return refused;
     }
-    let caller = match state.authenticate(req.headers()) {
-        Ok(Principal::Anonymous) | Err(_) => {
-            // Behind a trusted reverse proxy, the caller is the one it forwarded for.
-            let addr = req
-                .extensions()
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map(|c| {
-                    let proxies = &state.config().trusted_proxies;
-                    proxies.client(c.0.ip(), req.headers()).to_string()
-                });
-            format!("ip:{}", addr.as_deref().unwrap_or("unknown"))
-        }
-        Ok(who) => who.owner(),
-    };
-    match state.limits().request(&caller, std::time::Instant::now()) {
-        Ok(()) => next.run(req).await,
-        Err(e) => e.into_response(),
-    }
-}
-
-/// axum answers a wrong method with an empty 405; API callers get the JSON error shape.
-async fn json_method_not_allowed(
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
     let method = req.method().clone();
     let resp = next.run(req).await;
     if resp.status() == StatusCode::METHOD_NOT_ALLOWED {
@@ -181,6 +158,36 @@ async fn json_method_not_allowed(
         return e;
     }
     resp
+}
+
+/// The 429 answer to `req` when its caller is over its request rate.
+fn over_rate(state: &AppState, req: &axum::extract::Request) -> Option<Response> {
+    let path = req.uri().path();
+    if !state.limits().limits_requests()
+        || !(path.starts_with("/v1/uploads") || path.starts_with("/s3/"))
+        || req.method() == Method::OPTIONS
+    {
+        return None;
+    }
+    let caller = match state.authenticate(req.headers()) {
+        Ok(Principal::Anonymous) | Err(_) => {
+            // Behind a trusted reverse proxy, the caller is the one it forwarded for.
+            let addr = req
+                .extensions()
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| {
+                    let proxies = &state.config().trusted_proxies;
+                    proxies.client(c.0.ip(), req.headers()).to_string()
+                });
+            format!("ip:{}", addr.as_deref().unwrap_or("unknown"))
+        }
+        Ok(who) => who.owner(),
+    };
+    state
+        .limits()
+        .request(&caller, std::time::Instant::now())
+        .err()
+        .map(IntoResponse::into_response)
 }
 
 async fn not_found() -> Response {

@@ -123,25 +123,81 @@ impl hyper::service::Service<http::Request<hyper::body::Incoming>> for Connectio
             req.map(|body| axum::body::Body::new(hoist_net::StallingBody::new(body, stall)));
         req.extensions_mut()
             .insert(axum::extract::ConnectInfo(self.peer));
+        let reads_only = matches!(
+            *req.method(),
+            http::Method::GET | http::Method::HEAD | http::Method::OPTIONS
+        );
         let mut router = self.router.clone();
-        // Each request runs to its end on a task of its own. hyper drops the future of a
-        // request whose client went away; a Complete dropped after the store completed would
-        // never tell the application (its `upload.completed` event), nor remember the upload
-        // as ended. A router is always ready: poll_ready has nothing to wait for.
-        let task = tokio::spawn(async move { tower::Service::call(&mut router, req).await });
-        Box::pin(async move {
-            Ok(match task.await {
-                Ok(Ok(response)) => response,
-                Ok(Err(never)) => match never {},
-                Err(e) => {
-                    tracing::error!(error = %e, "a request's task failed");
-                    axum::response::IntoResponse::into_response(crate::error::ApiError::new(
-                        http::StatusCode::INTERNAL_SERVER_ERROR,
-                        "internal_error",
-                        "the request failed inside the coordinator",
-                    ))
-                }
-            })
-        })
+        // A router is always ready: poll_ready has nothing to wait for.
+        let answer = async move {
+            match tower::Service::call(&mut router, req).await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            }
+        };
+        if reads_only {
+            // Nothing to finish if the client goes away (no route changes anything on these
+            // methods): answered on the connection's task, without a task of its own, and a
+            // panic is still a 500.
+            return Box::pin(async move {
+                Ok(CatchPanic(Box::pin(answer))
+                    .await
+                    .unwrap_or_else(|()| panicked("a request panicked")))
+            });
+        }
+        // Each request that changes something runs to its end on a task of its own. hyper drops
+        // the future of a request whose client went away; a Complete dropped after the store
+        // completed would never tell the application (its `upload.completed` event), nor
+        // remember the upload as ended.
+        let task = tokio::spawn(answer);
+        Box::pin(async move { Ok(task.await.unwrap_or_else(|e| panicked(&e.to_string()))) })
+    }
+}
+
+/// The answer to a request whose handling panicked (`what`, logged, says how).
+fn panicked(what: &str) -> axum::response::Response {
+    tracing::error!(error = %what, "a request failed");
+    axum::response::IntoResponse::into_response(crate::error::ApiError::new(
+        http::StatusCode::INTERNAL_SERVER_ERROR,
+        "internal_error",
+        "the request failed inside the coordinator",
+    ))
+}
+
+/// A future whose panic, in any poll, is caught and answered as `Err(())`.
+struct CatchPanic<F>(std::pin::Pin<Box<F>>);
+
+impl<F: Future> Future for CatchPanic<F> {
+    type Output = Result<F::Output, ()>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let inner = self.0.as_mut();
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(std::task::Poll::Ready(out)) => std::task::Poll::Ready(Ok(out)),
+            Ok(std::task::Poll::Pending) => std::task::Poll::Pending,
+            Err(_) => std::task::Poll::Ready(Err(())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CatchPanic;
+
+    #[tokio::test]
+    async fn a_panicking_request_future_is_an_error_not_a_lost_connection() {
+        let answered = CatchPanic(Box::pin(async {
+            tokio::task::yield_now().await;
+            7
+        }));
+        assert_eq!(answered.await, Ok(7));
+        let panicked = CatchPanic(Box::pin(async {
+            tokio::task::yield_now().await;
+            panic!("a handler's bug")
+        }));
+        assert_eq!(panicked.await, Err::<(), ()>(()));
     }
 }
