@@ -308,7 +308,8 @@ mod tests {
     fn hex32_writes_every_byte_as_hex_does() {
         // Every byte value at every position.
         for start in 0..=u8::MAX {
-            let bytes: [u8; 32] = std::array::from_fn(|i| start.wrapping_add(i as u8 * 37));
+            let bytes: [u8; 32] =
+                std::array::from_fn(|i| start.wrapping_add((i as u8).wrapping_mul(37)));
             assert_eq!(
                 std::str::from_utf8(&hex32(&bytes)).unwrap(),
                 hex(&bytes),
