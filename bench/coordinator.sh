@@ -52,7 +52,7 @@ command -v node >/dev/null || apt_install nodejs npm
 installed=$(node -p "require('./$DIR/node_modules/@uppy/companion/package.json').version" 2>/dev/null || true)
 if [ "$installed" != "$COMPANION_VERSION" ]; then
   echo "installing @uppy/companion@$COMPANION_VERSION (npm)…" >&2
-  npm install --prefix "$DIR" --no-audit --no-fund --silent "@uppy/companion@$COMPANION_VERSION" >&2
+  npm install --prefix "$DIR" --no-audit --no-fund --silent --save-exact "@uppy/companion@$COMPANION_VERSION" >&2
 fi
 if [ "$BREAKDOWN" = 1 ] && ! command -v strace >/dev/null; then apt_install strace; fi
 
