@@ -117,10 +117,10 @@ impl Limits {
 
     /// One request from `who`: refused with 429 `rate_limited` when its bucket is empty.
     pub fn request(&self, who: &str, now: Instant) -> Result<(), ApiError> {
-        let rate = self.policy.rate;
-        if rate <= 0.0 {
+        if !self.limits_requests() {
             return Ok(());
         }
+        let rate = self.policy.rate;
         let burst = f64::from(self.policy.burst.max(1));
         self.with_caller(who, now, |c| {
             let elapsed = now.duration_since(c.refilled).as_secs_f64();

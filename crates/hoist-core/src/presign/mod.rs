@@ -338,6 +338,7 @@ pub struct Presigner {
 }
 
 /// The signing key of one day, and what every URL signed in one second of it repeats.
+#[derive(Clone)]
 struct KeyCache {
     date: [u8; 8],
     keyed: HmacSha256,
@@ -452,14 +453,11 @@ impl Presigner {
 
     /// Computes what is missing for `date` (and the second of `now`), stores it and returns it.
     fn fill_cache(&self, date: [u8; 8], now: Option<Timestamp>) -> KeyCache {
-        let cached = self.key_cache.read().ok().and_then(|g| {
-            g.as_ref().filter(|c| c.date == date).map(|c| KeyCache {
-                keyed: c.keyed.clone(),
-                prefixed: c.prefixed.clone(),
-                query_block: c.query_block.clone(),
-                ..*c
-            })
-        });
+        let cached = self
+            .key_cache
+            .read()
+            .ok()
+            .and_then(|g| g.as_ref().filter(|c| c.date == date).cloned());
         let mut c = cached.unwrap_or_else(|| {
             let key = signing_key(
                 &self.credentials.secret_key,
@@ -484,12 +482,7 @@ impl Presigner {
             c.query_block = self.fixed.query_block(&amz_date);
         }
         if let Ok(mut guard) = self.key_cache.write() {
-            *guard = Some(KeyCache {
-                keyed: c.keyed.clone(),
-                prefixed: c.prefixed.clone(),
-                query_block: c.query_block.clone(),
-                ..c
-            });
+            *guard = Some(c.clone());
         }
         c
     }

@@ -203,17 +203,7 @@ impl Presigner {
                 hash_header(&mut creq, name, value);
             }
             creq.update(b"\n");
-            for (i, (name, _)) in headers[..after_host].iter().enumerate() {
-                if i > 0 {
-                    creq.update(b";");
-                }
-                creq.update(name);
-            }
-            creq.update(if after_host > 0 { ";host" } else { "host" });
-            for (name, _) in &headers[after_host..] {
-                creq.update(b";");
-                creq.update(name);
-            }
+            signed_headers(headers, ";", |piece| creq.update(piece));
             creq.update(b"\n");
         }
         creq.update(req.payload_hash.as_bytes());
@@ -264,7 +254,7 @@ impl Presigner {
         push_u64(out, expires);
         out.push_str(&self.fixed.token);
         out.push_str(SIGNED_HEADERS_PARAM);
-        write_signed_headers(out, headers, "%3B");
+        signed_headers(headers, "%3B", |piece| out.push_str(piece));
         for &i in &order[split..] {
             out.push('&');
             write_param(out, i);
@@ -387,16 +377,18 @@ fn hash_header(sha: &mut Sha256, name: &str, value: &str) {
     sha.update(b"\n");
 }
 
-fn write_signed_headers(out: &mut String, headers: &HeaderList<'_>, separator: &str) {
+/// The signed headers' names, `host` among them in its place, joined by `separator`, handed to
+/// `emit` piece by piece: into the query (`%3B`) or the canonical request's hash (`;`).
+fn signed_headers(headers: &HeaderList<'_>, separator: &str, mut emit: impl FnMut(&str)) {
     let after_host = headers.partition_point(|(n, _)| *n < "host");
     for (name, _) in &headers[..after_host] {
-        out.push_str(name);
-        out.push_str(separator);
+        emit(name);
+        emit(separator);
     }
-    out.push_str("host");
+    emit("host");
     for (name, _) in &headers[after_host..] {
-        out.push_str(separator);
-        out.push_str(name);
+        emit(separator);
+        emit(name);
     }
 }
 
