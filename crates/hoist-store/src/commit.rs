@@ -36,15 +36,13 @@ pub(crate) async fn commit_object(
     }
     meta.data = format!("{}.{}.data", key_stem(&meta.key), random_hex(8));
     let dest = storage.layout.objects(bucket).join(&meta.data);
-    tokio::task::spawn_blocking(move || {
+    // The bytes go into place on the same blocking call that writes the metadata.
+    publish_with(storage, bucket, meta, move || {
         commit_file(&tmp, &dest).inspect_err(|_| {
             let _ = std::fs::remove_file(&tmp);
         })
     })
     .await
-    .map_err(internal)?
-    .map_err(internal)?;
-    publish_locked(storage, bucket, meta).await
 }
 
 /// With the key's commit turn held and the bytes in place: writes the metadata (the commit point),
@@ -55,11 +53,24 @@ pub(crate) async fn publish_locked(
     bucket: &str,
     meta: ObjectMeta,
 ) -> S3Result<ObjectMeta> {
+    publish_with(storage, bucket, meta, || Ok(())).await
+}
+
+/// [`publish_locked`], first running `place` (which puts the bytes where the metadata says)
+/// on the same blocking call as the metadata's write: one hand-off to the blocking pool per
+/// commit, not two.
+async fn publish_with(
+    storage: &Storage,
+    bucket: &str,
+    meta: ObjectMeta,
+    place: impl FnOnce() -> std::io::Result<()> + Send + 'static,
+) -> S3Result<ObjectMeta> {
     let dir = storage.layout.objects(bucket);
     let layout = storage.layout.clone();
     let meta = meta.with_blob(dir.clone());
     let to_write = meta.clone();
     let done = tokio::task::spawn_blocking(move || {
+        place()?;
         let json = dir.join(format!("{}.json", key_stem(&to_write.key)));
         write_json_atomic(&layout, &json, &to_write)
     })

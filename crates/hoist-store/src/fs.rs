@@ -256,6 +256,11 @@ pub(crate) struct Written {
     pub checksum: Option<Checksum>,
 }
 
+/// Bodies up to this size are gathered in memory, then written, hashed and fsynced in one
+/// blocking call; larger ones stream through a writer and a hashing thread. A 16 KiB PUT
+/// then costs one hand-off to the blocking pool, not a thread of its own and a 1 MiB buffer.
+const SMALL_BODY: usize = 256 * 1024;
+
 /// Streams a request body into a new temp file while hashing it, never holding it whole:
 /// a bounded channel feeds a blocking thread that writes, hashes and finally fsyncs.
 /// Refuses (EntityTooLarge) a body that grows past `limit`.
@@ -266,8 +271,105 @@ pub(crate) async fn write_stream(
     limit: u64,
 ) -> s3s::S3Result<Written> {
     let path = layout.temp_file();
+    let mut received = 0u64;
+    // The body's start, in memory: all of it when it is small.
+    let mut head = Vec::new();
+    let mut head_len = 0usize;
+    let ended = loop {
+        match next_chunk(&mut body, &mut received, limit).await? {
+            None => break true,
+            Some(chunk) => {
+                head_len += chunk.len();
+                head.push(chunk);
+                if head_len > SMALL_BODY {
+                    break false;
+                }
+            }
+        }
+    };
+    let outcome = if ended {
+        let writer_path = path.clone();
+        tokio::task::spawn_blocking(move || write_small(writer_path, &head, algorithm))
+            .await
+            .map_err(s3s::S3Error::internal_error)
+            .and_then(|written| written.map_err(s3s::S3Error::internal_error))
+    } else {
+        write_large(path.clone(), head, body, received, algorithm, limit).await
+    };
+    if outcome.is_err() {
+        let _ = tokio::fs::remove_file(&path).await;
+    }
+    outcome
+}
+
+/// The body's next chunk, counted against `limit`; `None` at its end.
+async fn next_chunk(
+    body: &mut StreamingBlob,
+    received: &mut u64,
+    limit: u64,
+) -> s3s::S3Result<Option<Bytes>> {
+    match body.next().await {
+        None => Ok(None),
+        Some(Err(err)) => Err(body_error(&*err)),
+        Some(Ok(chunk)) => {
+            *received += chunk.len() as u64;
+            if *received > limit {
+                return Err(s3_error(
+                    S3ErrorCode::EntityTooLarge,
+                    MSG_ENTITY_TOO_LARGE,
+                    &vec![
+                        ("ProposedSize", received.to_string()),
+                        ("MaxSizeAllowed", limit.to_string()),
+                    ],
+                ));
+            }
+            Ok(Some(chunk))
+        }
+    }
+}
+
+/// A whole small body to a new file: written, hashed and fsynced on the calling thread.
+fn write_small(
+    path: PathBuf,
+    chunks: &[Bytes],
+    algorithm: Option<ChecksumAlgorithm>,
+) -> std::io::Result<Written> {
+    let mut file = std::fs::File::create(&path)?;
+    let mut md5 = md5::Md5::new();
+    let mut hasher = algorithm.map(Hasher::new);
+    let mut size = 0u64;
+    for chunk in chunks {
+        md5.update(chunk);
+        if let Some(h) = hasher.as_mut() {
+            h.update(chunk);
+        }
+        size += chunk.len() as u64;
+    }
+    if let [one] = chunks {
+        file.write_all(one)?;
+    } else {
+        file.write_all(&chunks.concat())?;
+    }
+    file.sync_all()?;
+    Ok(Written {
+        path,
+        size,
+        md5: md5.finalize().into(),
+        checksum: hasher.map(Hasher::finish),
+    })
+}
+
+/// A body past [`SMALL_BODY`]: `head` (already received) and the rest of `body` go through
+/// a bounded channel to a blocking writer, which hands each chunk to a hashing thread.
+async fn write_large(
+    path: PathBuf,
+    head: Vec<Bytes>,
+    mut body: StreamingBlob,
+    mut received: u64,
+    algorithm: Option<ChecksumAlgorithm>,
+    limit: u64,
+) -> s3s::S3Result<Written> {
     let (tx, mut rx) = mpsc::channel::<Bytes>(8);
-    let writer_path = path.clone();
     let writer = tokio::task::spawn_blocking(move || -> std::io::Result<Written> {
         // Hashing (MD5 for the ETag, the flexible checksum) runs on its own thread beside the
         // writes, so one stream goes as fast as the slower of the two, not their sum.
@@ -284,7 +386,7 @@ pub(crate) async fn write_stream(
                 }
                 (<[u8; 16]>::from(md5.finalize()), hasher.map(Hasher::finish))
             });
-            let file = std::fs::File::create(&writer_path)?;
+            let file = std::fs::File::create(&path)?;
             let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
             let mut size = 0u64;
             while let Some(chunk) = rx.blocking_recv() {
@@ -303,7 +405,7 @@ pub(crate) async fn write_stream(
                 .join()
                 .map_err(|_| std::io::Error::other("the hashing thread panicked"))?;
             Ok(Written {
-                path: writer_path,
+                path,
                 size,
                 md5,
                 checksum,
@@ -311,45 +413,28 @@ pub(crate) async fn write_stream(
         })
     });
 
-    let mut received = 0u64;
-    let mut failure = None;
-    while let Some(chunk) = body.next().await {
-        match chunk {
-            Ok(chunk) => {
-                received += chunk.len() as u64;
-                if received > limit {
-                    failure = Some(s3_error(
-                        S3ErrorCode::EntityTooLarge,
-                        MSG_ENTITY_TOO_LARGE,
-                        &vec![
-                            ("ProposedSize", received.to_string()),
-                            ("MaxSizeAllowed", limit.to_string()),
-                        ],
-                    ));
-                    break;
-                }
-                if tx.send(chunk).await.is_err() {
-                    break;
-                }
+    let fed: s3s::S3Result<()> = async {
+        for chunk in head {
+            if tx.send(chunk).await.is_err() {
+                return Ok(());
             }
-            Err(err) => {
-                failure = Some(body_error(&*err));
+        }
+        while let Some(chunk) = next_chunk(&mut body, &mut received, limit).await? {
+            if tx.send(chunk).await.is_err() {
                 break;
             }
         }
+        Ok(())
     }
+    .await;
     drop(tx);
     let written = writer.await.map_err(s3s::S3Error::internal_error);
-    let outcome = match (failure, written) {
-        (Some(err), _) => Err(err),
-        (None, Ok(Ok(written))) => Ok(written),
-        (None, Ok(Err(io))) => Err(s3s::S3Error::internal_error(io)),
-        (None, Err(join)) => Err(join),
-    };
-    if outcome.is_err() {
-        let _ = tokio::fs::remove_file(&path).await;
+    match (fed, written) {
+        (Err(err), _) => Err(err),
+        (Ok(()), Ok(Ok(written))) => Ok(written),
+        (Ok(()), Ok(Err(io))) => Err(s3s::S3Error::internal_error(io)),
+        (Ok(()), Err(join)) => Err(join),
     }
-    outcome
 }
 
 /// Maps a body stream failure (client gone, bad chunk signature, bad payload hash) to S3's

@@ -410,6 +410,49 @@ async fn single_put_over_the_limit_is_entity_too_large() {
         .unwrap();
 }
 
+/// A body refused for its size before it reaches a file (it is gathered in memory while it
+/// is small) gets the same answer, and leaves no temp file behind.
+#[tokio::test]
+async fn small_put_over_a_small_limit_is_entity_too_large_and_leaves_nothing() {
+    let store = TestStore::start_with(|c| c.with_max_put_size(64 * 1024)).await;
+    for s3 in [store.client(), store.client_with_checksums()] {
+        let err = s3
+            .put_object()
+            .bucket(BUCKET)
+            .key("over")
+            .body(ByteStream::from(bytes_of(100 * 1024, 2)))
+            .send()
+            .await
+            .unwrap_err();
+        let (status, body) = raw_error(&err);
+        assert_eq!(status, 400);
+        assert_eq!(element(&body, "Code").as_deref(), Some("EntityTooLarge"));
+        assert_eq!(element(&body, "MaxSizeAllowed").as_deref(), Some("65536"));
+    }
+    assert!(
+        store
+            .client()
+            .head_object()
+            .bucket(BUCKET)
+            .key("over")
+            .send()
+            .await
+            .is_err()
+    );
+    let tmp = store.dir.path().join("tmp");
+    let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().collect();
+    assert!(left.is_empty(), "temp files left: {left:?}");
+    store
+        .client()
+        .put_object()
+        .bucket(BUCKET)
+        .key("at")
+        .body(ByteStream::from(bytes_of(64 * 1024, 2)))
+        .send()
+        .await
+        .unwrap();
+}
+
 async fn two_part_upload(s3: &aws_sdk_s3::Client, first: usize) -> (String, Vec<CompletedPart>) {
     let id = create_upload(s3, "mp").await;
     let mut parts = Vec::new();

@@ -840,3 +840,52 @@ async fn sweeper_task_runs_on_its_own() {
         .collect();
     assert_eq!(left, ["keep/y"]);
 }
+
+/// Small bodies are gathered in memory and larger ones streamed: on either side of that bound
+/// (and across it in many chunks, as aws-chunked trailers send it) the bytes, the ETag and the
+/// flexible checksum are the body's own.
+#[tokio::test]
+async fn bodies_on_either_side_of_the_in_memory_bound_keep_their_bytes_and_sums() {
+    let store = TestStore::start().await;
+    for s3 in [store.client(), store.client_with_checksums()] {
+        for size in [
+            0,
+            1,
+            255 * 1024,
+            256 * 1024,
+            256 * 1024 + 1,
+            300 * 1024,
+            MIB + 3,
+        ] {
+            let data = bytes_of(size, size as u64);
+            let key = format!("bound-{size}");
+            let put = s3
+                .put_object()
+                .bucket(BUCKET)
+                .key(&key)
+                .checksum_algorithm(ChecksumAlgorithm::Crc32C)
+                .body(ByteStream::from(data.clone()))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                put.e_tag(),
+                Some(format!("\"{}\"", md5_hex(&data)).as_str()),
+                "{key}"
+            );
+            // With checksum mode on, the SDK checks the stored CRC32C against the bytes.
+            let got = s3
+                .get_object()
+                .bucket(BUCKET)
+                .key(&key)
+                .checksum_mode(ChecksumMode::Enabled)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(got.checksum_crc32_c(), put.checksum_crc32_c(), "{key}");
+            assert_eq!(got.content_length(), Some(size as i64), "{key}");
+            let body = got.body.collect().await.unwrap().into_bytes();
+            assert!(body.as_ref() == &data[..], "{key}: the bytes differ");
+        }
+    }
+}
