@@ -217,6 +217,21 @@ pub(crate) fn write_json_atomic<T: Serialize>(
     result
 }
 
+/// Writes JSON durably as a new file in a directory no one reads yet (a multipart upload's,
+/// just made): no temp file and no rename, since until the caller answers, a file cut short
+/// by a crash is one that never committed, and the start removes it with its directory.
+pub(crate) fn write_json_new<T: Serialize>(dest: &Path, value: &T) -> std::io::Result<()> {
+    let bytes = serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?;
+    let mut file = std::fs::File::options()
+        .write(true)
+        .create_new(true)
+        .open(dest)?;
+    file.write_all(&bytes)?;
+    file.sync_all()?;
+    drop(file);
+    std::fs::File::open(dest.parent().unwrap_or(Path::new(".")))?.sync_all()
+}
+
 /// Moves a finished temp file into place durably.
 pub(crate) fn commit_file(tmp: &Path, dest: &Path) -> std::io::Result<()> {
     std::fs::rename(tmp, dest)?;

@@ -12,7 +12,7 @@ use crate::config::{owner, random_hex};
 use crate::errors::{
     before_body, check_part_number, internal, no_such_bucket, no_such_upload, s3_error,
 };
-use crate::fs::{check_key, sync_dir, write_json_atomic};
+use crate::fs::{check_key, sync_dir, write_json_new};
 use crate::listing;
 use crate::query;
 use crate::receive::{Requested, receive};
@@ -92,9 +92,12 @@ pub(crate) async fn create(
     let layout = storage.layout.clone();
     let to_write = meta.clone();
     tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        // The upload's folder and its `upload.json`, then the folder's name in `uploads/`
+        // (an fsync shared with the creates beside this one). A folder whose `upload.json` a
+        // crash cut short is removed at the next start.
         std::fs::create_dir(&dir)?;
-        sync_dir(&layout.uploads())?;
-        write_json_atomic(&layout, &dir.join("upload.json"), &to_write)
+        write_json_new(&dir.join("upload.json"), &to_write)?;
+        sync_dir(&layout.uploads())
     })
     .await
     .map_err(internal)?

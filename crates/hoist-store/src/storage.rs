@@ -752,6 +752,52 @@ mod tests {
         }
     }
 
+    /// CreateMultipartUpload writes `upload.json` in place (no temp file): whatever a crash
+    /// can leave of it (nothing, a cut, zeros) is an upload that never committed, and goes.
+    #[test]
+    fn uploads_whose_upload_json_a_crash_cut_short_are_removed_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let whole = UploadMeta {
+            id: "a".repeat(32),
+            bucket: "b".into(),
+            key: "k".into(),
+            initiated_ms: 1,
+            content_type: None,
+            metadata: BTreeMap::new(),
+            headers: Headers::default(),
+            checksum: None,
+            checksum_type: None,
+            seen: None,
+        };
+        let text = serde_json::to_vec_pretty(&whole).unwrap();
+        let cut = ["b", "c", "d", "e"].map(|c| c.repeat(32));
+        let contents: [&[u8]; 4] = [
+            &[],
+            &text[..text.len() / 2],
+            &text[..text.len() - 1],
+            &[0; 64],
+        ];
+        for (id, content) in std::iter::once((&whole.id, &text[..])).chain(cut.iter().zip(contents))
+        {
+            let upload = root.join("uploads").join(id);
+            std::fs::create_dir_all(&upload).unwrap();
+            std::fs::write(upload.join("upload.json"), content).unwrap();
+            std::fs::write(upload.join("part-1.x.data"), b"bytes").unwrap();
+        }
+
+        let clock = FaultControl::default().clock();
+        let storage = Storage::open(root, clock, 1 << 20, "us-east-1".into()).unwrap();
+        assert_eq!(storage.state().uploads.len(), 1);
+        assert!(storage.state().uploads.contains_key(&whole.id));
+        for id in &cut {
+            assert!(
+                !root.join("uploads").join(id).exists(),
+                "{id} is still there"
+            );
+        }
+    }
+
     #[test]
     fn aws_chunked_is_how_a_body_travelled_not_its_encoding() {
         let encoding = |sent: &str| {
