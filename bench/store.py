@@ -5,7 +5,7 @@ Called by `bench/store.sh` (which finds or builds the binaries). Workloads, in i
 rounds with the stores' order alternating:
   put-s5cmd   `s5cmd cp` of one SIZE_MIB file (multipart)
   put-hoist   `hoist upload` of the same file (multipart, hoist's defaults)
-  get-s5cmd   `s5cmd cp` of that object back to a file
+  get-s5cmd   `s5cmd cp` of that object back to a file (on tmpfs when there is one)
   small-puts  `s5cmd cp 'DIR/*'` of SMALL_FILES files of 16 KiB (one PutObject each)
 For each: wall time, throughput, the store's CPU seconds (utime + stime from /proc) per GiB or
 per 10,000 objects; the store's peak RSS over the round. One extra, untimed pass per store
@@ -14,6 +14,7 @@ runs `strace -c -f` on the store during the s5cmd upload, for the syscalls that 
 Writes bench/results/store/{results.csv,summary.json,strace-*.txt}, then plots.
 """
 
+import atexit
 import csv
 import datetime
 import json
@@ -40,6 +41,10 @@ ROUNDS = int(os.environ.get("ROUNDS", "3"))
 STORES = os.environ.get("STORES", "hoist-store garage").split()
 WORKLOADS = os.environ.get("WORKLOADS", "put-s5cmd put-hoist get-s5cmd small-puts").split()
 TICK = os.sysconf("SC_CLK_TCK")
+# Where the download lands: tmpfs when there is one, so that what is timed is the store's GET
+# and not the disk's writeback of the client's file (DOWN_DIR overrides).
+DOWN = pathlib.Path(os.environ.get("DOWN_DIR") or
+                    ("/dev/shm" if os.access("/dev/shm", os.W_OK) else str(WORK))) / f"hoist-bench-down-{os.getpid()}.bin"
 TARGET = 2.5
 
 
@@ -160,7 +165,7 @@ def workload(name, store, payload, small_dir, prefix):
         return ([HOIST, "upload", "--quiet", str(payload), f"s3://{b}/{prefix}/hoist.bin",
                  "--endpoint", store.endpoint, "--region", store.region], payload.stat().st_size, 1)
     if name == "get-s5cmd":
-        return s5(store, "cp", f"s3://{b}/{prefix}/s5cmd.bin", str(WORK / "down.bin")), payload.stat().st_size, 1
+        return s5(store, "cp", f"s3://{b}/{prefix}/s5cmd.bin", str(DOWN)), payload.stat().st_size, 1
     if name == "small-puts":
         return s5(store, "cp", f"{small_dir}/*", f"s3://{b}/{prefix}/small/"), SMALL_FILES * 16384, SMALL_FILES
     raise ValueError(name)
@@ -187,6 +192,7 @@ def strace_top(store, payload, label):
 
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
+    atexit.register(lambda: DOWN.unlink(missing_ok=True))
     payload = WORK / "payload.bin"
     if not payload.exists() or payload.stat().st_size != SIZE_MIB << 20:
         print(f"writing a {SIZE_MIB} MiB file of random bytes…", file=sys.stderr)
@@ -211,16 +217,19 @@ def main():
             for i, name in enumerate(WORKLOADS):
                 prefix = f"r{rnd}"
                 cmd, nbytes, objects = workload(name, store, payload, small_dir, prefix)
+                # Every workload starts with nothing waiting for the disk: garage does not fsync,
+                # so its writes would otherwise still be flushing during the next timed run.
+                os.sync()
                 cpu0 = cpu_seconds(store.proc.pid)
                 t0 = time.perf_counter()
                 run(cmd, store)
                 secs = time.perf_counter() - t0
                 cpu = cpu_seconds(store.proc.pid) - cpu0
                 if name == "get-s5cmd":
-                    got = (WORK / "down.bin").stat().st_size
+                    got = DOWN.stat().st_size
                     if got != nbytes:
                         sys.exit(f"{kind}: downloaded {got} bytes, expected {nbytes}")
-                    (WORK / "down.bin").unlink()
+                    DOWN.unlink()
                 rows.append({"round": rnd, "store": kind, "workload": name, "seconds": round(secs, 3),
                              "mib_per_s": round(nbytes / secs / 2**20, 1),
                              "objects_per_s": round(objects / secs, 1),

@@ -23,6 +23,6 @@ command -v strace >/dev/null || apt_install strace
 
 export WORK="${1:-$(mktemp -d /tmp/hoist-bench-store.XXXXXX)}"
 mkdir -p "$WORK"
-trap 'rm -rf "$WORK"/data-* "$WORK"/down.bin' EXIT
+trap 'rm -rf "$WORK"/data-*' EXIT
 python3 "$REPO/bench/store.py"
 
