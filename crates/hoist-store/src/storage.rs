@@ -758,18 +758,7 @@ mod tests {
     fn uploads_whose_upload_json_a_crash_cut_short_are_removed_at_start() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        let whole = UploadMeta {
-            id: "a".repeat(32),
-            bucket: "b".into(),
-            key: "k".into(),
-            initiated_ms: 1,
-            content_type: None,
-            metadata: BTreeMap::new(),
-            headers: Headers::default(),
-            checksum: None,
-            checksum_type: None,
-            seen: None,
-        };
+        let whole = upload("b", "k", &"a".repeat(32)).meta;
         let text = serde_json::to_vec_pretty(&whole).unwrap();
         let cut = ["b", "c", "d", "e"].map(|c| c.repeat(32));
         let contents: [&[u8]; 4] = [
