@@ -8,8 +8,9 @@ rounds with the stores' order alternating:
   get-s5cmd   `s5cmd cp` of that object back to a file (on tmpfs when there is one)
   small-puts  `s5cmd cp 'DIR/*'` of SMALL_FILES files of 16 KiB (one PutObject each)
 For each: wall time, throughput, the store's CPU seconds (utime + stime from /proc) per GiB or
-per 10,000 objects; the store's peak RSS over the round. One extra, untimed pass per store
-runs `strace -c -f` on the store during the s5cmd upload, for the syscalls that dominate.
+per 10,000 objects, the client's own CPU seconds; the store's peak RSS over the round. One
+extra, untimed pass per store runs `strace -c -f` on the store during the s5cmd upload, for
+the syscalls that dominate.
 
 Writes bench/results/store/{results.csv,summary.json,strace-*.txt}, then plots.
 """
@@ -21,6 +22,7 @@ import json
 import os
 import pathlib
 import re
+import resource
 import secrets
 import shutil
 import signal
@@ -145,6 +147,12 @@ root_domain = ".s3.garage.localhost"
             self.proc.wait()
 
 
+def children_cpu_seconds():
+    """User + system CPU of every child this process has waited for (the clients)."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def run(cmd, store, **kw):
     r = subprocess.run(cmd, env=store.env(), capture_output=True, text=True, **kw)
     if r.returncode != 0:
@@ -221,10 +229,12 @@ def main():
                 # so its writes would otherwise still be flushing during the next timed run.
                 os.sync()
                 cpu0 = cpu_seconds(store.proc.pid)
+                client0 = children_cpu_seconds()
                 t0 = time.perf_counter()
                 run(cmd, store)
                 secs = time.perf_counter() - t0
                 cpu = cpu_seconds(store.proc.pid) - cpu0
+                client_cpu = children_cpu_seconds() - client0
                 if name == "get-s5cmd":
                     got = DOWN.stat().st_size
                     if got != nbytes:
@@ -236,10 +246,12 @@ def main():
                              "store_cpu_s": round(cpu, 2),
                              "store_cpu_s_per_gib": round(cpu / (nbytes / 2**30), 2),
                              "store_cpu_s_per_10k_objects": round(cpu / objects * 10000, 2),
-                             "store_peak_rss_mib": round(peak_rss_mib(store.proc.pid), 1)})
+                             "store_peak_rss_mib": round(peak_rss_mib(store.proc.pid), 1),
+                             "client_cpu_s": round(client_cpu, 2)})
                 print(f"round {rnd} {kind:11} {name:10} {secs:7.2f} s  "
                       f"{rows[-1]['mib_per_s']:7.1f} MiB/s  {rows[-1]['objects_per_s']:8.1f} obj/s  "
-                      f"store CPU {cpu:6.2f} s  RSS {rows[-1]['store_peak_rss_mib']} MiB", file=sys.stderr)
+                      f"store CPU {cpu:6.2f} s  client CPU {client_cpu:6.2f} s  "
+                      f"RSS {rows[-1]['store_peak_rss_mib']} MiB", file=sys.stderr)
             store.stop()
 
     traces = {}
@@ -295,6 +307,11 @@ def main():
              f"Load average at each store start: median {statistics.median(load):.2f} "
              f"(min {min(load):.2f}, max {max(load):.2f})",
              "Store CPU is per GiB for the 2 GiB workloads and per 10,000 objects for small-puts.",
+             "The client's own CPU seconds per run (median over the rounds, with hoist-store / with garage): "
+             + "; ".join(f"{n} {statistics.median(pick('hoist-store', n, 'client_cpu_s')):.2f} / "
+                         + (f"{statistics.median(pick('garage', n, 'client_cpu_s')):.2f}"
+                            if "garage" in stores else "–") for n in WORKLOADS)
+             + ". Client and store share the machine's cores: what one spends, the other cannot.",
              "hoist-store fsyncs every part and object before answering; garage's defaults "
              "(data_fsync = false, metadata_fsync = false) do not."]
     for k, v in traces.items():
