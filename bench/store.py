@@ -45,8 +45,8 @@ WORKLOADS = os.environ.get("WORKLOADS", "put-s5cmd put-hoist get-s5cmd small-put
 TICK = os.sysconf("SC_CLK_TCK")
 # Where the download lands: tmpfs when there is one, so that what is timed is the store's GET
 # and not the disk's writeback of the client's file (DOWN_DIR overrides).
-DOWN = pathlib.Path(os.environ.get("DOWN_DIR") or
-                    ("/dev/shm" if os.access("/dev/shm", os.W_OK) else str(WORK))) / f"hoist-bench-down-{os.getpid()}.bin"
+DOWN_DIR = os.environ.get("DOWN_DIR") or ("/dev/shm" if os.access("/dev/shm", os.W_OK) else str(WORK))
+DOWN = pathlib.Path(DOWN_DIR) / f"hoist-bench-down-{os.getpid()}.bin"
 TARGET = 2.5
 
 

@@ -202,12 +202,10 @@ pub(crate) fn write_json_atomic<T: Serialize>(
     value: &T,
 ) -> std::io::Result<()> {
     let tmp = layout.temp_file();
-    let bytes = serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?;
     let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(&bytes)?;
-        file.sync_all()?;
-        drop(file);
+        let mut create = std::fs::File::options();
+        create.write(true).create(true).truncate(true);
+        write_json_synced(&tmp, &create, value)?;
         std::fs::rename(&tmp, dest)?;
         sync_dir(dest.parent().unwrap_or(Path::new(".")))
     })();
@@ -221,15 +219,22 @@ pub(crate) fn write_json_atomic<T: Serialize>(
 /// just made): no temp file and no rename, since until the caller answers, a file cut short
 /// by a crash is one that never committed, and the start removes it with its directory.
 pub(crate) fn write_json_new<T: Serialize>(dest: &Path, value: &T) -> std::io::Result<()> {
+    let mut create_new = std::fs::File::options();
+    create_new.write(true).create_new(true);
+    write_json_synced(dest, &create_new, value)?;
+    sync_dir(dest.parent().unwrap_or(Path::new(".")))
+}
+
+/// `value` as JSON, the whole of the file `open` opens at `path`, fsynced.
+fn write_json_synced<T: Serialize>(
+    path: &Path,
+    open: &std::fs::OpenOptions,
+    value: &T,
+) -> std::io::Result<()> {
     let bytes = serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?;
-    let mut file = std::fs::File::options()
-        .write(true)
-        .create_new(true)
-        .open(dest)?;
+    let mut file = open.open(path)?;
     file.write_all(&bytes)?;
-    file.sync_all()?;
-    drop(file);
-    std::fs::File::open(dest.parent().unwrap_or(Path::new(".")))?.sync_all()
+    file.sync_all()
 }
 
 /// Moves a finished temp file into place durably.
@@ -274,7 +279,7 @@ pub(crate) struct Written {
 /// Bodies up to this size are gathered in memory, then written, hashed and fsynced in one
 /// blocking call; larger ones stream through a writer and a hashing thread. A 16 KiB PUT
 /// then costs one hand-off to the blocking pool, not a thread of its own and a 1 MiB buffer.
-const SMALL_BODY: usize = 256 * 1024;
+const SMALL_BODY: u64 = 256 * 1024;
 
 /// Streams a request body into a new temp file while hashing it, never holding it whole:
 /// a bounded channel feeds a blocking thread that writes, hashes and finally fsyncs.
@@ -286,17 +291,16 @@ pub(crate) async fn write_stream(
     limit: u64,
 ) -> s3s::S3Result<Written> {
     let path = layout.temp_file();
+    // Bytes received so far, all of them in `head` until it passes `SMALL_BODY`.
     let mut received = 0u64;
     // The body's start, in memory: all of it when it is small.
     let mut head = Vec::new();
-    let mut head_len = 0usize;
     let ended = loop {
         match next_chunk(&mut body, &mut received, limit).await? {
             None => break true,
             Some(chunk) => {
-                head_len += chunk.len();
                 head.push(chunk);
-                if head_len > SMALL_BODY {
+                if received > SMALL_BODY {
                     break false;
                 }
             }
@@ -350,14 +354,10 @@ fn write_small(
     algorithm: Option<ChecksumAlgorithm>,
 ) -> std::io::Result<Written> {
     let mut file = std::fs::File::create(&path)?;
-    let mut md5 = md5::Md5::new();
-    let mut hasher = algorithm.map(Hasher::new);
+    let mut digests = Digests::new(algorithm);
     let mut size = 0u64;
     for chunk in chunks {
-        md5.update(chunk);
-        if let Some(h) = hasher.as_mut() {
-            h.update(chunk);
-        }
+        digests.update(chunk);
         size += chunk.len() as u64;
     }
     if let [one] = chunks {
@@ -366,12 +366,43 @@ fn write_small(
         file.write_all(&chunks.concat())?;
     }
     file.sync_all()?;
+    let (md5, checksum) = digests.finish();
     Ok(Written {
         path,
         size,
-        md5: md5.finalize().into(),
-        checksum: hasher.map(Hasher::finish),
+        md5,
+        checksum,
     })
+}
+
+/// What a body is hashed into as it passes: MD5 for the ETag, and the flexible checksum the
+/// request asked for.
+struct Digests {
+    md5: md5::Md5,
+    checksum: Option<Hasher>,
+}
+
+impl Digests {
+    fn new(algorithm: Option<ChecksumAlgorithm>) -> Self {
+        Self {
+            md5: md5::Md5::new(),
+            checksum: algorithm.map(Hasher::new),
+        }
+    }
+
+    fn update(&mut self, data: &[u8]) {
+        self.md5.update(data);
+        if let Some(h) = self.checksum.as_mut() {
+            h.update(data);
+        }
+    }
+
+    fn finish(self) -> ([u8; 16], Option<Checksum>) {
+        (
+            self.md5.finalize().into(),
+            self.checksum.map(Hasher::finish),
+        )
+    }
 }
 
 /// A body past [`SMALL_BODY`]: `head` (already received) and the rest of `body` go through
@@ -391,15 +422,11 @@ async fn write_large(
         std::thread::scope(|scope| {
             let (to_hasher, chunks) = std::sync::mpsc::sync_channel::<Bytes>(8);
             let hashing = scope.spawn(move || {
-                let mut md5 = md5::Md5::new();
-                let mut hasher = algorithm.map(Hasher::new);
+                let mut digests = Digests::new(algorithm);
                 for chunk in chunks {
-                    md5.update(&chunk);
-                    if let Some(h) = hasher.as_mut() {
-                        h.update(&chunk);
-                    }
+                    digests.update(&chunk);
                 }
-                (<[u8; 16]>::from(md5.finalize()), hasher.map(Hasher::finish))
+                digests.finish()
             });
             let file = std::fs::File::create(&path)?;
             let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
