@@ -44,7 +44,8 @@
 //                          doctor's catalogue when one applies, `retryable` when picking the
 //                          same file again continues where it stopped
 //   onWarning({causeId, message})   e.g. cors-etag-hidden: it still completes, but fix the setup
-//   onRetry({part, reason, status, attempt, delayMs})
+//   onRetry({part, reason, status, attempt, delayMs})   reason invalid_part: a part taken over
+//                   on resume that the Complete refused, sent again
 //   onResume({partsStored, partsTotal})
 //   onFailover({from, to, reason})   a coordinator stopped answering; the upload goes on at `to`
 //   onHookPending({completes, delayMs})   stored, but the coordinator's application not yet
@@ -86,6 +87,9 @@ export const DEFAULTS = Object.freeze({
 });
 
 const STORAGE_PREFIX = 'hoist:upload:';
+// A Complete's refusals of its parts: the store's (`invalid_part`), and the coordinator's own
+// from the listing it checks first.
+const REFUSED_PARTS = new Set(['invalid_part', 'etag_mismatch', 'parts_missing']);
 // Consecutive zero-byte connection failures, before anything was stored, that mean "CORS".
 const BLIND_FAILURES_MEAN_CORS = 4;
 
@@ -183,6 +187,7 @@ class Upload {
     this.id = null;
     this.plan = null;
     this.resumedParts = 0;
+    this._sentAgain = false; // parts refused by a Complete were sent again (once at most)
     this.etagHidden = false;
     this.warnings = [];
     this._paused = false;
@@ -400,11 +405,17 @@ class Upload {
     const missing = Array.isArray(info.missing) ? new Set(info.missing.map(Number)) : null;
     const stored = new Map();
     let storedBytes = 0;
+    // Parts stored before this session, and every stored part's length.
+    this._takenOver = new Map();
+    this._lengths = new Map();
     for (const p of missing ? storedParts : []) {
       const number = Number(p.number ?? p.part_number ?? p.PartNumber);
       if (number >= 1 && number <= count && !missing.has(number) && !stored.has(number)) {
         stored.set(number, stripQuotes(p.etag ?? p.ETag) || null);
-        storedBytes += Number(p.length ?? p.size) || 0;
+        const length = Number(p.length ?? p.size) || 0;
+        storedBytes += length;
+        this._takenOver.set(number, length);
+        this._lengths.set(number, length);
       }
     }
     this.plan = { bucket: info.bucket, key: info.key, count, stored, etags: new Map(stored) };
@@ -515,9 +526,22 @@ class Upload {
   // ---- multipart ------------------------------------------------------------------------
 
   async _multipart() {
-    const { count } = this.plan;
     const queue = [];
-    for (let n = 1; n <= count; n++) if (!this.plan.stored.has(n)) queue.push(n);
+    for (let n = 1; n <= this.plan.count; n++) if (!this.plan.stored.has(n)) queue.push(n);
+    await this._sendParts(queue);
+    try {
+      return await this._complete();
+    } catch (err) {
+      const again = await this._refusedParts(err);
+      if (!again) throw err;
+      this._setState('uploading');
+      await this._sendParts(again);
+      return this._complete();
+    }
+  }
+
+  /** Sends the parts `queue` names with `concurrency` workers; throws the first failure. */
+  async _sendParts(queue) {
     this._queue = queue;
     this._emitProgress();
     const worker = async () => {
@@ -544,7 +568,35 @@ class Upload {
       // after the cause is fixed, sends only what is missing.
       throw failure;
     }
-    return this._complete();
+  }
+
+  /**
+   * After a Complete refused parts the store had listed as stored (another writer replaced
+   * one, or the store never finished committing a part that a reload cut off, which Garage
+   * lists all the same), when parts were taken over from an earlier session: the parts to
+   * send again, once. Those the store now lists with another ETag or not at all; when every
+   * one matches, all those taken over, since no record says which of them the earlier
+   * session saw stored. null: nothing to try, the refusal stands.
+   */
+  async _refusedParts(err) {
+    if (!REFUSED_PARTS.has(err.code) || this._sentAgain || !this._takenOver.size) return null;
+    this._sentAgain = true;
+    const state = await this._api('GET', `/v1/uploads/${encodeURIComponent(this.id)}`).catch(() => null);
+    if (!state) return null;
+    const listed = new Map();
+    for (const p of state.parts || []) listed.set(Number(p.number ?? p.part_number ?? p.PartNumber), stripQuotes(p.etag ?? p.ETag));
+    let again = [];
+    for (const [n, etag] of this.plan.etags) if (etag && listed.get(n) !== etag) again.push(n);
+    if (!again.length) again = [...this._takenOver.keys()];
+    again.sort((a, b) => a - b);
+    for (const n of again) {
+      this.plan.stored.delete(n);
+      this.plan.etags.delete(n);
+      this._progress.confirm(-(this._lengths.get(n) || 0));
+      this.options.onRetry?.({ part: n, reason: 'invalid_part', status: err.status, attempt: 1, delayMs: 0 });
+    }
+    this._emitProgress();
+    return again;
   }
 
   async _part(number) {
@@ -564,6 +616,7 @@ class Upload {
         if (!etag) this._noteEtagHidden();
         this.plan.stored.set(number, etag || null);
         this.plan.etags.set(number, etag || null);
+        this._lengths.set(number, target.length);
         this._urls.delete(number);
         this._emitProgress();
         return;

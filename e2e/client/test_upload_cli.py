@@ -1,11 +1,12 @@
 """`hoist upload` end to end: a real store process, the real CLI, boto3 to check."""
 
+import base64
 import json
 import signal
 import subprocess
 import time
 
-from client_e2e import BUCKET, HOIST_BIN, object_md5, write_random
+from client_e2e import BUCKET, HOIST_BIN, crc64nvme, object_md5, write_random
 
 MIB = 1 << 20
 
@@ -74,6 +75,60 @@ def test_kill_9_half_way_then_resume_sends_only_missing_parts(start_store, tmp_p
     assert ev[0]["resumed_parts"] == len(stored)
     assert ev[-1]["parts_resumed"] == len(stored)
     assert object_md5(client, "big.bin") == (md5, size)
+    assert client.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
+
+
+def test_a_resumed_part_replaced_by_another_writer_is_sent_again_when_complete_refuses_it(start_store, tmp_path):
+    # The resume takes over the parts the store lists; then, while it sends the rest, another
+    # writer replaces one of them. S3 refuses the Complete (InvalidPart); the CLI lists the
+    # parts, finds the one whose ETag changed, sends it again from the file and completes.
+    store = start_store(["--fault-bandwidth", "12MiB"])
+    env = {"AWS_ACCESS_KEY_ID": "AKIDHOISTCLIENT", "AWS_SECRET_ACCESS_KEY": "clientE2eSecretKey0123456789abcdefghij",
+           "AWS_ENDPOINT_URL": store.endpoint, "HOIST_STATE_DIR": str(tmp_path / "state"), "HOME": str(tmp_path),
+           "PATH": "/usr/bin:/bin"}
+    src = tmp_path / "replaced.bin"
+    size = 120 * MIB + 7
+    md5 = write_random(src, size, seed=5)
+    parts = -(-size // (5 * MIB))
+    args = ["--json", "--part-size", "5MiB", "--concurrency", "3", str(src), f"s3://{BUCKET}/replaced.bin"]
+    p = subprocess.Popen([HOIST_BIN, "upload", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    seen = 0
+    for line in p.stdout:
+        if json.loads(line)["event"] == "part_done":
+            seen += 1
+            if seen >= parts // 3:
+                break
+    p.send_signal(signal.SIGKILL)
+    p.wait(timeout=10)
+    client = store.client()
+    upload_id = client.list_multipart_uploads(Bucket=BUCKET)["Uploads"][0]["UploadId"]
+    # The upload asks for CRC-64/NVME on every part: the other writer sends it too.
+    other = b"another writer" * (5 * MIB // 14)
+    other_sum = base64.b64encode(crc64nvme(other).to_bytes(8, "big")).decode()
+
+    p = subprocess.Popen([HOIST_BIN, "upload", "--resume", *args], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    ev = []
+    replaced = None
+    for line in p.stdout:
+        ev.append(json.loads(line))
+        if replaced is None and ev[-1]["event"] == "part_done":
+            listed = client.list_parts(Bucket=BUCKET, Key="replaced.bin", UploadId=upload_id)["Parts"]
+            resumed = {x["PartNumber"] for x in listed} - {e["number"] for e in ev if e["event"] == "part_done"}
+            replaced = min(resumed)
+            client.upload_part(Bucket=BUCKET, Key="replaced.bin", UploadId=upload_id, PartNumber=replaced,
+                               Body=other, ChecksumCRC64NVME=other_sum)
+    assert p.wait(timeout=300) == 0, p.stderr.read()
+    stderr = p.stderr.read().decode()
+    again = [e for e in ev if e["event"] == "sending_again"]
+    assert [a["parts"] for a in again] == [[replaced]], ev
+    assert "InvalidPart" in again[0]["reason"]
+    assert f"sending part {replaced} again from the file" in stderr
+    # Sent again after the refusal, once.
+    after = ev[ev.index(again[0]):]
+    assert [e["number"] for e in after if e["event"] == "part_done"] == [replaced]
+    assert ev[-1]["event"] == "result"
+    assert object_md5(client, "replaced.bin") == (md5, size)
     assert client.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
 
 

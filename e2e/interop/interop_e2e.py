@@ -225,3 +225,15 @@ root_domain = ".s3.garage.localhost"
 
 def object_md5(client, key):
     return object_md5_in(client, BUCKET, key)
+
+
+def split_at_sending_again(events):
+    """Part numbers sent before a `sending_again` event, and those sent after it."""
+    marks = [i for i, e in enumerate(events) if e["event"] == "sending_again"]
+    assert len(marks) <= 1, marks
+    cut = marks[0] if marks else len(events)
+    done = [(i, e["number"]) for i, e in enumerate(events) if e["event"] == "part_done"]
+    if marks:
+        print(f"\n[interop] the Complete refused parts {events[cut]['parts']}: sent again")
+        assert sorted(n for i, n in done if i > cut) == sorted(events[cut]["parts"])
+    return [n for i, n in done if i < cut], [n for i, n in done if i > cut]

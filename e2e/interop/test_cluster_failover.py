@@ -18,7 +18,8 @@ import time
 
 import pytest
 
-from interop_e2e import BUCKET, HOIST_BIN, MIB, REGION, object_md5, stop_process, write_random
+from interop_e2e import (BUCKET, HOIST_BIN, MIB, REGION, object_md5, split_at_sending_again, stop_process,
+                         write_random)
 
 TOKEN_SECRET = "cluster-tier-token-secret-0123456789"
 API_KEY = "cluster-tier-api-key"
@@ -150,12 +151,15 @@ def test_resume_through_b_after_the_client_was_killed_while_talking_to_a(setup, 
         second = Upload([b.url], src, tmp_path / "state", "--resume=strict")
         assert second.wait(900) == 0, second.err()
         result = second.result()
-        resent = set(second.sent())
+        # Garage lists a part whose connection the kill closed while it wrote its last record,
+        # but cannot use it: the Complete refuses it, and the CLI sends such parts again once.
+        first_pass, again = split_at_sending_again(second.events)
         print(f"\n[cluster] client killed at 40% through A, resumed through B: {result['parts_resumed']} parts "
-              f"resumed, {result['parts_sent']} sent, {len(resent & stored_before)} sent twice")
+              f"resumed, {len(first_pass)} sent, {len(again)} sent again after the Complete refused them")
         assert result["parts_resumed"] >= len(stored_before)
-        assert not resent & stored_before
-        assert result["parts_resumed"] + result["parts_sent"] == 256 * MIB // PART
+        assert not set(first_pass) & stored_before
+        assert result["parts_resumed"] + len(first_pass) == 256 * MIB // PART
+        assert not set(again) & set(first_pass)
         assert object_md5(cluster.client(), result["key"])[0] == md5
     finally:
         a.stop()

@@ -14,6 +14,7 @@ use crate::finish::{UploadOutcome, finish};
 use crate::pipeline::transfer;
 use crate::prepare::{self, Prepared};
 use crate::progress::{Progress, ProgressFn};
+use crate::resend::send_again;
 use crate::source::Source;
 use crate::stage::{Emit, Run, Stage};
 use crate::transport::{Session, Transport};
@@ -86,6 +87,8 @@ impl<T: Transport> Uploader<T> {
             resumed,
             journal,
             total,
+            reread,
+            unconfirmed,
         } = match source {
             Source::File(path) => prepare::file(stage, path, &emit, &cancel).await?,
             Source::Stream(reader) => prepare::stream(stage, reader, &cancel).await?,
@@ -103,21 +106,43 @@ impl<T: Transport> Uploader<T> {
         let run = Arc::new(Mutex::new(run));
         run.lock().unwrap().flush();
 
+        let all_stored = |expected: u64| {
+            let have = run.lock().unwrap().stored_bytes();
+            if have != expected {
+                return Err(Error::Integrity(format!(
+                    "{have} bytes stored in parts, {expected} expected"
+                )));
+            }
+            Ok(())
+        };
         let result = transfer(stage, feed, &session, &run, emit.clone(), &cancel)
             .await
-            .and_then(|fed| {
-                let have = run.lock().unwrap().stored_bytes();
-                let expected = total.unwrap_or(fed.total);
-                if have != expected {
-                    return Err(Error::Integrity(format!(
-                        "{have} bytes stored in parts, {expected} expected"
-                    )));
-                }
-                Ok(())
-            });
+            .and_then(|fed| all_stored(total.unwrap_or(fed.total)));
         let result = match result {
             Ok(()) => finish(stage, &session, &run, total, &emit).await,
             Err(e) => Err(e),
+        };
+        // A Complete refusing parts the store listed: a file's parts are sent again, once.
+        let result = match (result, &reread, total) {
+            (Err(e), Some(source), Some(size)) if session.multipart() && e.refuses_a_part() => {
+                let again = send_again(
+                    stage,
+                    &session,
+                    &run,
+                    source,
+                    &unconfirmed,
+                    e,
+                    &emit,
+                    &cancel,
+                )
+                .await
+                .and_then(|()| all_stored(size));
+                match again {
+                    Ok(()) => finish(stage, &session, &run, total, &emit).await,
+                    Err(e) => Err(e),
+                }
+            }
+            (result, ..) => result,
         };
         match result {
             Ok(mut outcome) => {

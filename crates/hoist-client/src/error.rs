@@ -114,6 +114,22 @@ impl Error {
         }
     }
 
+    /// Whether a Complete was refused for its parts: one named is not stored, or not with
+    /// the ETag given (S3's `InvalidPart`; the coordinator's `invalid_part`, or its own
+    /// `etag_mismatch` and `parts_missing` from the listing it checks first).
+    pub(crate) fn refuses_a_part(&self) -> bool {
+        match self {
+            Error::Store(hoist_s3::Error::S3 { error, .. }) => error.code.as_str() == "InvalidPart",
+            Error::Coordinator { code, .. } => {
+                matches!(
+                    code.as_str(),
+                    "invalid_part" | "etag_mismatch" | "parts_missing"
+                )
+            }
+            _ => false,
+        }
+    }
+
     pub(crate) fn protocol(operation: &str, message: impl Into<String>) -> Self {
         Error::Protocol {
             operation: operation.to_owned(),

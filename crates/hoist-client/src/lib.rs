@@ -57,6 +57,7 @@ mod landed;
 mod pipeline;
 mod prepare;
 mod progress;
+mod resend;
 mod source;
 mod stage;
 mod transport;

@@ -1,7 +1,7 @@
 //! Getting ready to send: opening the source, resuming from the journal (checked against
 //! ListParts) or creating a new upload.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::Read;
 use std::os::unix::fs::FileExt as _;
@@ -29,6 +29,17 @@ pub(crate) struct Prepared {
     pub journal: Option<Journal>,
     /// The source's size, when known in advance.
     pub total: Option<u64>,
+    /// The file, read again when a Complete refuses parts the store listed ([`crate::resend`]).
+    pub reread: Option<Reread>,
+    /// Parts taken over from the store's listing whose answer no journal recorded: stored by
+    /// a run that was killed, they may be ones the store never finished committing.
+    pub unconfirmed: BTreeSet<u32>,
+}
+
+/// A file's handle and path, to read its parts again.
+pub(crate) struct Reread {
+    pub file: Arc<File>,
+    pub path: PathBuf,
 }
 
 /// The upload a journal records, its plan made again from the file's size and the part
@@ -100,7 +111,7 @@ pub(crate) async fn file<T: Transport>(
         abort_previous(stage, &key).await;
         None
     };
-    let (session, resumed, journal) = match resumed {
+    let (session, (resumed, unconfirmed), journal) = match resumed {
         Some(r) => r,
         None => {
             let (whole_checksum, unless_stored) = digests(stage, &file, &path, size).await?;
@@ -128,7 +139,7 @@ pub(crate) async fn file<T: Transport>(
                     checksum: stage.config.checksum,
                     parts: BTreeMap::new(),
                 });
-            (session, Stored::new(), journal)
+            (session, (Stored::new(), BTreeSet::new()), journal)
         }
     };
     let parts = session
@@ -137,11 +148,16 @@ pub(crate) async fn file<T: Transport>(
         .filter(|p| !resumed.contains_key(&p.number))
         .collect();
     Ok(Prepared {
+        reread: Some(Reread {
+            file: file.clone(),
+            path: path.clone(),
+        }),
         feed: Feed::File { file, path, parts },
         session,
         resumed,
         journal,
         total: Some(size),
+        unconfirmed,
     })
 }
 
@@ -218,8 +234,9 @@ async fn abort_previous<T: Transport>(stage: &Stage<T>, key: &JournalKey) {
     let _ = Journal::remove(dir, key);
 }
 
-/// An upload to continue: its session, the parts stored, and its journal.
-type Resumed = (Session, Stored, Option<Journal>);
+/// An upload to continue: its session, the parts stored (and which of them no journal
+/// confirmed), and its journal.
+type Resumed = (Session, (Stored, BTreeSet<u32>), Option<Journal>);
 
 /// Continues the journaled upload, if there is one and the store still has it; else says
 /// why there is nothing to continue.
@@ -270,7 +287,8 @@ async fn resume_from_journal<T: Transport>(
         }
         Err(e) => return Err(e),
     };
-    let resumed = adopt_parts(stage.config.checksum, &journal, &session, stored, file).await?;
+    let (resumed, unconfirmed) =
+        adopt_parts(stage.config.checksum, &journal, &session, stored, file).await?;
     journal.parts = resumed
         .iter()
         .map(|(n, (etag, size, sum))| {
@@ -285,20 +303,22 @@ async fn resume_from_journal<T: Transport>(
             )
         })
         .collect();
-    Ok(Ok((session, resumed, Some(journal))))
+    Ok(Ok((session, (resumed, unconfirmed), Some(journal))))
 }
 
 /// Keeps the stored parts that are known good: of the planned size and either recorded
 /// in the journal with the same ETag, or (when the journal missed them, for example
-/// after a kill -9 between two journal writes) whose MD5 matches the local bytes.
+/// after a kill -9 between two journal writes) whose MD5 matches the local bytes; the
+/// latter are also returned apart, as unconfirmed.
 async fn adopt_parts(
     alg: Option<ChecksumAlgorithm>,
     journal: &Journal,
     session: &Session,
     stored: Vec<StoredPart>,
     file: &Arc<File>,
-) -> Result<Stored> {
+) -> Result<(Stored, BTreeSet<u32>)> {
     let mut out = Stored::new();
+    let mut unconfirmed = BTreeSet::new();
     for part in stored {
         let n = part.number;
         let Some(Part { offset, length, .. }) = session.plan.part(n) else {
@@ -307,7 +327,8 @@ async fn adopt_parts(
         if part.size != length {
             continue;
         }
-        if let Some(jp) = journal.parts.get(&n).filter(|jp| jp.etag == part.etag) {
+        let journaled = journal.parts.get(&n).filter(|jp| jp.etag == part.etag);
+        if let Some(jp) = journaled {
             let sum = alg.zip(jp.checksum.as_deref()).and_then(|(alg, c)| {
                 let checksum = Checksum::from_base64(alg, c).ok()?;
                 Some(PartChecksum {
@@ -334,10 +355,13 @@ async fn adopt_parts(
             source,
         })?;
         if etag::md5_of(&part.etag) == Some(checked.0) {
+            if journaled.is_none() {
+                unconfirmed.insert(n);
+            }
             out.insert(n, (part.etag, part.size, checked.1));
         }
     }
-    Ok(out)
+    Ok((out, unconfirmed))
 }
 
 /// Reads a stream's first part, and starts its upload: a single PUT when that was all.
@@ -390,5 +414,7 @@ pub(crate) async fn stream<T: Transport>(
         resumed: Stored::new(),
         journal: None,
         total: opts.size,
+        reread: None,
+        unconfirmed: BTreeSet::new(),
     })
 }

@@ -53,6 +53,11 @@ pub enum Progress {
         to: String,
         reason: String,
     },
+    /// The Complete refused parts the store had listed as stored (another writer replaced
+    /// them, or the store never finished committing a part a killed run left): `parts` are
+    /// read from the file and sent again, once, then the Complete is repeated. Their bytes
+    /// leave `done_bytes` until they are stored again.
+    SendingAgain { parts: Vec<u32>, reason: String },
     /// The upload is complete and its size and checksum were checked.
     Completed {
         bytes: u64,

@@ -5,6 +5,8 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { rmSync } from 'node:fs';
 
+import { UploadPartCommand } from '@aws-sdk/client-s3';
+
 import {
   MiB, startHoist, tempDir as freshDir, launchBrowser, openPage, pickFile, waitDone, makeFile, storedMd5,
   recordTraffic, ensureCors, tempDir, setFaults, uploadResult, multipartUploads,
@@ -66,6 +68,47 @@ test('after a reload, picking the same file sends only the missing parts', async
   assert.deepEqual(await multipartUploads(server), []);
   assert.deepEqual(errors.filter((e) => !/aborted/i.test(String(e))), []);
   console.log(`# ${storedBefore.size} of ${partCount} parts stored before the reload; ${sentAfter.size} sent after`);
+});
+
+test('a part taken over after a reload and replaced by another writer is sent again when the Complete refuses it', async () => {
+  const path = join(files, 'replaced.bin');
+  const md5 = await makeFile(path, 120 * MiB);
+  await setFaults(server, { bandwidth_bytes_per_sec: 10 * MiB });
+  const { page, errors } = await openPage(browser.context, server);
+  const first = recordTraffic(page, server);
+  await pickFile(page, path);
+  await page.waitForFunction(() => Number(document.getElementById('job').dataset.partsDone || 0) >= 4, null, { timeout: 120_000 });
+  await page.reload();
+  const storedBefore = first.storedParts();
+  page.removeAllListeners('requestfinished');
+  page.removeAllListeners('requestfailed');
+  page.removeAllListeners('request');
+  const [upload] = await multipartUploads(server);
+  await page.waitForSelector('#unfinished', { state: 'visible' });
+
+  // The second session sends the missing parts at the same pace; once one is stored, another
+  // writer replaces a part the session took over. The store then refuses the Complete.
+  const second = recordTraffic(page, server);
+  await pickFile(page, path);
+  const deadline = Date.now() + 120_000;
+  while (!second.storedParts().size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  const replaced = Math.min(...storedBefore);
+  await server.s3.send(new UploadPartCommand({
+    Bucket: server.bucket, Key: upload.Key, UploadId: upload.UploadId, PartNumber: replaced,
+    Body: Buffer.alloc(8 * MiB, 7),
+  }));
+  await setFaults(server, {});
+  await waitDone(page);
+  const result = await uploadResult(page);
+  assert.equal((await storedMd5(server, result.key)).md5, md5);
+  const puts = second.partPuts().filter((e) => e.status === 200).map((e) => e.partNumber);
+  assert.equal(puts.filter((n) => n === replaced).length, 1, `part ${replaced} sent again once: ${puts}`);
+  assert.deepEqual(puts.filter((n) => storedBefore.has(n) && n !== replaced), []);
+  const completes = second.log.filter((e) => !e.toStore && e.method === 'POST' && /\/complete$/.test(e.path));
+  assert.deepEqual(completes.map((e) => e.status), [409, 200]);
+  assert.deepEqual(await multipartUploads(server), []);
+  assert.deepEqual(errors.filter((e) => !/aborted/i.test(String(e))), []);
+  console.log(`# the Complete refused part ${replaced} (replaced by another writer); sent again, then completed`);
 });
 
 test('after a browser restart, picking the same file sends only the missing parts', async () => {

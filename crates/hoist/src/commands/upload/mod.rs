@@ -507,6 +507,11 @@ fn notice(p: &Progress, quiet: bool) {
             "hoist upload: coordinator {from} is not answering ({reason}); continuing the \
              same upload through {to}"
         )),
+        Progress::SendingAgain { parts, reason } => output::message(&format!(
+            "hoist upload: the store refused parts it had listed as stored ({reason}); \
+             sending {} again from the file",
+            part_list(parts)
+        )),
         Progress::HookPending {
             completes: 1,
             delay_ms: Some(ms),
@@ -516,6 +521,15 @@ fn notice(p: &Progress, quiet: bool) {
             *ms as f64 / 1000.0
         )),
         _ => {}
+    }
+}
+
+/// "part 3" or "parts 3, 7, 9".
+fn part_list(parts: &[u32]) -> String {
+    let numbers: Vec<String> = parts.iter().map(u32::to_string).collect();
+    match numbers.len() {
+        1 => format!("part {}", numbers[0]),
+        _ => format!("parts {}", numbers.join(", ")),
     }
 }
 
