@@ -39,27 +39,38 @@ def test_file_round_trip_with_json_events(store, cli_env, tmp_path):
     assert r.stdout.decode().startswith(f"uploaded {BUCKET}/plain ")
 
 
-def test_kill_9_half_way_then_resume_sends_only_missing_parts(start_store, tmp_path):
-    # A per-connection bandwidth limit makes the upload last long enough to kill it half-way.
+def slow_store_env(start_store, tmp_path):
+    """A store whose per-connection bandwidth limit makes an upload last long enough to act
+    during it, and the CLI's environment for it (state kept under `tmp_path`)."""
     store = start_store(["--fault-bandwidth", "12MiB"])
     env = {"AWS_ACCESS_KEY_ID": "AKIDHOISTCLIENT", "AWS_SECRET_ACCESS_KEY": "clientE2eSecretKey0123456789abcdefghij",
            "AWS_ENDPOINT_URL": store.endpoint, "HOIST_STATE_DIR": str(tmp_path / "state"), "HOME": str(tmp_path),
            "PATH": "/usr/bin:/bin"}
-    src = tmp_path / "big.bin"
-    size = 200 * MIB + 333
-    md5 = write_random(src, size, seed=2)
-    parts = -(-size // (5 * MIB))
-    args = ["--json", "--part-size", "5MiB", "--concurrency", "3", str(src), f"s3://{BUCKET}/big.bin"]
+    return store, env
+
+
+def killed_after(env, args, parts_done):
+    """`hoist upload --json` killed with SIGKILL once it reported `parts_done` parts stored."""
     p = subprocess.Popen([HOIST_BIN, "upload", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     seen = 0
     for line in p.stdout:
         if json.loads(line)["event"] == "part_done":
             seen += 1
-            if seen >= parts // 2:
+            if seen >= parts_done:
                 break
     p.send_signal(signal.SIGKILL)
     p.wait(timeout=10)
     assert p.returncode == -signal.SIGKILL
+
+
+def test_kill_9_half_way_then_resume_sends_only_missing_parts(start_store, tmp_path):
+    store, env = slow_store_env(start_store, tmp_path)
+    src = tmp_path / "big.bin"
+    size = 200 * MIB + 333
+    md5 = write_random(src, size, seed=2)
+    parts = -(-size // (5 * MIB))
+    args = ["--json", "--part-size", "5MiB", "--concurrency", "3", str(src), f"s3://{BUCKET}/big.bin"]
+    killed_after(env, args, parts // 2)
     client = store.client()
     uploads = client.list_multipart_uploads(Bucket=BUCKET).get("Uploads", [])
     assert len(uploads) == 1
@@ -82,24 +93,13 @@ def test_a_resumed_part_replaced_by_another_writer_is_sent_again_when_complete_r
     # The resume takes over the parts the store lists; then, while it sends the rest, another
     # writer replaces one of them. S3 refuses the Complete (InvalidPart); the CLI lists the
     # parts, finds the one whose ETag changed, sends it again from the file and completes.
-    store = start_store(["--fault-bandwidth", "12MiB"])
-    env = {"AWS_ACCESS_KEY_ID": "AKIDHOISTCLIENT", "AWS_SECRET_ACCESS_KEY": "clientE2eSecretKey0123456789abcdefghij",
-           "AWS_ENDPOINT_URL": store.endpoint, "HOIST_STATE_DIR": str(tmp_path / "state"), "HOME": str(tmp_path),
-           "PATH": "/usr/bin:/bin"}
+    store, env = slow_store_env(start_store, tmp_path)
     src = tmp_path / "replaced.bin"
     size = 120 * MIB + 7
     md5 = write_random(src, size, seed=5)
     parts = -(-size // (5 * MIB))
     args = ["--json", "--part-size", "5MiB", "--concurrency", "3", str(src), f"s3://{BUCKET}/replaced.bin"]
-    p = subprocess.Popen([HOIST_BIN, "upload", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    seen = 0
-    for line in p.stdout:
-        if json.loads(line)["event"] == "part_done":
-            seen += 1
-            if seen >= parts // 3:
-                break
-    p.send_signal(signal.SIGKILL)
-    p.wait(timeout=10)
+    killed_after(env, args, parts // 3)
     client = store.client()
     upload_id = client.list_multipart_uploads(Bucket=BUCKET)["Uploads"][0]["UploadId"]
     # The upload asks for CRC-64/NVME on every part: the other writer sends it too.
