@@ -3,6 +3,7 @@ checksum, kill -9 and --resume (ListParts as garage answers it), and the doctor 
 fixing a bucket. Everything is checked with boto3."""
 
 import json
+import os
 import signal
 import subprocess
 
@@ -90,6 +91,25 @@ def test_kill_9_then_resume_sends_only_missing_parts(garage, tmp_path):
     assert not set(again) & set(first_pass), "sent again: only parts taken over from the store"
     assert object_md5(client, "resume.bin") == (md5, size)
     assert client.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
+
+
+def test_memory_stays_near_concurrency_times_part_size(garage, tmp_path):
+    # garage takes GetObjectAttributes, which it does not do, for a GetObject and answers with
+    # the whole object; the CLI checks the parts with that call after completing, and must not
+    # read the object back. Its peak memory stays near concurrency x part size (4 x 8 MiB).
+    src = tmp_path / "memory.bin"
+    size = 512 * MIB
+    md5 = write_random(src, size, seed=11)
+    with open(tmp_path / "out", "wb") as out, open(tmp_path / "err", "wb") as err:
+        p = subprocess.Popen([HOIST_BIN, "upload", "--part-size", "8MiB", "--concurrency", "4", str(src),
+                              f"s3://{BUCKET}/memory.bin"], env=garage.env(), stdout=out, stderr=err)
+        _, status, usage = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    assert p.returncode == 0, (tmp_path / "err").read_text()
+    peak_mib = usage.ru_maxrss / 1024
+    print(f"\n[garage] 512 MiB in parts of 8 MiB, 4 at once: the CLI's peak memory {peak_mib:.0f} MiB")
+    assert peak_mib < 160, f"peak memory {peak_mib:.0f} MiB for 4 x 8 MiB of part buffers"
+    assert object_md5(garage.client(), "memory.bin") == (md5, size)
 
 
 @pytest.fixture

@@ -36,6 +36,19 @@ pub enum Error {
         /// What was wrong with it.
         detail: String,
     },
+    /// The store's answer was longer than any answer to a control call: the store did not
+    /// do the call asked (Garage answers GetObjectAttributes with the whole object). The
+    /// rest was not read.
+    #[error(
+        "{operation}: the store's answer is longer than {limit} bytes, more than any answer to \
+         this call: not read"
+    )]
+    TooLarge {
+        /// The S3 operation.
+        operation: String,
+        /// The most read of an answer.
+        limit: usize,
+    },
     /// The request could not be signed (expired credentials, a lifetime out of range).
     #[error("cannot sign {operation}: {detail}")]
     Sign {
@@ -121,6 +134,7 @@ impl Error {
             Error::Transport { .. } => Verdict::Retry,
             Error::S3 { error, .. } => classify(error.status, error.code.as_str(), &error.message),
             Error::Unexpected { .. }
+            | Error::TooLarge { .. }
             | Error::Sign { .. }
             | Error::Credentials(_)
             | Error::Config(_) => Verdict::Fatal,

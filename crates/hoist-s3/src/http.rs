@@ -16,6 +16,52 @@ use hoist_core::time::Timestamp;
 
 use crate::error::Error;
 
+/// The longest answer read: S3's answers to the calls hoist makes (a page of a listing, of
+/// an object's attributes, an error) are far shorter. A store that answers a call it does
+/// not do with an object (Garage, to GetObjectAttributes) is not read into memory.
+pub const MAX_ANSWER: usize = 16 << 20;
+
+/// Reads `resp`'s body, at most `limit` bytes; longer is [`Error::TooLarge`], with the
+/// rest left unread (the connection is closed, not drained).
+async fn read_answer(
+    operation: &str,
+    mut resp: reqwest::Response,
+    limit: usize,
+) -> Result<Bytes, Error> {
+    let too_large = || Error::TooLarge {
+        operation: operation.to_owned(),
+        limit,
+    };
+    if resp.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    // Most answers come in one chunk, kept as it is; more are joined.
+    let mut single = Bytes::new();
+    let mut joined: Vec<u8> = Vec::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| Error::transport(operation, &e))?
+    {
+        if single.len() + joined.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        if single.is_empty() && joined.is_empty() {
+            single = chunk;
+        } else {
+            if joined.is_empty() {
+                joined.extend_from_slice(&std::mem::take(&mut single));
+            }
+            joined.extend_from_slice(&chunk);
+        }
+    }
+    Ok(if joined.is_empty() {
+        single
+    } else {
+        Bytes::from(joined)
+    })
+}
+
 /// The HTTP client's settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpOptions {
@@ -260,7 +306,8 @@ impl Http {
     }
 
     /// Sends a built request and reads the whole answer, whatever its status. Only a failed
-    /// connection, a timeout or a cut-off body is an error.
+    /// connection, a timeout, a cut-off body, or an answer longer than [`MAX_ANSWER`] is an
+    /// error.
     pub async fn send(
         &self,
         operation: &str,
@@ -279,10 +326,7 @@ impl Http {
         let received = Timestamp::from(SystemTime::now());
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| Error::transport(operation, &e))?;
+        let body = read_answer(operation, resp, MAX_ANSWER).await?;
         Ok(Answer {
             status,
             headers,
@@ -299,5 +343,54 @@ impl Http {
             rb = rb.body(req.body);
         }
         self.send(operation, rb).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An answer of `body` in chunks of `chunk` bytes; `length` as its Content-Length.
+    fn answer(body: &[u8], chunk: usize, length: Option<usize>) -> reqwest::Response {
+        let chunks: Vec<Result<Bytes, std::io::Error>> = body
+            .chunks(chunk.max(1))
+            .map(|c| Ok(Bytes::copy_from_slice(c)))
+            .collect();
+        let mut b = http::Response::builder().status(200);
+        if let Some(n) = length {
+            b = b.header("content-length", n.to_string());
+        }
+        let stream = futures_util::stream::iter(chunks);
+        reqwest::Response::from(b.body(reqwest::Body::wrap_stream(stream)).unwrap())
+    }
+
+    fn read(resp: reqwest::Response, limit: usize) -> Result<Bytes, Error> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(read_answer("GetObjectAttributes", resp, limit))
+    }
+
+    #[test]
+    fn answers_within_the_limit_are_read_whole_in_one_chunk_or_many() {
+        let body: Vec<u8> = (0..=255u8).cycle().take(10_000).collect();
+        for chunk in [10_000, 4096, 1] {
+            let got = read(answer(&body, chunk, None), 10_000).unwrap();
+            assert_eq!(&got[..], &body[..], "chunks of {chunk}");
+        }
+        assert!(read(answer(b"", 1, Some(0)), 10).unwrap().is_empty());
+    }
+
+    #[test]
+    fn longer_answers_are_refused_declared_or_not() {
+        let body = vec![7u8; 10_001];
+        for (chunk, length) in [(10_001, Some(10_001)), (4096, None), (1, None)] {
+            let err = read(answer(&body, chunk, length), 10_000).unwrap_err();
+            assert!(
+                matches!(&err, Error::TooLarge { limit: 10_000, operation } if operation == "GetObjectAttributes"),
+                "{err:?}"
+            );
+            assert!(err.to_string().contains("longer than 10000 bytes"), "{err}");
+        }
     }
 }
