@@ -405,19 +405,17 @@ class Upload {
     const missing = Array.isArray(info.missing) ? new Set(info.missing.map(Number)) : null;
     const stored = new Map();
     let storedBytes = 0;
-    // Parts stored before this session, and every stored part's length.
-    this._takenOver = new Map();
+    // Every stored part's length; those stored before this session are the ones taken over.
     this._lengths = new Map();
     for (const p of missing ? storedParts : []) {
-      const number = Number(p.number ?? p.part_number ?? p.PartNumber);
+      const { number, etag, length } = storedPart(p);
       if (number >= 1 && number <= count && !missing.has(number) && !stored.has(number)) {
-        stored.set(number, stripQuotes(p.etag ?? p.ETag) || null);
-        const length = Number(p.length ?? p.size) || 0;
+        stored.set(number, etag || null);
         storedBytes += length;
-        this._takenOver.set(number, length);
         this._lengths.set(number, length);
       }
     }
+    this._takenOver = new Set(stored.keys());
     this.plan = { bucket: info.bucket, key: info.key, count, stored, etags: new Map(stored) };
     this._progress.confirm(storedBytes);
   }
@@ -584,10 +582,13 @@ class Upload {
     const state = await this._api('GET', `/v1/uploads/${encodeURIComponent(this.id)}`).catch(() => null);
     if (!state) return null;
     const listed = new Map();
-    for (const p of state.parts || []) listed.set(Number(p.number ?? p.part_number ?? p.PartNumber), stripQuotes(p.etag ?? p.ETag));
+    for (const p of state.parts || []) {
+      const { number, etag } = storedPart(p);
+      listed.set(number, etag);
+    }
     let again = [];
     for (const [n, etag] of this.plan.etags) if (etag && listed.get(n) !== etag) again.push(n);
-    if (!again.length) again = [...this._takenOver.keys()];
+    if (!again.length) again = [...this._takenOver];
     again.sort((a, b) => a - b);
     for (const n of again) {
       this.plan.stored.delete(n);
@@ -1976,6 +1977,15 @@ export function backoffDelay(attempt, { retryBaseMs = DEFAULTS.retryBaseMs, retr
 function xmlField(text, name) {
   const m = new RegExp(`<${name}>([^<]*)</${name}>`).exec(text);
   return m ? m[1].replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&') : null;
+}
+
+/** A stored part as the coordinator lists it (or S3's names for the same): number, ETag, length. */
+function storedPart(p) {
+  return {
+    number: Number(p.number ?? p.part_number ?? p.PartNumber),
+    etag: stripQuotes(p.etag ?? p.ETag),
+    length: Number(p.length ?? p.size) || 0,
+  };
 }
 
 function stripQuotes(etag) {

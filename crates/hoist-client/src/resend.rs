@@ -33,10 +33,12 @@ fn to_send_again(
     listed: &BTreeMap<u32, String>,
     unconfirmed: &BTreeSet<u32>,
 ) -> Vec<u32> {
-    let unquoted = |e: &str| e.trim_matches('"').to_owned();
+    fn unquoted(etag: &str) -> &str {
+        etag.trim_matches('"')
+    }
     let differ: Vec<u32> = ours
         .iter()
-        .filter(|(n, etag)| listed.get(n).map(|l| unquoted(l)) != Some(unquoted(etag)))
+        .filter(|(n, etag)| listed.get(*n).map(|l| unquoted(l)) != Some(unquoted(etag)))
         .map(|(n, _)| *n)
         .collect();
     if !differ.is_empty() {
