@@ -32,6 +32,7 @@ use tokio::sync::mpsc;
 
 use crate::config::random_hex;
 use crate::errors::{MSG_ENTITY_TOO_LARGE, s3_error};
+use crate::hashing::Md5Stream;
 
 /// The longest key S3 accepts, in bytes.
 pub(crate) const MAX_KEY_LEN: usize = 1024;
@@ -406,7 +407,8 @@ impl Digests {
 }
 
 /// A body past [`SMALL_BODY`]: `head` (already received) and the rest of `body` go through
-/// a bounded channel to a blocking writer, which hands each chunk to a hashing thread.
+/// a bounded channel to a blocking writer, which hands each chunk to the shared hashing
+/// threads for the MD5 ([`crate::hashing`]) and computes the flexible checksum itself.
 async fn write_large(
     path: PathBuf,
     head: Vec<Bytes>,
@@ -417,41 +419,28 @@ async fn write_large(
 ) -> s3s::S3Result<Written> {
     let (tx, mut rx) = mpsc::channel::<Bytes>(8);
     let writer = tokio::task::spawn_blocking(move || -> std::io::Result<Written> {
-        // Hashing (MD5 for the ETag, the flexible checksum) runs on its own thread beside the
-        // writes, so one stream goes as fast as the slower of the two, not their sum.
-        std::thread::scope(|scope| {
-            let (to_hasher, chunks) = std::sync::mpsc::sync_channel::<Bytes>(8);
-            let hashing = scope.spawn(move || {
-                let mut digests = Digests::new(algorithm);
-                for chunk in chunks {
-                    digests.update(&chunk);
-                }
-                digests.finish()
-            });
-            let file = std::fs::File::create(&path)?;
-            let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
-            let mut size = 0u64;
-            while let Some(chunk) = rx.blocking_recv() {
-                size += chunk.len() as u64;
-                out.write_all(&chunk)?;
-                if to_hasher.send(chunk).is_err() {
-                    break;
-                }
+        let mut md5 = Md5Stream::new();
+        let mut checksum = algorithm.map(Hasher::new);
+        let file = std::fs::File::create(&path)?;
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+        let mut size = 0u64;
+        while let Some(chunk) = rx.blocking_recv() {
+            size += chunk.len() as u64;
+            out.write_all(&chunk)?;
+            if let Some(h) = checksum.as_mut() {
+                h.update(&chunk);
             }
-            drop(to_hasher);
-            let file = out
-                .into_inner()
-                .map_err(std::io::IntoInnerError::into_error)?;
-            file.sync_all()?;
-            let (md5, checksum) = hashing
-                .join()
-                .map_err(|_| std::io::Error::other("the hashing thread panicked"))?;
-            Ok(Written {
-                path,
-                size,
-                md5,
-                checksum,
-            })
+            md5.update(chunk)?;
+        }
+        let file = out
+            .into_inner()
+            .map_err(std::io::IntoInnerError::into_error)?;
+        file.sync_all()?;
+        Ok(Written {
+            path,
+            size,
+            md5: md5.finish()?,
+            checksum: checksum.map(Hasher::finish),
         })
     });
 

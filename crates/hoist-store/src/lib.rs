@@ -74,6 +74,8 @@ mod query;
 
 // 2. Storage.
 mod fs;
+mod hashing;
+mod md5lanes;
 mod read;
 mod storage;
 
