@@ -333,22 +333,11 @@ fn hash_some(bodies: &mut [Body]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::md5lanes::tests::bytes;
     use md5::Digest as _;
 
     /// Passes that hashed more than one body, so that a test can tell it took that path.
     pub(super) static PASSES_SIDE_BY_SIDE: AtomicU64 = AtomicU64::new(0);
-
-    fn bytes(seed: u64, len: usize) -> Vec<u8> {
-        let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-        (0..len)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x >> 24) as u8
-            })
-            .collect()
-    }
 
     /// Hands `data` over in chunks of the given sizes, cycling through them.
     fn feed(stream: &mut Md5Stream, data: &[u8], sizes: &[usize]) {
@@ -382,7 +371,7 @@ mod tests {
                 std::thread::spawn(move || {
                     let len = [0, 1, 63, 64, 65, 1000, 70_000, 1 << 20, 3 << 20, 5_000_001]
                         [n as usize % 10];
-                    let data = bytes(n + 1, len + n as usize);
+                    let data = bytes(n as u32 + 1, len + n as usize);
                     let mut stream = Md5Stream::new();
                     let sizes: &[usize] = if len > 100_000 {
                         chunkings[n as usize % 3 + 3]

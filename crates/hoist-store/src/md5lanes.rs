@@ -202,12 +202,12 @@ pub(crate) fn finish(mut state: [u32; 4], tail: &[u8], len: u64) -> [u8; 16] {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use md5::Digest as _;
 
     /// Deterministic bytes that differ per seed.
-    fn bytes(seed: u32, len: usize) -> Vec<u8> {
+    pub(crate) fn bytes(seed: u32, len: usize) -> Vec<u8> {
         let mut x = seed.wrapping_mul(0x9e37_79b9) | 1;
         (0..len)
             .map(|_| {
