@@ -102,3 +102,55 @@ def test_a_part_the_store_holds_with_another_checksum_fails_with_the_integrity_c
     # Aborted, and no object was made.
     assert client.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
     assert client.list_objects_v2(Bucket=BUCKET).get("KeyCount", 0) == 0
+
+
+def test_a_resumed_part_replaced_behind_the_coordinator_is_sent_again_when_it_refuses_the_etags(
+        start_store, start_coordinator, tmp_path):
+    # Through the coordinator, the resume takes over the parts the store lists; while it sends
+    # the rest, another writer replaces one of them in the store. The coordinator checks the
+    # Complete's ETags against the store's listing and refuses with `etag_mismatch`; the CLI lists
+    # the parts, sends the replaced one again from the file, and completes.
+    store = start_store(["--fault-bandwidth", "12MiB"])
+    coordinator = start_coordinator(store)
+    src = tmp_path / "replaced.bin"
+    size = 150 * MIB + 7
+    md5 = write_random(src, size, seed=15)
+    parts = -(-size // (5 * MIB))
+    env = cli_env(tmp_path)
+    args = upload_args(coordinator, src, "--concurrency", "3", "--key", "replaced.bin")
+    p = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    seen = 0
+    for line in p.stdout:
+        if json.loads(line)["event"] == "part_done":
+            seen += 1
+            if seen >= parts // 3:
+                break
+    p.send_signal(signal.SIGKILL)
+    p.wait(timeout=10)
+    client = store.client()
+    [upload] = client.list_multipart_uploads(Bucket=BUCKET)["Uploads"]
+    # Of the planned size, so that the coordinator's check of sizes passes and its check of
+    # ETags is what refuses.
+    other = (b"another writer" * (5 * MIB // 14 + 1))[:5 * MIB]
+
+    p = subprocess.Popen([*args[:2], "--resume", *args[2:]], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    ev = []
+    replaced = None
+    for line in p.stdout:
+        ev.append(json.loads(line))
+        if replaced is None and ev[-1]["event"] == "part_done":
+            listed = client.list_parts(Bucket=BUCKET, Key=upload["Key"], UploadId=upload["UploadId"])["Parts"]
+            resumed = {x["PartNumber"] for x in listed} - {e["number"] for e in ev if e["event"] == "part_done"}
+            replaced = min(resumed)
+            client.upload_part(Bucket=BUCKET, Key=upload["Key"], UploadId=upload["UploadId"], PartNumber=replaced,
+                               Body=other, ChecksumCRC64NVME=b64_crc64(crc64nvme(other)))
+    assert p.wait(timeout=300) == 0, p.stderr.read()
+    again = [e for e in ev if e["event"] == "sending_again"]
+    assert [a["parts"] for a in again] == [[replaced]], ev
+    assert "etag_mismatch" in again[0]["reason"], again
+    after = ev[ev.index(again[0]):]
+    assert [e["number"] for e in after if e["event"] == "part_done"] == [replaced]
+    assert ev[-1]["event"] == "result"
+    assert object_md5(client, ev[-1]["key"]) == (md5, size)
+    assert client.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
