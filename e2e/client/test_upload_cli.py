@@ -81,10 +81,15 @@ def test_kill_9_half_way_then_resume_sends_only_missing_parts(start_store, tmp_p
     r = subprocess.run([HOIST_BIN, "upload", "--resume", *args], env=env, capture_output=True, timeout=300)
     assert r.returncode == 0, r.stderr
     ev = events(r.stdout)
-    sent = sorted(e["number"] for e in ev if e["event"] == "part_done")
-    assert sent == sorted(set(range(1, parts + 1)) - stored), "only the missing parts are sent again"
-    assert ev[0]["resumed_parts"] == len(stored)
-    assert ev[-1]["parts_resumed"] == len(stored)
+    sent = [e["number"] for e in ev if e["event"] == "part_done"]
+    # A part whose body had fully arrived when the client was killed can still be stored after
+    # the listing above (S3 finishes such a request too): the resume then takes it over as
+    # well. At most the parts in flight at the kill (three) can land that late.
+    resumed = ev[0]["resumed_parts"]
+    assert len(stored) <= resumed <= len(stored) + 3, (resumed, stored)
+    assert not set(sent) & stored, "only the missing parts are sent again"
+    assert len(sent) == len(set(sent)) == parts - resumed
+    assert ev[-1]["parts_resumed"] == resumed
     assert object_md5(client, "big.bin") == (md5, size)
     assert client.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
 

@@ -22,7 +22,7 @@ use bytes::Bytes;
 use crate::md5lanes::{self, INIT, LANES};
 
 /// Bytes one body may have handed over and not yet hashed.
-const MAX_UNHASHED: usize = 4 << 20;
+const MAX_UNHASHED: usize = 1 << 20;
 
 /// Blocks (of 64 bytes) hashed per body before the thread reads its messages again: 256 KiB.
 const QUANTUM: usize = 4096;
