@@ -173,7 +173,6 @@ struct Body {
     /// Chunks handed over and not yet hashed; the first from `offset`.
     queue: std::collections::VecDeque<Bytes>,
     offset: usize,
-    queued: usize,
     /// Bytes of a block that began in one chunk and ends in the next.
     carry: [u8; 64],
     carry_len: usize,
@@ -196,7 +195,6 @@ impl Body {
             state: INIT,
             queue: std::collections::VecDeque::new(),
             offset: 0,
-            queued: 0,
             carry: [0; 64],
             carry_len: 0,
             len: 0,
@@ -238,7 +236,6 @@ impl Body {
         self.offset += n;
         if self.queue.front().is_some_and(|f| self.offset == f.len()) {
             if let Some(done) = self.queue.pop_front() {
-                self.queued -= done.len();
                 self.credit.give(done.len());
             }
             self.offset = 0;
@@ -282,7 +279,6 @@ fn take(bodies: &mut Vec<Body>, message: Message) {
             if let Some(n) = find(bodies, id) {
                 let body = &mut bodies[n];
                 body.len += chunk.len() as u64;
-                body.queued += chunk.len();
                 body.queue.push_back(chunk);
             }
         }
