@@ -1,9 +1,10 @@
 """Helpers every end-to-end area uses: reproducible test files, an object's MD5 read back with
-boto3, and an independent CRC-64/NVME. Each area's helper module puts this directory on
+boto3, an independent CRC-64/NVME, and `hoist upload --json` killed or raced part-way. Each area's helper module puts this directory on
 `sys.path` and imports from here."""
 
 import base64
 import hashlib
+import json
 import signal
 import subprocess
 
@@ -77,3 +78,39 @@ def stop_process(proc, timeout=15):
             proc.kill()
             proc.wait()
     return proc.returncode
+
+
+def killed_after(cmd, env, parts_done):
+    """`cmd` (a `hoist upload --json` command line) killed with SIGKILL once it reported
+    `parts_done` parts stored."""
+    p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    seen = 0
+    for line in p.stdout:
+        if json.loads(line)["event"] == "part_done":
+            seen += 1
+            if seen >= parts_done:
+                break
+    p.send_signal(signal.SIGKILL)
+    p.wait(timeout=10)
+    assert p.returncode == -signal.SIGKILL
+
+
+def resume_replacing_a_part(cmd, env, client, bucket, upload, body, **part_args):
+    """Runs `cmd` (a `hoist upload --json --resume` command line) and, once it reports its first
+    part stored, has boto3 replace with `body` the lowest-numbered part the resume took over
+    from the store's listing of `upload` (a ListMultipartUploads entry). Answers the exit
+    status, the events, stderr and the part replaced."""
+    p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    events = []
+    replaced = None
+    key, upload_id = upload["Key"], upload["UploadId"]
+    for line in p.stdout:
+        events.append(json.loads(line))
+        if replaced is None and events[-1]["event"] == "part_done":
+            listed = client.list_parts(Bucket=bucket, Key=key, UploadId=upload_id)["Parts"]
+            sent = {e["number"] for e in events if e["event"] == "part_done"}
+            replaced = min({x["PartNumber"] for x in listed} - sent)
+            client.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=replaced, Body=body,
+                               **part_args)
+    returncode = p.wait(timeout=300)
+    return returncode, events, p.stderr.read().decode(), replaced

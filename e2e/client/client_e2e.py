@@ -16,7 +16,8 @@ from botocore.config import Config
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "e2e"))
-from e2e_shared import crc64nvme, object_md5_in, stop_process, write_random  # noqa: E402,F401
+from e2e_shared import (crc64nvme, killed_after, object_md5_in, resume_replacing_a_part,  # noqa: E402,F401
+                        stop_process, write_random)
 HOIST_BIN = os.environ.get("HOIST_BIN", str(REPO / "target" / "debug" / "hoist"))
 
 ACCESS_KEY = "AKIDHOISTCLIENT"

@@ -6,7 +6,8 @@ import json
 import signal
 import subprocess
 
-from client_e2e import BUCKET, HOIST_BIN, Coordinator, crc64nvme, object_md5, write_random
+from client_e2e import (BUCKET, HOIST_BIN, Coordinator, crc64nvme, killed_after, object_md5,
+                        resume_replacing_a_part, write_random)
 
 MIB = 1 << 20
 
@@ -118,34 +119,16 @@ def test_a_resumed_part_replaced_behind_the_coordinator_is_sent_again_when_it_re
     parts = -(-size // (5 * MIB))
     env = cli_env(tmp_path)
     args = upload_args(coordinator, src, "--concurrency", "3", "--key", "replaced.bin")
-    p = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    seen = 0
-    for line in p.stdout:
-        if json.loads(line)["event"] == "part_done":
-            seen += 1
-            if seen >= parts // 3:
-                break
-    p.send_signal(signal.SIGKILL)
-    p.wait(timeout=10)
+    killed_after(args, env, parts // 3)
     client = store.client()
     [upload] = client.list_multipart_uploads(Bucket=BUCKET)["Uploads"]
     # Of the planned size, so that the coordinator's check of sizes passes and its check of
     # ETags is what refuses.
     other = (b"another writer" * (5 * MIB // 14 + 1))[:5 * MIB]
 
-    p = subprocess.Popen([*args[:2], "--resume", *args[2:]], env=env, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE)
-    ev = []
-    replaced = None
-    for line in p.stdout:
-        ev.append(json.loads(line))
-        if replaced is None and ev[-1]["event"] == "part_done":
-            listed = client.list_parts(Bucket=BUCKET, Key=upload["Key"], UploadId=upload["UploadId"])["Parts"]
-            resumed = {x["PartNumber"] for x in listed} - {e["number"] for e in ev if e["event"] == "part_done"}
-            replaced = min(resumed)
-            client.upload_part(Bucket=BUCKET, Key=upload["Key"], UploadId=upload["UploadId"], PartNumber=replaced,
-                               Body=other, ChecksumCRC64NVME=b64_crc64(crc64nvme(other)))
-    assert p.wait(timeout=300) == 0, p.stderr.read()
+    code, ev, stderr, replaced = resume_replacing_a_part([*args[:2], "--resume", *args[2:]], env, client, BUCKET,
+                                                         upload, other, ChecksumCRC64NVME=b64_crc64(crc64nvme(other)))
+    assert code == 0, stderr
     again = [e for e in ev if e["event"] == "sending_again"]
     assert [a["parts"] for a in again] == [[replaced]], ev
     assert "etag_mismatch" in again[0]["reason"], again

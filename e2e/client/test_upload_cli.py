@@ -6,7 +6,8 @@ import signal
 import subprocess
 import time
 
-from client_e2e import BUCKET, HOIST_BIN, crc64nvme, object_md5, write_random
+from client_e2e import (BUCKET, HOIST_BIN, crc64nvme, killed_after, object_md5, resume_replacing_a_part,
+                        write_random)
 
 MIB = 1 << 20
 
@@ -49,20 +50,6 @@ def slow_store_env(start_store, tmp_path):
     return store, env
 
 
-def killed_after(env, args, parts_done):
-    """`hoist upload --json` killed with SIGKILL once it reported `parts_done` parts stored."""
-    p = subprocess.Popen([HOIST_BIN, "upload", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    seen = 0
-    for line in p.stdout:
-        if json.loads(line)["event"] == "part_done":
-            seen += 1
-            if seen >= parts_done:
-                break
-    p.send_signal(signal.SIGKILL)
-    p.wait(timeout=10)
-    assert p.returncode == -signal.SIGKILL
-
-
 def test_kill_9_half_way_then_resume_sends_only_missing_parts(start_store, tmp_path):
     store, env = slow_store_env(start_store, tmp_path)
     src = tmp_path / "big.bin"
@@ -70,7 +57,7 @@ def test_kill_9_half_way_then_resume_sends_only_missing_parts(start_store, tmp_p
     md5 = write_random(src, size, seed=2)
     parts = -(-size // (5 * MIB))
     args = ["--json", "--part-size", "5MiB", "--concurrency", "3", str(src), f"s3://{BUCKET}/big.bin"]
-    killed_after(env, args, parts // 2)
+    killed_after([HOIST_BIN, "upload", *args], env, parts // 2)
     client = store.client()
     uploads = client.list_multipart_uploads(Bucket=BUCKET).get("Uploads", [])
     assert len(uploads) == 1
@@ -104,27 +91,16 @@ def test_a_resumed_part_replaced_by_another_writer_is_sent_again_when_complete_r
     md5 = write_random(src, size, seed=5)
     parts = -(-size // (5 * MIB))
     args = ["--json", "--part-size", "5MiB", "--concurrency", "3", str(src), f"s3://{BUCKET}/replaced.bin"]
-    killed_after(env, args, parts // 3)
+    killed_after([HOIST_BIN, "upload", *args], env, parts // 3)
     client = store.client()
-    upload_id = client.list_multipart_uploads(Bucket=BUCKET)["Uploads"][0]["UploadId"]
+    [upload] = client.list_multipart_uploads(Bucket=BUCKET)["Uploads"]
     # The upload asks for CRC-64/NVME on every part: the other writer sends it too.
     other = b"another writer" * (5 * MIB // 14)
     other_sum = base64.b64encode(crc64nvme(other).to_bytes(8, "big")).decode()
 
-    p = subprocess.Popen([HOIST_BIN, "upload", "--resume", *args], env=env, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE)
-    ev = []
-    replaced = None
-    for line in p.stdout:
-        ev.append(json.loads(line))
-        if replaced is None and ev[-1]["event"] == "part_done":
-            listed = client.list_parts(Bucket=BUCKET, Key="replaced.bin", UploadId=upload_id)["Parts"]
-            resumed = {x["PartNumber"] for x in listed} - {e["number"] for e in ev if e["event"] == "part_done"}
-            replaced = min(resumed)
-            client.upload_part(Bucket=BUCKET, Key="replaced.bin", UploadId=upload_id, PartNumber=replaced,
-                               Body=other, ChecksumCRC64NVME=other_sum)
-    assert p.wait(timeout=300) == 0, p.stderr.read()
-    stderr = p.stderr.read().decode()
+    code, ev, stderr, replaced = resume_replacing_a_part([HOIST_BIN, "upload", "--resume", *args], env, client,
+                                                         BUCKET, upload, other, ChecksumCRC64NVME=other_sum)
+    assert code == 0, stderr
     again = [e for e in ev if e["event"] == "sending_again"]
     assert [a["parts"] for a in again] == [[replaced]], ev
     assert "InvalidPart" in again[0]["reason"]

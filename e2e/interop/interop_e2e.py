@@ -21,7 +21,8 @@ from botocore.config import Config
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "e2e"))
-from e2e_shared import MIB, crc64nvme_file_b64, object_md5_in, stop_process, write_random  # noqa: E402,F401
+from e2e_shared import (MIB, crc64nvme_file_b64, killed_after, object_md5_in, stop_process,  # noqa: E402,F401
+                        write_random)
 HOIST_BIN = os.environ.get("HOIST_BIN", str(REPO / "target" / "debug" / "hoist"))
 REGION = "garage"
 BUCKET = "interop"

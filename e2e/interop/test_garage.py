@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from interop_e2e import (BUCKET, HOIST_BIN, MIB, REGION, crc64nvme_file_b64, object_md5, split_at_sending_again,
-                         write_random)
+from interop_e2e import (BUCKET, HOIST_BIN, MIB, REGION, crc64nvme_file_b64, killed_after, object_md5,
+                         split_at_sending_again, write_random)
 
 
 def upload(garage, *args, timeout=300):
@@ -61,15 +61,7 @@ def test_kill_9_then_resume_sends_only_missing_parts(garage, tmp_path):
     parts = size // (5 * MIB)
     env = garage.env(HOIST_STATE_DIR=str(tmp_path / "state"))
     args = ["--json", "--part-size", "5MiB", "--concurrency", "2", str(src), f"s3://{BUCKET}/resume.bin"]
-    p = subprocess.Popen([HOIST_BIN, "upload", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    seen = 0
-    for line in p.stdout:
-        if json.loads(line)["event"] == "part_done":
-            seen += 1
-            if seen >= parts // 4:
-                break
-    p.send_signal(signal.SIGKILL)
-    p.wait(timeout=10)
+    killed_after([HOIST_BIN, "upload", *args], env, parts // 4)
     client = garage.client()
     uploads = client.list_multipart_uploads(Bucket=BUCKET).get("Uploads", [])
     assert len(uploads) == 1
