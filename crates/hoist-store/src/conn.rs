@@ -142,6 +142,33 @@ impl AsyncRead for FaultyIo {
     }
 }
 
+impl FaultyIo {
+    /// Waits until up to `want` bytes may be written; answers how many may, and the
+    /// bandwidth limit in force.
+    fn poll_write_room(
+        &mut self,
+        cx: &mut Context<'_>,
+        want: usize,
+    ) -> Poll<io::Result<(usize, Option<u64>)>> {
+        if self.is_cut() {
+            return Poll::Ready(Err(cut_error()));
+        }
+        let rate = self.faults.get().bandwidth_bytes_per_sec;
+        let mut limit = self.room_before_cut().min(want);
+        if let Some(rate) = rate {
+            limit = limit.min(ready!(self.write_pace.poll_allow(cx, rate)));
+        }
+        Poll::Ready(Ok((limit, rate)))
+    }
+
+    fn written(&mut self, n: usize, rate: Option<u64>) {
+        self.carried += n as u64;
+        if let Some(rate) = rate {
+            self.write_pace.charge(n, rate);
+        }
+    }
+}
+
 impl AsyncWrite for FaultyIo {
     fn poll_write(
         mut self: Pin<&mut Self>,
@@ -149,20 +176,37 @@ impl AsyncWrite for FaultyIo {
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
-        if this.is_cut() {
-            return Poll::Ready(Err(cut_error()));
-        }
-        let rate = this.faults.get().bandwidth_bytes_per_sec;
-        let mut limit = this.room_before_cut().min(data.len());
-        if let Some(rate) = rate {
-            limit = limit.min(ready!(this.write_pace.poll_allow(cx, rate)));
-        }
+        let (limit, rate) = ready!(this.poll_write_room(cx, data.len()))?;
         let n = ready!(Pin::new(&mut this.inner).poll_write(cx, &data[..limit]))?;
-        this.carried += n as u64;
-        if let Some(rate) = rate {
-            this.write_pace.charge(n, rate);
-        }
+        this.written(n, rate);
         Poll::Ready(Ok(n))
+    }
+
+    /// Hands the slices to the socket in one `writev` when no fault limits them, so hyper
+    /// sends a body's chunks as they are instead of copying them into its own buffer first.
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        let total = bufs.iter().map(|b| b.len()).sum::<usize>();
+        let (limit, rate) = ready!(this.poll_write_room(cx, total))?;
+        let n = if limit >= total {
+            ready!(Pin::new(&mut this.inner).poll_write_vectored(cx, bufs))?
+        } else {
+            let first = bufs
+                .iter()
+                .find(|b| !b.is_empty())
+                .map_or(&[][..], |b| &b[..]);
+            ready!(Pin::new(&mut this.inner).poll_write(cx, &first[..limit.min(first.len())]))?
+        };
+        this.written(n, rate);
+        Poll::Ready(Ok(n))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

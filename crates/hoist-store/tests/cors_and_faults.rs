@@ -334,6 +334,26 @@ async fn injected_errors_latency_and_bandwidth() {
         took >= Duration::from_millis(1500) && took < Duration::from_secs(6),
         "{took:?}"
     );
+    // The limit holds for what the store sends too.
+    let started = Instant::now();
+    let got = s3
+        .get_object()
+        .bucket(BUCKET)
+        .key("slow")
+        .send()
+        .await
+        .unwrap()
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .into_bytes();
+    let took = started.elapsed();
+    assert!(got == bytes_of(1024 * 1024, 2));
+    assert!(
+        took >= Duration::from_millis(1500) && took < Duration::from_secs(6),
+        "{took:?}"
+    );
 
     store.handle.set_faults(Faults::default()).unwrap();
     let started = Instant::now();
@@ -351,6 +371,17 @@ async fn injected_errors_latency_and_bandwidth() {
 async fn cut_connections_leave_no_object() {
     let store = TestStore::start().await;
     let s3 = store.client();
+    // Seeded through a client of its own: the cut is decided when a connection opens, and
+    // the requests below must each open a new one.
+    store
+        .client()
+        .put_object()
+        .bucket(BUCKET)
+        .key("whole")
+        .body(ByteStream::from(bytes_of(1024 * 1024, 5)))
+        .send()
+        .await
+        .unwrap();
     store
         .handle
         .set_faults(Faults {
@@ -359,6 +390,17 @@ async fn cut_connections_leave_no_object() {
             ..Faults::default()
         })
         .unwrap();
+    // A download cut on the way gives an error, never a short body taken for the whole.
+    let download = match s3.get_object().bucket(BUCKET).key("whole").send().await {
+        Ok(answer) => answer.body.collect().await.map(|b| b.into_bytes().len()),
+        Err(err) => Err(aws_sdk_s3::primitives::ByteStreamError::from(
+            std::io::Error::other(err.to_string()),
+        )),
+    };
+    assert!(
+        download.is_err(),
+        "a cut connection cannot finish a 1 MiB GET: {download:?}"
+    );
     let err = s3
         .put_object()
         .bucket(BUCKET)
