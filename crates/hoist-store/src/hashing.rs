@@ -72,11 +72,16 @@ enum Message {
     Data(u64, Bytes),
     Finish(u64, SyncSender<[u8; 16]>),
     Close(u64),
+    /// Makes the thread panic, as a bug would.
+    #[cfg(test)]
+    Panic,
 }
 
-/// The hashing threads, started on first use and kept for the life of the process.
+/// The hashing threads: each started on first use and kept for the life of the process, and
+/// started again should one stop (a panic fails the bodies it held, not the ones after).
 struct Pool {
-    threads: Vec<Sender<Message>>,
+    /// Each thread's inbox; a send fails once its thread is gone.
+    threads: Vec<Mutex<Sender<Message>>>,
     next_thread: AtomicUsize,
     next_id: AtomicU64,
 }
@@ -87,23 +92,44 @@ fn pool() -> &'static Pool {
         // One thread per two cores: each hashes up to four bodies at a time, and the writers
         // and the network need the rest.
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        let threads = (cores / 2).clamp(1, 8);
-        let threads = (0..threads)
-            .map(|n| {
-                let (to, from) = channel();
-                std::thread::Builder::new()
-                    .name(format!("hoist-md5-{n}"))
-                    .spawn(move || run(&from))
-                    .expect("the store cannot start its hashing thread");
-                to
-            })
-            .collect();
-        Pool {
-            threads,
+        Pool::new((cores / 2).clamp(1, 8))
+    })
+}
+
+impl Pool {
+    fn new(threads: usize) -> Self {
+        Self {
+            // Inboxes whose threads are not started yet: the first body each gets starts one.
+            threads: (0..threads).map(|_| Mutex::new(channel().0)).collect(),
             next_thread: AtomicUsize::new(0),
             next_id: AtomicU64::new(0),
         }
-    })
+    }
+
+    /// Opens a body on the next thread in turn, first starting that thread if it is not
+    /// running; answers the thread's inbox.
+    fn open(&self, id: u64, credit: &Arc<Credit>) -> Sender<Message> {
+        let n = self.next_thread.fetch_add(1, Ordering::Relaxed) % self.threads.len();
+        let mut inbox = self.threads[n]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if inbox.send(Message::Open(id, Arc::clone(credit))).is_err() {
+            let (to, from) = channel();
+            let started = std::thread::Builder::new()
+                .name(format!("hoist-md5-{n}"))
+                .spawn(move || run(&from));
+            match started {
+                Ok(_) => {
+                    *inbox = to;
+                    // The new thread holds its receiver: this send cannot fail.
+                    let _ = inbox.send(Message::Open(id, Arc::clone(credit)));
+                }
+                // The body's `update` and `finish` answer that the thread is gone.
+                Err(err) => tracing::error!(error = %err, "cannot start a hashing thread"),
+            }
+        }
+        inbox.clone()
+    }
 }
 
 /// The MD5 of one body, computed on a shared hashing thread. Dropping it unfinished frees its
@@ -117,13 +143,13 @@ pub(crate) struct Md5Stream {
 
 impl Md5Stream {
     pub(crate) fn new() -> Self {
-        let pool = pool();
+        Self::on(pool())
+    }
+
+    fn on(pool: &Pool) -> Self {
         let id = pool.next_id.fetch_add(1, Ordering::Relaxed);
-        let thread = pool.next_thread.fetch_add(1, Ordering::Relaxed) % pool.threads.len();
-        let to = pool.threads[thread].clone();
         let credit = Arc::new(Credit::default());
-        // A send fails only when the thread is gone; `update` and `finish` then say so.
-        let _ = to.send(Message::Open(id, Arc::clone(&credit)));
+        let to = pool.open(id, &credit);
         Self {
             id,
             to,
@@ -292,6 +318,8 @@ fn take(bodies: &mut Vec<Body>, message: Message) {
                 bodies.swap_remove(n);
             }
         }
+        #[cfg(test)]
+        Message::Panic => panic!("a hashing thread's bug, as a test makes it"),
     }
 }
 
@@ -400,6 +428,30 @@ mod tests {
         drop(dropped);
         let want: [u8; 16] = md5::Md5::digest(&data).into();
         assert_eq!(kept.finish().unwrap(), want);
+    }
+
+    #[test]
+    fn a_thread_that_panicked_fails_its_bodies_and_the_next_body_gets_a_new_thread() {
+        // A pool of its own: the other tests' bodies are on the shared one.
+        let pool: &'static Pool = Box::leak(Box::new(Pool::new(1)));
+        let data = bytes(11, 300_000);
+        let mut caught = Md5Stream::on(pool);
+        feed(&mut caught, &data[..1000], &[1000]);
+        caught.to.send(Message::Panic).unwrap();
+        // The thread's bodies are dropped as it unwinds: its writers hear of it and none waits
+        // forever.
+        let failed = (0..1000).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            caught.update(Bytes::from_static(&[0; 64])).is_err()
+        });
+        assert!(failed, "the body of a thread that panicked must fail");
+        assert!(caught.finish().is_err());
+        for round in 0..3 {
+            let mut next = Md5Stream::on(pool);
+            feed(&mut next, &data, &[4096, 65_536]);
+            let want: [u8; 16] = md5::Md5::digest(&data).into();
+            assert_eq!(next.finish().unwrap(), want, "round {round}");
+        }
     }
 
     #[test]
