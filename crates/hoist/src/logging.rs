@@ -44,11 +44,46 @@ pub fn init(filter: tracing_subscriber::EnvFilter, json: bool) {
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(Redacting);
-    let _ = if json {
+    let installed = if json {
         builder.json().try_init()
     } else {
         builder.try_init()
     };
+    if installed.is_ok() {
+        log_panics();
+    }
+}
+
+/// Makes a panic one log line at `error` (the thread, where, the message; the backtrace when
+/// `RUST_BACKTRACE` asks for it), through the same redaction as every other line, instead of
+/// Rust's own text on standard error, which nothing redacts. When the filter drops errors, Rust's
+/// own text is printed as before.
+fn log_panics() {
+    let rust_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !tracing::enabled!(tracing::Level::ERROR) {
+            rust_hook(info);
+            return;
+        }
+        let current = std::thread::current();
+        let thread = current.name().unwrap_or("unnamed");
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("(no message)");
+        let at = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let backtrace = std::backtrace::Backtrace::capture();
+        if backtrace.status() == std::backtrace::BacktraceStatus::Captured {
+            tracing::error!(thread, at, %backtrace, "panic: {message}");
+        } else {
+            tracing::error!(thread, at, "panic: {message}");
+        }
+    }));
 }
 
 /// For the commands without a log setting: logs only when `RUST_LOG` asks for them.
@@ -79,5 +114,54 @@ impl Write for Redacting {
     }
     fn flush(&mut self) -> std::io::Result<()> {
         std::io::stderr().flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Set in the copy of this test binary that [`a_panic_is_one_redacted_log_line`] starts.
+    const CHILD: &str = "HOIST_TEST_PANIC_CHILD";
+
+    #[test]
+    fn a_panic_is_one_redacted_log_line() {
+        if std::env::var_os(CHILD).is_some() {
+            super::init(tracing_subscriber::EnvFilter::new("info"), true);
+            let _ = std::thread::Builder::new()
+                .name("worker-7".into())
+                .spawn(|| {
+                    panic!("broke on GET /b/k?X-Amz-Signature=feedfacecafebeef00112233445566778899")
+                })
+                .unwrap()
+                .join();
+            return;
+        }
+        // The hook is process-wide: it is installed in a process of its own.
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "logging::tests::a_panic_is_one_redacted_log_line",
+                "--nocapture",
+            ])
+            .env(CHILD, "1")
+            .env_remove("RUST_BACKTRACE")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let line = stderr
+            .lines()
+            .find(|l| l.contains("panic: broke"))
+            .unwrap_or_else(|| panic!("no panic line in {stderr}"));
+        let event: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(event["level"], "ERROR", "{line}");
+        assert_eq!(event["fields"]["thread"], "worker-7", "{line}");
+        assert!(
+            event["fields"]["at"]
+                .as_str()
+                .is_some_and(|at| at.contains("logging.rs")),
+            "{line}"
+        );
+        assert!(line.contains("X-Amz-Signature=feedfa…"), "{line}");
+        assert!(!stderr.contains("cafebeef0011"), "{stderr}");
+        assert!(!stderr.contains("panicked at"), "Rust's own text: {stderr}");
     }
 }
