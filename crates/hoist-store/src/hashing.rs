@@ -14,7 +14,7 @@
 //! hashed; `update` waits beyond that.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
+use std::sync::mpsc::{Receiver, SendError, Sender, SyncSender, channel, sync_channel};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
 
 use bytes::Bytes;
@@ -113,7 +113,7 @@ impl Pool {
         let mut inbox = self.threads[n]
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if inbox.send(Message::Open(id, Arc::clone(credit))).is_err() {
+        if let Err(SendError(open)) = inbox.send(Message::Open(id, Arc::clone(credit))) {
             let (to, from) = channel();
             let started = std::thread::Builder::new()
                 .name(format!("hoist-md5-{n}"))
@@ -122,7 +122,7 @@ impl Pool {
                 Ok(_) => {
                     *inbox = to;
                     // The new thread holds its receiver: this send cannot fail.
-                    let _ = inbox.send(Message::Open(id, Arc::clone(credit)));
+                    let _ = inbox.send(open);
                 }
                 // The body's `update` and `finish` answer that the thread is gone.
                 Err(err) => tracing::error!(error = %err, "cannot start a hashing thread"),

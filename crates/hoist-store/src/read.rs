@@ -89,12 +89,17 @@ impl ExtentStream {
     }
 
     /// Starts reading the next chunk, from the open file or the next piece's; false when
-    /// every byte was read.
+    /// every byte was read. A piece that does not open ends the body: the pieces after it
+    /// are dropped.
     fn start_read(&mut self) -> std::io::Result<bool> {
         let open = match self.open.take() {
             Some(open) if open.left > 0 => open,
-            _ => match self.pieces.pop_front() {
-                Some(piece) => open(&piece)?,
+            _ => match self.pieces.pop_front().map(|piece| open(&piece)) {
+                Some(Ok(open)) => open,
+                Some(Err(err)) => {
+                    self.pieces.clear();
+                    return Err(err);
+                }
                 None => return Ok(false),
             },
         };
@@ -152,10 +157,7 @@ impl Stream for ExtentStream {
             match this.start_read() {
                 Ok(true) => {}
                 Ok(false) => return Poll::Ready(None),
-                Err(err) => {
-                    this.pieces.clear();
-                    return Poll::Ready(Some(Err(err)));
-                }
+                Err(err) => return Poll::Ready(Some(Err(err))),
             }
         }
         let reading = this.reading.as_mut().expect("a read was just started");
@@ -167,7 +169,6 @@ impl Stream for ExtentStream {
                 this.open = Some(open);
                 // Read the next chunk while this one is sent.
                 if let Err(err) = this.start_read() {
-                    this.pieces.clear();
                     this.failed = Some(err);
                 }
                 Poll::Ready(Some(Ok(Bytes::from(data))))
