@@ -7,8 +7,11 @@ use hoist_core::error::S3Error;
 use hoist_core::presign::{Method, PresignRequest};
 use hoist_core::s3::WriteCondition;
 
+use tokio_util::sync::CancellationToken;
+
 use crate::bucket::Bucket;
 use crate::error::Error;
+use crate::retry::{RetryPolicy, Stopped, Verdict, with_retries};
 
 /// Where probe objects are written, each under a random name of its own so that replicas
 /// probing at once do not meet each other's.
@@ -54,8 +57,10 @@ impl std::fmt::Display for ConditionalWrites {
 
 impl Bucket {
     /// Probes whether this store honours `If-None-Match: *` on PutObject (see the module).
-    /// An error means the probe could not be made (no write permission, no answer), not a
-    /// verdict.
+    /// Each of the probe's requests that meets a transient answer (a busy store's 503 or 500,
+    /// a dropped connection) is sent again with backoff, a few times: a verdict comes only
+    /// from an answer that is one. An error means the probe could not be made (no write
+    /// permission, no answer), not a verdict.
     pub async fn probe_conditional_writes(&self) -> Result<ConditionalWrites, Error> {
         const OP: &str = "PutObject (conditional write probe)";
         let key = format!(
@@ -64,13 +69,38 @@ impl Bucket {
         );
         let put = || PresignRequest::put_object(self.name(), key.as_str());
         let body = b"hoist checks that this store honours If-None-Match: *".to_vec();
-        self.send(OP, put(), body.clone()).await?;
+        let policy = probe_policy();
+        let never = CancellationToken::new();
+        with_retries(
+            &policy,
+            &never,
+            |_: &Error, _| {},
+            |_| self.send(OP, put(), body.clone()),
+        )
+        .await
+        .map_err(stopped)?;
         let (name, value) = WriteCondition::IfAbsent.header();
-        let answer = self.call(OP, put().header(name, value), body).await;
-        let delete = PresignRequest::new(Method::Delete, self.name(), key.as_str());
-        if let Err(e) = self.call("DeleteObject", delete, Vec::new()).await {
-            tracing::debug!(error = %e, %key, "could not delete the conditional write probe");
-        }
+        let answer = with_retries(
+            &policy,
+            &never,
+            |_: &Error, _| {},
+            |_| async {
+                let answer = self
+                    .call(OP, put().header(name, value), body.clone())
+                    .await?;
+                // 412 and 2xx are verdicts, and so is a refusal that retrying cannot change.
+                match answer.status {
+                    412 | 200..=299 => Ok(answer),
+                    _ => match answer.clone().into_result(OP) {
+                        Err(e) if e.verdict() != Verdict::Fatal => Err(e),
+                        _ => Ok(answer),
+                    },
+                }
+            },
+        )
+        .await
+        .map_err(stopped);
+        self.delete_probe(&key).await;
         let answer = answer?;
         Ok(match answer.status {
             412 => ConditionalWrites::Honoured,
@@ -83,5 +113,47 @@ impl Bucket {
                     .to_owned(),
             },
         })
+    }
+
+    /// Deletes a probe object, sent again on a transient answer so that no probe is left in
+    /// the bucket. One that is left anyway is named in the log, at `warn`, for its owner to
+    /// delete.
+    async fn delete_probe(&self, key: &str) {
+        let never = CancellationToken::new();
+        let deleted = with_retries(
+            &probe_policy(),
+            &never,
+            |_: &Error, _| {},
+            |_| {
+                let delete = PresignRequest::new(Method::Delete, self.name(), key);
+                self.send("DeleteObject", delete, Vec::new())
+            },
+        )
+        .await;
+        if let Err(Stopped::Failed(error)) = deleted {
+            tracing::warn!(
+                %error,
+                bucket = self.name(),
+                key,
+                "could not delete the conditional write probe; it can be deleted by hand"
+            );
+        }
+    }
+}
+
+/// Five attempts per request of the probe; the waits between them add up to a second and a
+/// half at most.
+fn probe_policy() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 5,
+        ..RetryPolicy::default()
+    }
+}
+
+/// The last failure of a request the probe gave up on (nothing cancels a probe).
+fn stopped(stop: Stopped<Error>) -> Error {
+    match stop {
+        Stopped::Failed(e) => e,
+        Stopped::Cancelled => Error::unexpected("PutObject (conditional write probe)", "cancelled"),
     }
 }

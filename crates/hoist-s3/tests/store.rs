@@ -330,3 +330,33 @@ async fn the_embedded_store_honours_conditional_writes_and_the_probe_leaves_noth
     let body = String::from_utf8_lossy(&listed.body);
     assert!(!body.contains("<Key>"), "{body}");
 }
+
+#[tokio::test]
+async fn a_probe_delete_answered_503_is_sent_again_and_leaves_nothing() {
+    let (store, _dir, bucket) = start().await;
+    // Three in ten requests answered 503 SlowDown, in the same order every run. A probe whose
+    // PUTs meet one fails (no verdict, asked again later); one that got its verdict must not
+    // leave its object behind when the DELETE meets one.
+    store
+        .set_faults(hoist_store::Faults {
+            slow_down_fraction: 0.3,
+            seed: Some(7),
+            ..hoist_store::Faults::default()
+        })
+        .unwrap();
+    let mut verdicts = 0;
+    for _ in 0..30 {
+        if let Ok(verdict) = bucket.probe_conditional_writes().await {
+            assert!(verdict.honoured(), "{verdict}");
+            verdicts += 1;
+        }
+    }
+    assert!(verdicts >= 5, "{verdicts} of 30 probes got a verdict");
+    store.set_faults(hoist_store::Faults::default()).unwrap();
+    let req = PresignRequest::new(hoist_core::presign::Method::Get, "hoist-s3-test", "")
+        .query_param("list-type", "2")
+        .query_param("prefix", hoist_s3::conditional::PROBE_PREFIX);
+    let listed = bucket.send("ListObjectsV2", req, Vec::new()).await.unwrap();
+    let body = String::from_utf8_lossy(&listed.body);
+    assert!(!body.contains("<Key>"), "{body}");
+}
