@@ -208,7 +208,8 @@ impl StoreConfig {
     }
 
     /// How long a request body may send nothing before the request is dropped with `400
-    /// RequestTimeout`. Default 60 s.
+    /// RequestTimeout`, and how long a client may read nothing of an answer (a download it
+    /// stopped reading) before its connection is closed. Default 60 s.
     pub fn with_body_stall_timeout(mut self, timeout: Duration) -> Self {
         self.body_stall_timeout = timeout;
         self

@@ -1,11 +1,14 @@
-//! A connection wrapper that injects the transport faults: a bandwidth limit and a cut in the
-//! middle of a body.
+//! A connection wrapper that injects the transport faults (a bandwidth limit and a cut in the
+//! middle of a body) and closes a connection whose client reads nothing of an answer for the
+//! stall timeout, so a client that stops reading a download does not hold its connection, and
+//! the buffers of its answer, for ever.
 
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
+use hoist_net::Stall;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
@@ -62,10 +65,19 @@ pub(crate) struct FaultyIo {
     carried: u64,
     read_pace: Pace,
     write_pace: Pace,
+    /// Runs while the socket takes no more bytes of an answer.
+    send_stall: Stall,
+    send_stall_after: Option<Duration>,
 }
 
 impl FaultyIo {
-    pub(crate) fn new(inner: TcpStream, faults: FaultControl) -> Self {
+    /// `send_stall`: how long the client may read nothing of an answer before the connection
+    /// is closed (`None`: no limit).
+    pub(crate) fn new(
+        inner: TcpStream,
+        faults: FaultControl,
+        send_stall: Option<Duration>,
+    ) -> Self {
         let current = faults.get();
         let cut_at = faults.roll(current.cut_fraction, FaultKind::Cut).then(|| {
             current.cut_after_bytes.unwrap_or_else(|| {
@@ -81,6 +93,31 @@ impl FaultyIo {
             carried: 0,
             read_pace: Pace::default(),
             write_pace: Pace::default(),
+            send_stall: Stall::new(send_stall),
+            send_stall_after: send_stall,
+        }
+    }
+
+    /// Runs the send stall clock over a write to the socket: bytes taken stop it; a full
+    /// socket starts it, and once it has run out the write fails, which closes the connection.
+    fn watch_send(
+        &mut self,
+        cx: &mut Context<'_>,
+        write: Poll<io::Result<usize>>,
+    ) -> Poll<io::Result<usize>> {
+        match write {
+            Poll::Pending if self.send_stall.expired(cx) => {
+                let secs = self.send_stall_after.unwrap_or_default().as_secs_f64();
+                Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("the client read nothing of the answer for {secs:.0} s"),
+                )))
+            }
+            Poll::Pending => Poll::Pending,
+            ready => {
+                self.send_stall.reset();
+                ready
+            }
         }
     }
 
@@ -177,7 +214,8 @@ impl AsyncWrite for FaultyIo {
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
         let (limit, rate) = ready!(this.poll_write_room(cx, data.len()))?;
-        let n = ready!(Pin::new(&mut this.inner).poll_write(cx, &data[..limit]))?;
+        let write = Pin::new(&mut this.inner).poll_write(cx, &data[..limit]);
+        let n = ready!(this.watch_send(cx, write))?;
         this.written(n, rate);
         Poll::Ready(Ok(n))
     }
@@ -192,15 +230,16 @@ impl AsyncWrite for FaultyIo {
         let this = &mut *self;
         let total = bufs.iter().map(|b| b.len()).sum::<usize>();
         let (limit, rate) = ready!(this.poll_write_room(cx, total))?;
-        let n = if limit >= total {
-            ready!(Pin::new(&mut this.inner).poll_write_vectored(cx, bufs))?
+        let write = if limit >= total {
+            Pin::new(&mut this.inner).poll_write_vectored(cx, bufs)
         } else {
             let first = bufs
                 .iter()
                 .find(|b| !b.is_empty())
                 .map_or(&[][..], |b| &b[..]);
-            ready!(Pin::new(&mut this.inner).poll_write(cx, &first[..limit.min(first.len())]))?
+            Pin::new(&mut this.inner).poll_write(cx, &first[..limit.min(first.len())])
         };
+        let n = ready!(this.watch_send(cx, write))?;
         this.written(n, rate);
         Poll::Ready(Ok(n))
     }

@@ -153,12 +153,13 @@ impl Store {
         ));
         let faults = self.front.0.faults.clone();
         let front = self.front.clone();
+        let send_stall = Some(self.config.body_stall_timeout);
         hoist_net::serve(
             listener,
             self.config.limits(),
             &self.connections,
             self.config.tls.clone(),
-            move |stream| FaultyIo::new(stream, faults.clone()),
+            move |stream| FaultyIo::new(stream, faults.clone(), send_stall),
             move |_peer| front.clone(),
             shutdown,
         )

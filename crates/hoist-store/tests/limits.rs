@@ -322,6 +322,89 @@ async fn a_body_that_stalls_is_dropped_with_request_timeout() {
     assert_eq!(raw_error(&head.unwrap_err()).0, 404);
 }
 
+/// A connection with a small receive buffer, so that a client that stops reading stops the
+/// store's writes soon.
+async fn small_window(addr: SocketAddr) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(64 * 1024).unwrap();
+    socket.connect(addr).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_download_the_client_stops_reading_is_closed_after_the_stall_timeout() {
+    const SIZE: usize = 32 * MIB;
+    let store = TestStore::start_with(|c| c.with_body_stall_timeout(Duration::from_secs(1))).await;
+    let s3 = store.client();
+    s3.put_object()
+        .bucket(BUCKET)
+        .key("big")
+        .body(ByteStream::from(bytes_of(SIZE, 5)))
+        .send()
+        .await
+        .unwrap();
+    let get: Signed = s3
+        .get_object()
+        .bucket(BUCKET)
+        .key("big")
+        .presigned(presigning())
+        .await
+        .unwrap()
+        .into();
+    let mut stream = small_window(store.addr()).await;
+    stream
+        .write_all(head_of(&get, store.addr(), &[]).as_bytes())
+        .await
+        .unwrap();
+    // Read nothing for three times the stall timeout: the store gives up on the answer and
+    // closes the connection. What the sockets held still arrives, then the end.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (_, got) = until_closed(&mut stream, Duration::from_secs(10))
+        .await
+        .expect("closed, not kept open with the answer half sent");
+    assert!(
+        got.starts_with(b"HTTP/1.1 200"),
+        "{:?}",
+        &got[..got.len().min(64)]
+    );
+    assert!(
+        got.len() < SIZE,
+        "the whole answer was sent: {} bytes",
+        got.len()
+    );
+
+    // A client that reads slowly but steadily, never a stall timeout apart, gets every byte.
+    let mut stream = small_window(store.addr()).await;
+    let get_small: Signed = s3
+        .get_object()
+        .bucket(BUCKET)
+        .key("big")
+        .range("bytes=0-524287")
+        .presigned(presigning())
+        .await
+        .unwrap()
+        .into();
+    stream
+        .write_all(head_of(&get_small, store.addr(), &["connection: close"]).as_bytes())
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf))
+            .await
+            .expect("the store kept sending")
+            .unwrap();
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(&buf[..n]);
+    }
+    let answer = parse_response(&got, false);
+    assert_eq!(answer.status, 206, "{}", answer.text());
+    assert_eq!(answer.body, bytes_of(SIZE, 5)[..MIB / 2]);
+}
+
 #[tokio::test]
 async fn an_idle_kept_alive_connection_is_closed_after_the_idle_timeout() {
     let store = TestStore::start_with(|c| c.with_idle_timeout(Duration::from_millis(500))).await;

@@ -155,7 +155,8 @@ settings! {
         /// Seconds a kept-alive connection to the embedded store may wait between requests.
         store_idle_timeout: u64 = hoist_store::DEFAULT_IDLE_TIMEOUT.as_secs(),
             env "HOIST_STORE_IDLE_TIMEOUT", value "SECS";
-        /// Seconds a request body sent to the embedded store may stall before it is dropped.
+        /// Seconds a request body sent to the embedded store may stall before it is dropped,
+        /// and a client may read nothing of the store's answer before its connection is closed.
         store_body_stall_timeout: u64 = hoist_store::DEFAULT_BODY_STALL_TIMEOUT.as_secs(),
             env "HOIST_STORE_BODY_STALL_TIMEOUT", value "SECS";
         /// Connections the embedded store serves at once; a new one sheds the idlest.

@@ -76,7 +76,8 @@ settings! {
         /// Seconds a kept-alive connection may wait between requests.
         idle_timeout: u64 = DEFAULT_IDLE_TIMEOUT.as_secs(), env "HOIST_STORE_IDLE_TIMEOUT",
             value "SECS";
-        /// Seconds a request body may send nothing before it is dropped (400 RequestTimeout).
+        /// Seconds a request body may send nothing before it is dropped (400 RequestTimeout),
+        /// and a client may read nothing of an answer before its connection is closed.
         body_stall_timeout: u64 = DEFAULT_BODY_STALL_TIMEOUT.as_secs(),
             env "HOIST_STORE_BODY_STALL_TIMEOUT", value "SECS";
         /// Connections served at once; a new one over it sheds the idlest.
