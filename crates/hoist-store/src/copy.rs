@@ -160,7 +160,13 @@ async fn stream_copy(
     (start, end): (u64, u64),
     algorithm: Option<ChecksumAlgorithm>,
 ) -> S3Result<Written> {
-    let stream = ExtentStream::new(storage.layout.objects(bucket), meta, start, end);
+    let stream = ExtentStream::new(
+        storage.layout.objects(bucket),
+        meta,
+        start,
+        end,
+        &storage.read_ahead,
+    );
     write_stream(
         &storage.layout,
         StreamingBlob::wrap(stream),

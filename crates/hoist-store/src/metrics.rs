@@ -1,8 +1,8 @@
 //! The store's Prometheus metrics, written in the text exposition format: requests by S3
 //! operation and status, their latency, the bytes declared in and sent out, the connections
-//! served and shed, the faults injected, and what the index holds (buckets, objects and their
-//! bytes, open multipart uploads). Served at `GET /_hoist/metrics` and, in `hoist serve`,
-//! appended to the coordinator's `/metrics`.
+//! served and shed, the faults injected, what the index holds (buckets, objects and their
+//! bytes, open multipart uploads) and the bytes GET bodies hold read ahead. Served at
+//! `GET /_hoist/metrics` and, in `hoist serve`, appended to the coordinator's `/metrics`.
 //!
 //! Operation names are S3's (`PutObject`, `UploadPart`, …), read from the method, the path's
 //! shape and the sub-resource query names a request carries: a fixed set, so no request can
@@ -200,6 +200,18 @@ impl StoreMetrics {
             out,
             "hoist_store_connections_shed_total {}",
             self.connections.shed_count()
+        );
+
+        family(
+            &mut out,
+            "hoist_store_read_ahead_bytes",
+            "gauge",
+            "Bytes GET bodies hold read ahead of their clients (bounded by the store's budget).",
+        );
+        let _ = writeln!(
+            out,
+            "hoist_store_read_ahead_bytes {}",
+            self.storage.read_ahead.held()
         );
 
         let injected = self.faults.injected();

@@ -296,6 +296,7 @@ pub(crate) async fn get_object(
         &meta,
         span.start,
         span.end,
+        &storage.read_ahead,
     );
     let (sum, sum_type) = if wants_checksum(input.checksum_mode.as_ref()) {
         answered_checksum(&meta, &span)

@@ -1,11 +1,17 @@
 //! Streaming an object's bytes, or a range of them, out of the one or many files that hold
 //! them (a multipart object keeps its parts' files).
+//!
+//! A body reads its next chunk while the one before it is sent, within a budget shared by
+//! every body of the store ([`ReadAhead`]): past it, a body reads when asked. A chunk read
+//! ahead for a slow client waits for it, and hundreds of slow downloads would otherwise each
+//! hold one; the HTTP layer's own queue of bytes to send still overlaps a read with sending.
 
 use std::collections::VecDeque;
 use std::fs::File;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
@@ -18,6 +24,57 @@ use crate::storage::{Blob, ObjectMeta};
 const FIRST_CHUNK: usize = 256 * 1024;
 /// Read size of every later chunk: few reads and few hand-offs to the blocking pool per MiB.
 const CHUNK: usize = 512 * 1024;
+
+/// Bytes all bodies of a store may hold read ahead at once by default: 64 chunks.
+pub(crate) const READ_AHEAD_BUDGET: usize = 64 * CHUNK;
+
+/// The bytes bodies hold read ahead of what they were asked for, against a budget.
+#[derive(Debug, Clone)]
+pub(crate) struct ReadAhead {
+    held: Arc<AtomicUsize>,
+    budget: usize,
+}
+
+impl ReadAhead {
+    pub(crate) fn new(budget: usize) -> Self {
+        Self {
+            held: Arc::new(AtomicUsize::new(0)),
+            budget,
+        }
+    }
+
+    /// The bytes read ahead now.
+    pub(crate) fn held(&self) -> usize {
+        self.held.load(Ordering::Relaxed)
+    }
+
+    /// `bytes` more, if the budget has room for them.
+    fn reserve(&self, bytes: usize) -> Option<Reserved> {
+        self.held
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
+                held.checked_add(bytes)
+                    .filter(|after| *after <= self.budget)
+            })
+            .ok()?;
+        Some(Reserved {
+            held: self.held.clone(),
+            bytes,
+        })
+    }
+}
+
+/// Bytes of the budget, given back when dropped.
+#[derive(Debug)]
+struct Reserved {
+    held: Arc<AtomicUsize>,
+    bytes: usize,
+}
+
+impl Drop for Reserved {
+    fn drop(&mut self) {
+        self.held.fetch_sub(self.bytes, Ordering::AcqRel);
+    }
+}
 
 /// One file's share of a read: where it starts and how many bytes it gives.
 #[derive(Debug)]
@@ -61,12 +118,16 @@ type Chunk = std::io::Result<(Open, Vec<u8>)>;
 ///
 /// Each chunk is read on the blocking pool straight into the buffer that becomes the body's
 /// [`Bytes`] (no copy through an intermediate buffer), and the next chunk is read while the
-/// one before it is sent. It holds the object's [`Blob`], so the files outlive a DELETE or an
-/// overwrite that comes while it streams.
+/// one before it is sent when the store's [`ReadAhead`] budget has room. It holds the
+/// object's [`Blob`], so the files outlive a DELETE or an overwrite that comes while it
+/// streams.
 pub(crate) struct ExtentStream {
     pieces: VecDeque<Piece>,
     /// The read under way (at most one: the chunk after the one being sent).
     reading: Option<JoinHandle<Chunk>>,
+    /// The budget this read holds when it was started ahead of being asked for.
+    ahead: Option<Reserved>,
+    budget: ReadAhead,
     /// The file read on from when no read is under way.
     open: Option<Open>,
     /// Size of the next read.
@@ -77,10 +138,12 @@ pub(crate) struct ExtentStream {
 }
 
 impl ExtentStream {
-    pub fn new(dir: PathBuf, meta: &ObjectMeta, start: u64, end: u64) -> Self {
+    pub fn new(dir: PathBuf, meta: &ObjectMeta, start: u64, end: u64, budget: &ReadAhead) -> Self {
         Self {
             pieces: pieces(&dir, meta, start, end),
             reading: None,
+            ahead: None,
+            budget: budget.clone(),
             open: None,
             chunk: FIRST_CHUNK,
             failed: None,
@@ -167,14 +230,22 @@ impl Stream for ExtentStream {
         match result {
             Ok((open, data)) => {
                 this.open = Some(open);
-                // Read the next chunk while this one is sent.
-                if let Err(err) = this.start_read() {
-                    this.failed = Some(err);
+                // This chunk goes to be sent: what it held of the budget is free. Read the
+                // next one while it is sent, if the budget has room and there is one.
+                this.ahead = None;
+                let more =
+                    this.open.as_ref().is_some_and(|o| o.left > 0) || !this.pieces.is_empty();
+                if let Some(reserved) = more.then(|| this.budget.reserve(CHUNK)).flatten() {
+                    match this.start_read() {
+                        Ok(_) => this.ahead = Some(reserved),
+                        Err(err) => this.failed = Some(err),
+                    }
                 }
                 Poll::Ready(Some(Ok(Bytes::from(data))))
             }
             Err(err) => {
                 this.pieces.clear();
+                this.ahead = None;
                 Poll::Ready(Some(Err(err)))
             }
         }
@@ -254,6 +325,10 @@ mod tests {
         (dir, all)
     }
 
+    fn roomy() -> ReadAhead {
+        ReadAhead::new(READ_AHEAD_BUDGET)
+    }
+
     /// Everything the stream gives: the bytes before the first error, and that error.
     async fn drain(mut stream: ExtentStream) -> (Vec<u8>, Option<std::io::Error>) {
         use futures_util::StreamExt as _;
@@ -291,7 +366,7 @@ mod tests {
             (total - 1, total),
             (5, 5),
         ] {
-            let stream = ExtentStream::new(dir.path().into(), &meta(&sizes), start, end);
+            let stream = ExtentStream::new(dir.path().into(), &meta(&sizes), start, end, &roomy());
             let (got, err) = drain(stream).await;
             assert!(err.is_none(), "{start}..{end}: {err:?}");
             assert!(got == all[start as usize..end as usize], "{start}..{end}");
@@ -307,7 +382,13 @@ mod tests {
             .open(dir.path().join("p1"))
             .unwrap();
         file.set_len(CHUNK as u64).unwrap();
-        let stream = ExtentStream::new(dir.path().into(), &meta(&sizes), 0, all.len() as u64);
+        let stream = ExtentStream::new(
+            dir.path().into(),
+            &meta(&sizes),
+            0,
+            all.len() as u64,
+            &roomy(),
+        );
         let (got, err) = drain(stream).await;
         assert_eq!(err.unwrap().kind(), std::io::ErrorKind::UnexpectedEof);
         assert!(got.len() < all.len() && got == all[..got.len()]);
@@ -318,10 +399,47 @@ mod tests {
         let sizes = [1000, 2000];
         let (dir, all) = files(&sizes);
         std::fs::remove_file(dir.path().join("p1")).unwrap();
-        let stream = ExtentStream::new(dir.path().into(), &meta(&sizes), 0, 3000);
+        let stream = ExtentStream::new(dir.path().into(), &meta(&sizes), 0, 3000, &roomy());
         let (got, err) = drain(stream).await;
         assert_eq!(err.unwrap().kind(), std::io::ErrorKind::NotFound);
         assert!(got == all[..1000]);
+    }
+
+    #[tokio::test]
+    async fn bodies_read_ahead_only_within_the_budget_and_give_it_back() {
+        use futures_util::StreamExt as _;
+        let sizes = [CHUNK as u64 * 3];
+        let (dir, all) = files(&sizes);
+        let budget = ReadAhead::new(CHUNK);
+        let total = all.len() as u64;
+        let mut a = ExtentStream::new(dir.path().into(), &meta(&sizes), 0, total, &budget);
+        let mut b = ExtentStream::new(dir.path().into(), &meta(&sizes), 0, total, &budget);
+        // The first body to be sent a chunk reads the next one ahead and holds the budget.
+        let first_a = a.next().await.unwrap().unwrap();
+        assert_eq!(budget.held(), CHUNK);
+        // The second finds no room: it reads when asked, and still gives every byte.
+        let first_b = b.next().await.unwrap().unwrap();
+        assert_eq!(budget.held(), CHUNK);
+        assert!(b.ahead.is_none() && b.reading.is_none());
+        let (rest_b, err) = drain(b).await;
+        assert!(err.is_none(), "{err:?}");
+        assert!([&first_b[..], &rest_b].concat() == all);
+        // A body dropped with a chunk read ahead gives its share back.
+        drop(a);
+        assert_eq!(budget.held(), 0);
+        let _ = first_a;
+        // With room again, a body reads ahead, and gives the room back as its chunks are sent
+        // and when it ends.
+        let c = ExtentStream::new(dir.path().into(), &meta(&sizes), 0, total, &budget);
+        let (got, err) = drain(c).await;
+        assert!(err.is_none() && got == all, "{err:?}");
+        assert_eq!(budget.held(), 0);
+        // No room at all: every chunk is read when asked.
+        let none = ReadAhead::new(0);
+        let d = ExtentStream::new(dir.path().into(), &meta(&sizes), 1, total - 1, &none);
+        let (got, err) = drain(d).await;
+        assert!(err.is_none() && got == all[1..all.len() - 1], "{err:?}");
+        assert_eq!(none.held(), 0);
     }
 
     #[test]

@@ -344,6 +344,8 @@ pub(crate) struct Storage {
     /// Bucket creations, settings and deletions one at a time, so the `bucket.json` on disk is
     /// always the one the index holds.
     pub buckets_turn: tokio::sync::Mutex<()>,
+    /// The bytes GET bodies may hold read ahead of their clients, all together.
+    pub read_ahead: crate::read::ReadAhead,
 }
 
 impl Storage {
@@ -375,6 +377,7 @@ impl Storage {
             state: Mutex::new(state),
             commit: crate::locks::CommitLocks::new(),
             buckets_turn: tokio::sync::Mutex::new(()),
+            read_ahead: crate::read::ReadAhead::new(crate::read::READ_AHEAD_BUDGET),
         })
     }
 

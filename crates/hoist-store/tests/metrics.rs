@@ -129,3 +129,35 @@ async fn a_query_of_any_name_adds_no_label_value() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn a_download_waiting_on_its_client_holds_one_chunk_read_ahead_and_gives_it_back() {
+    const SIZE: usize = 16 * 1024 * 1024;
+    let store = TestStore::start().await;
+    let s3 = store.client();
+    s3.put_object()
+        .bucket(BUCKET)
+        .key("big")
+        .body(ByteStream::from(bytes_of(SIZE, 3)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(scrape(&store).await["hoist_store_read_ahead_bytes"], 0.0);
+    let got = s3
+        .get_object()
+        .bucket(BUCKET)
+        .key("big")
+        .send()
+        .await
+        .unwrap();
+    // The client reads nothing for a while: the sockets fill, and the store's body waits with
+    // the chunk after the one being sent read ahead (512 KiB).
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(
+        scrape(&store).await["hoist_store_read_ahead_bytes"],
+        512.0 * 1024.0
+    );
+    let body = got.body.collect().await.unwrap().into_bytes();
+    assert!(body.len() == SIZE && body == bytes_of(SIZE, 3));
+    assert_eq!(scrape(&store).await["hoist_store_read_ahead_bytes"], 0.0);
+}
