@@ -27,6 +27,7 @@ import boto3
 from botocore.config import Config
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from memory.drive import status_kib  # noqa: E402
 from store import GARAGE, REPO, Store  # noqa: E402
 
 OUT = REPO / "bench" / "results" / "downloads"
@@ -35,16 +36,6 @@ STEPS = [int(s) for s in os.environ.get("STEPS", "0,64,128,256,448").split(",")]
 SIZE_MIB = int(os.environ.get("SIZE_MIB", "256"))
 SETTLE = float(os.environ.get("SETTLE", "5"))
 WINDOW, READ, EVERY = 64 * 1024, 16 * 1024, 0.2
-
-
-def status_kib(pid):
-    out = {}
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            name, _, rest = line.partition(":")
-            if name in ("VmRSS", "VmHWM", "RssAnon"):
-                out[name] = int(rest.split()[0])
-    return out
 
 
 class Client:

@@ -316,19 +316,24 @@ async fn a_complete_if_absent_refuses_to_replace_and_repeats_as_the_first() {
     );
 }
 
-#[tokio::test]
-async fn the_embedded_store_honours_conditional_writes_and_the_probe_leaves_nothing() {
-    let (_store, _dir, bucket) = start().await;
-    let verdict = bucket.probe_conditional_writes().await.unwrap();
-    assert_eq!(verdict, hoist_s3::ConditionalWrites::Honoured, "{verdict}");
-    assert!(verdict.honoured());
-    // The probe object is gone: a listing of its prefix is empty.
+/// A listing of the probe objects' prefix is empty.
+async fn assert_no_probe_left(bucket: &Bucket) {
     let req = PresignRequest::new(hoist_core::presign::Method::Get, "hoist-s3-test", "")
         .query_param("list-type", "2")
         .query_param("prefix", hoist_s3::conditional::PROBE_PREFIX);
     let listed = bucket.send("ListObjectsV2", req, Vec::new()).await.unwrap();
     let body = String::from_utf8_lossy(&listed.body);
     assert!(!body.contains("<Key>"), "{body}");
+}
+
+#[tokio::test]
+async fn the_embedded_store_honours_conditional_writes_and_the_probe_leaves_nothing() {
+    let (_store, _dir, bucket) = start().await;
+    let verdict = bucket.probe_conditional_writes().await.unwrap();
+    assert_eq!(verdict, hoist_s3::ConditionalWrites::Honoured, "{verdict}");
+    assert!(verdict.honoured());
+    // The probe object is gone.
+    assert_no_probe_left(&bucket).await;
 }
 
 #[tokio::test]
@@ -353,10 +358,5 @@ async fn a_probe_delete_answered_503_is_sent_again_and_leaves_nothing() {
     }
     assert!(verdicts >= 5, "{verdicts} of 30 probes got a verdict");
     store.set_faults(hoist_store::Faults::default()).unwrap();
-    let req = PresignRequest::new(hoist_core::presign::Method::Get, "hoist-s3-test", "")
-        .query_param("list-type", "2")
-        .query_param("prefix", hoist_s3::conditional::PROBE_PREFIX);
-    let listed = bucket.send("ListObjectsV2", req, Vec::new()).await.unwrap();
-    let body = String::from_utf8_lossy(&listed.body);
-    assert!(!body.contains("<Key>"), "{body}");
+    assert_no_probe_left(&bucket).await;
 }
