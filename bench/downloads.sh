@@ -12,14 +12,5 @@ set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 source "$REPO/bench/lib.sh"
 
-export HOIST_BIN="$(hoist_release_bin)"
-need_s5cmd
-if [ -z "${GARAGE_BIN:-}" ]; then
-  GARAGE_BIN="$(garage_bin)"
-fi
-export GARAGE_BIN
-
-export WORK="${1:-$(mktemp -d /tmp/hoist-bench-downloads.XXXXXX)}"
-mkdir -p "$WORK"
-trap 'rm -rf "$WORK"/data-*' EXIT
+store_bench_setup "${1:-}" downloads
 python3 "$REPO/bench/downloads.py"

@@ -40,3 +40,18 @@ garage_bin() {
   fi
   echo "$root/bin/garage"
 }
+
+# What bench/store.py and the benchmarks built on it need: the hoist binary (HOIST_BIN), s5cmd
+# and boto3, garage (GARAGE_BIN), and a work folder (WORK: $1, or a new one under /tmp named
+# after $2) whose stores' data folders are removed on exit.
+store_bench_setup() {
+  export HOIST_BIN="$(hoist_release_bin)"
+  need_s5cmd
+  if [ -z "${GARAGE_BIN:-}" ]; then
+    GARAGE_BIN="$(garage_bin)"
+  fi
+  export GARAGE_BIN
+  export WORK="${1:-$(mktemp -d "/tmp/hoist-bench-$2.XXXXXX")}"
+  mkdir -p "$WORK"
+  trap 'rm -rf "$WORK"/data-*' EXIT
+}

@@ -13,16 +13,7 @@ set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 source "$REPO/bench/lib.sh"
 
-export HOIST_BIN="$(hoist_release_bin)"
-need_s5cmd
-if [ -z "${GARAGE_BIN:-}" ]; then
-  GARAGE_BIN="$(garage_bin)"
-fi
-export GARAGE_BIN
+store_bench_setup "${1:-}" store
 command -v strace >/dev/null || apt_install strace
-
-export WORK="${1:-$(mktemp -d /tmp/hoist-bench-store.XXXXXX)}"
-mkdir -p "$WORK"
-trap 'rm -rf "$WORK"/data-*' EXIT
 python3 "$REPO/bench/store.py"
 

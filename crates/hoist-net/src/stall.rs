@@ -22,6 +22,11 @@ impl Stall {
         Self { after, timer: None }
     }
 
+    /// How long a wait may last (`None`: for ever).
+    pub fn after(&self) -> Option<Duration> {
+        self.after
+    }
+
     /// Something arrived: the wait is over.
     pub fn reset(&mut self) {
         self.timer = None;

@@ -62,44 +62,28 @@ impl Bucket {
     /// from an answer that is one. An error means the probe could not be made (no write
     /// permission, no answer), not a verdict.
     pub async fn probe_conditional_writes(&self) -> Result<ConditionalWrites, Error> {
-        const OP: &str = "PutObject (conditional write probe)";
         let key = format!(
             "{PROBE_PREFIX}{:016x}",
             getrandom::u64().unwrap_or_default()
         );
         let put = || PresignRequest::put_object(self.name(), key.as_str());
         let body = b"hoist checks that this store honours If-None-Match: *".to_vec();
-        let policy = probe_policy();
-        let never = CancellationToken::new();
-        with_retries(
-            &policy,
-            &never,
-            |_: &Error, _| {},
-            |_| self.send(OP, put(), body.clone()),
-        )
-        .await
-        .map_err(stopped)?;
+        retried(|| self.send(PROBE_PUT, put(), body.clone())).await?;
         let (name, value) = WriteCondition::IfAbsent.header();
-        let answer = with_retries(
-            &policy,
-            &never,
-            |_: &Error, _| {},
-            |_| async {
-                let answer = self
-                    .call(OP, put().header(name, value), body.clone())
-                    .await?;
-                // 412 and 2xx are verdicts, and so is a refusal that retrying cannot change.
-                match answer.status {
-                    412 | 200..=299 => Ok(answer),
-                    _ => match answer.clone().into_result(OP) {
-                        Err(e) if e.verdict() != Verdict::Fatal => Err(e),
-                        _ => Ok(answer),
-                    },
-                }
-            },
-        )
-        .await
-        .map_err(stopped);
+        let answer = retried(|| async {
+            let answer = self
+                .call(PROBE_PUT, put().header(name, value), body.clone())
+                .await?;
+            // 412 and 2xx are verdicts, and so is a refusal that retrying cannot change.
+            match answer.status {
+                412 | 200..=299 => Ok(answer),
+                _ => match answer.clone().into_result(PROBE_PUT) {
+                    Err(e) if e.verdict() != Verdict::Fatal => Err(e),
+                    _ => Ok(answer),
+                },
+            }
+        })
+        .await;
         self.delete_probe(&key).await;
         let answer = answer?;
         Ok(match answer.status {
@@ -119,18 +103,12 @@ impl Bucket {
     /// the bucket. One that is left anyway is named in the log, at `warn`, for its owner to
     /// delete.
     async fn delete_probe(&self, key: &str) {
-        let never = CancellationToken::new();
-        let deleted = with_retries(
-            &probe_policy(),
-            &never,
-            |_: &Error, _| {},
-            |_| {
-                let delete = PresignRequest::new(Method::Delete, self.name(), key);
-                self.send("DeleteObject", delete, Vec::new())
-            },
-        )
+        let deleted = retried(|| {
+            let delete = PresignRequest::new(Method::Delete, self.name(), key);
+            self.send("DeleteObject", delete, Vec::new())
+        })
         .await;
-        if let Err(Stopped::Failed(error)) = deleted {
+        if let Err(error) = deleted {
             tracing::warn!(
                 %error,
                 bucket = self.name(),
@@ -141,19 +119,25 @@ impl Bucket {
     }
 }
 
-/// Five attempts per request of the probe; the waits between them add up to a second and a
-/// half at most.
-fn probe_policy() -> RetryPolicy {
-    RetryPolicy {
+/// The probe's PUTs, as errors name them.
+const PROBE_PUT: &str = "PutObject (conditional write probe)";
+
+/// One request of the probe, sent again on a transient failure: five attempts, with waits
+/// that add up to a second and a half at most. Its last failure when they run out.
+async fn retried<T, Fut>(mut attempt: impl FnMut() -> Fut) -> Result<T, Error>
+where
+    Fut: std::future::Future<Output = Result<T, Error>>,
+{
+    let policy = RetryPolicy {
         max_attempts: 5,
         ..RetryPolicy::default()
-    }
-}
-
-/// The last failure of a request the probe gave up on (nothing cancels a probe).
-fn stopped(stop: Stopped<Error>) -> Error {
-    match stop {
-        Stopped::Failed(e) => e,
-        Stopped::Cancelled => Error::unexpected("PutObject (conditional write probe)", "cancelled"),
-    }
+    };
+    // Nothing cancels a probe.
+    let never = CancellationToken::new();
+    with_retries(&policy, &never, |_: &Error, _| {}, |_| attempt())
+        .await
+        .map_err(|stop| match stop {
+            Stopped::Failed(e) => e,
+            Stopped::Cancelled => Error::unexpected(PROBE_PUT, "cancelled"),
+        })
 }

@@ -67,7 +67,6 @@ pub(crate) struct FaultyIo {
     write_pace: Pace,
     /// Runs while the socket takes no more bytes of an answer.
     send_stall: Stall,
-    send_stall_after: Option<Duration>,
 }
 
 impl FaultyIo {
@@ -94,7 +93,6 @@ impl FaultyIo {
             read_pace: Pace::default(),
             write_pace: Pace::default(),
             send_stall: Stall::new(send_stall),
-            send_stall_after: send_stall,
         }
     }
 
@@ -107,7 +105,7 @@ impl FaultyIo {
     ) -> Poll<io::Result<usize>> {
         match write {
             Poll::Pending if self.send_stall.expired(cx) => {
-                let secs = self.send_stall_after.unwrap_or_default().as_secs_f64();
+                let secs = self.send_stall.after().unwrap_or_default().as_secs_f64();
                 Poll::Ready(Err(io::Error::new(
                     io::ErrorKind::TimedOut,
                     format!("the client read nothing of the answer for {secs:.0} s"),
