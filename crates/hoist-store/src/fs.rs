@@ -31,6 +31,7 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 
 use crate::config::random_hex;
+use crate::direct::BodyFile;
 use crate::errors::{MSG_ENTITY_TOO_LARGE, s3_error};
 use crate::hashing::Md5Stream;
 
@@ -283,7 +284,8 @@ pub(crate) struct Written {
 const SMALL_BODY: u64 = 256 * 1024;
 
 /// Streams a request body into a new temp file while hashing it, never holding it whole:
-/// a bounded channel feeds a blocking thread that writes, hashes and finally fsyncs.
+/// a bounded channel feeds a blocking thread that writes (past the page cache where it can,
+/// see [`crate::direct`]), hashes and finally fsyncs.
 /// Refuses (EntityTooLarge) a body that grows past `limit`.
 pub(crate) async fn write_stream(
     layout: &Layout,
@@ -421,7 +423,7 @@ async fn write_large(
     let writer = tokio::task::spawn_blocking(move || -> std::io::Result<Written> {
         let mut md5 = Md5Stream::new();
         let mut checksum = algorithm.map(Hasher::new);
-        let mut out = Gathered::new(std::fs::File::create(&path)?);
+        let mut out = BodyFile::create(&path)?;
         let mut size = 0u64;
         while let Some(chunk) = rx.blocking_recv() {
             size += chunk.len() as u64;
@@ -431,8 +433,7 @@ async fn write_large(
             md5.update(chunk.clone())?;
             out.push(chunk)?;
         }
-        out.flush()?;
-        out.file.sync_all()?;
+        out.finish()?;
         Ok(Written {
             path,
             size,
@@ -462,57 +463,6 @@ async fn write_large(
         (Ok(()), Ok(Ok(written))) => Ok(written),
         (Ok(()), Ok(Err(io))) => Err(s3s::S3Error::internal_error(io)),
         (Ok(()), Err(join)) => Err(join),
-    }
-}
-
-/// A file written in batches of received chunks, each batch with one `writev` and no copy.
-struct Gathered {
-    file: std::fs::File,
-    pending: Vec<Bytes>,
-    bytes: usize,
-}
-
-impl Gathered {
-    /// Bytes gathered before a write.
-    const BATCH: usize = 1 << 20;
-    /// Chunks gathered before a write (a slow client's chunks can be tiny).
-    const SLICES: usize = 256;
-
-    fn new(file: std::fs::File) -> Self {
-        Self {
-            file,
-            pending: Vec::new(),
-            bytes: 0,
-        }
-    }
-
-    fn push(&mut self, chunk: Bytes) -> std::io::Result<()> {
-        self.bytes += chunk.len();
-        self.pending.push(chunk);
-        if self.bytes >= Self::BATCH || self.pending.len() >= Self::SLICES {
-            self.flush()?;
-        }
-        Ok(())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        let mut slices: Vec<std::io::IoSlice<'_>> = self
-            .pending
-            .iter()
-            .map(|chunk| std::io::IoSlice::new(chunk))
-            .collect();
-        let mut rest = &mut slices[..];
-        while !rest.is_empty() {
-            match self.file.write_vectored(rest) {
-                Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
-                Ok(n) => std::io::IoSlice::advance_slices(&mut rest, n),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        self.pending.clear();
-        self.bytes = 0;
-        Ok(())
     }
 }
 

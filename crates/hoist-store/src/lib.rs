@@ -42,7 +42,8 @@
 //!    (core's checksums as s3s's DTO fields), `cors` and `lifecycle` (a bucket's rules), `limits` (the XML body cap, [`MAX_XML_BODY_SIZE`], and the request
 //!    body guard that enforces it and drops a body that stalls).
 //! 2. Storage: `fs` (layout, key safety, durable writes, bodies streamed to disk while
-//!    hashed, part files linked), `storage` (the index rebuilt from disk; an object's
+//!    hashed, part files linked), `direct` (a large body's file, written past the page
+//!    cache where the file system allows), `storage` (the index rebuilt from disk; an object's
 //!    `Blob`), `read` (a GET's body across the files that hold an object).
 //! 3. Shared by the operations: `receive` (a body against the digests its request
 //!    declares), `conditions` (S3's conditional reads and writes), `commit` (an object's
@@ -73,6 +74,7 @@ mod locks;
 mod query;
 
 // 2. Storage.
+mod direct;
 mod fs;
 mod hashing;
 mod md5lanes;
