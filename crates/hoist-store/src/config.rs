@@ -104,6 +104,7 @@ pub struct StoreConfig {
     pub(crate) credentials: Option<Credentials>,
     pub(crate) buckets: Vec<String>,
     pub(crate) max_put_size: u64,
+    pub(crate) direct_writes: bool,
     pub(crate) faults: Faults,
     pub(crate) sweep_interval: Duration,
     pub(crate) lifecycle_day: Duration,
@@ -117,7 +118,8 @@ pub struct StoreConfig {
 
 impl StoreConfig {
     /// Settings with every default: region `us-east-1`, generated credentials kept in the data
-    /// directory, no bucket, 5 GiB single PUT limit, no faults, lifecycle sweep every minute,
+    /// directory, no bucket, 5 GiB single PUT limit, large bodies written past the page cache,
+    /// no faults, lifecycle sweep every minute,
     /// and the connection limits of [`DEFAULT_HEADER_READ_TIMEOUT`], [`DEFAULT_IDLE_TIMEOUT`],
     /// [`DEFAULT_BODY_STALL_TIMEOUT`] and [`DEFAULT_MAX_CONNECTIONS`].
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
@@ -127,6 +129,7 @@ impl StoreConfig {
             credentials: None,
             buckets: Vec::new(),
             max_put_size: DEFAULT_MAX_PUT_SIZE,
+            direct_writes: true,
             faults: Faults::default(),
             sweep_interval: Duration::from_secs(60),
             lifecycle_day: Duration::from_secs(86_400),
@@ -173,6 +176,15 @@ impl StoreConfig {
     /// The largest single PUT accepted (EntityTooLarge above it). Default 5 GiB.
     pub fn with_max_put_size(mut self, bytes: u64) -> Self {
         self.max_put_size = bytes;
+        self
+    }
+
+    /// Whether a body larger than 256 KiB is written past the page cache (`O_DIRECT`) where
+    /// the file system takes it. Default true; where it refuses, the body goes through the
+    /// page cache anyway. Turn it off where direct writes are slow (some network file
+    /// systems).
+    pub fn with_direct_writes(mut self, direct: bool) -> Self {
+        self.direct_writes = direct;
         self
     }
 

@@ -172,6 +172,7 @@ async fn stream_copy(
         StreamingBlob::wrap(stream),
         algorithm,
         u64::MAX,
+        storage.direct_writes,
     )
     .await
 }

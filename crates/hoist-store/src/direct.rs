@@ -36,8 +36,12 @@ enum Mode {
 }
 
 impl BodyFile {
-    /// Creates the file at `path`, with `O_DIRECT` where the file system takes it.
-    pub(crate) fn create(path: &Path) -> std::io::Result<Self> {
+    /// Creates the file at `path`, with `O_DIRECT` when `direct` and the file system takes
+    /// it.
+    pub(crate) fn create(path: &Path, direct: bool) -> std::io::Result<Self> {
+        if !direct {
+            return Ok(Self::buffered(open(path, false)?));
+        }
         match open(path, true) {
             Ok(file) => Ok(Self {
                 file,
@@ -298,7 +302,7 @@ mod tests {
             for (c, sizes) in chunkings.iter().enumerate() {
                 let path = dir.path().join(format!("{n}-{c}"));
                 let data = pattern(len);
-                let mut file = BodyFile::create(&path).unwrap();
+                let mut file = BodyFile::create(&path, true).unwrap();
                 let direct = opened_direct(&file);
                 let mut written = round_trip(&mut file, &path, &data, sizes);
                 // Not yet finished: only whole blocks are on disk.
@@ -324,7 +328,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         for len in [BLOCK - 1, BLOCK, 2 * BLOCK + 5, 3 * BLOCK] {
             let path = dir.path().join(format!("{len}"));
-            let mut file = BodyFile::create(&path).unwrap();
+            let mut file = BodyFile::create(&path, true).unwrap();
             let direct = opened_direct(&file);
             // A block that is not aligned in memory: a file opened with O_DIRECT refuses it.
             if let Mode::Direct(staged) = &mut file.mode {
@@ -346,11 +350,25 @@ mod tests {
     }
 
     #[test]
+    fn a_file_asked_for_without_direct_writes_goes_through_the_page_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("buffered");
+        let mut file = BodyFile::create(&path, false).unwrap();
+        assert!(!opened_direct(&file) && !file.is_direct());
+        let data = pattern(2 * BLOCK + 3);
+        round_trip(&mut file, &path, &data, &[70_000]);
+        file.finish().unwrap();
+        assert!(std::fs::read(&path).unwrap() == data);
+    }
+
+    #[test]
     fn a_file_that_already_exists_is_never_written_over() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("taken");
         std::fs::write(&path, b"kept").unwrap();
-        assert!(BodyFile::create(&path).is_err());
+        for direct in [true, false] {
+            assert!(BodyFile::create(&path, direct).is_err());
+        }
         assert_eq!(std::fs::read(&path).unwrap(), b"kept");
     }
 }

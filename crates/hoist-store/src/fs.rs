@@ -286,12 +286,14 @@ const SMALL_BODY: u64 = 256 * 1024;
 /// Streams a request body into a new temp file while hashing it, never holding it whole:
 /// a bounded channel feeds a blocking thread that writes (past the page cache where it can,
 /// see [`crate::direct`]), hashes and finally fsyncs.
-/// Refuses (EntityTooLarge) a body that grows past `limit`.
+/// Refuses (EntityTooLarge) a body that grows past `limit`. `direct`: whether a large body
+/// may be written past the page cache.
 pub(crate) async fn write_stream(
     layout: &Layout,
     mut body: StreamingBlob,
     algorithm: Option<ChecksumAlgorithm>,
     limit: u64,
+    direct: bool,
 ) -> s3s::S3Result<Written> {
     let path = layout.temp_file();
     // Bytes received so far, all of them in `head` until it passes `SMALL_BODY`.
@@ -316,7 +318,7 @@ pub(crate) async fn write_stream(
             .map_err(s3s::S3Error::internal_error)
             .and_then(|written| written.map_err(s3s::S3Error::internal_error))
     } else {
-        write_large(path.clone(), head, body, received, algorithm, limit).await
+        write_large(path.clone(), head, body, received, algorithm, limit, direct).await
     };
     if outcome.is_err() {
         let _ = tokio::fs::remove_file(&path).await;
@@ -418,12 +420,13 @@ async fn write_large(
     mut received: u64,
     algorithm: Option<ChecksumAlgorithm>,
     limit: u64,
+    direct: bool,
 ) -> s3s::S3Result<Written> {
     let (tx, mut rx) = mpsc::channel::<Bytes>(8);
     let writer = tokio::task::spawn_blocking(move || -> std::io::Result<Written> {
         let mut md5 = Md5Stream::new();
         let mut checksum = algorithm.map(Hasher::new);
-        let mut out = BodyFile::create(&path)?;
+        let mut out = BodyFile::create(&path, direct)?;
         let mut size = 0u64;
         while let Some(chunk) = rx.blocking_recv() {
             size += chunk.len() as u64;

@@ -100,7 +100,14 @@ pub(crate) async fn receive(
     limit: u64,
 ) -> S3Result<(Written, Option<String>)> {
     let body = body.unwrap_or_else(|| StreamingBlob::from(s3s::Body::empty()));
-    let written = write_stream(&storage.layout, body, requested.algorithm, limit).await?;
+    let written = write_stream(
+        &storage.layout,
+        body,
+        requested.algorithm,
+        limit,
+        storage.direct_writes,
+    )
+    .await?;
     let verdict = verify(&written, requested, trailers);
     if verdict.is_err() {
         let _ = tokio::fs::remove_file(&written.path).await;

@@ -89,13 +89,14 @@ impl Store {
         };
         let faults = FaultControl::new(config.faults);
         let clock = faults.clock();
-        let storage = Storage::open(
+        let mut storage = Storage::open(
             &config.data_dir,
             clock.clone(),
             config.max_put_size,
             config.region.clone(),
         )
         .map_err(dir_err)?;
+        storage.direct_writes = config.direct_writes;
         let storage = Arc::new(storage);
         for bucket in &config.buckets {
             if !s3s::path::check_bucket_name(bucket) || !crate::fs::safe_bucket(bucket) {

@@ -346,6 +346,8 @@ pub(crate) struct Storage {
     pub buckets_turn: tokio::sync::Mutex<()>,
     /// The bytes GET bodies may hold read ahead of their clients, all together.
     pub read_ahead: crate::read::ReadAhead,
+    /// Whether larger bodies are written past the page cache ([`crate::direct`]).
+    pub direct_writes: bool,
 }
 
 impl Storage {
@@ -378,6 +380,7 @@ impl Storage {
             commit: crate::locks::CommitLocks::new(),
             buckets_turn: tokio::sync::Mutex::new(()),
             read_ahead: crate::read::ReadAhead::new(crate::read::READ_AHEAD_BUDGET),
+            direct_writes: true,
         })
     }
 

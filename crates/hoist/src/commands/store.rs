@@ -42,6 +42,9 @@ settings! {
         /// Largest single PUT (bytes, or with a unit: 10MiB, 5GiB).
         max_put_size: Size = Size(DEFAULT_MAX_PUT_SIZE), env "HOIST_STORE_MAX_PUT_SIZE",
             value "SIZE";
+        /// Write every body through the page cache, never past it with O_DIRECT (for file
+        /// systems where direct writes are slow, such as some network file systems).
+        buffered_writes: bool = false, env "HOIST_STORE_BUFFERED_WRITES";
         /// Fault: per-connection bandwidth limit (bytes per second, units allowed: 1MiB).
         fault_bandwidth: Option<Size>, env "HOIST_STORE_FAULT_BANDWIDTH", value "RATE",
             unset "no limit";
@@ -116,6 +119,7 @@ fn config(s: &Settings) -> Result<StoreConfig, crate::settings::Error> {
     let mut config = StoreConfig::new(&s.data)
         .with_region(&s.region)
         .with_max_put_size(s.max_put_size.bytes())
+        .with_direct_writes(!s.buffered_writes)
         .with_faults(faults)
         .with_sweep_interval(Duration::from_secs(s.sweep_interval.max(1)))
         .with_lifecycle_day(Duration::from_secs(s.lifecycle_day.max(1)))
