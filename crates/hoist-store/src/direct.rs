@@ -8,8 +8,8 @@
 //! block goes through the page cache, then the caller's fsync makes the whole durable.
 //!
 //! Where `O_DIRECT` is refused (a file system without it, at open; a write the device will not
-//! take aligned as it is) the file goes on through the page cache, in batches of received
-//! chunks with one `writev` each and no copy, which is also how it is written elsewhere.
+//! take aligned as it is), and when the store is set to buffered writes, the file goes through
+//! the page cache, in batches of received chunks with one `writev` each and no copy.
 
 use std::io::Write as _;
 use std::path::Path;
@@ -123,12 +123,17 @@ fn open(path: &Path, direct: bool) -> std::io::Result<std::fs::File> {
 
 /// Takes `O_DIRECT` off the file's status flags.
 fn drop_direct(file: &std::fs::File) -> std::io::Result<()> {
-    let flags = rustix::fs::fcntl_getfl(file)?;
-    rustix::fs::fcntl_setfl(file, flags - rustix::fs::OFlags::DIRECT)?;
+    #[cfg(target_os = "linux")]
+    {
+        let flags = rustix::fs::fcntl_getfl(file)?;
+        rustix::fs::fcntl_setfl(file, flags - rustix::fs::OFlags::DIRECT)?;
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = file;
     Ok(())
 }
 
-/// One aligned block of a body, filled from its chunks, and where in the file it goes.
+/// One aligned block of a body, filled from its chunks.
 struct Staged {
     /// [`BLOCK`] bytes from `start`, which is aligned to [`ALIGN`].
     buffer: Vec<u8>,
@@ -252,7 +257,7 @@ impl Gathered {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
 
