@@ -62,7 +62,7 @@ impl BodyFile {
     }
 
     /// Whether the file is still written past the page cache.
-    #[cfg(test)]
+    #[cfg(all(test, target_os = "linux"))]
     fn is_direct(&self) -> bool {
         matches!(self.mode, Mode::Direct(_))
     }
