@@ -81,9 +81,23 @@ enum Message {
 /// started again should one stop (a panic fails the bodies it held, not the ones after).
 struct Pool {
     /// Each thread's inbox; a send fails once its thread is gone.
-    threads: Vec<Mutex<Sender<Message>>>,
+    threads: Vec<Mutex<Inbox>>,
     next_thread: AtomicUsize,
     next_id: AtomicU64,
+    /// Threads started again after one stopped.
+    restarts: AtomicU64,
+}
+
+/// A thread's inbox, and whether a thread was ever started for it.
+struct Inbox {
+    to: Sender<Message>,
+    started: bool,
+}
+
+/// Hashing threads of this process started again after one stopped: each of those stopped on
+/// a bug and failed the bodies it held.
+pub(crate) fn restarts() -> u64 {
+    pool().restarts.load(Ordering::Relaxed)
 }
 
 fn pool() -> &'static Pool {
@@ -100,9 +114,17 @@ impl Pool {
     fn new(threads: usize) -> Self {
         Self {
             // Inboxes whose threads are not started yet: the first body each gets starts one.
-            threads: (0..threads).map(|_| Mutex::new(channel().0)).collect(),
+            threads: (0..threads)
+                .map(|_| {
+                    Mutex::new(Inbox {
+                        to: channel().0,
+                        started: false,
+                    })
+                })
+                .collect(),
             next_thread: AtomicUsize::new(0),
             next_id: AtomicU64::new(0),
+            restarts: AtomicU64::new(0),
         }
     }
 
@@ -113,22 +135,26 @@ impl Pool {
         let mut inbox = self.threads[n]
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Err(SendError(open)) = inbox.send(Message::Open(id, Arc::clone(credit))) {
+        if let Err(SendError(open)) = inbox.to.send(Message::Open(id, Arc::clone(credit))) {
             let (to, from) = channel();
             let started = std::thread::Builder::new()
                 .name(format!("hoist-md5-{n}"))
                 .spawn(move || run(&from));
             match started {
                 Ok(_) => {
-                    *inbox = to;
+                    if inbox.started {
+                        self.restarts.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(thread = n, "a hashing thread stopped; started again");
+                    }
+                    *inbox = Inbox { to, started: true };
                     // The new thread holds its receiver: this send cannot fail.
-                    let _ = inbox.send(open);
+                    let _ = inbox.to.send(open);
                 }
                 // The body's `update` and `finish` answer that the thread is gone.
                 Err(err) => tracing::error!(error = %err, "cannot start a hashing thread"),
             }
         }
-        inbox.clone()
+        inbox.to.clone()
     }
 }
 
@@ -446,12 +472,15 @@ mod tests {
         });
         assert!(failed, "the body of a thread that panicked must fail");
         assert!(caught.finish().is_err());
+        assert_eq!(pool.restarts.load(Ordering::Relaxed), 0);
         for round in 0..3 {
             let mut next = Md5Stream::on(pool);
             feed(&mut next, &data, &[4096, 65_536]);
             let want: [u8; 16] = md5::Md5::digest(&data).into();
             assert_eq!(next.finish().unwrap(), want, "round {round}");
         }
+        // Started again once, for the first body after the panic; the first start is no restart.
+        assert_eq!(pool.restarts.load(Ordering::Relaxed), 1);
     }
 
     #[test]

@@ -214,6 +214,18 @@ impl StoreMetrics {
             self.storage.read_ahead.held()
         );
 
+        family(
+            &mut out,
+            "hoist_store_hashing_restarts_total",
+            "counter",
+            "Hashing threads of the process started again after one stopped on a bug (each failed the uploads it was hashing).",
+        );
+        let _ = writeln!(
+            out,
+            "hoist_store_hashing_restarts_total {}",
+            crate::hashing::restarts()
+        );
+
         let injected = self.faults.injected();
         family(
             &mut out,
