@@ -9,7 +9,8 @@
 //! buckets/<bucket>/objects/<h>.json      object metadata; its rename commits the object
 //! buckets/<bucket>/objects/<h>.<r>.data  object bytes (h = sha256 of the key, r random)
 //! buckets/<bucket>/objects/<h>.<r>.p<n>.data  a multipart object's part n (linked at Complete)
-//! uploads/<id>/upload.json               multipart upload
+//! uploads.journal                        new multipart uploads not yet in a folder of their own
+//! uploads/<id>/upload.json               multipart upload (from its first part on)
 //! uploads/<id>/part-<n>.json             part metadata; its rename commits the part
 //! uploads/<id>/part-<n>.<r>.data         part bytes
 //! ```
@@ -100,6 +101,9 @@ impl Layout {
     pub fn tmp(&self) -> PathBuf {
         self.root.join("tmp")
     }
+    pub fn journal(&self) -> PathBuf {
+        self.root.join("uploads.journal")
+    }
     pub fn buckets(&self) -> PathBuf {
         self.root.join("buckets")
     }
@@ -120,7 +124,8 @@ impl Layout {
     }
 }
 
-/// fsync of a directory, so a rename inside it survives a crash.
+/// fsync of a directory, so a rename inside it survives a crash (or of a file: the journal's
+/// appends share it the same way).
 ///
 /// Many requests change the same few directories at once (`uploads/`, a bucket's `objects/`).
 /// A directory's fsync makes durable every change made in it before the fsync began, so the
@@ -215,16 +220,6 @@ pub(crate) fn write_json_atomic<T: Serialize>(
         let _ = std::fs::remove_file(&tmp);
     }
     result
-}
-
-/// Writes JSON durably as a new file in a directory no one reads yet (a multipart upload's,
-/// just made): no temp file and no rename, since until the caller answers, a file cut short
-/// by a crash is one that never committed, and the start removes it with its directory.
-pub(crate) fn write_json_new<T: Serialize>(dest: &Path, value: &T) -> std::io::Result<()> {
-    let mut create_new = std::fs::File::options();
-    create_new.write(true).create_new(true);
-    write_json_synced(dest, &create_new, value)?;
-    sync_dir(dest.parent().unwrap_or(Path::new(".")))
 }
 
 /// `value` as JSON, the whole of the file `open` opens at `path`, fsynced.

@@ -43,7 +43,8 @@
 //!    body guard that enforces it and drops a body that stalls).
 //! 2. Storage: `fs` (layout, key safety, durable writes, bodies streamed to disk while
 //!    hashed, part files linked), `direct` (a large body's file, written past the page
-//!    cache where the file system allows), `storage` (the index rebuilt from disk; an object's
+//!    cache where the file system allows), `journal` (new multipart uploads, durable before
+//!    they have a folder), `storage` (the index rebuilt from disk; an object's
 //!    `Blob`), `read` (a GET's body across the files that hold an object).
 //! 3. Shared by the operations: `receive` (a body against the digests its request
 //!    declares), `conditions` (S3's conditional reads and writes), `commit` (an object's
@@ -77,6 +78,7 @@ mod query;
 mod direct;
 mod fs;
 mod hashing;
+mod journal;
 mod md5lanes;
 mod read;
 mod storage;

@@ -12,7 +12,7 @@ use crate::config::{owner, random_hex};
 use crate::errors::{
     before_body, check_part_number, internal, no_such_bucket, no_such_upload, s3_error,
 };
-use crate::fs::{check_key, sync_dir, write_json_new};
+use crate::fs::check_key;
 use crate::listing;
 use crate::query;
 use crate::receive::{Requested, receive};
@@ -88,20 +88,14 @@ pub(crate) async fn create(
             .object(&input.bucket, &input.key)
             .map(|m| m.generation().to_owned()),
     };
-    let dir = storage.layout.upload(&meta.id);
-    let layout = storage.layout.clone();
+    // One line in the uploads journal, durable before the answer (an fsync shared with the
+    // creates beside this one); the upload's folder comes with its first part.
+    let journal = storage.journal.clone();
     let to_write = meta.clone();
-    tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-        // The upload's folder and its `upload.json`, then the folder's name in `uploads/`
-        // (an fsync shared with the creates beside this one). A folder whose `upload.json` a
-        // crash cut short is removed at the next start.
-        std::fs::create_dir(&dir)?;
-        write_json_new(&dir.join("upload.json"), &to_write)?;
-        sync_dir(&layout.uploads())
-    })
-    .await
-    .map_err(internal)?
-    .map_err(internal)?;
+    tokio::task::spawn_blocking(move || journal.create(&to_write.id, &to_write))
+        .await
+        .map_err(internal)?
+        .map_err(internal)?;
     storage.state().uploads.insert(UploadEntry {
         meta: meta.clone(),
         parts: Default::default(),

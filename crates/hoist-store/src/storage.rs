@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::cors::CorsRule;
 use crate::faults::Clock;
-use crate::fs::{Layout, sync_dir, write_json_atomic};
+use crate::fs::{Layout, safe_upload_id, sync_dir, write_json_atomic};
+use crate::journal::Journal;
 use crate::lifecycle::LifecycleRule;
 
 /// Milliseconds since the epoch (negative before it).
@@ -348,6 +349,8 @@ pub(crate) struct Storage {
     pub read_ahead: crate::read::ReadAhead,
     /// Whether larger bodies are written past the page cache ([`crate::direct`]).
     pub direct_writes: bool,
+    /// New multipart uploads until their first part gives them a folder.
+    pub journal: Arc<Journal>,
 }
 
 impl Storage {
@@ -371,6 +374,7 @@ impl Storage {
             uploads: load_uploads(&layout)?,
         };
         finish_completed_uploads(&layout, &mut state)?;
+        let journal = replay_journal(&layout, &mut state)?;
         Ok(Self {
             layout,
             clock,
@@ -381,6 +385,7 @@ impl Storage {
             buckets_turn: tokio::sync::Mutex::new(()),
             read_ahead: crate::read::ReadAhead::new(crate::read::READ_AHEAD_BUDGET),
             direct_writes: true,
+            journal: Arc::new(journal),
         })
     }
 
@@ -601,6 +606,44 @@ fn finish_completed_uploads(layout: &Layout, state: &mut State) -> std::io::Resu
     Ok(())
 }
 
+/// Reads the uploads journal: removals a crash interrupted are finished, and uploads created
+/// that have no folder yet are put in the index; then the journal is rewritten with those
+/// alone.
+fn replay_journal(layout: &Layout, state: &mut State) -> std::io::Result<Journal> {
+    let (journal, replayed) = Journal::open::<UploadMeta>(&layout.journal())?;
+    let mut removed = false;
+    for id in &replayed.gone {
+        if state.uploads.remove(id).is_some() {
+            removed = true;
+            if let Err(e) = std::fs::remove_dir_all(layout.upload(id)) {
+                tracing::warn!(upload_id = %id, error = %e, "could not remove an aborted upload");
+            }
+        }
+    }
+    if removed {
+        sync_dir(&layout.uploads())?;
+    }
+    let mut needed = Vec::new();
+    for (id, meta) in replayed.live {
+        // An upload with a folder is read from it; one whose bucket went is gone with it.
+        let bucket_there = state
+            .buckets
+            .get(&meta.bucket)
+            .is_some_and(|b| b.meta.is_some());
+        if state.uploads.contains_key(&id) || !bucket_there || !safe_upload_id(&id) || id != meta.id
+        {
+            continue;
+        }
+        state.uploads.insert(UploadEntry {
+            meta,
+            parts: BTreeMap::new(),
+        });
+        needed.push(id);
+    }
+    journal.keep(needed.iter().map(String::as_str))?;
+    Ok(journal)
+}
+
 /// Writes a bucket's `bucket.json` durably; `create` makes its folders first.
 fn write_bucket(layout: &Layout, meta: &BucketMeta, create: bool) -> std::io::Result<()> {
     if create {
@@ -758,8 +801,9 @@ mod tests {
         }
     }
 
-    /// CreateMultipartUpload writes `upload.json` in place (no temp file): whatever a crash
-    /// can leave of it (nothing, a cut, zeros) is an upload that never committed, and goes.
+    /// A folder whose `upload.json` does not read (nothing, a cut, zeros: what a crash or a
+    /// damaged disk can leave) holds no committed part, since the first part commits only
+    /// after it: it goes (and the journal brings the upload back, partless, if it holds it).
     #[test]
     fn uploads_whose_upload_json_a_crash_cut_short_are_removed_at_start() {
         let dir = tempfile::tempdir().unwrap();

@@ -2,12 +2,14 @@
 //! (or S3's `NoSuchUpload`), and an upload removed with its parts, by Abort, by Complete once
 //! the object has committed, by DeleteBucket and by the lifecycle sweeper.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use s3s::S3Result;
 
 use crate::errors::{internal, no_such_bucket, no_such_upload};
-use crate::fs::{commit_file, link_all, safe_upload_id, sync_dir_async, write_json_atomic};
+use crate::fs::{
+    Layout, commit_file, link_all, safe_upload_id, sync_dir, sync_dir_async, write_json_atomic,
+};
 use crate::storage::{PartMeta, Storage, UploadMeta};
 
 /// The upload, checked against the bucket and key of the request.
@@ -47,12 +49,32 @@ pub(crate) async fn remove_upload_locked(storage: &Storage, id: &str) -> std::io
     if storage.state().uploads.remove(id).is_none() {
         return Ok(false);
     }
+    // A "gone" line first where the journal holds the upload, so a restart cannot bring it
+    // back; then the folder, if it has one.
+    let journal = storage.journal.clone();
+    let gone = id.to_owned();
+    tokio::task::spawn_blocking(move || journal.gone(&gone))
+        .await
+        .map_err(std::io::Error::other)??;
     // Rename first: the upload disappears atomically, the deletion can take its time.
     let trash = storage.layout.temp_file();
-    tokio::fs::rename(storage.layout.upload(id), &trash).await?;
+    match tokio::fs::rename(storage.layout.upload(id), &trash).await {
+        Ok(()) => {}
+        // No part ever committed: the journal was all there was.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(true),
+        Err(e) => return Err(e),
+    }
     let _ = sync_dir_async(storage.layout.uploads()).await;
     let _ = tokio::fs::remove_dir_all(&trash).await;
     Ok(true)
+}
+
+/// Gives an upload known only to the journal its folder and `upload.json`, durably: the folder
+/// is its record from then on.
+fn settle(layout: &Layout, dir: &Path, upload: &UploadMeta) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    write_json_atomic(layout, &dir.join("upload.json"), upload)?;
+    sync_dir(&layout.uploads())
 }
 
 /// Where a part's bytes come from when it is committed.
@@ -81,13 +103,24 @@ pub(crate) async fn commit_part(
         Some((bucket, key)) => Some(storage.commit.key(&bucket, &key).await),
         None => None,
     };
-    if turn.is_none() || !storage.state().uploads.contains_key(id) {
+    let upload = storage
+        .state()
+        .uploads
+        .get(id)
+        .map(|u| u.meta.clone())
+        .filter(|_| turn.is_some());
+    let Some(upload) = upload else {
         if let PartBytes::Received(tmp) = &bytes {
             let _ = tokio::fs::remove_file(tmp).await;
         }
         return Err(no_such_upload(id));
-    }
+    };
+    // The upload's first part gives it its folder (in the key's commit turn, so once).
+    let unsettled = storage.journal.is_needed(id);
     tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        if unsettled {
+            settle(&layout, &dir, &upload)?;
+        }
         let dest = dir.join(&to_write.data);
         match bytes {
             PartBytes::Received(tmp) => commit_file(&tmp, &dest).inspect_err(|_| {
@@ -104,6 +137,9 @@ pub(crate) async fn commit_part(
     .await
     .map_err(internal)?
     .map_err(internal)?;
+    if unsettled {
+        storage.journal.settled(id);
+    }
     let old = storage
         .state()
         .uploads

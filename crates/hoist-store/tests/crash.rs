@@ -1,5 +1,7 @@
-//! A crash between CompleteMultipartUpload's commit and the removal of the upload: after a
-//! restart the object is whole and the upload is gone, while a pending upload is kept.
+//! Restarts and crashes around multipart uploads: between CompleteMultipartUpload's commit and
+//! the removal of the upload (after a restart the object is whole and the upload is gone,
+//! while a pending upload is kept); an upload with no part yet, kept only by the uploads
+//! journal; an abort recorded whose folder a crash left behind.
 
 mod common;
 
@@ -64,13 +66,7 @@ async fn an_upload_whose_object_committed_before_a_crash_is_removed_at_start() {
     assert!(!uploads.join(&done).exists());
     copy_dir(saved.path(), &uploads.join(&done));
 
-    let config = hoist_store::StoreConfig::new(dir.path())
-        .with_credentials(hoist_store::Credentials::new(AK, SK))
-        .with_bucket(BUCKET);
-    let handle = hoist_store::Store::spawn(config, "127.0.0.1:0")
-        .await
-        .unwrap();
-    let s3 = client_for(&handle.endpoint(), AK, SK, None, false);
+    let (handle, s3) = restart_stopped(dir.path()).await;
     assert_eq!(listed_uploads(&s3).await, vec![pending.clone()]);
     assert!(!uploads.join(&done).exists());
     let object = s3
@@ -93,4 +89,108 @@ async fn an_upload_whose_object_committed_before_a_crash_is_removed_at_start() {
         .unwrap();
     assert_eq!(pending_parts.parts().len(), 1);
     handle.shutdown().await.unwrap();
+}
+
+/// Stops the store and starts another on the same data directory.
+async fn restart(
+    handle: hoist_store::StoreHandle,
+    dir: &Path,
+) -> (hoist_store::StoreHandle, aws_sdk_s3::Client) {
+    handle.shutdown().await.unwrap();
+    restart_stopped(dir).await
+}
+
+#[tokio::test]
+async fn an_upload_with_no_part_yet_outlives_a_restart_and_an_aborted_one_stays_gone() {
+    let TestStore { handle, dir } = TestStore::start().await;
+    let s3 = client_for(&handle.endpoint(), AK, SK, None, false);
+    let kept = create_upload(&s3, "kept").await;
+    let aborted = create_upload(&s3, "aborted").await;
+    s3.abort_multipart_upload()
+        .bucket(BUCKET)
+        .key("aborted")
+        .upload_id(&aborted)
+        .send()
+        .await
+        .unwrap();
+
+    let (handle, s3) = restart(handle, dir.path()).await;
+    assert_eq!(listed_uploads(&s3).await, vec![kept.clone()]);
+    let body = bytes_of(1000, 4);
+    let part = upload_part(&s3, "kept", &kept, 1, body.clone()).await;
+    // Twice more: the upload now has parts, then it is complete.
+    let (handle, s3) = restart(handle, dir.path()).await;
+    assert_eq!(listed_uploads(&s3).await, vec![kept.clone()]);
+    s3.complete_multipart_upload()
+        .bucket(BUCKET)
+        .key("kept")
+        .upload_id(&kept)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(vec![part]))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let (handle, s3) = restart(handle, dir.path()).await;
+    assert!(listed_uploads(&s3).await.is_empty());
+    let object = s3
+        .get_object()
+        .bucket(BUCKET)
+        .key("kept")
+        .send()
+        .await
+        .unwrap();
+    assert!(object.body.collect().await.unwrap().into_bytes() == body);
+    let gone = s3
+        .list_parts()
+        .bucket(BUCKET)
+        .key("aborted")
+        .upload_id(&aborted)
+        .send()
+        .await;
+    let (status, body) = raw_error(&gone.unwrap_err());
+    assert_eq!(status, 404);
+    assert_eq!(element(&body, "Code").as_deref(), Some("NoSuchUpload"));
+    handle.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_abort_a_crash_cut_short_is_finished_at_start() {
+    let TestStore { handle, dir } = TestStore::start().await;
+    let s3 = client_for(&handle.endpoint(), AK, SK, None, false);
+    let id = create_upload(&s3, "cut").await;
+    upload_part(&s3, "cut", &id, 1, bytes_of(100, 5)).await;
+    let folder = dir.path().join("uploads").join(&id);
+    let saved = tempfile::tempdir().unwrap();
+    copy_dir(&folder, saved.path());
+    s3.abort_multipart_upload()
+        .bucket(BUCKET)
+        .key("cut")
+        .upload_id(&id)
+        .send()
+        .await
+        .unwrap();
+    handle.shutdown().await.unwrap();
+    // The crash: the abort was recorded, the upload's folder not yet removed.
+    assert!(!folder.exists());
+    copy_dir(saved.path(), &folder);
+
+    let (handle, s3) = restart_stopped(dir.path()).await;
+    assert!(listed_uploads(&s3).await.is_empty());
+    assert!(!folder.exists());
+    handle.shutdown().await.unwrap();
+}
+
+/// Starts a store on the data directory a stopped one left.
+async fn restart_stopped(dir: &Path) -> (hoist_store::StoreHandle, aws_sdk_s3::Client) {
+    let config = hoist_store::StoreConfig::new(dir)
+        .with_credentials(hoist_store::Credentials::new(AK, SK))
+        .with_bucket(BUCKET);
+    let handle = hoist_store::Store::spawn(config, "127.0.0.1:0")
+        .await
+        .unwrap();
+    let s3 = client_for(&handle.endpoint(), AK, SK, None, false);
+    (handle, s3)
 }

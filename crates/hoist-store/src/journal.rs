@@ -1,0 +1,415 @@
+//! The uploads journal: the record that makes a new multipart upload durable before it has a
+//! folder.
+//!
+//! CreateMultipartUpload appends one line (the upload's metadata) to `uploads.journal` and
+//! answers once an fsync covers it; concurrent creates share that fsync (the group commit of
+//! [`crate::fs::sync_dir`]), so a create costs a write and a share of one fsync instead of a
+//! folder, a file and two fsyncs of its own. The upload's folder is made, durably, when its
+//! first part commits: from then on the folder is the record ("settled") and the line is no
+//! longer needed. Removing an upload whose line is still in the file appends a "gone" line
+//! first, so a restart never brings it back.
+//!
+//! At start the store reads the file: lines after the last whole one (a write a crash cut
+//! short) are ignored. The file is rewritten, holding only the lines still needed, at start
+//! and whenever it has doubled since the last rewrite (at least [`COMPACT_FLOOR`]), so its
+//! size stays within twice what the unsettled uploads need.
+
+use std::collections::HashMap;
+use std::io::{BufRead as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use serde::de::{DeserializeOwned, IgnoredAny};
+use serde::{Deserialize, Serialize};
+
+use crate::fs::sync_dir;
+
+/// The file is rewritten once it passes twice its size after the last rewrite, and never
+/// below this size.
+const COMPACT_FLOOR: u64 = 1 << 20;
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Line<T> {
+    Create { id: String, upload: T },
+    Gone { id: String },
+}
+
+/// What the file held at start.
+#[derive(Debug)]
+pub(crate) struct Replayed<T> {
+    /// Uploads created and not removed, in the order they were created.
+    pub live: Vec<(String, T)>,
+    /// Uploads removed while their line was in the file.
+    pub gone: Vec<String>,
+}
+
+/// The journal file and what is in it.
+#[derive(Debug)]
+pub(crate) struct Journal {
+    path: PathBuf,
+    /// The least size at which the file is rewritten: [`COMPACT_FLOOR`].
+    floor: u64,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    file: std::fs::File,
+    len: u64,
+    compact_at: u64,
+    /// Uploads whose create line is in the file and not followed by a gone line: whether the
+    /// line is still needed (the upload has no folder yet).
+    lines: HashMap<String, bool>,
+    /// The create lines, kept from start until [`Journal::keep`] rewrites the file.
+    replayed: HashMap<String, String>,
+}
+
+impl Journal {
+    /// Opens (or creates) the journal at `path` and reads what it holds.
+    pub(crate) fn open<T: DeserializeOwned>(path: &Path) -> std::io::Result<(Self, Replayed<T>)> {
+        let mut replayed = Replayed {
+            live: Vec::new(),
+            gone: Vec::new(),
+        };
+        let mut raw: HashMap<String, String> = HashMap::new();
+        match std::fs::File::open(path) {
+            Ok(file) => {
+                for line in std::io::BufReader::new(file).lines() {
+                    let Ok(line) = line else { break };
+                    // A line a crash cut short is the last one written: stop there.
+                    let Ok(parsed) = serde_json::from_str::<Line<T>>(&line) else {
+                        break;
+                    };
+                    match parsed {
+                        Line::Create { id, upload } => {
+                            raw.insert(id.clone(), line);
+                            replayed.live.push((id, upload));
+                        }
+                        Line::Gone { id } => {
+                            if raw.remove(&id).is_some() {
+                                replayed.gone.push(id);
+                            }
+                        }
+                    }
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        replayed.live.retain(|(id, _)| raw.contains_key(id));
+        let file = append_to(path)?;
+        let journal = Self {
+            path: path.to_path_buf(),
+            floor: COMPACT_FLOOR,
+            inner: Mutex::new(Inner {
+                len: file.metadata()?.len(),
+                file,
+                compact_at: 0,
+                lines: raw.keys().map(|id| (id.clone(), false)).collect(),
+                replayed: raw,
+            }),
+        };
+        Ok((journal, replayed))
+    }
+
+    /// Rewrites the file with the create lines of `needed` (uploads read at start that still
+    /// have no folder) and nothing else.
+    pub(crate) fn keep<'a>(
+        &self,
+        needed: impl IntoIterator<Item = &'a str>,
+    ) -> std::io::Result<()> {
+        let mut inner = self.lock();
+        let replayed = std::mem::take(&mut inner.replayed);
+        inner.lines = needed
+            .into_iter()
+            .filter(|id| replayed.contains_key(*id))
+            .map(|id| (id.to_owned(), true))
+            .collect();
+        let lines: Vec<&str> = inner
+            .lines
+            .keys()
+            .filter_map(|id| replayed.get(id).map(String::as_str))
+            .collect();
+        let written = self.rewrite(&lines)?;
+        inner.file = written.0;
+        inner.len = written.1;
+        inner.compact_at = (2 * inner.len).max(self.floor);
+        Ok(())
+    }
+
+    /// Records a new upload; answers once the record is durable.
+    pub(crate) fn create<T: Serialize>(&self, id: &str, upload: &T) -> std::io::Result<()> {
+        let line = Line::Create {
+            id: id.to_owned(),
+            upload,
+        };
+        self.append(&line, |lines| {
+            lines.insert(id.to_owned(), true);
+        })
+    }
+
+    /// The upload's folder is durable: its line is no longer needed.
+    pub(crate) fn settled(&self, id: &str) {
+        if let Some(needed) = self.lock().lines.get_mut(id) {
+            *needed = false;
+        }
+    }
+
+    /// Records that an upload is being removed, if its create line is in the file; answers
+    /// once that is durable.
+    pub(crate) fn gone(&self, id: &str) -> std::io::Result<()> {
+        if !self.lock().lines.contains_key(id) {
+            return Ok(());
+        }
+        let line: Line<()> = Line::Gone { id: id.to_owned() };
+        self.append(&line, |lines| {
+            lines.remove(id);
+        })
+    }
+
+    /// Whether the upload's create line is still needed (it has no folder yet).
+    pub(crate) fn is_needed(&self, id: &str) -> bool {
+        self.lock().lines.get(id).copied().unwrap_or(false)
+    }
+
+    /// Appends `line`, changes the bookkeeping with `note` under the same lock, then waits for
+    /// an fsync that covers the line. Rewrites the file first when it has grown past its mark.
+    fn append<L: Serialize>(
+        &self,
+        line: &L,
+        note: impl FnOnce(&mut HashMap<String, bool>),
+    ) -> std::io::Result<()> {
+        let mut text = serde_json::to_vec(line).map_err(std::io::Error::other)?;
+        text.push(b'\n');
+        {
+            let mut inner = self.lock();
+            if inner.len >= inner.compact_at {
+                self.compact(&mut inner)?;
+            }
+            if let Err(e) = inner.file.write_all(&text) {
+                // Whatever part of the line went in ends the file at the next start; the
+                // next line must not follow it.
+                let len = inner.len;
+                let _ = inner.file.set_len(len);
+                return Err(e);
+            }
+            inner.len += text.len() as u64;
+            note(&mut inner.lines);
+        }
+        // Concurrent appends share this fsync. Should the file be rewritten meanwhile, the
+        // rewrite holds this line (it was noted before the lock was let go) and was fsynced
+        // with its name before the lock was: the fsync of the path covers either file.
+        sync_dir(&self.path)
+    }
+
+    /// Rewrites the file with the lines still needed, read back from it.
+    fn compact(&self, inner: &mut MutexGuard<'_, Inner>) -> std::io::Result<()> {
+        let mut kept = Vec::new();
+        for line in std::io::BufReader::new(std::fs::File::open(&self.path)?).lines() {
+            let line = line?;
+            if let Ok(Line::Create { id, .. }) = serde_json::from_str::<Line<IgnoredAny>>(&line)
+                && inner.lines.get(&id) == Some(&true)
+            {
+                kept.push(line);
+            }
+        }
+        inner.lines.retain(|_, needed| *needed);
+        let lines: Vec<&str> = kept.iter().map(String::as_str).collect();
+        let (file, len) = self.rewrite(&lines)?;
+        inner.file = file;
+        inner.len = len;
+        inner.compact_at = (2 * len).max(self.floor);
+        Ok(())
+    }
+
+    /// Writes `lines` to a new file, fsyncs it and renames it over the journal durably;
+    /// answers the new file, open for appending, and its length.
+    fn rewrite(&self, lines: &[&str]) -> std::io::Result<(std::fs::File, u64)> {
+        let next = self.path.with_extension("journal.next");
+        let mut text = String::new();
+        for line in lines {
+            text.push_str(line);
+            text.push('\n');
+        }
+        let mut file = std::fs::File::create(&next)?;
+        file.write_all(text.as_bytes())?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&next, &self.path)?;
+        sync_dir(self.path.parent().unwrap_or(Path::new(".")))?;
+        Ok((append_to(&self.path)?, text.len() as u64))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn append_to(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    struct Upload {
+        key: String,
+    }
+
+    fn upload(n: usize) -> Upload {
+        Upload {
+            key: format!("key-{n}"),
+        }
+    }
+
+    fn open(path: &Path) -> (Journal, Replayed<Upload>) {
+        Journal::open::<Upload>(path).unwrap()
+    }
+
+    fn ids(replayed: &Replayed<Upload>) -> Vec<&str> {
+        replayed.live.iter().map(|(id, _)| id.as_str()).collect()
+    }
+
+    #[test]
+    fn creates_outlive_a_restart_and_gone_ones_are_named_as_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("uploads.journal");
+        let (journal, replayed) = open(&path);
+        assert!(replayed.live.is_empty() && replayed.gone.is_empty());
+        journal.keep([]).unwrap();
+        for n in 0..3 {
+            journal.create(&format!("u{n}"), &upload(n)).unwrap();
+        }
+        assert!(journal.is_needed("u1"));
+        journal.gone("u1").unwrap();
+        assert!(!journal.is_needed("u1"));
+        // An upload the file never held needs no line.
+        journal.gone("never").unwrap();
+        drop(journal);
+
+        let (_journal, replayed) = open(&path);
+        assert_eq!(ids(&replayed), ["u0", "u2"]);
+        assert_eq!(replayed.live[1].1, upload(2));
+        assert_eq!(replayed.gone, ["u1"]);
+    }
+
+    #[test]
+    fn a_line_a_crash_cut_short_ends_the_file_and_the_next_append_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("uploads.journal");
+        let (journal, _) = open(&path);
+        journal.keep([]).unwrap();
+        journal.create("u0", &upload(0)).unwrap();
+        drop(journal);
+        let mut file = append_to(&path).unwrap();
+        file.write_all(br#"{"create":{"id":"u1","upl"#).unwrap();
+        drop(file);
+
+        let (journal, replayed) = open(&path);
+        assert_eq!(ids(&replayed), ["u0"]);
+        // The start rewrites the file, so what comes next is not glued to the cut line.
+        journal.keep(["u0"]).unwrap();
+        journal.create("u2", &upload(2)).unwrap();
+        drop(journal);
+        let (_journal, replayed) = open(&path);
+        assert_eq!(ids(&replayed), ["u0", "u2"]);
+    }
+
+    #[test]
+    fn the_start_keeps_only_the_lines_still_needed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("uploads.journal");
+        let (journal, _) = open(&path);
+        journal.keep([]).unwrap();
+        for n in 0..4 {
+            journal.create(&format!("u{n}"), &upload(n)).unwrap();
+        }
+        drop(journal);
+        let (journal, replayed) = open(&path);
+        assert_eq!(replayed.live.len(), 4);
+        // u1 and u3 have folders now: the store does not ask for them.
+        journal.keep(["u0", "u2"]).unwrap();
+        assert!(journal.is_needed("u0") && !journal.is_needed("u1"));
+        drop(journal);
+        let (_journal, replayed) = open(&path);
+        assert_eq!(ids(&replayed), ["u0", "u2"]);
+        assert!(replayed.gone.is_empty());
+    }
+
+    #[test]
+    fn settled_and_gone_lines_leave_the_file_as_it_grows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("uploads.journal");
+        let (mut journal, _) = open(&path);
+        journal.floor = 4096;
+        journal.keep([]).unwrap();
+        let line = serde_json::to_vec(&Line::Create {
+            id: "u00000".to_owned(),
+            upload: upload(0),
+        })
+        .unwrap()
+        .len() as u64
+            + 1;
+        // Ten times the floor's worth of lines; one in a hundred is never settled.
+        let count = (10 * journal.floor / line) as usize;
+        let mut largest = 0;
+        for n in 0..count {
+            let id = format!("u{n:05}");
+            journal.create(&id, &upload(n)).unwrap();
+            match n % 100 {
+                0 => {}
+                1 => journal.gone(&id).unwrap(),
+                _ => journal.settled(&id),
+            }
+            largest = largest.max(std::fs::metadata(&path).unwrap().len());
+        }
+        let unsettled = count.div_ceil(100) as u64;
+        assert!(
+            largest <= (2 * unsettled * line).max(journal.floor) + 2 * line,
+            "the file grew to {largest} bytes for {unsettled} unsettled uploads"
+        );
+        drop(journal);
+        // Every unsettled upload is read back, and no upload that went; settled ones may be
+        // (the store then finds their folders).
+        let (_journal, replayed) = open(&path);
+        let live: HashSet<&str> = ids(&replayed).into_iter().collect();
+        for n in 0..count {
+            let id = format!("u{n:05}");
+            match n % 100 {
+                0 => assert!(live.contains(id.as_str()), "{id} was lost"),
+                1 => assert!(!live.contains(id.as_str()), "{id} came back"),
+                _ => {}
+            }
+        }
+        assert!(live.len() < count / 10, "{} lines read back", live.len());
+    }
+
+    #[test]
+    fn concurrent_creates_are_all_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("uploads.journal");
+        let (journal, _) = open(&path);
+        journal.keep([]).unwrap();
+        std::thread::scope(|scope| {
+            for t in 0..8 {
+                let journal = &journal;
+                scope.spawn(move || {
+                    for n in 0..50 {
+                        journal.create(&format!("t{t}-{n}"), &upload(n)).unwrap();
+                    }
+                });
+            }
+        });
+        drop(journal);
+        let (_journal, replayed) = open(&path);
+        assert_eq!(replayed.live.len(), 400);
+    }
+}
