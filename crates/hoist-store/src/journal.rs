@@ -14,7 +14,7 @@
 //! and whenever it has doubled since the last rewrite (at least [`COMPACT_FLOOR`]), so its
 //! size stays within twice what the unsettled uploads need.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{BufRead as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -61,8 +61,6 @@ struct Inner {
     /// Uploads whose create line is in the file and not followed by a gone line: whether the
     /// line is still needed (the upload has no folder yet).
     lines: HashMap<String, bool>,
-    /// The create lines, kept from start until [`Journal::keep`] rewrites the file.
-    replayed: HashMap<String, String>,
 }
 
 impl Journal {
@@ -72,7 +70,7 @@ impl Journal {
             live: Vec::new(),
             gone: Vec::new(),
         };
-        let mut raw: HashMap<String, String> = HashMap::new();
+        let mut live: HashSet<String> = HashSet::new();
         match std::fs::File::open(path) {
             Ok(file) => {
                 for line in std::io::BufReader::new(file).lines() {
@@ -83,11 +81,11 @@ impl Journal {
                     };
                     match parsed {
                         Line::Create { id, upload } => {
-                            raw.insert(id.clone(), line);
+                            live.insert(id.clone());
                             replayed.live.push((id, upload));
                         }
                         Line::Gone { id } => {
-                            if raw.remove(&id).is_some() {
+                            if live.remove(&id) {
                                 replayed.gone.push(id);
                             }
                         }
@@ -97,7 +95,7 @@ impl Journal {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(e),
         }
-        replayed.live.retain(|(id, _)| raw.contains_key(id));
+        replayed.live.retain(|(id, _)| live.contains(id));
         let file = append_to(path)?;
         let journal = Self {
             path: path.to_path_buf(),
@@ -106,8 +104,7 @@ impl Journal {
                 len: file.metadata()?.len(),
                 file,
                 compact_at: 0,
-                lines: raw.keys().map(|id| (id.clone(), false)).collect(),
-                replayed: raw,
+                lines: live.into_iter().map(|id| (id, false)).collect(),
             }),
         };
         Ok((journal, replayed))
@@ -119,22 +116,17 @@ impl Journal {
         &self,
         needed: impl IntoIterator<Item = &'a str>,
     ) -> std::io::Result<()> {
+        let needed: HashSet<&str> = needed.into_iter().collect();
         let mut inner = self.lock();
-        let replayed = std::mem::take(&mut inner.replayed);
-        inner.lines = needed
-            .into_iter()
-            .filter(|id| replayed.contains_key(*id))
-            .map(|id| (id.to_owned(), true))
+        inner.lines = std::mem::take(&mut inner.lines)
+            .into_keys()
+            .filter(|id| needed.contains(id.as_str()))
+            .map(|id| (id, true))
             .collect();
-        let lines: Vec<&str> = inner
-            .lines
-            .keys()
-            .filter_map(|id| replayed.get(id).map(String::as_str))
-            .collect();
-        let written = self.rewrite(&lines)?;
-        inner.file = written.0;
-        inner.len = written.1;
-        inner.compact_at = (2 * inner.len).max(self.floor);
+        let (file, len) = self.rewrite(|id| needed.contains(id))?;
+        inner.file = file;
+        inner.len = len;
+        inner.compact_at = (2 * len).max(self.floor);
         Ok(())
     }
 
@@ -203,42 +195,51 @@ impl Journal {
         sync_dir(&self.path)
     }
 
-    /// Rewrites the file with the lines still needed, read back from it.
+    /// Rewrites the file with the lines still needed.
     fn compact(&self, inner: &mut MutexGuard<'_, Inner>) -> std::io::Result<()> {
-        let mut kept = Vec::new();
-        for line in std::io::BufReader::new(std::fs::File::open(&self.path)?).lines() {
-            let line = line?;
-            if let Ok(Line::Create { id, .. }) = serde_json::from_str::<Line<IgnoredAny>>(&line)
-                && inner.lines.get(&id) == Some(&true)
-            {
-                kept.push(line);
-            }
-        }
+        let (file, len) = self.rewrite(|id| inner.lines.get(id) == Some(&true))?;
         inner.lines.retain(|_, needed| *needed);
-        let lines: Vec<&str> = kept.iter().map(String::as_str).collect();
-        let (file, len) = self.rewrite(&lines)?;
         inner.file = file;
         inner.len = len;
         inner.compact_at = (2 * len).max(self.floor);
         Ok(())
     }
 
-    /// Writes `lines` to a new file, fsyncs it and renames it over the journal durably;
-    /// answers the new file, open for appending, and its length.
-    fn rewrite(&self, lines: &[&str]) -> std::io::Result<(std::fs::File, u64)> {
+    /// Copies the create lines of the uploads `keep` names, line by line, into a new file
+    /// (never holding the file in memory), fsyncs it and renames it over the journal durably;
+    /// answers the new file, open for appending, and its length. Reading stops where a
+    /// crash cut a line short, as at start.
+    fn rewrite(&self, keep: impl Fn(&str) -> bool) -> std::io::Result<(std::fs::File, u64)> {
         let next = self.path.with_extension("journal.next");
-        let mut text = String::new();
-        for line in lines {
-            text.push_str(line);
-            text.push('\n');
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&next)?);
+        let mut len = 0u64;
+        match std::fs::File::open(&self.path) {
+            Ok(file) => {
+                for line in std::io::BufReader::new(file).lines() {
+                    let Ok(line) = line else { break };
+                    let Ok(parsed) = serde_json::from_str::<Line<IgnoredAny>>(&line) else {
+                        break;
+                    };
+                    if let Line::Create { id, .. } = parsed
+                        && keep(&id)
+                    {
+                        out.write_all(line.as_bytes())?;
+                        out.write_all(b"\n")?;
+                        len += line.len() as u64 + 1;
+                    }
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
         }
-        let mut file = std::fs::File::create(&next)?;
-        file.write_all(text.as_bytes())?;
+        let file = out
+            .into_inner()
+            .map_err(std::io::IntoInnerError::into_error)?;
         file.sync_all()?;
         drop(file);
         std::fs::rename(&next, &self.path)?;
         sync_dir(self.path.parent().unwrap_or(Path::new(".")))?;
-        Ok((append_to(&self.path)?, text.len() as u64))
+        Ok((append_to(&self.path)?, len))
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -255,8 +256,6 @@ fn append_to(path: &Path) -> std::io::Result<std::fs::File> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashSet;
-
     use super::*;
 
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
