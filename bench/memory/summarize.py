@@ -19,8 +19,9 @@ import subprocess
 import sys
 
 BOUNDS = {
-    "store": "none: one index entry and one directory per upload until Complete, Abort or a "
-             "lifecycle rule (hoist serve sets one: 1 day) removes it",
+    "store": "none: one index entry per upload, and a journal line until its first part gives "
+             "it a directory, until Complete, Abort or a lifecycle rule (hoist serve sets one: "
+             "1 day) removes it",
     "coordinator": "nothing kept per upload (a counter per caller); --max-open-uploads per "
                    "caller per --open-uploads-window (default 1000 per hour), per replica",
     "store (behind the coordinator)": "as the store",
@@ -120,8 +121,10 @@ def main():
         "longer keys with a content type (modelled with a counting allocator); and an entry of "
         "`listed: BTreeSet<(bucket, key, upload id)>`, ListMultipartUploads' order, so a page "
         "starts at its marker instead of sorting every upload (its own copies of the three "
-        "strings: the rise from about 700 to about 950 bytes since 2026-12-03); on disk, "
-        "uploads/<id>/ and its upload.json (two inodes).",
+        "strings: the rise from about 700 to about 950 bytes since 2026-12-03); and the uploads "
+        "journal's note of the upload (its id and whether its line is still needed, about 60 "
+        "bytes); on disk, a line of uploads.journal until the first part, then uploads/<id>/ and "
+        "its upload.json (two inodes).",
         "What the coordinator keeps per open upload: nothing. An upload is an HMAC-signed token "
         "held by the client; crates/hoist-server/src/limits.rs keeps one `Caller` per caller "
         "(a token bucket and a count of open uploads, about 100 bytes, at most 65,536 callers). "
