@@ -273,17 +273,23 @@ mod tests {
         Journal::open::<Upload>(path).unwrap()
     }
 
+    /// A journal opened and kept empty in a new folder (kept alive by the first value).
+    fn fresh() -> (tempfile::TempDir, PathBuf, Journal) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("uploads.journal");
+        let (journal, replayed) = open(&path);
+        assert!(replayed.live.is_empty() && replayed.gone.is_empty());
+        journal.keep([]).unwrap();
+        (dir, path, journal)
+    }
+
     fn ids(replayed: &Replayed<Upload>) -> Vec<&str> {
         replayed.live.iter().map(|(id, _)| id.as_str()).collect()
     }
 
     #[test]
     fn creates_outlive_a_restart_and_gone_ones_are_named_as_gone() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("uploads.journal");
-        let (journal, replayed) = open(&path);
-        assert!(replayed.live.is_empty() && replayed.gone.is_empty());
-        journal.keep([]).unwrap();
+        let (_dir, path, journal) = fresh();
         for n in 0..3 {
             journal.create(&format!("u{n}"), &upload(n)).unwrap();
         }
@@ -302,10 +308,7 @@ mod tests {
 
     #[test]
     fn a_line_a_crash_cut_short_ends_the_file_and_the_next_append_is_read() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("uploads.journal");
-        let (journal, _) = open(&path);
-        journal.keep([]).unwrap();
+        let (_dir, path, journal) = fresh();
         journal.create("u0", &upload(0)).unwrap();
         drop(journal);
         let mut file = append_to(&path).unwrap();
@@ -324,10 +327,7 @@ mod tests {
 
     #[test]
     fn the_start_keeps_only_the_lines_still_needed() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("uploads.journal");
-        let (journal, _) = open(&path);
-        journal.keep([]).unwrap();
+        let (_dir, path, journal) = fresh();
         for n in 0..4 {
             journal.create(&format!("u{n}"), &upload(n)).unwrap();
         }
@@ -345,10 +345,9 @@ mod tests {
 
     #[test]
     fn settled_and_gone_lines_leave_the_file_as_it_grows() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("uploads.journal");
-        let (mut journal, _) = open(&path);
+        let (_dir, path, mut journal) = fresh();
         journal.floor = 4096;
+        // Again, so the first rewrite comes at the new floor.
         journal.keep([]).unwrap();
         let line = serde_json::to_vec(&Line::Create {
             id: "u00000".to_owned(),
@@ -393,10 +392,7 @@ mod tests {
 
     #[test]
     fn concurrent_creates_are_all_read_back() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("uploads.journal");
-        let (journal, _) = open(&path);
-        journal.keep([]).unwrap();
+        let (_dir, path, journal) = fresh();
         std::thread::scope(|scope| {
             for t in 0..8 {
                 let journal = &journal;
