@@ -15,7 +15,7 @@
 //! size stays within twice what the unsettled uploads need.
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead as _, Write as _};
+use std::io::{BufRead as _, Read as _, Seek as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -58,6 +58,8 @@ struct Inner {
     file: std::fs::File,
     len: u64,
     compact_at: u64,
+    /// Whether a rewrite is under way (appends go on meanwhile).
+    compacting: bool,
     /// Uploads whose create line is in the file and not followed by a gone line: whether the
     /// line is still needed (the upload has no folder yet).
     lines: HashMap<String, bool>,
@@ -104,6 +106,7 @@ impl Journal {
                 len: file.metadata()?.len(),
                 file,
                 compact_at: 0,
+                compacting: false,
                 lines: live.into_iter().map(|id| (id, false)).collect(),
             }),
         };
@@ -123,8 +126,9 @@ impl Journal {
             .filter(|id| needed.contains(id.as_str()))
             .map(|id| (id, true))
             .collect();
-        let (file, len) = self.rewrite(|id| needed.contains(id))?;
-        inner.file = file;
+        let mut out = self.next_file()?;
+        let len = copy_creates(&self.path, u64::MAX, |id| needed.contains(id), &mut out)?;
+        inner.file = self.install(out)?;
         inner.len = len;
         inner.compact_at = (2 * len).max(self.floor);
         Ok(())
@@ -166,7 +170,8 @@ impl Journal {
     }
 
     /// Appends `line`, changes the bookkeeping with `note` under the same lock, then waits for
-    /// an fsync that covers the line. Rewrites the file first when it has grown past its mark.
+    /// an fsync that covers the line. The append that takes the file past its mark then
+    /// rewrites it.
     fn append<L: Serialize>(
         &self,
         line: &L,
@@ -174,11 +179,8 @@ impl Journal {
     ) -> std::io::Result<()> {
         let mut text = serde_json::to_vec(line).map_err(std::io::Error::other)?;
         text.push(b'\n');
-        {
+        let rewrite_upto = {
             let mut inner = self.lock();
-            if inner.len >= inner.compact_at {
-                self.compact(&mut inner)?;
-            }
             if let Err(e) = inner.file.write_all(&text) {
                 // Whatever part of the line went in ends the file at the next start; the
                 // next line must not follow it.
@@ -188,63 +190,123 @@ impl Journal {
             }
             inner.len += text.len() as u64;
             note(&mut inner.lines);
-        }
+            let due = inner.len >= inner.compact_at && !inner.compacting;
+            inner.compacting |= due;
+            due.then_some(inner.len)
+        };
         // Concurrent appends share this fsync. Should the file be rewritten meanwhile, the
-        // rewrite holds this line (it was noted before the lock was let go) and was fsynced
-        // with its name before the lock was: the fsync of the path covers either file.
-        sync_dir(&self.path)
-    }
-
-    /// Rewrites the file with the lines still needed.
-    fn compact(&self, inner: &mut MutexGuard<'_, Inner>) -> std::io::Result<()> {
-        let (file, len) = self.rewrite(|id| inner.lines.get(id) == Some(&true))?;
-        inner.lines.retain(|_, needed| *needed);
-        inner.file = file;
-        inner.len = len;
-        inner.compact_at = (2 * len).max(self.floor);
+        // rewrite holds this line (it copies every line written before it takes the lock to
+        // finish) and was fsynced with its name before it let the lock go: the fsync of the
+        // path covers either file.
+        sync_dir(&self.path)?;
+        if let Some(upto) = rewrite_upto {
+            // This line is durable whatever the rewrite does.
+            if let Err(e) = self.compact(upto) {
+                tracing::warn!(error = %e, "could not rewrite the uploads journal");
+            }
+        }
         Ok(())
     }
 
-    /// Copies the create lines of the uploads `keep` names, line by line, into a new file
-    /// (never holding the file in memory), fsyncs it and renames it over the journal durably;
-    /// answers the new file, open for appending, and its length. Reading stops where a
-    /// crash cut a line short, as at start.
-    fn rewrite(&self, keep: impl Fn(&str) -> bool) -> std::io::Result<(std::fs::File, u64)> {
+    /// Rewrites the file with the lines still needed. The lines before `upto` are copied,
+    /// those whose uploads still need them, without the lock, so appends go on meanwhile; the
+    /// lock is taken only to copy what was appended since, as it is, and put the new file in
+    /// place.
+    fn compact(&self, upto: u64) -> std::io::Result<()> {
+        let result = (|| {
+            let needed: HashSet<String> = {
+                let inner = self.lock();
+                let ids = inner.lines.iter().filter(|(_, needed)| **needed);
+                ids.map(|(id, _)| id.clone()).collect()
+            };
+            let mut out = self.next_file()?;
+            let kept = copy_creates(&self.path, upto, |id| needed.contains(id), &mut out)?;
+            out.flush()?;
+            out.get_ref().sync_all()?;
+            let mut inner = self.lock();
+            let mut tail = Vec::new();
+            let mut old = std::fs::File::open(&self.path)?;
+            old.seek(std::io::SeekFrom::Start(upto))?;
+            old.take(inner.len - upto).read_to_end(&mut tail)?;
+            let created_since: HashSet<String> = tail
+                .split(|b| *b == b'\n')
+                .filter_map(
+                    |line| match serde_json::from_slice::<Line<IgnoredAny>>(line) {
+                        Ok(Line::Create { id, .. }) => Some(id),
+                        _ => None,
+                    },
+                )
+                .collect();
+            out.write_all(&tail)?;
+            inner.file = self.install(out)?;
+            inner.len = kept + tail.len() as u64;
+            // Every upload with a create line in the new file keeps its note, so removing it
+            // still writes a gone line.
+            inner
+                .lines
+                .retain(|id, n| *n || needed.contains(id) || created_since.contains(id));
+            Ok(())
+        })();
+        let mut inner = self.lock();
+        inner.compacting = false;
+        // After a failure too: the next try waits for the file to double again.
+        inner.compact_at = (2 * inner.len).max(self.floor);
+        result
+    }
+
+    /// A new file beside the journal to rewrite it into.
+    fn next_file(&self) -> std::io::Result<std::io::BufWriter<std::fs::File>> {
         let next = self.path.with_extension("journal.next");
-        let mut out = std::io::BufWriter::new(std::fs::File::create(&next)?);
-        let mut len = 0u64;
-        match std::fs::File::open(&self.path) {
-            Ok(file) => {
-                for line in std::io::BufReader::new(file).lines() {
-                    let Ok(line) = line else { break };
-                    let Ok(parsed) = serde_json::from_str::<Line<IgnoredAny>>(&line) else {
-                        break;
-                    };
-                    if let Line::Create { id, .. } = parsed
-                        && keep(&id)
-                    {
-                        out.write_all(line.as_bytes())?;
-                        out.write_all(b"\n")?;
-                        len += line.len() as u64 + 1;
-                    }
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e),
-        }
+        Ok(std::io::BufWriter::new(std::fs::File::create(next)?))
+    }
+
+    /// Puts the rewritten file in place durably (fsynced, renamed over the journal, the
+    /// folder fsynced); answers it, open for appending.
+    fn install(&self, out: std::io::BufWriter<std::fs::File>) -> std::io::Result<std::fs::File> {
         let file = out
             .into_inner()
             .map_err(std::io::IntoInnerError::into_error)?;
         file.sync_all()?;
         drop(file);
-        std::fs::rename(&next, &self.path)?;
+        std::fs::rename(self.path.with_extension("journal.next"), &self.path)?;
         sync_dir(self.path.parent().unwrap_or(Path::new(".")))?;
-        Ok((append_to(&self.path)?, len))
+        append_to(&self.path)
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// Copies, line by line (never holding the file in memory), the create lines among the first
+/// `upto` bytes of the file at `path` whose upload `keep` names; answers the bytes copied.
+/// Reading stops where a crash cut a line short, as at start.
+fn copy_creates(
+    path: &Path,
+    upto: u64,
+    keep: impl Fn(&str) -> bool,
+    out: &mut impl std::io::Write,
+) -> std::io::Result<u64> {
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let mut copied = 0u64;
+    for line in std::io::BufReader::new(file.take(upto)).lines() {
+        let Ok(line) = line else { break };
+        let Ok(parsed) = serde_json::from_str::<Line<IgnoredAny>>(&line) else {
+            break;
+        };
+        if let Line::Create { id, .. } = parsed
+            && keep(&id)
+        {
+            out.write_all(line.as_bytes())?;
+            out.write_all(b"\n")?;
+            copied += line.len() as u64 + 1;
+        }
+    }
+    Ok(copied)
 }
 
 fn append_to(path: &Path) -> std::io::Result<std::fs::File> {
@@ -391,20 +453,41 @@ mod tests {
     }
 
     #[test]
-    fn concurrent_creates_are_all_read_back() {
-        let (_dir, path, journal) = fresh();
+    fn creates_settles_and_removals_side_by_side_with_rewrites_lose_nothing() {
+        let (_dir, path, mut journal) = fresh();
+        journal.floor = 4096;
+        journal.keep([]).unwrap();
         std::thread::scope(|scope| {
             for t in 0..8 {
                 let journal = &journal;
                 scope.spawn(move || {
-                    for n in 0..50 {
-                        journal.create(&format!("t{t}-{n}"), &upload(n)).unwrap();
+                    for n in 0..150 {
+                        let id = format!("t{t}-{n}");
+                        journal.create(&id, &upload(n)).unwrap();
+                        match n % 3 {
+                            0 => {}
+                            1 => journal.settled(&id),
+                            _ => journal.gone(&id).unwrap(),
+                        }
                     }
                 });
             }
         });
+        // Rewrites happened (the file would hold 1,200 creates and 400 gone lines without).
+        let size = std::fs::metadata(&path).unwrap().len();
+        assert!(size < 40_000, "the file is {size} bytes");
         drop(journal);
         let (_journal, replayed) = open(&path);
-        assert_eq!(replayed.live.len(), 400);
+        let live: HashSet<&str> = ids(&replayed).into_iter().collect();
+        for t in 0..8 {
+            for n in 0..150 {
+                let id = format!("t{t}-{n}");
+                match n % 3 {
+                    0 => assert!(live.contains(id.as_str()), "{id} was lost"),
+                    2 => assert!(!live.contains(id.as_str()), "{id} came back"),
+                    _ => {}
+                }
+            }
+        }
     }
 }
