@@ -9,8 +9,8 @@
 //! longer needed. Removing an upload whose line is still in the file appends a "gone" line
 //! first, so a restart never brings it back.
 //!
-//! At start the store reads the file: lines after the last whole one (a write a crash cut
-//! short) are ignored. The file is rewritten, holding only the lines still needed, at start
+//! At start the store reads the file: a line that does not read (the last one, if a crash cut
+//! its write short) is skipped. The file is rewritten, holding only the lines still needed, at start
 //! and whenever it has doubled since the last rewrite (at least [`COMPACT_FLOOR`]), so its
 //! size stays within twice what the unsettled uploads need.
 
@@ -77,9 +77,16 @@ impl Journal {
             Ok(file) => {
                 for line in std::io::BufReader::new(file).lines() {
                     let Ok(line) = line else { break };
-                    // A line a crash cut short is the last one written: stop there.
+                    // A line a crash cut short can only be the last (each line is one write,
+                    // and a failed write is cut off before the next): skipped. One that does
+                    // not read elsewhere is skipped too, and named, rather than ending the
+                    // file there.
                     let Ok(parsed) = serde_json::from_str::<Line<T>>(&line) else {
-                        break;
+                        tracing::warn!(
+                            bytes = line.len(),
+                            "an uploads journal line does not read; skipped"
+                        );
+                        continue;
                     };
                     match parsed {
                         Line::Create { id, upload } => {
@@ -280,7 +287,7 @@ impl Journal {
 
 /// Copies, line by line (never holding the file in memory), the create lines among the first
 /// `upto` bytes of the file at `path` whose upload `keep` names; answers the bytes copied.
-/// Reading stops where a crash cut a line short, as at start.
+/// A line that does not read is left out, as at start.
 fn copy_creates(
     path: &Path,
     upto: u64,
@@ -296,7 +303,7 @@ fn copy_creates(
     for line in std::io::BufReader::new(file.take(upto)).lines() {
         let Ok(line) = line else { break };
         let Ok(parsed) = serde_json::from_str::<Line<IgnoredAny>>(&line) else {
-            break;
+            continue;
         };
         if let Line::Create { id, .. } = parsed
             && keep(&id)
@@ -385,6 +392,33 @@ mod tests {
         drop(journal);
         let (_journal, replayed) = open(&path);
         assert_eq!(ids(&replayed), ["u0", "u2"]);
+    }
+
+    #[test]
+    fn a_damaged_line_hides_no_line_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("uploads.journal");
+        let line = |id: &str, n| {
+            serde_json::to_string(&Line::Create {
+                id: id.to_owned(),
+                upload: upload(n),
+            })
+            .unwrap()
+        };
+        let damaged = r#"{"create":{"id":"u1","upload":{"key":3}}}"#;
+        let text = format!(
+            "{}\n{damaged}\nnot json\n{}\n",
+            line("u0", 0),
+            line("u2", 2)
+        );
+        std::fs::write(&path, text).unwrap();
+        let (journal, replayed) = open(&path);
+        assert_eq!(ids(&replayed), ["u0", "u2"]);
+        journal.keep(["u0", "u2"]).unwrap();
+        journal.create("u3", &upload(3)).unwrap();
+        drop(journal);
+        let (_journal, replayed) = open(&path);
+        assert_eq!(ids(&replayed), ["u0", "u2", "u3"]);
     }
 
     #[test]
