@@ -373,8 +373,16 @@ impl Storage {
             buckets: load_buckets(&layout)?,
             uploads: load_uploads(&layout)?,
         };
+        // The journal first: an upload it holds whose object committed before a crash cut its
+        // removal short is removed with those that have folders.
+        let (journal, needed) = replay_journal(&layout, &mut state)?;
         finish_completed_uploads(&layout, &mut state)?;
-        let journal = replay_journal(&layout, &mut state)?;
+        journal.keep(
+            needed
+                .iter()
+                .map(String::as_str)
+                .filter(|id| state.uploads.contains_key(id)),
+        )?;
         Ok(Self {
             layout,
             clock,
@@ -595,8 +603,10 @@ fn finish_completed_uploads(layout: &Layout, state: &mut State) -> std::io::Resu
     for id in &completed {
         state.uploads.remove(id);
         // The object's extents are links of their own; only the upload's names go. Should
-        // that fail, the next start tries again.
-        if let Err(e) = std::fs::remove_dir_all(layout.upload(id)) {
+        // that fail, the next start tries again. An upload the journal alone held has none.
+        if let Err(e) = std::fs::remove_dir_all(layout.upload(id))
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
             tracing::warn!(upload_id = %id, error = %e, "could not remove a completed upload");
         }
     }
@@ -607,9 +617,9 @@ fn finish_completed_uploads(layout: &Layout, state: &mut State) -> std::io::Resu
 }
 
 /// Reads the uploads journal: removals a crash interrupted are finished, and uploads created
-/// that have no folder yet are put in the index; then the journal is rewritten with those
-/// alone.
-fn replay_journal(layout: &Layout, state: &mut State) -> std::io::Result<Journal> {
+/// that have no folder yet are put in the index; answers the journal and those uploads, whose
+/// lines alone the caller keeps.
+fn replay_journal(layout: &Layout, state: &mut State) -> std::io::Result<(Journal, Vec<String>)> {
     let (journal, replayed) = Journal::open::<UploadMeta>(&layout.journal())?;
     let mut removed = false;
     for id in &replayed.gone {
@@ -640,8 +650,7 @@ fn replay_journal(layout: &Layout, state: &mut State) -> std::io::Result<Journal
         });
         needed.push(id);
     }
-    journal.keep(needed.iter().map(String::as_str))?;
-    Ok(journal)
+    Ok((journal, needed))
 }
 
 /// Writes a bucket's `bucket.json` durably; `create` makes its folders first.

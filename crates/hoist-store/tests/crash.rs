@@ -194,3 +194,47 @@ async fn restart_stopped(dir: &Path) -> (hoist_store::StoreHandle, aws_sdk_s3::C
     let s3 = client_for(&handle.endpoint(), AK, SK, None, false);
     (handle, s3)
 }
+
+#[tokio::test]
+async fn a_completed_upload_whose_gone_line_a_crash_lost_stays_gone() {
+    let TestStore { handle, dir } = TestStore::start().await;
+    let s3 = client_for(&handle.endpoint(), AK, SK, None, false);
+    let id = create_upload(&s3, "done").await;
+    let body = bytes_of(1000, 6);
+    let part = upload_part(&s3, "done", &id, 1, body.clone()).await;
+    // The journal as it stood before Complete: the upload's create line, no gone line.
+    let journal = dir.path().join("uploads.journal");
+    let before = std::fs::read(&journal).unwrap();
+    s3.complete_multipart_upload()
+        .bucket(BUCKET)
+        .key("done")
+        .upload_id(&id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(vec![part]))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    handle.shutdown().await.unwrap();
+    // The crash: the object committed and its upload's folder went, the gone line did not
+    // reach the disk.
+    assert!(!dir.path().join("uploads").join(&id).exists());
+    std::fs::write(&journal, before).unwrap();
+
+    let (handle, s3) = restart_stopped(dir.path()).await;
+    assert!(listed_uploads(&s3).await.is_empty());
+    let object = s3
+        .get_object()
+        .bucket(BUCKET)
+        .key("done")
+        .send()
+        .await
+        .unwrap();
+    assert!(object.body.collect().await.unwrap().into_bytes() == body);
+    // And the next start does not find it either.
+    let (handle, s3) = restart(handle, dir.path()).await;
+    assert!(listed_uploads(&s3).await.is_empty());
+    handle.shutdown().await.unwrap();
+}
