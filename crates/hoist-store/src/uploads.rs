@@ -103,23 +103,21 @@ pub(crate) async fn commit_part(
         Some((bucket, key)) => Some(storage.commit.key(&bucket, &key).await),
         None => None,
     };
-    let upload = storage
-        .state()
-        .uploads
-        .get(id)
-        .map(|u| u.meta.clone())
-        .filter(|_| turn.is_some());
-    let Some(upload) = upload else {
+    if turn.is_none() || !storage.state().uploads.contains_key(id) {
         if let PartBytes::Received(tmp) = &bytes {
             let _ = tokio::fs::remove_file(tmp).await;
         }
         return Err(no_such_upload(id));
-    };
-    // The upload's first part gives it its folder (in the key's commit turn, so once).
+    }
+    // The upload's first part gives it its folder (in the key's commit turn, so once); only
+    // that part needs a copy of the upload's metadata.
     let unsettled = storage.journal.is_needed(id);
+    let settle_with = unsettled
+        .then(|| storage.state().uploads.get(id).map(|u| u.meta.clone()))
+        .flatten();
     tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-        if unsettled {
-            settle(&layout, &dir, &upload)?;
+        if let Some(upload) = &settle_with {
+            settle(&layout, &dir, upload)?;
         }
         let dest = dir.join(&to_write.data);
         match bytes {
