@@ -18,6 +18,17 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+async fn object_bytes(s3: &aws_sdk_s3::Client, key: &str) -> Vec<u8> {
+    let object = s3
+        .get_object()
+        .bucket(BUCKET)
+        .key(key)
+        .send()
+        .await
+        .unwrap();
+    object.body.collect().await.unwrap().into_bytes().to_vec()
+}
+
 async fn listed_uploads(s3: &aws_sdk_s3::Client) -> Vec<String> {
     s3.list_multipart_uploads()
         .bucket(BUCKET)
@@ -69,14 +80,7 @@ async fn an_upload_whose_object_committed_before_a_crash_is_removed_at_start() {
     let (handle, s3) = restart_stopped(dir.path()).await;
     assert_eq!(listed_uploads(&s3).await, vec![pending.clone()]);
     assert!(!uploads.join(&done).exists());
-    let object = s3
-        .get_object()
-        .bucket(BUCKET)
-        .key("done")
-        .send()
-        .await
-        .unwrap();
-    let bytes = object.body.collect().await.unwrap().into_bytes();
+    let bytes = object_bytes(&s3, "done").await;
     assert_eq!(bytes.len(), first.len() + second.len());
     assert!(bytes[..first.len()] == first[..] && bytes[first.len()..] == second[..]);
     let pending_parts = s3
@@ -135,14 +139,7 @@ async fn an_upload_with_no_part_yet_outlives_a_restart_and_an_aborted_one_stays_
         .unwrap();
     let (handle, s3) = restart(handle, dir.path()).await;
     assert!(listed_uploads(&s3).await.is_empty());
-    let object = s3
-        .get_object()
-        .bucket(BUCKET)
-        .key("kept")
-        .send()
-        .await
-        .unwrap();
-    assert!(object.body.collect().await.unwrap().into_bytes() == body);
+    assert!(object_bytes(&s3, "kept").await == body);
     let gone = s3
         .list_parts()
         .bucket(BUCKET)
@@ -225,14 +222,7 @@ async fn a_completed_upload_whose_gone_line_a_crash_lost_stays_gone() {
 
     let (handle, s3) = restart_stopped(dir.path()).await;
     assert!(listed_uploads(&s3).await.is_empty());
-    let object = s3
-        .get_object()
-        .bucket(BUCKET)
-        .key("done")
-        .send()
-        .await
-        .unwrap();
-    assert!(object.body.collect().await.unwrap().into_bytes() == body);
+    assert!(object_bytes(&s3, "done").await == body);
     // And the next start does not find it either.
     let (handle, s3) = restart(handle, dir.path()).await;
     assert!(listed_uploads(&s3).await.is_empty());
