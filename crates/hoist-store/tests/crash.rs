@@ -7,7 +7,6 @@ mod common;
 
 use std::path::Path;
 
-use aws_sdk_s3::types::CompletedMultipartUpload;
 use common::*;
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -59,18 +58,7 @@ async fn an_upload_whose_object_committed_before_a_crash_is_removed_at_start() {
     let uploads = store.dir.path().join("uploads");
     let saved = tempfile::tempdir().unwrap();
     copy_dir(&uploads.join(&done), saved.path());
-    s3.complete_multipart_upload()
-        .bucket(BUCKET)
-        .key("done")
-        .upload_id(&done)
-        .multipart_upload(
-            CompletedMultipartUpload::builder()
-                .set_parts(Some(parts))
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    complete_upload(&s3, "done", &done, parts).await;
     let TestStore { handle, dir } = store;
     handle.shutdown().await.unwrap();
     // The crash: object committed, upload directory still there.
@@ -125,18 +113,7 @@ async fn an_upload_with_no_part_yet_outlives_a_restart_and_an_aborted_one_stays_
     // Twice more: the upload now has parts, then it is complete.
     let (handle, s3) = restart(handle, dir.path()).await;
     assert_eq!(listed_uploads(&s3).await, vec![kept.clone()]);
-    s3.complete_multipart_upload()
-        .bucket(BUCKET)
-        .key("kept")
-        .upload_id(&kept)
-        .multipart_upload(
-            CompletedMultipartUpload::builder()
-                .set_parts(Some(vec![part]))
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    complete_upload(&s3, "kept", &kept, vec![part]).await;
     let (handle, s3) = restart(handle, dir.path()).await;
     assert!(listed_uploads(&s3).await.is_empty());
     assert!(object_bytes(&s3, "kept").await == body);
@@ -202,18 +179,7 @@ async fn a_completed_upload_whose_gone_line_a_crash_lost_stays_gone() {
     // The journal as it stood before Complete: the upload's create line, no gone line.
     let journal = dir.path().join("uploads.journal");
     let before = std::fs::read(&journal).unwrap();
-    s3.complete_multipart_upload()
-        .bucket(BUCKET)
-        .key("done")
-        .upload_id(&id)
-        .multipart_upload(
-            CompletedMultipartUpload::builder()
-                .set_parts(Some(vec![part]))
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    complete_upload(&s3, "done", &id, vec![part]).await;
     handle.shutdown().await.unwrap();
     // The crash: the object committed and its upload's folder went, the gone line did not
     // reach the disk.

@@ -282,6 +282,27 @@ pub async fn create_upload(s3: &aws_sdk_s3::Client, key: &str) -> String {
         .to_owned()
 }
 
+/// Completes upload `id` of `key` in [`BUCKET`] with `parts`.
+pub async fn complete_upload(
+    s3: &aws_sdk_s3::Client,
+    key: &str,
+    id: &str,
+    parts: Vec<aws_sdk_s3::types::CompletedPart>,
+) {
+    s3.complete_multipart_upload()
+        .bucket(BUCKET)
+        .key(key)
+        .upload_id(id)
+        .multipart_upload(
+            aws_sdk_s3::types::CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
 /// Uploads part `n`; answers it as Complete names it.
 pub async fn upload_part(
     s3: &aws_sdk_s3::Client,
