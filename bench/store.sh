@@ -8,7 +8,8 @@
 # Usage: bench/run.sh store    (or bench/store.sh [WORKDIR])
 # Environment: HOIST_BIN (default: cargo build --release), GARAGE_BIN (default: garage on PATH or
 # /opt/garage/bin/garage, built once with `cargo install garage --locked` when missing),
-# SIZE_MIB (2048), SMALL_FILES (10000), ROUNDS (3), STORES, WORKLOADS, STRACE (1).
+# SIZE_MIB (2048), SMALL_FILES (10000), ROUNDS (3), WARMUP (1 untimed round first), STORES,
+# WORKLOADS, STRACE (1).
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 source "$REPO/bench/lib.sh"

@@ -105,6 +105,7 @@ pub struct StoreConfig {
     pub(crate) buckets: Vec<String>,
     pub(crate) max_put_size: u64,
     pub(crate) direct_writes: bool,
+    pub(crate) direct_reads: bool,
     pub(crate) faults: Faults,
     pub(crate) sweep_interval: Duration,
     pub(crate) lifecycle_day: Duration,
@@ -118,8 +119,8 @@ pub struct StoreConfig {
 
 impl StoreConfig {
     /// Settings with every default: region `us-east-1`, generated credentials kept in the data
-    /// directory, no bucket, 5 GiB single PUT limit, large bodies written past the page cache,
-    /// no faults, lifecycle sweep every minute,
+    /// directory, no bucket, 5 GiB single PUT limit, large bodies written past the page cache
+    /// and large files not in it read past it, no faults, lifecycle sweep every minute,
     /// and the connection limits of [`DEFAULT_HEADER_READ_TIMEOUT`], [`DEFAULT_IDLE_TIMEOUT`],
     /// [`DEFAULT_BODY_STALL_TIMEOUT`] and [`DEFAULT_MAX_CONNECTIONS`].
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
@@ -130,6 +131,7 @@ impl StoreConfig {
             buckets: Vec::new(),
             max_put_size: DEFAULT_MAX_PUT_SIZE,
             direct_writes: true,
+            direct_reads: true,
             faults: Faults::default(),
             sweep_interval: Duration::from_secs(60),
             lifecycle_day: Duration::from_secs(86_400),
@@ -185,6 +187,16 @@ impl StoreConfig {
     /// systems).
     pub fn with_direct_writes(mut self, direct: bool) -> Self {
         self.direct_writes = direct;
+        self
+    }
+
+    /// Whether a file of at least 1 MiB is read past the page cache (`O_DIRECT`) where the
+    /// part being read is not in the cache. Default true; an object downloaded a second time
+    /// is read through the cache, so one read often is served from memory. Where the file
+    /// system refuses, the file is read through the page cache anyway. Turn it off to keep
+    /// every object read in the cache.
+    pub fn with_direct_reads(mut self, direct: bool) -> Self {
+        self.direct_reads = direct;
         self
     }
 

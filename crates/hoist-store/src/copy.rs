@@ -163,9 +163,9 @@ async fn stream_copy(
     let stream = ExtentStream::new(
         storage.layout.objects(bucket),
         meta,
-        start,
-        end,
+        (start, end),
         &storage.read_ahead,
+        storage.direct_reads,
     );
     write_stream(
         &storage.layout,

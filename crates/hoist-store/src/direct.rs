@@ -18,7 +18,7 @@ use bytes::Bytes;
 
 /// Alignment of a direct write's buffer, offset and length: a page, which covers every
 /// logical block size in use (512 and 4096 bytes).
-const ALIGN: usize = 4096;
+pub(crate) const ALIGN: usize = 4096;
 
 /// Bytes per direct write.
 const BLOCK: usize = 1 << 20;

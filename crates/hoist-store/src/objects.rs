@@ -294,9 +294,9 @@ pub(crate) async fn get_object(
     let stream = ExtentStream::new(
         storage.layout.objects(&input.bucket),
         &meta,
-        span.start,
-        span.end,
+        (span.start, span.end),
         &storage.read_ahead,
+        storage.direct_reads,
     );
     let (sum, sum_type) = if wants_checksum(input.checksum_mode.as_ref()) {
         answered_checksum(&meta, &span)

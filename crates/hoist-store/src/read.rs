@@ -5,13 +5,22 @@
 //! every body of the store ([`ReadAhead`]): past it, a body reads when asked. A chunk read
 //! ahead for a slow client waits for it, and hundreds of slow downloads would otherwise each
 //! hold one; the HTTP layer's own queue of bytes to send still overlaps a read with sending.
+//!
+//! A file of at least [`DIRECT_MIN`] bytes is read past the page cache (`O_DIRECT`, into an
+//! aligned buffer) chunk by chunk where the chunk is not in the cache, which a one-byte read
+//! that may not wait for the disk tells. On a virtual machine, filling new page-cache pages is
+//! most of the CPU a download of a cold object costs, and large objects are mostly read once.
+//! The probe's miss reads that one page in (the file is opened for random access, so nothing
+//! around it): a second download of the object finds it and reads through the cache, so an
+//! object read again and again ends up served from memory. Where `O_DIRECT` is refused, or
+//! the store is set to buffered reads, every chunk goes through the page cache.
 
 use std::collections::VecDeque;
 use std::fs::File;
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
@@ -25,14 +34,30 @@ const FIRST_CHUNK: usize = 256 * 1024;
 /// Read size of every later chunk: few reads and few hand-offs to the blocking pool per MiB.
 const CHUNK: usize = 512 * 1024;
 
+/// Files this long or longer are read past the page cache where they are not in it.
+const DIRECT_MIN: u64 = 1 << 20;
+
+/// Alignment of a direct read's buffer, offset and length.
+const ALIGN: usize = crate::direct::ALIGN;
+
+/// Size of a direct read's buffer: a chunk, the block before it that an unaligned start
+/// reads too, and the room to align its start.
+const BUFFER: usize = CHUNK + 2 * ALIGN;
+
+/// Direct-read buffers kept for reuse once their bytes are sent: 16 (8 MiB), enough for
+/// several downloads at once to find one.
+const KEPT_BUFFERS: usize = 16;
+
 /// Bytes all bodies of a store may hold read ahead at once by default: 64 chunks.
 pub(crate) const READ_AHEAD_BUDGET: usize = 64 * CHUNK;
 
-/// The bytes bodies hold read ahead of what they were asked for, against a budget.
+/// The bytes bodies hold read ahead of what they were asked for, against a budget; and the
+/// direct-read buffers the bodies share.
 #[derive(Debug, Clone)]
 pub(crate) struct ReadAhead {
     held: Arc<AtomicUsize>,
     budget: usize,
+    buffers: Arc<Buffers>,
 }
 
 impl ReadAhead {
@@ -40,6 +65,7 @@ impl ReadAhead {
         Self {
             held: Arc::new(AtomicUsize::new(0)),
             budget,
+            buffers: Arc::default(),
         }
     }
 
@@ -76,6 +102,54 @@ impl Drop for Reserved {
     }
 }
 
+/// Direct-read buffers whose bytes were sent, for the next direct read: a buffer used before
+/// needs neither zeroing nor new pages.
+#[derive(Debug, Default)]
+struct Buffers {
+    free: Mutex<Vec<Vec<u8>>>,
+}
+
+impl Buffers {
+    /// A kept buffer, or a new one.
+    fn take(&self) -> Vec<u8> {
+        let kept = self
+            .free
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        kept.unwrap_or_else(|| vec![0u8; BUFFER])
+    }
+
+    /// Keeps `buffer` for the next read, unless [`KEPT_BUFFERS`] are kept already.
+    fn give_back(&self, buffer: Vec<u8>) {
+        let mut free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
+        if free.len() < KEPT_BUFFERS {
+            free.push(buffer);
+        }
+    }
+}
+
+/// Bytes of a direct-read buffer lent to a body: the buffer goes back to its [`Buffers`] when
+/// the body has sent them.
+struct Lent {
+    buffer: Vec<u8>,
+    start: usize,
+    len: usize,
+    home: Arc<Buffers>,
+}
+
+impl AsRef<[u8]> for Lent {
+    fn as_ref(&self) -> &[u8] {
+        &self.buffer[self.start..self.start + self.len]
+    }
+}
+
+impl Drop for Lent {
+    fn drop(&mut self) {
+        self.home.give_back(std::mem::take(&mut self.buffer));
+    }
+}
+
 /// One file's share of a read: where it starts and how many bytes it gives.
 #[derive(Debug)]
 struct Piece {
@@ -107,12 +181,14 @@ fn pieces(dir: &std::path::Path, meta: &ObjectMeta, start: u64, end: u64) -> Vec
 /// give.
 struct Open {
     file: File,
+    /// The same file opened with `O_DIRECT`, for the chunks not in the page cache.
+    direct: Option<File>,
     offset: u64,
     left: u64,
 }
 
 /// What a read on the blocking pool hands back: the file (to read on from), the bytes read.
-type Chunk = std::io::Result<(Open, Vec<u8>)>;
+type Chunk = std::io::Result<(Open, Bytes)>;
 
 /// The body of a GET: the pieces one after the other, each file opened when its turn comes.
 ///
@@ -134,11 +210,21 @@ pub(crate) struct ExtentStream {
     chunk: usize,
     /// An error met while starting the read ahead, given after the chunk before it.
     failed: Option<std::io::Error>,
+    /// Whether large files are read past the page cache where they are not in it.
+    direct: bool,
     _blob: Option<Arc<Blob>>,
 }
 
 impl ExtentStream {
-    pub fn new(dir: PathBuf, meta: &ObjectMeta, start: u64, end: u64, budget: &ReadAhead) -> Self {
+    /// The body of bytes `start..end` of the object; `direct` reads large files past the page
+    /// cache where they are not in it.
+    pub fn new(
+        dir: PathBuf,
+        meta: &ObjectMeta,
+        (start, end): (u64, u64),
+        budget: &ReadAhead,
+        direct: bool,
+    ) -> Self {
         Self {
             pieces: pieces(&dir, meta, start, end),
             reading: None,
@@ -147,6 +233,7 @@ impl ExtentStream {
             open: None,
             chunk: FIRST_CHUNK,
             failed: None,
+            direct,
             _blob: meta.blob.clone(),
         }
     }
@@ -157,7 +244,11 @@ impl ExtentStream {
     fn start_read(&mut self) -> std::io::Result<bool> {
         let open = match self.open.take() {
             Some(open) if open.left > 0 => open,
-            _ => match self.pieces.pop_front().map(|piece| open(&piece)) {
+            _ => match self
+                .pieces
+                .pop_front()
+                .map(|piece| open(&piece, self.direct))
+            {
                 Some(Ok(open)) => open,
                 Some(Err(err)) => {
                     self.pieces.clear();
@@ -168,34 +259,147 @@ impl ExtentStream {
         };
         let size = usize::try_from(open.left).map_or(self.chunk, |left| left.min(self.chunk));
         self.chunk = CHUNK;
-        self.reading = Some(tokio::task::spawn_blocking(move || read_chunk(open, size)));
+        let buffers = self.budget.buffers.clone();
+        self.reading = Some(tokio::task::spawn_blocking(move || {
+            read_chunk(open, size, &buffers)
+        }));
         Ok(true)
     }
 }
 
-/// Opens a piece's file. Opening a local file is one short system call, so it is done in
-/// place rather than on the blocking pool.
-fn open(piece: &Piece) -> std::io::Result<Open> {
+/// Opens a piece's file, and a second time with `O_DIRECT` when `direct` and the piece is
+/// large (where the file system refuses it, the piece is read through the page cache).
+/// Opening a local file is one short system call, so it is done in place rather than on the
+/// blocking pool.
+fn open(piece: &Piece, direct: bool) -> std::io::Result<Open> {
+    let file = File::open(&piece.path)?;
+    let direct = (direct && piece.len >= DIRECT_MIN)
+        .then(|| open_direct(&piece.path, &file))
+        .flatten();
     Ok(Open {
-        file: File::open(&piece.path)?,
+        file,
+        direct,
         offset: piece.offset,
         left: piece.len,
     })
 }
 
-/// Reads the file's next `size` bytes with `pread` straight into a buffer's spare capacity (no
-/// zeroing first). A file shorter than its record says is an error, not a short body.
-fn read_chunk(mut open: Open, size: usize) -> Chunk {
+/// The file at `path` opened again with `O_DIRECT`, and `file` told it is read at random, so
+/// that a probe that misses reads in its one page and nothing after it. `None` where the file
+/// system refuses either.
+#[cfg(target_os = "linux")]
+fn open_direct(path: &std::path::Path, file: &File) -> Option<File> {
+    use rustix::fs::{Advice, Mode, OFlags};
+    let direct = rustix::fs::open(
+        path,
+        OFlags::RDONLY | OFlags::DIRECT | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .ok()?;
+    rustix::fs::fadvise(file, 0, None, Advice::Random).ok()?;
+    Some(File::from(direct))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn open_direct(_: &std::path::Path, _: &File) -> Option<File> {
+    None
+}
+
+/// Whether the chunk from `offset` of `file` is in the page cache, told by its second page (a
+/// read through the cache of the chunk before, from an unaligned offset, reads in this
+/// chunk's first page too): a one-byte read that may not wait for the disk. Where the kernel
+/// cannot tell, as if it were (the read goes through the cache, as without direct reads).
+#[cfg(target_os = "linux")]
+fn cached(file: &File, offset: u64) -> bool {
+    let mut byte = [0u8; 1];
+    let probe = rustix::io::preadv2(
+        file,
+        &mut [std::io::IoSliceMut::new(&mut byte)],
+        offset - offset % ALIGN as u64 + ALIGN as u64,
+        rustix::io::ReadWriteFlags::NOWAIT,
+    );
+    probe != Err(rustix::io::Errno::AGAIN)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn cached(_: &File, _: u64) -> bool {
+    true
+}
+
+/// The file's bytes `offset..offset + size` (at most a chunk) read with `O_DIRECT`: the
+/// aligned blocks that cover them into an aligned buffer from `buffers`, and the body's
+/// [`Bytes`] the part of it asked for (no copy).
+fn read_direct(
+    file: &File,
+    offset: u64,
+    size: usize,
+    buffers: &Arc<Buffers>,
+) -> std::io::Result<Bytes> {
+    let from = offset - offset % ALIGN as u64;
+    let skip = (offset - from) as usize;
+    let len = (skip + size).next_multiple_of(ALIGN);
+    // Lent from the start, so that the buffer goes back on an error too.
+    let mut lent = Lent {
+        buffer: buffers.take(),
+        start: 0,
+        len: 0,
+        home: buffers.clone(),
+    };
+    let start = lent.buffer.as_ptr().align_offset(ALIGN);
+    debug_assert!(start + len <= lent.buffer.len());
+    let mut filled = 0;
+    while filled < skip + size {
+        let at = from + filled as u64;
+        match rustix::io::pread(file, &mut lent.buffer[start + filled..start + len], at) {
+            Ok(n) => {
+                filled += n;
+                // A direct read stops short of a block only at the end of the file.
+                if filled < skip + size && (n == 0 || filled % ALIGN != 0) {
+                    return Err(short_file());
+                }
+            }
+            Err(rustix::io::Errno::INTR) => {}
+            Err(err) => return Err(err.into()),
+        }
+    }
+    lent.start = start + skip;
+    lent.len = size;
+    Ok(Bytes::from_owner(lent))
+}
+
+fn short_file() -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::UnexpectedEof,
+        "an object's file is shorter than its record",
+    )
+}
+
+/// Reads the file's next `size` bytes: past the page cache when the file has a direct handle
+/// and the chunk is not cached, else with `pread` straight into a buffer's spare capacity (no
+/// zeroing first). A file shorter than its record says is an error, not a short body; a
+/// direct read the kernel refuses (`EINVAL`: a device that wants a larger alignment) turns
+/// the file's direct reads off and goes through the cache.
+fn read_chunk(mut open: Open, size: usize, buffers: &Arc<Buffers>) -> Chunk {
+    if let Some(direct) = &open.direct
+        && !cached(&open.file, open.offset)
+    {
+        match read_direct(direct, open.offset, size, buffers) {
+            Ok(data) => {
+                open.offset += size as u64;
+                open.left -= size as u64;
+                return Ok((open, data));
+            }
+            Err(err) if err.raw_os_error() == Some(rustix::io::Errno::INVAL.raw_os_error()) => {
+                open.direct = None;
+            }
+            Err(err) => return Err(err),
+        }
+    }
     let mut data = Vec::with_capacity(size);
     while data.len() < size {
         let at = open.offset + data.len() as u64;
         match rustix::io::pread(&open.file, rustix::buffer::spare_capacity(&mut data), at) {
-            Ok(0) => {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::UnexpectedEof,
-                    "an object's file is shorter than its record",
-                ));
-            }
+            Ok(0) => return Err(short_file()),
             Ok(_) => {}
             Err(rustix::io::Errno::INTR) => {}
             Err(err) => return Err(err.into()),
@@ -205,7 +409,7 @@ fn read_chunk(mut open: Open, size: usize) -> Chunk {
     data.truncate(size);
     open.offset += size as u64;
     open.left -= size as u64;
-    Ok((open, data))
+    Ok((open, Bytes::from(data)))
 }
 
 impl Stream for ExtentStream {
@@ -240,7 +444,7 @@ impl Stream for ExtentStream {
                         Err(err) => this.failed = Some(err),
                     }
                 }
-                Poll::Ready(Some(Ok(Bytes::from(data))))
+                Poll::Ready(Some(Ok(data)))
             }
             Err(err) => {
                 this.pieces.clear();
@@ -365,7 +569,13 @@ mod tests {
             (total - 1, total),
             (5, 5),
         ] {
-            let stream = ExtentStream::new(dir.path().into(), &meta(&sizes), start, end, &roomy());
+            let stream = ExtentStream::new(
+                dir.path().into(),
+                &meta(&sizes),
+                (start, end),
+                &roomy(),
+                false,
+            );
             let (got, err) = drain(stream).await;
             assert!(err.is_none(), "{start}..{end}: {err:?}");
             assert!(got == all[start as usize..end as usize], "{start}..{end}");
@@ -384,9 +594,9 @@ mod tests {
         let stream = ExtentStream::new(
             dir.path().into(),
             &meta(&sizes),
-            0,
-            all.len() as u64,
+            (0, all.len() as u64),
             &roomy(),
+            false,
         );
         let (got, err) = drain(stream).await;
         assert_eq!(err.unwrap().kind(), std::io::ErrorKind::UnexpectedEof);
@@ -398,7 +608,8 @@ mod tests {
         let sizes = [1000, 2000];
         let (dir, all) = files(&sizes);
         std::fs::remove_file(dir.path().join("p1")).unwrap();
-        let stream = ExtentStream::new(dir.path().into(), &meta(&sizes), 0, 3000, &roomy());
+        let stream =
+            ExtentStream::new(dir.path().into(), &meta(&sizes), (0, 3000), &roomy(), false);
         let (got, err) = drain(stream).await;
         assert_eq!(err.unwrap().kind(), std::io::ErrorKind::NotFound);
         assert!(got == all[..1000]);
@@ -411,8 +622,8 @@ mod tests {
         let (dir, all) = files(&sizes);
         let budget = ReadAhead::new(CHUNK);
         let total = all.len() as u64;
-        let mut a = ExtentStream::new(dir.path().into(), &meta(&sizes), 0, total, &budget);
-        let mut b = ExtentStream::new(dir.path().into(), &meta(&sizes), 0, total, &budget);
+        let mut a = ExtentStream::new(dir.path().into(), &meta(&sizes), (0, total), &budget, false);
+        let mut b = ExtentStream::new(dir.path().into(), &meta(&sizes), (0, total), &budget, false);
         // The first body to be sent a chunk reads the next one ahead and holds the budget.
         assert!(!a.next().await.unwrap().unwrap().is_empty());
         assert_eq!(budget.held(), CHUNK);
@@ -428,16 +639,198 @@ mod tests {
         assert_eq!(budget.held(), 0);
         // With room again, a body reads ahead, and gives the room back as its chunks are sent
         // and when it ends.
-        let c = ExtentStream::new(dir.path().into(), &meta(&sizes), 0, total, &budget);
+        let c = ExtentStream::new(dir.path().into(), &meta(&sizes), (0, total), &budget, false);
         let (got, err) = drain(c).await;
         assert!(err.is_none() && got == all, "{err:?}");
         assert_eq!(budget.held(), 0);
         // No room at all: every chunk is read when asked.
         let none = ReadAhead::new(0);
-        let d = ExtentStream::new(dir.path().into(), &meta(&sizes), 1, total - 1, &none);
+        let d = ExtentStream::new(
+            dir.path().into(),
+            &meta(&sizes),
+            (1, total - 1),
+            &none,
+            false,
+        );
         let (got, err) = drain(d).await;
         assert!(err.is_none() && got == all[1..all.len() - 1], "{err:?}");
         assert_eq!(none.held(), 0);
+    }
+
+    /// Drops every file under `dir` from the page cache (written back first); false where the
+    /// file system keeps its files in memory whatever it is told (tmpfs).
+    fn uncache(dir: &std::path::Path) -> bool {
+        let mut dropped = true;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let file = File::open(entry.unwrap().path()).unwrap();
+            file.sync_all().unwrap();
+            rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed).unwrap();
+            dropped &= file.metadata().unwrap().len() == 0 || !in_cache(&file, 0);
+        }
+        dropped
+    }
+
+    /// Whether the kernel holds the page at `offset` of `file` in its cache, asked with a read
+    /// that may not wait for the disk on a handle read at random (a miss reads in that one page
+    /// only, so each page is asked about once).
+    fn in_cache(file: &File, offset: u64) -> bool {
+        rustix::fs::fadvise(file, 0, None, rustix::fs::Advice::Random).unwrap();
+        let mut byte = [0u8; 1];
+        match rustix::io::preadv2(
+            file,
+            &mut [std::io::IoSliceMut::new(&mut byte)],
+            offset,
+            rustix::io::ReadWriteFlags::NOWAIT,
+        ) {
+            Ok(_) => true,
+            Err(rustix::io::Errno::AGAIN) => false,
+            Err(err) => panic!("{err}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn every_range_of_a_file_out_of_the_cache_reads_right_past_it() {
+        // Files over the direct-read floor (one of them over several chunks and not a whole
+        // number of blocks) beside one under it.
+        let sizes = [CHUNK as u64 * 3 + 12_345, 1, DIRECT_MIN, DIRECT_MIN - 1];
+        let (dir, all) = files(&sizes);
+        if !uncache(dir.path()) {
+            eprintln!("skipped: the file system keeps its files in memory");
+            return;
+        }
+        let total = all.len() as u64;
+        let first = sizes[0];
+        let budget = roomy();
+        for (start, end) in [
+            (0, total),
+            (1, first - 1),
+            (ALIGN as u64 - 1, ALIGN as u64 + 1),
+            (FIRST_CHUNK as u64 + 7, CHUNK as u64 * 2 + 4095),
+            (first - 5, first + 2 + DIRECT_MIN),
+            (total - DIRECT_MIN, total - 3),
+            (total - 1, total),
+        ] {
+            // Pages a read before asked about may stay: those chunks go through the cache.
+            uncache(dir.path());
+            let stream = ExtentStream::new(
+                dir.path().into(),
+                &meta(&sizes),
+                (start, end),
+                &budget,
+                true,
+            );
+            let (got, err) = drain(stream).await;
+            assert!(err.is_none(), "{start}..{end}: {err:?}");
+            assert!(got == all[start as usize..end as usize], "{start}..{end}");
+        }
+        // The direct reads' buffers came back to be used again, no more than are kept.
+        let kept = budget.buffers.free.lock().unwrap().len();
+        assert!((1..=KEPT_BUFFERS).contains(&kept), "{kept} buffers kept");
+    }
+
+    #[test]
+    fn a_direct_read_gives_the_bytes_asked_for_at_any_alignment() {
+        let size = CHUNK as u64 * 2 + 12_345;
+        let (dir, all) = files(&[size]);
+        let path = dir.path().join("p0");
+        let plain = File::open(&path).unwrap();
+        let Some(direct) = open_direct(&path, &plain) else {
+            eprintln!("skipped: the file system refuses O_DIRECT");
+            return;
+        };
+        let buffers = Arc::new(Buffers::default());
+        let a = ALIGN as u64;
+        for (offset, len) in [
+            (0, CHUNK),
+            (1, CHUNK),
+            (a - 1, 2),
+            (a, ALIGN),
+            (a + 1, CHUNK - 1),
+            (FIRST_CHUNK as u64 + 7, FIRST_CHUNK),
+            (size - CHUNK as u64, CHUNK),
+            (size - 12_345, 12_345),
+            (size - 1, 1),
+        ] {
+            let got = read_direct(&direct, offset, len, &buffers).unwrap();
+            let at = offset as usize;
+            assert!(got == all[at..at + len], "{offset}+{len}");
+        }
+        // Past the end of the file: an error, not a short chunk.
+        for (offset, len) in [(size - 10, 20), (size, 1), (size - CHUNK as u64 + 1, CHUNK)] {
+            let err = read_direct(&direct, offset, len, &buffers).unwrap_err();
+            assert_eq!(
+                err.kind(),
+                std::io::ErrorKind::UnexpectedEof,
+                "{offset}+{len}"
+            );
+        }
+        // The buffers came back to be used again, no more than are kept.
+        let kept = buffers.free.lock().unwrap().len();
+        assert!((1..=KEPT_BUFFERS).contains(&kept), "{kept} buffers kept");
+    }
+
+    #[tokio::test]
+    async fn a_cold_large_file_is_read_past_the_cache_once_and_through_it_the_second_time() {
+        let chunks = 8;
+        let sizes = [CHUNK as u64 * chunks];
+        let (dir, all) = files(&sizes);
+        if !uncache(dir.path()) {
+            eprintln!("skipped: the file system keeps its files in memory");
+            return;
+        }
+        let file = File::open(dir.path().join("p0")).unwrap();
+        // A page inside each chunk after the first, away from the chunk's first page (the one
+        // a read asks about): even chunks are looked at after the first download, odd ones
+        // after the second.
+        let inside = |chunk: u64| FIRST_CHUNK as u64 + (chunk - 1) * CHUNK as u64 + 200 * 1024;
+        let read = || {
+            let stream = ExtentStream::new(
+                dir.path().into(),
+                &meta(&sizes),
+                (0, all.len() as u64),
+                &roomy(),
+                true,
+            );
+            async {
+                let (got, err) = drain(stream).await;
+                assert!(err.is_none() && got == all, "{err:?}");
+            }
+        };
+        read().await;
+        for chunk in (2..chunks).step_by(2) {
+            assert!(
+                !in_cache(&file, inside(chunk)),
+                "chunk {chunk} went through the cache"
+            );
+        }
+        read().await;
+        for chunk in (1..chunks).step_by(2) {
+            assert!(
+                in_cache(&file, inside(chunk)),
+                "chunk {chunk} read again is not cached"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn without_direct_reads_a_cold_file_goes_through_the_cache() {
+        let sizes = [CHUNK as u64 * 4];
+        let (dir, all) = files(&sizes);
+        if !uncache(dir.path()) {
+            eprintln!("skipped: the file system keeps its files in memory");
+            return;
+        }
+        let stream = ExtentStream::new(
+            dir.path().into(),
+            &meta(&sizes),
+            (0, all.len() as u64),
+            &roomy(),
+            false,
+        );
+        let (got, err) = drain(stream).await;
+        assert!(err.is_none() && got == all, "{err:?}");
+        let file = File::open(dir.path().join("p0")).unwrap();
+        assert!(in_cache(&file, CHUNK as u64 + 200 * 1024));
     }
 
     #[test]

@@ -97,6 +97,7 @@ impl Store {
         )
         .map_err(dir_err)?;
         storage.direct_writes = config.direct_writes;
+        storage.direct_reads = config.direct_reads;
         let storage = Arc::new(storage);
         for bucket in &config.buckets {
             if !s3s::path::check_bucket_name(bucket) || !crate::fs::safe_bucket(bucket) {

@@ -349,6 +349,8 @@ pub(crate) struct Storage {
     pub read_ahead: crate::read::ReadAhead,
     /// Whether larger bodies are written past the page cache ([`crate::direct`]).
     pub direct_writes: bool,
+    /// Whether large files not in the page cache are read past it ([`crate::read`]).
+    pub direct_reads: bool,
     /// New multipart uploads until their first part gives them a folder.
     pub journal: Arc<Journal>,
 }
@@ -393,6 +395,7 @@ impl Storage {
             buckets_turn: tokio::sync::Mutex::new(()),
             read_ahead: crate::read::ReadAhead::new(crate::read::READ_AHEAD_BUDGET),
             direct_writes: true,
+            direct_reads: true,
             journal: Arc::new(journal),
         })
     }

@@ -152,6 +152,9 @@ settings! {
         /// Have the embedded store write every body through the page cache, never past it
         /// with O_DIRECT (for file systems where direct writes are slow).
         store_buffered_writes: bool = false, env "HOIST_STORE_BUFFERED_WRITES";
+        /// Have the embedded store read every object through the page cache, never past it
+        /// with O_DIRECT.
+        store_buffered_reads: bool = false, env "HOIST_STORE_BUFFERED_READS";
         /// Seconds a connection to the embedded store may take to send a request head.
         store_header_read_timeout: u64 = hoist_store::DEFAULT_HEADER_READ_TIMEOUT.as_secs(),
             env "HOIST_STORE_HEADER_READ_TIMEOUT", value "SECS";
@@ -382,6 +385,7 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
                 .with_region(s.region.clone())
                 .with_max_put_size(s.store_max_put_size.bytes())
                 .with_direct_writes(!s.store_buffered_writes)
+                .with_direct_reads(!s.store_buffered_reads)
                 .with_header_read_timeout(Duration::from_secs(s.store_header_read_timeout.max(1)))
                 .with_idle_timeout(Duration::from_secs(s.store_idle_timeout.max(1)))
                 .with_body_stall_timeout(Duration::from_secs(s.store_body_stall_timeout.max(1)))

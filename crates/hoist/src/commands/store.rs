@@ -45,6 +45,10 @@ settings! {
         /// Write every body through the page cache, never past it with O_DIRECT (for file
         /// systems where direct writes are slow, such as some network file systems).
         buffered_writes: bool = false, env "HOIST_STORE_BUFFERED_WRITES";
+        /// Read every object through the page cache, never past it with O_DIRECT (by default
+        /// a file of 1 MiB or more not in the cache is read past it, and one read a second
+        /// time goes through it).
+        buffered_reads: bool = false, env "HOIST_STORE_BUFFERED_READS";
         /// Fault: per-connection bandwidth limit (bytes per second, units allowed: 1MiB).
         fault_bandwidth: Option<Size>, env "HOIST_STORE_FAULT_BANDWIDTH", value "RATE",
             unset "no limit";
@@ -120,6 +124,7 @@ fn config(s: &Settings) -> Result<StoreConfig, crate::settings::Error> {
         .with_region(&s.region)
         .with_max_put_size(s.max_put_size.bytes())
         .with_direct_writes(!s.buffered_writes)
+        .with_direct_reads(!s.buffered_reads)
         .with_faults(faults)
         .with_sweep_interval(Duration::from_secs(s.sweep_interval.max(1)))
         .with_lifecycle_day(Duration::from_secs(s.lifecycle_day.max(1)))
