@@ -190,7 +190,7 @@ impl StoreConfig {
         self
     }
 
-    /// Whether a file of at least 1 MiB is read past the page cache (`O_DIRECT`) where the
+    /// Whether a read of at least 1 MiB of one file goes past the page cache (`O_DIRECT`) where the
     /// part being read is not in the cache. Default true; an object downloaded a second time
     /// is read through the cache, so one read often is served from memory. Where the file
     /// system refuses, the file is read through the page cache anyway. Turn it off to keep

@@ -6,8 +6,8 @@
 //! ahead for a slow client waits for it, and hundreds of slow downloads would otherwise each
 //! hold one; the HTTP layer's own queue of bytes to send still overlaps a read with sending.
 //!
-//! A file of at least [`DIRECT_MIN`] bytes is read past the page cache (`O_DIRECT`, into an
-//! aligned buffer) chunk by chunk where the chunk is not in the cache, which a one-byte read
+//! A read of at least [`DIRECT_MIN`] bytes of one file goes past the page cache (`O_DIRECT`,
+//! into an aligned buffer) chunk by chunk where the chunk is not in the cache, which a one-byte read
 //! that may not wait for the disk tells. On a virtual machine, filling new page-cache pages is
 //! most of the CPU a download of a cold object costs, and large objects are mostly read once.
 //! The probe's miss reads that one page in (the file is opened for random access, so nothing
@@ -34,7 +34,7 @@ const FIRST_CHUNK: usize = 256 * 1024;
 /// Read size of every later chunk: few reads and few hand-offs to the blocking pool per MiB.
 const CHUNK: usize = 512 * 1024;
 
-/// Files this long or longer are read past the page cache where they are not in it.
+/// Reads of one file this long or longer go past the page cache where they are not in it.
 const DIRECT_MIN: u64 = 1 << 20;
 
 /// Alignment of a direct read's buffer, offset and length.
@@ -210,13 +210,13 @@ pub(crate) struct ExtentStream {
     chunk: usize,
     /// An error met while starting the read ahead, given after the chunk before it.
     failed: Option<std::io::Error>,
-    /// Whether large files are read past the page cache where they are not in it.
+    /// Whether large reads of a file go past the page cache where they are not in it.
     direct: bool,
     _blob: Option<Arc<Blob>>,
 }
 
 impl ExtentStream {
-    /// The body of bytes `start..end` of the object; `direct` reads large files past the page
+    /// The body of bytes `start..end` of the object; `direct` reads large spans of a file past the page
     /// cache where they are not in it.
     pub fn new(
         dir: PathBuf,

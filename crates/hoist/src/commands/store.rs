@@ -46,7 +46,7 @@ settings! {
         /// systems where direct writes are slow, such as some network file systems).
         buffered_writes: bool = false, env "HOIST_STORE_BUFFERED_WRITES";
         /// Read every object through the page cache, never past it with O_DIRECT (by default
-        /// a file of 1 MiB or more not in the cache is read past it, and one read a second
+        /// a read of 1 MiB or more of a file not in the cache goes past it, and one read a second
         /// time goes through it).
         buffered_reads: bool = false, env "HOIST_STORE_BUFFERED_READS";
         /// Fault: per-connection bandwidth limit (bytes per second, units allowed: 1MiB).
