@@ -532,6 +532,18 @@ mod tests {
         ReadAhead::new(READ_AHEAD_BUDGET)
     }
 
+    /// The body of the whole object whose files `files` wrote under `dir`.
+    fn whole(dir: &tempfile::TempDir, sizes: &[u64], direct: bool) -> ExtentStream {
+        let total = sizes.iter().sum();
+        ExtentStream::new(
+            dir.path().into(),
+            &meta(sizes),
+            (0, total),
+            &roomy(),
+            direct,
+        )
+    }
+
     /// Everything the stream gives: the bytes before the first error, and that error.
     async fn drain(mut stream: ExtentStream) -> (Vec<u8>, Option<std::io::Error>) {
         use futures_util::StreamExt as _;
@@ -591,14 +603,7 @@ mod tests {
             .open(dir.path().join("p1"))
             .unwrap();
         file.set_len(CHUNK as u64).unwrap();
-        let stream = ExtentStream::new(
-            dir.path().into(),
-            &meta(&sizes),
-            (0, all.len() as u64),
-            &roomy(),
-            false,
-        );
-        let (got, err) = drain(stream).await;
+        let (got, err) = drain(whole(&dir, &sizes, false)).await;
         assert_eq!(err.unwrap().kind(), std::io::ErrorKind::UnexpectedEof);
         assert!(got.len() < all.len() && got == all[..got.len()]);
     }
@@ -670,6 +675,18 @@ mod tests {
         dropped
     }
 
+    /// [`files`] written, then dropped from the page cache; `None` (the test skipped) where
+    /// the file system keeps its files in memory.
+    fn cold_files(sizes: &[u64]) -> Option<(tempfile::TempDir, Vec<u8>)> {
+        let written = files(sizes);
+        if uncache(written.0.path()) {
+            Some(written)
+        } else {
+            eprintln!("skipped: the file system keeps its files in memory");
+            None
+        }
+    }
+
     /// Whether the kernel holds the page at `offset` of `file` in its cache, asked with a read
     /// that may not wait for the disk on a handle read at random (a miss reads in that one page
     /// only, so each page is asked about once).
@@ -693,11 +710,9 @@ mod tests {
         // Files over the direct-read floor (one of them over several chunks and not a whole
         // number of blocks) beside one under it.
         let sizes = [CHUNK as u64 * 3 + 12_345, 1, DIRECT_MIN, DIRECT_MIN - 1];
-        let (dir, all) = files(&sizes);
-        if !uncache(dir.path()) {
-            eprintln!("skipped: the file system keeps its files in memory");
+        let Some((dir, all)) = cold_files(&sizes) else {
             return;
-        }
+        };
         let total = all.len() as u64;
         let first = sizes[0];
         let budget = roomy();
@@ -773,28 +788,17 @@ mod tests {
     async fn a_cold_large_file_is_read_past_the_cache_once_and_through_it_the_second_time() {
         let chunks = 8;
         let sizes = [CHUNK as u64 * chunks];
-        let (dir, all) = files(&sizes);
-        if !uncache(dir.path()) {
-            eprintln!("skipped: the file system keeps its files in memory");
+        let Some((dir, all)) = cold_files(&sizes) else {
             return;
-        }
+        };
         let file = File::open(dir.path().join("p0")).unwrap();
         // A page inside each chunk after the first, away from the chunk's first page (the one
         // a read asks about): even chunks are looked at after the first download, odd ones
         // after the second.
         let inside = |chunk: u64| FIRST_CHUNK as u64 + (chunk - 1) * CHUNK as u64 + 200 * 1024;
-        let read = || {
-            let stream = ExtentStream::new(
-                dir.path().into(),
-                &meta(&sizes),
-                (0, all.len() as u64),
-                &roomy(),
-                true,
-            );
-            async {
-                let (got, err) = drain(stream).await;
-                assert!(err.is_none() && got == all, "{err:?}");
-            }
+        let read = || async {
+            let (got, err) = drain(whole(&dir, &sizes, true)).await;
+            assert!(err.is_none() && got == all, "{err:?}");
         };
         read().await;
         for chunk in (2..chunks).step_by(2) {
@@ -815,19 +819,10 @@ mod tests {
     #[tokio::test]
     async fn without_direct_reads_a_cold_file_goes_through_the_cache() {
         let sizes = [CHUNK as u64 * 4];
-        let (dir, all) = files(&sizes);
-        if !uncache(dir.path()) {
-            eprintln!("skipped: the file system keeps its files in memory");
+        let Some((dir, all)) = cold_files(&sizes) else {
             return;
-        }
-        let stream = ExtentStream::new(
-            dir.path().into(),
-            &meta(&sizes),
-            (0, all.len() as u64),
-            &roomy(),
-            false,
-        );
-        let (got, err) = drain(stream).await;
+        };
+        let (got, err) = drain(whole(&dir, &sizes, false)).await;
         assert!(err.is_none() && got == all, "{err:?}");
         let file = File::open(dir.path().join("p0")).unwrap();
         assert!(in_cache(&file, CHUNK as u64 + 200 * 1024));
