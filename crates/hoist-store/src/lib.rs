@@ -81,6 +81,7 @@ mod hashing;
 mod journal;
 mod md5lanes;
 mod read;
+mod readahead;
 mod storage;
 
 // 3. Shared by the operations.

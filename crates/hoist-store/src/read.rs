@@ -19,136 +19,21 @@ use std::collections::VecDeque;
 use std::fs::File;
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
 use futures_util::Stream;
 use tokio::task::JoinHandle;
 
+use crate::readahead::{ALIGN, Buffers, CHUNK, ReadAhead, Reserved};
 use crate::storage::{Blob, ObjectMeta};
 
 /// Read size of a response body's first chunk: small, so the first bytes leave soon.
 const FIRST_CHUNK: usize = 256 * 1024;
-/// Read size of every later chunk: few reads and few hand-offs to the blocking pool per MiB.
-const CHUNK: usize = 512 * 1024;
 
 /// Reads of one file this long or longer go past the page cache where they are not in it.
 const DIRECT_MIN: u64 = 1 << 20;
-
-/// Alignment of a direct read's buffer, offset and length.
-const ALIGN: usize = crate::direct::ALIGN;
-
-/// Size of a direct read's buffer: a chunk, the block before it that an unaligned start
-/// reads too, and the room to align its start.
-const BUFFER: usize = CHUNK + 2 * ALIGN;
-
-/// Direct-read buffers kept for reuse once their bytes are sent: 16 (8 MiB), enough for
-/// several downloads at once to find one.
-const KEPT_BUFFERS: usize = 16;
-
-/// Bytes all bodies of a store may hold read ahead at once by default: 64 chunks.
-pub(crate) const READ_AHEAD_BUDGET: usize = 64 * CHUNK;
-
-/// The bytes bodies hold read ahead of what they were asked for, against a budget; and the
-/// direct-read buffers the bodies share.
-#[derive(Debug, Clone)]
-pub(crate) struct ReadAhead {
-    held: Arc<AtomicUsize>,
-    budget: usize,
-    buffers: Arc<Buffers>,
-}
-
-impl ReadAhead {
-    pub(crate) fn new(budget: usize) -> Self {
-        Self {
-            held: Arc::new(AtomicUsize::new(0)),
-            budget,
-            buffers: Arc::default(),
-        }
-    }
-
-    /// The bytes read ahead now.
-    pub(crate) fn held(&self) -> usize {
-        self.held.load(Ordering::Relaxed)
-    }
-
-    /// `bytes` more, if the budget has room for them.
-    fn reserve(&self, bytes: usize) -> Option<Reserved> {
-        self.held
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
-                held.checked_add(bytes)
-                    .filter(|after| *after <= self.budget)
-            })
-            .ok()?;
-        Some(Reserved {
-            held: self.held.clone(),
-            bytes,
-        })
-    }
-}
-
-/// Bytes of the budget, given back when dropped.
-#[derive(Debug)]
-struct Reserved {
-    held: Arc<AtomicUsize>,
-    bytes: usize,
-}
-
-impl Drop for Reserved {
-    fn drop(&mut self) {
-        self.held.fetch_sub(self.bytes, Ordering::AcqRel);
-    }
-}
-
-/// Direct-read buffers whose bytes were sent, for the next direct read: a buffer used before
-/// needs neither zeroing nor new pages.
-#[derive(Debug, Default)]
-struct Buffers {
-    free: Mutex<Vec<Vec<u8>>>,
-}
-
-impl Buffers {
-    /// A kept buffer, or a new one.
-    fn take(&self) -> Vec<u8> {
-        let kept = self
-            .free
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pop();
-        kept.unwrap_or_else(|| vec![0u8; BUFFER])
-    }
-
-    /// Keeps `buffer` for the next read, unless [`KEPT_BUFFERS`] are kept already.
-    fn give_back(&self, buffer: Vec<u8>) {
-        let mut free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
-        if free.len() < KEPT_BUFFERS {
-            free.push(buffer);
-        }
-    }
-}
-
-/// Bytes of a direct-read buffer lent to a body: the buffer goes back to its [`Buffers`] when
-/// the body has sent them.
-struct Lent {
-    buffer: Vec<u8>,
-    start: usize,
-    len: usize,
-    home: Arc<Buffers>,
-}
-
-impl AsRef<[u8]> for Lent {
-    fn as_ref(&self) -> &[u8] {
-        &self.buffer[self.start..self.start + self.len]
-    }
-}
-
-impl Drop for Lent {
-    fn drop(&mut self) {
-        self.home.give_back(std::mem::take(&mut self.buffer));
-    }
-}
 
 /// One file's share of a read: where it starts and how many bytes it gives.
 #[derive(Debug)]
@@ -259,7 +144,7 @@ impl ExtentStream {
         };
         let size = usize::try_from(open.left).map_or(self.chunk, |left| left.min(self.chunk));
         self.chunk = CHUNK;
-        let buffers = self.budget.buffers.clone();
+        let buffers = self.budget.buffers().clone();
         self.reading = Some(tokio::task::spawn_blocking(move || {
             read_chunk(open, size, &buffers)
         }));
@@ -339,12 +224,7 @@ fn read_direct(
     let skip = (offset - from) as usize;
     let len = (skip + size).next_multiple_of(ALIGN);
     // Lent from the start, so that the buffer goes back on an error too.
-    let mut lent = Lent {
-        buffer: buffers.take(),
-        start: 0,
-        len: 0,
-        home: buffers.clone(),
-    };
+    let mut lent = buffers.lend();
     let start = lent.buffer.as_ptr().align_offset(ALIGN);
     debug_assert!(start + len <= lent.buffer.len());
     let mut filled = 0;
@@ -458,6 +338,7 @@ impl Stream for ExtentStream {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::readahead::{KEPT_BUFFERS, READ_AHEAD_BUDGET};
     use crate::storage::Extent;
 
     fn meta(sizes: &[u64]) -> ObjectMeta {
@@ -739,7 +620,7 @@ mod tests {
             assert!(got == all[start as usize..end as usize], "{start}..{end}");
         }
         // The direct reads' buffers came back to be used again, no more than are kept.
-        let kept = budget.buffers.free.lock().unwrap().len();
+        let kept = budget.buffers().kept();
         assert!((1..=KEPT_BUFFERS).contains(&kept), "{kept} buffers kept");
     }
 
@@ -780,7 +661,7 @@ mod tests {
             );
         }
         // The buffers came back to be used again, no more than are kept.
-        let kept = buffers.free.lock().unwrap().len();
+        let kept = buffers.kept();
         assert!((1..=KEPT_BUFFERS).contains(&kept), "{kept} buffers kept");
     }
 

@@ -346,7 +346,7 @@ pub(crate) struct Storage {
     /// always the one the index holds.
     pub buckets_turn: tokio::sync::Mutex<()>,
     /// The bytes GET bodies may hold read ahead of their clients, all together.
-    pub read_ahead: crate::read::ReadAhead,
+    pub read_ahead: crate::readahead::ReadAhead,
     /// Whether larger bodies are written past the page cache ([`crate::direct`]).
     pub direct_writes: bool,
     /// Whether large files not in the page cache are read past it ([`crate::read`]).
@@ -393,7 +393,7 @@ impl Storage {
             state: Mutex::new(state),
             commit: crate::locks::CommitLocks::new(),
             buckets_turn: tokio::sync::Mutex::new(()),
-            read_ahead: crate::read::ReadAhead::new(crate::read::READ_AHEAD_BUDGET),
+            read_ahead: crate::readahead::ReadAhead::new(crate::readahead::READ_AHEAD_BUDGET),
             direct_writes: true,
             direct_reads: true,
             journal: Arc::new(journal),
