@@ -216,6 +216,22 @@ impl StoreMetrics {
 
         family(
             &mut out,
+            "hoist_store_read_bytes_total",
+            "counter",
+            "Bytes of object files read for GET bodies and copies: past the page cache (way=\"direct\", a large read of a file the cache does not hold) or through it (way=\"cache\").",
+        );
+        let (direct, cached) = self.storage.read_ahead.read_bytes();
+        let _ = writeln!(
+            out,
+            "hoist_store_read_bytes_total{{way=\"direct\"}} {direct}"
+        );
+        let _ = writeln!(
+            out,
+            "hoist_store_read_bytes_total{{way=\"cache\"}} {cached}"
+        );
+
+        family(
+            &mut out,
             "hoist_store_hashing_restarts_total",
             "counter",
             "Hashing threads of the process started again after one stopped on a bug (each failed the uploads it was hashing).",

@@ -144,9 +144,9 @@ impl ExtentStream {
         };
         let size = usize::try_from(open.left).map_or(self.chunk, |left| left.min(self.chunk));
         self.chunk = CHUNK;
-        let buffers = self.budget.buffers().clone();
+        let shared = self.budget.clone();
         self.reading = Some(tokio::task::spawn_blocking(move || {
-            read_chunk(open, size, &buffers)
+            read_chunk(open, size, &shared)
         }));
         Ok(true)
     }
@@ -259,12 +259,13 @@ fn short_file() -> std::io::Error {
 /// zeroing first). A file shorter than its record says is an error, not a short body; a
 /// direct read the kernel refuses (`EINVAL`: a device that wants a larger alignment) turns
 /// the file's direct reads off and goes through the cache.
-fn read_chunk(mut open: Open, size: usize, buffers: &Arc<Buffers>) -> Chunk {
+fn read_chunk(mut open: Open, size: usize, shared: &ReadAhead) -> Chunk {
     if let Some(direct) = &open.direct
         && !cached(&open.file, open.offset)
     {
-        match read_direct(direct, open.offset, size, buffers) {
+        match read_direct(direct, open.offset, size, shared.buffers()) {
             Ok(data) => {
+                shared.count_read(true, size);
                 open.offset += size as u64;
                 open.left -= size as u64;
                 return Ok((open, data));
@@ -289,6 +290,7 @@ fn read_chunk(mut open: Open, size: usize, buffers: &Arc<Buffers>) -> Chunk {
     data.truncate(size);
     open.offset += size as u64;
     open.left -= size as u64;
+    shared.count_read(false, size);
     Ok((open, Bytes::from(data)))
 }
 

@@ -1,8 +1,8 @@
 //! What every download of a store shares: the budget of bytes read ahead of their clients
-//! ([`ReadAhead`]), and the aligned buffers direct reads are lent and give back
-//! ([`Buffers`]).
+//! ([`ReadAhead`]), the aligned buffers direct reads are lent and give back ([`Buffers`]),
+//! and the count of bytes read past the page cache and through it.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// Read size of every chunk of a body after its first: few reads and few hand-offs to the
@@ -23,13 +23,21 @@ pub(crate) const KEPT_BUFFERS: usize = 16;
 /// Bytes all bodies of a store may hold read ahead at once by default: 64 chunks.
 pub(crate) const READ_AHEAD_BUDGET: usize = 64 * CHUNK;
 
-/// The bytes bodies hold read ahead of what they were asked for, against a budget; and the
-/// direct-read buffers the bodies share.
+/// The bytes bodies hold read ahead of what they were asked for, against a budget; the
+/// direct-read buffers the bodies share; the bytes they read.
 #[derive(Debug, Clone)]
 pub(crate) struct ReadAhead {
     held: Arc<AtomicUsize>,
     budget: usize,
     buffers: Arc<Buffers>,
+    read: Arc<ReadBytes>,
+}
+
+/// Bytes of object files read for bodies since start, past the page cache and through it.
+#[derive(Debug, Default)]
+struct ReadBytes {
+    direct: AtomicU64,
+    cached: AtomicU64,
 }
 
 impl ReadAhead {
@@ -38,7 +46,26 @@ impl ReadAhead {
             held: Arc::new(AtomicUsize::new(0)),
             budget,
             buffers: Arc::default(),
+            read: Arc::default(),
         }
+    }
+
+    /// Counts `bytes` read for a body, past the page cache when `direct`.
+    pub(crate) fn count_read(&self, direct: bool, bytes: usize) {
+        let counter = if direct {
+            &self.read.direct
+        } else {
+            &self.read.cached
+        };
+        counter.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    /// Bytes read for bodies since start: past the page cache, and through it.
+    pub(crate) fn read_bytes(&self) -> (u64, u64) {
+        (
+            self.read.direct.load(Ordering::Relaxed),
+            self.read.cached.load(Ordering::Relaxed),
+        )
     }
 
     /// The bytes read ahead now.

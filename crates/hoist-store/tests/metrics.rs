@@ -161,3 +161,42 @@ async fn a_download_waiting_on_its_client_holds_one_chunk_read_ahead_and_gives_i
     assert!(body.len() == SIZE && body == bytes_of(SIZE, 3));
     assert_eq!(scrape(&store).await["hoist_store_read_ahead_bytes"], 0.0);
 }
+
+#[tokio::test]
+async fn a_cold_object_is_counted_as_read_past_the_page_cache_then_through_it() {
+    const SIZE: usize = 8 * 1024 * 1024;
+    let store = TestStore::start().await;
+    // A file system that keeps files in memory (tmpfs) holds every object in its cache.
+    let in_memory = rustix::fs::statfs(store.dir.path()).unwrap().f_type == 0x0102_1994;
+    let s3 = store.client();
+    let body = bytes_of(SIZE, 5);
+    s3.put_object()
+        .bucket(BUCKET)
+        .key("cold")
+        .body(ByteStream::from(body.clone()))
+        .send()
+        .await
+        .unwrap();
+    let read = |m: &HashMap<String, f64>| {
+        (
+            m[r#"hoist_store_read_bytes_total{way="direct"}"#],
+            m[r#"hoist_store_read_bytes_total{way="cache"}"#],
+        )
+    };
+    assert_eq!(read(&scrape(&store).await), (0.0, 0.0));
+    let get = || async {
+        let got = s3.get_object().bucket(BUCKET).key("cold").send().await;
+        got.unwrap().body.collect().await.unwrap().into_bytes()
+    };
+    // Written past the page cache in whole blocks, the object is not in it: read past it.
+    assert!(get().await == body);
+    let (direct, cached) = read(&scrape(&store).await);
+    assert_eq!(direct + cached, SIZE as f64);
+    if !in_memory {
+        assert_eq!(direct, SIZE as f64);
+    }
+    // Read a second time, through the cache.
+    assert!(get().await == body);
+    let (direct_after, cached_after) = read(&scrape(&store).await);
+    assert_eq!((direct_after, cached_after), (direct, cached + SIZE as f64));
+}
