@@ -17,17 +17,6 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-async fn object_bytes(s3: &aws_sdk_s3::Client, key: &str) -> Vec<u8> {
-    let object = s3
-        .get_object()
-        .bucket(BUCKET)
-        .key(key)
-        .send()
-        .await
-        .unwrap();
-    object.body.collect().await.unwrap().into_bytes().to_vec()
-}
-
 async fn listed_uploads(s3: &aws_sdk_s3::Client) -> Vec<String> {
     s3.list_multipart_uploads()
         .bucket(BUCKET)

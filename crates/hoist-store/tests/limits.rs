@@ -453,17 +453,7 @@ async fn with_the_connections_full_of_half_open_sockets_a_client_is_still_served
         .send()
         .await
         .unwrap();
-    let got = s3
-        .get_object()
-        .bucket(BUCKET)
-        .key("served")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        got.body.collect().await.unwrap().into_bytes().len(),
-        64 * 1024
-    );
+    assert_eq!(object_bytes(&s3, "served").await.len(), 64 * 1024);
     let served_in = started.elapsed();
 
     let mut closed = 0;

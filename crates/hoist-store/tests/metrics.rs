@@ -53,17 +53,7 @@ async fn requests_bytes_and_the_index_are_counted() {
         .send()
         .await
         .unwrap();
-    let got = s3
-        .get_object()
-        .bucket(BUCKET)
-        .key("a")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        got.body.collect().await.unwrap().into_bytes().len(),
-        100_000
-    );
+    assert_eq!(object_bytes(&s3, "a").await.len(), 100_000);
     let missing = s3.get_object().bucket(BUCKET).key("none").send().await;
     assert!(missing.is_err());
     create_upload(&s3, "open").await;
@@ -184,19 +174,15 @@ async fn a_cold_object_is_counted_as_read_past_the_page_cache_then_through_it() 
         )
     };
     assert_eq!(read(&scrape(&store).await), (0.0, 0.0));
-    let get = || async {
-        let got = s3.get_object().bucket(BUCKET).key("cold").send().await;
-        got.unwrap().body.collect().await.unwrap().into_bytes()
-    };
     // Written past the page cache in whole blocks, the object is not in it: read past it.
-    assert!(get().await == body);
+    assert!(object_bytes(&s3, "cold").await == body);
     let (direct, cached) = read(&scrape(&store).await);
     assert_eq!(direct + cached, SIZE as f64);
     if !in_memory {
         assert_eq!(direct, SIZE as f64);
     }
     // Read a second time, through the cache.
-    assert!(get().await == body);
+    assert!(object_bytes(&s3, "cold").await == body);
     let (direct_after, cached_after) = read(&scrape(&store).await);
     assert_eq!((direct_after, cached_after), (direct, cached + SIZE as f64));
 }

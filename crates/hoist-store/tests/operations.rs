@@ -188,17 +188,7 @@ async fn put_get_range_head_delete() {
         .send()
         .await
         .unwrap();
-    let got = s3
-        .get_object()
-        .bucket(BUCKET)
-        .key("dir/file name ሴ.bin")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        got.body.collect().await.unwrap().into_bytes().as_ref(),
-        b"short"
-    );
+    assert_eq!(object_bytes(&s3, "dir/file name ሴ.bin").await, b"short");
     s3.delete_object()
         .bucket(BUCKET)
         .key("dir/file name ሴ.bin")

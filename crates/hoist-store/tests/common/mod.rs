@@ -326,3 +326,15 @@ pub async fn upload_part(
         .e_tag(out.e_tag().unwrap())
         .build()
 }
+
+/// The object's bytes, read back with GetObject.
+pub async fn object_bytes(s3: &aws_sdk_s3::Client, key: &str) -> Vec<u8> {
+    let object = s3
+        .get_object()
+        .bucket(BUCKET)
+        .key(key)
+        .send()
+        .await
+        .unwrap();
+    object.body.collect().await.unwrap().into_bytes().to_vec()
+}
