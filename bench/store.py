@@ -242,11 +242,11 @@ def main():
     stores = [s for s in STORES if s != "garage" or GARAGE]
     for rnd in range(-WARMUP, ROUNDS):
         order = stores if rnd % 2 == 0 else list(reversed(stores))
+        prefix = f"r{rnd}" if rnd >= 0 else f"w{-rnd}"
         for kind in order:
-            store = Store(kind, f"r{rnd}" if rnd >= 0 else f"w{-rnd}")
+            store = Store(kind, prefix)
             load.append(os.getloadavg()[0])
             for i, name in enumerate(WORKLOADS):
-                prefix = f"r{rnd}" if rnd >= 0 else f"w{-rnd}"
                 cmd, nbytes, objects = workload(name, store, payload, small_dir, prefix)
                 # Every workload starts with nothing waiting for the disk: garage does not fsync,
                 # so its writes would otherwise still be flushing during the next timed run.

@@ -261,10 +261,16 @@ impl Journal {
         result
     }
 
+    /// Where the journal is rewritten before the new file takes its name.
+    fn next_path(&self) -> PathBuf {
+        self.path.with_extension("journal.next")
+    }
+
     /// A new file beside the journal to rewrite it into.
     fn next_file(&self) -> std::io::Result<std::io::BufWriter<std::fs::File>> {
-        let next = self.path.with_extension("journal.next");
-        Ok(std::io::BufWriter::new(std::fs::File::create(next)?))
+        Ok(std::io::BufWriter::new(std::fs::File::create(
+            self.next_path(),
+        )?))
     }
 
     /// Puts the rewritten file in place durably (fsynced, renamed over the journal, the
@@ -275,7 +281,7 @@ impl Journal {
             .map_err(std::io::IntoInnerError::into_error)?;
         file.sync_all()?;
         drop(file);
-        std::fs::rename(self.path.with_extension("journal.next"), &self.path)?;
+        std::fs::rename(self.next_path(), &self.path)?;
         sync_dir(self.path.parent().unwrap_or(Path::new(".")))?;
         append_to(&self.path)
     }

@@ -26,7 +26,8 @@ use bytes::Bytes;
 use futures_util::Stream;
 use tokio::task::JoinHandle;
 
-use crate::readahead::{ALIGN, Buffers, CHUNK, ReadAhead, Reserved};
+use crate::direct::ALIGN;
+use crate::readahead::{Buffers, CHUNK, ReadAhead, Reserved};
 use crate::storage::{Blob, ObjectMeta};
 
 /// Read size of a response body's first chunk: small, so the first bytes leave soon.

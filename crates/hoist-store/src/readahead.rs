@@ -9,12 +9,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 /// blocking pool per MiB.
 pub(crate) const CHUNK: usize = 512 * 1024;
 
-/// Alignment of a direct read's buffer, offset and length.
-pub(crate) const ALIGN: usize = crate::direct::ALIGN;
-
 /// Size of a direct read's buffer: a chunk, the block before it that an unaligned start
 /// reads too, and the room to align its start.
-const BUFFER: usize = CHUNK + 2 * ALIGN;
+const BUFFER: usize = CHUNK + 2 * crate::direct::ALIGN;
 
 /// Direct-read buffers kept for reuse once their bytes are sent: 16 (8 MiB), enough for
 /// several downloads at once to find one.

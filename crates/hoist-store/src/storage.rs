@@ -349,7 +349,8 @@ pub(crate) struct Storage {
     pub read_ahead: crate::readahead::ReadAhead,
     /// Whether larger bodies are written past the page cache ([`crate::direct`]).
     pub direct_writes: bool,
-    /// Whether large files not in the page cache are read past it ([`crate::read`]).
+    /// Whether reads of 1 MiB or more of a file not in the page cache go past it
+    /// ([`crate::read`]).
     pub direct_reads: bool,
     /// New multipart uploads until their first part gives them a folder.
     pub journal: Arc<Journal>,
