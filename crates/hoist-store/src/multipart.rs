@@ -90,11 +90,10 @@ pub(crate) async fn create(
     };
     // One line in the uploads journal, durable before the answer (an fsync shared with the
     // creates beside this one); the upload's folder comes with its first part.
-    let journal = storage.journal.clone();
-    let to_write = meta.clone();
-    tokio::task::spawn_blocking(move || journal.create(&to_write.id, &to_write))
+    storage
+        .journal
+        .create(&meta.id, &meta)
         .await
-        .map_err(internal)?
         .map_err(internal)?;
     storage.state().uploads.insert(UploadEntry {
         meta: meta.clone(),

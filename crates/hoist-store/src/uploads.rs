@@ -51,11 +51,7 @@ pub(crate) async fn remove_upload_locked(storage: &Storage, id: &str) -> std::io
     }
     // A "gone" line first where the journal holds the upload, so a restart cannot bring it
     // back; then the folder, if it has one.
-    let journal = storage.journal.clone();
-    let gone = id.to_owned();
-    tokio::task::spawn_blocking(move || journal.gone(&gone))
-        .await
-        .map_err(std::io::Error::other)??;
+    storage.journal.gone(id).await?;
     // Rename first: the upload disappears atomically, the deletion can take its time.
     let trash = storage.layout.temp_file();
     match tokio::fs::rename(storage.layout.upload(id), &trash).await {
