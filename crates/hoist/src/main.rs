@@ -13,13 +13,6 @@ mod tls;
 
 use std::process::ExitCode;
 
-/// The servers' requests make and free many small allocations on several threads; mimalloc
-/// serves them with less work than the system allocator (bench/README.md, "Allocator": the
-/// store's CreateMultipartUpload +28%, the coordinator's create +19%), for about 10 MiB more
-/// RSS per idle process.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use clap::{CommandFactory, Parser, Subcommand};
 
 /// The version and the commit built from (`build.rs`), as `hoist --version` prints them.
