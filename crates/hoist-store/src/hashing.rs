@@ -309,10 +309,6 @@ fn run(from: &Receiver<Message>) {
             take(&mut bodies, message);
         }
         hash_some(&mut bodies);
-        // Another body leads the next pass, so the one a pass leaves out is not always the same.
-        if bodies.len() > 1 {
-            bodies.rotate_left(1);
-        }
         bodies.retain_mut(|body| {
             if !body.queue.is_empty() {
                 return true;
@@ -354,18 +350,11 @@ fn take(bodies: &mut Vec<Body>, message: Message) {
 }
 
 /// Hashes up to [`QUANTUM`] blocks of every body with bytes waiting, [`LANES`] bodies at a time.
-/// A lone body after whole groups (five bodies waiting, or nine) waits for the next pass, which
-/// another body leads: hashed alone it would cost what a pass of four does (with five parts
-/// sent at a time, `s5cmd`'s default, a third of the store's MD5 time went to bodies hashed
-/// alone).
 fn hash_some(bodies: &mut [Body]) {
     let mut ready: Vec<&mut Body> = bodies
         .iter_mut()
         .filter_map(|b| b.prepare().then_some(b))
         .collect();
-    if ready.len() > LANES && ready.len() % LANES == 1 {
-        ready.pop();
-    }
     for group in ready.chunks_mut(LANES) {
         if let [one] = group {
             let data = one.blocks();
@@ -453,34 +442,6 @@ mod tests {
             PASSES_SIDE_BY_SIDE.load(Ordering::Relaxed) > 0,
             "no pass hashed two bodies at once"
         );
-    }
-
-    #[test]
-    fn a_lone_body_after_whole_groups_waits_for_the_next_pass_instead_of_being_hashed_alone() {
-        let data: Vec<Vec<u8>> = (0..5).map(|n| bytes(n + 20, 64 * 1000)).collect();
-        let mut bodies: Vec<Body> = data
-            .iter()
-            .zip(0u64..)
-            .map(|(d, id)| {
-                let credit = Arc::new(Credit::default());
-                assert!(credit.take(d.len()));
-                let mut body = Body::new(id, credit);
-                body.len = d.len() as u64;
-                body.queue.push_back(Bytes::copy_from_slice(d));
-                body
-            })
-            .collect();
-        hash_some(&mut bodies);
-        let waiting = bodies.iter().filter(|b| !b.queue.is_empty()).count();
-        assert_eq!(waiting, 1, "four side by side, one left for the next pass");
-        // The next pass, led by another body, takes the one left out.
-        bodies.rotate_left(1);
-        hash_some(&mut bodies);
-        assert!(bodies.iter().all(|b| b.queue.is_empty()));
-        for body in &bodies {
-            let want: [u8; 16] = md5::Md5::digest(&data[body.id as usize]).into();
-            assert_eq!(md5lanes::finish(body.state, &[], body.len), want);
-        }
     }
 
     #[test]
