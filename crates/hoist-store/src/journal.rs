@@ -90,6 +90,9 @@ struct Inner {
     /// A test holds the writer: lines queue and are not written.
     #[cfg(test)]
     held: bool,
+    /// A test makes the writer's next turn panic before it takes the queue, as a bug would.
+    #[cfg(test)]
+    panic_next_turn: bool,
 }
 
 impl Inner {
@@ -178,6 +181,8 @@ impl Journal {
                 closed: false,
                 #[cfg(test)]
                 held: false,
+                #[cfg(test)]
+                panic_next_turn: false,
             }),
             wake: Condvar::new(),
             #[cfg(test)]
@@ -310,11 +315,14 @@ fn writer_stopped() -> std::io::Error {
 /// covers them with one `fdatasync` (the lock let go meanwhile, so the next lines queue) and
 /// answers their requests. Ends once the journal closed and nothing is queued.
 fn write_lines(shared: &Shared) {
-    /// Marks the writer stopped however it ends, so that no request waits for it.
+    /// Marks the writer stopped however it ends, and drops what is still queued (its
+    /// requests hear that the writer stopped), so that no request waits for it.
     struct Running<'a>(&'a Shared);
     impl Drop for Running<'_> {
         fn drop(&mut self) {
-            self.0.lock().writer_running = false;
+            let mut inner = self.0.lock();
+            inner.writer_running = false;
+            inner.queue.clear();
         }
     }
     let _running = Running(shared);
@@ -330,6 +338,11 @@ fn write_lines(shared: &Shared) {
                 .wait(inner)
                 .unwrap_or_else(PoisonError::into_inner);
         }
+        #[cfg(test)]
+        assert!(
+            !inner.panic_next_turn,
+            "a journal writer's bug, as a test makes it"
+        );
         let turn = std::mem::take(&mut inner.queue);
         let text: Vec<u8> = turn.iter().flat_map(|q| q.text.iter().copied()).collect();
         let written = match (&*inner.file).write_all(&text) {
@@ -533,6 +546,7 @@ mod tests {
     /// Runs a journal's future to its end on a runtime of its own.
     fn run<F: std::future::Future>(future: F) -> F::Output {
         tokio::runtime::Builder::new_current_thread()
+            .enable_time()
             .build()
             .unwrap()
             .block_on(future)
@@ -805,6 +819,31 @@ mod tests {
         assert_eq!(text.lines().count(), 1, "{text}");
         assert!(text.contains(r#""u1""#), "{text}");
         assert!(!path.with_extension("journal.next").exists());
+    }
+
+    #[test]
+    fn lines_queued_when_the_writer_panics_fail_instead_of_waiting() {
+        let (_dir, _path, journal) = fresh();
+        hold(&journal, true);
+        std::thread::scope(|scope| {
+            let request = scope.spawn(|| {
+                run(async {
+                    let limit = std::time::Duration::from_secs(10);
+                    tokio::time::timeout(limit, journal.create("u0", &upload(0))).await
+                })
+            });
+            wait_until(&journal, |inner| inner.queue.len() == 1);
+            journal.shared.lock().panic_next_turn = true;
+            hold(&journal, false);
+            let answer = request
+                .join()
+                .unwrap()
+                .expect("the request waited for good");
+            let err = answer.unwrap_err();
+            assert!(err.to_string().contains("writer stopped"), "{err}");
+        });
+        // And the next one fails at once.
+        assert!(run(journal.create("u1", &upload(1))).is_err());
     }
 
     #[test]
