@@ -124,13 +124,12 @@ impl Layout {
     }
 }
 
-/// fsync of a directory, so a rename inside it survives a crash (or of a file: the journal's
-/// appends share it the same way).
+/// fsync of a directory, so a rename inside it survives a crash.
 ///
 /// Many requests change the same few directories at once (`uploads/`, a bucket's `objects/`).
 /// A directory's fsync makes durable every change made in it before the fsync began, so the
 /// callers that arrive while one runs wait for the next, and that one fsync serves them all
-/// (group commit): N concurrent creates cost about two directory fsyncs, not N.
+/// (group commit): N concurrent commits cost about two directory fsyncs, not N.
 pub(crate) fn sync_dir(dir: &Path) -> std::io::Result<()> {
     let entry = {
         let mut syncs = DIR_SYNCS.lock().unwrap_or_else(|e| e.into_inner());

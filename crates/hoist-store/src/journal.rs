@@ -344,7 +344,10 @@ fn write_lines(shared: &Shared) {
             "a journal writer's bug, as a test makes it"
         );
         let turn = std::mem::take(&mut inner.queue);
-        let text: Vec<u8> = turn.iter().flat_map(|q| q.text.iter().copied()).collect();
+        let mut text = Vec::with_capacity(turn.iter().map(|q| q.text.len()).sum());
+        for queued in &turn {
+            text.extend_from_slice(&queued.text);
+        }
         let written = match (&*inner.file).write_all(&text) {
             Ok(()) => {
                 inner.len += text.len() as u64;
