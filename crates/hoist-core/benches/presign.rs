@@ -1,5 +1,7 @@
 //! Presigning GET, PUT and UploadPart URLs, with and without a session token: hoist against
-//! rusty-s3, same URL, same run.
+//! rusty-s3, same URL, same run. Two more cases sign the URLs of 32 parts of one upload, as a
+//! coordinator does for a client: hoist signs them together (`presign_parts`), rusty-s3 one by
+//! one; their figures are per URL.
 //!
 //! `cargo bench -p hoist-core --bench presign`. Every case is first checked to give the same
 //! signature with both signers. Criterion then measures each signer per case, and a closing
@@ -46,7 +48,12 @@ enum Action {
     Get,
     Put,
     UploadPart,
+    /// [`PARTS`] UploadPart URLs of one upload.
+    Parts,
 }
+
+/// Parts per batch in the `UploadPart×32` cases.
+const PARTS: u32 = 32;
 
 #[derive(Debug, Clone, Copy)]
 struct Case {
@@ -55,13 +62,15 @@ struct Case {
 }
 
 impl Case {
-    const ALL: [Case; 6] = [
+    const ALL: [Case; 8] = [
         Case::new(Action::Get, false),
         Case::new(Action::Get, true),
         Case::new(Action::Put, false),
         Case::new(Action::Put, true),
         Case::new(Action::UploadPart, false),
         Case::new(Action::UploadPart, true),
+        Case::new(Action::Parts, false),
+        Case::new(Action::Parts, true),
     ];
 
     const fn new(action: Action, token: bool) -> Self {
@@ -76,6 +85,17 @@ impl Case {
             (Action::Put, true) => "PUT+token",
             (Action::UploadPart, false) => "UploadPart",
             (Action::UploadPart, true) => "UploadPart+token",
+            (Action::Parts, false) => "UploadPart×32",
+            (Action::Parts, true) => "UploadPart×32+token",
+        }
+    }
+
+    /// URLs one call signs.
+    fn urls(self) -> u32 {
+        if self.action == Action::Parts {
+            PARTS
+        } else {
+            1
         }
     }
 }
@@ -118,8 +138,12 @@ impl Signers {
         }
     }
 
-    /// The URL as a caller gets it: building the request is part of the cost.
+    /// The URL as a caller gets it: building the request is part of the cost. For a batch of
+    /// parts, the last part's.
     fn hoist(&self, case: Case) -> String {
+        if case.action == Action::Parts {
+            return self.hoist_parts(case).pop().unwrap();
+        }
         let req = match case.action {
             Action::Get => PresignRequest::get_object(black_box(BUCKET), black_box(KEY)),
             Action::Put => PresignRequest::put_object(black_box(BUCKET), black_box(KEY)),
@@ -129,6 +153,7 @@ impl Signers {
                 black_box(UPLOAD_ID),
                 u32::from(PART),
             ),
+            Action::Parts => unreachable!("signed by hoist_parts"),
         }
         .expires_in(EXPIRES);
         let signer = if case.token {
@@ -142,7 +167,54 @@ impl Signers {
             .url
     }
 
+    /// The URLs of parts 1 to [`PARTS`] of one upload, signed together.
+    fn hoist_parts(&self, case: Case) -> Vec<String> {
+        let reqs: Vec<_> = (1..=PARTS)
+            .map(|n| {
+                PresignRequest::upload_part(
+                    black_box(BUCKET),
+                    black_box(KEY),
+                    black_box(UPLOAD_ID),
+                    n,
+                )
+                .expires_in(EXPIRES)
+            })
+            .collect();
+        let signer = if case.token {
+            &self.hoist_token
+        } else {
+            &self.hoist
+        };
+        signer
+            .presign_parts(&reqs, black_box(Timestamp::from_unix(NOW)))
+            .unwrap()
+            .into_iter()
+            .map(|u| u.url)
+            .collect()
+    }
+
+    /// The same URLs signed one by one; rusty-s3 has no other way.
+    fn rusty_parts(&self, case: Case) -> Vec<String> {
+        let creds = Some(if case.token {
+            &self.creds_token
+        } else {
+            &self.creds
+        });
+        let time = black_box(&self.time);
+        (1..=PARTS as u16)
+            .map(|n| {
+                self.bucket
+                    .upload_part(creds, black_box(KEY), n, black_box(UPLOAD_ID))
+                    .sign_with_time(EXPIRES, time)
+                    .into()
+            })
+            .collect()
+    }
+
     fn rusty(&self, case: Case) -> String {
+        if case.action == Action::Parts {
+            return self.rusty_parts(case).pop().unwrap();
+        }
         let creds = Some(if case.token {
             &self.creds_token
         } else {
@@ -162,6 +234,7 @@ impl Signers {
                 .bucket
                 .upload_part(creds, black_box(KEY), PART, black_box(UPLOAD_ID))
                 .sign_with_time(EXPIRES, time),
+            Action::Parts => unreachable!("signed by rusty_parts"),
         };
         url.into()
     }
@@ -175,14 +248,21 @@ fn check_same_signature(s: &Signers, case: Case) {
             .map(|(_, s)| s.to_owned())
             .unwrap()
     };
-    let (a, b) = (s.hoist(case), s.rusty(case));
-    assert_eq!(
-        sig(&a),
-        sig(&b),
-        "{}:\nhoist: {a}\nrusty-s3: {b}",
-        case.name()
-    );
-    assert_eq!(case.token, a.contains("X-Amz-Security-Token="));
+    let (ours, theirs) = if case.action == Action::Parts {
+        (s.hoist_parts(case), s.rusty_parts(case))
+    } else {
+        (vec![s.hoist(case)], vec![s.rusty(case)])
+    };
+    assert_eq!(ours.len(), theirs.len());
+    for (a, b) in ours.iter().zip(&theirs) {
+        assert_eq!(
+            sig(a),
+            sig(b),
+            "{}:\nhoist: {a}\nrusty-s3: {b}",
+            case.name()
+        );
+        assert_eq!(case.token, a.contains("X-Amz-Security-Token="));
+    }
 }
 
 /// The work no SigV4 signer can skip for one URL, given the day's signing key and the string
@@ -273,13 +353,13 @@ fn thread_cpu() -> Duration {
     START.get_or_init(Instant::now).elapsed()
 }
 
-/// `(CPU, wall)` ns per URL over `n` URLs.
-fn time_batch<T>(n: u32, f: &dyn Fn() -> T) -> (f64, f64) {
+/// `(CPU, wall)` ns per URL over `n` calls of `f`, each signing `urls` URLs.
+fn time_batch<T>(n: u32, urls: u32, f: &dyn Fn() -> T) -> (f64, f64) {
     let (cpu, wall) = (thread_cpu(), Instant::now());
     for _ in 0..n {
         black_box(f());
     }
-    let per_url = |d: Duration| d.as_nanos() as f64 / f64::from(n);
+    let per_url = |d: Duration| d.as_nanos() as f64 / f64::from(n) / f64::from(urls);
     (per_url(thread_cpu() - cpu), per_url(wall.elapsed()))
 }
 
@@ -324,8 +404,8 @@ fn interleaved(s: &Signers, rounds: usize) -> Vec<Rounds> {
     for round in 0..rounds {
         for (i, &c) in Case::ALL.iter().enumerate() {
             let (nh, nr) = sizes[i];
-            let hoist = || time_batch(nh, &|| s.hoist(c));
-            let rusty = || time_batch(nr, &|| s.rusty(c));
+            let hoist = || time_batch(nh, c.urls(), &|| s.hoist(c));
+            let rusty = || time_batch(nr, c.urls(), &|| s.rusty(c));
             let (h, r) = if round % 2 == 0 {
                 let h = hoist();
                 (h, rusty())
@@ -333,7 +413,7 @@ fn interleaved(s: &Signers, rounds: usize) -> Vec<Rounds> {
                 let r = rusty();
                 (hoist(), r)
             };
-            let floor = time_batch(nh, &|| floors[i].sign());
+            let floor = time_batch(nh * c.urls(), 1, &|| floors[i].sign());
             let rounds = &mut out[i];
             rounds.floor.push(floor.0);
             rounds.hoist.push(h.0);
@@ -471,6 +551,12 @@ fn write_results(dir: &Path, results: &[Rounds]) -> std::io::Result<()> {
              request, its hex and the HMAC's last blocks (checked to give the same signature), \
              timed in the same rounds. hoist − floor is what formatting, encoding, allocation \
              and copying cost on top.",
+            format!(
+                "UploadPart×{PARTS}: the URLs of parts 1 to {PARTS} of one upload, per URL; hoist \
+                 signs them together (presign_parts: the parts share their canonical request up \
+                 to the part number, hashed once), rusty-s3 one by one. Its floor is one URL's \
+                 alone, which signing together goes under."
+            ),
             format!("Load average at the end of the run: {}.", load_average()),
         ],
         "table": {
@@ -545,14 +631,14 @@ fn main() {
         load_average()
     );
     println!(
-        "{:<17} {:>22} {:>22} {:>20} {:>18} {:>14}",
+        "{:<20} {:>22} {:>22} {:>20} {:>18} {:>14}",
         "case", "hoist ns/URL", "rusty-s3 ns/URL", "ratio", "SHA-256 floor ns", "hoist − floor"
     );
     for (c, r) in Case::ALL.iter().zip(&results) {
         let (h, rs, ratio) = (stats(&r.hoist), stats(&r.rusty), stats(&r.ratios()));
         let floor = stats(&r.floor);
         println!(
-            "{:<17} {:>22} {:>22} {:>20} {:>18} {:>14}",
+            "{:<20} {:>22} {:>22} {:>20} {:>18} {:>14}",
             c.name(),
             format!("{:.0} ({:.0}–{:.0})", h.0, h.1, h.2),
             format!("{:.0} ({:.0}–{:.0})", rs.0, rs.1, rs.2),
@@ -563,7 +649,7 @@ fn main() {
     }
     for (c, r) in Case::ALL.iter().zip(&results) {
         println!(
-            "{:<17} wall medians: hoist {:.0} ns/URL, rusty-s3 {:.0} ns/URL",
+            "{:<20} wall medians: hoist {:.0} ns/URL, rusty-s3 {:.0} ns/URL",
             c.name(),
             stats(&r.hoist_wall).0,
             stats(&r.rusty_wall).0

@@ -38,7 +38,7 @@ use crate::state::AppState;
 use crate::store::stored_parts;
 use crate::token::UploadToken;
 use crate::uploads::{
-    abort_upload, if_absent, presign_one, proven_ours, store_failure, write_failure,
+    abort_upload, if_absent, presign_one, proven_ours, sign_failure, store_failure, write_failure,
 };
 use crate::validate::no_clobber;
 
@@ -375,15 +375,18 @@ impl FromRequestParts<AppState> for UppyUpload {
 fn sign_part(state: &AppState, token: &UploadToken, n: u32) -> Result<(String, u64), ApiError> {
     state.check_live(token)?;
     let ttl = state.url_ttl(UrlKind::Part)?;
-    let r = PresignRequest::upload_part(
+    let r = part_request(token, n).expires_in(ttl);
+    let url = presign_one(state, &r, state.now(), PresignKind::Part)?;
+    Ok((url.url, ttl.as_secs()))
+}
+
+fn part_request(token: &UploadToken, n: u32) -> PresignRequest<'_> {
+    PresignRequest::upload_part(
         token.bucket.as_str(),
         token.key.as_str(),
         token.upload_id.as_str(),
         n,
     )
-    .expires_in(ttl);
-    let url = presign_one(state, &r, state.now(), PresignKind::Part)?;
-    Ok((url.url, ttl.as_secs()))
 }
 
 fn part_number(text: &str, field: &str) -> Result<u32, ApiError> {
@@ -428,14 +431,31 @@ pub(crate) async fn batch(
             format!("must list 1 to {max_batch} part numbers"),
         ));
     }
-    let mut urls = serde_json::Map::new();
-    for text in numbers {
-        let n = part_number(text, "partNumbers")?;
-        urls.insert(
-            n.to_string(),
-            Value::String(sign_part(&state, &token, n)?.0),
-        );
-    }
+    let numbers = numbers
+        .into_iter()
+        .map(|text| part_number(text, "partNumbers"))
+        .collect::<Result<Vec<_>, _>>()?;
+    state.check_live(&token)?;
+    let ttl = state.url_ttl(UrlKind::Part)?;
+    let reqs: Vec<_> = numbers
+        .iter()
+        .map(|&n| part_request(&token, n).expires_in(ttl))
+        .collect();
+    // Signed together: the parts' URLs share everything up to the part number.
+    let (now, started) = (state.now(), Instant::now());
+    let signed = state
+        .store()
+        .signer(now, false)
+        .presign_parts(&reqs, now)
+        .map_err(|e| sign_failure(&state, e))?;
+    state
+        .metrics()
+        .presigned(PresignKind::Part, signed.len() as u64, started.elapsed());
+    let urls: serde_json::Map<_, _> = numbers
+        .iter()
+        .zip(signed)
+        .map(|(n, url)| (n.to_string(), Value::String(url.url)))
+        .collect();
     Ok(Json(json!({ "presignedUrls": urls })))
 }
 

@@ -7,7 +7,9 @@
 //! canonical request's tail when `host` is the only signed header. The query is ordered without
 //! encoding it twice, and the cache holds the HMAC state already fed the string to sign up to
 //! the request's hash. So a part URL costs the SHA-256 of its canonical request, three more
-//! SHA-256 blocks and the encoding of its key and query.
+//! SHA-256 blocks and the encoding of its key and query. Parts of one upload signed together
+//! ([`Presigner::presign_parts`]) share the first one's URL and canonical request up to the
+//! part number: each of the others costs the SHA-256 of what follows the number.
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
@@ -82,6 +84,47 @@ impl Presigner {
         req: &PresignRequest<'_>,
         now: Timestamp,
     ) -> Result<PresignedUrl, PresignError> {
+        Ok(self.presign_keeping(req, now, false)?.0)
+    }
+
+    /// Signs every request of `reqs` as of `now`: the same URLs as [`Presigner::presign`] of
+    /// each, in order, or the first error.
+    ///
+    /// Made for the parts of one upload: UploadPart requests that differ only in their part
+    /// number and the values of their signed headers (a part's length, its checksum). Their
+    /// URLs and canonical requests are the same up to the part number, so the first is signed
+    /// whole, and the others start from its URL and from the SHA-256 state it left there: with
+    /// a session token, that is most of each canonical request. A request of any other shape
+    /// is signed on its own, as by [`Presigner::presign`].
+    pub fn presign_parts(
+        &self,
+        reqs: &[PresignRequest<'_>],
+        now: Timestamp,
+    ) -> Result<Vec<PresignedUrl>, PresignError> {
+        let mut out = Vec::with_capacity(reqs.len());
+        let mut batch: Option<PartBatch> = None;
+        for req in reqs {
+            if let Some(b) = &batch
+                && let Some(url) = b.sign(self, req)?
+            {
+                out.push(url);
+                continue;
+            }
+            let (url, kept) = self.presign_keeping(req, now, batch.is_none())?;
+            batch = batch.or(kept);
+            out.push(url);
+        }
+        Ok(out)
+    }
+
+    /// [`Presigner::presign`], and with `keep`, what a [`PartBatch`] needs to sign the other
+    /// parts of the same upload (none when `req` has no single, all-digit part number).
+    fn presign_keeping(
+        &self,
+        req: &PresignRequest<'_>,
+        now: Timestamp,
+        keep: bool,
+    ) -> Result<(PresignedUrl, Option<PartBatch>), PresignError> {
         let now = now.trunc_seconds();
         let expires = req.expires.as_secs();
         let expires_at = self.check_lifetime(now, req.expires)?;
@@ -122,19 +165,53 @@ impl Presigner {
             query,
             endpoint_host_only: bucket_label.is_empty(),
         };
-        let signature = self.sign(mac, req, &url, &spans, &headers);
+        // Where the part number's value starts and ends, for a batch of parts.
+        let number = keep
+            .then(|| part_number_span(req, &url[query..]))
+            .flatten()
+            .map(|(start, end)| (query + start, query + end));
+        let mut creq = Sha256::new();
+        creq.update(method_line(req.method));
+        creq.update(&url[spans.path..spans.path_end]);
+        creq.update(b"\n");
+        let kept = number.map(|(start, end)| {
+            creq.update(&url[spans.query..start]);
+            let before_number = creq.clone();
+            creq.update(&url[start..]);
+            PartBatch {
+                template: owned_request(req),
+                url_before: url[..start].to_owned(),
+                url_after: url[end..].to_owned(),
+                creq_before: before_number,
+                mac: mac.clone(),
+                host: url[spans.host..spans.path].to_owned(),
+                endpoint_host_only: spans.endpoint_host_only,
+                header_names: headers.iter().map(|(n, _)| n.to_string()).collect(),
+                signed_at: now,
+                expires_at,
+            }
+        });
+        if kept.is_none() {
+            creq.update(&url[spans.query..]);
+        }
+        self.hash_tail(
+            &mut creq,
+            &url[spans.host..spans.path],
+            spans.endpoint_host_only,
+            &headers,
+        );
+        creq.update(req.payload_hash.as_bytes());
+        let signature = finish_signature(mac, creq);
         url.push_str(SIGNATURE_PARAM);
         url.push_str(std::str::from_utf8(&signature).expect("hex is ASCII"));
-        Ok(PresignedUrl {
+        let signed = PresignedUrl {
             method: req.method,
             url,
-            headers: headers
-                .into_iter()
-                .map(|(n, v)| (n.to_owned(), v.into_owned()))
-                .collect(),
+            headers: owned_headers(headers),
             signed_at: now,
             expires_at,
-        })
+        };
+        Ok((signed, kept))
     }
 
     /// The URL's length if nothing in its bucket, key and query needs an escape, plus room for
@@ -172,43 +249,33 @@ impl Presigner {
             + ESCAPE_ROOM
     }
 
-    /// The signature of `req`, whose URL up to its signature is `url`: the canonical request
-    /// is hashed from the URL's host, path and query and a few fixed pieces, never assembled.
-    /// `mac` has been fed the string to sign up to the canonical request's hash.
-    fn sign(
+    /// Feeds `creq` the canonical request from the query's end to the payload hash: the
+    /// signed headers, `host` among them in its place, and their names.
+    fn hash_tail(
         &self,
-        mut mac: HmacSha256,
-        req: &PresignRequest<'_>,
-        url: &str,
-        spans: &Spans,
+        creq: &mut Sha256,
+        host: &str,
+        endpoint_host_only: bool,
         headers: &HeaderList<'_>,
-    ) -> [u8; 64] {
-        let mut creq = Sha256::new();
-        creq.update(method_line(req.method));
-        creq.update(&url[spans.path..spans.path_end]);
-        creq.update(b"\n");
-        creq.update(&url[spans.query..]);
-        if headers.is_empty() && spans.endpoint_host_only {
+    ) {
+        if headers.is_empty() && endpoint_host_only {
             creq.update(&self.fixed.host_only_tail);
-        } else {
-            creq.update(b"\n");
-            let after_host = headers.partition_point(|(n, _)| *n < "host");
-            for (name, value) in &headers[..after_host] {
-                hash_header(&mut creq, name, value);
-            }
-            creq.update(b"host:");
-            creq.update(&url[spans.host..spans.path]);
-            creq.update(b"\n");
-            for (name, value) in &headers[after_host..] {
-                hash_header(&mut creq, name, value);
-            }
-            creq.update(b"\n");
-            signed_headers(headers, ";", |piece| creq.update(piece));
-            creq.update(b"\n");
+            return;
         }
-        creq.update(req.payload_hash.as_bytes());
-        mac.update(&hex32(&creq.finalize().into()));
-        hex32(&mac.finalize().into_bytes().into())
+        creq.update(b"\n");
+        let after_host = headers.partition_point(|(n, _)| *n < "host");
+        for (name, value) in &headers[..after_host] {
+            hash_header(creq, name, value);
+        }
+        creq.update(b"host:");
+        creq.update(host);
+        creq.update(b"\n");
+        for (name, value) in &headers[after_host..] {
+            hash_header(creq, name, value);
+        }
+        creq.update(b"\n");
+        signed_headers(headers, ";", |piece| creq.update(piece));
+        creq.update(b"\n");
     }
 
     /// Writes the canonical (sorted, encoded) query without the signature, and returns the
@@ -273,6 +340,107 @@ struct Spans {
     query: usize,
     /// Whether the host is the endpoint's own (no bucket label before it).
     endpoint_host_only: bool,
+}
+
+/// What the parts of one upload signed together share: the first part's URL around its part
+/// number, and the canonical request's SHA-256 state up to the number.
+struct PartBatch {
+    /// The first part's request, owned.
+    template: PresignRequest<'static>,
+    /// The URL up to the part number's value (`…&partNumber=`).
+    url_before: String,
+    /// The query after the part number (`&uploadId=…`), before the signature.
+    url_after: String,
+    /// Fed the canonical request up to the part number's value.
+    creq_before: Sha256,
+    /// Fed the string to sign up to the canonical request's hash.
+    mac: HmacSha256,
+    host: String,
+    endpoint_host_only: bool,
+    /// The signed headers' names besides `host`, sorted.
+    header_names: Vec<String>,
+    signed_at: Timestamp,
+    expires_at: Timestamp,
+}
+
+impl PartBatch {
+    /// The URL of `req` when it is another part of the batch's upload (`None` when it differs
+    /// in anything but its part number and its headers' values, or its number is not digits).
+    fn sign(
+        &self,
+        signer: &Presigner,
+        req: &PresignRequest<'_>,
+    ) -> Result<Option<PresignedUrl>, PresignError> {
+        let Some(number) = self.number_of(req) else {
+            return Ok(None);
+        };
+        let headers = canonical_headers(req)?;
+        if headers.len() != self.header_names.len()
+            || headers
+                .iter()
+                .zip(&self.header_names)
+                .any(|((name, _), kept)| name != kept)
+        {
+            return Ok(None);
+        }
+        let mut url = String::with_capacity(
+            self.url_before.len()
+                + number.len()
+                + self.url_after.len()
+                + SIGNATURE_PARAM.len()
+                + 64,
+        );
+        url.push_str(&self.url_before);
+        url.push_str(number);
+        url.push_str(&self.url_after);
+        let mut creq = self.creq_before.clone();
+        creq.update(number);
+        creq.update(&self.url_after);
+        signer.hash_tail(&mut creq, &self.host, self.endpoint_host_only, &headers);
+        creq.update(req.payload_hash.as_bytes());
+        let signature = finish_signature(self.mac.clone(), creq);
+        url.push_str(SIGNATURE_PARAM);
+        url.push_str(std::str::from_utf8(&signature).expect("hex is ASCII"));
+        Ok(Some(PresignedUrl {
+            method: req.method,
+            url,
+            headers: owned_headers(headers),
+            signed_at: self.signed_at,
+            expires_at: self.expires_at,
+        }))
+    }
+
+    /// `req`'s part number, if `req` is the batch's first request but for the number: the
+    /// same method, bucket, key, lifetime, payload hash and query in the same order, and a
+    /// number of digits only (written as it is; its parameter's name is unique, so the query's
+    /// order does not depend on it).
+    fn number_of<'r>(&self, req: &'r PresignRequest<'_>) -> Option<&'r str> {
+        let t = &self.template;
+        if req.method != t.method
+            || req.expires != t.expires
+            || req.bucket != t.bucket
+            || req.key != t.key
+            || req.payload_hash != t.payload_hash
+            || req.query.len() != t.query.len()
+        {
+            return None;
+        }
+        let mut number = None;
+        for ((name, value), (t_name, t_value)) in req.query.iter().zip(&t.query) {
+            if name != t_name {
+                return None;
+            }
+            if name == "partNumber" {
+                if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+                    return None;
+                }
+                number = Some(value.as_ref());
+            } else if value != t_value {
+                return None;
+            }
+        }
+        number
+    }
 }
 
 /// What every URL of one signer repeats, encoded once when the signer is made.
@@ -348,6 +516,56 @@ impl Fixed {
         mac.update(&amz_date[..8]);
         mac.update(self.sts_scope.as_bytes());
     }
+}
+
+/// The signature: `mac`, fed the string to sign up to the canonical request's hash, given the
+/// hash of the canonical request `creq` was fed.
+fn finish_signature(mut mac: HmacSha256, creq: Sha256) -> [u8; 64] {
+    mac.update(&hex32(&creq.finalize().into()));
+    hex32(&mac.finalize().into_bytes().into())
+}
+
+/// `req` with every borrowed piece copied.
+fn owned_request(req: &PresignRequest<'_>) -> PresignRequest<'static> {
+    let owned = |pairs: &[(Cow<'_, str>, Cow<'_, str>)]| {
+        pairs
+            .iter()
+            .map(|(n, v)| (Cow::Owned(n.to_string()), Cow::Owned(v.to_string())))
+            .collect()
+    };
+    PresignRequest {
+        method: req.method,
+        bucket: Cow::Owned(req.bucket.to_string()),
+        key: Cow::Owned(req.key.to_string()),
+        query: owned(&req.query),
+        headers: owned(&req.headers),
+        payload_hash: Cow::Owned(req.payload_hash.to_string()),
+        expires: req.expires,
+    }
+}
+
+fn owned_headers(headers: HeaderList<'_>) -> Vec<(String, String)> {
+    headers
+        .into_iter()
+        .map(|(n, v)| (n.to_owned(), v.into_owned()))
+        .collect()
+}
+
+/// Where the value of the request's one `partNumber` parameter lies in the written `query`,
+/// when it is all digits (so written as it is).
+fn part_number_span(req: &PresignRequest<'_>, query: &str) -> Option<(usize, usize)> {
+    let mut numbers = req.query.iter().filter(|(name, _)| name == "partNumber");
+    let (_, value) = numbers.next()?;
+    if numbers.next().is_some() || value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    const NAME: &str = "partNumber=";
+    let start = if query.starts_with(NAME) {
+        NAME.len()
+    } else {
+        query.find("&partNumber=")? + 1 + NAME.len()
+    };
+    Some((start, start + value.len()))
 }
 
 /// `GET\n` and so on: the canonical request's first line.

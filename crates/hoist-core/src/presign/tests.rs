@@ -311,3 +311,83 @@ fn signature_from_a_string_to_sign_matches_the_aws_vector() {
         "aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404"
     );
 }
+
+/// Every way a request of a batch can differ from the first: `presign_parts` gives what
+/// `presign` gives for each, in order.
+#[test]
+fn parts_signed_together_are_the_urls_signed_one_by_one() {
+    let token = "IQoJb3JpZ2luX2VjE/+token=with&odd%chars";
+    let path = Endpoint::parse("http://127.0.0.1:9000", "eu-west-3").unwrap();
+    let virtual_host = Endpoint::parse("https://s3.example.com", "us-east-1")
+        .unwrap()
+        .virtual_host();
+    let creds = || Credentials::new("AKID/EXAMPLE", "secret+key/");
+    let signers = [
+        Presigner::new(creds(), path.clone()),
+        Presigner::new(creds().with_session_token(token), path),
+        Presigner::new(creds().with_session_token(token), virtual_host),
+    ];
+    let key = "photos/2026 été/a+b&c=d?.jpg";
+    let id = "2~abc/DEF+ghi=";
+    let part = |n: u32| PresignRequest::upload_part("my-bucket", key, id, n);
+    let sized = |n: u32, len: u64| part(n).content_length(len);
+    let reqs = vec![
+        sized(1, 8 << 20).header("x-amz-checksum-crc32", "AAAAAA=="),
+        sized(2, 8 << 20).header("x-amz-checksum-crc32", "BBBBBB=="),
+        sized(10_000, 17).header("x-amz-checksum-crc32", " CC  CC== "),
+        // A different set of headers, upload, key, bucket, lifetime or method: signed alone.
+        sized(3, 5),
+        part(4).header("x-amz-checksum-crc32", "DD=="),
+        PresignRequest::upload_part("my-bucket", key, "other", 5)
+            .content_length(1)
+            .header("x-amz-checksum-crc32", "EE=="),
+        PresignRequest::upload_part("my-bucket", "other key", id, 6)
+            .content_length(1)
+            .header("x-amz-checksum-crc32", "FF=="),
+        PresignRequest::upload_part("other-bucket", key, id, 7)
+            .content_length(1)
+            .header("x-amz-checksum-crc32", "GG=="),
+        sized(8, 1)
+            .header("x-amz-checksum-crc32", "HH==")
+            .expires_in(Duration::from_secs(60)),
+        PresignRequest::get_object("my-bucket", key),
+        // A number that is not digits, or a second one: signed alone, as presign signs it.
+        PresignRequest::upload_part("my-bucket", key, id, 9)
+            .content_length(1)
+            .header("x-amz-checksum-crc32", "II==")
+            .query_param("partNumber", "9"),
+        // An extra parameter that sorts before the number.
+        sized(11, 1)
+            .header("x-amz-checksum-crc32", "JJ==")
+            .query_param("a", "b"),
+        // And back to the first shape.
+        sized(12, 8 << 20).header("x-amz-checksum-crc32", "KK=="),
+    ];
+    let mut not_digits = part(13).content_length(1);
+    not_digits.query[0].1 = "1 3".into();
+    let mut reqs = reqs;
+    reqs.push(not_digits.header("x-amz-checksum-crc32", "LL=="));
+    let now = Timestamp::from_unix(1_764_950_000);
+    for signer in &signers {
+        let one_by_one: Vec<_> = reqs
+            .iter()
+            .map(|r| signer.presign(r, now).unwrap())
+            .collect();
+        assert_eq!(signer.presign_parts(&reqs, now).unwrap(), one_by_one);
+        // Every request as the batch's first.
+        for first in 0..reqs.len() {
+            let mut rotated = reqs.clone();
+            rotated.rotate_left(first);
+            let mut expected = one_by_one.clone();
+            expected.rotate_left(first);
+            assert_eq!(signer.presign_parts(&rotated, now).unwrap(), expected);
+        }
+    }
+    // A part that cannot be signed fails the batch with presign's error.
+    let bad = vec![sized(1, 1), sized(2, 1).header("content-length", "2")];
+    assert_eq!(
+        signers[1].presign_parts(&bad, now).unwrap_err(),
+        signers[1].presign(&bad[1], now).unwrap_err()
+    );
+    assert!(signers[0].presign_parts(&[], now).unwrap().is_empty());
+}
