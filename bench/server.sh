@@ -18,7 +18,7 @@ WORK=$(mktemp -d)
 KEY=bench-api-key
 OUT="$WORK/serve.out"
 "$BIN" serve --listen 127.0.0.1:0 --store-listen 127.0.0.1:0 --data "$WORK/data" \
-  --api-key "$KEY" --anonymous=false --log warn >"$OUT" 2>"$WORK/serve.err" &
+  --api-key "$KEY" --anonymous=false --rate-limit 0 --log warn >"$OUT" 2>"$WORK/serve.err" &
 PID=$!
 trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$WORK"' EXIT
 for _ in $(seq 100); do grep -q '^hoist coordinator listening on ' "$OUT" && break; sleep 0.1; done
@@ -37,5 +37,8 @@ for N in 1 100; do
     grep '^RESULT')
   RPS=$(sed 's/.* rps=\([0-9]*\).*/\1/' <<<"$LINE")
   echo "$LINE presigns_per_s=$((RPS * N))"
+  ERRORS=$(sed 's/.* errors=\([0-9]*\).*/\1/' <<<"$LINE")
+  [ "$ERRORS" = 0 ] || { echo "$ERRORS requests failed: the figures above mean nothing" >&2; FAILED=1; }
 done
 curl -s "$BASE/metrics" | grep -E '^hoist_sign_duration_seconds_(sum|count)'
+exit "${FAILED:-0}"

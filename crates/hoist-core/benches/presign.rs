@@ -1,6 +1,6 @@
 //! Presigning GET, PUT and UploadPart URLs, with and without a session token: hoist against
 //! rusty-s3, same URL, same run. Two more cases sign the URLs of 32 parts of one upload, as a
-//! coordinator does for a client: hoist signs them together (`presign_parts`), rusty-s3 one by
+//! coordinator does for a client: hoist signs them together (a `PartsSigner`), rusty-s3 one by
 //! one; their figures are per URL.
 //!
 //! `cargo bench -p hoist-core --bench presign`. Every case is first checked to give the same
@@ -169,27 +169,23 @@ impl Signers {
 
     /// The URLs of parts 1 to [`PARTS`] of one upload, signed together.
     fn hoist_parts(&self, case: Case) -> Vec<String> {
-        let reqs: Vec<_> = (1..=PARTS)
-            .map(|n| {
-                PresignRequest::upload_part(
-                    black_box(BUCKET),
-                    black_box(KEY),
-                    black_box(UPLOAD_ID),
-                    n,
-                )
-                .expires_in(EXPIRES)
-            })
-            .collect();
         let signer = if case.token {
             &self.hoist_token
         } else {
             &self.hoist
         };
-        signer
-            .presign_parts(&reqs, black_box(Timestamp::from_unix(NOW)))
-            .unwrap()
-            .into_iter()
-            .map(|u| u.url)
+        let mut parts = signer.parts_signer(black_box(Timestamp::from_unix(NOW)));
+        (1..=PARTS)
+            .map(|n| {
+                let req = PresignRequest::upload_part(
+                    black_box(BUCKET),
+                    black_box(KEY),
+                    black_box(UPLOAD_ID),
+                    n,
+                )
+                .expires_in(EXPIRES);
+                parts.presign(&req).unwrap().url
+            })
             .collect()
     }
 
@@ -553,7 +549,7 @@ fn write_results(dir: &Path, results: &[Rounds]) -> std::io::Result<()> {
              and copying cost on top.",
             format!(
                 "UploadPart×{PARTS}: the URLs of parts 1 to {PARTS} of one upload, per URL; hoist \
-                 signs them together (presign_parts: the parts share their canonical request up \
+                 signs them together (a PartsSigner: the parts share their canonical request up \
                  to the part number, hashed once), rusty-s3 one by one. Its floor is one URL's \
                  alone, which signing together goes under."
             ),

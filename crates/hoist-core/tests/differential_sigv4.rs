@@ -312,7 +312,7 @@ fn hoist_and_aws_sigv4_agree_on_generated_requests() {
     );
 }
 
-/// Parts of one upload signed together (`presign_parts`): each URL's signature is the one
+/// Parts of one upload signed together (a `PartsSigner`): each URL's signature is the one
 /// aws-sigv4 gives that part alone. A batch's parts differ in their number and their headers'
 /// values; now and then one differs in its key as well, and is signed on its own.
 #[test]
@@ -352,10 +352,12 @@ fn parts_signed_together_agree_with_aws_sigv4() {
             .filter(|c| c.key == first.key)
             .count()
             .saturating_sub(1);
-        let reqs: Vec<_> = parts.iter().map(request_for).collect();
-        let urls = signer_for(&first)
-            .presign_parts(&reqs, Timestamp::from_unix(first.time))
-            .unwrap();
+        let signer = signer_for(&first);
+        let mut together = signer.parts_signer(Timestamp::from_unix(first.time));
+        let urls: Vec<_> = parts
+            .iter()
+            .map(|c| together.presign(&request_for(c)).unwrap())
+            .collect();
         assert_eq!(urls.len(), parts.len());
         for (n, (url, part)) in urls.iter().zip(&parts).enumerate() {
             assert_eq!(

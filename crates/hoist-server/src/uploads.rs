@@ -322,7 +322,8 @@ pub(crate) fn sign_parts(
     let now = state.now();
     let started = Instant::now();
     let signer = state.store().signer(now, false);
-    let mut reqs = Vec::with_capacity(numbers.len());
+    // Signed together: the parts' URLs share everything up to the part number.
+    let mut together = signer.parts_signer(now);
     let mut out = Vec::with_capacity(numbers.len());
     for &n in numbers {
         let (offset, length) = part_range(plan, n)?;
@@ -340,24 +341,16 @@ pub(crate) fn sign_parts(
             r = r.header(c.algorithm.header(), sum.as_str());
             headers.insert(c.algorithm.header().to_string(), sum.clone());
         }
-        reqs.push(r);
+        let url = together.presign(&r).map_err(|e| sign_failure(state, e))?;
         out.push(PartUrl {
             number: n,
-            url: String::new(),
+            url: url.url,
             method: "PUT",
             headers,
-            expires_at: String::new(),
+            expires_at: url.expires_at.to_rfc3339(),
             offset,
             length,
         });
-    }
-    // Signed together: the parts' URLs share everything up to the part number.
-    let urls = signer
-        .presign_parts(&reqs, now)
-        .map_err(|e| sign_failure(state, e))?;
-    for (part, url) in out.iter_mut().zip(urls) {
-        part.url = url.url;
-        part.expires_at = url.expires_at.to_rfc3339();
     }
     state
         .metrics()

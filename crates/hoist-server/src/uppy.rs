@@ -437,25 +437,20 @@ pub(crate) async fn batch(
         .collect::<Result<Vec<_>, _>>()?;
     state.check_live(&token)?;
     let ttl = state.url_ttl(UrlKind::Part)?;
-    let reqs: Vec<_> = numbers
-        .iter()
-        .map(|&n| part_request(&token, n).expires_in(ttl))
-        .collect();
     // Signed together: the parts' URLs share everything up to the part number.
     let (now, started) = (state.now(), Instant::now());
-    let signed = state
-        .store()
-        .signer(now, false)
-        .presign_parts(&reqs, now)
-        .map_err(|e| sign_failure(&state, e))?;
+    let signer = state.store().signer(now, false);
+    let mut together = signer.parts_signer(now);
+    let mut urls = serde_json::Map::new();
+    for &n in &numbers {
+        let url = together
+            .presign(&part_request(&token, n).expires_in(ttl))
+            .map_err(|e| sign_failure(&state, e))?;
+        urls.insert(n.to_string(), Value::String(url.url));
+    }
     state
         .metrics()
-        .presigned(PresignKind::Part, signed.len() as u64, started.elapsed());
-    let urls: serde_json::Map<_, _> = numbers
-        .iter()
-        .zip(signed)
-        .map(|(n, url)| (n.to_string(), Value::String(url.url)))
-        .collect();
+        .presigned(PresignKind::Part, numbers.len() as u64, started.elapsed());
     Ok(Json(json!({ "presignedUrls": urls })))
 }
 

@@ -42,6 +42,7 @@ pub use request::{
     DEFAULT_EXPIRES, EMPTY_SHA256, ListObjectsParams, ListUploadsParams, PresignRequest,
     UNSIGNED_PAYLOAD,
 };
+pub use sign::PartsSigner;
 
 use crate::time::Timestamp;
 

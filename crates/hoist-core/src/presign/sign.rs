@@ -8,7 +8,7 @@
 //! encoding it twice, and the cache holds the HMAC state already fed the string to sign up to
 //! the request's hash. So a part URL costs the SHA-256 of its canonical request, three more
 //! SHA-256 blocks and the encoding of its key and query. Parts of one upload signed together
-//! ([`Presigner::presign_parts`]) share the first one's URL and canonical request up to the
+//! ([`PartsSigner`]) share the first one's URL and canonical request up to the
 //! part number: each of the others costs the SHA-256 of what follows the number.
 
 use std::borrow::Cow;
@@ -87,34 +87,13 @@ impl Presigner {
         Ok(self.presign_keeping(req, now, false)?.0)
     }
 
-    /// Signs every request of `reqs` as of `now`: the same URLs as [`Presigner::presign`] of
-    /// each, in order, or the first error.
-    ///
-    /// Made for the parts of one upload: UploadPart requests that differ only in their part
-    /// number and the values of their signed headers (a part's length, its checksum). Their
-    /// URLs and canonical requests are the same up to the part number, so the first is signed
-    /// whole, and the others start from its URL and from the SHA-256 state it left there: with
-    /// a session token, that is most of each canonical request. A request of any other shape
-    /// is signed on its own, as by [`Presigner::presign`].
-    pub fn presign_parts(
-        &self,
-        reqs: &[PresignRequest<'_>],
-        now: Timestamp,
-    ) -> Result<Vec<PresignedUrl>, PresignError> {
-        let mut out = Vec::with_capacity(reqs.len());
-        let mut batch: Option<PartBatch> = None;
-        for req in reqs {
-            if let Some(b) = &batch
-                && let Some(url) = b.sign(self, req)?
-            {
-                out.push(url);
-                continue;
-            }
-            let (url, kept) = self.presign_keeping(req, now, batch.is_none())?;
-            batch = batch.or(kept);
-            out.push(url);
+    /// A signer for the parts of one upload, as of `now`: see [`PartsSigner`].
+    pub fn parts_signer(&self, now: Timestamp) -> PartsSigner<'_> {
+        PartsSigner {
+            signer: self,
+            now,
+            batch: None,
         }
-        Ok(out)
     }
 
     /// [`Presigner::presign`], and with `keep`, what a [`PartBatch`] needs to sign the other
@@ -340,6 +319,64 @@ struct Spans {
     query: usize,
     /// Whether the host is the endpoint's own (no bucket label before it).
     endpoint_host_only: bool,
+}
+
+/// Signs the parts of one upload one after the other, as of one time: the same URLs as
+/// [`Presigner::presign`] of each.
+///
+/// Made for UploadPart requests that differ only in their part number and the values of their
+/// signed headers (a part's length, its checksum). Their URLs and canonical requests are the
+/// same up to the part number, so the first is signed whole, and each of the others starts from
+/// its URL and from the SHA-256 state it left there: with a session token, that is most of each
+/// canonical request. A request of any other shape is signed on its own. Each request can be
+/// built just before it is signed and dropped after, so a batch holds no more than its URLs.
+///
+/// ```
+/// use hoist_core::presign::{Credentials, Endpoint, PresignRequest, Presigner};
+/// use hoist_core::time::Timestamp;
+///
+/// let endpoint = Endpoint::parse("http://127.0.0.1:9000", "us-east-1").unwrap();
+/// let signer = Presigner::new(Credentials::new("AKID", "secret"), endpoint);
+/// let now = Timestamp::from_unix(1_764_950_000);
+/// let mut parts = signer.parts_signer(now);
+/// for n in 1..=3 {
+///     let req = PresignRequest::upload_part("bucket", "key", "upload-id", n).content_length(5 << 20);
+///     assert_eq!(parts.presign(&req).unwrap(), signer.presign(&req, now).unwrap());
+/// }
+/// ```
+pub struct PartsSigner<'s> {
+    signer: &'s Presigner,
+    now: Timestamp,
+    /// What the first part signed whole left for the others.
+    batch: Option<PartBatch>,
+}
+
+impl std::fmt::Debug for PartsSigner<'_> {
+    /// The time and whether a first part was kept; never a key or a hash state.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PartsSigner")
+            .field("now", &self.now)
+            .field("first_part_kept", &self.batch.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PartsSigner<'_> {
+    /// Signs `req`.
+    pub fn presign(&mut self, req: &PresignRequest<'_>) -> Result<PresignedUrl, PresignError> {
+        if let Some(b) = &self.batch
+            && let Some(url) = b.sign(self.signer, req)?
+        {
+            return Ok(url);
+        }
+        let (url, kept) = self
+            .signer
+            .presign_keeping(req, self.now, self.batch.is_none())?;
+        if self.batch.is_none() {
+            self.batch = kept;
+        }
+        Ok(url)
+    }
 }
 
 /// What the parts of one upload signed together share: the first part's URL around its part
