@@ -179,10 +179,7 @@ impl Presigner {
             spans.endpoint_host_only,
             &headers,
         );
-        creq.update(req.payload_hash.as_bytes());
-        let signature = finish_signature(mac, creq);
-        url.push_str(SIGNATURE_PARAM);
-        url.push_str(std::str::from_utf8(&signature).expect("hex is ASCII"));
+        push_signature(&mut url, mac, creq, &req.payload_hash);
         let signed = PresignedUrl {
             method: req.method,
             url,
@@ -434,10 +431,7 @@ impl PartBatch {
         creq.update(number);
         creq.update(&self.url_after);
         signer.hash_tail(&mut creq, &self.host, self.endpoint_host_only, &headers);
-        creq.update(req.payload_hash.as_bytes());
-        let signature = finish_signature(self.mac.clone(), creq);
-        url.push_str(SIGNATURE_PARAM);
-        url.push_str(std::str::from_utf8(&signature).expect("hex is ASCII"));
+        push_signature(&mut url, self.mac.clone(), creq, &req.payload_hash);
         Ok(Some(PresignedUrl {
             method: req.method,
             url,
@@ -468,7 +462,7 @@ impl PartBatch {
                 return None;
             }
             if name == "partNumber" {
-                if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+                if !is_plain_number(value) {
                     return None;
                 }
                 number = Some(value.as_ref());
@@ -555,11 +549,20 @@ impl Fixed {
     }
 }
 
-/// The signature: `mac`, fed the string to sign up to the canonical request's hash, given the
-/// hash of the canonical request `creq` was fed.
-fn finish_signature(mut mac: HmacSha256, creq: Sha256) -> [u8; 64] {
+/// Ends `url` with its signature: `creq`, fed the canonical request up to the payload hash,
+/// is given `payload_hash`, and `mac`, fed the string to sign up to the canonical request's
+/// hash, is given that hash.
+fn push_signature(url: &mut String, mut mac: HmacSha256, mut creq: Sha256, payload_hash: &str) {
+    creq.update(payload_hash.as_bytes());
     mac.update(&hex32(&creq.finalize().into()));
-    hex32(&mac.finalize().into_bytes().into())
+    let signature = hex32(&mac.finalize().into_bytes().into());
+    url.push_str(SIGNATURE_PARAM);
+    url.push_str(std::str::from_utf8(&signature).expect("hex is ASCII"));
+}
+
+/// Whether a part number's text is digits only, so written into the URL as it is.
+fn is_plain_number(value: &str) -> bool {
+    !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// `req` with every borrowed piece copied.
@@ -593,7 +596,7 @@ fn owned_headers(headers: HeaderList<'_>) -> Vec<(String, String)> {
 fn part_number_span(req: &PresignRequest<'_>, query: &str) -> Option<(usize, usize)> {
     let mut numbers = req.query.iter().filter(|(name, _)| name == "partNumber");
     let (_, value) = numbers.next()?;
-    if numbers.next().is_some() || value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+    if numbers.next().is_some() || !is_plain_number(value) {
         return None;
     }
     const NAME: &str = "partNumber=";
