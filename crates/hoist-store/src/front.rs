@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri};
 use http_body_util::BodyExt as _;
 use s3s::Body;
 
@@ -173,39 +173,65 @@ async fn unquote_etag(response: Response<Body>) -> Response<Body> {
     Response::from_parts(parts, Body::from(Bytes::from(text)))
 }
 
-/// What an answer to a bad signature reports back.
+/// What an answer to a bad signature (or a missing upload, a bad URI) reports back, worked
+/// out from the request only when an answer needs it: the request's method, URI and headers
+/// are kept (cheap copies), since s3s takes the request itself.
 struct SignatureContext {
-    access_key: Option<String>,
-    signature: Option<String>,
-    upload_id: Option<String>,
-    explanation: Option<Explanation>,
-    /// The request's path as sent, which S3 names in an `InvalidURI` answer.
-    path: String,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
 }
 
 impl SignatureContext {
     fn of(req: &Request<Body>) -> Self {
-        let query = query::pairs(req.uri(), query::decode_form);
-        let get = |name: &str| query::value(&query, name);
-        let authorization = req
-            .headers()
+        Self {
+            method: req.method().clone(),
+            uri: req.uri().clone(),
+            headers: req.headers().clone(),
+        }
+    }
+
+    /// The value of the query parameter `name`, decoded as a form.
+    fn query_value(&self, name: &str) -> Option<String> {
+        query::value(&query::pairs(&self.uri, query::decode_form), name)
+    }
+
+    /// A field (`Credential=`, `Signature=`) of the `Authorization` header.
+    fn authorization_field(&self, name: &str) -> Option<String> {
+        let authorization = self
+            .headers
             .get("authorization")
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
-        let field = |name: &str| {
-            authorization
-                .split([',', ' '])
-                .find_map(|p| p.trim().strip_prefix(name))
-                .map(str::to_owned)
-        };
-        let credential = field("Credential=").or_else(|| get("X-Amz-Credential"));
-        Self {
-            access_key: credential.map(|c| c.split('/').next().unwrap_or_default().to_owned()),
-            signature: field("Signature=").or_else(|| get("X-Amz-Signature")),
-            upload_id: get("uploadId"),
-            explanation: sigdebug::explain(req.method(), req.uri(), req.headers()),
-            path: req.uri().path().to_owned(),
-        }
+        authorization
+            .split([',', ' '])
+            .find_map(|p| p.trim().strip_prefix(name))
+            .map(str::to_owned)
+    }
+
+    fn access_key(&self) -> Option<String> {
+        let credential = self
+            .authorization_field("Credential=")
+            .or_else(|| self.query_value("X-Amz-Credential"));
+        credential.map(|c| c.split('/').next().unwrap_or_default().to_owned())
+    }
+
+    fn signature(&self) -> Option<String> {
+        self.authorization_field("Signature=")
+            .or_else(|| self.query_value("X-Amz-Signature"))
+    }
+
+    fn upload_id(&self) -> Option<String> {
+        self.query_value("uploadId")
+    }
+
+    fn explanation(&self) -> Option<Explanation> {
+        sigdebug::explain(&self.method, &self.uri, &self.headers)
+    }
+
+    /// The request's path as sent, which S3 names in an `InvalidURI` answer.
+    fn path(&self) -> String {
+        self.uri.path().to_owned()
     }
 }
 
@@ -232,16 +258,17 @@ fn complete_error(
             if extras.is_empty() {
                 extras.push((
                     "AWSAccessKeyId".into(),
-                    context.access_key.clone().unwrap_or_default(),
+                    context.access_key().unwrap_or_default(),
                 ));
-                if let Some(explained) = &context.explanation {
+                let explanation = context.explanation();
+                if let Some(explained) = &explanation {
                     extras.push(("StringToSign".into(), explained.string_to_sign.clone()));
                 }
                 extras.push((
                     "SignatureProvided".into(),
-                    context.signature.clone().unwrap_or_default(),
+                    context.signature().unwrap_or_default(),
                 ));
-                if let Some(explained) = &context.explanation {
+                if let Some(explained) = &explanation {
                     extras.push((
                         "CanonicalRequest".into(),
                         explained.canonical_request.clone(),
@@ -252,17 +279,14 @@ fn complete_error(
         }
         "NoSuchUpload" => {
             if extras.is_empty() {
-                extras.push((
-                    "UploadId".into(),
-                    context.upload_id.clone().unwrap_or_default(),
-                ));
+                extras.push(("UploadId".into(), context.upload_id().unwrap_or_default()));
             }
             Some(MSG_NO_SUCH_UPLOAD.to_owned())
         }
         "InvalidURI" => {
             // A path that does not decode (a key that is not UTF-8): S3 names it.
             if extras.is_empty() {
-                extras.push(("URI".into(), context.path.clone()));
+                extras.push(("URI".into(), context.path()));
             }
             fixed("Couldn't parse the specified URI.")
         }
