@@ -174,7 +174,7 @@ impl Signers {
         } else {
             &self.hoist
         };
-        let mut parts = signer.parts_signer(black_box(Timestamp::from_unix(NOW)));
+        let mut parts = signer.parts_signer(black_box(Timestamp::from_unix(NOW)), PARTS as usize);
         (1..=PARTS)
             .map(|n| {
                 let req = PresignRequest::upload_part(

@@ -353,7 +353,7 @@ fn parts_signed_together_agree_with_aws_sigv4() {
             .count()
             .saturating_sub(1);
         let signer = signer_for(&first);
-        let mut together = signer.parts_signer(Timestamp::from_unix(first.time));
+        let mut together = signer.parts_signer(Timestamp::from_unix(first.time), parts.len());
         let urls: Vec<_> = parts
             .iter()
             .map(|c| together.presign(&request_for(c)).unwrap())

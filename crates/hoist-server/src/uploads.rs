@@ -323,7 +323,7 @@ pub(crate) fn sign_parts(
     let started = Instant::now();
     let signer = state.store().signer(now, false);
     // Signed together: the parts' URLs share everything up to the part number.
-    let mut together = signer.parts_signer(now);
+    let mut together = signer.parts_signer(now, numbers.len());
     let mut out = Vec::with_capacity(numbers.len());
     for &n in numbers {
         let (offset, length) = part_range(plan, n)?;

@@ -440,7 +440,7 @@ pub(crate) async fn batch(
     // Signed together: the parts' URLs share everything up to the part number.
     let (now, started) = (state.now(), Instant::now());
     let signer = state.store().signer(now, false);
-    let mut together = signer.parts_signer(now);
+    let mut together = signer.parts_signer(now, numbers.len());
     let mut urls = serde_json::Map::new();
     for &n in &numbers {
         let url = together

@@ -87,11 +87,14 @@ impl Presigner {
         Ok(self.presign_keeping(req, now, false)?.0)
     }
 
-    /// A signer for the parts of one upload, as of `now`: see [`PartsSigner`].
-    pub fn parts_signer(&self, now: Timestamp) -> PartsSigner<'_> {
+    /// A signer for `parts` requests of one upload, as of `now`: see [`PartsSigner`]. With
+    /// fewer than two, it keeps nothing from the first (nothing would use it), so one part
+    /// costs what [`Presigner::presign`] does; a request past the count is still signed.
+    pub fn parts_signer(&self, now: Timestamp, parts: usize) -> PartsSigner<'_> {
         PartsSigner {
             signer: self,
             now,
+            keep: parts > 1,
             batch: None,
         }
     }
@@ -335,7 +338,7 @@ struct Spans {
 /// let endpoint = Endpoint::parse("http://127.0.0.1:9000", "us-east-1").unwrap();
 /// let signer = Presigner::new(Credentials::new("AKID", "secret"), endpoint);
 /// let now = Timestamp::from_unix(1_764_950_000);
-/// let mut parts = signer.parts_signer(now);
+/// let mut parts = signer.parts_signer(now, 3);
 /// for n in 1..=3 {
 ///     let req = PresignRequest::upload_part("bucket", "key", "upload-id", n).content_length(5 << 20);
 ///     assert_eq!(parts.presign(&req).unwrap(), signer.presign(&req, now).unwrap());
@@ -344,6 +347,8 @@ struct Spans {
 pub struct PartsSigner<'s> {
     signer: &'s Presigner,
     now: Timestamp,
+    /// Whether more than one request is to come, so that the first's state is worth keeping.
+    keep: bool,
     /// What the first part signed whole left for the others.
     batch: Option<PartBatch>,
 }
@@ -366,9 +371,9 @@ impl PartsSigner<'_> {
         {
             return Ok(url);
         }
-        let (url, kept) = self
-            .signer
-            .presign_keeping(req, self.now, self.batch.is_none())?;
+        let (url, kept) =
+            self.signer
+                .presign_keeping(req, self.now, self.keep && self.batch.is_none())?;
         if self.batch.is_none() {
             self.batch = kept;
         }

@@ -396,6 +396,38 @@ fn together(
     reqs: &[PresignRequest<'_>],
     now: Timestamp,
 ) -> Result<Vec<PresignedUrl>, PresignError> {
-    let mut parts = signer.parts_signer(now);
+    let mut parts = signer.parts_signer(now, reqs.len());
     reqs.iter().map(|r| parts.presign(r)).collect()
+}
+
+#[test]
+fn a_parts_signer_for_one_part_keeps_nothing_and_signs_past_its_count() {
+    let endpoint = Endpoint::parse("http://127.0.0.1:9000", "us-east-1").unwrap();
+    let signer = Presigner::new(Credentials::new("AKID", "secret"), endpoint);
+    let now = Timestamp::from_unix(1_764_950_000);
+    let part = |n| PresignRequest::upload_part("bucket", "key", "upload", n).content_length(5);
+    let kept = |parts: &PartsSigner<'_>| format!("{parts:?}").contains("first_part_kept: true");
+
+    let mut one = signer.parts_signer(now, 1);
+    assert_eq!(
+        one.presign(&part(1)).unwrap(),
+        signer.presign(&part(1), now).unwrap()
+    );
+    assert!(!kept(&one), "{one:?}");
+    // A request past the count is signed all the same.
+    assert_eq!(
+        one.presign(&part(2)).unwrap(),
+        signer.presign(&part(2), now).unwrap()
+    );
+
+    let mut two = signer.parts_signer(now, 2);
+    assert_eq!(
+        two.presign(&part(1)).unwrap(),
+        signer.presign(&part(1), now).unwrap()
+    );
+    assert!(kept(&two), "{two:?}");
+    assert_eq!(
+        two.presign(&part(2)).unwrap(),
+        signer.presign(&part(2), now).unwrap()
+    );
 }
