@@ -305,14 +305,7 @@ impl Uploads {
             let m = old.meta;
             self.unlist(&m.bucket, m.key, m.id);
         }
-        match self.listed.get_mut(&bucket) {
-            Some(uploads) => {
-                uploads.insert(listed);
-            }
-            None => {
-                self.listed.insert(bucket, BTreeSet::from([listed]));
-            }
-        }
+        self.listed.entry(bucket).or_default().insert(listed);
     }
 
     pub fn remove(&mut self, id: &str) -> Option<UploadEntry> {
@@ -347,11 +340,11 @@ impl Uploads {
         key: &str,
         id: &str,
     ) -> impl Iterator<Item = &'a UploadMeta> + 'a {
-        let start = (key.to_owned(), id.to_owned());
         self.listed
             .get(bucket)
+            .map(|uploads| uploads.range((key.to_owned(), id.to_owned())..))
             .into_iter()
-            .flat_map(move |uploads| uploads.range(start.clone()..))
+            .flatten()
             .filter_map(|(_, id)| self.by_id.get(id).map(|u| &u.meta))
     }
 }
