@@ -4,16 +4,17 @@
 //! and leaves most of its arithmetic units idle (about 610 MiB/s per core on the reference
 //! machine). Four independent streams' chains, interleaved step by step in one function, give
 //! the core four instructions to run wherever one stream gives it one: four blocks cost about
-//! as much as 1.6 blocks of one stream (1,520 MiB/s for the four together there). The code
-//! is plain lane-wise arithmetic on `[u32; 4]`; on x86-64 the compiler keeps it in scalar
-//! registers (SSE2 has no rotate, and explicit vector code would need `unsafe`).
-//! [`crate::hashing`] feeds it the parts being received at the same time.
+//! as much as 1.6 blocks of one stream (1,520 MiB/s for the four together there), and three
+//! nearly as little (1,437 MiB/s together, against 1,515 for four in the same run; two
+//! streams, 750). The code is plain lane-wise arithmetic on `[u32; N]`; on x86-64 the compiler
+//! keeps it in scalar registers (SSE2 has no rotate, and explicit vector code would need
+//! `unsafe`). [`crate::hashing`] feeds it the parts being received at the same time.
 
-/// How many streams one call hashes.
+/// The most streams one call hashes.
 pub(crate) const LANES: usize = 4;
 
-/// One 32-bit word of MD5's state or message, for every lane.
-type V = [u32; LANES];
+/// One 32-bit word of MD5's state or message, for every one of `N` lanes.
+type V<const N: usize> = [u32; N];
 
 /// The per-step constants (RFC 1321, 3.4: the integer part of 2^32 × |sin(i + 1)|).
 const K: [u32; 64] = [
@@ -31,8 +32,8 @@ const K: [u32; 64] = [
 pub(crate) const INIT: [u32; 4] = [0x6745_2301, 0xefcd_ab89, 0x98ba_dcfe, 0x1032_5476];
 
 #[inline(always)]
-fn lanewise(x: V, y: V, op: impl Fn(u32, u32) -> u32) -> V {
-    let mut out = [0; LANES];
+fn lanewise<const N: usize>(x: V<N>, y: V<N>, op: impl Fn(u32, u32) -> u32) -> V<N> {
+    let mut out = [0; N];
     for (o, (x, y)) in out.iter_mut().zip(x.into_iter().zip(y)) {
         *o = op(x, y);
     }
@@ -40,58 +41,63 @@ fn lanewise(x: V, y: V, op: impl Fn(u32, u32) -> u32) -> V {
 }
 
 #[inline(always)]
-fn add(x: V, y: V) -> V {
+fn add<const N: usize>(x: V<N>, y: V<N>) -> V<N> {
     lanewise(x, y, u32::wrapping_add)
 }
 
 #[inline(always)]
-fn and(x: V, y: V) -> V {
+fn and<const N: usize>(x: V<N>, y: V<N>) -> V<N> {
     lanewise(x, y, |x, y| x & y)
 }
 
 #[inline(always)]
-fn or(x: V, y: V) -> V {
+fn or<const N: usize>(x: V<N>, y: V<N>) -> V<N> {
     lanewise(x, y, |x, y| x | y)
 }
 
 #[inline(always)]
-fn xor(x: V, y: V) -> V {
+fn xor<const N: usize>(x: V<N>, y: V<N>) -> V<N> {
     lanewise(x, y, |x, y| x ^ y)
 }
 
 #[inline(always)]
-fn not(x: V) -> V {
+fn not<const N: usize>(x: V<N>) -> V<N> {
     x.map(|x| !x)
 }
 
 // The four round functions (RFC 1321, 3.4), F written as z ^ (x & (y ^ z)).
 #[inline(always)]
-fn f(x: V, y: V, z: V) -> V {
+fn f<const N: usize>(x: V<N>, y: V<N>, z: V<N>) -> V<N> {
     xor(and(xor(y, z), x), z)
 }
 
 #[inline(always)]
-fn g(x: V, y: V, z: V) -> V {
+fn g<const N: usize>(x: V<N>, y: V<N>, z: V<N>) -> V<N> {
     or(and(x, z), and(y, not(z)))
 }
 
 #[inline(always)]
-fn h(x: V, y: V, z: V) -> V {
+fn h<const N: usize>(x: V<N>, y: V<N>, z: V<N>) -> V<N> {
     xor(xor(x, y), z)
 }
 
 #[inline(always)]
-fn i(x: V, y: V, z: V) -> V {
+fn i<const N: usize>(x: V<N>, y: V<N>, z: V<N>) -> V<N> {
     xor(y, or(x, not(z)))
 }
 
-/// Runs MD5's compression over `blocks[l]` into `states[l]` for every lane `l`. Every lane
-/// gets the same number of blocks: the shortest slice's length.
-pub(crate) fn compress(states: [&mut [u32; 4]; LANES], blocks: [&[[u8; 64]]; LANES]) {
-    let mut words: [V; 4] = std::array::from_fn(|w| std::array::from_fn(|l| states[l][w]));
-    let [b0, b1, b2, b3] = blocks;
-    for (((x0, x1), x2), x3) in b0.iter().zip(b1).zip(b2).zip(b3) {
-        block(&mut words, [x0, x1, x2, x3]);
+/// Runs MD5's compression over `blocks[l]` into `states[l]` for every lane `l` of `N` (2 to
+/// [`LANES`]: fewer lanes leave the core's units idle, more do not fit its registers). Every
+/// lane gets the same number of blocks: the shortest slice's length.
+pub(crate) fn compress<const N: usize>(states: [&mut [u32; 4]; N], blocks: [&[[u8; 64]]; N]) {
+    let mut words: [V<N>; 4] = std::array::from_fn(|w| std::array::from_fn(|l| states[l][w]));
+    let count = blocks.iter().map(|b| b.len()).min().unwrap_or(0);
+    #[allow(
+        clippy::needless_range_loop,
+        reason = "`at` indexes every lane's blocks, not one slice"
+    )]
+    for at in 0..count {
+        block(&mut words, std::array::from_fn(|l| &blocks[l][at]));
     }
     for (l, state) in states.into_iter().enumerate() {
         *state = words.map(|word| word[l]);
@@ -99,8 +105,9 @@ pub(crate) fn compress(states: [&mut [u32; 4]; LANES], blocks: [&[[u8; 64]]; LAN
 }
 
 /// One block of every lane.
-fn block(words: &mut [V; 4], blocks: [&[u8; 64]; LANES]) {
-    let mut m = [[0u32; LANES]; 16];
+#[inline(always)]
+fn block<const N: usize>(words: &mut [V<N>; 4], blocks: [&[u8; 64]; N]) {
+    let mut m = [[0u32; N]; 16];
     for (lane, bytes) in blocks.iter().enumerate() {
         for (w, word) in bytes.chunks_exact(4).enumerate() {
             m[w][lane] = u32::from_le_bytes([word[0], word[1], word[2], word[3]]);
@@ -110,7 +117,7 @@ fn block(words: &mut [V; 4], blocks: [&[u8; 64]; LANES]) {
     let (a0, b0, c0, d0) = (a, b, c, d);
     macro_rules! step {
         ($fun:ident, $a:ident, $b:ident, $c:ident, $d:ident, $w:expr, $k:expr, $s:expr) => {
-            let sum = add(add($a, add(m[$w], [K[$k]; LANES])), $fun($b, $c, $d));
+            let sum = add(add($a, add(m[$w], [K[$k]; N])), $fun($b, $c, $d));
             $a = add(sum.map(|x| x.rotate_left($s)), $b);
         };
     }
@@ -219,12 +226,13 @@ pub(crate) mod tests {
             .collect()
     }
 
-    fn digest_in_lanes(inputs: [&[u8]; LANES]) -> [[u8; 16]; LANES] {
-        let mut states = [INIT; LANES];
-        let whole: [&[[u8; 64]]; LANES] = inputs.map(|i| i.as_chunks::<64>().0);
+    fn digest_in_lanes<const N: usize>(inputs: [&[u8]; N]) -> [[u8; 16]; N] {
+        let mut states = [INIT; N];
+        let whole: [&[[u8; 64]]; N] = inputs.map(|i| i.as_chunks::<64>().0);
         let common = whole.iter().map(|b| b.len()).min().unwrap();
-        let [s0, s1, s2, s3] = &mut states;
-        compress([s0, s1, s2, s3], whole.map(|b| &b[..common]));
+        let mut each = states.iter_mut();
+        let refs = std::array::from_fn(|_| each.next().unwrap());
+        compress(refs, whole.map(|b| &b[..common]));
         std::array::from_fn(|l| {
             md5::block_api::compress(&mut states[l], &whole[l][common..]);
             let tail = &inputs[l][whole[l].len() * 64..];
@@ -270,17 +278,22 @@ pub(crate) mod tests {
 
     #[test]
     fn every_lane_matches_md5_for_lengths_around_block_and_padding_edges() {
+        fn check<const N: usize>(len: usize) {
+            let data: Vec<Vec<u8>> = (0..N as u32)
+                .map(|s| bytes(s + 1, len + s as usize * 64))
+                .collect();
+            let got = digest_in_lanes::<N>(std::array::from_fn(|l| data[l].as_slice()));
+            for (l, input) in data.iter().enumerate() {
+                let want: [u8; 16] = md5::Md5::digest(input).into();
+                assert_eq!(got[l], want, "lane {l} of {N}, {} bytes", input.len());
+            }
+        }
         for len in [
             0, 1, 55, 56, 57, 63, 64, 65, 119, 120, 127, 128, 129, 1000, 4096, 65_537,
         ] {
-            let data: Vec<Vec<u8>> = (0..LANES as u32)
-                .map(|s| bytes(s + 1, len + s as usize * 64))
-                .collect();
-            let got = digest_in_lanes(std::array::from_fn(|l| data[l].as_slice()));
-            for (l, input) in data.iter().enumerate() {
-                let want: [u8; 16] = md5::Md5::digest(input).into();
-                assert_eq!(got[l], want, "lane {l}, {} bytes", input.len());
-            }
+            check::<2>(len);
+            check::<3>(len);
+            check::<LANES>(len);
         }
     }
 }
