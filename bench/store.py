@@ -221,10 +221,26 @@ def strace_top(store, payload, label):
     return ", ".join(f"{name} {pct:.0f}% ({calls:,} calls)" for pct, name, calls in rows[:5])
 
 
+def check_space(payload):
+    """Stops before the run when WORK cannot hold what the run keeps there until its end: each
+    round's stores keep their data folders (deleting between rounds would slow the next round's
+    creates on ext4), each with the file uploaded twice and the small files."""
+    per_store_round = 2 * (SIZE_MIB << 20) + SMALL_FILES * 2 * 16384
+    need = (ROUNDS + WARMUP) * len(STORES) * per_store_round
+    if not payload.exists():
+        need += (SIZE_MIB << 20) + SMALL_FILES * 16384
+    free = shutil.disk_usage(WORK).free
+    if free < need:
+        sys.exit(f"bench/store.py: {WORK} has {free / 2**30:.1f} GiB free and a run of "
+                 f"{WARMUP}+{ROUNDS} rounds on {len(STORES)} stores keeps up to {need / 2**30:.1f} GiB "
+                 "there; free some, or set WORK (bench/store.sh DIR), ROUNDS or SIZE_MIB")
+
+
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
     atexit.register(lambda: DOWN.unlink(missing_ok=True))
     payload = WORK / "payload.bin"
+    check_space(payload)
     if not payload.exists() or payload.stat().st_size != SIZE_MIB << 20:
         print(f"writing a {SIZE_MIB} MiB file of random bytes…", file=sys.stderr)
         with open(payload, "wb") as f:
