@@ -93,18 +93,24 @@ wait_line() { # FILE PATTERN: the text after PATTERN on the first line starting 
 json_field() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 urlenc() { python3 -c 'import sys,urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$1"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-# Waits until the given processes are idle (at most 1 tick of CPU in 0.5 s; 60 s at most):
-# requests a stopped wrk left queued (Companion's backlog can take seconds) must not eat into
-# the next measurement.
+# Ticks the whole machine spent busy (user, nice, system, irq, softirq, steal), every core.
+machine_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9; exit}' /proc/stat; }
+# Waits until the given processes are idle (at most 1 tick of CPU in 0.5 s) and so is the
+# machine (at most 10 ticks in 0.5 s, all cores: the kernel's writeback of a round's files or
+# another process would otherwise run during the next measurement); 60 s at most. Requests a
+# stopped wrk left queued (Companion's backlog can take seconds) must not eat into the next
+# measurement either.
 wait_idle() {
-  local i a b p
+  local i a b m0 m1 p
   for i in $(seq 120); do
     a=0; for p in "$@"; do a=$((a + $(cpu_ticks "$p"))); done
+    m0=$(machine_ticks)
     sleep 0.5
     b=0; for p in "$@"; do b=$((b + $(cpu_ticks "$p"))); done
-    [ $((b - a)) -gt 1 ] || return 0
+    m1=$(machine_ticks)
+    [ $((b - a)) -gt 1 ] || [ $((m1 - m0)) -gt 10 ] || return 0
   done
-  echo "still busy after 60 s: $*" >&2
+  echo "still busy after 60 s: $* ($((b - a)) ticks; the machine $((m1 - m0)) in the last 0.5 s)" >&2
 }
 store_creates() { # count and seconds of CreateMultipartUpload in the store's own metrics
   curl -sf "$STORE/_hoist/metrics" | awk '
