@@ -166,8 +166,10 @@ class Upload {
    * `internal` is how a queue runs its files through the same code: `coordinator` and `slots`
    * shared by all of them, `created` (the upload a batch create answered), `create(body, upload)`
    * (how a new upload of this file is made), `confirm(id, upload)` (a single PUT's Complete),
-   * `resumeName` (what the resume record is filed under instead of the file's name) and `slot`
-   * (the release of a slot the queue took for this file's first request).
+   * `resumeName` (what the resume record is filed under instead of the file's name), `slot`
+   * (the release of a slot the queue took for this file's first request) and `keepsResume`
+   * (the resume record stays after the Complete: the queue forgets it once its own record
+   * names the file done, so that a reload in between finds one or the other).
    */
   constructor(file, options, internal = {}) {
     if (!file || typeof file.size !== 'number' || typeof file.slice !== 'function') {
@@ -327,7 +329,8 @@ class Upload {
       const created = await this._createOrResume();
       this._checkCanceled();
       this._setState(this._paused ? 'paused' : 'uploading');
-      const result = created.strategy === 'single' ? await this._single(created) : await this._multipart();
+      const result =
+        created.strategy === 'single' ? await this._single(created) : created.strategy === 'completed' ? await this._complete() : await this._multipart();
       await this._warningsTold;
       return result;
     } catch (err) {
@@ -354,6 +357,16 @@ class Upload {
         if (err.status >= 400 && err.status < 500) return null;
         throw err;
       });
+      if (state && state.state === 'completed' && planMatches(state, saved, this.file.size)) {
+        // Completed before this page heard so: the reload came while the Complete was on its
+        // way. The coordinator answers a repeated Complete with the object; nothing is sent.
+        this.id = saved.id;
+        this._usePlan({ ...saved, ...state }, []);
+        this._progress.confirm(this.file.size);
+        this.resumedParts = this.plan.count;
+        this.options.onResume?.({ partsStored: this.plan.count, partsTotal: this.plan.count });
+        return { strategy: 'completed' };
+      }
       const live = state && state.state !== 'completed';
       if (live && planMatches(state, saved, this.file.size)) {
         this.id = saved.id;
@@ -710,7 +723,7 @@ class Upload {
     const complete = () => this._api('POST', `/v1/uploads/${encodeURIComponent(this.id)}/complete`, body);
     const done = await this._whileHookPending(await complete(), complete);
     const result = finalResult(done, { bucket: this.plan.bucket, key: this.plan.key, etag: null, size: this.file.size }, this.file.size);
-    this._forgetResume();
+    if (!this._internal.keepsResume) this._forgetResume();
     return result;
   }
 
@@ -1288,6 +1301,7 @@ class UploadQueue {
       confirm: (id, upload) => this._confirm(id, upload),
       resumeName: f.path,
       slot,
+      keepsResume: true,
     });
     f.upload = u;
     this.options.onFileStart?.(f);
@@ -1297,7 +1311,10 @@ class UploadQueue {
         f.state = 'done';
         f.result = result;
         this._setProgress(f, f.size);
-        this._rememberDone(f);
+        // A multipart file's resume record goes only once the queue's record names it done:
+        // a reload in between continues from one or the other, never sends it all again.
+        this._rememberDone(f, !!u.plan);
+        u._forgetResume();
         this.options.onFileDone?.(f);
       },
       (error) => {
@@ -1630,11 +1647,13 @@ class UploadQueue {
     return record;
   }
 
-  _rememberDone(f) {
+  /** Files `f` as done in the queue's record: `now` at once, otherwise a moment later. */
+  _rememberDone(f, now = false) {
     if (!this.options.resume || (!this.folder && this.batch !== false)) return;
     this._done_record = this._done_record || {};
     const r = f.result || {};
     this._done_record[f.path] = [f.size, f.file.lastModified || 0, r.key ?? null, r.etag ?? null, r.bucket ?? null];
+    if (now) return this._saveRecordNow();
     // Written a moment later, once for many files; a file finished in that moment is skipped
     // after a reload all the same, by the coordinator comparing its MD5.
     if (!this._saveTimer) this._saveTimer = setTimeout(() => this._saveRecordNow(), 250);

@@ -194,6 +194,42 @@ test('after a reload, choosing the same folder again sends only what was not sto
   console.log(`# ${doneBefore.length} of 50 files done before the reload; ${skipped} skipped after it, ${second.log.filter((e) => e.toStore && e.method === 'PUT').length} PUTs sent`);
 });
 
+test("a multipart file's resume record goes only once the queue's record names it done", async () => {
+  // Were it removed first, a reload in between would find neither and send the file again.
+  const dir = join(files, 'handover');
+  const root = join(dir, 'handover');
+  await makeFile(join(root, 'big.bin'), 24 * MiB + 17);
+  for (let i = 0; i < 3; i++) await makeFile(join(root, `small-${i}.txt`), 1000 + i);
+  const page = await browser.context.newPage();
+  try {
+    // Each removal of a resume record is checked, as it happens, against the queue's record.
+    await page.addInitScript(() => {
+      window.removals = [];
+      const remove = Storage.prototype.removeItem;
+      Storage.prototype.removeItem = function (key) {
+        if (this === window.localStorage && key.startsWith('hoist:upload:')) {
+          const name = JSON.parse(key.slice('hoist:upload:'.length))[1];
+          const queues = Object.keys(this).filter((k) => k.startsWith('hoist:queue:')).map((k) => JSON.parse(this.getItem(k)));
+          window.removals.push({ name, done: queues.some((q) => q && q.done && name in q.done) });
+        }
+        return remove.call(this, key);
+      };
+    });
+    await page.goto(`${server.coordinator}/`);
+    await page.setInputFiles('#folder', root);
+    assert.equal(await (await waitQueue(page)).jsonValue(), 'done');
+    const q = await queueOf(page);
+    assert.deepEqual(q.files.map((f) => f.state), ['done', 'done', 'done', 'done']);
+    const removals = await page.evaluate(() => window.removals);
+    const big = removals.filter((r) => r.name.endsWith('big.bin'));
+    assert.ok(big.length >= 1, `the multipart file's resume record was never removed: ${JSON.stringify(removals)}`);
+    assert.deepEqual(big.filter((r) => !r.done), [], 'a resume record went before the queue named its file done');
+    assert.deepEqual(await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('hoist:'))), []);
+  } finally {
+    await page.close();
+  }
+});
+
 test('uploadMany: one concurrency limit across files, small files pass a big one, per-file cancel and retry', async () => {
   const dir = join(files, 'api');
   const small = [];

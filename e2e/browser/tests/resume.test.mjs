@@ -150,3 +150,47 @@ test('after a browser restart, picking the same file sends only the missing part
     rmSync(profile, { recursive: true, force: true });
   }
 });
+
+test('a reload while the Complete is on its way: picking the same file again sends nothing and answers the stored object', async () => {
+  const path = join(files, 'completed-unheard.bin');
+  const md5 = await makeFile(path, 110 * MiB);
+  const { page, errors } = await openPage(browser.context, server);
+  const first = recordTraffic(page, server);
+  // The Complete reaches the coordinator and the store completes the object, but the page
+  // never hears the answer: it is reloaded first.
+  let reached;
+  const completed = new Promise((resolve) => (reached = resolve));
+  await page.route('**/v1/uploads/*/complete', async (route) => {
+    reached(await route.fetch());
+  });
+  await pickFile(page, path);
+  const answer = await completed;
+  assert.equal(answer.status(), 200);
+  const object = await answer.json();
+  await page.reload();
+  await page.unrouteAll({ behavior: 'ignoreErrors' });
+  page.removeAllListeners('requestfinished');
+  page.removeAllListeners('requestfailed');
+  page.removeAllListeners('request');
+  const partCount = first.storedParts().size;
+  assert.ok(partCount >= 2, `${partCount} parts sent`);
+  assert.equal((await storedMd5(server, object.key)).md5, md5);
+  assert.deepEqual(await multipartUploads(server), []);
+
+  // The page still holds the record of an upload it did not see finish.
+  await page.waitForSelector('#unfinished', { state: 'visible' });
+  const second = recordTraffic(page, server);
+  await pickFile(page, path);
+  await waitDone(page);
+  const result = await uploadResult(page);
+  assert.equal(result.key, object.key);
+  assert.equal(result.etag, object.etag.replace(/"/g, ''));
+  assert.equal(result.size, 110 * MiB);
+  assert.deepEqual(second.partPuts().map((e) => e.partNumber), [], 'parts of a completed upload were sent again');
+  assert.equal(second.log.filter((e) => !e.toStore && e.method === 'POST' && e.path === '/v1/uploads').length, 0);
+  assert.equal(second.log.filter((e) => !e.toStore && e.method === 'POST' && /\/complete$/.test(e.path)).length, 1);
+  assert.equal((await storedMd5(server, object.key)).md5, md5);
+  // Nothing is left to resume: the record went with the answer.
+  assert.deepEqual(await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('hoist:upload:'))), []);
+  assert.deepEqual(errors.filter((e) => !/aborted/i.test(String(e))), []);
+});
