@@ -38,6 +38,7 @@ pub async fn start() -> Env {
         .region(aws_sdk_s3::config::Region::new("us-east-1"))
         .credentials_provider(creds)
         .force_path_style(true)
+        .http_client(sdk_http_client())
         .build();
     Env {
         store,
@@ -296,4 +297,13 @@ impl<T: Transport> Transport for WrongChecksumOnPart3<T> {
     ) -> hoist_client::Result<Option<ObjectInfo>> {
         self.0.head(s, c).await
     }
+}
+
+/// The SDK's own HTTP client (hyper), on rustls with ring: the SDK is built without its
+/// default client, which would bring aws-lc.
+pub fn sdk_http_client() -> aws_sdk_s3::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
 }

@@ -82,6 +82,7 @@ pub fn client_for(
         .request_checksum_calculation(calc)
         .response_checksum_validation(validate)
         .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
+        .http_client(sdk_http_client())
         .build();
     aws_sdk_s3::Client::from_conf(config)
 }
@@ -337,4 +338,13 @@ pub async fn object_bytes(s3: &aws_sdk_s3::Client, key: &str) -> Vec<u8> {
         .await
         .unwrap();
     object.body.collect().await.unwrap().into_bytes().to_vec()
+}
+
+/// The SDK's own HTTP client (hyper), on rustls with ring: the SDK is built without its
+/// default client, which would bring aws-lc.
+pub fn sdk_http_client() -> aws_sdk_s3::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
 }
