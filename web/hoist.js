@@ -329,8 +329,10 @@ class Upload {
       const created = await this._createOrResume();
       this._checkCanceled();
       this._setState(this._paused ? 'paused' : 'uploading');
-      const result =
-        created.strategy === 'single' ? await this._single(created) : created.strategy === 'completed' ? await this._complete() : await this._multipart();
+      let result;
+      if (created.strategy === 'single') result = await this._single(created);
+      else if (created.strategy === 'completed') result = await this._complete();
+      else result = await this._multipart();
       await this._warningsTold;
       return result;
     } catch (err) {
@@ -1312,9 +1314,11 @@ class UploadQueue {
         f.result = result;
         this._setProgress(f, f.size);
         // A multipart file's resume record goes only once the queue's record names it done:
-        // a reload in between continues from one or the other, never sends it all again.
-        this._rememberDone(f, !!u.plan);
-        u._forgetResume();
+        // a reload in between continues from one or the other, never sends it all again. A
+        // single PUT has no resume record.
+        const multipart = !!u.plan;
+        this._rememberDone(f, multipart);
+        if (multipart) u._forgetResume();
         this.options.onFileDone?.(f);
       },
       (error) => {
