@@ -364,6 +364,11 @@ class Upload {
         // way. The coordinator answers a repeated Complete with the object; nothing is sent.
         this.id = saved.id;
         this._usePlan({ ...saved, ...state }, []);
+        // A no-clobber upload's record names every part's ETag (kept just before its
+        // Complete): the coordinator proves from them that the object there is this upload's.
+        if (Array.isArray(saved.etags) && saved.etags.length === this.plan.count) {
+          saved.etags.forEach((etag, i) => typeof etag === 'string' && etag && this.plan.etags.set(i + 1, etag));
+        }
         this._progress.confirm(this.file.size);
         this.resumedParts = this.plan.count;
         this.options.onResume?.({ partsStored: this.plan.count, partsTotal: this.plan.count });
@@ -722,6 +727,10 @@ class Upload {
     // Without every ETag (CORS hides them, or parts came from an earlier session) the
     // coordinator reads them all from the store with ListParts.
     const body = all ? { parts } : {};
+    // Once the Complete is on its way, the store may end the upload before this page hears
+    // so (a reload, a lost answer): a no-clobber upload then needs its parts' ETags to show
+    // the object stored is its own, so its resume record keeps them from now on.
+    if (all && this.options.noClobber) this._keepEtags(parts.map((p) => stripQuotes(p.etag)));
     const complete = () => this._api('POST', `/v1/uploads/${encodeURIComponent(this.id)}/complete`, body);
     const done = await this._whileHookPending(await complete(), complete);
     const result = finalResult(done, { bucket: this.plan.bucket, key: this.plan.key, etag: null, size: this.file.size }, this.file.size);
@@ -753,6 +762,20 @@ class Upload {
       }
     }
     return last;
+  }
+
+  /** Adds the parts' ETags to this upload's resume record, if it has one. */
+  _keepEtags(etags) {
+    const store = this.options.resume ? storage(this.options) : null;
+    if (!store) return;
+    const key = resumeKey(this.file, scopeOf(this.options), this._resumeName());
+    const saved = safeParse(store.getItem(key));
+    if (!saved || saved.id !== this.id) return;
+    try {
+      store.setItem(key, JSON.stringify({ ...saved, etags }));
+    } catch {
+      // A full or disabled localStorage only loses the proof after a reload, not the upload.
+    }
   }
 
   _forgetResume() {

@@ -174,3 +174,59 @@ test('a no-clobber PUT whose 200 was lost ends done, with the object it stored',
     await fronted.stop();
   }
 });
+
+test('a no-clobber multipart upload reloaded while its Complete is on its way ends done with its object, not already-exists', async () => {
+  const { page, errors } = await openPage(browser.context, server);
+  const key = 'no-clobber/reloaded.bin';
+  const size = 12 * MiB + 5;
+  const seed = 9;
+  // Starts the upload of the file made from `seed` (the same name, size and date each time, so
+  // the page's resume record names it) and answers at once, or, with `wait`, its result.
+  const start = (wait) => page.evaluate(async ({ endpoint, key, size, seed, token, wait }) => {
+    const { upload } = await import('/hoist.js');
+    const bytes = new Uint8Array(size);
+    let x = seed * 2654435761 >>> 0;
+    for (let i = 0; i < size; i++) {
+      x = (x * 1664525 + 1013904223) >>> 0;
+      bytes[i] = x >>> 24;
+    }
+    const file = new File([bytes], 'reloaded.bin', { type: 'application/octet-stream', lastModified: 1_700_000_000_000 });
+    const run = upload(file, { endpoint, token, key, noClobber: true }).done.then(
+      (r) => ({ ok: true, etag: r.etag, key: r.key, size: r.size }),
+      (e) => ({ ok: false, causeId: e.causeId, message: e.message, status: e.status }),
+    );
+    return wait ? run : null;
+  }, { endpoint: server.coordinator, key, size, seed, token: API_KEY, wait });
+  const partPuts = [];
+  page.on('request', (r) => {
+    if (r.method() === 'PUT' && /[?&]partNumber=/.test(r.url())) partPuts.push(r.url());
+  });
+  // The Complete reaches the coordinator and the store completes the object; the page is
+  // reloaded before it hears the answer.
+  let reached;
+  const completed = new Promise((resolve) => (reached = resolve));
+  await page.route('**/v1/uploads/*/complete', async (route) => reached(await route.fetch()));
+  await start(false);
+  const answer = await completed;
+  assert.equal(answer.status(), 200);
+  const first = await answer.json();
+  assert.ok(partPuts.length >= 3, `${partPuts.length} parts sent`);
+  await page.reload();
+  await page.unrouteAll({ behavior: 'ignoreErrors' });
+  partPuts.length = 0;
+  const md5 = md5Of(seed, size);
+  assert.deepEqual(await storedMd5(server, key), { md5, size });
+
+  const result = await start(true);
+  assert.ok(result.ok, `the reloaded upload of its own object failed: ${JSON.stringify(result)}`);
+  assert.equal(result.etag, first.etag.replace(/"/g, ''));
+  assert.equal(result.key, key);
+  assert.deepEqual(partPuts, [], 'parts of a completed upload were sent again');
+  assert.deepEqual(await storedMd5(server, key), { md5, size });
+  assert.deepEqual(await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('hoist:upload:'))), []);
+  // Another file for the key is still refused: the proof is the parts' ETags, not the record.
+  const [other] = await uploadsAtOnce(page, server.coordinator, key, size, [10]);
+  assert.equal(other.causeId, 'already-exists', JSON.stringify(other));
+  assert.deepEqual(await storedMd5(server, key), { md5, size });
+  assert.deepEqual(errors.filter((e) => !/aborted/i.test(String(e))), []);
+});
