@@ -15,7 +15,8 @@
 # CLIENTS (hoist.js,uppy5,uppy6,ceiling; also ceiling-xhr4, ceiling-fetch4, hoist.js-c6, and
 # hoist.js-alt with HOIST_JS_ALT=path/to/another/hoist.js), HOIST_JS (the hoist.js measured),
 # STORE_DATA (default: a fresh directory on /dev/shm, so the disk is not measured), TRACE=1 (a
-# CDP trace of each client's first upload, summarised in details.json).
+# CDP trace of each client's first upload, summarised in details.json), SERVE_ARGS (more flags
+# for hoist serve, e.g. `--part-size 32MiB`: every client that takes hoist's plan gets it).
 # Writes bench/results/browser/results.csv, details.json and summary.json (bench/run.sh browser
 # then draws it with bench/plot.py).
 set -euo pipefail

@@ -137,7 +137,8 @@ async function startHoist(siteOrigin) {
   // --rate-limit 0: Uppy signs every part in its own request; the bench measures clients, not
   // the coordinator's per-caller limit (50/s, burst 200 by default).
   const args = ['serve', '--listen', '127.0.0.1:0', '--store-listen', '127.0.0.1:0', '--data', STORE_DATA,
-    '--cors-origin', siteOrigin, '--rate-limit', '0', '--log', 'warn'];
+    '--cors-origin', siteOrigin, '--rate-limit', '0', '--log', 'warn',
+    ...(process.env.SERVE_ARGS || '').split(/\s+/).filter(Boolean)];
   const proc = spawn(HOIST_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
