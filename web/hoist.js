@@ -367,7 +367,9 @@ class Upload {
         // A no-clobber upload's record names every part's ETag (kept just before its
         // Complete): the coordinator proves from them that the object there is this upload's.
         if (Array.isArray(saved.etags) && saved.etags.length === this.plan.count) {
-          saved.etags.forEach((etag, i) => typeof etag === 'string' && etag && this.plan.etags.set(i + 1, etag));
+          saved.etags.forEach((etag, i) => {
+            if (typeof etag === 'string' && etag) this.plan.etags.set(i + 1, etag);
+          });
         }
         this._progress.confirm(this.file.size);
         this.resumedParts = this.plan.count;
