@@ -348,7 +348,7 @@ class Upload {
 
   async _createOrResume() {
     const store = this.options.resume ? storage(this.options) : null;
-    const key = resumeKey(this.file, scopeOf(this.options), this._resumeName());
+    const key = this._resumeKey();
     const saved = store && safeParse(store.getItem(key));
     const preset = this._internal.created;
     this._internal.created = null;
@@ -415,6 +415,11 @@ class Upload {
 
   _resumeName() {
     return this._internal.resumeName ?? this.file.name ?? '';
+  }
+
+  /** Where this upload's resume record is kept in storage. */
+  _resumeKey() {
+    return resumeKey(this.file, scopeOf(this.options), this._resumeName());
   }
 
   _usePlan(info, storedParts) {
@@ -720,11 +725,14 @@ class Upload {
   async _complete() {
     this._setState('completing');
     const parts = [];
+    const etags = [];
     let all = true;
     for (let n = 1; n <= this.plan.count; n++) {
       const etag = this.plan.etags.get(n);
-      if (etag) parts.push({ number: n, etag: `"${etag}"` });
-      else all = false;
+      if (etag) {
+        parts.push({ number: n, etag: `"${etag}"` });
+        etags.push(etag);
+      } else all = false;
     }
     // Without every ETag (CORS hides them, or parts came from an earlier session) the
     // coordinator reads them all from the store with ListParts.
@@ -732,7 +740,7 @@ class Upload {
     // Once the Complete is on its way, the store may end the upload before this page hears
     // so (a reload, a lost answer): a no-clobber upload then needs its parts' ETags to show
     // the object stored is its own, so its resume record keeps them from now on.
-    if (all && this.options.noClobber) this._keepEtags(parts.map((p) => stripQuotes(p.etag)));
+    if (all && this.options.noClobber) this._keepEtags(etags);
     const complete = () => this._api('POST', `/v1/uploads/${encodeURIComponent(this.id)}/complete`, body);
     const done = await this._whileHookPending(await complete(), complete);
     const result = finalResult(done, { bucket: this.plan.bucket, key: this.plan.key, etag: null, size: this.file.size }, this.file.size);
@@ -770,7 +778,7 @@ class Upload {
   _keepEtags(etags) {
     const store = this.options.resume ? storage(this.options) : null;
     if (!store) return;
-    const key = resumeKey(this.file, scopeOf(this.options), this._resumeName());
+    const key = this._resumeKey();
     const saved = safeParse(store.getItem(key));
     if (!saved || saved.id !== this.id) return;
     try {
@@ -782,7 +790,7 @@ class Upload {
 
   _forgetResume() {
     const store = storage(this.options);
-    if (store) store.removeItem(resumeKey(this.file, scopeOf(this.options), this._resumeName()));
+    if (store) store.removeItem(this._resumeKey());
   }
 
   async _abort() {
