@@ -303,8 +303,8 @@ function metricsOf(list) {
 function clientSpec(client) {
   if (['hoist.js', 'hoist.js-alt', 'uppy5', 'uppy6'].includes(client)) return { page: client, options: {} };
   if (client === 'ceiling') return { page: 'ceiling', options: { api: 'fetch', concurrency: CEILING_CONCURRENCY } };
-  let m = /^ceiling-(fetch|xhr)(\d+)$/.exec(client);
-  if (m) return { page: 'ceiling', options: { api: m[1], concurrency: Number(m[2]) } };
+  let m = /^ceiling-(fetch|xhr)(buf)?(\d+)$/.exec(client);
+  if (m) return { page: 'ceiling', options: { api: m[1], buffer: !!m[2], concurrency: Number(m[3]) } };
   m = /^hoist\.js-c(\d+)$/.exec(client);
   if (m) return { page: 'hoist.js', options: { concurrency: Number(m[1]) } };
   throw new Error(`unknown client ${client}`);
@@ -495,8 +495,8 @@ function summarize(rows, details, versions, meta) {
     ceiling: `ceiling: fetch() PUT loop, ${CEILING_CONCURRENCY} in flight`,
   };
   for (const c of clients) {
-    const m = /^ceiling-(fetch|xhr)(\d+)$/.exec(c);
-    if (m) label[c] = `ceiling: ${m[1] === 'xhr' ? 'XHR' : 'fetch()'} PUT loop, ${m[2]} in flight`;
+    const m = /^ceiling-(fetch|xhr)(buf)?(\d+)$/.exec(c);
+    if (m) label[c] = `ceiling: ${m[1] === 'xhr' ? 'XHR' : 'fetch()'} PUT loop${m[2] ? ' of ArrayBuffers' : ''}, ${m[3]} in flight`;
   }
   const h = tput['hoist.js'];
   const rowsOut = clients.map((c) => {
@@ -514,8 +514,8 @@ function summarize(rows, details, versions, meta) {
     ];
   });
   const short = (c) => {
-    const m = /^ceiling(?:-(fetch|xhr)(\d+))?$/.exec(c);
-    if (m) return `ceiling ${m[1] === 'xhr' ? 'XHR' : 'fetch'}×${m[2] || CEILING_CONCURRENCY}`;
+    const m = /^ceiling(?:-(fetch|xhr)(buf)?(\d+))?$/.exec(c);
+    if (m) return `ceiling ${m[1] === 'xhr' ? 'XHR' : 'fetch'}${m[2] ? ' (ArrayBuffer)' : ''}×${m[3] || CEILING_CONCURRENCY}`;
     return { 'hoist.js-alt': 'hoist.js (proposed)', uppy5: 'Uppy 5', uppy6: 'Uppy 6' }[c] || c;
   };
   const bars = (s) => clients.map((c) => ({ label: short(c), value: round3(s[c].median), low: s[c].min, high: s[c].max }));

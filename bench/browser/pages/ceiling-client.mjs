@@ -1,7 +1,8 @@
 // The ceiling: the same parts as hoist.js's plan (the coordinator's), every URL signed up front,
 // then a bare fetch() PUT loop with `concurrency` requests in flight and nothing else on the
 // main thread: what this browser's network stack gives to a script that does almost nothing.
-// `api: 'xhr'` sends the same PUTs with XMLHttpRequest (no progress listener) instead.
+// `api: 'xhr'` sends the same PUTs with XMLHttpRequest (no progress listener) instead;
+// `buffer: true` reads each part into an ArrayBuffer before its PUT instead of sending the slice.
 
 window.clientInfo = { name: 'ceiling' };
 
@@ -32,7 +33,7 @@ function xhrPut(url, headers, body) {
   });
 }
 
-window.benchUpload = async ({ coordinator, options: { concurrency = 6, api: how = 'fetch' } = {} }) => {
+window.benchUpload = async ({ coordinator, options: { concurrency = 6, api: how = 'fetch', buffer = false } = {} }) => {
   const file = document.getElementById('file').files[0];
   const bar = document.getElementById('bar');
   const t0 = performance.now();
@@ -56,7 +57,8 @@ window.benchUpload = async ({ coordinator, options: { concurrency = 6, api: how 
       const p = parts.get(n);
       const headers = {};
       for (const [k, v] of Object.entries(p.headers || {})) if (!/^(content-length|host)$/i.test(k)) headers[k] = v;
-      const body = file.slice(p.offset, p.offset + p.length);
+      const slice = file.slice(p.offset, p.offset + p.length);
+      const body = buffer ? await slice.arrayBuffer() : slice;
       const res = how === 'xhr' ? await xhrPut(p.url, headers, body) : await fetch(p.url, { method: 'PUT', headers, body });
       if (!res.ok) throw new Error(`part ${n}: ${res.status} ${await res.text()}`);
       etags.set(n, res.headers.get('ETag'));
