@@ -46,7 +46,9 @@ use crate::transport::Transport;
 pub struct BatchConfig {
     /// Requests to the store in flight across the batch.
     pub connections: usize,
-    /// Part buffers across the batch, in bytes.
+    /// Part buffers across the batch, in bytes. The default, 256 MiB, is a part of the
+    /// default size (8 MiB) for each of the default 32 connections: twice that sent no faster
+    /// (`bench/README.md`, "Batch memory").
     pub memory: u64,
     /// Parts of one multipart file sent at once (at most `connections`).
     pub per_file: usize,
@@ -61,7 +63,7 @@ impl Default for BatchConfig {
     fn default() -> Self {
         BatchConfig {
             connections: 32,
-            memory: 512 * 1024 * 1024,
+            memory: 256 * 1024 * 1024,
             per_file: 8,
             skip_existing: false,
             fail_fast: false,

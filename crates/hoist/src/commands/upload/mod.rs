@@ -91,8 +91,9 @@ pub struct Args {
     /// part sizes), or across every file of several (default 32).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: Option<u16>,
-    /// Several files: the most memory their part buffers take at once, across the files.
-    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "512MiB")]
+    /// Several files: the most memory their part buffers take at once, across the files
+    /// (the default holds a part of 8 MiB for each of 32 requests in flight).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "256MiB")]
     pub memory: u64,
     /// Several files: upload only those whose path (relative to the argument that named
     /// them) matches this glob; a pattern without `/` matches the file name. Repeatable.
