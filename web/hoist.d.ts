@@ -4,9 +4,20 @@
 /** One mebibyte, 1024 * 1024 bytes. */
 export const MiB: number;
 
+/** How `concurrency: 'auto'` moves: between `min` and `max` requests in flight. */
+export interface AutoConcurrency {
+  /** The limit to start with, and to go back to when a request takes `lowerAboveMs` or more [4]. */
+  min: number;
+  /** The limit when a request of a MiB or more finished within `raiseBelowMs` [6]. */
+  max: number;
+  raiseBelowMs: number;
+  lowerAboveMs: number;
+}
+
 /** Every default of the upload options, written once. */
 export const DEFAULTS: Readonly<{
-  concurrency: number;
+  concurrency: number | 'auto';
+  autoConcurrency: Readonly<AutoConcurrency>;
   batchSize: number;
   maxRetries: number;
   retryBaseMs: number;
@@ -87,8 +98,14 @@ export interface CommonOptions {
   resumeScope?: string;
   /** API key or grant, sent as `Authorization: Bearer …`. */
   token?: string;
-  /** Requests to the store in flight at once (across all files of a queue) [4]. */
-  concurrency?: number;
+  /**
+   * Requests to the store in flight at once (across all files of a queue), or 'auto': 4, and 6
+   * while requests of a MiB or more finish within 8 s, back to 4 when one takes 20 s or more
+   * ['auto'].
+   */
+  concurrency?: number | 'auto';
+  /** The bounds and thresholds of `concurrency: 'auto'` (each one left out keeps its default). */
+  autoConcurrency?: Partial<AutoConcurrency>;
   contentType?: string;
   metadata?: Record<string, string>;
   /** Never replace an object at the key (`if_none_match: "*"`). */

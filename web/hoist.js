@@ -28,7 +28,9 @@
 //                  name, size and time ['hoist']: not the endpoint, so a reloaded page continues
 //                  through any replica
 //   token          API key or grant, sent as `Authorization: Bearer …` [anonymous]
-//   concurrency    parts in flight at once [4]
+//   concurrency    requests to the store in flight at once, or 'auto': 4, and 6 while requests
+//                  of a MiB or more finish within 8 s, back to 4 when one takes 20 s or more
+//                  (autoConcurrency) ['auto']
 //   key, filename, contentType, metadata   passed to POST /v1/uploads
 //   noClobber      never replace an object at the key (if_none_match "*"): the upload fails
 //                  with causeId already-exists when one is there [false]. A PUT refused by an
@@ -63,7 +65,13 @@ const MiB = 1024 * 1024;
 
 /** Every default, written once. */
 export const DEFAULTS = Object.freeze({
-  concurrency: 4,
+  // 'auto': the limit moves between min and max by how long the requests of a MiB or more
+  // take. Against a distant store each part waits a round trip for its CORS preflight and
+  // another for its answer, so six in flight (the most a browser opens to one host over
+  // HTTP/1.1) send faster; on a slow link six parts share it and each takes longer, so a part
+  // cut off loses more and a flaky link may end no part at all: four there.
+  concurrency: 'auto',
+  autoConcurrency: Object.freeze({ min: 4, max: 6, raiseBelowMs: 8_000, lowerAboveMs: 20_000 }),
   // Part URLs are asked for just in time, this many at most per call.
   batchSize: 4,
   // Transient failures (network, timeout, 5xx, SlowDown) per part before giving up. Time
@@ -179,11 +187,11 @@ class Upload {
     // An option given as undefined means "the default", not "none".
     this.options = { ...DEFAULTS };
     for (const [name, value] of Object.entries(options)) if (value !== undefined) this.options[name] = value;
-    this.options.concurrency = Math.max(1, Math.floor(this.options.concurrency || 1));
+    this.options.concurrency = concurrencyOption(this.options.concurrency);
     // The coordinator replicas (shared by every upload of a queue) and the slots every request
     // to the store takes (shared likewise: one concurrency limit across a queue).
     this._coord = internal.coordinator || new Coordinator(this.options);
-    this._slots = internal.slots || new Slots(this.options.concurrency);
+    this._slots = internal.slots || new Slots(this.options.concurrency, this.options.autoConcurrency);
     this._internal = internal;
     this.state = 'starting';
     this.id = null;
@@ -565,7 +573,7 @@ class Upload {
     }
   }
 
-  /** Sends the parts `queue` names with `concurrency` workers; throws the first failure. */
+  /** Sends the parts `queue` names with a worker per slot there may be; throws the first failure. */
   async _sendParts(queue) {
     this._queue = queue;
     this._emitProgress();
@@ -583,8 +591,10 @@ class Upload {
         }
       }
     };
+    // Counted before the first worker starts: each takes a part from the queue at once.
+    const count = Math.min(this._slots.max, queue.length || 1);
     const workers = [];
-    for (let i = 0; i < Math.min(this.options.concurrency, queue.length || 1); i++) workers.push(worker());
+    for (let i = 0; i < count; i++) workers.push(worker());
     await Promise.all(workers);
     const failure = this._failure;
     this._checkCanceled();
@@ -824,7 +834,10 @@ class Upload {
       return { ok: false, status: 0, etag: null, text: '', reason, sentAny: false };
     }
     try {
-      return await this._xhr(method, url, headers, body, number);
+      const started = performance.now();
+      const result = await this._xhr(method, url, headers, body, number);
+      if (result.ok) this._slots.observe(body?.size ?? 0, performance.now() - started);
+      return result;
     } finally {
       release();
     }
@@ -1150,7 +1163,7 @@ class UploadQueue {
     if (!files || typeof files[Symbol.iterator] !== 'function') throw new TypeError('uploadMany(files): files must be an array of File, Blob or {file, path}');
     this.options = { ...DEFAULTS };
     for (const [name, value] of Object.entries(options)) if (value !== undefined) this.options[name] = value;
-    this.options.concurrency = Math.max(1, Math.floor(this.options.concurrency || 1));
+    this.options.concurrency = concurrencyOption(this.options.concurrency);
     const seen = new Set();
     this.files = [...files].map((entry, i) => {
       const file = entry && typeof entry.slice === 'function' ? entry : entry && entry.file;
@@ -1163,7 +1176,7 @@ class UploadQueue {
       return new QueueFile(this, i, file, path);
     });
     this._coord = new Coordinator(this.options);
-    this._slots = new Slots(this.options.concurrency);
+    this._slots = new Slots(this.options.concurrency, this.options.autoConcurrency);
     /** The folder token the coordinator answered; later batch requests continue in it. */
     this.folder = null;
     /** The key prefix every file of the folder is under, when the coordinator says. */
@@ -1895,14 +1908,36 @@ export function redact(text) {
 
 // ---- one concurrency limit ----------------------------------------------------------------------
 
+/** The concurrency option as Slots takes it: 'auto', or a whole number of at least 1. */
+function concurrencyOption(value) {
+  return value === 'auto' ? 'auto' : Math.max(1, Math.floor(value || 1));
+}
+
+// Requests smaller than this say little about the link (their time is mostly round trips):
+// they do not move an 'auto' limit.
+const AUTO_MIN_BYTES = MiB;
+
 /**
  * `limit` slots handed out first come, first served: every request that sends bytes to the store
  * holds one while it runs. A queue's files share one, so a big file's parts and small files take
- * turns and never more than `limit` requests are in flight.
+ * turns and never more than `limit` requests are in flight. With `concurrency` 'auto' the limit
+ * starts at `auto.min`, goes to `auto.max` when a request of a MiB or more finishes within
+ * `auto.raiseBelowMs`, and back to `auto.min` when one takes `auto.lowerAboveMs` or more
+ * (`observe`); `max` is the most it can ever be.
  */
 class Slots {
-  constructor(limit) {
-    this.limit = Math.max(1, Math.floor(limit || 1));
+  constructor(concurrency, auto = DEFAULTS.autoConcurrency) {
+    if (concurrency === 'auto') {
+      const a = { ...DEFAULTS.autoConcurrency, ...auto };
+      const min = Math.max(1, Math.floor(a.min || 1));
+      this.auto = { ...a, min };
+      this.limit = min;
+      this.max = Math.max(min, Math.floor(a.max || 1));
+    } else {
+      this.auto = null;
+      this.limit = concurrencyOption(concurrency);
+      this.max = this.limit;
+    }
     this.used = 0;
     this.waiting = []; // [{owner, resolve}]
     this.peak = 0;
@@ -1924,6 +1959,18 @@ class Slots {
     this.waiting = kept;
   }
 
+  /** A request that sent `bytes` answered after `ms`: an 'auto' limit follows it. */
+  observe(bytes, ms) {
+    if (!this.auto || bytes < AUTO_MIN_BYTES) return;
+    if (ms < this.auto.raiseBelowMs) this.limit = this.max;
+    else if (ms >= this.auto.lowerAboveMs) this.limit = this.auto.min;
+    this._fill();
+  }
+
+  _fill() {
+    while (this.used < this.limit && this.waiting.length) this.waiting.shift().resolve(this._grant());
+  }
+
   _grant() {
     this.used += 1;
     this.peak = Math.max(this.peak, this.used);
@@ -1932,8 +1979,7 @@ class Slots {
       if (released) return;
       released = true;
       this.used -= 1;
-      const next = this.waiting.shift();
-      if (next) next.resolve(this._grant());
+      this._fill();
     };
   }
 }
