@@ -18,8 +18,10 @@
 # STORE_DATA (default: a fresh directory on /dev/shm, so the disk is not measured), TRACE=1 (a
 # CDP trace of each client's first upload, summarised in details.json), SERVE_ARGS (more flags
 # for hoist serve, e.g. `--part-size 32MiB`: every client that takes hoist's plan gets it).
-# Writes bench/results/browser/results.csv, details.json and summary.json (bench/run.sh browser
-# then draws it with bench/plot.py).
+# STORE_LATENCY_MS (e.g. 40) runs the store alone (`hoist store --fault-latency-ms`), answering
+# every request that many ms late, with hoist serve in front of it (--s3-endpoint).
+# Writes OUT (default bench/results/browser)/results.csv, details.json and summary.json
+# (bench/run.sh browser then draws it with bench/plot.py).
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 # shellcheck source=bench/lib.sh
@@ -45,5 +47,5 @@ cleanup() {
 trap cleanup EXIT
 
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-node "$here/run.mjs" "$WORK" "$REPO/bench/results/browser"
+node "$here/run.mjs" "$WORK" "${OUT:-$REPO/bench/results/browser}"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2

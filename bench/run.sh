@@ -7,6 +7,7 @@
 #   coordinator  the coordinator against @uppy/companion 6.2.2: signing and creating, wrk at 64
 #                connections
 #   browser      hoist.js against Uppy 5 and Uppy 6 in one Chromium, 512 MiB from disk
+#   browser-latency  the same against a store answering every request 40 ms late
 #   memory       memory per open upload, coordinator and store, up to 100,000 open uploads
 #   downloads    memory per slow download, the store against garage, up to 448 slow clients
 #   upload       hoist upload against s5cmd, aws-cli and rclone, one 2 GiB file
@@ -20,7 +21,7 @@ set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 name="${1:-}"
 if [ -z "$name" ] || [ ! -x "$REPO/bench/$name.sh" ]; then
-  sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 fi
 shift

@@ -46,6 +46,7 @@ const CLIENTS = (process.env.CLIENTS || 'hoist.js,uppy5,uppy6,ceiling').split(',
 const CEILING_CONCURRENCY = Number(process.env.CEILING_CONCURRENCY || 6);
 const STORE_DATA = process.env.STORE_DATA || join(WORK, 'store');
 const UPLOAD_TIMEOUT_MS = Number(process.env.UPLOAD_TIMEOUT_S || 1200) * 1000;
+const STORE_LATENCY_MS = Number(process.env.STORE_LATENCY_MS || 0);
 const TRACE = process.env.TRACE === '1'; // one CDP trace per client in round 1 (evidence, not figures)
 
 const log = (...a) => console.error(`[${new Date().toISOString().slice(11, 19)}]`, ...a);
@@ -131,31 +132,59 @@ async function startSite() {
 
 // ---- hoist serve ---------------------------------------------------------------------------
 
-async function startHoist(siteOrigin) {
-  rmSync(STORE_DATA, { recursive: true, force: true });
-  mkdirSync(STORE_DATA, { recursive: true });
-  // --rate-limit 0: Uppy signs every part in its own request; the bench measures clients, not
-  // the coordinator's per-caller limit (50/s, burst 200 by default).
-  const args = ['serve', '--listen', '127.0.0.1:0', '--store-listen', '127.0.0.1:0', '--data', STORE_DATA,
-    '--cors-origin', siteOrigin, '--rate-limit', '0', '--log', 'warn',
-    ...(process.env.SERVE_ARGS || '').split(/\s+/).filter(Boolean)];
-  const proc = spawn(HOIST_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+/** Spawns `hoist ARGS` and waits until it printed every address in `want` (name -> pattern). */
+async function spawnHoist(args, want, env = {}) {
+  const proc = spawn(HOIST_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let out = '';
   let err = '';
   proc.stderr.setEncoding('utf8').on('data', (d) => { err = (err + d).slice(-50_000); });
   proc.stdout.setEncoding('utf8');
   const addresses = await new Promise((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error(`hoist serve not ready in 60 s:\n${out}\n${err}`)), 60_000);
+    const timer = setTimeout(() => fail(new Error(`hoist ${args[0]} not ready in 60 s:\n${out}\n${err}`)), 60_000);
     proc.stdout.on('data', (d) => {
       out += d;
-      const c = /hoist coordinator listening on (https?:\/\/\S+)/.exec(out);
-      const s = /hoist store listening on (https?:\/\/\S+)/.exec(out);
-      if (c && s) { clearTimeout(timer); ok({ coordinator: c[1].replace(/\/$/, ''), store: s[1].replace(/\/$/, '') }); }
+      const found = Object.entries(want).map(([name, re]) => [name, re.exec(out)?.[1]?.replace(/\/$/, '')]);
+      if (found.every(([, v]) => v)) { clearTimeout(timer); ok(Object.fromEntries(found)); }
     });
-    proc.on('exit', (code) => { clearTimeout(timer); fail(new Error(`hoist serve exited ${code}:\n${out}\n${err}`)); });
+    proc.on('exit', (code) => { clearTimeout(timer); fail(new Error(`hoist ${args[0]} exited ${code}:\n${out}\n${err}`)); });
   });
-  const cred = JSON.parse(readFileSync(join(STORE_DATA, 'credentials.json'), 'utf8'));
-  return { ...addresses, proc, accessKey: cred.access_key_id, secretKey: cred.secret_access_key, bucket: 'uploads', stderr: () => err };
+  return { addresses, proc, stderr: () => err };
+}
+
+async function startHoist(siteOrigin) {
+  rmSync(STORE_DATA, { recursive: true, force: true });
+  mkdirSync(STORE_DATA, { recursive: true });
+  // --rate-limit 0: Uppy signs every part in its own request; the bench measures clients, not
+  // the coordinator's per-caller limit (50/s, burst 200 by default).
+  const common = ['--cors-origin', siteOrigin, '--rate-limit', '0', '--log', 'warn',
+    ...(process.env.SERVE_ARGS || '').split(/\s+/).filter(Boolean)];
+  if (!STORE_LATENCY_MS) {
+    const { addresses, proc, stderr } = await spawnHoist(
+      ['serve', '--listen', '127.0.0.1:0', '--store-listen', '127.0.0.1:0', '--data', STORE_DATA, ...common],
+      { coordinator: /hoist coordinator listening on (https?:\/\/\S+)/, store: /hoist store listening on (https?:\/\/\S+)/ });
+    const cred = JSON.parse(readFileSync(join(STORE_DATA, 'credentials.json'), 'utf8'));
+    return { ...addresses, proc, accessKey: cred.access_key_id, secretKey: cred.secret_access_key, bucket: 'uploads', stderr };
+  }
+  // STORE_LATENCY_MS: the store runs alone and answers every request (preflights included) that
+  // many ms late, as a store across a long link does; hoist serve fronts it with --s3-endpoint.
+  const accessKey = 'AKIDHOISTBENCHBROWSER';
+  const secretKey = randomBytes(24).toString('hex');
+  const store = await spawnHoist(
+    ['store', '--listen', '127.0.0.1:0', '--data', join(STORE_DATA, 'store'), '--bucket', 'uploads',
+      '--access-key', accessKey, '--secret-key', secretKey, '--fault-latency-ms', String(STORE_LATENCY_MS), '--log', 'warn'],
+    { store: /hoist store listening on (https?:\/\/\S+)/ });
+  // The store's CORS rules for the page's origin, set as a user would.
+  execFileSync(HOIST_BIN, ['doctor', '--endpoint', store.addresses.store, '--bucket', 'uploads', '--access-key', accessKey,
+    '--secret-key', secretKey, '--origin', siteOrigin, '--fix'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const serve = await spawnHoist(
+    ['serve', '--listen', '127.0.0.1:0', '--data', join(STORE_DATA, 'coordinator'), '--s3-endpoint', store.addresses.store,
+      '--bucket', 'uploads', '--anonymous', 'true', ...common],
+    { coordinator: /hoist coordinator listening on (https?:\/\/\S+)/ },
+    { AWS_ACCESS_KEY_ID: accessKey, AWS_SECRET_ACCESS_KEY: secretKey, AWS_REGION: 'us-east-1' });
+  return {
+    coordinator: serve.addresses.coordinator, store: store.addresses.store, proc: serve.proc, storeProc: store.proc,
+    accessKey, secretKey, bucket: 'uploads', stderr: () => `${serve.stderr()}\n${store.stderr()}`,
+  };
 }
 
 function presign(hoist, method, key) {
@@ -346,7 +375,7 @@ async function runOne({ context, site, hoist, client, round, file, md5, size, br
   const [ops0, routes0, calls0] = await Promise.all([storeOps(hoist), coordinatorRoutes(hoist), coordinatorStoreCalls(hoist)]);
   const load0 = loadavg();
   const cpu0 = chromiumCpu(browserPid);
-  const hoistCpu0 = procStat(hoist.proc.pid).cpu;
+  const hoistCpu0 = procStat(hoist.proc.pid).cpu + (hoist.storeProc ? procStat(hoist.storeProc.pid).cpu : 0);
   const m0 = metricsOf((await cdp.send('Performance.getMetrics')).metrics);
   let peakHeap = m0.JSHeapUsedSize;
   let samples = 0;
@@ -374,7 +403,7 @@ async function runOne({ context, site, hoist, client, round, file, md5, size, br
   const m1 = metricsOf((await cdp.send('Performance.getMetrics')).metrics);
   peakHeap = Math.max(peakHeap, m1.JSHeapUsedSize);
   const cpu1 = chromiumCpu(browserPid);
-  const hoistCpu1 = procStat(hoist.proc.pid).cpu;
+  const hoistCpu1 = procStat(hoist.proc.pid).cpu + (hoist.storeProc ? procStat(hoist.storeProc.pid).cpu : 0);
   const load1 = loadavg();
   const [ops1, routes1, calls1] = await Promise.all([storeOps(hoist), coordinatorRoutes(hoist), coordinatorStoreCalls(hoist)]);
   const longTasks = await page.evaluate(({ t0, t1 }) => {
@@ -522,7 +551,7 @@ function summarize(rows, details, versions, meta) {
   const notes = [
     `${meta.rounds} interleaved rounds, order rotating; ${SIZE_MIB} MiB of random bytes picked from disk (setInputFiles); each upload read back (GET: size and MD5) before it counted.`,
     `Load average (1 min) around the uploads: ${meta.loadMin.toFixed(2)}–${meta.loadMax.toFixed(2)}; CI and other benchmarks may share the 2 cores.`,
-    `hoist serve with --rate-limit 0; store data on ${meta.storeData}.`,
+    `hoist serve with --rate-limit 0${process.env.SERVE_ARGS ? ` ${process.env.SERVE_ARGS}` : ''}${STORE_LATENCY_MS ? `, in front of a store of its own (hoist store) answering every request ${STORE_LATENCY_MS} ms late (--fault-latency-ms)` : ''}; store data on ${meta.storeData}.`,
     'main-thread busy ms: Performance.getMetrics TaskDuration delta of the renderer, less the DevTools commands the harness sent; long tasks are in results.csv.',
     ...clients.filter((c) => c.startsWith('ceiling')).map((c) => `${label[c]} ÷ Uppy 5 = ${tput.uppy5 ? (tput[c].median / tput.uppy5.median).toFixed(2) : '?'}×, ÷ Uppy 6 = ${tput.uppy6 ? (tput[c].median / tput.uppy6.median).toFixed(2) : '?'}× (medians): what any client could gain over them here.`),
     ...clients.map((c) => {
@@ -537,7 +566,9 @@ function summarize(rows, details, versions, meta) {
   ];
   return {
     name: 'browser',
-    title: 'Browser: hoist.js against Uppy',
+    title: STORE_LATENCY_MS
+      ? `Browser: hoist.js against Uppy, every store request answered ${STORE_LATENCY_MS} ms late`
+      : 'Browser: hoist.js against Uppy',
     date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
     command: 'bench/run.sh browser',
     versions,
@@ -629,6 +660,7 @@ async function main() {
     await context.close().catch(() => {});
     rmSync(profile, { recursive: true, force: true });
     hoist.proc.kill('SIGTERM');
+    hoist.storeProc?.kill('SIGTERM');
     site.server.closeAllConnections();
     site.server.close();
   }
