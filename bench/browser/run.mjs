@@ -570,7 +570,7 @@ function summarize(rows, details, versions, meta) {
       ? `Browser: hoist.js against Uppy, every store request answered ${STORE_LATENCY_MS} ms late`
       : 'Browser: hoist.js against Uppy',
     date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-    command: 'bench/run.sh browser',
+    command: STORE_LATENCY_MS ? 'bench/run.sh browser-latency' : 'bench/run.sh browser',
     versions,
     notes,
     table: {
