@@ -10,7 +10,9 @@ export interface AutoConcurrency {
   min: number;
   /** The limit when a request of a MiB or more finished within `raiseBelowMs` [6]. */
   max: number;
+  /** A request of a MiB or more that answered within this many ms raises the limit to `max` [8000]. */
   raiseBelowMs: number;
+  /** A request of a MiB or more that took this many ms or more lowers the limit to `min` [20000]. */
   lowerAboveMs: number;
 }
 
