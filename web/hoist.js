@@ -187,7 +187,6 @@ class Upload {
     // An option given as undefined means "the default", not "none".
     this.options = { ...DEFAULTS };
     for (const [name, value] of Object.entries(options)) if (value !== undefined) this.options[name] = value;
-    this.options.concurrency = concurrencyOption(this.options.concurrency);
     // The coordinator replicas (shared by every upload of a queue) and the slots every request
     // to the store takes (shared likewise: one concurrency limit across a queue).
     this._coord = internal.coordinator || new Coordinator(this.options);
@@ -1163,7 +1162,6 @@ class UploadQueue {
     if (!files || typeof files[Symbol.iterator] !== 'function') throw new TypeError('uploadMany(files): files must be an array of File, Blob or {file, path}');
     this.options = { ...DEFAULTS };
     for (const [name, value] of Object.entries(options)) if (value !== undefined) this.options[name] = value;
-    this.options.concurrency = concurrencyOption(this.options.concurrency);
     const seen = new Set();
     this.files = [...files].map((entry, i) => {
       const file = entry && typeof entry.slice === 'function' ? entry : entry && entry.file;
@@ -1908,9 +1906,9 @@ export function redact(text) {
 
 // ---- one concurrency limit ----------------------------------------------------------------------
 
-/** The concurrency option as Slots takes it: 'auto', or a whole number of at least 1. */
-function concurrencyOption(value) {
-  return value === 'auto' ? 'auto' : Math.max(1, Math.floor(value || 1));
+/** A count of requests as Slots takes it: a whole number of at least 1. */
+function wholeAtLeastOne(value) {
+  return Math.max(1, Math.floor(value || 1));
 }
 
 // Requests smaller than this say little about the link (their time is mostly round trips):
@@ -1923,21 +1921,20 @@ const AUTO_MIN_BYTES = MiB;
  * turns and never more than `limit` requests are in flight. With `concurrency` 'auto' the limit
  * starts at `auto.min`, goes to `auto.max` when a request of a MiB or more finishes within
  * `auto.raiseBelowMs`, and back to `auto.min` when one takes `auto.lowerAboveMs` or more
- * (`observe`); `max` is the most it can ever be.
+ * (`observe`); `min` and `max` are the bounds it moves between (the same number otherwise).
  */
 class Slots {
   constructor(concurrency, auto = DEFAULTS.autoConcurrency) {
     if (concurrency === 'auto') {
-      const a = { ...DEFAULTS.autoConcurrency, ...auto };
-      const min = Math.max(1, Math.floor(a.min || 1));
-      this.auto = { ...a, min };
-      this.limit = min;
-      this.max = Math.max(min, Math.floor(a.max || 1));
+      this.auto = { ...DEFAULTS.autoConcurrency, ...auto };
+      this.min = wholeAtLeastOne(this.auto.min);
+      this.max = Math.max(this.min, wholeAtLeastOne(this.auto.max));
     } else {
       this.auto = null;
-      this.limit = concurrencyOption(concurrency);
-      this.max = this.limit;
+      this.min = wholeAtLeastOne(concurrency);
+      this.max = this.min;
     }
+    this.limit = this.min;
     this.used = 0;
     this.waiting = []; // [{owner, resolve}]
     this.peak = 0;
@@ -1963,7 +1960,7 @@ class Slots {
   observe(bytes, ms) {
     if (!this.auto || bytes < AUTO_MIN_BYTES) return;
     if (ms < this.auto.raiseBelowMs) this.limit = this.max;
-    else if (ms >= this.auto.lowerAboveMs) this.limit = this.auto.min;
+    else if (ms >= this.auto.lowerAboveMs) this.limit = this.min;
     this._fill();
   }
 
