@@ -255,6 +255,41 @@ export async function launchBrowser({ profile = null, extraArgs = [] } = {}) {
   };
 }
 
+/**
+ * Counts the page's XHRs from send() to their end (load, error, abort or timeout), whatever
+ * the script that sends them thinks it has in flight: `window.xhrNow` (in flight now),
+ * `window.xhrMax` (the most at once) and `window.xhrLog` (per XHR: when it was sent, how many
+ * were in flight right after, its body's size, when it ended). The listeners go on at open(),
+ * before any of the page's own; call before the page loads.
+ */
+export async function countXhrs(page) {
+  await page.addInitScript(() => {
+    window.xhrNow = 0;
+    window.xhrMax = 0;
+    window.xhrLog = [];
+    const open = XMLHttpRequest.prototype.open;
+    const send = XMLHttpRequest.prototype.send;
+    XMLHttpRequest.prototype.open = function (...args) {
+      this.entry = null;
+      const landed = () => {
+        if (this.entry && this.entry.end === null) {
+          window.xhrNow -= 1;
+          this.entry.end = performance.now();
+        }
+      };
+      for (const type of ['load', 'error', 'abort', 'timeout']) this.addEventListener(type, landed);
+      return open.apply(this, args);
+    };
+    XMLHttpRequest.prototype.send = function (body) {
+      window.xhrNow += 1;
+      window.xhrMax = Math.max(window.xhrMax, window.xhrNow);
+      this.entry = { start: performance.now(), end: null, inFlight: window.xhrNow, bytes: body?.size ?? 0 };
+      window.xhrLog.push(this.entry);
+      return send.call(this, body);
+    };
+  });
+}
+
 /** Records every request the page makes and what it got. */
 export function recordTraffic(page, server) {
   const log = [];

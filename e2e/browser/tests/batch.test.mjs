@@ -16,7 +16,7 @@ import { ListObjectsV2Command, PutBucketCorsCommand } from '@aws-sdk/client-s3';
 
 import {
   MiB, startHoist, launchBrowser, openPage, makeFile, storedMd5, recordTraffic, ensureCors, tempDir,
-  setFaults, multipartUploads,
+  setFaults, multipartUploads, countXhrs,
 } from '../helpers.mjs';
 
 const ROOT = 'Ferien – Sommer 2024';
@@ -238,29 +238,7 @@ test('uploadMany: one concurrency limit across files, small files pass a big one
   await setFaults(server, { bandwidth_bytes_per_sec: 4 * MiB });
   try {
     const page = await browser.context.newPage();
-    // Counts XHRs from send() until their answer (or failure) is in: the requests hoist.js has
-    // in flight, whatever it thinks. The listeners go on at open(), before any of hoist.js's.
-    await page.addInitScript(() => {
-      window.xhrNow = 0;
-      window.xhrMax = 0;
-      const open = XMLHttpRequest.prototype.open;
-      const send = XMLHttpRequest.prototype.send;
-      XMLHttpRequest.prototype.open = function (...args) {
-        this.flying = false;
-        const landed = () => {
-          if (this.flying) window.xhrNow -= 1;
-          this.flying = false;
-        };
-        for (const type of ['load', 'error', 'abort', 'timeout']) this.addEventListener(type, landed);
-        return open.apply(this, args);
-      };
-      XMLHttpRequest.prototype.send = function (body) {
-        this.flying = true;
-        window.xhrNow += 1;
-        window.xhrMax = Math.max(window.xhrMax, window.xhrNow);
-        return send.call(this, body);
-      };
-    });
+    await countXhrs(page);
     await page.goto(`${server.coordinator}/`);
     await page.evaluate(() => {
       const input = document.createElement('input');

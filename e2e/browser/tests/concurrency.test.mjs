@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { rmSync } from 'node:fs';
 
 import {
-  MiB, startHoist, launchBrowser, makeFile, storedMd5, ensureCors, tempDir, setFaults,
+  MiB, startHoist, launchBrowser, makeFile, storedMd5, ensureCors, tempDir, setFaults, countXhrs,
 } from '../helpers.mjs';
 
 let server;
@@ -29,35 +29,10 @@ after(async () => {
   if (files) rmSync(files, { recursive: true, force: true });
 });
 
-/**
- * A page that records every XHR: when it was sent, how many were in flight right after, its
- * body's size, when it ended. The listeners go on at open(), before any of hoist.js's.
- */
+/** A new page whose XHRs are counted (`countXhrs`), with a file input for the API. */
 async function countingPage() {
   const page = await browser.context.newPage();
-  await page.addInitScript(() => {
-    window.xhrNow = 0;
-    window.xhrLog = [];
-    const open = XMLHttpRequest.prototype.open;
-    const send = XMLHttpRequest.prototype.send;
-    XMLHttpRequest.prototype.open = function (...args) {
-      this.entry = null;
-      const landed = () => {
-        if (this.entry && this.entry.end === null) {
-          window.xhrNow -= 1;
-          this.entry.end = performance.now();
-        }
-      };
-      for (const type of ['load', 'error', 'abort', 'timeout']) this.addEventListener(type, landed);
-      return open.apply(this, args);
-    };
-    XMLHttpRequest.prototype.send = function (body) {
-      window.xhrNow += 1;
-      this.entry = { start: performance.now(), end: null, inFlight: window.xhrNow, bytes: body?.size ?? 0 };
-      window.xhrLog.push(this.entry);
-      return send.call(this, body);
-    };
-  });
+  await countXhrs(page);
   await page.goto(`${server.coordinator}/`);
   await page.evaluate(() => {
     const input = document.createElement('input');
