@@ -12,9 +12,9 @@
 #
 # Usage: bench/browser.sh [WORKDIR]   (default: a temporary directory, removed at the end)
 # Environment: HOIST_BIN (default: a release build of this checkout), ROUNDS (3), SIZE_MIB (512),
-# CLIENTS (hoist.js,uppy5,uppy6,ceiling; also ceiling-xhr4, ceiling-fetch4, ceiling-fetchbuf4 (each
-# part read into an ArrayBuffer first), hoist.js-c6, and
-# hoist.js-alt with HOIST_JS_ALT=path/to/another/hoist.js), HOIST_JS (the hoist.js measured),
+# CLIENTS (hoist.js,uppy5,uppy6,ceiling; also ceiling-xhr4, ceiling-fetch4, ceiling-fetchbuf4
+# (each part read into an ArrayBuffer first), hoist.js-c6, and hoist.js-alt with
+# HOIST_JS_ALT=path/to/another/hoist.js), HOIST_JS (the hoist.js measured),
 # STORE_DATA (default: a fresh directory on /dev/shm, so the disk is not measured), TRACE=1 (a
 # CDP trace of each client's first upload, summarised in details.json), SERVE_ARGS (more flags
 # for hoist serve, e.g. `--part-size 32MiB`: every client that takes hoist's plan gets it).

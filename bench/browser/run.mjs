@@ -187,6 +187,11 @@ async function startHoist(siteOrigin) {
   };
 }
 
+/** CPU seconds of hoist serve so far, and of the store it fronts when that runs alone. */
+function hoistCpu(hoist) {
+  return procStat(hoist.proc.pid).cpu + (hoist.storeProc ? procStat(hoist.storeProc.pid).cpu : 0);
+}
+
 function presign(hoist, method, key) {
   return execFileSync(HOIST_BIN, ['presign', '--method', method, '--endpoint', hoist.store, '--bucket', hoist.bucket,
     '--key', key, '--access-key', hoist.accessKey, '--secret-key', hoist.secretKey, '--expires', '600'],
@@ -328,13 +333,19 @@ function metricsOf(list) {
   return Object.fromEntries(list.map((m) => [m.name, m.value]));
 }
 
+/** A ceiling client's options (`ceiling`, or `ceiling-{fetch|xhr}[buf]N`); null for another client. */
+function ceilingOptions(client) {
+  if (client === 'ceiling') return { api: 'fetch', buffer: false, concurrency: CEILING_CONCURRENCY };
+  const m = /^ceiling-(fetch|xhr)(buf)?(\d+)$/.exec(client);
+  return m ? { api: m[1], buffer: !!m[2], concurrency: Number(m[3]) } : null;
+}
+
 /** The page a client runs on and the options it is given: the rows, then exploratory variants. */
 function clientSpec(client) {
   if (['hoist.js', 'hoist.js-alt', 'uppy5', 'uppy6'].includes(client)) return { page: client, options: {} };
-  if (client === 'ceiling') return { page: 'ceiling', options: { api: 'fetch', concurrency: CEILING_CONCURRENCY } };
-  let m = /^ceiling-(fetch|xhr)(buf)?(\d+)$/.exec(client);
-  if (m) return { page: 'ceiling', options: { api: m[1], buffer: !!m[2], concurrency: Number(m[3]) } };
-  m = /^hoist\.js-c(\d+)$/.exec(client);
+  const ceiling = ceilingOptions(client);
+  if (ceiling) return { page: 'ceiling', options: ceiling };
+  const m = /^hoist\.js-c(\d+)$/.exec(client);
   if (m) return { page: 'hoist.js', options: { concurrency: Number(m[1]) } };
   throw new Error(`unknown client ${client}`);
 }
@@ -375,7 +386,7 @@ async function runOne({ context, site, hoist, client, round, file, md5, size, br
   const [ops0, routes0, calls0] = await Promise.all([storeOps(hoist), coordinatorRoutes(hoist), coordinatorStoreCalls(hoist)]);
   const load0 = loadavg();
   const cpu0 = chromiumCpu(browserPid);
-  const hoistCpu0 = procStat(hoist.proc.pid).cpu + (hoist.storeProc ? procStat(hoist.storeProc.pid).cpu : 0);
+  const hoistCpu0 = hoistCpu(hoist);
   const m0 = metricsOf((await cdp.send('Performance.getMetrics')).metrics);
   let peakHeap = m0.JSHeapUsedSize;
   let samples = 0;
@@ -403,7 +414,7 @@ async function runOne({ context, site, hoist, client, round, file, md5, size, br
   const m1 = metricsOf((await cdp.send('Performance.getMetrics')).metrics);
   peakHeap = Math.max(peakHeap, m1.JSHeapUsedSize);
   const cpu1 = chromiumCpu(browserPid);
-  const hoistCpu1 = procStat(hoist.proc.pid).cpu + (hoist.storeProc ? procStat(hoist.storeProc.pid).cpu : 0);
+  const hoistCpu1 = hoistCpu(hoist);
   const load1 = loadavg();
   const [ops1, routes1, calls1] = await Promise.all([storeOps(hoist), coordinatorRoutes(hoist), coordinatorStoreCalls(hoist)]);
   const longTasks = await page.evaluate(({ t0, t1 }) => {
@@ -524,8 +535,8 @@ function summarize(rows, details, versions, meta) {
     ceiling: `ceiling: fetch() PUT loop, ${CEILING_CONCURRENCY} in flight`,
   };
   for (const c of clients) {
-    const m = /^ceiling-(fetch|xhr)(buf)?(\d+)$/.exec(c);
-    if (m) label[c] = `ceiling: ${m[1] === 'xhr' ? 'XHR' : 'fetch()'} PUT loop${m[2] ? ' of ArrayBuffers' : ''}, ${m[3]} in flight`;
+    const o = c === 'ceiling' ? null : ceilingOptions(c);
+    if (o) label[c] = `ceiling: ${o.api === 'xhr' ? 'XHR' : 'fetch()'} PUT loop${o.buffer ? ' of ArrayBuffers' : ''}, ${o.concurrency} in flight`;
   }
   const h = tput['hoist.js'];
   const rowsOut = clients.map((c) => {
@@ -543,8 +554,8 @@ function summarize(rows, details, versions, meta) {
     ];
   });
   const short = (c) => {
-    const m = /^ceiling(?:-(fetch|xhr)(buf)?(\d+))?$/.exec(c);
-    if (m) return `ceiling ${m[1] === 'xhr' ? 'XHR' : 'fetch'}${m[2] ? ' (ArrayBuffer)' : ''}×${m[3] || CEILING_CONCURRENCY}`;
+    const o = ceilingOptions(c);
+    if (o) return `ceiling ${o.api === 'xhr' ? 'XHR' : 'fetch'}${o.buffer ? ' (ArrayBuffer)' : ''}×${o.concurrency}`;
     return { 'hoist.js-alt': 'hoist.js (proposed)', uppy5: 'Uppy 5', uppy6: 'Uppy 6' }[c] || c;
   };
   const bars = (s) => clients.map((c) => ({ label: short(c), value: round3(s[c].median), low: s[c].min, high: s[c].max }));
